@@ -1,0 +1,137 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/golora/golora/model"
+)
+
+func init() {
+	register("inspect", "describe a model: architecture, parameter counts by kind, dtypes, bytes", runInspect)
+}
+
+// inspectReport is what inspect prints (as JSON with --json).
+type inspectReport struct {
+	Dir          string         `json:"dir"`
+	Architecture string         `json:"architecture"`
+	ModelType    string         `json:"model_type"`
+	Layers       int            `json:"layers"`
+	Hidden       int            `json:"hidden_size"`
+	Intermediate int            `json:"intermediate_size"`
+	Heads        int            `json:"heads"`
+	KVHeads      int            `json:"kv_heads"`
+	HeadDim      int            `json:"head_dim"`
+	Vocab        int            `json:"vocab_size"`
+	Tied         bool           `json:"tie_word_embeddings"`
+	Params       int            `json:"params"`
+	Bytes        int            `json:"bytes"`
+	ByKind       map[string]int `json:"params_by_kind"`
+	ByDType      map[string]int `json:"params_by_dtype"`
+}
+
+func runInspect(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("model", "", "Hugging Face model directory")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if *dir == "" {
+		return fmt.Errorf("--model is required")
+	}
+	m, err := model.Load(*dir)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	c := m.Cfg
+	r := inspectReport{Dir: *dir, Architecture: c.Architecture, ModelType: c.ModelType, Layers: c.NumLayers,
+		Hidden: c.HiddenSize, Intermediate: c.IntermediateSize, Heads: c.NumHeads, KVHeads: c.NumKVHeads,
+		HeadDim: c.HeadDim, Vocab: c.VocabSize, Tied: c.TieEmbeddings,
+		ByKind: map[string]int{}, ByDType: map[string]int{}}
+	for _, p := range m.Params() {
+		n := p.NumElements()
+		r.Params += n
+		r.Bytes += n * p.W.DType.Size()
+		r.ByKind[paramKind(p.Name)] += n
+		r.ByDType[p.W.DType.String()] += n
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "model\t%s\n", r.Dir)
+	fmt.Fprintf(tw, "architecture\t%s (%s)\n", r.Architecture, r.ModelType)
+	fmt.Fprintf(tw, "shape\t%d layers, hidden %d, MLP %d, %d heads / %d KV heads of %d, vocab %d, tied %v\n",
+		r.Layers, r.Hidden, r.Intermediate, r.Heads, r.KVHeads, r.HeadDim, r.Vocab, r.Tied)
+	fmt.Fprintf(tw, "parameters\t%s (%s)\n", groupDigits(r.Params), humanBytes(int64(r.Bytes)))
+	for _, k := range sortedKeys(r.ByKind) {
+		fmt.Fprintf(tw, "  %s\t%s\t%.1f%%\n", k, groupDigits(r.ByKind[k]), 100*float64(r.ByKind[k])/float64(r.Params))
+	}
+	for _, k := range sortedKeys(r.ByDType) {
+		fmt.Fprintf(tw, "dtype %s\t%s params\n", k, groupDigits(r.ByDType[k]))
+	}
+	return tw.Flush()
+}
+
+// paramKind groups a Hugging Face tensor name: embedding, attention, mlp,
+// norm or lm_head.
+func paramKind(name string) string {
+	switch {
+	case strings.Contains(name, "embed_tokens"):
+		return "embedding"
+	case strings.Contains(name, "self_attn"):
+		return "attention"
+	case strings.Contains(name, "mlp"):
+		return "mlp"
+	case strings.Contains(name, "norm"):
+		return "norm"
+	case strings.HasPrefix(name, "lm_head"):
+		return "lm_head"
+	}
+	return "other"
+}
+
+func sortedKeys(m map[string]int) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// groupDigits writes 1234567 as 1,234,567.
+func groupDigits(n int) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + groupDigits(-n)
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// humanBytes writes a byte count with a binary unit.
+func humanBytes(n int64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	f, u := float64(n), 0
+	for f >= 1024 && u < len(units)-1 {
+		f /= 1024
+		u++
+	}
+	if u == 0 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return fmt.Sprintf("%.1f %s", f, units[u])
+}

@@ -1,0 +1,322 @@
+package model
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Architectures lists the config.json "architectures" values golora runs,
+// with the model_type each belongs to.
+var Architectures = map[string]string{
+	"LlamaForCausalLM":   "llama",
+	"MistralForCausalLM": "mistral",
+	"Qwen2ForCausalLM":   "qwen2",
+}
+
+// Config is the part of a Hugging Face config.json that fixes the shapes and
+// the numerics of a Llama-family model.
+type Config struct {
+	Architecture     string // e.g. "LlamaForCausalLM"
+	ModelType        string // llama, mistral, qwen2
+	VocabSize        int
+	HiddenSize       int // C
+	IntermediateSize int // I, the MLP width
+	NumLayers        int // L
+	NumHeads         int // H, query heads
+	NumKVHeads       int // KV heads; H is a multiple of KV (grouped-query attention)
+	HeadDim          int // D; hidden_size/num_attention_heads unless head_dim is given
+	RMSNormEps       float64
+	RopeTheta        float64
+	RopeScaling      *RopeScaling // nil: plain RoPE
+	MaxPositions     int
+	TieEmbeddings    bool   // lm_head shares model.embed_tokens.weight
+	QKVBias          bool   // q/k/v projections have a bias (qwen2, llama attention_bias)
+	OBias            bool   // o_proj has a bias (llama attention_bias)
+	SlidingWindow    int    // 0: full causal attention; else key j is seen from query i when i-j < window
+	TorchDType       string // float32, bfloat16, float16 (informational: compute is float32)
+	BOS, EOS         []int
+
+	// Raw is the whole parsed config.json, kept so that a merged or
+	// quantized model can be written back with every field it came with.
+	Raw map[string]any
+}
+
+// RopeScaling is config.json's rope_scaling for the supported types.
+//
+// linear:  inv_freq /= Factor.
+// llama3:  with wavelen = 2π/inv_freq, low = Orig/LowFreqFactor,
+// high = Orig/HighFreqFactor: wavelen > low → inv_freq/Factor;
+// wavelen < high → inv_freq; otherwise
+// (1-s)·inv_freq/Factor + s·inv_freq with s = (Orig/wavelen - LowFreqFactor)/(HighFreqFactor - LowFreqFactor).
+type RopeScaling struct {
+	Type           string
+	Factor         float64
+	LowFreqFactor  float64
+	HighFreqFactor float64
+	OrigMaxPos     int
+}
+
+// LoadConfig reads and checks a config.json.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfig(data, path)
+}
+
+func supportedList() string {
+	var s []string
+	for a := range Architectures {
+		s = append(s, a)
+	}
+	sort.Strings(s)
+	return strings.Join(s, ", ")
+}
+
+// ParseConfig parses config.json bytes; name is used in error messages.
+func ParseConfig(data []byte, name string) (*Config, error) {
+	var raw map[string]any
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("%s: not valid JSON: %w", name, err)
+	}
+	p := cfgParser{name: name, raw: raw}
+	c := &Config{Raw: raw}
+
+	archs, ok := raw["architectures"].([]any)
+	if !ok || len(archs) == 0 {
+		if mt, _ := raw["model_type"].(string); mt != "" {
+			for a, t := range Architectures {
+				if t == mt {
+					c.Architecture = a
+				}
+			}
+		}
+		if c.Architecture == "" {
+			return nil, fmt.Errorf("%s: field \"architectures\" is missing; supported architectures: %s", name, supportedList())
+		}
+	} else {
+		a, _ := archs[0].(string)
+		if _, ok := Architectures[a]; !ok {
+			return nil, fmt.Errorf("%s: architecture %q is not supported; supported architectures: %s", name, a, supportedList())
+		}
+		c.Architecture = a
+	}
+	c.ModelType = Architectures[c.Architecture]
+
+	c.VocabSize = p.int("vocab_size", 0)
+	c.HiddenSize = p.int("hidden_size", 0)
+	c.IntermediateSize = p.int("intermediate_size", 0)
+	c.NumLayers = p.int("num_hidden_layers", 0)
+	c.NumHeads = p.int("num_attention_heads", 0)
+	c.NumKVHeads = p.int("num_key_value_heads", c.NumHeads)
+	if c.NumHeads > 0 {
+		c.HeadDim = p.int("head_dim", c.HiddenSize/c.NumHeads)
+	}
+	c.RMSNormEps = p.float("rms_norm_eps", 1e-6)
+	c.RopeTheta = p.float("rope_theta", 10000)
+	c.MaxPositions = p.int("max_position_embeddings", 2048)
+	c.TieEmbeddings = p.bool("tie_word_embeddings", false)
+	c.TorchDType, _ = raw["torch_dtype"].(string)
+	if c.TorchDType == "" {
+		c.TorchDType, _ = raw["dtype"].(string)
+	}
+	c.BOS = p.ids("bos_token_id")
+	c.EOS = p.ids("eos_token_id")
+	switch c.ModelType {
+	case "qwen2":
+		c.QKVBias = true
+		if p.bool("use_sliding_window", false) {
+			p.fail("use_sliding_window", "sliding-window attention for qwen2 is not supported")
+		}
+	case "llama":
+		c.QKVBias = p.bool("attention_bias", false)
+		c.OBias = c.QKVBias
+		if p.bool("mlp_bias", false) {
+			p.fail("mlp_bias", "MLP biases are not supported")
+		}
+	case "mistral":
+		c.SlidingWindow = p.int("sliding_window", 0)
+	}
+	if act, ok := raw["hidden_act"].(string); ok && act != "silu" {
+		p.fail("hidden_act", fmt.Sprintf("activation %q is not supported (only silu)", act))
+	}
+	if rs, ok := raw["rope_scaling"]; ok && rs != nil {
+		c.RopeScaling = p.ropeScaling(rs)
+	}
+	// transformers v5 writes rope_theta and the scaling into rope_parameters.
+	if rp, ok := raw["rope_parameters"].(map[string]any); ok {
+		sub := cfgParser{name: name, raw: rp}
+		c.RopeTheta = sub.float("rope_theta", c.RopeTheta)
+		c.RopeScaling = p.ropeScaling(rp)
+		if sub.err != nil && p.err == nil {
+			p.err = sub.err
+		}
+	}
+	if p.err != nil {
+		return nil, p.err
+	}
+	for _, f := range []struct {
+		key string
+		v   int
+	}{{"vocab_size", c.VocabSize}, {"hidden_size", c.HiddenSize}, {"intermediate_size", c.IntermediateSize},
+		{"num_hidden_layers", c.NumLayers}, {"num_attention_heads", c.NumHeads}, {"num_key_value_heads", c.NumKVHeads}, {"head_dim", c.HeadDim}} {
+		if f.v <= 0 {
+			return nil, fmt.Errorf("%s: field %q must be a positive integer, got %d", name, f.key, f.v)
+		}
+	}
+	if c.NumHeads%c.NumKVHeads != 0 {
+		return nil, fmt.Errorf("%s: num_attention_heads (%d) is not a multiple of num_key_value_heads (%d)", name, c.NumHeads, c.NumKVHeads)
+	}
+	if c.HeadDim%2 != 0 {
+		return nil, fmt.Errorf("%s: head_dim %d must be even for rotary embeddings", name, c.HeadDim)
+	}
+	if !(c.RMSNormEps > 0) || !(c.RopeTheta > 0) {
+		return nil, fmt.Errorf("%s: rms_norm_eps and rope_theta must be positive", name)
+	}
+	return c, nil
+}
+
+// cfgParser reads typed fields and remembers the first error.
+type cfgParser struct {
+	name string
+	raw  map[string]any
+	err  error
+}
+
+func (p *cfgParser) fail(key, msg string) {
+	if p.err == nil {
+		p.err = fmt.Errorf("%s: field %q: %s", p.name, key, msg)
+	}
+}
+
+func (p *cfgParser) int(key string, def int) int {
+	v, ok := p.raw[key]
+	if !ok || v == nil {
+		return def
+	}
+	f, ok := v.(float64)
+	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<40 {
+		p.fail(key, fmt.Sprintf("want an integer, got %v", v))
+		return def
+	}
+	return int(f)
+}
+
+func (p *cfgParser) float(key string, def float64) float64 {
+	v, ok := p.raw[key]
+	if !ok || v == nil {
+		return def
+	}
+	f, ok := v.(float64)
+	if !ok {
+		p.fail(key, fmt.Sprintf("want a number, got %v", v))
+		return def
+	}
+	return f
+}
+
+func (p *cfgParser) bool(key string, def bool) bool {
+	v, ok := p.raw[key]
+	if !ok || v == nil {
+		return def
+	}
+	b, ok := v.(bool)
+	if !ok {
+		p.fail(key, fmt.Sprintf("want true or false, got %v", v))
+		return def
+	}
+	return b
+}
+
+// ids reads a token id that may be a single integer or a list.
+func (p *cfgParser) ids(key string) []int {
+	switch v := p.raw[key].(type) {
+	case float64:
+		return []int{int(v)}
+	case []any:
+		var out []int
+		for _, e := range v {
+			if f, ok := e.(float64); ok {
+				out = append(out, int(f))
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+func (p *cfgParser) ropeScaling(v any) *RopeScaling {
+	m, ok := v.(map[string]any)
+	if !ok {
+		p.fail("rope_scaling", "want an object")
+		return nil
+	}
+	sub := cfgParser{name: p.name, raw: m}
+	t, _ := m["rope_type"].(string)
+	if t == "" {
+		t, _ = m["type"].(string)
+	}
+	rs := &RopeScaling{Type: t, Factor: sub.float("factor", 1)}
+	switch t {
+	case "default", "":
+		return nil
+	case "linear":
+	case "llama3":
+		rs.LowFreqFactor = sub.float("low_freq_factor", 1)
+		rs.HighFreqFactor = sub.float("high_freq_factor", 4)
+		rs.OrigMaxPos = sub.int("original_max_position_embeddings", 8192)
+		if rs.HighFreqFactor <= rs.LowFreqFactor || rs.OrigMaxPos <= 0 {
+			sub.fail("rope_scaling", "llama3 needs high_freq_factor > low_freq_factor and original_max_position_embeddings > 0")
+		}
+	default:
+		sub.fail("rope_scaling", fmt.Sprintf("type %q is not supported (supported: linear, llama3)", t))
+	}
+	if !(rs.Factor > 0) {
+		sub.fail("rope_scaling", "factor must be positive")
+	}
+	if sub.err != nil && p.err == nil {
+		p.err = sub.err
+	}
+	return rs
+}
+
+// InvFreq returns the rotary inverse frequencies θ_i = theta^(-2i/D),
+// i = 0..D/2-1, adjusted by RopeScaling, computed in float64.
+func (c *Config) InvFreq() []float64 {
+	d := c.HeadDim
+	inv := make([]float64, d/2)
+	for i := range inv {
+		inv[i] = 1 / math.Pow(c.RopeTheta, float64(2*i)/float64(d))
+	}
+	rs := c.RopeScaling
+	if rs == nil {
+		return inv
+	}
+	switch rs.Type {
+	case "linear":
+		for i := range inv {
+			inv[i] /= rs.Factor
+		}
+	case "llama3":
+		orig := float64(rs.OrigMaxPos)
+		lowWave := orig / rs.LowFreqFactor
+		highWave := orig / rs.HighFreqFactor
+		for i, f := range inv {
+			wave := 2 * math.Pi / f
+			switch {
+			case wave < highWave:
+			case wave > lowWave:
+				inv[i] = f / rs.Factor
+			default:
+				s := (orig/wave - rs.LowFreqFactor) / (rs.HighFreqFactor - rs.LowFreqFactor)
+				inv[i] = (1-s)*f/rs.Factor + s*f
+			}
+		}
+	}
+	return inv
+}

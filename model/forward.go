@@ -1,0 +1,464 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/golora/golora/tensor"
+)
+
+// State holds every buffer one forward/backward pass over a batch of B
+// sequences of T tokens needs, planned once and reused for every step.
+type State struct {
+	B, T, N int  // N = B·T token positions
+	train   bool // keep per-layer activations for Backward
+	ids     []int
+
+	layers []layerCache // L entries when training, 1 otherwise
+	xOut   []float32    // (N,C) residual stream after the last layer
+	lnf    []float32    // (N,C) final norm output
+	rstdf  []float32    // (N)
+
+	// Logits (N,V): the next-token logits after Forward; after Loss with a
+	// non-zero norm, the gradient of the loss with respect to them.
+	Logits []float32
+
+	// scratch shared by all layers
+	ln, tmpC    []float32 // (N,C)
+	dx, dln     []float32 // (N,C)
+	dq, datt    []float32 // (N,H·D)
+	dk, dv      []float32 // (N,KV·D)
+	dgate, dup  []float32 // (N,I)
+	dh          []float32 // (N,I)
+	scores, dsc []float32 // (T,T) one head's attention probabilities and their gradient
+	cos, sin    []float32 // (T,D/2)
+	lora        map[*LoRA]*loraCache
+	drop, dropG []float32 // (N,max in) LoRA dropout input and its gradient
+
+	// Dropout turns on LoRA dropout for the next Forward/Backward; masks
+	// are a pure function of DropoutSeed, so a step can be replayed
+	// exactly (resume) and backward regenerates the forward's mask.
+	Dropout     bool
+	DropoutSeed uint64
+}
+
+// layerCache is what one layer's backward needs from its forward.
+type layerCache struct {
+	x     []float32 // (N,C) layer input (residual stream)
+	rstd1 []float32 // (N)
+	q     []float32 // (N,H·D) after RoPE
+	k, v  []float32 // (N,KV·D), k after RoPE
+	lse   []float32 // (B,H,T) log-sum-exp of each attention row
+	att   []float32 // (N,H·D) attention output, o_proj input
+	x2    []float32 // (N,C) residual after attention
+	rstd2 []float32 // (N)
+	gate  []float32 // (N,I)
+	up    []float32 // (N,I)
+	h     []float32 // (N,I) silu(gate)⊙up, down_proj input
+}
+
+// loraCache keeps xa = dropout(x)·Aᵀ (N,r) from forward for backward, and
+// scratch for its gradient.
+type loraCache struct {
+	xa, dxa []float32
+	index   uint64 // distinguishes the dropout masks of different modules
+}
+
+// NewState plans the buffers for batches of B sequences of T tokens. With
+// train set, activations of every layer are kept for Backward; adapters
+// must be attached before the state is made.
+func (m *Model) NewState(B, T int, train bool) *State {
+	c := m.Cfg
+	N, C, I, V := B*T, c.HiddenSize, c.IntermediateSize, c.VocabSize
+	qd, kvd := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
+	f := func(n int) []float32 { return make([]float32, n) }
+	s := &State{B: B, T: T, N: N, train: train, ids: make([]int, N)}
+	nc := 1
+	if train {
+		nc = c.NumLayers
+	}
+	for i := 0; i < nc; i++ {
+		s.layers = append(s.layers, layerCache{
+			x: f(N * C), rstd1: f(N), q: f(N * qd), k: f(N * kvd), v: f(N * kvd),
+			lse: f(B * c.NumHeads * T), att: f(N * qd), x2: f(N * C), rstd2: f(N),
+			gate: f(N * I), up: f(N * I), h: f(N * I),
+		})
+	}
+	s.xOut, s.lnf, s.rstdf, s.Logits = f(N*C), f(N*C), f(N), f(N*V)
+	s.ln, s.tmpC = f(N*C), f(N*C)
+	s.scores = f(T * T)
+	if train {
+		s.dx, s.dln = f(N*C), f(N*C)
+		s.dq, s.datt, s.dk, s.dv = f(N*qd), f(N*qd), f(N*kvd), f(N*kvd)
+		s.dgate, s.dup, s.dh = f(N*I), f(N*I), f(N*I)
+		s.dsc = f(T * T)
+	}
+	s.cos, s.sin = c.ropeTables(T)
+	s.lora = map[*LoRA]*loraCache{}
+	maxIn := 0
+	for _, lin := range m.Linears() {
+		for _, a := range lin.LoRA {
+			lc := &loraCache{xa: f(N * a.Rank), index: uint64(len(s.lora))}
+			if train {
+				lc.dxa = f(N * a.Rank)
+				if a.Dropout > 0 {
+					maxIn = max(maxIn, lin.In)
+				}
+			}
+			s.lora[a] = lc
+		}
+	}
+	s.drop, s.dropG = f(N*maxIn), f(N*maxIn)
+	return s
+}
+
+func (s *State) cache(layer int) *layerCache {
+	if s.train {
+		return &s.layers[layer]
+	}
+	return &s.layers[0]
+}
+
+// Forward runs the model over ids (B·T token ids, row-major [B][T]) and
+// leaves the next-token logits in s.Logits (N,V).
+func (m *Model) Forward(s *State, ids []int) error {
+	c := m.Cfg
+	if len(ids) != s.N {
+		return fmt.Errorf("forward: %d ids for a state of %d×%d", len(ids), s.B, s.T)
+	}
+	for i, id := range ids {
+		if id < 0 || id >= c.VocabSize {
+			return fmt.Errorf("forward: token id %d at position %d is outside the vocabulary [0,%d)", id, i, c.VocabSize)
+		}
+	}
+	copy(s.ids, ids)
+	N, C := s.N, c.HiddenSize
+	x := s.cache(0).x
+	embedForward(x, ids, m.Embed.W)
+	for l, layer := range m.Layers {
+		lc := s.cache(l)
+		out := s.xOut
+		if s.train && l+1 < len(m.Layers) {
+			out = s.layers[l+1].x
+		}
+		m.layerForward(s, layer, lc, out)
+		if !s.train && l+1 < len(m.Layers) {
+			copy(lc.x, out)
+		}
+	}
+	rmsnormForward(s.lnf, s.rstdf, s.xOut, m.Norm.W.F32, N, C, c.RMSNormEps)
+	tensor.Gemm(false, true, 1, tensor.FromF32(s.lnf, N, C), m.LMHead.W, 0, s.Logits, c.VocabSize)
+	return nil
+}
+
+// layerForward computes out = x2 + down(swiglu(gate(ln2), up(ln2))) with
+// x2 = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1))).
+func (m *Model) layerForward(s *State, l *Layer, lc *layerCache, out []float32) {
+	c := m.Cfg
+	N, C := s.N, c.HiddenSize
+	rmsnormForward(s.ln, lc.rstd1, lc.x, l.InputNorm.W.F32, N, C, c.RMSNormEps)
+	s.linearForward(l.Q, lc.q, s.ln)
+	s.linearForward(l.K, lc.k, s.ln)
+	s.linearForward(l.V, lc.v, s.ln)
+	ropeForward(lc.q, N, s.T, c.NumHeads, c.HeadDim, s.cos, s.sin)
+	ropeForward(lc.k, N, s.T, c.NumKVHeads, c.HeadDim, s.cos, s.sin)
+	m.attentionForward(s, lc)
+	s.linearForward(l.O, s.tmpC, lc.att)
+	for i := range lc.x2 {
+		lc.x2[i] = lc.x[i] + s.tmpC[i]
+	}
+	rmsnormForward(s.ln, lc.rstd2, lc.x2, l.PostNorm.W.F32, N, C, c.RMSNormEps)
+	s.linearForward(l.Gate, lc.gate, s.ln)
+	s.linearForward(l.Up, lc.up, s.ln)
+	swigluForward(lc.h, lc.gate, lc.up)
+	s.linearForward(l.Down, s.tmpC, lc.h)
+	for i := range out {
+		out[i] = lc.x2[i] + s.tmpC[i]
+	}
+}
+
+// linearForward: y (N,Out) = x (N,In)·Wᵀ + b + Σ_adapters s·(x·Aᵀ)·Bᵀ.
+func (s *State) linearForward(l *Linear, y, x []float32) {
+	N := s.N
+	xm := tensor.FromF32(x, N, l.In)
+	tensor.Gemm(false, true, 1, xm, l.W.W, 0, y, l.Out)
+	if l.Bias != nil {
+		b := l.Bias.W.F32
+		for n := 0; n < N; n++ {
+			row := y[n*l.Out : (n+1)*l.Out]
+			for j := range row {
+				row[j] += b[j]
+			}
+		}
+	}
+	for _, a := range l.LoRA {
+		if a.Disabled {
+			continue
+		}
+		lc := s.lora[a]
+		xin := s.loraInput(a, lc, xm)
+		tensor.Gemm(false, true, 1, xin, a.A.W, 0, lc.xa, a.Rank)
+		tensor.Gemm(false, true, a.Scale, tensor.FromF32(lc.xa, N, a.Rank), a.B.W, 1, y, l.Out)
+	}
+}
+
+// linearBackward: dx = dy·W (+ LoRA terms), written over dx when
+// !accumulate and added to it otherwise; dW += dyᵀ·x, db += Σ_rows dy, and
+// for each adapter dxa = s·dy·B, dB += s·dyᵀ·xa, dA += dxaᵀ·x, dx += dxa·A,
+// each only where the parameter is trainable.
+func (s *State) linearBackward(l *Linear, dx, dy, x []float32, accumulate bool) {
+	N := s.N
+	dym := tensor.FromF32(dy, N, l.Out)
+	xm := tensor.FromF32(x, N, l.In)
+	var beta float32
+	if accumulate {
+		beta = 1
+	}
+	tensor.Gemm(false, false, 1, dym, l.W.W, beta, dx, l.In)
+	if l.W.Grad != nil {
+		tensor.Gemm(true, false, 1, dym, xm, 1, l.W.Grad, l.In)
+	}
+	if l.Bias != nil && l.Bias.Grad != nil {
+		g := l.Bias.Grad
+		for n := 0; n < N; n++ {
+			for j, v := range dy[n*l.Out : (n+1)*l.Out] {
+				g[j] += v
+			}
+		}
+	}
+	for _, a := range l.LoRA {
+		if a.Disabled {
+			continue
+		}
+		lc := s.lora[a]
+		r := a.Rank
+		tensor.Gemm(false, false, a.Scale, dym, a.B.W, 0, lc.dxa, r)
+		if a.B.Grad != nil {
+			tensor.Gemm(true, false, a.Scale, dym, tensor.FromF32(lc.xa, N, r), 1, a.B.Grad, r)
+		}
+		dxa := tensor.FromF32(lc.dxa, N, r)
+		xin := s.loraInput(a, lc, xm)
+		if a.A.Grad != nil {
+			tensor.Gemm(true, false, 1, dxa, xin, 1, a.A.Grad, l.In)
+		}
+		if !s.dropping(a) {
+			tensor.Gemm(false, false, 1, dxa, a.A.W, 1, dx, l.In)
+			continue
+		}
+		g := s.dropG[:N*l.In]
+		tensor.Gemm(false, false, 1, dxa, a.A.W, 0, g, l.In)
+		dropout(g, g, s.DropoutSeed, lc.index, a.Dropout)
+		for i, v := range g {
+			dx[i] += v
+		}
+	}
+}
+
+func (s *State) dropping(a *LoRA) bool { return s.Dropout && a.Dropout > 0 && s.train }
+
+// loraInput is dropout(x) for the adapter: x itself when dropout is off,
+// else x masked and scaled into s.drop.
+func (s *State) loraInput(a *LoRA, lc *loraCache, x tensor.Mat) tensor.Mat {
+	if !s.dropping(a) {
+		return x
+	}
+	d := s.drop[:x.Rows*x.Cols]
+	dropout(d, x.F32[:len(d)], s.DropoutSeed, lc.index, a.Dropout)
+	return tensor.FromF32(d, x.Rows, x.Cols)
+}
+
+// dropout writes dst[i] = src[i]·keep_i/(1−p), where keep_i is 0 with
+// probability p, drawn from a hash of (seed, module, i) so that forward
+// and backward see the same mask without storing it.
+func dropout(dst, src []float32, seed, module uint64, p float32) {
+	inv := 1 / (1 - p)
+	thresh := uint64(float64(p) * (1 << 32))
+	base := splitmix64(seed ^ splitmix64(module+1))
+	for i, v := range src {
+		if splitmix64(base+uint64(i))>>32 < thresh {
+			dst[i] = 0
+		} else {
+			dst[i] = v * inv
+		}
+	}
+}
+
+// splitmix64 is a bijective 64-bit mixer (Steele, Lea, Flood 2014).
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// attentionForward: for each sequence b and query head h (served by KV head
+// g = h/(H/KV)), P = softmax(Q_h·K_gᵀ/√D + mask) with the causal (and
+// sliding-window) mask, O_h = P·V_g. The row log-sum-exps are kept in lse
+// so that backward can rebuild P without storing it.
+func (m *Model) attentionForward(s *State, lc *layerCache) {
+	c := m.Cfg
+	T, H, KV, D := s.T, c.NumHeads, c.NumKVHeads, c.HeadDim
+	qs, ks := H*D, KV*D
+	scale := float32(1 / math.Sqrt(float64(D)))
+	P := s.scores
+	for b := 0; b < s.B; b++ {
+		for h := 0; h < H; h++ {
+			g := h / (H / KV)
+			q := headView(lc.q, b*T*qs+h*D, T, D, qs)
+			k := headView(lc.k, b*T*ks+g*D, T, D, ks)
+			v := headView(lc.v, b*T*ks+g*D, T, D, ks)
+			tensor.Gemm(false, true, scale, q, k, 0, P, T)
+			lse := lc.lse[(b*H+h)*T : (b*H+h+1)*T]
+			for i := 0; i < T; i++ {
+				row := P[i*T : (i+1)*T]
+				lo := c.windowStart(i)
+				mx := float32(math.Inf(-1))
+				for j := lo; j <= i; j++ {
+					mx = max(mx, row[j])
+				}
+				var z float64
+				for j := lo; j <= i; j++ {
+					z += math.Exp(float64(row[j] - mx))
+				}
+				l := float64(mx) + math.Log(z)
+				lse[i] = float32(l)
+				clear(row[:lo])
+				for j := lo; j <= i; j++ {
+					row[j] = float32(math.Exp(float64(row[j]) - l))
+				}
+				clear(row[i+1:])
+			}
+			tensor.Gemm(false, false, 1, tensor.FromF32(P, T, T), v, 0, lc.att[b*T*qs+h*D:], qs)
+		}
+	}
+}
+
+// attentionBackward: given dO in s.datt, rebuild P from lse and compute
+// dV_g += Pᵀ·dO_h, dP = dO_h·V_gᵀ, dS = P⊙(dP − rowsum(P⊙dP)),
+// dQ_h = dS·K_g/√D, dK_g += dSᵀ·Q_h/√D into s.dq, s.dk, s.dv.
+func (m *Model) attentionBackward(s *State, lc *layerCache) {
+	c := m.Cfg
+	T, H, KV, D := s.T, c.NumHeads, c.NumKVHeads, c.HeadDim
+	qs, ks := H*D, KV*D
+	scale := float32(1 / math.Sqrt(float64(D)))
+	clear(s.dk)
+	clear(s.dv)
+	P, dS := s.scores, s.dsc
+	Pm, dSm := tensor.FromF32(P, T, T), tensor.FromF32(dS, T, T)
+	for b := 0; b < s.B; b++ {
+		for h := 0; h < H; h++ {
+			g := h / (H / KV)
+			qo, ko := b*T*qs+h*D, b*T*ks+g*D
+			q := headView(lc.q, qo, T, D, qs)
+			k := headView(lc.k, ko, T, D, ks)
+			v := headView(lc.v, ko, T, D, ks)
+			dO := headView(s.datt, qo, T, D, qs)
+			tensor.Gemm(false, true, scale, q, k, 0, P, T)
+			lse := lc.lse[(b*H+h)*T : (b*H+h+1)*T]
+			for i := 0; i < T; i++ {
+				row := P[i*T : (i+1)*T]
+				lo := c.windowStart(i)
+				clear(row[:lo])
+				for j := lo; j <= i; j++ {
+					row[j] = float32(math.Exp(float64(row[j] - lse[i])))
+				}
+				clear(row[i+1:])
+			}
+			tensor.Gemm(true, false, 1, Pm, dO, 1, s.dv[ko:], ks)
+			tensor.Gemm(false, true, 1, dO, v, 0, dS, T)
+			for i := 0; i < T; i++ {
+				p, d := P[i*T:(i+1)*T], dS[i*T:(i+1)*T]
+				var dot float32
+				for j := 0; j <= i; j++ {
+					dot += p[j] * d[j]
+				}
+				for j := 0; j <= i; j++ {
+					d[j] = p[j] * (d[j] - dot)
+				}
+				clear(d[i+1:])
+			}
+			tensor.Gemm(false, false, scale, dSm, k, 0, s.dq[qo:], qs)
+			tensor.Gemm(true, false, scale, dSm, q, 1, s.dk[ko:], ks)
+		}
+	}
+}
+
+// windowStart is the first key position query i may attend to.
+func (c *Config) windowStart(i int) int {
+	if c.SlidingWindow > 0 && i-c.SlidingWindow+1 > 0 {
+		return i - c.SlidingWindow + 1
+	}
+	return 0
+}
+
+// headView is the T×D matrix of one head inside a (rows, stride) buffer.
+func headView(buf []float32, off, T, D, stride int) tensor.Mat {
+	return tensor.Mat{DType: tensor.F32, F32: buf[off:], Rows: T, Cols: D, Stride: stride}
+}
+
+// Loss computes the causal-LM cross-entropy of the logits in s against
+// labels (N, row-major [B][T], IgnoreIndex masked; position t predicts
+// labels[t+1]). It returns the summed loss and the number of targets; when
+// norm > 0 it replaces s.Logits by the gradient of Σloss/norm, ready for
+// Backward. Hugging Face's mean loss is sum/count with norm = count.
+func (m *Model) Loss(s *State, labels []int, norm float32) (sum float64, count int, err error) {
+	if len(labels) != s.N {
+		return 0, 0, fmt.Errorf("loss: %d labels for a state of %d×%d", len(labels), s.B, s.T)
+	}
+	V := m.Cfg.VocabSize
+	for i, t := range labels {
+		if t != IgnoreIndex && (t < 0 || t >= V) {
+			return 0, 0, fmt.Errorf("loss: label %d at position %d is outside the vocabulary [0,%d)", t, i, V)
+		}
+	}
+	sum, count = crossEntropy(s.Logits, labels, s.N, s.T, V, norm)
+	return sum, count, nil
+}
+
+// Backward propagates the logits gradient left in s.Logits by Loss through
+// the model, adding into the Grad of every trainable parameter (base and
+// LoRA). Gradients accumulate across calls until the caller zeroes them.
+func (m *Model) Backward(s *State) {
+	if !s.train {
+		panic("model: Backward on a state made without train")
+	}
+	c := m.Cfg
+	N, C, V := s.N, c.HiddenSize, c.VocabSize
+	dlogits := tensor.FromF32(s.Logits, N, V)
+	tensor.Gemm(false, false, 1, dlogits, m.LMHead.W, 0, s.dln, C)
+	if m.LMHead.Grad != nil {
+		tensor.Gemm(true, false, 1, dlogits, tensor.FromF32(s.lnf, N, C), 1, m.LMHead.Grad, C)
+	}
+	clear(s.dx)
+	rmsnormBackward(s.dx, m.Norm.Grad, s.dln, s.xOut, m.Norm.W.F32, s.rstdf, N, C)
+	for l := len(m.Layers) - 1; l >= 0; l-- {
+		m.layerBackward(s, m.Layers[l], &s.layers[l])
+	}
+	if m.Embed.Grad != nil {
+		embedBackward(m.Embed.Grad, s.dx, s.ids, C)
+	}
+}
+
+// layerBackward takes the gradient of the layer's output in s.dx and leaves
+// the gradient of its input there.
+func (m *Model) layerBackward(s *State, l *Layer, lc *layerCache) {
+	c := m.Cfg
+	N, C := s.N, c.HiddenSize
+	// MLP branch: out = x2 + down(h).
+	s.linearBackward(l.Down, s.dh, s.dx, lc.h, false)
+	swigluBackward(s.dgate, s.dup, s.dh, lc.gate, lc.up)
+	rmsnormForward(s.ln, lc.rstd2, lc.x2, l.PostNorm.W.F32, N, C, c.RMSNormEps)
+	s.linearBackward(l.Gate, s.dln, s.dgate, s.ln, false)
+	s.linearBackward(l.Up, s.dln, s.dup, s.ln, true)
+	rmsnormBackward(s.dx, l.PostNorm.Grad, s.dln, lc.x2, l.PostNorm.W.F32, lc.rstd2, N, C)
+	// Attention branch: x2 = x + o(att).
+	s.linearBackward(l.O, s.datt, s.dx, lc.att, false)
+	m.attentionBackward(s, lc)
+	ropeBackward(s.dq, N, s.T, c.NumHeads, c.HeadDim, s.cos, s.sin)
+	ropeBackward(s.dk, N, s.T, c.NumKVHeads, c.HeadDim, s.cos, s.sin)
+	rmsnormForward(s.ln, lc.rstd1, lc.x, l.InputNorm.W.F32, N, C, c.RMSNormEps)
+	s.linearBackward(l.Q, s.dln, s.dq, s.ln, false)
+	s.linearBackward(l.K, s.dln, s.dk, s.ln, true)
+	s.linearBackward(l.V, s.dln, s.dv, s.ln, true)
+	rmsnormBackward(s.dx, l.InputNorm.Grad, s.dln, lc.x, l.InputNorm.W.F32, lc.rstd1, N, C)
+}

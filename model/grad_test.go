@@ -1,0 +1,273 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/golora/golora/tensor"
+)
+
+// Gradient checks: every backward is compared with central differences of
+// L = Σ r ⊙ forward(...) for a fixed random r. Forward runs in float32, so
+// the step and the tolerance are set for float32 rounding; a wrong gradient
+// is off by O(1), far outside them.
+
+func randSlice(r *rand.Rand, n int, std float64) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(r.NormFloat64() * std)
+	}
+	return s
+}
+
+func dot64(a, b []float32) float64 {
+	var s float64
+	for i := range a {
+		s += float64(a[i]) * float64(b[i])
+	}
+	return s
+}
+
+// checkGrad compares analytic (d loss/d x) with central differences of loss
+// over up to maxChecks entries of x.
+func checkGrad(t *testing.T, name string, x, analytic []float32, loss func() float64, maxChecks int) {
+	t.Helper()
+	const h = 1e-2
+	idx := rand.New(rand.NewPCG(1, 2)).Perm(len(x))
+	if len(idx) > maxChecks {
+		idx = idx[:maxChecks]
+	}
+	var scale float64
+	for _, g := range analytic {
+		scale = math.Max(scale, math.Abs(float64(g)))
+	}
+	for _, i := range idx {
+		old := x[i]
+		x[i] = old + h
+		lp := loss()
+		x[i] = old - h
+		lm := loss()
+		x[i] = old
+		num := (lp - lm) / (2 * h)
+		if d := math.Abs(num - float64(analytic[i])); d > 2e-3*scale+1e-4 {
+			t.Errorf("%s[%d]: analytic %.6g, numeric %.6g (max |grad| %.3g)", name, i, analytic[i], num, scale)
+		}
+	}
+}
+
+func TestRMSNormGrad(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	N, C := 3, 8
+	x, w, rr := randSlice(r, N*C, 1), randSlice(r, C, 1), randSlice(r, N*C, 1)
+	out, rstd := make([]float32, N*C), make([]float32, N)
+	loss := func() float64 {
+		rmsnormForward(out, rstd, x, w, N, C, 1e-5)
+		return dot64(out, rr)
+	}
+	loss()
+	dx, dw := make([]float32, N*C), make([]float32, C)
+	rmsnormBackward(dx, dw, rr, x, w, rstd, N, C)
+	checkGrad(t, "dx", x, dx, loss, 100)
+	checkGrad(t, "dw", w, dw, loss, 100)
+}
+
+func TestRoPEGrad(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	cfg := testConfig(t, "llama", nil)
+	B, T, nh, D := 2, 5, 2, cfg.HeadDim
+	N := B * T
+	cos, sin := cfg.ropeTables(T)
+	x, rr := randSlice(r, N*nh*D, 1), randSlice(r, N*nh*D, 1)
+	y := make([]float32, len(x))
+	loss := func() float64 {
+		copy(y, x)
+		ropeForward(y, N, T, nh, D, cos, sin)
+		return dot64(y, rr)
+	}
+	dx := append([]float32(nil), rr...)
+	ropeBackward(dx, N, T, nh, D, cos, sin)
+	checkGrad(t, "dx", x, dx, loss, 200)
+}
+
+func TestSwiGLUGrad(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	n := 40
+	g, u, rr := randSlice(r, n, 2), randSlice(r, n, 1), randSlice(r, n, 1)
+	out := make([]float32, n)
+	loss := func() float64 { swigluForward(out, g, u); return dot64(out, rr) }
+	dg, du := make([]float32, n), make([]float32, n)
+	swigluBackward(dg, du, rr, g, u)
+	checkGrad(t, "dg", g, dg, loss, n)
+	checkGrad(t, "du", u, du, loss, n)
+}
+
+func TestCrossEntropyGrad(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	B, T, V := 2, 4, 7
+	N := B * T
+	logits := randSlice(r, N*V, 2)
+	labels := []int{1, 2, IgnoreIndex, 3, 0, 6, 5, IgnoreIndex}
+	work := make([]float32, N*V)
+	const norm = 3
+	loss := func() float64 {
+		copy(work, logits)
+		s, _ := crossEntropy(work, labels, N, T, V, 0)
+		return s / norm
+	}
+	copy(work, logits)
+	_, count := crossEntropy(work, labels, N, T, V, norm)
+	if count != 4 { // labels[t+1] for t = 0, 2 of the first sequence, t = 0, 1 of the second
+		t.Fatalf("count %d, want 4", count)
+	}
+	checkGrad(t, "dlogits", logits, append([]float32(nil), work...), loss, N*V)
+}
+
+// testConfig is a tiny config of the given model type; extra fields
+// override the defaults.
+func testConfig(t testing.TB, modelType string, extra map[string]any) *Config {
+	t.Helper()
+	arch := map[string]string{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM"}[modelType]
+	js := fmt.Sprintf(`{"architectures":[%q],"model_type":%q,"vocab_size":19,"hidden_size":16,
+		"intermediate_size":24,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,
+		"rms_norm_eps":1e-5,"rope_theta":10000,"tie_word_embeddings":false,"hidden_act":"silu"`, arch, modelType)
+	for k, v := range extra {
+		js += fmt.Sprintf(",%q:%s", k, jsonValue(v))
+	}
+	c, err := ParseConfig([]byte(js+"}"), "test config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func jsonValue(v any) string {
+	switch v := v.(type) {
+	case string:
+		return fmt.Sprintf("%q", v)
+	case map[string]any:
+		s := "{"
+		for k, e := range v {
+			if len(s) > 1 {
+				s += ","
+			}
+			s += fmt.Sprintf("%q:%s", k, jsonValue(e))
+		}
+		return s + "}"
+	}
+	return fmt.Sprint(v)
+}
+
+func TestAttentionGrad(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		extra map[string]any
+		model string
+	}{
+		{"gqa", nil, "llama"},
+		{"mha", map[string]any{"num_key_value_heads": 4}, "llama"},
+		{"sliding-window", map[string]any{"sliding_window": 2}, "mistral"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(11, 12))
+			m := NewRandom(testConfig(t, tc.model, tc.extra), 0.1, 1)
+			s := m.NewState(2, 5, true)
+			lc := &s.layers[0]
+			for _, b := range [][]float32{lc.q, lc.k, lc.v} {
+				copy(b, randSlice(r, len(b), 1))
+			}
+			rr := randSlice(r, len(lc.att), 1)
+			loss := func() float64 { m.attentionForward(s, lc); return dot64(lc.att, rr) }
+			loss()
+			copy(s.datt, rr)
+			m.attentionBackward(s, lc)
+			dq, dk, dv := append([]float32(nil), s.dq...), append([]float32(nil), s.dk...), append([]float32(nil), s.dv...)
+			checkGrad(t, "dq", lc.q, dq, loss, 60)
+			checkGrad(t, "dk", lc.k, dk, loss, 60)
+			checkGrad(t, "dv", lc.v, dv, loss, 60)
+		})
+	}
+}
+
+func TestLinearLoRAGrad(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	m := NewRandom(testConfig(t, "qwen2", nil), 0.2, 2)
+	lin := m.Layers[0].Q // has a bias in qwen2
+	lin.W.SetTrainable(true)
+	lin.Bias.SetTrainable(true)
+	copy(lin.Bias.F32(), randSlice(r, lin.Out, 0.5))
+	for _, name := range []string{"first", "second"} {
+		a := &LoRA{Adapter: name, Rank: 3, Scale: 1.5,
+			A: &Param{Name: name + ".A", W: tensor.FromF32(randSlice(r, 3*lin.In, 0.3), 3, lin.In), owned: true},
+			B: &Param{Name: name + ".B", W: tensor.FromF32(randSlice(r, lin.Out*3, 0.3), lin.Out, 3), owned: true}}
+		a.A.SetTrainable(true)
+		a.B.SetTrainable(true)
+		lin.LoRA = append(lin.LoRA, a)
+	}
+	s := m.NewState(1, 4, true)
+	x := randSlice(r, s.N*lin.In, 1)
+	y := make([]float32, s.N*lin.Out)
+	rr := randSlice(r, len(y), 1)
+	loss := func() float64 { s.linearForward(lin, y, x); return dot64(y, rr) }
+	loss()
+	dx := make([]float32, len(x))
+	s.linearBackward(lin, dx, rr, x, false)
+	checkGrad(t, "dx", x, dx, loss, 40)
+	checkGrad(t, "dW", lin.W.W.F32, lin.W.Grad, loss, 40)
+	checkGrad(t, "db", lin.Bias.W.F32, lin.Bias.Grad, loss, 40)
+	for _, a := range lin.LoRA {
+		checkGrad(t, a.Adapter+" dA", a.A.W.F32, a.A.Grad, loss, 30)
+		checkGrad(t, a.Adapter+" dB", a.B.W.F32, a.B.Grad, loss, 30)
+	}
+}
+
+// TestModelGrad checks the gradient of the whole model's loss with respect
+// to every parameter, for each architecture variant.
+func TestModelGrad(t *testing.T) {
+	for _, tc := range []struct {
+		name, model string
+		extra       map[string]any
+	}{
+		{"llama-untied", "llama", nil},
+		{"llama-tied", "llama", map[string]any{"tie_word_embeddings": true}},
+		{"qwen2-bias", "qwen2", map[string]any{"tie_word_embeddings": true}},
+		{"mistral-window", "mistral", map[string]any{"sliding_window": 3, "head_dim": 6}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(15, 16))
+			m := NewRandom(testConfig(t, tc.model, tc.extra), 0.3, 3)
+			for _, p := range m.Params() {
+				if p.W.Rows == 1 { // norms and biases: move away from 1 and 0
+					for i := range p.W.F32 {
+						p.W.F32[i] += float32(r.NormFloat64() * 0.2)
+					}
+				}
+			}
+			m.SetTrainable(func(string) bool { return true })
+			B, T := 2, 5
+			s := m.NewState(B, T, true)
+			ids := make([]int, B*T)
+			for i := range ids {
+				ids[i] = r.IntN(m.Cfg.VocabSize)
+			}
+			labels := append([]int(nil), ids...)
+			labels[3] = IgnoreIndex
+			loss := func() float64 {
+				if err := m.Forward(s, ids); err != nil {
+					t.Fatal(err)
+				}
+				sum, _, _ := m.Loss(s, labels, 0)
+				return sum
+			}
+			loss()
+			if _, _, err := m.Loss(s, labels, 1); err != nil {
+				t.Fatal(err)
+			}
+			m.Backward(s)
+			for _, p := range m.Params() {
+				checkGrad(t, p.Name, p.W.F32, append([]float32(nil), p.Grad...), loss, 12)
+			}
+		})
+	}
+}

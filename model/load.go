@@ -1,0 +1,128 @@
+package model
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/golora/golora/internal/atomicfile"
+	"github.com/golora/golora/safetensors"
+	"github.com/golora/golora/tensor"
+)
+
+// Load opens a Hugging Face model directory: config.json and its safetensors
+// weights (model.safetensors, or shards through model.safetensors.index.json).
+// Weights are views into the mapped files; Close releases them.
+func Load(dir string) (*Model, error) {
+	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	set, err := safetensors.OpenDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := assemble(cfg, func(s paramSpec) (*Param, error) {
+		t, ok := set.Tensor(s.name)
+		if !ok {
+			return nil, fmt.Errorf("%s: tensor %q is missing (architecture %s needs it)", dir, s.name, cfg.Architecture)
+		}
+		return paramFromTensor(dir, t, s)
+	})
+	if err != nil {
+		set.Close()
+		return nil, err
+	}
+	m.Source = dir
+	m.closer = set
+	return m, nil
+}
+
+// paramFromTensor checks a tensor's shape and dtype against what the
+// architecture needs and views it as a matrix without copying.
+func paramFromTensor(dir string, t safetensors.Tensor, s paramSpec) (*Param, error) {
+	want := s.shape()
+	if !slices.Equal(t.Shape, want) {
+		return nil, fmt.Errorf("%s: tensor %q has shape %v, the config implies %v", dir, s.name, t.Shape, want)
+	}
+	rows, cols := s.rows, s.cols
+	if cols == 0 {
+		rows, cols = 1, s.rows
+	}
+	p := &Param{Name: s.name, Shape: want}
+	switch t.DType {
+	case safetensors.F32:
+		data, err := t.F32()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", dir, err)
+		}
+		p.W = tensor.FromF32(data, rows, cols)
+	case safetensors.BF16, safetensors.F16:
+		data, err := t.U16()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", dir, err)
+		}
+		dt := tensor.BF16
+		if t.DType == safetensors.F16 {
+			dt = tensor.F16
+		}
+		p.W = tensor.FromU16(dt, data, rows, cols)
+	default:
+		return nil, fmt.Errorf("%s: tensor %q has dtype %s; golora reads F32, BF16 and F16 weights", dir, s.name, t.DType)
+	}
+	return p, nil
+}
+
+// Save writes the model as a Hugging Face model directory: config.json (the
+// config's raw fields, with torch_dtype set to dtype) and model.safetensors
+// with every parameter stored as dtype (tensor.F32, BF16 or F16).
+func (m *Model) Save(dir string, dtype tensor.DType) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	raw := map[string]any{}
+	for k, v := range m.Cfg.Raw {
+		raw[k] = v
+	}
+	raw["torch_dtype"] = map[tensor.DType]string{tensor.F32: "float32", tensor.BF16: "bfloat16", tensor.F16: "float16"}[dtype]
+	js, err := json.MarshalIndent(raw, "", "  ")
+	if err != nil {
+		return err
+	}
+	var ts []safetensors.Tensor
+	for _, p := range m.Params() {
+		ts = append(ts, encodeParam(p, dtype))
+	}
+	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(filepath.Join(dir, "config.json"), append(js, '\n'))
+}
+
+// encodeParam converts a parameter to a safetensors tensor of dtype.
+func encodeParam(p *Param, dtype tensor.DType) safetensors.Tensor {
+	n := p.NumElements()
+	row := make([]float32, p.W.Cols)
+	switch dtype {
+	case tensor.F32:
+		out := make([]float32, 0, n)
+		for i := 0; i < p.W.Rows; i++ {
+			out = append(out, p.W.Row(i, row)...)
+		}
+		return safetensors.FromF32(p.Name, p.Shape, out)
+	default:
+		conv, st := tensor.F32ToBF16, safetensors.BF16
+		if dtype == tensor.F16 {
+			conv, st = tensor.F32ToF16, safetensors.F16
+		}
+		out := make([]uint16, 0, n)
+		for i := 0; i < p.W.Rows; i++ {
+			for _, v := range p.W.Row(i, row) {
+				out = append(out, conv(v))
+			}
+		}
+		return safetensors.FromU16(p.Name, st, p.Shape, out)
+	}
+}

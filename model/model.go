@@ -1,0 +1,328 @@
+// Package model holds the Llama-family transformer (llama, mistral, qwen2):
+// its config, its weights as views into memory-mapped safetensors files, and
+// a forward and backward pass with Hugging Face transformers semantics,
+// computed in float32 whatever the stored dtype.
+//
+// Weights stay where they were loaded (an mmap'd BF16 tensor is read through
+// the GEMM's packing, never copied); only parameters marked trainable get an
+// owned float32 copy and a gradient buffer. Frozen weights get no gradient
+// buffer at all: that is the memory LoRA saves.
+package model
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/golora/golora/tensor"
+)
+
+// Param is one named weight tensor, viewed as a matrix (vectors are 1×n).
+type Param struct {
+	Name  string
+	Shape []int      // the shape as stored in the checkpoint
+	W     tensor.Mat // the value; may view a read-only file mapping
+	Grad  []float32  // d loss/d W, same layout as W; nil while frozen
+	owned bool       // W.F32 is a private float32 copy that may be written
+}
+
+// NewParam makes a parameter that owns data, viewed as shape (a vector is
+// 1×n, a 2-D shape rows×cols).
+func NewParam(name string, shape []int, data []float32) *Param {
+	rows, cols := 1, shape[0]
+	if len(shape) == 2 {
+		rows, cols = shape[0], shape[1]
+	}
+	return &Param{Name: name, Shape: shape, W: tensor.FromF32(data, rows, cols), owned: true}
+}
+
+// Trainable reports whether the parameter has a gradient buffer.
+func (p *Param) Trainable() bool { return p.Grad != nil }
+
+// NumElements is the number of scalars in the parameter.
+func (p *Param) NumElements() int { return p.W.Rows * p.W.Cols }
+
+// F32 returns the value as a writable float32 slice, first making the
+// parameter own a float32 copy if it views a file or a narrower dtype.
+func (p *Param) F32() []float32 {
+	if !p.owned {
+		n := p.W.Rows * p.W.Cols
+		dst := make([]float32, n)
+		for i := 0; i < p.W.Rows; i++ {
+			p.W.Row(i, dst[i*p.W.Cols:])
+		}
+		p.W = tensor.FromF32(dst, p.W.Rows, p.W.Cols)
+		p.owned = true
+	}
+	return p.W.F32
+}
+
+// SetTrainable gives the parameter (or takes away) a zeroed gradient buffer.
+// A trainable parameter owns a float32 copy of its value.
+func (p *Param) SetTrainable(on bool) {
+	if !on {
+		p.Grad = nil
+		return
+	}
+	p.F32()
+	if p.Grad == nil {
+		p.Grad = make([]float32, p.NumElements())
+	}
+}
+
+// Linear is y = x·Wᵀ + b (+ the LoRA terms), W: [Out, In], b: [Out].
+type Linear struct {
+	Name    string // module path, e.g. "model.layers.0.self_attn.q_proj"
+	In, Out int
+	W       *Param
+	Bias    *Param // nil when the module has no bias
+	LoRA    []*LoRA
+}
+
+// LoRA is one low-rank adapter on a Linear, with PEFT semantics:
+// y += Scale · (dropout(x)·Aᵀ)·Bᵀ, A: [Rank, In], B: [Out, Rank].
+// Dropout is the probability of zeroing an input element during training;
+// kept elements are scaled by 1/(1-Dropout). Disabled adapters are skipped.
+type LoRA struct {
+	Adapter  string // adapter name, for several adapters on one base
+	A, B     *Param
+	Rank     int
+	Scale    float32
+	Dropout  float32
+	Disabled bool
+}
+
+// Layer is one decoder block.
+type Layer struct {
+	InputNorm, PostNorm *Param // [C]
+	Q, K, V, O          *Linear
+	Gate, Up, Down      *Linear
+	index               int
+	_                   struct{}
+}
+
+// Linears returns the layer's linear modules in checkpoint order.
+func (l *Layer) Linears() []*Linear {
+	return []*Linear{l.Q, l.K, l.V, l.O, l.Gate, l.Up, l.Down}
+}
+
+// Model is a Llama-family causal language model.
+type Model struct {
+	Cfg    *Config
+	Embed  *Param // model.embed_tokens.weight [V, C]
+	Layers []*Layer
+	Norm   *Param // model.norm.weight [C]
+	LMHead *Param // lm_head.weight [V, C]; the same *Param as Embed when tied
+	// Source is the directory the weights came from ("" for a random model).
+	Source string
+	closer io.Closer
+}
+
+// Close releases the file mappings the weights view. The model must not be
+// used afterwards unless every parameter owns its data.
+func (m *Model) Close() error {
+	if m.closer == nil {
+		return nil
+	}
+	err := m.closer.Close()
+	m.closer = nil
+	return err
+}
+
+// Params returns every distinct parameter in checkpoint order (a tied head
+// appears once, as the embedding), LoRA parameters excluded.
+func (m *Model) Params() []*Param {
+	ps := []*Param{m.Embed}
+	for _, l := range m.Layers {
+		ps = append(ps, l.InputNorm)
+		for _, lin := range l.Linears()[:4] {
+			ps = append(ps, lin.W)
+			if lin.Bias != nil {
+				ps = append(ps, lin.Bias)
+			}
+		}
+		ps = append(ps, l.PostNorm)
+		for _, lin := range l.Linears()[4:] {
+			ps = append(ps, lin.W)
+		}
+	}
+	ps = append(ps, m.Norm)
+	if m.LMHead != m.Embed {
+		ps = append(ps, m.LMHead)
+	}
+	return ps
+}
+
+// Linears returns every linear module of the decoder layers, in order; the
+// output head is not among them (PEFT's all-linear excludes it too).
+func (m *Model) Linears() []*Linear {
+	var out []*Linear
+	for _, l := range m.Layers {
+		out = append(out, l.Linears()...)
+	}
+	return out
+}
+
+// LoRAParams returns the A and B parameters of every attached adapter.
+func (m *Model) LoRAParams() []*Param {
+	var ps []*Param
+	for _, lin := range m.Linears() {
+		for _, a := range lin.LoRA {
+			ps = append(ps, a.A, a.B)
+		}
+	}
+	return ps
+}
+
+// NumParams counts the base model's scalars (LoRA excluded).
+func (m *Model) NumParams() int {
+	n := 0
+	for _, p := range m.Params() {
+		n += p.NumElements()
+	}
+	return n
+}
+
+// SetTrainable marks the base parameters whose names satisfy keep as
+// trainable and freezes the rest. SetTrainable(func(string) bool { return true })
+// is full fine-tuning.
+func (m *Model) SetTrainable(keep func(name string) bool) {
+	for _, p := range m.Params() {
+		p.SetTrainable(keep(p.Name))
+	}
+}
+
+// paramSpec is one tensor the architecture expects.
+type paramSpec struct {
+	name string
+	rows int
+	cols int // 0: a vector of rows elements
+}
+
+// specs lists every tensor the config's architecture needs, with shapes.
+func (c *Config) specs() []paramSpec {
+	C, V, I := c.HiddenSize, c.VocabSize, c.IntermediateSize
+	qd, kvd := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
+	s := []paramSpec{{"model.embed_tokens.weight", V, C}}
+	for i := 0; i < c.NumLayers; i++ {
+		p := fmt.Sprintf("model.layers.%d.", i)
+		s = append(s, paramSpec{p + "input_layernorm.weight", C, 0})
+		for _, lin := range []struct {
+			n       string
+			out, in int
+			hasBias bool
+		}{{"q_proj", qd, C, c.QKVBias}, {"k_proj", kvd, C, c.QKVBias}, {"v_proj", kvd, C, c.QKVBias}, {"o_proj", C, qd, c.OBias}} {
+			s = append(s, paramSpec{p + "self_attn." + lin.n + ".weight", lin.out, lin.in})
+			if lin.hasBias {
+				s = append(s, paramSpec{p + "self_attn." + lin.n + ".bias", lin.out, 0})
+			}
+		}
+		s = append(s, paramSpec{p + "post_attention_layernorm.weight", C, 0},
+			paramSpec{p + "mlp.gate_proj.weight", I, C},
+			paramSpec{p + "mlp.up_proj.weight", I, C},
+			paramSpec{p + "mlp.down_proj.weight", C, I})
+	}
+	s = append(s, paramSpec{"model.norm.weight", C, 0})
+	if !c.TieEmbeddings {
+		s = append(s, paramSpec{"lm_head.weight", V, C})
+	}
+	return s
+}
+
+// assemble builds the model structure from a function that supplies each
+// tensor the architecture needs.
+func assemble(c *Config, get func(s paramSpec) (*Param, error)) (*Model, error) {
+	ps := map[string]*Param{}
+	for _, s := range c.specs() {
+		p, err := get(s)
+		if err != nil {
+			return nil, err
+		}
+		ps[s.name] = p
+	}
+	m := &Model{Cfg: c, Embed: ps["model.embed_tokens.weight"], Norm: ps["model.norm.weight"]}
+	m.LMHead = m.Embed
+	if !c.TieEmbeddings {
+		m.LMHead = ps["lm_head.weight"]
+	}
+	lin := func(name string, in, out int) *Linear {
+		return &Linear{Name: name, In: in, Out: out, W: ps[name+".weight"], Bias: ps[name+".bias"]}
+	}
+	C, I := c.HiddenSize, c.IntermediateSize
+	qd, kvd := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
+	for i := 0; i < c.NumLayers; i++ {
+		p := fmt.Sprintf("model.layers.%d.", i)
+		m.Layers = append(m.Layers, &Layer{
+			InputNorm: ps[p+"input_layernorm.weight"],
+			PostNorm:  ps[p+"post_attention_layernorm.weight"],
+			Q:         lin(p+"self_attn.q_proj", C, qd),
+			K:         lin(p+"self_attn.k_proj", C, kvd),
+			V:         lin(p+"self_attn.v_proj", C, kvd),
+			O:         lin(p+"self_attn.o_proj", qd, C),
+			Gate:      lin(p+"mlp.gate_proj", C, I),
+			Up:        lin(p+"mlp.up_proj", C, I),
+			Down:      lin(p+"mlp.down_proj", I, C),
+		})
+	}
+	// Norm weights and biases are tiny and read element-wise: keep them as
+	// owned float32 so the kernels can use plain slices.
+	for _, p := range m.Params() {
+		if p.W.Rows == 1 {
+			p.F32()
+		}
+	}
+	return m, nil
+}
+
+// NewRandom builds a model with freshly initialised float32 weights, as
+// transformers' _init_weights does: linear and embedding weights
+// N(0, std²), biases 0, norm weights 1.
+func NewRandom(c *Config, std float64, seed uint64) *Model {
+	r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	m, _ := assemble(c, func(s paramSpec) (*Param, error) {
+		rows, cols := s.rows, s.cols
+		if cols == 0 {
+			rows, cols = 1, s.rows
+		}
+		data := make([]float32, rows*cols)
+		switch {
+		case strings.HasSuffix(s.name, "norm.weight"):
+			for i := range data {
+				data[i] = 1
+			}
+		case strings.HasSuffix(s.name, ".bias"):
+		default:
+			for i := range data {
+				data[i] = float32(r.NormFloat64() * std)
+			}
+		}
+		return &Param{Name: s.name, Shape: s.shape(), W: tensor.FromF32(data, rows, cols), owned: true}, nil
+	})
+	return m
+}
+
+func (s paramSpec) shape() []int {
+	if s.cols == 0 {
+		return []int{s.rows}
+	}
+	return []int{s.rows, s.cols}
+}
+
+// ropeTables returns cos and sin of position·θ_i, each [T, D/2], computed
+// in float64 and rounded to float32.
+func (c *Config) ropeTables(T int) (cos, sin []float32) {
+	inv := c.InvFreq()
+	h := len(inv)
+	cos = make([]float32, T*h)
+	sin = make([]float32, T*h)
+	for t := 0; t < T; t++ {
+		for i, f := range inv {
+			a := float64(t) * f
+			cos[t*h+i] = float32(math.Cos(a))
+			sin[t*h+i] = float32(math.Sin(a))
+		}
+	}
+	return cos, sin
+}

@@ -1,0 +1,162 @@
+package model
+
+import (
+	"math"
+
+	"github.com/golora/golora/tensor"
+)
+
+// The operations of the decoder, each as a forward/backward pair in the
+// manner of llm.c. N is the number of token positions (B·T), C the hidden
+// size. Backward functions accumulate (+=) into parameter gradients and, where
+// the comment says so, into input gradients.
+
+// rmsnormForward: out = w ⊙ x / sqrt(mean(x²) + eps), row by row.
+// x, out (N,C); w (C); rstd (N) receives 1/sqrt(mean(x²)+eps).
+func rmsnormForward(out, rstd, x, w []float32, N, C int, eps float64) {
+	for i := 0; i < N; i++ {
+		row := x[i*C : (i+1)*C]
+		var ss float64
+		for _, v := range row {
+			ss += float64(v) * float64(v)
+		}
+		r := float32(1 / math.Sqrt(ss/float64(C)+eps))
+		rstd[i] = r
+		o := out[i*C : (i+1)*C]
+		for j, v := range row {
+			o[j] = w[j] * (v * r)
+		}
+	}
+}
+
+// rmsnormBackward: with n = x·rstd, y = w ⊙ n,
+// dx += rstd·(w⊙dy − n·mean(w⊙dy⊙n)); dw += Σ_rows dy⊙n (when dw != nil).
+// dx (N,C) is accumulated into.
+func rmsnormBackward(dx, dw, dy, x, w, rstd []float32, N, C int) {
+	for i := 0; i < N; i++ {
+		xr, dyr, dxr := x[i*C:(i+1)*C], dy[i*C:(i+1)*C], dx[i*C:(i+1)*C]
+		r := rstd[i]
+		var dot float64
+		for j := range xr {
+			dot += float64(w[j] * dyr[j] * xr[j] * r)
+		}
+		m := float32(dot / float64(C))
+		for j := range xr {
+			n := xr[j] * r
+			dxr[j] += r * (w[j]*dyr[j] - n*m)
+			if dw != nil {
+				dw[j] += dyr[j] * n
+			}
+		}
+	}
+}
+
+// ropeForward rotates each head of x (N = B·T rows of nh heads of size D)
+// in place, rotate-half style: for i < D/2, with c, s = cos, sin of t·θ_i,
+// (x_i, x_{i+D/2}) ← (x_i·c − x_{i+D/2}·s, x_{i+D/2}·c + x_i·s).
+// cos, sin are (T, D/2); row n has position n mod T.
+func ropeForward(x []float32, N, T, nh, D int, cos, sin []float32) {
+	ropeRotate(x, N, T, nh, D, cos, sin, 1)
+}
+
+// ropeBackward applies the inverse rotation to the gradient in place.
+func ropeBackward(dx []float32, N, T, nh, D int, cos, sin []float32) {
+	ropeRotate(dx, N, T, nh, D, cos, sin, -1)
+}
+
+func ropeRotate(x []float32, N, T, nh, D int, cos, sin []float32, dir float32) {
+	h := D / 2
+	for n := 0; n < N; n++ {
+		t := n % T
+		c, s := cos[t*h:(t+1)*h], sin[t*h:(t+1)*h]
+		for hd := 0; hd < nh; hd++ {
+			v := x[(n*nh+hd)*D : (n*nh+hd+1)*D]
+			for i := 0; i < h; i++ {
+				a, b := v[i], v[i+h]
+				si := dir * s[i]
+				v[i] = a*c[i] - b*si
+				v[i+h] = b*c[i] + a*si
+			}
+		}
+	}
+}
+
+// swigluForward: out = silu(g) ⊙ u, silu(g) = g·σ(g). All (N·I).
+func swigluForward(out, g, u []float32) {
+	for i, gv := range g {
+		out[i] = gv / (1 + float32(math.Exp(float64(-gv)))) * u[i]
+	}
+}
+
+// swigluBackward: dg = dout·u·σ(g)·(1 + g·(1−σ(g))), du = dout·silu(g).
+// dg and du are overwritten.
+func swigluBackward(dg, du, dout, g, u []float32) {
+	for i, gv := range g {
+		s := 1 / (1 + float32(math.Exp(float64(-gv))))
+		d := dout[i]
+		dg[i] = d * u[i] * s * (1 + gv*(1-s))
+		du[i] = d * gv * s
+	}
+}
+
+// embedForward gathers rows: out[n] = E[ids[n]]. out (N,C), E (V,C).
+func embedForward(out []float32, ids []int, E tensor.Mat) {
+	C := E.Cols
+	for n, id := range ids {
+		E.Row(id, out[n*C:(n+1)*C])
+	}
+}
+
+// embedBackward scatters: dE[ids[n]] += dout[n].
+func embedBackward(dE, dout []float32, ids []int, C int) {
+	for n, id := range ids {
+		d, s := dE[id*C:(id+1)*C], dout[n*C:(n+1)*C]
+		for j := range d {
+			d[j] += s[j]
+		}
+	}
+}
+
+// IgnoreIndex marks a label that is not trained on, as in PyTorch.
+const IgnoreIndex = -100
+
+// crossEntropy computes the causal-LM loss of Hugging Face: position t of
+// each sequence predicts labels[t+1]; the last position and labels equal to
+// IgnoreIndex have no target. It returns the summed loss over targets (in
+// float64) and their count, and overwrites logits (N,V) with
+// d(Σ loss / norm)/d logits = (softmax − onehot)/norm (0 on rows without a
+// target). With norm = 0 the gradient is not computed.
+func crossEntropy(logits []float32, labels []int, N, T, V int, norm float32) (sum float64, count int) {
+	for n := 0; n < N; n++ {
+		row := logits[n*V : (n+1)*V]
+		target := IgnoreIndex
+		if n%T != T-1 {
+			target = labels[n+1]
+		}
+		if target == IgnoreIndex {
+			if norm != 0 {
+				clear(row)
+			}
+			continue
+		}
+		mx := row[0]
+		for _, v := range row {
+			mx = max(mx, v)
+		}
+		var z float64
+		for _, v := range row {
+			z += math.Exp(float64(v - mx))
+		}
+		lse := float64(mx) + math.Log(z)
+		sum += lse - float64(row[target])
+		count++
+		if norm != 0 {
+			inv := 1 / norm
+			for j, v := range row {
+				row[j] = float32(math.Exp(float64(v)-lse)) * inv
+			}
+			row[target] -= inv
+		}
+	}
+	return sum, count
+}

@@ -1,0 +1,392 @@
+package tensor
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+)
+
+// Gemm computes C = alpha·op(A)·op(B) + beta·C, where op(X) is X, or Xᵀ when
+// the matching trans flag is set.
+//
+// Shapes: op(A) is m×k and op(B) is k×n, so a is stored m×k (k×m when
+// transA) and b is stored k×n (n×k when transB). C is m×n, row-major, in
+// c with row stride ldc ≥ n: C[i][j] is c[i*ldc+j]; len(c) must be at least
+// (m-1)·ldc + n. Either operand may be F32, BF16 or F16; narrow types are
+// widened to float32 while packing, never copied whole. Accumulation is in
+// float32.
+//
+// beta == 0 means C is overwritten without being read, so NaNs already in C
+// do not propagate. As in BLAS, alpha == 0 (or k == 0) leaves A and B unread
+// and only scales C by beta.
+//
+// Typical uses, with x tokens×in and W out×in:
+//
+//	y  = x·Wᵀ:   Gemm(false, true,  1, x,  W, 0, y,  out)
+//	dX = dY·W:   Gemm(false, false, 1, dY, W, 0, dX, in)
+//	dW += dYᵀ·x: Gemm(true,  false, 1, dY, x, 1, dW, in)
+//
+// Gemm splits the work over up to Threads() goroutines. Shape mismatches are
+// programming errors and panic.
+func Gemm(transA, transB bool, alpha float32, a, b Mat, beta float32, c []float32, ldc int) {
+	m, k := a.Rows, a.Cols
+	if transA {
+		m, k = k, m
+	}
+	kb, n := b.Rows, b.Cols
+	if transB {
+		kb, n = n, kb
+	}
+	checkMat("A", a)
+	checkMat("B", b)
+	if k != kb {
+		panic(fmt.Sprintf("tensor.Gemm: inner dimensions differ: op(A) is %d×%d (A %d×%d, transA=%v), op(B) is %d×%d (B %d×%d, transB=%v)",
+			m, k, a.Rows, a.Cols, transA, kb, n, b.Rows, b.Cols, transB))
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if ldc < n {
+		panic(fmt.Sprintf("tensor.Gemm: ldc %d < n %d", ldc, n))
+	}
+	if need := (m-1)*ldc + n; len(c) < need {
+		panic(fmt.Sprintf("tensor.Gemm: len(c) %d < %d needed for %d×%d with ldc %d", len(c), need, m, n, ldc))
+	}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	if m*n*k <= smallGemm {
+		gemmSmall(transA, transB, alpha, a, b, beta, c, ldc, m, n, k)
+		return
+	}
+	kern := activeKernel
+	j := jobPool.Get().(*gemmJob)
+	*j = gemmJob{
+		transA: transA, transB: transB,
+		alpha: alpha, beta: beta,
+		a: a, b: b, c: c, ldc: ldc,
+		m: m, n: n, k: k,
+		kern: kern,
+		blk:  kern.blk,
+	}
+	if blockingOverride != nil {
+		j.blk = *blockingOverride
+	}
+	t := j.partition(Threads())
+	parallel(t, j, &j.wg)
+	j.a, j.b, j.c = Mat{}, Mat{}, nil
+	jobPool.Put(j)
+}
+
+// smallGemm is the largest m·n·k computed by the direct loops of
+// gemmSmall, where packing would cost more than it saves.
+var smallGemm = 512
+
+// minFlopsPerThread is the least work (2·m·n·k) worth waking another
+// worker for.
+var minFlopsPerThread = 1 << 20
+
+// blockingOverride, when set (by tests), replaces the kernel's blocking.
+var blockingOverride *blocking
+
+func checkMat(name string, x Mat) {
+	if x.Rows < 0 || x.Cols < 0 {
+		panic(fmt.Sprintf("tensor.Gemm: %s has negative shape %d×%d", name, x.Rows, x.Cols))
+	}
+	if x.Rows == 0 || x.Cols == 0 {
+		return
+	}
+	if x.Rows > 1 && x.Stride < x.Cols {
+		panic(fmt.Sprintf("tensor.Gemm: %s stride %d < cols %d", name, x.Stride, x.Cols))
+	}
+	need := (x.Rows-1)*x.Stride + x.Cols
+	var have int
+	switch x.DType {
+	case F32:
+		have = len(x.F32)
+	case BF16, F16:
+		have = len(x.U16)
+	default:
+		panic(fmt.Sprintf("tensor.Gemm: %s has unsupported dtype %v", name, x.DType))
+	}
+	if have < need {
+		panic(fmt.Sprintf("tensor.Gemm: %s is %d×%d %v with stride %d: needs %d elements, has %d",
+			name, x.Rows, x.Cols, x.DType, x.Stride, need, have))
+	}
+}
+
+// scaleC sets C = beta·C (C = 0 when beta == 0, without reading C).
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		switch beta {
+		case 0:
+			clear(row)
+		case 1:
+		default:
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+}
+
+// gemmSmall computes tiny products directly: C[i][j] = alpha·Σ_p
+// op(A)[i][p]·op(B)[p][j] + beta·C[i][j].
+func gemmSmall(transA, transB bool, alpha float32, a, b Mat, beta float32, c []float32, ldc, m, n, k int) {
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float32
+			for p := 0; p < k; p++ {
+				var x, y float32
+				if transA {
+					x = a.At(p, i)
+				} else {
+					x = a.At(i, p)
+				}
+				if transB {
+					y = b.At(j, p)
+				} else {
+					y = b.At(p, j)
+				}
+				s += x * y
+			}
+			s *= alpha
+			if beta != 0 {
+				s += beta * c[i*ldc+j]
+			}
+			c[i*ldc+j] = s
+		}
+	}
+}
+
+// blocking holds the cache blocking of the Goto/BLIS loops: a packed
+// mc×kc block of op(A) stays in L2, a kc×nr micro-panel of op(B) in L1, and
+// the packed kc×nc block of op(B) in L3.
+type blocking struct {
+	mc, kc, nc int
+}
+
+// gemmKernel is a micro-kernel and the blocking tuned for it. full computes
+// one mr×nr tile: C = alpha·Ã·B̃ + beta·C, where Ã is a packed kc×mr panel
+// (a[p*mr+i] = op(A)[i][p]) and B̃ a packed kc×nr panel (b[p*nr+j] =
+// op(B)[p][j]); c starts at the tile's top-left element, rows ldc apart.
+// beta == 0 must not read C.
+type gemmKernel struct {
+	name   string
+	mr, nr int
+	blk    blocking
+	full   func(kc int, a, b, c []float32, ldc int, alpha, beta float32)
+}
+
+// activeKernel is the micro-kernel Gemm uses: the fastest one the CPU
+// supports (see gemm_amd64.go), else portableKernel.
+var activeKernel = portableKernel
+
+// rect is one thread's share of C: rows [i0, i1), columns [j0, j1).
+type rect struct{ i0, i1, j0, j1 int }
+
+const maxParts = 64
+
+// gemmJob is one Gemm call, shared by the goroutines that compute it.
+type gemmJob struct {
+	transA, transB bool
+	alpha, beta    float32
+	a, b           Mat
+	c              []float32
+	ldc            int
+	m, n, k        int
+	kern           *gemmKernel
+	blk            blocking
+	parts          [maxParts]rect
+	wg             sync.WaitGroup
+}
+
+var jobPool = sync.Pool{New: func() any { return new(gemmJob) }}
+
+// partition splits C into up to threads rectangles of whole tiles, one per
+// goroutine, so that each packs as little as possible, and returns their
+// number. A rectangle of height h and width w packs about
+// k·h·⌈w/nc⌉ elements of op(A) and k·w of op(B).
+func (j *gemmJob) partition(threads int) int {
+	mr, nr := j.kern.mr, j.kern.nr
+	mt, nt := ceilDiv(j.m, mr), ceilDiv(j.n, nr)
+	t := threads
+	if f := 2 * j.m * j.n * j.k / minFlopsPerThread; f < t {
+		t = f
+	}
+	t = min(t, mt*nt, maxParts)
+	if t <= 1 {
+		j.parts[0] = rect{0, j.m, 0, j.n}
+		return 1
+	}
+	best, bestCost := 1, -1.0
+	for tm := 1; tm <= t; tm++ {
+		if t%tm != 0 || tm > mt || t/tm > nt {
+			continue
+		}
+		tn := t / tm
+		h := float64(ceilDiv(mt, tm) * mr)
+		w := float64(ceilDiv(nt, tn) * nr)
+		cost := h*float64(ceilDiv(int(w), j.blk.nc)) + w
+		if bestCost < 0 || cost < bestCost {
+			best, bestCost = tm, cost
+		}
+	}
+	if bestCost < 0 { // t is a prime larger than mt and nt allow: use fewer
+		if mt >= nt {
+			best, t = min(t, mt), min(t, mt)
+		} else {
+			best, t = 1, min(t, nt)
+		}
+	}
+	tm, tn := best, t/best
+	for y := 0; y < tm; y++ {
+		i0, i1 := min(mt*y/tm*mr, j.m), min(mt*(y+1)/tm*mr, j.m)
+		for x := 0; x < tn; x++ {
+			j0, j1 := min(nt*x/tn*nr, j.n), min(nt*(x+1)/tn*nr, j.n)
+			j.parts[y*tn+x] = rect{i0, i1, j0, j1}
+		}
+	}
+	return t
+}
+
+func (j *gemmJob) runPart(i int) {
+	r := j.parts[i]
+	if r.i0 >= r.i1 || r.j0 >= r.j1 {
+		return
+	}
+	ws := getWorkspace()
+	j.runRect(ws, r)
+	putWorkspace(ws)
+}
+
+// runRect computes the rectangle r of C with the Goto/BLIS loop nest:
+// for each nc-wide column block and kc-deep slice, pack op(B); for each
+// mc-high row block, pack op(A) and run the micro-kernel over the tiles.
+func (j *gemmJob) runRect(ws *workspace, r rect) {
+	mr, nr := j.kern.mr, j.kern.nr
+	h, w := r.i1-r.i0, r.j1-r.j0
+	kcMax := balance(j.k, j.blk.kc, 1)
+	mcMax := balance(h, j.blk.mc, mr)
+	ncMax := balance(w, j.blk.nc, nr)
+	ws.ensure(roundUp(mcMax, mr)*kcMax, kcMax*roundUp(ncMax, nr), mr*nr)
+	for jc := r.j0; jc < r.j1; jc += ncMax {
+		nc := min(ncMax, r.j1-jc)
+		for pc := 0; pc < j.k; pc += kcMax {
+			kc := min(kcMax, j.k-pc)
+			beta := j.beta
+			if pc > 0 {
+				beta = 1
+			}
+			packB(ws.b, j.b, j.transB, pc, kc, jc, nc, nr)
+			for ic := r.i0; ic < r.i1; ic += mcMax {
+				mc := min(mcMax, r.i1-ic)
+				packA(ws.a, j.a, j.transA, ic, mc, pc, kc, mr)
+				j.macroKernel(ws, ic, mc, jc, nc, kc, beta)
+			}
+		}
+	}
+}
+
+// macroKernel runs the micro-kernel over the mc×nc block of C at (ic, jc)
+// from the packed ws.a (mc×kc) and ws.b (kc×nc). Edge tiles are computed
+// into ws.tile and then added to C.
+func (j *gemmJob) macroKernel(ws *workspace, ic, mc, jc, nc, kc int, beta float32) {
+	kern := j.kern
+	mr, nr := kern.mr, kern.nr
+	c, ldc, alpha := j.c, j.ldc, j.alpha
+	for jr := 0; jr < nc; jr += nr {
+		bp := ws.b[jr*kc:]
+		nrr := min(nr, nc-jr)
+		for ir := 0; ir < mc; ir += mr {
+			ap := ws.a[ir*kc:]
+			mrr := min(mr, mc-ir)
+			off := (ic+ir)*ldc + jc + jr
+			if mrr == mr && nrr == nr {
+				kern.full(kc, ap, bp, c[off:], ldc, alpha, beta)
+				continue
+			}
+			t := ws.tile
+			kern.full(kc, ap, bp, t, nr, alpha, 0)
+			for i := 0; i < mrr; i++ {
+				crow := c[off+i*ldc : off+i*ldc+nrr]
+				trow := t[i*nr : i*nr+nrr]
+				switch beta {
+				case 0:
+					copy(crow, trow)
+				case 1:
+					for x, v := range trow {
+						crow[x] += v
+					}
+				default:
+					for x, v := range trow {
+						crow[x] = beta*crow[x] + v
+					}
+				}
+			}
+		}
+	}
+}
+
+// balance splits n into ⌈n/max⌉ nearly equal blocks and returns the block
+// size rounded up to a multiple of q.
+func balance(n, max, q int) int {
+	if n <= 0 {
+		return q
+	}
+	return roundUp(ceilDiv(n, ceilDiv(n, max)), q)
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+func roundUp(a, q int) int { return ceilDiv(a, q) * q }
+
+// workspace holds one goroutine's packing buffers, 64-byte aligned.
+type workspace struct {
+	a, b, tile []float32
+}
+
+var wsFree struct {
+	mu   sync.Mutex
+	list []*workspace
+}
+
+func getWorkspace() *workspace {
+	wsFree.mu.Lock()
+	defer wsFree.mu.Unlock()
+	if n := len(wsFree.list); n > 0 {
+		ws := wsFree.list[n-1]
+		wsFree.list = wsFree.list[:n-1]
+		return ws
+	}
+	return new(workspace)
+}
+
+func putWorkspace(ws *workspace) {
+	wsFree.mu.Lock()
+	if len(wsFree.list) < 4*maxParts {
+		wsFree.list = append(wsFree.list, ws)
+	}
+	wsFree.mu.Unlock()
+}
+
+// ensure grows the buffers to hold na, nb and ntile floats.
+func (ws *workspace) ensure(na, nb, ntile int) {
+	ws.a = grow(ws.a, na)
+	ws.b = grow(ws.b, nb)
+	ws.tile = grow(ws.tile, ntile)
+}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) >= n {
+		return s[:n]
+	}
+	const align = 64 / 4
+	buf := make([]float32, n+align)
+	off := int(uintptr(unsafe.Pointer(&buf[0]))/4) % align
+	if off != 0 {
+		off = align - off
+	}
+	return buf[off : off+n : off+n]
+}

@@ -1,0 +1,178 @@
+// Package tensor holds the float32 kernels golora computes with: one GEMM for
+// every matrix product (forward and the transposed products of backward) and
+// the element-wise and row-wise operations of a transformer.
+//
+// Matrices are row-major. Weights may be stored as float32, bfloat16 or
+// float16; the narrow types are widened to float32 while GEMM packs its
+// panels, never as a whole-matrix copy.
+package tensor
+
+import (
+	"fmt"
+	"math"
+)
+
+// DType is the storage type of a matrix operand.
+type DType uint8
+
+const (
+	F32  DType = iota // IEEE float32
+	BF16              // bfloat16: the top 16 bits of a float32
+	F16               // IEEE half precision
+)
+
+func (d DType) String() string {
+	switch d {
+	case F32:
+		return "F32"
+	case BF16:
+		return "BF16"
+	case F16:
+		return "F16"
+	}
+	return fmt.Sprintf("DType(%d)", uint8(d))
+}
+
+// Size is the number of bytes of one element.
+func (d DType) Size() int {
+	if d == F32 {
+		return 4
+	}
+	return 2
+}
+
+// Mat is a row-major Rows×Cols matrix view: element (i, j) is at
+// i*Stride + j of F32 (DType F32) or of U16 (BF16, F16, raw bits).
+// A Mat never owns a copy of weights it was made from: it may view a
+// memory-mapped file.
+type Mat struct {
+	DType      DType
+	F32        []float32
+	U16        []uint16
+	Rows, Cols int
+	Stride     int
+}
+
+// FromF32 views data as a rows×cols float32 matrix with stride cols.
+func FromF32(data []float32, rows, cols int) Mat {
+	if len(data) < rows*cols {
+		panic(fmt.Sprintf("tensor.FromF32: %d elements for %d×%d", len(data), rows, cols))
+	}
+	return Mat{DType: F32, F32: data, Rows: rows, Cols: cols, Stride: cols}
+}
+
+// FromU16 views raw bfloat16 or float16 bits as a rows×cols matrix.
+func FromU16(dt DType, data []uint16, rows, cols int) Mat {
+	if dt != BF16 && dt != F16 {
+		panic("tensor.FromU16: dtype " + dt.String())
+	}
+	if len(data) < rows*cols {
+		panic(fmt.Sprintf("tensor.FromU16: %d elements for %d×%d", len(data), rows, cols))
+	}
+	return Mat{DType: dt, U16: data, Rows: rows, Cols: cols, Stride: cols}
+}
+
+// At returns element (i, j) widened to float32.
+func (m Mat) At(i, j int) float32 {
+	k := i*m.Stride + j
+	switch m.DType {
+	case BF16:
+		return BF16ToF32(m.U16[k])
+	case F16:
+		return F16ToF32(m.U16[k])
+	}
+	return m.F32[k]
+}
+
+// Row widens row i into dst (len ≥ Cols) and returns dst[:Cols].
+func (m Mat) Row(i int, dst []float32) []float32 {
+	dst = dst[:m.Cols]
+	off := i * m.Stride
+	switch m.DType {
+	case BF16:
+		for j := range dst {
+			dst[j] = BF16ToF32(m.U16[off+j])
+		}
+	case F16:
+		for j := range dst {
+			dst[j] = F16ToF32(m.U16[off+j])
+		}
+	default:
+		copy(dst, m.F32[off:off+m.Cols])
+	}
+	return dst
+}
+
+// BF16ToF32 widens bfloat16 bits exactly.
+func BF16ToF32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
+
+// F32ToBF16 rounds to the nearest bfloat16, ties to even, as PyTorch does.
+// NaN stays NaN.
+func F32ToBF16(f float32) uint16 {
+	b := math.Float32bits(f)
+	if b&0x7fffffff > 0x7f800000 {
+		return uint16(b>>16) | 0x40
+	}
+	b += 0x7fff + (b>>16)&1
+	return uint16(b >> 16)
+}
+
+// F16ToF32 widens IEEE half-precision bits exactly (subnormals, ±Inf, NaN).
+func F16ToF32(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	man := uint32(h) & 0x3ff
+	switch {
+	case exp == 0x1f:
+		return math.Float32frombits(sign | 0x7f800000 | man<<13)
+	case exp == 0:
+		if man == 0 {
+			return math.Float32frombits(sign)
+		}
+		// subnormal: value = man · 2⁻²⁴
+		f := float32(man) * (1.0 / (1 << 24))
+		if sign != 0 {
+			f = -f
+		}
+		return f
+	}
+	return math.Float32frombits(sign | (exp+112)<<23 | man<<13)
+}
+
+// F32ToF16 rounds to the nearest IEEE half, ties to even; overflow gives ±Inf.
+func F32ToF16(f float32) uint16 {
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	exp := int(b>>23) & 0xff
+	man := b & 0x7fffff
+	if exp == 0xff {
+		if man != 0 {
+			return sign | 0x7e00
+		}
+		return sign | 0x7c00
+	}
+	e := exp - 127 + 15
+	if e >= 0x1f {
+		return sign | 0x7c00
+	}
+	if e <= 0 {
+		if e < -10 {
+			return sign
+		}
+		man |= 0x800000
+		shift := uint(14 - e)
+		half := uint32(1) << (shift - 1)
+		r := man >> shift
+		rem := man & (1<<shift - 1)
+		if rem > half || (rem == half && r&1 == 1) {
+			r++
+		}
+		return sign | uint16(r)
+	}
+	r := uint32(e)<<10 | man>>13
+	rem := man & 0x1fff
+	if rem > 0x1000 || (rem == 0x1000 && r&1 == 1) {
+		r++ // may carry into the exponent, which is the correct rounding
+	}
+	return sign | uint16(r)
+}

@@ -1,0 +1,121 @@
+package train
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/golora/golora/data"
+	"github.com/golora/golora/lora"
+	"github.com/golora/golora/model"
+	"github.com/golora/golora/tokenizer"
+)
+
+// Execute is `golora train`: it loads the model, its tokenizer and the data
+// (every bad line is reported before any training), attaches a new adapter
+// or the --init-adapter one, resumes from the newest checkpoint with
+// --resume, trains, and writes the final adapter into OUT.
+func Execute(o Options, log io.Writer) (*Run, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := model.Load(o.Model)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := LoadEncoder(o.Model)
+	if err != nil {
+		return nil, err
+	}
+	dopt := data.Options{TrainOnPrompt: o.TrainOnPrompt, MaxSeqLen: o.MaxSeqLen, VocabSize: m.Cfg.VocabSize}
+	trainSet, err := data.LoadFile(o.Data, enc, dopt)
+	if err != nil {
+		return nil, err
+	}
+	var validSet []data.Example
+	if o.Valid != "" {
+		if validSet, err = data.LoadFile(o.Valid, enc, dopt); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return nil, err
+	}
+	r := &Run{Opt: o, Model: m, Train: trainSet, Valid: validSet, Log: log, PadID: padID(m, enc)}
+	if !o.Full {
+		if r.Adapter, err = NewAdapter(m, o); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.Prepare(); err != nil {
+		return nil, err
+	}
+	start := 0
+	if o.Resume {
+		if start, err = LatestCheckpoint(o.Out); err != nil {
+			return nil, err
+		}
+		if start > 0 {
+			if err := r.LoadCheckpoint(start); err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(log, "resuming from %s\n", CheckpointDir(o.Out, start))
+		} else {
+			fmt.Fprintf(log, "no checkpoint in %s: starting from step 0\n", o.Out)
+		}
+	}
+	fmt.Fprintln(log, r.ParamReport())
+	fmt.Fprintf(log, "%d training examples, %d validation, %d steps of %d×%d sequences (padded to %d tokens)\n",
+		len(trainSet), len(validSet), r.total, o.BatchSize, o.GradAccum, r.T)
+	if err := r.Fit(start); err != nil {
+		return r, err
+	}
+	if err := r.SaveFinal(); err != nil {
+		return r, err
+	}
+	fmt.Fprintf(log, "saved to %s\n", o.Out)
+	return r, nil
+}
+
+// NewAdapter attaches the adapter a run trains: the --init-adapter one
+// (its own adapter_config.json decides rank, alpha and targets), or a
+// fresh one from the options.
+func NewAdapter(m *model.Model, o Options) (*lora.Adapter, error) {
+	if o.InitAdapter != "" {
+		return lora.Load(o.InitAdapter, m, "default")
+	}
+	cfg := &lora.Config{R: o.Rank, Alpha: o.Alpha, Dropout: o.Dropout, RSLoRA: o.RSLoRA,
+		Init: o.Init, Layers: o.Layers, BaseModel: o.Model, Bias: "none"}
+	cfg.ParseTargets(o.Targets)
+	return lora.New(m, "default", cfg, o.Seed)
+}
+
+// LoadEncoder loads the model directory's tokenizer; a directory without
+// tokenizer.json gets an encoder that refuses text (pre-tokenized
+// input_ids data still works).
+func LoadEncoder(dir string) (data.Encoder, error) {
+	path := filepath.Join(dir, "tokenizer.json")
+	if _, err := os.Stat(path); os.IsNotExist(err) {
+		return noTokenizer{dir}, nil
+	}
+	return tokenizer.Load(dir)
+}
+
+type noTokenizer struct{ dir string }
+
+func (n noTokenizer) Encode(string, bool) ([]int, error) {
+	return nil, fmt.Errorf("%s has no tokenizer.json: only pre-tokenized {\"input_ids\": …} lines can be used", n.dir)
+}
+func (noTokenizer) BOS() int { return -1 }
+func (noTokenizer) EOS() int { return -1 }
+
+// padID is the id written into padding positions (never trained on and,
+// with right padding and causal attention, never attended to by real
+// tokens): EOS when there is one, else 0.
+func padID(m *model.Model, enc data.Encoder) int {
+	if e := enc.EOS(); e >= 0 && e < m.Cfg.VocabSize {
+		return e
+	}
+	return 0
+}

@@ -1,0 +1,111 @@
+// Package train runs LoRA (and full) fine-tuning: batches from a jsonl data
+// set, forward, loss, backward, gradient clipping and AdamW over the
+// trainable parameters only, with Hugging Face Trainer semantics (the loss
+// of a step is the mean over all its unmasked targets, across gradient
+// accumulation; the learning rate of step k is schedule(k)). It writes
+// metrics.jsonl, checkpoints that resume bit-identically, and the final
+// adapter in PEFT format.
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// Options are the settings of a training run. The JSON names are the keys
+// of a --config file and equal the command-line flag names.
+type Options struct {
+	Model       string `json:"model"`
+	Data        string `json:"data"`
+	Valid       string `json:"valid"`
+	Out         string `json:"out"`
+	InitAdapter string `json:"init-adapter"`
+	Resume      bool   `json:"resume"`
+	Full        bool   `json:"full"` // train every base weight instead of LoRA
+
+	Rank    int     `json:"rank"`
+	Alpha   float64 `json:"alpha"`
+	Dropout float64 `json:"dropout"`
+	Targets string  `json:"targets"` // "q_proj,v_proj", "all-linear" or "re:<regex>"
+	Layers  []int   `json:"layers"`  // layers_to_transform
+	RSLoRA  bool    `json:"rslora"`
+	Init    string  `json:"init"` // default or gaussian
+
+	LR            float64 `json:"lr"`
+	Schedule      string  `json:"lr-schedule"`
+	Warmup        int     `json:"warmup"`
+	Steps         int     `json:"steps"`
+	Epochs        float64 `json:"epochs"`
+	BatchSize     int     `json:"batch-size"`
+	GradAccum     int     `json:"grad-accum"`
+	MaxSeqLen     int     `json:"max-seq-len"`
+	WeightDecay   float64 `json:"weight-decay"`
+	Beta1         float64 `json:"beta1"`
+	Beta2         float64 `json:"beta2"`
+	Eps           float64 `json:"eps"`
+	MaxGradNorm   float64 `json:"max-grad-norm"`
+	Seed          uint64  `json:"seed"`
+	SaveEvery     int     `json:"save-every"`
+	EvalEvery     int     `json:"eval-every"`
+	TrainOnPrompt bool    `json:"train-on-prompt"`
+	Shuffle       bool    `json:"shuffle"`
+}
+
+// Defaults are PEFT's and the Hugging Face Trainer's defaults where they
+// have one (r 8, alpha 16, AdamW betas 0.9/0.999, eps 1e-8, clipping at 1).
+func Defaults() Options {
+	return Options{
+		Rank: 8, Alpha: 16, Targets: "q_proj,v_proj", Init: "default",
+		LR: 2e-4, Schedule: "linear", Steps: 0, BatchSize: 4, GradAccum: 1, MaxSeqLen: 512,
+		WeightDecay: 0, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, MaxGradNorm: 1, Seed: 42, Shuffle: true,
+	}
+}
+
+// LoadConfigFile overlays the keys of a JSON config file onto o. Unknown
+// keys are an error that names them.
+func (o *Options) LoadConfigFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(o); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// Validate checks the numbers a user sets.
+func (o *Options) Validate() error {
+	switch {
+	case o.Model == "":
+		return fmt.Errorf("no model directory (--model)")
+	case o.Data == "":
+		return fmt.Errorf("no training data (--data)")
+	case o.Out == "":
+		return fmt.Errorf("no output directory (--out)")
+	case o.Steps < 0 || o.Epochs < 0:
+		return fmt.Errorf("steps and epochs must not be negative")
+	case o.Steps == 0 && o.Epochs == 0:
+		return fmt.Errorf("say how long to train: --steps or --epochs")
+	case o.BatchSize <= 0 || o.GradAccum <= 0:
+		return fmt.Errorf("batch-size and grad-accum must be positive")
+	case o.MaxSeqLen < 2:
+		return fmt.Errorf("max-seq-len must be at least 2")
+	case !(o.LR >= 0):
+		return fmt.Errorf("lr must be a non-negative number")
+	case o.Warmup < 0 || o.SaveEvery < 0 || o.EvalEvery < 0:
+		return fmt.Errorf("warmup, save-every and eval-every must not be negative")
+	case o.MaxGradNorm < 0 || o.WeightDecay < 0:
+		return fmt.Errorf("max-grad-norm and weight-decay must not be negative")
+	}
+	switch o.Schedule {
+	case "constant", "linear", "cosine":
+	default:
+		return fmt.Errorf("lr-schedule %q: want constant, linear or cosine", o.Schedule)
+	}
+	return nil
+}
