@@ -20,6 +20,9 @@ func Execute(o Options, log io.Writer) (*Run, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
+	if log == nil {
+		log = io.Discard
+	}
 	m, err := model.Load(o.Model)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,318 @@
+package lora
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/golora/golora/model"
+	"github.com/golora/golora/safetensors"
+)
+
+// testdata/ref/lora_train holds a base model, two adapters in PEFT's layout
+// and logits computed by an independent PyTorch implementation.
+const ref = "../testdata/ref/lora_train"
+
+type expected struct {
+	IDs          [][]int       `json:"ids"`
+	Base         [][][]float64 `json:"logits_base"`
+	WithInit     [][][]float64 `json:"logits_with_adapter_init"`
+	WithRSLoRABF [][][]float64 `json:"logits_with_adapter_rslora"`
+}
+
+func loadExpected(t *testing.T) expected {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(ref, "expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e expected
+	if err := json.Unmarshal(raw, &e); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func loadBase(t *testing.T) *model.Model {
+	t.Helper()
+	m, err := model.Load(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func logits(t *testing.T, m *model.Model, ids [][]int) []float32 {
+	t.Helper()
+	s := m.NewState(len(ids), len(ids[0]), false)
+	var flat []int
+	for _, r := range ids {
+		flat = append(flat, r...)
+	}
+	if err := m.Forward(s, flat); err != nil {
+		t.Fatal(err)
+	}
+	return slices.Clone(s.Logits)
+}
+
+// relErr is max|got−want| / max|want|.
+func relErr(got []float32, want [][][]float64) float64 {
+	var num, den float64
+	i := 0
+	for _, a := range want {
+		for _, b := range a {
+			for _, w := range b {
+				num = math.Max(num, math.Abs(float64(got[i])-w))
+				den = math.Max(den, math.Abs(w))
+				i++
+			}
+		}
+	}
+	return num / den
+}
+
+func TestPEFTAdapterLogits(t *testing.T) {
+	e := loadExpected(t)
+	for _, tc := range []struct {
+		dir  string
+		want [][][]float64
+	}{
+		{"adapter_init", e.WithInit},
+		{"adapter_rslora_bf16", e.WithRSLoRABF},
+	} {
+		t.Run(tc.dir, func(t *testing.T) {
+			m := loadBase(t)
+			if err := relErrCheck(relErr(logits(t, m, e.IDs), e.Base)); err != "" {
+				t.Fatal("base " + err)
+			}
+			if _, err := Load(filepath.Join(ref, tc.dir), m, "default"); err != nil {
+				t.Fatal(err)
+			}
+			if err := relErrCheck(relErr(logits(t, m, e.IDs), tc.want)); err != "" {
+				t.Error("with adapter " + err)
+			}
+		})
+	}
+}
+
+// relErrCheck describes a relative error above the 1e-4 criterion, or "".
+func relErrCheck(e float64) string {
+	if e > 1e-4 {
+		return fmt.Sprintf("logits: relative error %.3g > 1e-4", e)
+	}
+	return ""
+}
+
+func TestSaveRoundTripKeepsPEFTNames(t *testing.T) {
+	m := loadBase(t)
+	a, err := Load(filepath.Join(ref, "adapter_rslora_bf16"), m, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := a.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	orig, err := safetensors.Open(filepath.Join(ref, "adapter_rslora_bf16", WeightsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	saved, err := safetensors.Open(filepath.Join(dir, WeightsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer saved.Close()
+	if !slices.Equal(orig.Names(), saved.Names()) {
+		t.Fatalf("saved names differ from PEFT's:\n%v\n%v", saved.Names(), orig.Names())
+	}
+	for _, n := range orig.Names() {
+		o, _ := orig.Tensor(n)
+		s, _ := saved.Tensor(n)
+		if !slices.Equal(o.Shape, s.Shape) {
+			t.Errorf("%s: shape %v, PEFT wrote %v", n, s.Shape, o.Shape)
+		}
+	}
+	cfg, err := LoadConfig(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.R != 8 || cfg.Alpha != 16 || !cfg.RSLoRA || len(cfg.Targets) != 4 {
+		t.Errorf("config after round trip: %+v", cfg)
+	}
+	// Reloaded, the adapter computes the same logits.
+	m2 := loadBase(t)
+	if _, err := Load(dir, m2, "default"); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(logits(t, m, [][]int{{1, 2, 3}}), logits(t, m2, [][]int{{1, 2, 3}})) {
+		t.Error("reloaded adapter gives different logits")
+	}
+}
+
+func TestMergeEqualsAdapterAndUnmergeRestores(t *testing.T) {
+	e := loadExpected(t)
+	m := loadBase(t)
+	a, err := Load(filepath.Join(ref, "adapter_init"), m, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Merge(m, 1)
+	for _, lin := range m.Linears() {
+		for _, l := range lin.LoRA {
+			if !l.Disabled {
+				t.Fatalf("%s: adapter still active after merge", lin.Name)
+			}
+		}
+	}
+	if msg := relErrCheck(relErr(logits(t, m, e.IDs), e.WithInit)); msg != "" {
+		t.Error("merged " + msg)
+	}
+	a.Unmerge(m, 1)
+	a.SetEnabled(false)
+	if msg := relErrCheck(relErr(logits(t, m, e.IDs), e.Base)); msg != "" {
+		t.Error("unmerged " + msg)
+	}
+}
+
+func TestNewAdapterStartsAsIdentity(t *testing.T) {
+	m := loadBase(t)
+	before := logits(t, m, [][]int{{5, 6, 7, 8}})
+	for _, init := range []string{"default", "gaussian"} {
+		cfg := &Config{R: 4, Alpha: 8, Init: init, Targets: []string{"all-linear"}}
+		a, err := New(m, init, cfg, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(a.Modules); got != 7*m.Cfg.NumLayers {
+			t.Errorf("all-linear: %d modules, want %d", got, 7*m.Cfg.NumLayers)
+		}
+		for name, l := range a.Modules {
+			bound := 1 / math.Sqrt(float64(l.A.W.Cols))
+			if init == "gaussian" {
+				bound = 6.0 / float64(cfg.R) // six standard deviations
+			}
+			for _, v := range l.A.W.F32 {
+				if math.Abs(float64(v)) > bound {
+					t.Fatalf("%s %s: A entry %g outside ±%g", init, name, v, bound)
+				}
+			}
+			for _, v := range l.B.W.F32 {
+				if v != 0 {
+					t.Fatalf("%s: B not zero", name)
+				}
+			}
+		}
+		if !slices.Equal(before, logits(t, m, [][]int{{5, 6, 7, 8}})) {
+			t.Errorf("%s: a fresh adapter changed the logits", init)
+		}
+		a.Detach(m)
+	}
+}
+
+func TestTargets(t *testing.T) {
+	m := loadBase(t) // 2 layers
+	for _, tc := range []struct {
+		targets string
+		layers  []int
+		want    int
+	}{
+		{"q_proj,v_proj", nil, 4},
+		{"all-linear", nil, 14},
+		{"re:.*\\.(q|k)_proj", nil, 4},
+		{"re:model\\.layers\\.1\\.mlp\\..*", nil, 3},
+		{"mlp.down_proj", nil, 2},
+		{"q_proj", []int{1}, 1},
+	} {
+		cfg := &Config{R: 2, Alpha: 2, Layers: tc.layers}
+		cfg.ParseTargets(tc.targets)
+		lins, err := Targets(m, cfg)
+		if err != nil {
+			t.Errorf("%s: %v", tc.targets, err)
+			continue
+		}
+		if len(lins) != tc.want {
+			t.Errorf("%s %v: %d modules, want %d", tc.targets, tc.layers, len(lins), tc.want)
+		}
+	}
+	cfg := &Config{R: 2, Alpha: 2}
+	cfg.ParseTargets("qkv_proj")
+	_, err := Targets(m, cfg)
+	if err == nil || !strings.Contains(err.Error(), "q_proj") || !strings.Contains(err.Error(), "qkv_proj") {
+		t.Errorf("a target matching nothing should list the model's modules, got %v", err)
+	}
+	cfg.ParseTargets("lm_head")
+	if _, err := Targets(m, cfg); err == nil {
+		t.Error("lm_head must not be a LoRA target")
+	}
+}
+
+// writeAdapter writes an adapter directory with the given tensors and config.
+func writeAdapter(t *testing.T, cfg string, ts []safetensors.Tensor) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, ConfigFile), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := safetensors.Write(filepath.Join(dir, WeightsFile), ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestLoadRefusesAdaptersThatDoNotFit(t *testing.T) {
+	const cfg = `{"peft_type":"LORA","r":2,"lora_alpha":4,"target_modules":["q_proj"]}`
+	q := "base_model.model.model.layers.0.self_attn.q_proj"
+	A := func(name string, rows, cols int) safetensors.Tensor {
+		return safetensors.FromF32(name, []int{rows, cols}, make([]float32, rows*cols))
+	}
+	for _, tc := range []struct {
+		name, cfg, want string
+		ts              []safetensors.Tensor
+	}{
+		{"wrong A shape", cfg, "model.layers.0.self_attn.q_proj", []safetensors.Tensor{A(q+".lora_A.weight", 2, 31), A(q+".lora_B.weight", 32, 2)}},
+		{"wrong rank", cfg, "shape", []safetensors.Tensor{A(q+".lora_A.weight", 3, 32), A(q+".lora_B.weight", 32, 3)}},
+		{"missing B", cfg, "only one of lora_A and lora_B", []safetensors.Tensor{A(q+".lora_A.weight", 2, 32)}},
+		{"unknown module", cfg, "model.layers.9.self_attn.q_proj", []safetensors.Tensor{
+			A("base_model.model.model.layers.9.self_attn.q_proj.lora_A.weight", 2, 32), A("base_model.model.model.layers.9.self_attn.q_proj.lora_B.weight", 32, 2)}},
+		{"not a lora key", cfg, "model.embed_tokens.weight", []safetensors.Tensor{A("model.embed_tokens.weight", 2, 2)}},
+		{"dora", `{"r":2,"lora_alpha":4,"target_modules":["q_proj"],"use_dora":true}`, "use_dora", nil},
+		{"bad r", `{"r":0,"target_modules":["q_proj"]}`, `"r"`, nil},
+		{"not lora", `{"peft_type":"IA3","r":2,"target_modules":["q_proj"]}`, "peft_type", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := loadBase(t)
+			dir := writeAdapter(t, tc.cfg, tc.ts)
+			_, err := Load(dir, m, "x")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParsePEFTKey(t *testing.T) {
+	for key, want := range map[string][2]string{
+		"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight":      {"model.layers.0.self_attn.q_proj", "A"},
+		"base_model.model.model.layers.0.mlp.down_proj.lora_B.default.weight": {"model.layers.0.mlp.down_proj", "B"},
+		"base_model.model.model.layers.0.self_attn.q_proj.lora_embedding_A":   {"", ""},
+		"model.layers.0.self_attn.q_proj.lora_A.weight":                       {"", ""},
+	} {
+		mod, which, ok := parsePEFTKey(key)
+		if want[0] == "" {
+			if ok {
+				t.Errorf("%s: accepted as %s %s", key, mod, which)
+			}
+			continue
+		}
+		if !ok || mod != want[0] || which != want[1] {
+			t.Errorf("%s: got %q %q %v, want %v", key, mod, which, ok, want)
+		}
+	}
+}
