@@ -75,9 +75,14 @@ func paramFromTensor(dir string, t safetensors.Tensor, s paramSpec) (*Param, err
 	return p, nil
 }
 
+// maxShardBytes is the shard size transformers' save_pretrained uses by
+// default (5 GB).
+const maxShardBytes = 5_000_000_000
+
 // Save writes the model as a Hugging Face model directory: config.json (the
 // config's raw fields, with torch_dtype set to dtype) and model.safetensors
-// with every parameter stored as dtype (tensor.F32, BF16 or F16).
+// (sharded with an index past 5 GB) with every parameter stored as dtype
+// (tensor.F32, BF16 or F16).
 func (m *Model) Save(dir string, dtype tensor.DType) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -95,7 +100,7 @@ func (m *Model) Save(dir string, dtype tensor.DType) error {
 	for _, p := range m.Params() {
 		ts = append(ts, encodeParam(p, dtype))
 	}
-	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
+	if err := safetensors.WriteSharded(dir, ts, map[string]string{"format": "pt"}, maxShardBytes); err != nil {
 		return err
 	}
 	return atomicfile.WriteFile(filepath.Join(dir, "config.json"), append(js, '\n'))

@@ -169,15 +169,22 @@ type blocking struct {
 }
 
 // gemmKernel is a micro-kernel and the blocking tuned for it. full computes
-// one mr×nr tile: C = alpha·Ã·B̃ + beta·C, where Ã is a packed kc×mr panel
-// (a[p*mr+i] = op(A)[i][p]) and B̃ a packed kc×nr panel (b[p*nr+j] =
-// op(B)[p][j]); c starts at the tile's top-left element, rows ldc apart.
-// beta == 0 must not read C.
+// one mr×nr tile over kc depth steps,
+//
+//	C[i][j] = alpha·Σ_p Ã[i][p]·B̃[p][j] + beta·C[i][j],  i < mr, j < nr,
+//
+// reading Ã[i][p] at a[i·rsa + p·csa] (a packed panel or op(A) itself),
+// B̃[p][j] at b[p·csb + j] (nr contiguous values per depth step) and C[i][j]
+// at c[i·ldc + j]. beta == 0 must not read C. packT, when not nil, packs nr
+// whole rows of a matrix transposed into a kc×nr panel faster than the
+// generic code: d[p·nr + r] = x[off + r·x.Stride + p], with scratch
+// (≥ nr·kc floats) as work space.
 type gemmKernel struct {
 	name   string
 	mr, nr int
 	blk    blocking
-	full   func(kc int, a, b, c []float32, ldc int, alpha, beta float32)
+	full   func(kc int, a []float32, rsa, csa int, b []float32, csb int, c []float32, ldc int, alpha, beta float32)
+	packT  func(d []float32, x Mat, off, kc int, scratch []float32)
 }
 
 // activeKernel is the micro-kernel Gemm uses: the fastest one the CPU
@@ -262,16 +269,36 @@ func (j *gemmJob) runPart(i int) {
 	putWorkspace(ws)
 }
 
+// directMaxPanels bounds when an F32 operand is read in place instead of
+// packed: op(A) when C's rectangle is at most this many nr-wide panels wide
+// (each A panel is then used that few times, so packing would cost about
+// as much as it saves), B (not transposed) when the rectangle is at most
+// this many mr-high panels high. Edge panels are always packed.
+var directMaxPanels = 2
+
 // runRect computes the rectangle r of C with the Goto/BLIS loop nest:
 // for each nc-wide column block and kc-deep slice, pack op(B); for each
 // mc-high row block, pack op(A) and run the micro-kernel over the tiles.
 func (j *gemmJob) runRect(ws *workspace, r rect) {
-	mr, nr := j.kern.mr, j.kern.nr
+	kern := j.kern
+	mr, nr := kern.mr, kern.nr
 	h, w := r.i1-r.i0, r.j1-r.j0
 	kcMax := balance(j.k, j.blk.kc, 1)
 	mcMax := balance(h, j.blk.mc, mr)
 	ncMax := balance(w, j.blk.nc, nr)
-	ws.ensure(roundUp(mcMax, mr)*kcMax, kcMax*roundUp(ncMax, nr), mr*nr)
+	directA := j.a.DType == F32 && w <= directMaxPanels*nr
+	directB := j.b.DType == F32 && !j.transB && h <= directMaxPanels*mr
+	na, nb, nscratch := mr*kcMax, nr*kcMax, 0
+	if !directA {
+		na = mcMax * kcMax
+	}
+	if !directB {
+		nb = kcMax * ncMax
+		if kern.packT != nil && j.transB {
+			nscratch = nr * kcMax
+		}
+	}
+	ws.ensure(na, nb, mr*nr, nscratch)
 	for jc := r.j0; jc < r.j1; jc += ncMax {
 		nc := min(ncMax, r.j1-jc)
 		for pc := 0; pc < j.k; pc += kcMax {
@@ -280,36 +307,60 @@ func (j *gemmJob) runRect(ws *workspace, r rect) {
 			if pc > 0 {
 				beta = 1
 			}
-			packB(ws.b, j.b, j.transB, pc, kc, jc, nc, nr)
+			if !directB {
+				packB(ws.b, j.b, j.transB, pc, kc, jc, nc, nr, kern.packT, ws.scratch)
+			} else if edge := nc % nr; edge > 0 {
+				packB(ws.b, j.b, false, pc, kc, jc+nc-edge, edge, nr, nil, nil)
+			}
 			for ic := r.i0; ic < r.i1; ic += mcMax {
 				mc := min(mcMax, r.i1-ic)
-				packA(ws.a, j.a, j.transA, ic, mc, pc, kc, mr)
-				j.macroKernel(ws, ic, mc, jc, nc, kc, beta)
+				if !directA {
+					packA(ws.a, j.a, j.transA, ic, mc, pc, kc, mr)
+				} else if edge := mc % mr; edge > 0 {
+					packA(ws.a, j.a, j.transA, ic+mc-edge, edge, pc, kc, mr)
+				}
+				j.macroKernel(ws, ic, mc, jc, nc, pc, kc, beta, directA, directB)
 			}
 		}
 	}
 }
 
-// macroKernel runs the micro-kernel over the mc×nc block of C at (ic, jc)
-// from the packed ws.a (mc×kc) and ws.b (kc×nc). Edge tiles are computed
-// into ws.tile and then added to C.
-func (j *gemmJob) macroKernel(ws *workspace, ic, mc, jc, nc, kc int, beta float32) {
+// macroKernel runs the micro-kernel over the mc×nc block of C at (ic, jc),
+// depth slice [pc, pc+kc). op(A) comes from ws.a (packed block, or only its
+// edge panel when directA) or in place; op(B) likewise from ws.b or in
+// place. Edge tiles are computed into ws.tile and then added to C.
+func (j *gemmJob) macroKernel(ws *workspace, ic, mc, jc, nc, pc, kc int, beta float32, directA, directB bool) {
 	kern := j.kern
 	mr, nr := kern.mr, kern.nr
 	c, ldc, alpha := j.c, j.ldc, j.alpha
+	packRS, packCS := packAStrides(j.transA, kc, mr)
 	for jr := 0; jr < nc; jr += nr {
-		bp := ws.b[jr*kc:]
 		nrr := min(nr, nc-jr)
+		bp, csb := ws.b, nr
+		switch {
+		case !directB:
+			bp = ws.b[jr*kc:]
+		case nrr == nr:
+			bp, csb = j.b.F32[pc*j.b.Stride+jc+jr:], j.b.Stride
+		}
 		for ir := 0; ir < mc; ir += mr {
-			ap := ws.a[ir*kc:]
 			mrr := min(mr, mc-ir)
+			ap, rsa, csa := ws.a, packRS, packCS
+			switch {
+			case !directA:
+				ap = ws.a[ir*kc:]
+			case mrr == mr && j.transA:
+				ap, rsa, csa = j.a.F32[pc*j.a.Stride+ic+ir:], 1, j.a.Stride
+			case mrr == mr:
+				ap, rsa, csa = j.a.F32[(ic+ir)*j.a.Stride+pc:], j.a.Stride, 1
+			}
 			off := (ic+ir)*ldc + jc + jr
 			if mrr == mr && nrr == nr {
-				kern.full(kc, ap, bp, c[off:], ldc, alpha, beta)
+				kern.full(kc, ap, rsa, csa, bp, csb, c[off:], ldc, alpha, beta)
 				continue
 			}
 			t := ws.tile
-			kern.full(kc, ap, bp, t, nr, alpha, 0)
+			kern.full(kc, ap, rsa, csa, bp, csb, t, nr, alpha, 0)
 			for i := 0; i < mrr; i++ {
 				crow := c[off+i*ldc : off+i*ldc+nrr]
 				trow := t[i*nr : i*nr+nrr]
@@ -344,7 +395,7 @@ func roundUp(a, q int) int { return ceilDiv(a, q) * q }
 
 // workspace holds one goroutine's packing buffers, 64-byte aligned.
 type workspace struct {
-	a, b, tile []float32
+	a, b, tile, scratch []float32
 }
 
 var wsFree struct {
@@ -371,11 +422,12 @@ func putWorkspace(ws *workspace) {
 	wsFree.mu.Unlock()
 }
 
-// ensure grows the buffers to hold na, nb and ntile floats.
-func (ws *workspace) ensure(na, nb, ntile int) {
+// ensure grows the buffers to hold na, nb, ntile and nscratch floats.
+func (ws *workspace) ensure(na, nb, ntile, nscratch int) {
 	ws.a = grow(ws.a, na)
 	ws.b = grow(ws.b, nb)
 	ws.tile = grow(ws.tile, ntile)
+	ws.scratch = grow(ws.scratch, nscratch)
 }
 
 func grow(s []float32, n int) []float32 {

@@ -4,36 +4,82 @@ package tensor
 
 import "golang.org/x/sys/cpu"
 
-// sgemm6x16AVX2 is the AVX2+FMA micro-kernel in gemm_amd64.s: the 6×16 tile
-// C = alpha·Ã·B̃ + beta·C over kc depth steps, Ã a packed kc×6 panel, B̃ a
-// packed kc×16 panel, C rows ldc floats apart.
-//
-//go:noescape
-func sgemm6x16AVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+// The assembly in gemm_amd64.s is written by gemm_asm_gen.go.
+//go:generate go run gemm_asm_gen.go
 
-// sgemm4x24AVX2 is the same for a 4×24 tile.
+// sgemm6x16AVX2 computes the 6×16 tile C = alpha·Ã·B̃ + beta·C over kc depth
+// steps, with Ã[i][p] = a[i·rsa+p·csa], B̃[p][j] = b[p·csb+j] and
+// C[i][j] = c[i·ldc+j]; beta == 0 does not read C. AVX2+FMA.
 //
 //go:noescape
-func sgemm4x24AVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemm6x16AVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32)
+
+// sgemm4x24AVX2 is sgemm6x16AVX2 for a 4×24 tile.
+//
+//go:noescape
+func sgemm4x24AVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32)
+
+// packT16F32AVX2 sets dst[p·16+r] = src[r·ld+p] for r < 16, p < 8·kc8.
+//
+//go:noescape
+func packT16F32AVX2(dst *float32, src *float32, ld, kc8 int)
+
+// packT16BF16AVX2 sets dst[p·16+r] = BF16ToF32(src[r·ld+p]) for r < 16,
+// p < 8·kc8.
+//
+//go:noescape
+func packT16BF16AVX2(dst *float32, src *uint16, ld, kc8 int)
 
 var avx2Kernel6x16 = &gemmKernel{
 	name: "avx2-6x16",
-	mr:   6, nr: 16,
+	mr:   6,
+	nr:   16,
 	blk:  blocking{mc: 144, kc: 256, nc: 4080},
-	full: func(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
-		_, _, _ = a[6*kc-1], b[16*kc-1], c[5*ldc+15]
-		sgemm6x16AVX2(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+	full: func(kc int, a []float32, rsa, csa int, b []float32, csb int, c []float32, ldc int, alpha, beta float32) {
+		_, _, _ = a[5*rsa+(kc-1)*csa], b[(kc-1)*csb+15], c[5*ldc+15]
+		sgemm6x16AVX2(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta)
 	},
+	packT: packT16AVX2,
 }
 
 var avx2Kernel4x24 = &gemmKernel{
 	name: "avx2-4x24",
-	mr:   4, nr: 24,
+	mr:   4,
+	nr:   24,
 	blk:  blocking{mc: 144, kc: 256, nc: 4080},
-	full: func(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
-		_, _, _ = a[4*kc-1], b[24*kc-1], c[3*ldc+23]
-		sgemm4x24AVX2(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+	full: func(kc int, a []float32, rsa, csa int, b []float32, csb int, c []float32, ldc int, alpha, beta float32) {
+		_, _, _ = a[3*rsa+(kc-1)*csa], b[(kc-1)*csb+23], c[3*ldc+23]
+		sgemm4x24AVX2(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta)
 	},
+}
+
+// packT16AVX2 packs 16 whole rows of x starting at flat offset off, kc
+// columns deep, transposed: d[p·16+r] = x[off + r·Stride + p]. F16 rows are
+// widened into scratch (≥ 16·kc floats) first.
+func packT16AVX2(d []float32, x Mat, off, kc int, scratch []float32) {
+	d = d[:16*kc]
+	ld := x.Stride
+	switch x.DType {
+	case F32:
+		_ = x.F32[off+15*ld+kc-1]
+		packT16F32AVX2(&d[0], &x.F32[off], ld, kc/8)
+	case BF16:
+		_ = x.U16[off+15*ld+kc-1]
+		packT16BF16AVX2(&d[0], &x.U16[off], ld, kc/8)
+	default:
+		scratch = scratch[:16*kc]
+		for r := 0; r < 16; r++ {
+			widen(scratch[r*kc:(r+1)*kc], x, off+r*ld)
+		}
+		packT16F32AVX2(&d[0], &scratch[0], kc, kc/8)
+		x, off, ld = Mat{DType: F32, F32: scratch}, 0, kc
+	}
+	if tail := kc % 8; tail > 0 {
+		p0 := kc - tail
+		for r := 0; r < 16; r++ {
+			scatter(d[p0*16+r:], 16, tail, x, off+r*ld+p0)
+		}
+	}
 }
 
 // asmKernels are the assembly kernels this CPU can run, best first.

@@ -62,3 +62,27 @@ func BenchmarkGemm(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGemmKernel measures a micro-kernel alone on L1-resident packed
+// panels (kc = 256): the ceiling that blocking and packing work towards.
+func BenchmarkGemmKernel(b *testing.B) {
+	for _, kern := range testKernels() {
+		b.Run(kern.name, func(b *testing.B) {
+			const kc = 256
+			mr, nr := kern.mr, kern.nr
+			a := make([]float32, mr*kc)
+			bp := make([]float32, nr*kc)
+			c := make([]float32, mr*nr)
+			for i := range a {
+				a[i] = 1e-3
+			}
+			for i := range bp {
+				bp[i] = 1e-3
+			}
+			for b.Loop() {
+				kern.full(kc, a, kc, 1, bp, nr, c, nr, 1, 1)
+			}
+			b.ReportMetric(2*float64(mr*nr*kc)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

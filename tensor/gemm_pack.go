@@ -2,64 +2,104 @@ package tensor
 
 import "math"
 
-// Packing copies a block of op(A) or op(B) into the contiguous float32
-// layout the micro-kernel reads, absorbing transposition and widening
-// BF16/F16 to float32 on the way. Rows or columns past the matrix edge are
-// zero-filled so that the kernel always computes whole mr×nr tiles.
+// Packing copies a block of op(A) or op(B) into contiguous float32 panels
+// that the micro-kernel reads with small fixed strides, absorbing
+// transposition and widening BF16/F16 to float32 on the way. Rows or columns
+// past the matrix edge are zero-filled so that the kernel always computes
+// whole mr×nr tiles.
+//
+// A panel of op(A) holds mr rows × kc depth. It is stored in whichever
+// order the source can be read contiguously (the kernel takes any row and
+// depth stride):
+//   - A not transposed: row-major, element (i, p) at i·kc + p (rsa = kc, csa = 1);
+//   - A transposed:     depth-major, element (i, p) at p·mr + i (rsa = 1, csa = mr).
+//
+// A panel of op(B) is always depth-major, kc × nr, element (p, j) at p·nr + j,
+// so that the kernel loads nr contiguous values per depth step.
+
+// packAStrides returns the row and depth strides of a packed panel of op(A).
+func packAStrides(trans bool, kc, mr int) (rsa, csa int) {
+	if trans {
+		return 1, mr
+	}
+	return kc, 1
+}
 
 // packA packs the mc×kc block of op(A) at (i0, p0) into dst as ⌈mc/mr⌉
-// panels of kc×mr: row i, depth p of the block lands at
-// dst[(i/mr)·mr·kc + p·mr + i%mr].
+// panels of mr×kc; panel q starts at dst[q·mr·kc]. The element order within
+// a panel is given by packAStrides.
 func packA(dst []float32, a Mat, trans bool, i0, mc, p0, kc, mr int) {
-	if !trans { // op(A)[i][p] = A[i][p]: each row of A is scattered with stride mr
+	if !trans { // op(A)[i][p] = A[i][p]: copy each row segment
 		for r0 := 0; r0 < mc; r0 += mr {
 			d := dst[r0*kc : r0*kc+mr*kc]
 			rows := min(mr, mc-r0)
 			for r := 0; r < rows; r++ {
-				scatter(d[r:], mr, kc, a, (i0+r0+r)*a.Stride+p0)
+				widen(d[r*kc:(r+1)*kc], a, (i0+r0+r)*a.Stride+p0)
 			}
-			for r := rows; r < mr; r++ {
-				for p := 0; p < kc; p++ {
-					d[p*mr+r] = 0
-				}
-			}
+			clear(d[rows*kc:])
 		}
 		return
 	}
-	// op(A)[i][p] = A[p][i]: row p of A gives mr contiguous values per panel
+	// op(A)[i][p] = A[p][i]: row p of A holds depth p of every panel
+	full := mc / mr * mr
 	for p := 0; p < kc; p++ {
 		off := (p0+p)*a.Stride + i0
-		for r0 := 0; r0 < mc; r0 += mr {
-			rows := min(mr, mc-r0)
-			d := dst[r0*kc+p*mr : r0*kc+p*mr+mr]
-			widen(d[:rows], a, off+r0)
+		if a.DType == F32 && mr == 6 {
+			s := a.F32[off : off+full]
+			for r0 := 0; r0 < full; r0 += 6 {
+				*(*[6]float32)(dst[r0*kc+p*6:]) = *(*[6]float32)(s[r0:])
+			}
+		} else {
+			for r0 := 0; r0 < full; r0 += mr {
+				widen(dst[r0*kc+p*mr:r0*kc+p*mr+mr], a, off+r0)
+			}
+		}
+		if rows := mc - full; rows > 0 {
+			d := dst[full*kc+p*mr : full*kc+p*mr+mr]
+			widen(d[:rows], a, off+full)
 			clear(d[rows:])
 		}
 	}
 }
 
 // packB packs the kc×nc block of op(B) at (p0, j0) into dst as ⌈nc/nr⌉
-// panels of kc×nr: depth p, column j of the block lands at
-// dst[(j/nr)·nr·kc + p·nr + j%nr].
-func packB(dst []float32, b Mat, trans bool, p0, kc, j0, nc, nr int) {
+// depth-major panels of kc×nr: depth p, column j of the block lands at
+// dst[(j/nr)·nr·kc + p·nr + j%nr]. packT, when not nil, packs a whole
+// transposed panel (see gemmKernel); scratch is its work space.
+func packB(dst []float32, b Mat, trans bool, p0, kc, j0, nc, nr int, packT func([]float32, Mat, int, int, []float32), scratch []float32) {
 	if !trans { // op(B)[p][j] = B[p][j]: row p of B gives nr contiguous values per panel
+		full := nc / nr * nr
 		for p := 0; p < kc; p++ {
 			off := (p0+p)*b.Stride + j0
-			for c0 := 0; c0 < nc; c0 += nr {
-				cols := min(nr, nc-c0)
-				d := dst[c0*kc+p*nr : c0*kc+p*nr+nr]
-				widen(d[:cols], b, off+c0)
+			if b.DType == F32 && nr == 16 {
+				s := b.F32[off : off+full]
+				for c0 := 0; c0 < full; c0 += 16 {
+					*(*[16]float32)(dst[c0*kc+p*16:]) = *(*[16]float32)(s[c0:])
+				}
+			} else {
+				for c0 := 0; c0 < full; c0 += nr {
+					widen(dst[c0*kc+p*nr:c0*kc+p*nr+nr], b, off+c0)
+				}
+			}
+			if cols := nc - full; cols > 0 {
+				d := dst[full*kc+p*nr : full*kc+p*nr+nr]
+				widen(d[:cols], b, off+full)
 				clear(d[cols:])
 			}
 		}
 		return
 	}
-	// op(B)[p][j] = B[j][p]: each row of B is scattered with stride nr
+	// op(B)[p][j] = B[j][p]: row j of B is column j of the panel
 	for c0 := 0; c0 < nc; c0 += nr {
 		d := dst[c0*kc : c0*kc+nr*kc]
+		off := (j0+c0)*b.Stride + p0
 		cols := min(nr, nc-c0)
+		if cols == nr && packT != nil {
+			packT(d, b, off, kc, scratch)
+			continue
+		}
 		for c := 0; c < cols; c++ {
-			scatter(d[c:], nr, kc, b, (j0+c0+c)*b.Stride+p0)
+			scatter(d[c:], nr, kc, b, off+c*b.Stride)
 		}
 		for c := cols; c < nr; c++ {
 			for p := 0; p < kc; p++ {

@@ -18,12 +18,13 @@ func BenchmarkPack(b *testing.B) {
 				b.Run(fmt.Sprintf("%s/trans=%v/%v", which, trans, dt), func(b *testing.B) {
 					const kc, mn = 256, 144
 					dst := make([]float32, 256*256)
+					scratch := make([]float32, 16*kc)
 					for b.Loop() {
 						for blk := 0; blk < 8; blk++ {
 							if which == "A" {
 								packA(dst, x, trans, blk*mn, mn, blk*kc/2, kc, 6)
 							} else {
-								packB(dst, x, trans, blk*kc/2, kc, blk*mn, mn, 16)
+								packB(dst, x, trans, blk*kc/2, kc, blk*mn, mn, 16, activeKernel.packT, scratch)
 							}
 						}
 					}

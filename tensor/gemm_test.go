@@ -160,8 +160,15 @@ func withKernel(kern *gemmKernel, f func()) {
 
 // testKernels lists the portable kernel and every assembly kernel the CPU
 // supports, so the portable one is tested on AVX2 machines too.
+// Both variants of the portable kernel are tested on every architecture.
 func testKernels() []*gemmKernel {
-	return append([]*gemmKernel{portableKernel}, asmKernels...)
+	other := *portableKernel
+	if fewFPRegs {
+		other.name, other.full = "go4x4regs", kernGo4x4Regs
+	} else {
+		other.name, other.full = "go4x4split", kernGo4x4Split
+	}
+	return append([]*gemmKernel{portableKernel, &other}, asmKernels...)
 }
 
 func setTestKnobs(t *testing.T, small, minFlops int, blk *blocking, threads int) {

@@ -137,15 +137,15 @@ func (r *Run) exampleAt(g int, perm *[]int, permEpoch *int) int {
 	return (*perm)[i]
 }
 
-// fill pads the examples into ids/labels (B×T, row-major); rows beyond the
-// examples are padding with every label masked. It returns the number of
-// real tokens.
-func (r *Run) fill(ids, labels []int, exs []data.Example) int {
-	T, tokens := r.T, 0
+// fill pads the examples into ids/labels (rows of T, row-major) with pad;
+// rows beyond the examples are padding with every label masked. It returns
+// the number of real tokens.
+func fill(ids, labels []int, exs []data.Example, T, pad int) int {
+	tokens := 0
 	for b := 0; b < len(ids)/T; b++ {
 		row, lab := ids[b*T:(b+1)*T], labels[b*T:(b+1)*T]
 		for t := range row {
-			row[t], lab[t] = r.PadID, model.IgnoreIndex
+			row[t], lab[t] = pad, model.IgnoreIndex
 		}
 		if b < len(exs) {
 			copy(row, exs[b].IDs)
@@ -212,7 +212,7 @@ func (r *Run) Fit(start int) error {
 			for b := 0; b < B; b++ {
 				exs = append(exs, r.Train[r.exampleAt(first+micro*B+b, &perm, &permEpoch)])
 			}
-			tokens += r.fill(ids, labels, exs)
+			tokens += fill(ids, labels, exs, T, r.PadID)
 			r.state.Dropout = o.Dropout > 0
 			r.state.DropoutSeed = o.Seed ^ uint64(k)<<20 ^ uint64(micro)
 			if err := r.Model.Forward(r.state, ids); err != nil {
@@ -263,24 +263,39 @@ func (r *Run) Fit(start int) error {
 	return nil
 }
 
-// Evaluate returns the mean causal-LM loss over examples (dropout off).
+// Evaluate returns the mean loss over examples with the run's buffers.
 func (r *Run) Evaluate(examples []data.Example) (float64, error) {
-	B, T := r.state.B, r.T
+	return evaluate(r.Model, r.state, examples, r.PadID)
+}
+
+// Evaluate returns the mean causal-LM loss (nats per target token) of m
+// over examples, in batches of batch sequences padded with pad.
+func Evaluate(m *model.Model, examples []data.Example, batch, pad int) (float64, error) {
+	T := 2
+	for _, e := range examples {
+		T = max(T, len(e.IDs))
+	}
+	return evaluate(m, m.NewState(batch, T, false), examples, pad)
+}
+
+// evaluate runs examples through s with dropout off; every example must
+// fit in s.T tokens.
+func evaluate(m *model.Model, s *model.State, examples []data.Example, pad int) (float64, error) {
+	B, T := s.B, s.T
 	ids, labels := make([]int, B*T), make([]int, B*T)
-	r.state.Dropout = false
+	s.Dropout = false
 	var sum float64
 	count := 0
 	for i := 0; i < len(examples); i += B {
-		exs := examples[i:min(i+B, len(examples))]
-		r.fill(ids, labels, exs)
-		if err := r.Model.Forward(r.state, ids); err != nil {
+		fill(ids, labels, examples[i:min(i+B, len(examples))], T, pad)
+		if err := m.Forward(s, ids); err != nil {
 			return 0, err
 		}
-		s, c, err := r.Model.Loss(r.state, labels, 0)
+		c0, c, err := m.Loss(s, labels, 0)
 		if err != nil {
 			return 0, err
 		}
-		sum += s
+		sum += c0
 		count += c
 	}
 	if count == 0 {

@@ -20,6 +20,8 @@ func runLogits(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	dir := fs.String("model", "", "Hugging Face model directory (config.json, *.safetensors)")
 	idsFlag := fs.String("ids", "", "comma-separated token ids, e.g. 1,2,3")
+	var adapters adapterFlags
+	fs.Var(&adapters, "adapter", "PEFT adapter directory `DIR[:SCALE]` to apply (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -35,6 +37,9 @@ func runLogits(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer m.Close()
+	if _, err := attachAdapters(m, adapters); err != nil {
+		return err
+	}
 	s := m.NewState(1, len(ids), false)
 	if err := m.Forward(s, ids); err != nil {
 		return err

@@ -5,6 +5,7 @@
 //	cd safetensors/testdata/gen
 //	go run .                                   # writes ../reference.safetensors and ../reference.json
 //	go run . -verify ../golora_written.safetensors
+//	go run . -seeds ../fuzz/FuzzParse              # rewrites the hand-made fuzz seeds
 //
 // -verify deserializes the file with the independent implementation and
 // checks that it holds exactly the tensors and metadata of the fixture.
@@ -20,8 +21,10 @@ import (
 	"log"
 	"math"
 	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 
 	st "github.com/nlpodyssey/safetensors"
 )
@@ -73,7 +76,12 @@ func fixture() ([]tensor, map[string]string) {
 
 func main() {
 	verify := flag.String("verify", "", "check this file against the fixture with the independent reader")
+	seeds := flag.String("seeds", "", "write the fuzz seed corpus into this directory")
 	flag.Parse()
+	if *seeds != "" {
+		writeSeeds(*seeds)
+		return
+	}
 	ts, meta := fixture()
 	if *verify != "" {
 		if err := check(*verify, ts, meta); err != nil {
@@ -140,4 +148,34 @@ func check(path string, ts []tensor, meta map[string]string) error {
 		return fmt.Errorf("metadata %v, want %v", header.Metadata(), meta)
 	}
 	return nil
+}
+
+func mk(header string, data []byte) []byte {
+	b := binary.LittleEndian.AppendUint64(nil, uint64(len(header)))
+	return append(append(b, header...), data...)
+}
+
+// writeSeeds writes the fuzz seeds of FuzzParse in the go test corpus
+// format: the reference fixture, a truncation of it, and small valid and
+// invalid files.
+func writeSeeds(dir string) {
+	ref, err := os.ReadFile("../reference.safetensors")
+	if err != nil {
+		log.Fatal(err)
+	}
+	seeds := map[string][]byte{
+		"reference_file":   ref,
+		"truncated_header": ref[:100],
+		"overlap":          mk(`{"a":{"dtype":"I32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"I32","shape":[1],"data_offsets":[4,8]}}`, make([]byte, 8)),
+		"hole":             mk(`{"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}`, make([]byte, 2)),
+		"nested_garbage":   mk(`{"a":{"dtype":"U8","x":[[[[{"y":null}]]]],"shape":[1],"data_offsets":[0,1]},"__metadata__":{"a":"\u00e9\ud83d\ude00"}}`, []byte{1}),
+		"zero_sized":       mk(`{"z":{"dtype":"F64","shape":[0,7],"data_offsets":[0,0]}}  `, nil),
+	}
+	for name, b := range seeds {
+		content := "go test fuzz v1\n[]byte(" + strconv.Quote(string(b)) + ")\n"
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Printf("wrote %d seeds to %s\n", len(seeds), dir)
 }

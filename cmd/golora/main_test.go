@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// golora runs the CLI in-process and returns stdout, stderr and the exit code.
+func golora(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+const ref = "../../testdata/ref"
+
+type logitsOut struct {
+	Logits [][]float64 `json:"logits"`
+}
+
+func parseLogits(t *testing.T, s string) [][]float64 {
+	t.Helper()
+	var l logitsOut
+	if err := json.Unmarshal([]byte(s), &l); err != nil {
+		t.Fatalf("logits output is not JSON: %v\n%s", err, s)
+	}
+	return l.Logits
+}
+
+func maxRelErr(got, want [][]float64) float64 {
+	var num, den float64
+	for i := range want {
+		for j := range want[i] {
+			num = math.Max(num, math.Abs(got[i][j]-want[i][j]))
+			den = math.Max(den, math.Abs(want[i][j]))
+		}
+	}
+	return num / den
+}
+
+func idsArg(ids []int) string {
+	var s []string
+	for _, id := range ids {
+		s = append(s, strconv.Itoa(id))
+	}
+	return strings.Join(s, ",")
+}
+
+func TestLogitsMatchesReference(t *testing.T) {
+	for _, tc := range []struct{ dir, key, adapter string }{
+		{"llama_f32", "logits", ""},
+		{"qwen2_f32_bias", "logits", ""},
+		{"lora_train", "logits_with_adapter_init", "lora_train/adapter_init"},
+	} {
+		t.Run(tc.dir+tc.adapter, func(t *testing.T) {
+			var exp map[string]json.RawMessage
+			raw, _ := os.ReadFile(filepath.Join(ref, tc.dir, "expected.json"))
+			json.Unmarshal(raw, &exp)
+			var ids [][]int
+			var logits [][][]float64
+			json.Unmarshal(exp["ids"], &ids)
+			json.Unmarshal(exp[tc.key], &logits)
+			args := []string{"logits", "--model", filepath.Join(ref, tc.dir), "--ids", idsArg(ids[0])}
+			if tc.adapter != "" {
+				args = append(args, "--adapter", filepath.Join(ref, tc.adapter))
+			}
+			out, errs, code := golora(t, args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errs)
+			}
+			got := parseLogits(t, out)
+			if len(got) != len(ids[0]) {
+				t.Fatalf("%d rows for %d ids", len(got), len(ids[0]))
+			}
+			if e := maxRelErr(got, logits[0]); e > 1e-4 {
+				t.Errorf("relative error %.3g", e)
+			}
+		})
+	}
+}
+
+func TestMergeEqualsAdapterLogits(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "merged")
+	_, errs, code := golora(t, "merge", "--model", filepath.Join(ref, "lora_train"), "--adapter", filepath.Join(ref, "lora_train", "adapter_init"), "--out", out)
+	if code != 0 {
+		t.Fatalf("merge: %s", errs)
+	}
+	ids := "1,5,9,13,2,7"
+	withAdapter, _, _ := golora(t, "logits", "--model", filepath.Join(ref, "lora_train"), "--adapter", filepath.Join(ref, "lora_train", "adapter_init"), "--ids", ids)
+	merged, errs, code := golora(t, "logits", "--model", out, "--ids", ids)
+	if code != 0 {
+		t.Fatalf("logits of merged model: %s", errs)
+	}
+	if e := maxRelErr(parseLogits(t, merged), parseLogits(t, withAdapter)); e > 1e-4 {
+		t.Errorf("merged logits differ from adapter logits: %.3g", e)
+	}
+	if _, err := os.Stat(filepath.Join(out, "config.json")); err != nil {
+		t.Error("merged model has no config.json")
+	}
+	if _, _, code := golora(t, "merge", "--model", out, "--adapter", filepath.Join(ref, "lora_train", "adapter_init"), "--out", out); code == 0 {
+		t.Error("merging into the model's own directory must be refused")
+	}
+}
+
+func TestInspect(t *testing.T) {
+	out, errs, code := golora(t, "inspect", "--model", filepath.Join(ref, "llama_bf16_tied"), "--json")
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	var r inspectReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Architecture != "LlamaForCausalLM" || !r.Tied || r.ByDType["BF16"] == 0 || r.Bytes != 2*r.ByDType["BF16"]+4*r.ByDType["F32"] {
+		t.Errorf("unexpected report %+v", r)
+	}
+	sum := 0
+	for _, n := range r.ByKind {
+		sum += n
+	}
+	if sum != r.Params || r.ByKind["lm_head"] != 0 {
+		t.Errorf("kinds %v do not add up to %d (tied: no lm_head)", r.ByKind, r.Params)
+	}
+	text, _, _ := golora(t, "inspect", "--model", filepath.Join(ref, "llama_f32"))
+	if !strings.Contains(text, "LlamaForCausalLM") || !strings.Contains(text, "attention") {
+		t.Errorf("text report lacks architecture or kinds:\n%s", text)
+	}
+}
+
+func TestTrainCLIWithConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "d.jsonl")
+	os.WriteFile(data, []byte(`{"input_ids": [1, 2, 3, 4, 5, 6]}`+"\n"+`{"input_ids": [7, 8, 9, 10], "labels": [-100, -100, 9, 10]}`+"\n"), 0o644)
+	cfg := filepath.Join(dir, "c.json")
+	os.WriteFile(cfg, []byte(`{"rank": 2, "alpha": 4, "targets": "q_proj,v_proj", "steps": 3, "batch-size": 2, "lr": 0.01}`), 0o644)
+	out := filepath.Join(dir, "out")
+	_, errs, code := golora(t, "train", "--config", cfg, "--model", filepath.Join(ref, "lora_train"), "--data", data, "--out", out, "--rank", "4")
+	if code != 0 {
+		t.Fatalf("train: %s", errs)
+	}
+	if !strings.Contains(errs, "trainable params: ") || !strings.Contains(errs, "|| all params: ") || !strings.Contains(errs, "|| trainable%: ") {
+		t.Errorf("no PEFT-style parameter report in %q", errs)
+	}
+	raw, err := os.ReadFile(filepath.Join(out, "adapter_config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ac map[string]any
+	json.Unmarshal(raw, &ac)
+	if ac["r"] != 4.0 || ac["lora_alpha"] != 4.0 {
+		t.Errorf("flags should override the config file: r=%v alpha=%v", ac["r"], ac["lora_alpha"])
+	}
+	lines := bytes.Count(must(os.ReadFile(filepath.Join(out, "metrics.jsonl"))), []byte("\n"))
+	if lines != 3 {
+		t.Errorf("metrics.jsonl has %d lines, want 3", lines)
+	}
+	if _, _, code := golora(t, "logits", "--model", filepath.Join(ref, "lora_train"), "--adapter", out, "--ids", "1,2"); code != 0 {
+		t.Error("the trained adapter does not load")
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"nope"}, "unknown command"},
+		{[]string{"logits", "--model", filepath.Join(ref, "llama_f32"), "--ids", "1,x"}, "--ids"},
+		{[]string{"logits", "--model", filepath.Join(ref, "llama_f32"), "--ids", "1,999"}, "999"},
+		{[]string{"logits", "--model", "/nonexistent", "--ids", "1"}, "/nonexistent"},
+		{[]string{"train", "--model", filepath.Join(ref, "lora_train"), "--data", "x.jsonl", "--out", "o", "--steps", "1", "--lr-schedule", "zigzag"}, "zigzag"},
+		{[]string{"train", "--model", filepath.Join(ref, "lora_train"), "--data", "x.jsonl", "--out", "o"}, "--steps or --epochs"},
+	} {
+		_, errs, code := golora(t, tc.args...)
+		if code == 0 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want it to mention %q", tc.args, code, errs, tc.want)
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/golora/golora/train"
+)
+
+func init() {
+	register("train", "train a LoRA adapter on a jsonl data set (PEFT output)", runTrain)
+}
+
+// trainFlags defines every training flag on fs with o's values as defaults
+// and returns a function that reads --layers back into o.
+func trainFlags(fs *flag.FlagSet, o *train.Options) func() error {
+	fs.StringVar(&o.Model, "model", o.Model, "Hugging Face model `DIR`")
+	fs.StringVar(&o.Data, "data", o.Data, "training data, jsonl (text, prompt/completion, messages or input_ids lines)")
+	fs.StringVar(&o.Valid, "valid", o.Valid, "validation data, jsonl")
+	fs.StringVar(&o.Out, "out", o.Out, "output `DIR` (adapter, metrics.jsonl, checkpoints)")
+	fs.StringVar(&o.InitAdapter, "init-adapter", o.InitAdapter, "start from this PEFT adapter `DIR`")
+	fs.BoolVar(&o.Resume, "resume", o.Resume, "continue from the newest checkpoint in --out")
+	fs.BoolVar(&o.Full, "full", o.Full, "full fine-tuning: train every weight (no adapter)")
+	fs.IntVar(&o.Rank, "rank", o.Rank, "LoRA rank r")
+	fs.Float64Var(&o.Alpha, "alpha", o.Alpha, "LoRA alpha (scale alpha/r)")
+	fs.Float64Var(&o.Dropout, "dropout", o.Dropout, "LoRA dropout probability")
+	fs.StringVar(&o.Targets, "targets", o.Targets, "target modules: names (q_proj,v_proj), all-linear, or re:REGEX")
+	layers := fs.String("layers", joinInts(o.Layers), "only these layers (layers_to_transform), e.g. 0,1,2")
+	fs.BoolVar(&o.RSLoRA, "rslora", o.RSLoRA, "rank-stabilised scale alpha/√r")
+	fs.StringVar(&o.Init, "init", o.Init, "A initialisation: default (Kaiming-uniform) or gaussian")
+	fs.Float64Var(&o.LR, "lr", o.LR, "peak learning rate")
+	fs.StringVar(&o.Schedule, "lr-schedule", o.Schedule, "constant, linear or cosine (after --warmup)")
+	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "linear warmup steps")
+	fs.IntVar(&o.Steps, "steps", o.Steps, "optimizer steps (or use --epochs)")
+	fs.Float64Var(&o.Epochs, "epochs", o.Epochs, "passes over the data when --steps is 0")
+	fs.IntVar(&o.BatchSize, "batch-size", o.BatchSize, "sequences per micro-batch")
+	fs.IntVar(&o.GradAccum, "grad-accum", o.GradAccum, "micro-batches per optimizer step")
+	fs.IntVar(&o.MaxSeqLen, "max-seq-len", o.MaxSeqLen, "truncate examples to this many tokens")
+	fs.Float64Var(&o.WeightDecay, "weight-decay", o.WeightDecay, "AdamW decoupled weight decay")
+	fs.Float64Var(&o.MaxGradNorm, "max-grad-norm", o.MaxGradNorm, "clip the gradient norm (0 disables)")
+	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed for initialisation, shuffling and dropout")
+	fs.IntVar(&o.SaveEvery, "save-every", o.SaveEvery, "write a checkpoint every N steps (0: only the end)")
+	fs.IntVar(&o.EvalEvery, "eval-every", o.EvalEvery, "validation loss every N steps (always at the end)")
+	fs.BoolVar(&o.TrainOnPrompt, "train-on-prompt", o.TrainOnPrompt, "also train on prompt tokens")
+	fs.BoolVar(&o.Shuffle, "shuffle", o.Shuffle, "shuffle the examples every epoch")
+	return func() error {
+		o.Layers = nil
+		if *layers == "" {
+			return nil
+		}
+		for _, f := range strings.Split(*layers, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				return fmt.Errorf("--layers: %q is not a layer number", f)
+			}
+			o.Layers = append(o.Layers, n)
+		}
+		return nil
+	}
+}
+
+func joinInts(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
+}
+
+// parseTrainOptions reads --config FILE first (its keys are the flag
+// names), then the flags, which override it.
+func parseTrainOptions(name string, args []string, stderr io.Writer) (train.Options, error) {
+	o := train.Defaults()
+	for i, a := range args {
+		var path string
+		if v, ok := strings.CutPrefix(a, "--config="); ok {
+			path = v
+		} else if v, ok := strings.CutPrefix(a, "-config="); ok {
+			path = v
+		} else if (a == "--config" || a == "-config") && i+1 < len(args) {
+			path = args[i+1]
+		}
+		if path != "" {
+			if err := o.LoadConfigFile(path); err != nil {
+				return o, err
+			}
+		}
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.String("config", "", "JSON `FILE` with the same keys as the flags (flags override it)")
+	finish := trainFlags(fs, &o)
+	if err := fs.Parse(args); err != nil {
+		return o, errUsage
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return o, finish()
+}
+
+func runTrain(args []string, stdout, stderr io.Writer) error {
+	o, err := parseTrainOptions("train", args, stderr)
+	if err != nil {
+		return err
+	}
+	r, err := train.Execute(o, stderr)
+	if r != nil {
+		defer r.Model.Close()
+	}
+	return err
+}

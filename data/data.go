@@ -1,0 +1,497 @@
+// Package data turns a jsonl training file into token sequences with loss
+// masks, and those into shuffled, padded batches.
+//
+// Each non-empty line of the file is one JSON object in one of four formats
+// (blank lines are skipped; any other key, or keys of two formats, is an
+// error):
+//
+//	{"text": "..."}
+//	    Encode(text, addSpecial=true), then EOS appended if the tokenizer has
+//	    one and it is not already last. Every position is trained.
+//	{"prompt": "...", "completion": "..."}
+//	    Encode(prompt, true) ++ Encode(completion, false) ++ EOS (as above).
+//	    The prompt's positions are masked unless Options.TrainOnPrompt.
+//	    The prompt may be empty, the completion may not.
+//	{"messages": [{"role": "system"|"user"|"assistant", "content": "..."}, ...]}
+//	    Rendered to segments by Options.Chat, or by the ChatML fallback below;
+//	    segments marked Train are trained, the rest masked unless
+//	    TrainOnPrompt. Adjacent segments with the same mark are joined and
+//	    each run is encoded with addSpecial=false: a template writes its own
+//	    special tokens, as transformers' apply_chat_template does.
+//	{"input_ids": [...], "labels": [...]}
+//	    Used exactly as given, no special tokens added. labels is optional
+//	    (default: equal to input_ids); it must have the same length, and
+//	    -100 marks a masked position.
+//
+// The ChatML fallback, used until a model's chat template is available,
+// renders every message as
+//
+//	<|im_start|>{role}\n{content}<|im_end|>\n
+//
+// and trains, for assistant messages only, "{content}<|im_end|>"; the
+// "<|im_start|>assistant\n" header and the final "\n" stay masked. Nothing
+// (no BOS, no EOS) is added around the rendered conversation.
+//
+// An Example's Labels has the length of its IDs: Labels[t] = IDs[t] where
+// position t is trained and IgnoreIndex where it is masked. As in Hugging
+// Face, the shift happens in the loss: the logits at position t are scored
+// against Labels[t+1], so Labels[0] never counts, and an example must keep
+// a trained label at some t ≥ 1 after truncation to MaxSeqLen.
+//
+// Errors name the file and line and what is wrong, and the whole file is
+// checked before any example is returned.
+package data
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// IgnoreIndex is the label of a position the loss skips (PyTorch's
+// CrossEntropyLoss ignore_index, Hugging Face's -100).
+const IgnoreIndex = -100
+
+// Encoder is the part of a tokenizer data needs. Encode with addSpecial adds
+// what the tokenizer adds around a text (e.g. BOS); BOS and EOS return -1
+// when the tokenizer has no such token.
+type Encoder interface {
+	Encode(text string, addSpecial bool) ([]int, error)
+	BOS() int
+	EOS() int
+}
+
+// Message is one turn of a conversation.
+type Message struct{ Role, Content string }
+
+// Segment is a piece of rendered conversation and whether its tokens are
+// trained (when Options.TrainOnPrompt is false).
+type Segment struct {
+	Text  string
+	Train bool
+}
+
+// Example is one training sequence: IDs (T) and Labels (T), Labels[t] being
+// IDs[t] (or a label given in the file) where trained, IgnoreIndex where
+// masked.
+type Example struct {
+	IDs    []int
+	Labels []int
+}
+
+// Options control how lines become examples.
+type Options struct {
+	// TrainOnPrompt trains every position, not only completions and
+	// assistant turns.
+	TrainOnPrompt bool
+	// MaxSeqLen truncates longer examples to their first MaxSeqLen tokens;
+	// 0 means no limit.
+	MaxSeqLen int
+	// VocabSize, when > 0, makes any id or label ≥ VocabSize an error.
+	VocabSize int
+	// Chat renders a conversation to segments; nil uses ChatML.
+	Chat func(msgs []Message) (segments []Segment, err error)
+}
+
+// LoadFile reads a jsonl file with Parse, naming errors after path.
+func LoadFile(path string, enc Encoder, opt Options) ([]Example, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("data: %w", err)
+	}
+	defer f.Close()
+	return Parse(f, path, enc, opt)
+}
+
+// Parse reads jsonl from r (name is used in errors) and returns one Example
+// per non-blank line, or the first error, as "name:line: what is wrong". A
+// file without examples is an error.
+func Parse(r io.Reader, name string, enc Encoder, opt Options) ([]Example, error) {
+	if opt.MaxSeqLen < 0 {
+		return nil, fmt.Errorf("data: %s: negative MaxSeqLen %d", name, opt.MaxSeqLen)
+	}
+	br := bufio.NewReader(r)
+	var out []Example
+	for lineNo := 1; ; lineNo++ {
+		line, err := br.ReadBytes('\n')
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("%s:%d: read: %w", name, lineNo, err)
+		}
+		if lineNo == 1 {
+			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf")) // UTF-8 BOM
+		}
+		if len(bytes.TrimSpace(line)) > 0 {
+			ex, perr := parseLine(line, enc, opt)
+			if perr != nil {
+				return nil, fmt.Errorf("%s:%d: %w", name, lineNo, perr)
+			}
+			out = append(out, ex)
+		}
+		if err == io.EOF {
+			break
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no examples", name)
+	}
+	return out, nil
+}
+
+// keys each format may use; a line must use keys of exactly one.
+var formats = []struct {
+	name string
+	keys []string
+}{
+	{"text", []string{"text"}},
+	{"prompt/completion", []string{"prompt", "completion"}},
+	{"messages", []string{"messages"}},
+	{"input_ids", []string{"input_ids", "labels"}},
+}
+
+func parseLine(line []byte, enc Encoder, opt Options) (Example, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(line, &obj); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return Example{}, fmt.Errorf("want a JSON object, got %s", te.Value)
+		}
+		return Example{}, fmt.Errorf("invalid JSON: %v", err)
+	}
+	if obj == nil {
+		return Example{}, errors.New("want a JSON object, got null")
+	}
+	format, err := detect(obj)
+	if err != nil {
+		return Example{}, err
+	}
+	var ex Example
+	switch format {
+	case "text":
+		ex, err = fromText(obj, enc)
+	case "prompt/completion":
+		ex, err = fromPrompt(obj, enc, opt)
+	case "messages":
+		ex, err = fromMessages(obj, enc, opt)
+	case "input_ids":
+		ex, err = fromIDs(obj)
+	}
+	if err != nil {
+		return Example{}, err
+	}
+	return finish(ex, opt)
+}
+
+// detect names the line's format, or says which keys are wrong.
+func detect(obj map[string]json.RawMessage) (string, error) {
+	var unknown, found []string
+	seen := map[string]bool{}
+	for k := range obj {
+		f := formatOf(k)
+		if f == "" {
+			unknown = append(unknown, strconv.Quote(k))
+			continue
+		}
+		if !seen[f] {
+			seen[f] = true
+			found = append(found, f)
+		}
+	}
+	sort.Strings(unknown)
+	sort.Strings(found)
+	switch {
+	case len(unknown) == 1:
+		return "", fmt.Errorf("unknown key %s (want text, prompt+completion, messages or input_ids[+labels])", unknown[0])
+	case len(unknown) > 1:
+		return "", fmt.Errorf("unknown keys %s (want text, prompt+completion, messages or input_ids[+labels])", strings.Join(unknown, ", "))
+	case len(found) == 0:
+		return "", errors.New("empty object: want text, prompt+completion, messages or input_ids[+labels]")
+	case len(found) > 1:
+		return "", fmt.Errorf("keys of several formats (%s): use one per line", strings.Join(found, ", "))
+	}
+	for _, f := range formats {
+		if f.name != found[0] {
+			continue
+		}
+		for _, k := range f.keys {
+			if _, ok := obj[k]; !ok && k != "labels" {
+				return "", fmt.Errorf("%s format without %q", f.name, k)
+			}
+		}
+	}
+	return found[0], nil
+}
+
+func formatOf(key string) string {
+	for _, f := range formats {
+		for _, k := range f.keys {
+			if k == key {
+				return f.name
+			}
+		}
+	}
+	return ""
+}
+
+// jsonType names the JSON type of a raw value for messages.
+func jsonType(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+func str(raw json.RawMessage, what string) (string, error) {
+	var s string
+	if jsonType(raw) != "a string" || json.Unmarshal(raw, &s) != nil {
+		return "", fmt.Errorf("%s: want a string, got %s", what, jsonType(raw))
+	}
+	return s, nil
+}
+
+// ints decodes an array of integers without letting null or 1.5 through.
+func ints(raw json.RawMessage, what string) ([]int, error) {
+	var elems []json.RawMessage
+	if jsonType(raw) != "an array" || json.Unmarshal(raw, &elems) != nil {
+		return nil, fmt.Errorf("%s: want an array of integers, got %s", what, jsonType(raw))
+	}
+	out := make([]int, len(elems))
+	for i, e := range elems {
+		v, err := strconv.ParseInt(string(bytes.TrimSpace(e)), 10, 32)
+		if err != nil {
+			if jsonType(e) == "a number" {
+				return nil, fmt.Errorf("%s[%d] = %s: want an integer in int32 range", what, i, e)
+			}
+			return nil, fmt.Errorf("%s[%d]: want an integer, got %s", what, i, jsonType(e))
+		}
+		out[i] = int(v)
+	}
+	return out, nil
+}
+
+// withEOS appends the tokenizer's EOS unless there is none or it is last.
+func withEOS(ids []int, enc Encoder) []int {
+	if eos := enc.EOS(); eos >= 0 && (len(ids) == 0 || ids[len(ids)-1] != eos) {
+		ids = append(ids, eos)
+	}
+	return ids
+}
+
+func fromText(obj map[string]json.RawMessage, enc Encoder) (Example, error) {
+	text, err := str(obj["text"], "text")
+	if err != nil {
+		return Example{}, err
+	}
+	if text == "" {
+		return Example{}, errors.New("text is empty")
+	}
+	ids, err := enc.Encode(text, true)
+	if err != nil {
+		return Example{}, fmt.Errorf("encode text: %w", err)
+	}
+	ids = withEOS(ids, enc)
+	return Example{IDs: ids, Labels: append([]int(nil), ids...)}, nil
+}
+
+func fromPrompt(obj map[string]json.RawMessage, enc Encoder, opt Options) (Example, error) {
+	prompt, err := str(obj["prompt"], "prompt")
+	if err != nil {
+		return Example{}, err
+	}
+	completion, err := str(obj["completion"], "completion")
+	if err != nil {
+		return Example{}, err
+	}
+	if completion == "" {
+		return Example{}, errors.New("completion is empty")
+	}
+	p, err := enc.Encode(prompt, true)
+	if err != nil {
+		return Example{}, fmt.Errorf("encode prompt: %w", err)
+	}
+	c, err := enc.Encode(completion, false)
+	if err != nil {
+		return Example{}, fmt.Errorf("encode completion: %w", err)
+	}
+	ids := withEOS(append(append(make([]int, 0, len(p)+len(c)+1), p...), c...), enc)
+	labels := append([]int(nil), ids...)
+	if !opt.TrainOnPrompt {
+		for i := range p {
+			labels[i] = IgnoreIndex
+		}
+	}
+	return Example{IDs: ids, Labels: labels}, nil
+}
+
+var roles = map[string]bool{"system": true, "user": true, "assistant": true}
+
+func fromMessages(obj map[string]json.RawMessage, enc Encoder, opt Options) (Example, error) {
+	var raws []json.RawMessage
+	if jsonType(obj["messages"]) != "an array" || json.Unmarshal(obj["messages"], &raws) != nil {
+		return Example{}, fmt.Errorf("messages: want an array of objects, got %s", jsonType(obj["messages"]))
+	}
+	if len(raws) == 0 {
+		return Example{}, errors.New("messages is empty")
+	}
+	msgs := make([]Message, len(raws))
+	for i, raw := range raws {
+		var m map[string]json.RawMessage
+		if jsonType(raw) != "an object" || json.Unmarshal(raw, &m) != nil {
+			return Example{}, fmt.Errorf("messages[%d]: want an object, got %s", i, jsonType(raw))
+		}
+		var unknown []string
+		for k := range m {
+			if k != "role" && k != "content" {
+				unknown = append(unknown, strconv.Quote(k))
+			}
+		}
+		if len(unknown) > 0 {
+			sort.Strings(unknown)
+			return Example{}, fmt.Errorf("messages[%d]: unknown key %s (want role and content)", i, strings.Join(unknown, ", "))
+		}
+		rawRole, ok := m["role"]
+		if !ok {
+			return Example{}, fmt.Errorf("messages[%d]: missing role", i)
+		}
+		role, err := str(rawRole, fmt.Sprintf("messages[%d].role", i))
+		if err != nil {
+			return Example{}, err
+		}
+		if !roles[role] {
+			return Example{}, fmt.Errorf("messages[%d]: unknown role %q (want system, user or assistant)", i, role)
+		}
+		rawContent, ok := m["content"]
+		if !ok {
+			return Example{}, fmt.Errorf("messages[%d]: missing content", i)
+		}
+		content, err := str(rawContent, fmt.Sprintf("messages[%d].content", i))
+		if err != nil {
+			return Example{}, err
+		}
+		msgs[i] = Message{Role: role, Content: content}
+	}
+	render := opt.Chat
+	if render == nil {
+		render = ChatML
+	}
+	segs, err := render(msgs)
+	if err != nil {
+		return Example{}, fmt.Errorf("chat template: %w", err)
+	}
+	var ids, labels []int
+	for i := 0; i < len(segs); {
+		train := segs[i].Train || opt.TrainOnPrompt
+		var sb strings.Builder
+		for ; i < len(segs) && (segs[i].Train || opt.TrainOnPrompt) == train; i++ {
+			sb.WriteString(segs[i].Text)
+		}
+		if sb.Len() == 0 {
+			continue
+		}
+		t, err := enc.Encode(sb.String(), false)
+		if err != nil {
+			return Example{}, fmt.Errorf("encode messages: %w", err)
+		}
+		ids = append(ids, t...)
+		for _, id := range t {
+			if train {
+				labels = append(labels, id)
+			} else {
+				labels = append(labels, IgnoreIndex)
+			}
+		}
+	}
+	return Example{IDs: ids, Labels: labels}, nil
+}
+
+// ChatML renders msgs in the ChatML layout described in the package doc;
+// it is the fallback when Options.Chat is nil.
+func ChatML(msgs []Message) ([]Segment, error) {
+	segs := make([]Segment, 0, 3*len(msgs))
+	for _, m := range msgs {
+		head := "<|im_start|>" + m.Role + "\n"
+		body := m.Content + "<|im_end|>"
+		if m.Role == "assistant" {
+			segs = append(segs, Segment{Text: head}, Segment{Text: body, Train: true})
+		} else {
+			segs = append(segs, Segment{Text: head + body})
+		}
+		segs = append(segs, Segment{Text: "\n"})
+	}
+	return segs, nil
+}
+
+func fromIDs(obj map[string]json.RawMessage) (Example, error) {
+	ids, err := ints(obj["input_ids"], "input_ids")
+	if err != nil {
+		return Example{}, err
+	}
+	if len(ids) == 0 {
+		return Example{}, errors.New("input_ids is empty")
+	}
+	labels := append([]int(nil), ids...)
+	if raw, ok := obj["labels"]; ok {
+		if labels, err = ints(raw, "labels"); err != nil {
+			return Example{}, err
+		}
+		if len(labels) != len(ids) {
+			return Example{}, fmt.Errorf("labels has %d entries, input_ids %d", len(labels), len(ids))
+		}
+	}
+	return Example{IDs: ids, Labels: labels}, nil
+}
+
+// finish checks ids and labels, truncates to MaxSeqLen and checks that some
+// label is still trained.
+func finish(ex Example, opt Options) (Example, error) {
+	for i, id := range ex.IDs {
+		if id < 0 || (opt.VocabSize > 0 && id >= opt.VocabSize) {
+			return Example{}, fmt.Errorf("token id %d at position %d %s", id, i, rangeMsg(opt.VocabSize))
+		}
+	}
+	for i, l := range ex.Labels {
+		if l != IgnoreIndex && (l < 0 || (opt.VocabSize > 0 && l >= opt.VocabSize)) {
+			return Example{}, fmt.Errorf("label %d at position %d %s (or %d to mask)", l, i, rangeMsg(opt.VocabSize), IgnoreIndex)
+		}
+	}
+	orig, n := len(ex.IDs), len(ex.IDs)
+	if opt.MaxSeqLen > 0 && n > opt.MaxSeqLen {
+		n = opt.MaxSeqLen
+		ex.IDs, ex.Labels = ex.IDs[:n:n], ex.Labels[:n:n]
+	}
+	for _, l := range ex.Labels[min(1, n):] {
+		if l != IgnoreIndex {
+			return ex, nil
+		}
+	}
+	if n < orig {
+		return Example{}, fmt.Errorf("no trained token left after truncating %d tokens to MaxSeqLen %d (labels[0] never counts)", orig, n)
+	}
+	return Example{}, fmt.Errorf("no trained token in %d tokens (labels[0] never counts)", n)
+}
+
+func rangeMsg(vocab int) string {
+	if vocab > 0 {
+		return fmt.Sprintf("is outside [0, %d)", vocab)
+	}
+	return "is negative"
+}

@@ -1,0 +1,290 @@
+package data
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// byteEnc is a fake tokenizer: id = byte + 3, BOS 1, EOS 2, and the text
+// "</s>" encodes to EOS. Text containing "FAIL" cannot be encoded.
+type byteEnc struct{ bos, eos int }
+
+var enc = byteEnc{bos: 1, eos: 2}
+
+func (e byteEnc) BOS() int { return e.bos }
+func (e byteEnc) EOS() int { return e.eos }
+func (e byteEnc) Encode(text string, addSpecial bool) ([]int, error) {
+	if strings.Contains(text, "FAIL") {
+		return nil, errors.New("cannot encode FAIL")
+	}
+	var ids []int
+	if addSpecial && e.bos >= 0 {
+		ids = append(ids, e.bos)
+	}
+	for i, part := range strings.Split(text, "</s>") {
+		if i > 0 {
+			ids = append(ids, 2)
+		}
+		ids = append(ids, bytesOf(part)...)
+	}
+	return ids, nil
+}
+
+func bytesOf(s string) []int {
+	ids := make([]int, len(s))
+	for i := 0; i < len(s); i++ {
+		ids[i] = int(s[i]) + 3
+	}
+	return ids
+}
+
+func cat(parts ...[]int) []int {
+	var out []int
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+func masked(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = IgnoreIndex
+	}
+	return out
+}
+
+func TestParseFormats(t *testing.T) {
+	const sys = `{"role":"system","content":"S"}`
+	chatIDs := bytesOf("<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\nA<|im_end|>\n")
+	prefix := len("<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n")
+	trained := len("A<|im_end|>")
+	chatLabels := cat(masked(prefix), chatIDs[prefix:prefix+trained], masked(1))
+	custom := func(msgs []Message) ([]Segment, error) {
+		var segs []Segment
+		for _, m := range msgs {
+			segs = append(segs, Segment{Text: "[" + m.Role[:1] + "]"}, Segment{Text: m.Content, Train: m.Role == "assistant"})
+		}
+		return segs, nil
+	}
+	for _, tc := range []struct {
+		name   string
+		line   string
+		opt    Options
+		enc    Encoder
+		ids    []int
+		labels []int
+	}{
+		{"text", `{"text": "hi"}`, Options{}, enc,
+			cat([]int{1}, bytesOf("hi"), []int{2}), cat([]int{1}, bytesOf("hi"), []int{2})},
+		{"text ending in EOS gets no second", `{"text": "hi</s>"}`, Options{}, enc,
+			cat([]int{1}, bytesOf("hi"), []int{2}), cat([]int{1}, bytesOf("hi"), []int{2})},
+		{"text without special tokens", `{"text": "hi"}`, Options{}, byteEnc{-1, -1},
+			bytesOf("hi"), bytesOf("hi")},
+		{"prompt/completion", `{"prompt": "ab", "completion": "c"}`, Options{}, enc,
+			cat([]int{1}, bytesOf("abc"), []int{2}), cat(masked(3), bytesOf("c"), []int{2})},
+		{"prompt/completion train on prompt", `{"completion": "c", "prompt": "ab"}`, Options{TrainOnPrompt: true}, enc,
+			cat([]int{1}, bytesOf("abc"), []int{2}), cat([]int{1}, bytesOf("abc"), []int{2})},
+		{"empty prompt", `{"prompt": "", "completion": "c"}`, Options{}, enc,
+			cat([]int{1}, bytesOf("c"), []int{2}), cat(masked(1), bytesOf("c"), []int{2})},
+		{"messages ChatML", `{"messages": [` + sys + `, {"role":"user","content":"Q"}, {"role":"assistant","content":"A"}]}`, Options{}, enc,
+			chatIDs, chatLabels},
+		{"messages ChatML train on prompt", `{"messages": [` + sys + `, {"role":"user","content":"Q"}, {"role":"assistant","content":"A"}]}`, Options{TrainOnPrompt: true}, enc,
+			chatIDs, chatIDs},
+		{"messages custom template", `{"messages": [{"role":"user","content":"Q"}, {"role":"assistant","content":"A"}, {"role":"user","content":"R"}, {"role":"assistant","content":"B"}]}`, Options{Chat: custom}, enc,
+			bytesOf("[u]Q[a]A[u]R[a]B"), cat(masked(7), bytesOf("A"), masked(7), bytesOf("B"))},
+		{"input_ids", `{"input_ids": [5, 6, 7]}`, Options{}, enc,
+			[]int{5, 6, 7}, []int{5, 6, 7}},
+		{"input_ids with labels", `{"input_ids": [5, 6, 7], "labels": [-100, 9, 7]}`, Options{VocabSize: 10}, enc,
+			[]int{5, 6, 7}, []int{-100, 9, 7}},
+		{"truncated", `{"prompt": "ab", "completion": "cdef"}`, Options{MaxSeqLen: 5}, enc,
+			cat([]int{1}, bytesOf("abcd")), cat(masked(3), bytesOf("cd"))},
+		{"max len not reached", `{"input_ids": [5, 6]}`, Options{MaxSeqLen: 5}, enc,
+			[]int{5, 6}, []int{5, 6}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exs, err := Parse(strings.NewReader(tc.line), "x.jsonl", tc.enc, tc.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(exs) != 1 {
+				t.Fatalf("%d examples", len(exs))
+			}
+			if !reflect.DeepEqual(exs[0].IDs, tc.ids) {
+				t.Errorf("ids\n got %v\nwant %v", exs[0].IDs, tc.ids)
+			}
+			if !reflect.DeepEqual(exs[0].Labels, tc.labels) {
+				t.Errorf("labels\n got %v\nwant %v", exs[0].Labels, tc.labels)
+			}
+		})
+	}
+}
+
+func TestParseLinesAndBlanks(t *testing.T) {
+	in := "\xef\xbb\xbf{\"text\":\"a\"}\r\n\n   \n{\"input_ids\":[4,5]}\n{\"text\":\"b\"}" // BOM, CRLF, blanks, no final newline
+	exs, err := Parse(strings.NewReader(in), "x.jsonl", enc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(exs) != 3 || !reflect.DeepEqual(exs[1].IDs, []int{4, 5}) || exs[2].IDs[1] != int('b')+3 {
+		t.Fatalf("got %+v", exs)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		opt  Options
+		want string // substring of the message after "bad.jsonl:2: "
+	}{
+		{`{"text": "a"`, Options{}, "invalid JSON"},
+		{`{"text": "a"} {"text": "b"}`, Options{}, "invalid JSON"},
+		{`[1, 2]`, Options{}, "want a JSON object, got array"},
+		{`null`, Options{}, "want a JSON object, got null"},
+		{`{}`, Options{}, "empty object"},
+		{`{"txt": "a"}`, Options{}, `unknown key "txt"`},
+		{`{"text": "a", "id": 3, "source": "x"}`, Options{}, `unknown keys "id", "source"`},
+		{`{"text": "a", "prompt": "b", "completion": "c"}`, Options{}, "several formats (prompt/completion, text)"},
+		{`{"text": "a", "input_ids": [4]}`, Options{}, "several formats"},
+		{`{"prompt": "a"}`, Options{}, `without "completion"`},
+		{`{"completion": "a"}`, Options{}, `without "prompt"`},
+		{`{"labels": [4]}`, Options{}, `without "input_ids"`},
+		{`{"text": ""}`, Options{}, "text is empty"},
+		{`{"text": 3}`, Options{}, "text: want a string, got a number"},
+		{`{"text": null}`, Options{}, "text: want a string, got null"},
+		{`{"text": "FAIL"}`, Options{}, "encode text: cannot encode FAIL"},
+		{`{"prompt": "p", "completion": ""}`, Options{}, "completion is empty"},
+		{`{"prompt": ["p"], "completion": "c"}`, Options{}, "prompt: want a string, got an array"},
+		{`{"prompt": "p", "completion": "FAIL"}`, Options{}, "encode completion"},
+		{`{"messages": []}`, Options{}, "messages is empty"},
+		{`{"messages": {"role": "user"}}`, Options{}, "messages: want an array of objects, got an object"},
+		{`{"messages": ["hi"]}`, Options{}, "messages[0]: want an object, got a string"},
+		{`{"messages": [{"role": "bot", "content": "x"}]}`, Options{}, `messages[0]: unknown role "bot"`},
+		{`{"messages": [{"role": "user", "content": "x"}, {"role": "assistant"}]}`, Options{}, "messages[1]: missing content"},
+		{`{"messages": [{"content": "x"}]}`, Options{}, "messages[0]: missing role"},
+		{`{"messages": [{"role": "user", "content": null}]}`, Options{}, "messages[0].content: want a string, got null"},
+		{`{"messages": [{"role": "user", "content": "x", "name": "n"}]}`, Options{}, `messages[0]: unknown key "name"`},
+		{`{"messages": [{"role": "user", "content": "only a question"}]}`, Options{}, "no trained token in"},
+		{`{"messages": [{"role": "assistant", "content": "x"}]}`, Options{Chat: func([]Message) ([]Segment, error) { return nil, errors.New("boom") }}, "chat template: boom"},
+		{`{"input_ids": []}`, Options{}, "input_ids is empty"},
+		{`{"input_ids": "1 2"}`, Options{}, "input_ids: want an array of integers, got a string"},
+		{`{"input_ids": [1, null]}`, Options{}, "input_ids[1]: want an integer, got null"},
+		{`{"input_ids": [1, 2.5]}`, Options{}, "input_ids[1] = 2.5: want an integer"},
+		{`{"input_ids": [1, 99999999999]}`, Options{}, "input_ids[1] = 99999999999"},
+		{`{"input_ids": [4, -1]}`, Options{}, "token id -1 at position 1 is negative"},
+		{`{"input_ids": [4, 10]}`, Options{VocabSize: 10}, "token id 10 at position 1 is outside [0, 10)"},
+		{`{"text": "a"}`, Options{VocabSize: 50}, "token id 100 at position 1 is outside [0, 50)"},
+		{`{"input_ids": [4, 5], "labels": [4]}`, Options{}, "labels has 1 entries, input_ids 2"},
+		{`{"input_ids": [4, 5], "labels": [4, -7]}`, Options{}, "label -7 at position 1 is negative"},
+		{`{"input_ids": [4, 5], "labels": [4, 12]}`, Options{VocabSize: 12}, "label 12 at position 1 is outside [0, 12)"},
+		{`{"input_ids": [4, 5], "labels": [4, -100]}`, Options{}, "no trained token in 2 tokens"},
+		{`{"input_ids": [4]}`, Options{}, "no trained token in 1 tokens"},
+		{`{"prompt": "long prompt", "completion": "c"}`, Options{MaxSeqLen: 4}, "no trained token left after truncating 14 tokens to MaxSeqLen 4"},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			in := `{"input_ids": [3, 4]}` + "\n" + tc.line + "\n" + `{"text": "never reached"}` + "\n"
+			exs, err := Parse(strings.NewReader(in), "bad.jsonl", enc, tc.opt)
+			if err == nil {
+				t.Fatalf("no error, %d examples", len(exs))
+			}
+			if exs != nil {
+				t.Errorf("examples returned with the error")
+			}
+			if !strings.HasPrefix(err.Error(), "bad.jsonl:2: ") || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q, want bad.jsonl:2: ...%s...", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseEmptyAndOptions(t *testing.T) {
+	if _, err := Parse(strings.NewReader("\n \n"), "e.jsonl", enc, Options{}); err == nil || !strings.Contains(err.Error(), "e.jsonl: no examples") {
+		t.Errorf("empty file: %v", err)
+	}
+	if _, err := Parse(strings.NewReader(`{"text":"a"}`), "e.jsonl", enc, Options{MaxSeqLen: -1}); err == nil {
+		t.Error("negative MaxSeqLen: no error")
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "train.jsonl")
+	if err := os.WriteFile(path, []byte("{\"text\":\"ab\"}\n{\"text\":7}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadFile(path, enc, Options{}); err == nil || !strings.HasPrefix(err.Error(), path+":2: text: want a string") {
+		t.Errorf("got %v", err)
+	}
+	if _, err := LoadFile(path+".missing", enc, Options{}); err == nil {
+		t.Error("missing file: no error")
+	}
+	if err := os.WriteFile(path, []byte("{\"text\":\"ab\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if exs, err := LoadFile(path, enc, Options{}); err != nil || len(exs) != 1 {
+		t.Errorf("got %v, %v", exs, err)
+	}
+}
+
+func TestChatML(t *testing.T) {
+	segs, err := ChatML([]Message{{"user", "hi"}, {"assistant", "yo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Segment{
+		{"<|im_start|>user\nhi<|im_end|>", false}, {"\n", false},
+		{"<|im_start|>assistant\n", false}, {"yo<|im_end|>", true}, {"\n", false},
+	}
+	if !reflect.DeepEqual(segs, want) {
+		t.Errorf("got %+v", segs)
+	}
+}
+
+// FuzzParse checks that Parse never panics and that what it accepts keeps
+// the Example invariants.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		`{"text": "hello"}`,
+		`{"prompt": "a", "completion": "b"}`,
+		`{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}`,
+		`{"input_ids": [1, 2, 3], "labels": [-100, 2, 3]}`,
+		"{\"text\": \"a\"}\n\n{\"text\": \"b</s>\"}",
+		`{"input_ids": [1, null]}`,
+		`{"text": "\u0000\ud800"}`,
+	} {
+		f.Add([]byte(s), false, uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, trainOnPrompt bool, maxLen uint8) {
+		opt := Options{TrainOnPrompt: trainOnPrompt, MaxSeqLen: int(maxLen % 16), VocabSize: 300}
+		exs, err := Parse(strings.NewReader(string(in)), "f.jsonl", enc, opt)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "f.jsonl") {
+				t.Errorf("error without file name: %v", err)
+			}
+			return
+		}
+		for i, ex := range exs {
+			if len(ex.IDs) == 0 || len(ex.IDs) != len(ex.Labels) {
+				t.Fatalf("example %d: %d ids, %d labels", i, len(ex.IDs), len(ex.Labels))
+			}
+			if opt.MaxSeqLen > 0 && len(ex.IDs) > opt.MaxSeqLen {
+				t.Fatalf("example %d: %d ids > MaxSeqLen %d", i, len(ex.IDs), opt.MaxSeqLen)
+			}
+			trained := false
+			for j, id := range ex.IDs {
+				if id < 0 || id >= opt.VocabSize {
+					t.Fatalf("example %d: id %d", i, id)
+				}
+				if l := ex.Labels[j]; l != IgnoreIndex && j > 0 {
+					trained = true
+				}
+			}
+			if !trained {
+				t.Fatalf("example %d: nothing trained", i)
+			}
+		}
+	})
+}

@@ -1,0 +1,127 @@
+// Package generate samples continuations from a model: greedy at
+// temperature 0, else softmax sampling with temperature, top-k and top-p
+// (nucleus) filtering, stopping at end-of-sequence tokens.
+package generate
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+
+	"github.com/golora/golora/model"
+)
+
+// Options control sampling.
+type Options struct {
+	MaxTokens   int
+	Temperature float64 // 0: greedy (argmax)
+	TopK        int     // 0: no limit
+	TopP        float64 // 0 or 1: no nucleus filtering
+	Seed        uint64
+	Stop        []int // token ids that end generation (not emitted)
+}
+
+// Generate extends prompt by up to o.MaxTokens tokens, calling emit (when
+// not nil) with each new token as it is chosen, and returns the new tokens.
+// Positions run from 0 at the first prompt token, and the sequence never
+// exceeds maxLen tokens (the model's context the caller allows).
+//
+// Each step recomputes the whole prefix: simple and exact, O(n²) in the
+// length.
+func Generate(m *model.Model, prompt []int, maxLen int, o Options, emit func(id int)) ([]int, error) {
+	if len(prompt) == 0 {
+		return nil, fmt.Errorf("generate: empty prompt")
+	}
+	total := min(len(prompt)+o.MaxTokens, maxLen)
+	if total <= len(prompt) {
+		return nil, fmt.Errorf("generate: the prompt (%d tokens) leaves no room under the %d-token limit", len(prompt), maxLen)
+	}
+	V := m.Cfg.VocabSize
+	s := m.NewState(1, total, false)
+	ids := make([]int, total)
+	copy(ids, prompt)
+	rng := rand.New(rand.NewPCG(o.Seed, 0xda3e39cb94b95bdb))
+	probs := make([]float64, V)
+	order := make([]int, V)
+	var out []int
+	for n := len(prompt); n < total; n++ {
+		// Positions ≥ n hold padding; causal attention keeps them from
+		// influencing position n-1.
+		if err := m.Forward(s, ids); err != nil {
+			return out, err
+		}
+		next := Pick(s.Logits[(n-1)*V:n*V], o, rng, probs, order)
+		if stops(next, o.Stop) {
+			break
+		}
+		ids[n] = next
+		out = append(out, next)
+		if emit != nil {
+			emit(next)
+		}
+	}
+	return out, nil
+}
+
+func stops(id int, stop []int) bool {
+	for _, s := range stop {
+		if id == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Pick chooses the next token from one row of logits. probs and order are
+// scratch of the vocabulary's size.
+func Pick(logits []float32, o Options, rng *rand.Rand, probs []float64, order []int) int {
+	if o.Temperature <= 0 {
+		best := 0
+		for i, v := range logits {
+			if v > logits[best] {
+				best = i
+			}
+		}
+		return best
+	}
+	mx := math.Inf(-1)
+	for _, v := range logits {
+		mx = math.Max(mx, float64(v))
+	}
+	var z float64
+	for i, v := range logits {
+		probs[i] = math.Exp((float64(v) - mx) / o.Temperature)
+		z += probs[i]
+		order[i] = i
+	}
+	n := len(logits)
+	if (o.TopK > 0 && o.TopK < n) || (o.TopP > 0 && o.TopP < 1) {
+		sort.Slice(order, func(a, b int) bool { return probs[order[a]] > probs[order[b]] })
+		if o.TopK > 0 && o.TopK < n {
+			n = o.TopK
+		}
+		if o.TopP > 0 && o.TopP < 1 {
+			var cum float64
+			for i := 0; i < n; i++ {
+				cum += probs[order[i]] / z
+				if cum >= o.TopP {
+					n = i + 1
+					break
+				}
+			}
+		}
+		z = 0
+		for _, id := range order[:n] {
+			z += probs[id]
+		}
+	}
+	u := rng.Float64() * z
+	for _, id := range order[:n] {
+		u -= probs[id]
+		if u <= 0 {
+			return id
+		}
+	}
+	return order[n-1]
+}

@@ -1,0 +1,244 @@
+//go:build ignore
+
+// This program writes gemm_amd64.s, the AVX2+FMA assembly of Gemm:
+//
+//	go run gemm_asm_gen.go
+//
+// The micro-kernels are unrolled register blocks (mr rows × nr columns of C
+// held in YMM accumulators); the packing routine is an 8×8 transpose. Both
+// are written out here rather than by hand so that the unrolling stays
+// consistent.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"log"
+	"os"
+)
+
+var out bytes.Buffer
+
+func w(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }
+
+// kernel emits an mr×(8·nvec) micro-kernel with Go signature
+//
+//	func name(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32)
+//
+// computing C = alpha·Ã·B̃ + beta·C where Ã[i][p] = a[i·rsa + p·csa] and
+// B̃[p][j] = b[p·csb + j] (j < nr contiguous). Accumulator Y(i·nvec+v)
+// holds C[i][8v : 8v+8]; each depth step loads nvec vectors of B̃ and
+// broadcasts mr values of Ã.
+func kernel(name string, mr, nvec int) {
+	nr := 8 * nvec
+	if mr*nvec+nvec+1 > 16 || mr > 6 {
+		log.Fatalf("%s: does not fit the 16 YMM registers", name)
+	}
+	w("// func %s(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32)", name)
+	w("//")
+	w("// C[%d×%d] = alpha·Ã·B̃ + beta·C with Ã[i][p] = a[i·rsa+p·csa], B̃[p][j] = b[p·csb+j],", mr, nr)
+	w("// C[i][j] = c[i·ldc+j]. Accumulators Y0…Y%d (row i in Y%d·i…); each depth step", mr*nvec-1, nvec)
+	w("// loads %d vectors of B̃ and broadcasts %d elements of Ã. beta == 0 does not read C.", nvec, mr)
+	w("TEXT ·%s(SB), NOSPLIT, $0-72", name)
+	w("\tMOVQ kc+0(FP), CX")
+	w("\tMOVQ a+8(FP), AX")
+	w("\tMOVQ rsa+16(FP), R11")
+	w("\tSHLQ $2, R11")
+	w("\tMOVQ csa+24(FP), R12")
+	w("\tSHLQ $2, R12")
+	w("\tMOVQ b+32(FP), BX")
+	w("\tMOVQ csb+40(FP), R13")
+	w("\tSHLQ $2, R13")
+	w("\tMOVQ c+48(FP), DI")
+	w("\tMOVQ ldc+56(FP), SI")
+	w("\tSHLQ $2, SI")
+	w("\tLEAQ (AX)(R11*2), R10")
+	w("\tADDQ R11, R10 // R10 = row 3 of Ã")
+	w("\tMOVQ DI, R8")
+	for i := 0; i < mr; i++ {
+		w("\tPREFETCHT0 (R8)")
+		w("\tPREFETCHT0 %d(R8)", nr*4-4)
+		if i < mr-1 {
+			w("\tADDQ SI, R8")
+		}
+	}
+	for r := 0; r < mr*nvec; r++ {
+		w("\tVXORPS Y%d, Y%d, Y%d", r, r, r)
+	}
+	aAddr := []string{"(AX)", "(AX)(R11*1)", "(AX)(R11*2)", "(R10)", "(R10)(R11*1)", "(R10)(R11*2)"}
+	breg := func(v int) int { return mr*nvec + v }
+	tmps := []int{}
+	for r := mr*nvec + nvec; r < 16; r++ {
+		tmps = append(tmps, r)
+	}
+	step := func() {
+		for v := 0; v < nvec; v++ {
+			w("\tVMOVUPS %d(BX), Y%d", 32*v, breg(v))
+		}
+		w("\tADDQ R13, BX")
+		for i := 0; i < mr; i++ {
+			t := tmps[i%len(tmps)]
+			w("\tVBROADCASTSS %s, Y%d", aAddr[i], t)
+			for v := 0; v < nvec; v++ {
+				w("\tVFMADD231PS Y%d, Y%d, Y%d", breg(v), t, i*nvec+v)
+			}
+		}
+		w("\tADDQ R12, AX")
+		w("\tADDQ R12, R10")
+	}
+	w("\tMOVQ CX, DX")
+	w("\tSHRQ $2, DX")
+	w("\tANDQ $3, CX")
+	w("\tTESTQ DX, DX")
+	w("\tJZ %s_tail", name)
+	w("%s_loop4:", name)
+	for s := 0; s < 4; s++ {
+		step()
+	}
+	w("\tDECQ DX")
+	w("\tJNZ %s_loop4", name)
+	w("%s_tail:", name)
+	w("\tTESTQ CX, CX")
+	w("\tJZ %s_store", name)
+	w("%s_loop1:", name)
+	step()
+	w("\tDECQ CX")
+	w("\tJNZ %s_loop1", name)
+	w("%s_store:", name)
+	alpha, beta := 12, 13
+	if mr*nvec > 12 {
+		log.Fatal("store needs Y12…Y15")
+	}
+	w("\tVBROADCASTSS alpha+64(FP), Y%d", alpha)
+	w("\tMOVL beta+68(FP), R9")
+	w("\tANDL $0x7fffffff, R9")
+	w("\tJZ %s_store0", name)
+	w("\tVBROADCASTSS beta+68(FP), Y%d", beta)
+	for i := 0; i < mr; i++ {
+		for v := 0; v < nvec; v++ {
+			t := 14 + v%2
+			w("\tVMULPS %d(DI), Y%d, Y%d", 32*v, beta, t)
+			w("\tVFMADD231PS Y%d, Y%d, Y%d", alpha, i*nvec+v, t)
+			w("\tVMOVUPS Y%d, %d(DI)", t, 32*v)
+		}
+		if i < mr-1 {
+			w("\tADDQ SI, DI")
+		}
+	}
+	w("\tVZEROUPPER")
+	w("\tRET")
+	w("%s_store0:", name)
+	for i := 0; i < mr; i++ {
+		for v := 0; v < nvec; v++ {
+			r := i*nvec + v
+			w("\tVMULPS Y%d, Y%d, Y%d", alpha, r, r)
+			w("\tVMOVUPS Y%d, %d(DI)", r, 32*v)
+		}
+		if i < mr-1 {
+			w("\tADDQ SI, DI")
+		}
+	}
+	w("\tVZEROUPPER")
+	w("\tRET")
+	w("")
+}
+
+// transpose16 emits
+//
+//	func name(dst *float32, src *T, ld, kc8 int)
+//
+// which packs 16 rows of a row-major source (row r at src + r·ld) and 8·kc8
+// columns into dst[p·16 + r] = float32(src[r·ld + p]): two 8×8 transposes
+// per 8 columns. bf16 sources are widened by zero-extending each 16-bit
+// value and shifting it into the top half of a 32-bit lane.
+func transpose16(name string, bf16 bool) {
+	typ, esz := "float32", 4
+	if bf16 {
+		typ, esz = "uint16", 2
+	}
+	w("// func %s(dst *float32, src *%s, ld, kc8 int)", name, typ)
+	w("//")
+	w("// dst[p·16+r] = src[r·ld+p] widened to float32, for r < 16, p < 8·kc8.")
+	w("TEXT ·%s(SB), NOSPLIT, $0-32", name)
+	w("\tMOVQ dst+0(FP), DI")
+	w("\tMOVQ src+8(FP), SI")
+	w("\tMOVQ ld+16(FP), DX")
+	w("\tSHLQ $%d, DX", esz/2)
+	w("\tMOVQ kc8+24(FP), CX")
+	w("\tTESTQ CX, CX")
+	w("\tJZ %s_done", name)
+	// Row pointers: rows 0-2 from SI, 3-5 from R8, 6-7 from R9; rows
+	// 8-15 the same from R10, R11, R12.
+	w("\tLEAQ (SI)(DX*2), R8")
+	w("\tADDQ DX, R8")
+	w("\tLEAQ (R8)(DX*2), R9")
+	w("\tADDQ DX, R9")
+	w("\tLEAQ (R9)(DX*2), R10")
+	w("\tLEAQ (R10)(DX*2), R11")
+	w("\tADDQ DX, R11")
+	w("\tLEAQ (R11)(DX*2), R12")
+	w("\tADDQ DX, R12")
+	w("%s_loop:", name)
+	rows := [2][8]string{
+		{"(SI)", "(SI)(DX*1)", "(SI)(DX*2)", "(R8)", "(R8)(DX*1)", "(R8)(DX*2)", "(R9)", "(R9)(DX*1)"},
+		{"(R10)", "(R10)(DX*1)", "(R10)(DX*2)", "(R11)", "(R11)(DX*1)", "(R11)(DX*2)", "(R12)", "(R12)(DX*1)"},
+	}
+	for half := 0; half < 2; half++ {
+		for r := 0; r < 8; r++ {
+			if bf16 {
+				w("\tVPMOVZXWD %s, Y%d", rows[half][r], r)
+				w("\tVPSLLD $16, Y%d, Y%d", r, r)
+			} else {
+				w("\tVMOVUPS %s, Y%d", rows[half][r], r)
+			}
+		}
+		// t(2q) = unpacklo(r(2q), r(2q+1)), t(2q+1) = unpackhi: Y8…Y15
+		for q := 0; q < 4; q++ {
+			w("\tVUNPCKLPS Y%d, Y%d, Y%d", 2*q+1, 2*q, 8+2*q)
+			w("\tVUNPCKHPS Y%d, Y%d, Y%d", 2*q+1, 2*q, 8+2*q+1)
+		}
+		// s: rows 0-3 from t8…t11 into Y0…Y3, rows 4-7 from t12…t15 into Y4…Y7;
+		// s(4g+0) = col 0|4, s(4g+1) = col 1|5, s(4g+2) = col 2|6, s(4g+3) = col 3|7.
+		for g := 0; g < 2; g++ {
+			t := 8 + 4*g
+			w("\tVSHUFPS $0x44, Y%d, Y%d, Y%d", t+2, t, 4*g+0)
+			w("\tVSHUFPS $0xEE, Y%d, Y%d, Y%d", t+2, t, 4*g+1)
+			w("\tVSHUFPS $0x44, Y%d, Y%d, Y%d", t+3, t+1, 4*g+2)
+			w("\tVSHUFPS $0xEE, Y%d, Y%d, Y%d", t+3, t+1, 4*g+3)
+		}
+		// column q (q < 4): low lanes of s(q) and s(4+q); column q+4: high lanes.
+		for q := 0; q < 4; q++ {
+			w("\tVPERM2F128 $0x20, Y%d, Y%d, Y%d", 4+q, q, 8+q)
+			w("\tVPERM2F128 $0x31, Y%d, Y%d, Y%d", 4+q, q, 12+q)
+		}
+		for q := 0; q < 8; q++ {
+			w("\tVMOVUPS Y%d, %d(DI)", 8+q, q*64+half*32)
+		}
+	}
+	for _, r := range []string{"SI", "R8", "R9", "R10", "R11", "R12"} {
+		w("\tADDQ $%d, %s", 8*esz, r)
+	}
+	w("\tADDQ $512, DI")
+	w("\tDECQ CX")
+	w("\tJNZ %s_loop", name)
+	w("%s_done:", name)
+	w("\tVZEROUPPER")
+	w("\tRET")
+	w("")
+}
+
+func main() {
+	w("// Code generated by gemm_asm_gen.go; DO NOT EDIT.")
+	w("")
+	w("//go:build amd64 && !purego")
+	w("")
+	w("#include \"textflag.h\"")
+	w("")
+	kernel("sgemm6x16AVX2", 6, 2)
+	kernel("sgemm4x24AVX2", 4, 3)
+	transpose16("packT16F32AVX2", false)
+	transpose16("packT16BF16AVX2", true)
+	if err := os.WriteFile("gemm_amd64.s", out.Bytes(), 0o644); err != nil {
+		log.Fatal(err)
+	}
+}

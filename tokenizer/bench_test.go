@@ -1,0 +1,46 @@
+package tokenizer
+
+import (
+	"strings"
+	"testing"
+)
+
+func benchText() string {
+	return strings.Repeat("The quick brown fox jumps over the lazy dog. It's 2024, and we've got 1,234 tokens!\n\tПривет мир 日本語 😀  \n", 200)
+}
+
+func benchEncode(b *testing.B, name string) {
+	tk := loadFixture(b, name, nil)
+	text := benchText()
+	b.SetBytes(int64(len(text)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := tk.Encode(text, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEncodeGPT2 measures encoding throughput (bytes of text per second).
+func BenchmarkEncodeGPT2(b *testing.B) { benchEncode(b, "gpt2") }
+
+// BenchmarkEncodeLlama2 measures SentencePiece-style BPE, where the whole
+// text is one word for the model.
+func BenchmarkEncodeLlama2(b *testing.B) { benchEncode(b, "llama2") }
+
+// BenchmarkEncodeLlama3 measures the Split-regex pre-tokenizer.
+func BenchmarkEncodeLlama3(b *testing.B) { benchEncode(b, "llama3") }
+
+// BenchmarkEncodeQwen3 adds NFC normalization.
+func BenchmarkEncodeQwen3(b *testing.B) { benchEncode(b, "qwen3") }
+
+// BenchmarkGPT2Split measures the regex engine alone.
+func BenchmarkGPT2Split(b *testing.B) {
+	text := benchText()
+	b.SetBytes(int64(len(text)))
+	for i := 0; i < b.N; i++ {
+		if _, err := gpt2Regex.findAll(text); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
