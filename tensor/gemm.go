@@ -56,10 +56,6 @@ func Gemm(transA, transB bool, alpha float32, a, b Mat, beta float32, c []float3
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	if m*n*k <= smallGemm {
-		gemmSmall(transA, transB, alpha, a, b, beta, c, ldc, m, n, k)
-		return
-	}
 	kern := activeKernel
 	j := jobPool.Get().(*gemmJob)
 	*j = gemmJob{
@@ -73,15 +69,19 @@ func Gemm(transA, transB bool, alpha float32, a, b Mat, beta float32, c []float3
 	if blockingOverride != nil {
 		j.blk = *blockingOverride
 	}
-	t := j.partition(Threads())
+	var t int
+	if m == 1 && transB && kern.dot4 != nil {
+		// One row times Wᵀ (a single token): dot products straight from
+		// B's rows beat packing all of B for one use.
+		j.gemv = true
+		t = j.partition(Threads(), 1, 4, minFlopsPerThread/4)
+	} else {
+		t = j.partition(Threads(), kern.mr, kern.nr, minFlopsPerThread)
+	}
 	parallel(t, j, &j.wg)
 	j.a, j.b, j.c = Mat{}, Mat{}, nil
 	jobPool.Put(j)
 }
-
-// smallGemm is the largest m·n·k computed by the direct loops of
-// gemmSmall, where packing would cost more than it saves.
-var smallGemm = 512
 
 // minFlopsPerThread is the least work (2·m·n·k) worth waking another
 // worker for.
@@ -132,35 +132,6 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 	}
 }
 
-// gemmSmall computes tiny products directly: C[i][j] = alpha·Σ_p
-// op(A)[i][p]·op(B)[p][j] + beta·C[i][j].
-func gemmSmall(transA, transB bool, alpha float32, a, b Mat, beta float32, c []float32, ldc, m, n, k int) {
-	for i := 0; i < m; i++ {
-		for j := 0; j < n; j++ {
-			var s float32
-			for p := 0; p < k; p++ {
-				var x, y float32
-				if transA {
-					x = a.At(p, i)
-				} else {
-					x = a.At(i, p)
-				}
-				if transB {
-					y = b.At(j, p)
-				} else {
-					y = b.At(p, j)
-				}
-				s += x * y
-			}
-			s *= alpha
-			if beta != 0 {
-				s += beta * c[i*ldc+j]
-			}
-			c[i*ldc+j] = s
-		}
-	}
-}
-
 // blocking holds the cache blocking of the Goto/BLIS loops: a packed
 // mc×kc block of op(A) stays in L2, a kc×nr micro-panel of op(B) in L1, and
 // the packed kc×nc block of op(B) in L3.
@@ -175,16 +146,21 @@ type blocking struct {
 //
 // reading Ã[i][p] at a[i·rsa + p·csa] (a packed panel or op(A) itself),
 // B̃[p][j] at b[p·csb + j] (nr contiguous values per depth step) and C[i][j]
-// at c[i·ldc + j]. beta == 0 must not read C. packT, when not nil, packs nr
-// whole rows of a matrix transposed into a kc×nr panel faster than the
-// generic code: d[p·nr + r] = x[off + r·x.Stride + p], with scratch
-// (≥ nr·kc floats) as work space.
+// at c[i·ldc + j]. beta == 0 must not read C.
+//
+// The optional helpers are nil where the generic Go code is used:
+//   - packT packs nr whole rows of a matrix transposed into a kc×nr panel:
+//     d[p·nr + r] = x[off + r·x.Stride + p], with scratch (≥ nr·kc floats)
+//     as work space;
+//   - dot4 computes four dot products y[r] = Σ_{p<k} x[p]·w[off + r·ld + p],
+//     r < 4, with scratch (≥ 4·k floats) as work space.
 type gemmKernel struct {
 	name   string
 	mr, nr int
 	blk    blocking
 	full   func(kc int, a []float32, rsa, csa int, b []float32, csb int, c []float32, ldc int, alpha, beta float32)
 	packT  func(d []float32, x Mat, off, kc int, scratch []float32)
+	dot4   func(k int, x []float32, w Mat, off, ld int, y *[4]float32, scratch []float32)
 }
 
 // activeKernel is the micro-kernel Gemm uses: the fastest one the CPU
@@ -206,21 +182,21 @@ type gemmJob struct {
 	m, n, k        int
 	kern           *gemmKernel
 	blk            blocking
+	gemv           bool // m == 1 and transB: dot products with B's rows
 	parts          [maxParts]rect
 	wg             sync.WaitGroup
 }
 
 var jobPool = sync.Pool{New: func() any { return new(gemmJob) }}
 
-// partition splits C into up to threads rectangles of whole tiles, one per
-// goroutine, so that each packs as little as possible, and returns their
-// number. A rectangle of height h and width w packs about
-// k·h·⌈w/nc⌉ elements of op(A) and k·w of op(B).
-func (j *gemmJob) partition(threads int) int {
-	mr, nr := j.kern.mr, j.kern.nr
+// partition splits C into up to threads rectangles of whole mr×nr tiles,
+// one per goroutine, each worth at least minFlops, so that each packs as
+// little as possible, and returns their number. A rectangle of height h and
+// width w packs about k·h·⌈w/nc⌉ elements of op(A) and k·w of op(B).
+func (j *gemmJob) partition(threads, mr, nr, minFlops int) int {
 	mt, nt := ceilDiv(j.m, mr), ceilDiv(j.n, nr)
 	t := threads
-	if f := 2 * j.m * j.n * j.k / minFlopsPerThread; f < t {
+	if f := 2 * j.m * j.n * j.k / max(minFlops, 1); f < t {
 		t = f
 	}
 	t = min(t, mt*nt, maxParts)
@@ -241,7 +217,7 @@ func (j *gemmJob) partition(threads int) int {
 			best, bestCost = tm, cost
 		}
 	}
-	if bestCost < 0 { // t is a prime larger than mt and nt allow: use fewer
+	if bestCost < 0 { // no tm×tn = t fits the tile grid: use fewer goroutines
 		if mt >= nt {
 			best, t = min(t, mt), min(t, mt)
 		} else {
@@ -265,7 +241,11 @@ func (j *gemmJob) runPart(i int) {
 		return
 	}
 	ws := getWorkspace()
-	j.runRect(ws, r)
+	if j.gemv {
+		j.gemvCols(ws, r.j0, r.j1)
+	} else {
+		j.runRect(ws, r)
+	}
 	putWorkspace(ws)
 }
 
@@ -378,6 +358,44 @@ func (j *gemmJob) macroKernel(ws *workspace, ic, mc, jc, nc, pc, kc int, beta fl
 				}
 			}
 		}
+	}
+}
+
+// gemvCols computes columns [j0, j1) of the one-row C = alpha·x·Bᵀ + beta·C,
+// x = op(A) (1×k), B n×k: C[0][j] = alpha·Σ_p x[p]·B[j][p] + beta·C[0][j],
+// four rows of B at a time.
+func (j *gemmJob) gemvCols(ws *workspace, j0, j1 int) {
+	k, a, b := j.k, j.a, j.b
+	ws.ensure(0, 0, 0, 5*k)
+	x, scratch := ws.scratch[:k], ws.scratch[k:]
+	switch {
+	case !j.transA && a.DType == F32:
+		x = a.F32[:k]
+	case !j.transA:
+		widen(x, a, 0)
+	default: // A is k×1
+		for p := range x {
+			x[p] = a.At(p, 0)
+		}
+	}
+	store := func(col int, v float32) {
+		v *= j.alpha
+		if j.beta != 0 {
+			v += j.beta * j.c[col]
+		}
+		j.c[col] = v
+	}
+	var y [4]float32
+	col := j0
+	for ; col+4 <= j1; col += 4 {
+		j.kern.dot4(k, x, b, col*b.Stride, b.Stride, &y, scratch)
+		for r, v := range y {
+			store(col+r, v)
+		}
+	}
+	for ; col < j1; col++ { // ld 0: four copies of one row
+		j.kern.dot4(k, x, b, col*b.Stride, 0, &y, scratch)
+		store(col, y[0])
 	}
 }
 

@@ -14,11 +14,6 @@ import "golang.org/x/sys/cpu"
 //go:noescape
 func sgemm6x16AVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32)
 
-// sgemm4x24AVX2 is sgemm6x16AVX2 for a 4×24 tile.
-//
-//go:noescape
-func sgemm4x24AVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32)
-
 // packT16F32AVX2 sets dst[p·16+r] = src[r·ld+p] for r < 16, p < 8·kc8.
 //
 //go:noescape
@@ -40,17 +35,50 @@ var avx2Kernel6x16 = &gemmKernel{
 		sgemm6x16AVX2(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta)
 	},
 	packT: packT16AVX2,
+	dot4:  dot4AVX2,
 }
 
-var avx2Kernel4x24 = &gemmKernel{
-	name: "avx2-4x24",
-	mr:   4,
-	nr:   24,
-	blk:  blocking{mc: 144, kc: 256, nc: 4080},
-	full: func(kc int, a []float32, rsa, csa int, b []float32, csb int, c []float32, ldc int, alpha, beta float32) {
-		_, _, _ = a[3*rsa+(kc-1)*csa], b[(kc-1)*csb+23], c[3*ldc+23]
-		sgemm4x24AVX2(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta)
-	},
+// dot4F32AVX2 sets y[r] = Σ_{p<16·k16} x[p]·w[r·ld+p] for r < 4.
+//
+//go:noescape
+func dot4F32AVX2(k16 int, x *float32, w *float32, ld int, y *[4]float32)
+
+// dot4BF16AVX2 sets y[r] = Σ_{p<16·k16} x[p]·BF16ToF32(w[r·ld+p]) for r < 4.
+//
+//go:noescape
+func dot4BF16AVX2(k16 int, x *float32, w *uint16, ld int, y *[4]float32)
+
+// dot4AVX2 sets y[r] = Σ_{p<k} x[p]·w[off + r·ld + p] for r < 4: the
+// assembly takes whole 16-element blocks, Go the rest. F16 rows are widened
+// into scratch (≥ 4·k floats) first.
+func dot4AVX2(k int, x []float32, w Mat, off, ld int, y *[4]float32, scratch []float32) {
+	x = x[:k]
+	k16 := k / 16
+	if w.DType == F16 {
+		scratch = scratch[:4*k]
+		for r := 0; r < 4; r++ {
+			widen(scratch[r*k:(r+1)*k], w, off+r*ld)
+		}
+		w, off, ld = Mat{DType: F32, F32: scratch}, 0, k
+	}
+	*y = [4]float32{}
+	if k16 > 0 {
+		switch w.DType {
+		case F32:
+			_ = w.F32[off+3*ld+k-1]
+			dot4F32AVX2(k16, &x[0], &w.F32[off], ld, y)
+		case BF16:
+			_ = w.U16[off+3*ld+k-1]
+			dot4BF16AVX2(k16, &x[0], &w.U16[off], ld, y)
+		}
+	}
+	for r := range y {
+		s := y[r]
+		for p := 16 * k16; p < k; p++ {
+			s += x[p] * w.At(0, off+r*ld+p)
+		}
+		y[r] = s
+	}
 }
 
 // packT16AVX2 packs 16 whole rows of x starting at flat offset off, kc
@@ -87,7 +115,7 @@ var asmKernels []*gemmKernel
 
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		asmKernels = []*gemmKernel{avx2Kernel6x16, avx2Kernel4x24}
+		asmKernels = []*gemmKernel{avx2Kernel6x16}
 		activeKernel = asmKernels[0]
 	}
 }

@@ -19,13 +19,14 @@ func BenchmarkGemm(b *testing.B) {
 		m, n, k        int
 	}
 	cases := []bcase{
-		{"nn_f32_1024x1536x576", false, false, F32, 1024, 1536, 576},  // dX = dY·W
-		{"nt_f32_1024x576x1536", false, true, F32, 1024, 576, 1536},   // y = x·Wᵀ
-		{"nt_bf16_1024x576x1536", false, true, BF16, 1024, 576, 1536}, // y = x·Wᵀ, bf16 W
-		{"tn_f32_576x1536x1024", true, false, F32, 576, 1536, 1024},   // dW = dYᵀ·X
-		{"lora_nt_1024x8x576", false, true, F32, 1024, 8, 576},        // x·Aᵀ
-		{"lora_nt_1024x576x8", false, true, F32, 1024, 576, 8},        // (x·Aᵀ)·Bᵀ
-		{"lora_tn_8x576x1024", true, false, F32, 8, 576, 1024},        // dA = dHᵀ·x
+		{"nn_f32_1024x1536x576", false, false, F32, 1024, 1536, 576},   // dX = dY·W
+		{"nt_f32_1024x576x1536", false, true, F32, 1024, 576, 1536},    // y = x·Wᵀ
+		{"nt_bf16_1024x576x1536", false, true, BF16, 1024, 576, 1536},  // y = x·Wᵀ, bf16 W
+		{"tn_f32_576x1536x1024", true, false, F32, 576, 1536, 1024},    // dW = dYᵀ·X
+		{"lora_nt_1024x8x576", false, true, F32, 1024, 8, 576},         // x·Aᵀ
+		{"lora_nt_1024x576x8", false, true, F32, 1024, 576, 8},         // (x·Aᵀ)·Bᵀ
+		{"lora_tn_8x576x1024", true, false, F32, 8, 576, 1024},         // dA = dHᵀ·x
+		{"decode_nt_bf16_1x1536x576", false, true, BF16, 1, 1536, 576}, // one token, bf16 W
 		{"tiny_3x5x7", false, false, F32, 3, 5, 7},
 	}
 	for _, kern := range testKernels() {

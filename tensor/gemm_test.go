@@ -171,13 +171,15 @@ func testKernels() []*gemmKernel {
 	return append([]*gemmKernel{portableKernel, &other}, asmKernels...)
 }
 
-func setTestKnobs(t *testing.T, small, minFlops int, blk *blocking, threads int) {
+// setTestKnobs sets the internal tuning knobs and the thread count for the
+// rest of the test.
+func setTestKnobs(t *testing.T, minFlops int, blk *blocking, threads int) {
 	t.Helper()
-	oldSmall, oldMin, oldBlk, oldThreads := smallGemm, minFlopsPerThread, blockingOverride, int(threadSetting.Load())
-	smallGemm, minFlopsPerThread, blockingOverride = small, minFlops, blk
+	oldMin, oldBlk, oldThreads := minFlopsPerThread, blockingOverride, int(threadSetting.Load())
+	minFlopsPerThread, blockingOverride = minFlops, blk
 	SetThreads(threads)
 	t.Cleanup(func() {
-		smallGemm, minFlopsPerThread, blockingOverride = oldSmall, oldMin, oldBlk
+		minFlopsPerThread, blockingOverride = oldMin, oldBlk
 		SetThreads(oldThreads)
 	})
 }
@@ -202,7 +204,7 @@ func TestGemmSmallBlocks(t *testing.T) {
 		blk := &blocking{mc: 2 * kern.mr, kc: 5, nc: 2 * kern.nr}
 		for _, threads := range []int{1, 2, 3} {
 			t.Run(fmt.Sprintf("%s/threads=%d", kern.name, threads), func(t *testing.T) {
-				setTestKnobs(t, 0, 1, blk, threads)
+				setTestKnobs(t, 1, blk, threads)
 				rng := rand.New(rand.NewPCG(1, uint64(threads)))
 				withKernel(kern, func() {
 					failures := 0
@@ -239,10 +241,11 @@ func TestGemmRealBlocks(t *testing.T) {
 			{b.mc + kern.mr + 1, 40, b.kc + 3},
 			{7, b.nc + kern.nr + 3, 2*b.kc + 1},
 			{97, 8, 300}, {97, 300, 8}, {8, 300, 97},
+			{1, 37, 300}, {1, 3, 40}, {1, 300, 16}, // one row: dot products when transB
 		}
 		for _, threads := range []int{1, 2} {
 			t.Run(fmt.Sprintf("%s/threads=%d", kern.name, threads), func(t *testing.T) {
-				setTestKnobs(t, 0, 1, nil, threads)
+				setTestKnobs(t, 1, nil, threads)
 				rng := rand.New(rand.NewPCG(2, uint64(threads)))
 				withKernel(kern, func() {
 					for _, s := range shapes {
@@ -261,27 +264,8 @@ func TestGemmRealBlocks(t *testing.T) {
 	}
 }
 
-// TestGemmSmallPath checks the direct loops used for tiny products.
-func TestGemmSmallPath(t *testing.T) {
-	setTestKnobs(t, 1<<30, 1, nil, 1)
-	rng := rand.New(rand.NewPCG(3, 3))
-	for _, s := range [][3]int{{1, 1, 1}, {3, 5, 7}, {7, 13, 5}, {2, 9, 8}} {
-		for _, tr := range allTrans {
-			for _, ta := range allDTypes {
-				for _, tb := range allDTypes {
-					for _, ab := range alphaBeta {
-						if !checkGemm(t, rng, gemmCase{tr[0], tr[1], ta, tb, s[0], s[1], s[2], ab[0], ab[1]}) {
-							t.FailNow()
-						}
-					}
-				}
-			}
-		}
-	}
-}
-
 // TestGemmDefaults runs the shipped configuration (default thresholds and
-// thread count) on a few shapes on both sides of the small-product cutoff.
+// thread count) on a few shapes, small and large.
 func TestGemmDefaults(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))
 	for _, s := range [][3]int{{3, 5, 7}, {8, 8, 8}, {9, 8, 8}, {64, 64, 64}, {130, 70, 90}} {
@@ -368,7 +352,7 @@ func TestThreads(t *testing.T) {
 // TestGemmConcurrent calls Gemm from several goroutines at once, each
 // split over the shared pool.
 func TestGemmConcurrent(t *testing.T) {
-	setTestKnobs(t, 0, 1, nil, 2)
+	setTestKnobs(t, 1, nil, 2)
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
 		wg.Add(1)
@@ -386,12 +370,12 @@ func TestGemmConcurrent(t *testing.T) {
 // TestGemmPartition checks that the rectangles given to the goroutines
 // tile C exactly, on whole micro-tiles.
 func TestGemmPartition(t *testing.T) {
-	setTestKnobs(t, 0, 1, nil, 1)
+	setTestKnobs(t, 1, nil, 1)
 	for _, kern := range testKernels() {
 		for _, s := range [][3]int{{1, 1, 1}, {5, 100, 10}, {100, 5, 10}, {1000, 1000, 100}, {7, 17, 3}, {64, 64, 64}} {
 			for _, threads := range []int{1, 2, 3, 4, 5, 6, 7, 8, 16} {
 				j := &gemmJob{m: s[0], n: s[1], k: s[2], kern: kern, blk: kern.blk}
-				parts := j.partition(threads)
+				parts := j.partition(threads, kern.mr, kern.nr, 1)
 				if parts < 1 || parts > threads {
 					t.Fatalf("%s %v threads=%d: %d parts", kern.name, s, threads, parts)
 				}
@@ -421,6 +405,84 @@ func TestF16ToF32Fast(t *testing.T) {
 		want, got := F16ToF32(uint16(h)), f16to32(uint16(h))
 		if math.Float32bits(want) != math.Float32bits(got) {
 			t.Fatalf("f16to32(%#04x) = %v, want %v", h, got, want)
+		}
+	}
+}
+
+// TestPack compares packA and packB (with each kernel's transposing packer)
+// with the layouts they document, for every dtype, both orientations and
+// depths around the 8-wide blocks of the assembly transpose.
+func TestPack(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	for _, kern := range testKernels() {
+		mr, nr := kern.mr, kern.nr
+		for _, dt := range allDTypes {
+			for _, trans := range []bool{false, true} {
+				for _, kc := range []int{1, 7, 8, 9, 16, 33} {
+					for _, mn := range []int{1, mr - 1, 2*nr + 3} {
+						if mn < 1 {
+							continue
+						}
+						name := fmt.Sprintf("%s %v trans=%v kc=%d mn=%d", kern.name, dt, trans, kc, mn)
+						// x holds op(A) or op(B) at offset (2, 3).
+						rows, cols := mn+2, kc+3
+						if trans {
+							rows, cols = kc+2, mn+3
+						}
+						x := testMat(rng, dt, rows, cols, 2)
+						at := func(i, p int) float32 { // op(A)[i][p] of the block
+							if trans {
+								return x.At(2+p, 3+i)
+							}
+							return x.At(2+i, 3+p)
+						}
+						// packA: block of op(A) is mn×kc at (2, 3) in op's coordinates.
+						dst := make([]float32, roundUp(mn, mr)*kc)
+						for i := range dst {
+							dst[i] = float32(math.NaN())
+						}
+						var i0, p0 int
+						if trans {
+							i0, p0 = 3, 2
+						} else {
+							i0, p0 = 2, 3
+						}
+						packA(dst, x, trans, i0, mn, p0, kc, mr)
+						rsa, csa := packAStrides(trans, kc, mr)
+						for i := 0; i < roundUp(mn, mr); i++ {
+							for p := 0; p < kc; p++ {
+								got := dst[i/mr*mr*kc+i%mr*rsa+p*csa]
+								want := float32(0)
+								if i < mn {
+									want = at(i, p)
+								}
+								if got != want {
+									t.Fatalf("packA %s: (%d,%d) = %v, want %v", name, i, p, got, want)
+								}
+							}
+						}
+						// packB: x read as B with the other orientation gives the
+						// kc×mn block op(B)[p][j] = op(A)[j][p].
+						dst = make([]float32, roundUp(mn, nr)*kc)
+						for i := range dst {
+							dst[i] = float32(math.NaN())
+						}
+						packB(dst, x, !trans, p0, kc, i0, mn, nr, kern.packT, make([]float32, nr*kc))
+						for j := 0; j < roundUp(mn, nr); j++ {
+							for p := 0; p < kc; p++ {
+								got := dst[j/nr*nr*kc+p*nr+j%nr]
+								want := float32(0)
+								if j < mn {
+									want = at(j, p)
+								}
+								if got != want {
+									t.Fatalf("packB %s: (%d,%d) = %v, want %v", name, p, j, got, want)
+								}
+							}
+						}
+					}
+				}
+			}
 		}
 	}
 }

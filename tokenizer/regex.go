@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -34,6 +35,7 @@ type regex struct {
 	src  string
 	prog []inst
 	subs [][]inst // sub-programs of look-aheads and atomic groups
+	pool sync.Pool
 }
 
 type opcode uint8
@@ -78,6 +80,9 @@ const maxSteps = 1 << 26
 
 // compileRegex parses and compiles src.
 func compileRegex(src string) (*regex, error) {
+	if !utf8.ValidString(src) {
+		return nil, fmt.Errorf("regex %q: not valid UTF-8", src)
+	}
 	p := &parser{src: src}
 	n, err := p.parseAlt()
 	if err != nil {
@@ -135,6 +140,7 @@ type parser struct {
 	fold  bool // (?i) in effect
 	dotNL bool // (?m) in effect
 	depth int
+	last  int // size of the rune next returned last
 }
 
 func (p *parser) eof() bool { return p.pos >= len(p.src) }
@@ -147,8 +153,12 @@ func (p *parser) peek() rune {
 func (p *parser) next() rune {
 	r, n := utf8.DecodeRuneInString(p.src[p.pos:])
 	p.pos += n
+	p.last = n
 	return r
 }
+
+// unread steps back over the rune next just returned.
+func (p *parser) unread() { p.pos -= p.last; p.last = 0 }
 
 func (p *parser) parseAlt() (*node, error) {
 	p.depth++
@@ -375,7 +385,7 @@ func (p *parser) parseGroup(start int) (*node, error) {
 		return nil, nil
 	default:
 		// flags: (?imx-imx) or (?imx-imx:…)
-		p.pos -= utf8.RuneLen(c)
+		p.unread()
 		fold, dot := p.fold, p.dotNL
 		on := true
 		for !p.eof() {
@@ -441,7 +451,7 @@ func (p *parser) parseEscape(start int) (*node, error) {
 	case 'B':
 		return &node{kind: nAssert, assert: assertNotWord}, nil
 	}
-	p.pos -= utf8.RuneLen(c)
+	p.unread()
 	cls, r, err := p.escapeItem(start, false)
 	if err != nil {
 		return nil, err
@@ -810,7 +820,7 @@ func (c *compiler) emit(prog []inst, n *node) ([]inst, error) {
 		for i, s := range n.subs {
 			if i < len(n.subs)-1 {
 				split := len(prog)
-				prog = append(prog, inst{op: opSplit, x: split + 1})
+				prog = append(prog, inst{op: opSplit, x: split + 1, cls: firstSet(s)})
 				if prog, err = c.emit(prog, s); err != nil {
 					return nil, err
 				}
@@ -860,7 +870,7 @@ func (c *compiler) emit(prog []inst, n *node) ([]inst, error) {
 				return nil, err
 			}
 			prog = append(prog, inst{op: opJmp, x: loop})
-			c.setSplit(prog, loop, loop+1, len(prog), n.greedy)
+			c.setSplit(prog, loop, loop+1, len(prog), n.greedy, firstSet(sub))
 			break
 		}
 		// optional copies, nested: (x(x(x)?)?)?
@@ -872,8 +882,9 @@ func (c *compiler) emit(prog []inst, n *node) ([]inst, error) {
 				return nil, err
 			}
 		}
+		guard := firstSet(sub)
 		for _, s := range splits {
-			c.setSplit(prog, s, s+1, len(prog), n.greedy)
+			c.setSplit(prog, s, s+1, len(prog), n.greedy, guard)
 		}
 	default:
 		return nil, fmt.Errorf("internal: unknown node")
@@ -881,12 +892,72 @@ func (c *compiler) emit(prog []inst, n *node) ([]inst, error) {
 	return prog, nil
 }
 
-func (c *compiler) setSplit(prog []inst, at, body, skip int, greedy bool) {
+// setSplit makes prog[at] try body then skip (greedy) or the reverse. guard,
+// if not nil, is the set of runes body can start with (see opSplit).
+func (c *compiler) setSplit(prog []inst, at, body, skip int, greedy bool, guard *charClass) {
 	if greedy {
 		prog[at].x, prog[at].y = body, skip
+		prog[at].cls = guard
 	} else {
 		prog[at].x, prog[at].y = skip, body
 	}
+}
+
+// firstSet returns a class holding every rune that a match of n can start
+// with, or nil when n can match the empty string (then nothing can be
+// ruled out).
+func firstSet(n *node) *charClass {
+	var subs []*charClass
+	if !addFirst(n, &subs) {
+		return nil
+	}
+	c := &charClass{subs: subs}
+	c.finish()
+	return c
+}
+
+// addFirst adds the first-rune sets of n to subs and reports whether n
+// always consumes at least one rune.
+func addFirst(n *node, subs *[]*charClass) bool {
+	switch n.kind {
+	case nRune:
+		c := &charClass{ranges: []rune{n.r, n.r}, fold: n.fold}
+		c.finish()
+		*subs = append(*subs, c)
+		return true
+	case nClass:
+		n.cls.finish()
+		*subs = append(*subs, n.cls)
+		return true
+	case nAny:
+		c := &charClass{ranges: []rune{0, unicode.MaxRune}}
+		if !n.dotNL {
+			c = &charClass{ranges: []rune{'\n', '\n'}, negate: true}
+		}
+		c.finish()
+		*subs = append(*subs, c)
+		return true
+	case nConcat:
+		for _, s := range n.subs {
+			if addFirst(s, subs) {
+				return true
+			}
+		}
+		return false
+	case nAlt:
+		all := true
+		for _, s := range n.subs {
+			if !addFirst(s, subs) {
+				all = false
+			}
+		}
+		return all
+	case nRepeat:
+		return addFirst(n.subs[0], subs) && n.min > 0
+	case nAtomic:
+		return addFirst(n.subs[0], subs)
+	}
+	return false // empty, assertions and look-ahead consume nothing
 }
 
 // nullable reports whether n can match the empty string.
@@ -934,9 +1005,14 @@ var errRegexBudget = fmt.Errorf("regex match took too many steps")
 
 // matchAt tries to match prog anchored at pos in s and returns the end of
 // the first match found in priority order, or -1.
-func (m *matcher) matchAt(prog []inst, s string, pos int) (int, error) {
+func (m *matcher) matchAt(prog []inst, s string, pos int) (end int, err error) {
 	base := len(m.stack)
-	defer func() { m.stack = m.stack[:base] }()
+	end, err = m.run(prog, s, pos, base)
+	m.stack = m.stack[:base]
+	return end, err
+}
+
+func (m *matcher) run(prog []inst, s string, pos, base int) (int, error) {
 	pc := 0
 	for {
 		m.steps++
@@ -993,6 +1069,22 @@ func (m *matcher) matchAt(prog []inst, s string, pos int) (int, error) {
 			pos += n
 			pc++
 		case opSplit:
+			if in.cls != nil {
+				// x can only match starting with a rune of in.cls: skip it
+				// at once when the next rune is not one.
+				if pos >= len(s) {
+					pc = in.y
+					break
+				}
+				r := rune(s[pos])
+				if r >= utf8.RuneSelf {
+					r, _ = utf8.DecodeRuneInString(s[pos:])
+				}
+				if !in.cls.matches(r) {
+					pc = in.y
+					break
+				}
+			}
 			m.stack = append(m.stack, thread{in.y, pos})
 			pc = in.x
 		case opJmp:
@@ -1074,8 +1166,12 @@ func assertHolds(kind int, s string, pos int) bool {
 // after a match the search resumes at its end; an empty match is skipped by
 // one rune.
 func (re *regex) findAll(s string) ([][2]int, error) {
-	m := &matcher{re: re}
-	var out [][2]int
+	m, _ := re.pool.Get().(*matcher)
+	if m == nil {
+		m = &matcher{re: re, stack: make([]thread, 0, 64)}
+	}
+	defer re.pool.Put(m)
+	out := make([][2]int, 0, len(s)/4+1)
 	pos := 0
 	for pos <= len(s) {
 		m.steps = 0
