@@ -24,13 +24,17 @@ type State struct {
 	Logits []float32
 
 	// scratch shared by all layers
-	ln, tmpC    []float32 // (N,C)
-	dx, dln     []float32 // (N,C)
-	dq, datt    []float32 // (N,H·D)
-	dk, dv      []float32 // (N,KV·D)
-	dgate, dup  []float32 // (N,I)
-	dh          []float32 // (N,I)
-	scores, dsc []float32 // (T,T) one head's attention probabilities and their gradient
+	ln, tmpC    []float32   // (N,C)
+	dx, dln     []float32   // (N,C)
+	dq, datt    []float32   // (N,H·D)
+	dk, dv      []float32   // (N,KV·D)
+	dgate, dup  []float32   // (N,I)
+	dh          []float32   // (N,I)
+	scores, dsc [][]float32 // per chunk (T,T): one head's attention probabilities and their gradient
+	dwPart      [][]float32 // per chunk (C): partial norm-weight gradients
+	threads     int
+	lossSum     []float64 // per chunk: summed loss and target count
+	lossCount   []int
 	cos, sin    []float32 // (T,D/2)
 	lora        map[*LoRA]*loraCache
 	drop, dropG []float32 // (N,max in) LoRA dropout input and its gradient
@@ -86,12 +90,19 @@ func (m *Model) NewState(B, T int, train bool) *State {
 	}
 	s.xOut, s.lnf, s.rstdf, s.Logits = f(N*C), f(N*C), f(N), f(N*V)
 	s.ln, s.tmpC = f(N*C), f(N*C)
-	s.scores = f(T * T)
+	s.threads = tensor.Threads()
+	s.lossSum, s.lossCount = make([]float64, s.threads), make([]int, s.threads)
+	for i := 0; i < s.threads; i++ {
+		s.scores = append(s.scores, f(T*T))
+		if train {
+			s.dsc = append(s.dsc, f(T*T))
+			s.dwPart = append(s.dwPart, f(C))
+		}
+	}
 	if train {
 		s.dx, s.dln = f(N*C), f(N*C)
 		s.dq, s.datt, s.dk, s.dv = f(N*qd), f(N*qd), f(N*kvd), f(N*kvd)
 		s.dgate, s.dup, s.dh = f(N*I), f(N*I), f(N*I)
-		s.dsc = f(T * T)
 	}
 	s.cos, s.sin = c.ropeTables(T)
 	s.lora = map[*LoRA]*loraCache{}
@@ -117,6 +128,45 @@ func (s *State) cache(layer int) *layerCache {
 		return &s.layers[layer]
 	}
 	return &s.layers[0]
+}
+
+// par runs body over [0, n) split across the state's threads.
+func (s *State) par(n int, body func(lo, hi, chunk int)) {
+	tensor.ParallelFor(n, s.threads, body)
+}
+
+// rmsnorm is rmsnormForward over the N rows, in parallel.
+func (s *State) rmsnorm(out, rstd, x, w []float32, C int, eps float64) {
+	s.par(s.N, func(lo, hi, _ int) {
+		rmsnormForward(out[lo*C:hi*C], rstd[lo:hi], x[lo*C:hi*C], w, hi-lo, C, eps)
+	})
+}
+
+// rmsnormBack is rmsnormBackward over the N rows, in parallel; the weight
+// gradient (when p is trainable) is summed from per-chunk partials in
+// chunk order, so the result does not depend on scheduling.
+func (s *State) rmsnormBack(dx []float32, p *Param, dy, x, rstd []float32, C int) {
+	w := p.W.F32
+	s.par(s.N, func(lo, hi, c int) {
+		var part []float32
+		if p.Grad != nil {
+			part = s.dwPart[c]
+			clear(part)
+		}
+		rmsnormBackward(dx[lo*C:hi*C], part, dy[lo*C:hi*C], x[lo*C:hi*C], w, rstd[lo:hi], hi-lo, C)
+	})
+	if p.Grad != nil {
+		for c := 0; c < min(s.threads, s.N); c++ {
+			for j, v := range s.dwPart[c] {
+				p.Grad[j] += v
+			}
+		}
+	}
+}
+
+// rope rotates (dir 1) or un-rotates (dir -1) the nh heads of every row.
+func (s *State) rope(x []float32, nh, D int, dir float32) {
+	s.par(s.N, func(lo, hi, _ int) { ropeRotate(x, lo, hi, s.T, nh, D, s.cos, s.sin, dir) })
 }
 
 // Forward runs the model over ids (B·T token ids, row-major [B][T]) and
@@ -146,7 +196,7 @@ func (m *Model) Forward(s *State, ids []int) error {
 			copy(lc.x, out)
 		}
 	}
-	rmsnormForward(s.lnf, s.rstdf, s.xOut, m.Norm.W.F32, N, C, c.RMSNormEps)
+	s.rmsnorm(s.lnf, s.rstdf, s.xOut, m.Norm.W.F32, C, c.RMSNormEps)
 	tensor.Gemm(false, true, 1, tensor.FromF32(s.lnf, N, C), m.LMHead.W, 0, s.Logits, c.VocabSize)
 	return nil
 }
@@ -156,21 +206,22 @@ func (m *Model) Forward(s *State, ids []int) error {
 func (m *Model) layerForward(s *State, l *Layer, lc *layerCache, out []float32) {
 	c := m.Cfg
 	N, C := s.N, c.HiddenSize
-	rmsnormForward(s.ln, lc.rstd1, lc.x, l.InputNorm.W.F32, N, C, c.RMSNormEps)
+	s.rmsnorm(s.ln, lc.rstd1, lc.x, l.InputNorm.W.F32, C, c.RMSNormEps)
 	s.linearForward(l.Q, lc.q, s.ln)
 	s.linearForward(l.K, lc.k, s.ln)
 	s.linearForward(l.V, lc.v, s.ln)
-	ropeForward(lc.q, N, s.T, c.NumHeads, c.HeadDim, s.cos, s.sin)
-	ropeForward(lc.k, N, s.T, c.NumKVHeads, c.HeadDim, s.cos, s.sin)
+	s.rope(lc.q, c.NumHeads, c.HeadDim, 1)
+	s.rope(lc.k, c.NumKVHeads, c.HeadDim, 1)
 	m.attentionForward(s, lc)
 	s.linearForward(l.O, s.tmpC, lc.att)
 	for i := range lc.x2 {
 		lc.x2[i] = lc.x[i] + s.tmpC[i]
 	}
-	rmsnormForward(s.ln, lc.rstd2, lc.x2, l.PostNorm.W.F32, N, C, c.RMSNormEps)
+	s.rmsnorm(s.ln, lc.rstd2, lc.x2, l.PostNorm.W.F32, C, c.RMSNormEps)
 	s.linearForward(l.Gate, lc.gate, s.ln)
 	s.linearForward(l.Up, lc.up, s.ln)
-	swigluForward(lc.h, lc.gate, lc.up)
+	I := c.IntermediateSize
+	s.par(N, func(lo, hi, _ int) { swigluForward(lc.h[lo*I:hi*I], lc.gate[lo*I:hi*I], lc.up[lo*I:hi*I]) })
 	s.linearForward(l.Down, s.tmpC, lc.h)
 	for i := range out {
 		out[i] = lc.x2[i] + s.tmpC[i]
@@ -298,39 +349,41 @@ func splitmix64(x uint64) uint64 {
 func (m *Model) attentionForward(s *State, lc *layerCache) {
 	c := m.Cfg
 	T, H, KV, D := s.T, c.NumHeads, c.NumKVHeads, c.HeadDim
-	qs, ks := H*D, KV*D
+	qs, ks, G := H*D, KV*D, H/KV
 	scale := float32(1 / math.Sqrt(float64(D)))
-	P := s.scores
-	for b := 0; b < s.B; b++ {
-		for h := 0; h < H; h++ {
-			g := h / (H / KV)
-			q := headView(lc.q, b*T*qs+h*D, T, D, qs)
+	s.par(s.B*KV, func(lo, hi, chunk int) {
+		P := s.scores[chunk]
+		for bg := lo; bg < hi; bg++ {
+			b, g := bg/KV, bg%KV
 			k := headView(lc.k, b*T*ks+g*D, T, D, ks)
 			v := headView(lc.v, b*T*ks+g*D, T, D, ks)
-			tensor.Gemm(false, true, scale, q, k, 0, P, T)
-			lse := lc.lse[(b*H+h)*T : (b*H+h+1)*T]
-			for i := 0; i < T; i++ {
-				row := P[i*T : (i+1)*T]
-				lo := c.windowStart(i)
-				mx := float32(math.Inf(-1))
-				for j := lo; j <= i; j++ {
-					mx = max(mx, row[j])
+			for h := g * G; h < (g+1)*G; h++ {
+				q := headView(lc.q, b*T*qs+h*D, T, D, qs)
+				tensor.Gemm(false, true, scale, q, k, 0, P, T)
+				lse := lc.lse[(b*H+h)*T : (b*H+h+1)*T]
+				for i := 0; i < T; i++ {
+					row := P[i*T : (i+1)*T]
+					lo := c.windowStart(i)
+					mx := float32(math.Inf(-1))
+					for j := lo; j <= i; j++ {
+						mx = max(mx, row[j])
+					}
+					var z float64
+					for j := lo; j <= i; j++ {
+						z += math.Exp(float64(row[j] - mx))
+					}
+					l := float64(mx) + math.Log(z)
+					lse[i] = float32(l)
+					clear(row[:lo])
+					for j := lo; j <= i; j++ {
+						row[j] = float32(math.Exp(float64(row[j]) - l))
+					}
+					clear(row[i+1:])
 				}
-				var z float64
-				for j := lo; j <= i; j++ {
-					z += math.Exp(float64(row[j] - mx))
-				}
-				l := float64(mx) + math.Log(z)
-				lse[i] = float32(l)
-				clear(row[:lo])
-				for j := lo; j <= i; j++ {
-					row[j] = float32(math.Exp(float64(row[j]) - l))
-				}
-				clear(row[i+1:])
+				tensor.Gemm(false, false, 1, tensor.FromF32(P, T, T), v, 0, lc.att[b*T*qs+h*D:], qs)
 			}
-			tensor.Gemm(false, false, 1, tensor.FromF32(P, T, T), v, 0, lc.att[b*T*qs+h*D:], qs)
 		}
-	}
+	})
 }
 
 // attentionBackward: given dO in s.datt, rebuild P from lse and compute
@@ -339,48 +392,53 @@ func (m *Model) attentionForward(s *State, lc *layerCache) {
 func (m *Model) attentionBackward(s *State, lc *layerCache) {
 	c := m.Cfg
 	T, H, KV, D := s.T, c.NumHeads, c.NumKVHeads, c.HeadDim
-	qs, ks := H*D, KV*D
+	qs, ks, G := H*D, KV*D, H/KV
 	scale := float32(1 / math.Sqrt(float64(D)))
-	clear(s.dk)
-	clear(s.dv)
-	P, dS := s.scores, s.dsc
-	Pm, dSm := tensor.FromF32(P, T, T), tensor.FromF32(dS, T, T)
-	for b := 0; b < s.B; b++ {
-		for h := 0; h < H; h++ {
-			g := h / (H / KV)
-			qo, ko := b*T*qs+h*D, b*T*ks+g*D
-			q := headView(lc.q, qo, T, D, qs)
+	s.par(s.B*KV, func(lo, hi, chunk int) {
+		P, dS := s.scores[chunk], s.dsc[chunk]
+		Pm, dSm := tensor.FromF32(P, T, T), tensor.FromF32(dS, T, T)
+		for bg := lo; bg < hi; bg++ {
+			b, g := bg/KV, bg%KV
+			ko := b*T*ks + g*D
 			k := headView(lc.k, ko, T, D, ks)
 			v := headView(lc.v, ko, T, D, ks)
-			dO := headView(s.datt, qo, T, D, qs)
-			tensor.Gemm(false, true, scale, q, k, 0, P, T)
-			lse := lc.lse[(b*H+h)*T : (b*H+h+1)*T]
-			for i := 0; i < T; i++ {
-				row := P[i*T : (i+1)*T]
-				lo := c.windowStart(i)
-				clear(row[:lo])
-				for j := lo; j <= i; j++ {
-					row[j] = float32(math.Exp(float64(row[j] - lse[i])))
-				}
-				clear(row[i+1:])
+			for r := 0; r < T; r++ {
+				clear(s.dk[ko+r*ks : ko+r*ks+D])
+				clear(s.dv[ko+r*ks : ko+r*ks+D])
 			}
-			tensor.Gemm(true, false, 1, Pm, dO, 1, s.dv[ko:], ks)
-			tensor.Gemm(false, true, 1, dO, v, 0, dS, T)
-			for i := 0; i < T; i++ {
-				p, d := P[i*T:(i+1)*T], dS[i*T:(i+1)*T]
-				var dot float32
-				for j := 0; j <= i; j++ {
-					dot += p[j] * d[j]
+			for h := g * G; h < (g+1)*G; h++ {
+				qo := b*T*qs + h*D
+				q := headView(lc.q, qo, T, D, qs)
+				dO := headView(s.datt, qo, T, D, qs)
+				tensor.Gemm(false, true, scale, q, k, 0, P, T)
+				lse := lc.lse[(b*H+h)*T : (b*H+h+1)*T]
+				for i := 0; i < T; i++ {
+					row := P[i*T : (i+1)*T]
+					lo := c.windowStart(i)
+					clear(row[:lo])
+					for j := lo; j <= i; j++ {
+						row[j] = float32(math.Exp(float64(row[j] - lse[i])))
+					}
+					clear(row[i+1:])
 				}
-				for j := 0; j <= i; j++ {
-					d[j] = p[j] * (d[j] - dot)
+				tensor.Gemm(true, false, 1, Pm, dO, 1, s.dv[ko:], ks)
+				tensor.Gemm(false, true, 1, dO, v, 0, dS, T)
+				for i := 0; i < T; i++ {
+					p, d := P[i*T:(i+1)*T], dS[i*T:(i+1)*T]
+					var dot float32
+					for j := 0; j <= i; j++ {
+						dot += p[j] * d[j]
+					}
+					for j := 0; j <= i; j++ {
+						d[j] = p[j] * (d[j] - dot)
+					}
+					clear(d[i+1:])
 				}
-				clear(d[i+1:])
+				tensor.Gemm(false, false, scale, dSm, k, 0, s.dq[qo:], qs)
+				tensor.Gemm(true, false, scale, dSm, q, 1, s.dk[ko:], ks)
 			}
-			tensor.Gemm(false, false, scale, dSm, k, 0, s.dq[qo:], qs)
-			tensor.Gemm(true, false, scale, dSm, q, 1, s.dk[ko:], ks)
 		}
-	}
+	})
 }
 
 // windowStart is the first key position query i may attend to.
@@ -411,7 +469,14 @@ func (m *Model) Loss(s *State, labels []int, norm float32) (sum float64, count i
 			return 0, 0, fmt.Errorf("loss: label %d at position %d is outside the vocabulary [0,%d)", t, i, V)
 		}
 	}
-	sum, count = crossEntropy(s.Logits, labels, s.N, s.T, V, norm)
+	sums, counts := s.lossSum, s.lossCount
+	s.par(s.N, func(lo, hi, c int) {
+		sums[c], counts[c] = crossEntropy(s.Logits, labels, lo, hi, s.T, V, norm)
+	})
+	for c := 0; c < min(s.threads, s.N); c++ {
+		sum += sums[c]
+		count += counts[c]
+	}
 	return sum, count, nil
 }
 
@@ -430,7 +495,7 @@ func (m *Model) Backward(s *State) {
 		tensor.Gemm(true, false, 1, dlogits, tensor.FromF32(s.lnf, N, C), 1, m.LMHead.Grad, C)
 	}
 	clear(s.dx)
-	rmsnormBackward(s.dx, m.Norm.Grad, s.dln, s.xOut, m.Norm.W.F32, s.rstdf, N, C)
+	s.rmsnormBack(s.dx, m.Norm, s.dln, s.xOut, s.rstdf, C)
 	for l := len(m.Layers) - 1; l >= 0; l-- {
 		m.layerBackward(s, m.Layers[l], &s.layers[l])
 	}
@@ -446,19 +511,22 @@ func (m *Model) layerBackward(s *State, l *Layer, lc *layerCache) {
 	N, C := s.N, c.HiddenSize
 	// MLP branch: out = x2 + down(h).
 	s.linearBackward(l.Down, s.dh, s.dx, lc.h, false)
-	swigluBackward(s.dgate, s.dup, s.dh, lc.gate, lc.up)
-	rmsnormForward(s.ln, lc.rstd2, lc.x2, l.PostNorm.W.F32, N, C, c.RMSNormEps)
+	I := c.IntermediateSize
+	s.par(N, func(lo, hi, _ int) {
+		swigluBackward(s.dgate[lo*I:hi*I], s.dup[lo*I:hi*I], s.dh[lo*I:hi*I], lc.gate[lo*I:hi*I], lc.up[lo*I:hi*I])
+	})
+	s.rmsnorm(s.ln, lc.rstd2, lc.x2, l.PostNorm.W.F32, C, c.RMSNormEps)
 	s.linearBackward(l.Gate, s.dln, s.dgate, s.ln, false)
 	s.linearBackward(l.Up, s.dln, s.dup, s.ln, true)
-	rmsnormBackward(s.dx, l.PostNorm.Grad, s.dln, lc.x2, l.PostNorm.W.F32, lc.rstd2, N, C)
+	s.rmsnormBack(s.dx, l.PostNorm, s.dln, lc.x2, lc.rstd2, C)
 	// Attention branch: x2 = x + o(att).
 	s.linearBackward(l.O, s.datt, s.dx, lc.att, false)
 	m.attentionBackward(s, lc)
-	ropeBackward(s.dq, N, s.T, c.NumHeads, c.HeadDim, s.cos, s.sin)
-	ropeBackward(s.dk, N, s.T, c.NumKVHeads, c.HeadDim, s.cos, s.sin)
-	rmsnormForward(s.ln, lc.rstd1, lc.x, l.InputNorm.W.F32, N, C, c.RMSNormEps)
+	s.rope(s.dq, c.NumHeads, c.HeadDim, -1)
+	s.rope(s.dk, c.NumKVHeads, c.HeadDim, -1)
+	s.rmsnorm(s.ln, lc.rstd1, lc.x, l.InputNorm.W.F32, C, c.RMSNormEps)
 	s.linearBackward(l.Q, s.dln, s.dq, s.ln, false)
 	s.linearBackward(l.K, s.dln, s.dk, s.ln, true)
 	s.linearBackward(l.V, s.dln, s.dv, s.ln, true)
-	rmsnormBackward(s.dx, l.InputNorm.Grad, s.dln, lc.x, l.InputNorm.W.F32, lc.rstd1, N, C)
+	s.rmsnormBack(s.dx, l.InputNorm, s.dln, lc.x, lc.rstd1, C)
 }

@@ -83,11 +83,11 @@ func TestRoPEGrad(t *testing.T) {
 	y := make([]float32, len(x))
 	loss := func() float64 {
 		copy(y, x)
-		ropeForward(y, N, T, nh, D, cos, sin)
+		ropeRotate(y, 0, N, T, nh, D, cos, sin, 1)
 		return dot64(y, rr)
 	}
 	dx := append([]float32(nil), rr...)
-	ropeBackward(dx, N, T, nh, D, cos, sin)
+	ropeRotate(dx, 0, N, T, nh, D, cos, sin, -1)
 	checkGrad(t, "dx", x, dx, loss, 200)
 }
 
@@ -113,11 +113,11 @@ func TestCrossEntropyGrad(t *testing.T) {
 	const norm = 3
 	loss := func() float64 {
 		copy(work, logits)
-		s, _ := crossEntropy(work, labels, N, T, V, 0)
+		s, _ := crossEntropy(work, labels, 0, N, T, V, 0)
 		return s / norm
 	}
 	copy(work, logits)
-	_, count := crossEntropy(work, labels, N, T, V, norm)
+	_, count := crossEntropy(work, labels, 0, N, T, V, norm)
 	if count != 4 { // labels[t+1] for t = 0, 2 of the first sequence, t = 0, 1 of the second
 		t.Fatalf("count %d, want 4", count)
 	}

@@ -51,22 +51,14 @@ func rmsnormBackward(dx, dw, dy, x, w, rstd []float32, N, C int) {
 	}
 }
 
-// ropeForward rotates each head of x (N = B·T rows of nh heads of size D)
-// in place, rotate-half style: for i < D/2, with c, s = cos, sin of t·θ_i,
-// (x_i, x_{i+D/2}) ← (x_i·c − x_{i+D/2}·s, x_{i+D/2}·c + x_i·s).
-// cos, sin are (T, D/2); row n has position n mod T.
-func ropeForward(x []float32, N, T, nh, D int, cos, sin []float32) {
-	ropeRotate(x, N, T, nh, D, cos, sin, 1)
-}
-
-// ropeBackward applies the inverse rotation to the gradient in place.
-func ropeBackward(dx []float32, N, T, nh, D int, cos, sin []float32) {
-	ropeRotate(dx, N, T, nh, D, cos, sin, -1)
-}
-
-func ropeRotate(x []float32, N, T, nh, D int, cos, sin []float32, dir float32) {
+// ropeRotate rotates each head of rows [lo, hi) of x (rows of nh heads of
+// size D) in place, rotate-half style: for i < D/2, with c, s = cos, sin of
+// t·θ_i, (x_i, x_{i+D/2}) ← (x_i·c − x_{i+D/2}·s, x_{i+D/2}·c + x_i·s).
+// cos, sin are (T, D/2); row n has position n mod T. dir = −1 applies the
+// inverse rotation, which is the backward pass (the rotation is orthogonal).
+func ropeRotate(x []float32, lo, hi, T, nh, D int, cos, sin []float32, dir float32) {
 	h := D / 2
-	for n := 0; n < N; n++ {
+	for n := lo; n < hi; n++ {
 		t := n % T
 		c, s := cos[t*h:(t+1)*h], sin[t*h:(t+1)*h]
 		for hd := 0; hd < nh; hd++ {
@@ -125,9 +117,10 @@ const IgnoreIndex = -100
 // IgnoreIndex have no target. It returns the summed loss over targets (in
 // float64) and their count, and overwrites logits (N,V) with
 // d(Σ loss / norm)/d logits = (softmax − onehot)/norm (0 on rows without a
-// target). With norm = 0 the gradient is not computed.
-func crossEntropy(logits []float32, labels []int, N, T, V int, norm float32) (sum float64, count int) {
-	for n := 0; n < N; n++ {
+// target). With norm = 0 the gradient is not computed. Only rows [lo, hi)
+// are visited.
+func crossEntropy(logits []float32, labels []int, lo, hi, T, V int, norm float32) (sum float64, count int) {
+	for n := lo; n < hi; n++ {
 		row := logits[n*V : (n+1)*V]
 		target := IgnoreIndex
 		if n%T != T-1 {

@@ -96,7 +96,7 @@ func IsAuxTensor(name string) bool {
 // name under prefix (the module path, e.g. "model.layers.0.mlp.down_proj").
 // The packed weight's Data aliases q.Packed; the rest is freshly encoded.
 func (q *Quantized) Tensors(prefix string) (map[string]TensorData, error) {
-	if err := q.Validate(); err != nil {
+	if err := q.check(); err != nil {
 		return nil, fmt.Errorf("quant: %s: %w", weightName(prefix), err)
 	}
 	w := weightName(prefix)
@@ -443,10 +443,10 @@ func FromTensors(prefix string, get Getter) (*Quantized, error) {
 			return nil, err
 		}
 		q.Absmax = am.f32s()
-		if err := checkFinite(fmt.Sprintf("tensor %q:", am.name), q.Absmax); err != nil {
-			return nil, err
+		if err := checkFinite("", q.Absmax); err != nil {
+			return nil, fmt.Errorf("quant: tensor %q:%w", am.name, err)
 		}
-		if err := q.Validate(); err != nil {
+		if err := q.check(); err != nil {
 			return nil, fmt.Errorf("quant: %s: %w", w, err)
 		}
 		return q, nil
@@ -463,8 +463,8 @@ func FromTensors(prefix string, get Getter) (*Quantized, error) {
 		return nil, err
 	}
 	q.NestedAbsmax = na.f32s()
-	if err := checkFinite(fmt.Sprintf("tensor %q:", na.name), q.NestedAbsmax); err != nil {
-		return nil, err
+	if err := checkFinite("", q.NestedAbsmax); err != nil {
+		return nil, fmt.Errorf("quant: tensor %q:%w", na.name, err)
 	}
 	nm, err := fetch(get, w+SuffixNestedQuantMap, true)
 	if err != nil {
@@ -474,10 +474,10 @@ func FromTensors(prefix string, get Getter) (*Quantized, error) {
 		return nil, err
 	}
 	copy(q.NestedMap[:], nm.f32s())
-	if err := checkFinite(fmt.Sprintf("tensor %q:", nm.name), q.NestedMap[:]); err != nil {
-		return nil, err
+	if err := checkFinite("", q.NestedMap[:]); err != nil {
+		return nil, fmt.Errorf("quant: tensor %q:%w", nm.name, err)
 	}
-	if err := q.Validate(); err != nil {
+	if err := q.check(); err != nil {
 		return nil, fmt.Errorf("quant: %s: %w", w, err)
 	}
 	return q, nil

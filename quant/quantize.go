@@ -254,37 +254,44 @@ func (q *Quantized) Dequantize() []float32 {
 // slice lengths, finite scales), so that the dequantization methods cannot
 // panic for in-range arguments.
 func (q *Quantized) Validate() error {
+	if err := q.check(); err != nil {
+		return fmt.Errorf("quant: %w", err)
+	}
+	return nil
+}
+
+func (q *Quantized) check() error {
 	if q == nil {
-		return errors.New("quant: nil Quantized")
+		return errors.New("nil Quantized")
 	}
 	if !q.Type.Valid() {
-		return fmt.Errorf("quant: invalid quant type %v", q.Type)
+		return fmt.Errorf("invalid quant type %v", q.Type)
 	}
 	if q.Rows <= 0 || q.Cols <= 0 || q.Rows > maxElements/q.Cols {
-		return fmt.Errorf("quant: invalid shape [%d, %d]", q.Rows, q.Cols)
+		return fmt.Errorf("invalid shape [%d, %d]", q.Rows, q.Cols)
 	}
 	if q.BlockSize <= 0 || q.BlockSize%2 != 0 {
-		return fmt.Errorf("quant: block size %d is not a positive even number", q.BlockSize)
+		return fmt.Errorf("block size %d is not a positive even number", q.BlockSize)
 	}
 	n := q.Rows * q.Cols
 	nb := q.NumBlocks()
 	if len(q.Packed) != (n+1)/2 {
-		return fmt.Errorf("quant: packed weight has %d bytes, shape [%d, %d] needs %d", len(q.Packed), q.Rows, q.Cols, (n+1)/2)
+		return fmt.Errorf("packed weight has %d bytes, shape [%d, %d] needs %d", len(q.Packed), q.Rows, q.Cols, (n+1)/2)
 	}
 	if !q.Nested {
 		if len(q.Absmax) != nb {
-			return fmt.Errorf("quant: absmax has %d values, want %d blocks", len(q.Absmax), nb)
+			return fmt.Errorf("absmax has %d values, want %d blocks", len(q.Absmax), nb)
 		}
 		return checkFinite("absmax", q.Absmax)
 	}
 	if q.NestedBlockSize <= 0 {
-		return fmt.Errorf("quant: nested block size %d is not positive", q.NestedBlockSize)
+		return fmt.Errorf("nested block size %d is not positive", q.NestedBlockSize)
 	}
 	if len(q.AbsmaxQ) != nb {
-		return fmt.Errorf("quant: quantized absmax has %d values, want %d blocks", len(q.AbsmaxQ), nb)
+		return fmt.Errorf("quantized absmax has %d values, want %d blocks", len(q.AbsmaxQ), nb)
 	}
 	if nn := (nb + q.NestedBlockSize - 1) / q.NestedBlockSize; len(q.NestedAbsmax) != nn {
-		return fmt.Errorf("quant: nested absmax has %d values, want %d", len(q.NestedAbsmax), nn)
+		return fmt.Errorf("nested absmax has %d values, want %d", len(q.NestedAbsmax), nn)
 	}
 	if err := checkFinite("nested absmax", q.NestedAbsmax); err != nil {
 		return err
@@ -292,16 +299,15 @@ func (q *Quantized) Validate() error {
 	if err := checkFinite("nested quant map", q.NestedMap[:]); err != nil {
 		return err
 	}
-	if err := checkFinite("nested offset", []float32{q.Offset}); err != nil {
-		return err
-	}
-	return nil
+	return checkFinite("nested offset", []float32{q.Offset})
 }
 
+// checkFinite returns an error naming what and the index of the first NaN
+// or infinite value of x.
 func checkFinite(what string, x []float32) error {
 	for i, v := range x {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return fmt.Errorf("quant: %s value %d is %v", what, i, v)
+			return fmt.Errorf("%s value %d is %v", what, i, v)
 		}
 	}
 	return nil

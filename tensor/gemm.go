@@ -385,16 +385,16 @@ func (j *gemmJob) gemvCols(ws *workspace, j0, j1 int) {
 		}
 		j.c[col] = v
 	}
-	var y [4]float32
+	y := &ws.dot
 	col := j0
 	for ; col+4 <= j1; col += 4 {
-		j.kern.dot4(k, x, b, col*b.Stride, b.Stride, &y, scratch)
+		j.kern.dot4(k, x, b, col*b.Stride, b.Stride, y, scratch)
 		for r, v := range y {
 			store(col+r, v)
 		}
 	}
 	for ; col < j1; col++ { // ld 0: four copies of one row
-		j.kern.dot4(k, x, b, col*b.Stride, 0, &y, scratch)
+		j.kern.dot4(k, x, b, col*b.Stride, 0, y, scratch)
 		store(col, y[0])
 	}
 }
@@ -411,9 +411,11 @@ func balance(n, max, q int) int {
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 func roundUp(a, q int) int { return ceilDiv(a, q) * q }
 
-// workspace holds one goroutine's packing buffers, 64-byte aligned.
+// workspace holds one goroutine's packing buffers, 64-byte aligned, and
+// the results of dot4.
 type workspace struct {
 	a, b, tile, scratch []float32
+	dot                 [4]float32
 }
 
 var wsFree struct {

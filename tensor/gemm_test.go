@@ -239,7 +239,7 @@ func TestGemmRealBlocks(t *testing.T) {
 		b := kern.blk
 		shapes := [][3]int{ // m, n, k
 			{b.mc + kern.mr + 1, 40, b.kc + 3},
-			{7, b.nc + kern.nr + 3, 2*b.kc + 1},
+			{7, b.nc + kern.nr + 3, b.kc + 1},
 			{97, 8, 300}, {97, 300, 8}, {8, 300, 97},
 			{1, 37, 300}, {1, 3, 40}, {1, 300, 16}, // one row: dot products when transB
 		}
@@ -371,18 +371,20 @@ func TestGemmConcurrent(t *testing.T) {
 // tile C exactly, on whole micro-tiles.
 func TestGemmPartition(t *testing.T) {
 	setTestKnobs(t, 1, nil, 1)
-	for _, kern := range testKernels() {
-		for _, s := range [][3]int{{1, 1, 1}, {5, 100, 10}, {100, 5, 10}, {1000, 1000, 100}, {7, 17, 3}, {64, 64, 64}} {
+	for _, tile := range [][2]int{{4, 4}, {6, 16}, {1, 4}} {
+		mr, nr := tile[0], tile[1]
+		for _, s := range [][3]int{{1, 1, 1}, {5, 100, 10}, {100, 5, 10}, {1000, 300, 100}, {7, 17, 3}, {64, 64, 64}, {1, 33, 5}} {
 			for _, threads := range []int{1, 2, 3, 4, 5, 6, 7, 8, 16} {
-				j := &gemmJob{m: s[0], n: s[1], k: s[2], kern: kern, blk: kern.blk}
-				parts := j.partition(threads, kern.mr, kern.nr, 1)
+				j := &gemmJob{m: s[0], n: s[1], k: s[2], blk: blocking{mc: 144, kc: 256, nc: 4080}}
+				parts := j.partition(threads, mr, nr, 1)
+				name := fmt.Sprintf("%d×%d tiles", mr, nr)
 				if parts < 1 || parts > threads {
-					t.Fatalf("%s %v threads=%d: %d parts", kern.name, s, threads, parts)
+					t.Fatalf("%s %v threads=%d: %d parts", name, s, threads, parts)
 				}
 				seen := make([]int, s[0]*s[1])
 				for _, r := range j.parts[:parts] {
-					if r.i0%kern.mr != 0 || r.j0%kern.nr != 0 {
-						t.Errorf("%s %v threads=%d: rect %v not on tile boundaries", kern.name, s, threads, r)
+					if r.i0%mr != 0 || r.j0%nr != 0 {
+						t.Errorf("%s %v threads=%d: rect %v not on tile boundaries", name, s, threads, r)
 					}
 					for i := r.i0; i < r.i1; i++ {
 						for jj := r.j0; jj < r.j1; jj++ {
@@ -392,7 +394,7 @@ func TestGemmPartition(t *testing.T) {
 				}
 				for x, v := range seen {
 					if v != 1 {
-						t.Fatalf("%s %v threads=%d: element %d covered %d times (%v)", kern.name, s, threads, x, v, j.parts[:parts])
+						t.Fatalf("%s %v threads=%d: element %d covered %d times (%v)", name, s, threads, x, v, j.parts[:parts])
 					}
 				}
 			}
