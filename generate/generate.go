@@ -24,11 +24,9 @@ type Options struct {
 
 // Generate extends prompt by up to o.MaxTokens tokens, calling emit (when
 // not nil) with each new token as it is chosen, and returns the new tokens.
-// Positions run from 0 at the first prompt token, and the sequence never
-// exceeds maxLen tokens (the model's context the caller allows).
-//
-// Each step recomputes the whole prefix: simple and exact, O(n²) in the
-// length.
+// The prompt is run once (prefill) into a KV cache, then each new token
+// costs one position's forward pass. The sequence never exceeds maxLen
+// tokens (the context the caller allows).
 func Generate(m *model.Model, prompt []int, maxLen int, o Options, emit func(id int)) ([]int, error) {
 	if len(prompt) == 0 {
 		return nil, fmt.Errorf("generate: empty prompt")
@@ -38,28 +36,33 @@ func Generate(m *model.Model, prompt []int, maxLen int, o Options, emit func(id 
 		return nil, fmt.Errorf("generate: the prompt (%d tokens) leaves no room under the %d-token limit", len(prompt), maxLen)
 	}
 	V := m.Cfg.VocabSize
-	s := m.NewState(1, total, false)
-	ids := make([]int, total)
-	copy(ids, prompt)
+	cache := m.NewCache(total)
+	pre := m.NewState(1, len(prompt), false)
+	if err := m.Decode(pre, cache, prompt); err != nil {
+		return nil, err
+	}
+	logits := pre.Logits[(len(prompt)-1)*V:]
+	step := m.NewState(1, 1, false)
 	rng := rand.New(rand.NewPCG(o.Seed, 0xda3e39cb94b95bdb))
 	probs := make([]float64, V)
 	order := make([]int, V)
 	var out []int
 	for n := len(prompt); n < total; n++ {
-		// Positions ≥ n hold padding; causal attention keeps them from
-		// influencing position n-1.
-		if err := m.Forward(s, ids); err != nil {
-			return out, err
-		}
-		next := Pick(s.Logits[(n-1)*V:n*V], o, rng, probs, order)
+		next := Pick(logits, o, rng, probs, order)
 		if stops(next, o.Stop) {
 			break
 		}
-		ids[n] = next
 		out = append(out, next)
 		if emit != nil {
 			emit(next)
 		}
+		if n+1 == total {
+			break
+		}
+		if err := m.Decode(step, cache, []int{next}); err != nil {
+			return out, err
+		}
+		logits = step.Logits
 	}
 	return out, nil
 }

@@ -3,7 +3,10 @@ package generate
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
+
+	"github.com/golora/golora/model"
 )
 
 func TestPick(t *testing.T) {
@@ -32,5 +35,43 @@ func TestPick(t *testing.T) {
 	want := 1 / (1 + math.Exp(2.4-2.5))
 	if got := float64(counts[1]) / n; math.Abs(got-want) > 0.02 {
 		t.Errorf("P(1) = %.3f, want %.3f", got, want)
+	}
+}
+
+// TestGreedyEqualsFullRecomputation: greedy decoding through the KV cache
+// picks, at every step, the argmax of a full forward pass over the
+// sequence so far.
+func TestGreedyEqualsFullRecomputation(t *testing.T) {
+	cfg, err := model.ParseConfig([]byte(`{"architectures":["Qwen2ForCausalLM"],"vocab_size":23,"hidden_size":16,
+		"intermediate_size":24,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2}`), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := model.NewRandom(cfg, 0.5, 3)
+	prompt := []int{1, 2, 3}
+	got, err := Generate(m, prompt, 64, Options{MaxTokens: 12}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 12 {
+		t.Fatalf("%d tokens, want 12", len(got))
+	}
+	seq := append([]int(nil), prompt...)
+	for i, id := range got {
+		s := m.NewState(1, len(seq), false)
+		if err := m.Forward(s, seq); err != nil {
+			t.Fatal(err)
+		}
+		want := Pick(s.Logits[(len(seq)-1)*cfg.VocabSize:], Options{}, nil, nil, nil)
+		if id != want {
+			t.Fatalf("step %d: cached greedy chose %d, full recomputation %d", i, id, want)
+		}
+		seq = append(seq, id)
+	}
+	// A stop token ends generation without being emitted.
+	first := slices.Index(got, got[2])
+	stopped, _ := Generate(m, prompt, 64, Options{MaxTokens: 12, Stop: []int{got[2]}}, nil)
+	if len(stopped) != first {
+		t.Errorf("stop token %d: %d tokens, want %d", got[2], len(stopped), first)
 	}
 }

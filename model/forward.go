@@ -39,6 +39,9 @@ type State struct {
 	lora        map[*LoRA]*loraCache
 	drop, dropG []float32 // (N,max in) LoRA dropout input and its gradient
 
+	kv   *Cache // set during Decode: keys and values of earlier positions
+	pos0 int    // position of the first token (Decode), else 0
+
 	// Dropout turns on LoRA dropout for the next Forward/Backward; masks
 	// are a pure function of DropoutSeed, so a step can be replayed
 	// exactly (resume) and backward regenerates the forward's mask.
@@ -166,7 +169,7 @@ func (s *State) rmsnormBack(dx []float32, p *Param, dy, x, rstd []float32, C int
 
 // rope rotates (dir 1) or un-rotates (dir -1) the nh heads of every row.
 func (s *State) rope(x []float32, nh, D int, dir float32) {
-	s.par(s.N, func(lo, hi, _ int) { ropeRotate(x, lo, hi, s.T, nh, D, s.cos, s.sin, dir) })
+	s.par(s.N, func(lo, hi, _ int) { ropeRotate(x, lo, hi, s.T, s.pos0, nh, D, s.cos, s.sin, dir) })
 }
 
 // Forward runs the model over ids (B·T token ids, row-major [B][T]) and
@@ -191,7 +194,7 @@ func (m *Model) Forward(s *State, ids []int) error {
 		if s.train && l+1 < len(m.Layers) {
 			out = s.layers[l+1].x
 		}
-		m.layerForward(s, layer, lc, out)
+		m.layerForward(s, l, layer, lc, out)
 		if !s.train && l+1 < len(m.Layers) {
 			copy(lc.x, out)
 		}
@@ -203,7 +206,7 @@ func (m *Model) Forward(s *State, ids []int) error {
 
 // layerForward computes out = x2 + down(swiglu(gate(ln2), up(ln2))) with
 // x2 = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1))).
-func (m *Model) layerForward(s *State, l *Layer, lc *layerCache, out []float32) {
+func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []float32) {
 	c := m.Cfg
 	N, C := s.N, c.HiddenSize
 	s.rmsnorm(s.ln, lc.rstd1, lc.x, l.InputNorm.W.F32, C, c.RMSNormEps)
@@ -212,7 +215,7 @@ func (m *Model) layerForward(s *State, l *Layer, lc *layerCache, out []float32) 
 	s.linearForward(l.V, lc.v, s.ln)
 	s.rope(lc.q, c.NumHeads, c.HeadDim, 1)
 	s.rope(lc.k, c.NumKVHeads, c.HeadDim, 1)
-	m.attentionForward(s, lc)
+	m.attentionForward(s, lc, li)
 	s.linearForward(l.O, s.tmpC, lc.att)
 	for i := range lc.x2 {
 		lc.x2[i] = lc.x[i] + s.tmpC[i]
@@ -345,42 +348,52 @@ func splitmix64(x uint64) uint64 {
 // attentionForward: for each sequence b and query head h (served by KV head
 // g = h/(H/KV)), P = softmax(Q_h·K_gᵀ/√D + mask) with the causal (and
 // sliding-window) mask, O_h = P·V_g. The row log-sum-exps are kept in lse
-// so that backward can rebuild P without storing it.
-func (m *Model) attentionForward(s *State, lc *layerCache) {
+// so that backward can rebuild P without storing it. During Decode the keys
+// and values of this layer are first appended to the cache, and the queries
+// (at positions pos0…pos0+T−1) attend over all L = pos0+T cached positions.
+func (m *Model) attentionForward(s *State, lc *layerCache, layer int) {
 	c := m.Cfg
 	T, H, KV, D := s.T, c.NumHeads, c.NumKVHeads, c.HeadDim
 	qs, ks, G := H*D, KV*D, H/KV
+	kbuf, vbuf, L := lc.k, lc.v, T
+	if s.kv != nil {
+		kbuf, vbuf = s.kv.k[layer], s.kv.v[layer]
+		copy(kbuf[s.pos0*ks:], lc.k[:T*ks])
+		copy(vbuf[s.pos0*ks:], lc.v[:T*ks])
+		L = s.pos0 + T
+	}
 	scale := float32(1 / math.Sqrt(float64(D)))
 	s.par(s.B*KV, func(lo, hi, chunk int) {
-		P := s.scores[chunk]
+		P := s.scores[chunk][:T*L]
 		for bg := lo; bg < hi; bg++ {
 			b, g := bg/KV, bg%KV
-			k := headView(lc.k, b*T*ks+g*D, T, D, ks)
-			v := headView(lc.v, b*T*ks+g*D, T, D, ks)
+			k := headView(kbuf, b*T*ks+g*D, L, D, ks)
+			v := headView(vbuf, b*T*ks+g*D, L, D, ks)
 			for h := g * G; h < (g+1)*G; h++ {
 				q := headView(lc.q, b*T*qs+h*D, T, D, qs)
-				tensor.Gemm(false, true, scale, q, k, 0, P, T)
+				tensor.Gemm(false, true, scale, q, k, 0, P, L)
 				lse := lc.lse[(b*H+h)*T : (b*H+h+1)*T]
 				for i := 0; i < T; i++ {
-					row := P[i*T : (i+1)*T]
-					lo := c.windowStart(i)
+					row := P[i*L : (i+1)*L]
+					a := s.pos0 + i
+					lo := c.windowStart(a)
 					mx := float32(math.Inf(-1))
-					for j := lo; j <= i; j++ {
+					for j := lo; j <= a; j++ {
 						mx = max(mx, row[j])
 					}
 					var z float64
-					for j := lo; j <= i; j++ {
+					for j := lo; j <= a; j++ {
 						z += math.Exp(float64(row[j] - mx))
 					}
 					l := float64(mx) + math.Log(z)
 					lse[i] = float32(l)
 					clear(row[:lo])
-					for j := lo; j <= i; j++ {
+					for j := lo; j <= a; j++ {
 						row[j] = float32(math.Exp(float64(row[j]) - l))
 					}
-					clear(row[i+1:])
+					clear(row[a+1:])
 				}
-				tensor.Gemm(false, false, 1, tensor.FromF32(P, T, T), v, 0, lc.att[b*T*qs+h*D:], qs)
+				tensor.Gemm(false, false, 1, tensor.FromF32(P, T, L), v, 0, lc.att[b*T*qs+h*D:], qs)
 			}
 		}
 	})

@@ -83,11 +83,11 @@ func TestRoPEGrad(t *testing.T) {
 	y := make([]float32, len(x))
 	loss := func() float64 {
 		copy(y, x)
-		ropeRotate(y, 0, N, T, nh, D, cos, sin, 1)
+		ropeRotate(y, 0, N, T, 0, nh, D, cos, sin, 1)
 		return dot64(y, rr)
 	}
 	dx := append([]float32(nil), rr...)
-	ropeRotate(dx, 0, N, T, nh, D, cos, sin, -1)
+	ropeRotate(dx, 0, N, T, 0, nh, D, cos, sin, -1)
 	checkGrad(t, "dx", x, dx, loss, 200)
 }
 
@@ -178,7 +178,7 @@ func TestAttentionGrad(t *testing.T) {
 				copy(b, randSlice(r, len(b), 1))
 			}
 			rr := randSlice(r, len(lc.att), 1)
-			loss := func() float64 { m.attentionForward(s, lc); return dot64(lc.att, rr) }
+			loss := func() float64 { m.attentionForward(s, lc, 0); return dot64(lc.att, rr) }
 			loss()
 			copy(s.datt, rr)
 			m.attentionBackward(s, lc)

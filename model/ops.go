@@ -54,12 +54,13 @@ func rmsnormBackward(dx, dw, dy, x, w, rstd []float32, N, C int) {
 // ropeRotate rotates each head of rows [lo, hi) of x (rows of nh heads of
 // size D) in place, rotate-half style: for i < D/2, with c, s = cos, sin of
 // t·θ_i, (x_i, x_{i+D/2}) ← (x_i·c − x_{i+D/2}·s, x_{i+D/2}·c + x_i·s).
-// cos, sin are (T, D/2); row n has position n mod T. dir = −1 applies the
-// inverse rotation, which is the backward pass (the rotation is orthogonal).
-func ropeRotate(x []float32, lo, hi, T, nh, D int, cos, sin []float32, dir float32) {
+// cos, sin are (positions, D/2); row n has position pos0 + n mod T. dir = −1
+// applies the inverse rotation, which is the backward pass (the rotation is
+// orthogonal).
+func ropeRotate(x []float32, lo, hi, T, pos0, nh, D int, cos, sin []float32, dir float32) {
 	h := D / 2
 	for n := lo; n < hi; n++ {
-		t := n % T
+		t := pos0 + n%T
 		c, s := cos[t*h:(t+1)*h], sin[t*h:(t+1)*h]
 		for hd := 0; hd < nh; hd++ {
 			v := x[(n*nh+hd)*D : (n*nh+hd+1)*D]

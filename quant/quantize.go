@@ -228,18 +228,30 @@ func (q *Quantized) DequantizeSpan(off int, dst []float32) {
 			e++
 		}
 		pairs := (end - i) / 2
-		src := q.Packed[e>>1 : e>>1+pairs]
-		d := dst[i : i+2*pairs]
-		for j, by := range src {
-			d2 := d[2*j : 2*j+2 : 2*j+2]
-			d2[0] = tbl[by>>4]
-			d2[1] = tbl[by&15]
-		}
+		expandNibbles(q.Packed[e>>1:e>>1+pairs], dst[i:i+2*pairs], &tbl)
 		i += 2 * pairs
 		if i < end { // odd end: high nibble of a byte
 			dst[i] = tbl[q.Packed[(off+i)>>1]>>4]
 			i++
 		}
+	}
+}
+
+// expandNibbles writes d[2j] = tbl[src[j]>>4], d[2j+1] = tbl[src[j]&15]
+// (len(d) = 2·len(src)), four bytes per step to keep bounds checks out of
+// the inner loop.
+func expandNibbles(src []byte, d []float32, tbl *[16]float32) {
+	for len(src) >= 4 {
+		s, o := src[:4:4], d[:8:8]
+		o[0], o[1] = tbl[s[0]>>4], tbl[s[0]&15]
+		o[2], o[3] = tbl[s[1]>>4], tbl[s[1]&15]
+		o[4], o[5] = tbl[s[2]>>4], tbl[s[2]&15]
+		o[6], o[7] = tbl[s[3]>>4], tbl[s[3]&15]
+		src, d = src[4:], d[8:]
+	}
+	for j, by := range src {
+		o := d[2*j : 2*j+2 : 2*j+2]
+		o[0], o[1] = tbl[by>>4], tbl[by&15]
 	}
 }
 

@@ -196,8 +196,8 @@ var jobPool = sync.Pool{New: func() any { return new(gemmJob) }}
 func (j *gemmJob) partition(threads, mr, nr, minFlops int) int {
 	mt, nt := ceilDiv(j.m, mr), ceilDiv(j.n, nr)
 	t := threads
-	if f := 2 * j.m * j.n * j.k / max(minFlops, 1); f < t {
-		t = f
+	if f := 2 * int64(j.m) * int64(j.n) * int64(j.k) / int64(max(minFlops, 1)); f < int64(t) {
+		t = int(f)
 	}
 	t = min(t, mt*nt, maxParts)
 	if t <= 1 {

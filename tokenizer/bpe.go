@@ -41,8 +41,12 @@ type mergeInfo struct {
 
 func pairKey(a, b int) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) }
 
-// cacheLimit bounds the word cache; it is cleared when full.
-const cacheLimit = 1 << 16
+// The word cache holds words up to cacheMaxWord bytes, at most cacheLimit
+// of them; it is cleared when full.
+const (
+	cacheLimit   = 1 << 16
+	cacheMaxWord = 256
+)
 
 type bpeSpec struct {
 	Type                    string          `json:"type"`
@@ -167,6 +171,9 @@ func (m *bpeModel) tokenize(word string) ([]int, error) {
 		return ids, nil
 	}
 	ids = m.merge(m.initialSymbols(word))
+	if len(word) > cacheMaxWord {
+		return ids, nil
+	}
 	m.mu.Lock()
 	if len(m.cache) >= cacheLimit {
 		clear(m.cache)

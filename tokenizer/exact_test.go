@@ -1,10 +1,8 @@
 package tokenizer
 
 import (
-	"bytes"
 	"compress/gzip"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -194,6 +192,4 @@ func TestFixtureStrings(t *testing.T) {
 			t.Errorf("no fixture string contains %q", want)
 		}
 	}
-	_ = fmt.Sprint
-	_ = bytes.MinRead
 }

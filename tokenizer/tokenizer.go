@@ -44,10 +44,11 @@ type Tokenizer struct {
 	post       postProcessor
 	dec        decoder
 
-	added     []addedToken
-	addedByID map[int]*addedToken
-	rawMatch  *addedMatcher // added tokens with normalized=false
-	normMatch *addedMatcher // added tokens with normalized=true
+	added          []addedToken
+	addedByID      map[int]*addedToken
+	addedByContent map[string]int
+	rawMatch       *addedMatcher // added tokens with normalized=false
+	normMatch      *addedMatcher // added tokens with normalized=true
 
 	idToToken []string
 	idKnown   []bool
@@ -214,8 +215,12 @@ func parseTokenizerJSON(data []byte) (*Tokenizer, error) {
 		}
 		t.added = append(t.added, a)
 	}
+	t.addedByContent = make(map[string]int, len(t.added))
 	for i := range t.added {
 		t.addedByID[t.added[i].ID] = &t.added[i]
+		if _, dup := t.addedByContent[t.added[i].Content]; !dup {
+			t.addedByContent[t.added[i].Content] = t.added[i].ID
+		}
 	}
 	if err := t.buildMatchers(); err != nil {
 		return nil, err
@@ -526,10 +531,8 @@ func (t *Tokenizer) EOS() int { return t.eos }
 // TokenID returns the id of a token string (added tokens first, then the
 // model's vocabulary).
 func (t *Tokenizer) TokenID(tok string) (int, bool) {
-	for i := range t.added {
-		if t.added[i].Content == tok {
-			return t.added[i].ID, true
-		}
+	if id, ok := t.addedByContent[tok]; ok {
+		return id, true
 	}
 	id, ok := t.model.vocab[tok]
 	return id, ok

@@ -19,6 +19,7 @@
 //   llama3/tokenizer_config.json
 //   qwen3/tokenizer.json.gz     Qwen3 (the Qwen2 pre-tokenizer, NFC) cut down
 //   qwen3/tokenizer_config.json
+//   gpt4o/, deepseek_v3/        the same for GPT-4o's o200k and DeepSeek-V3
 //   <name>/cases.json.gz        {"cases": [{text, ids, ids_special, decoded}]}
 //   for the four above, for variants built from them (llama2-metaspace), and
 //   for trained/tokenizer.json, which golora's TrainByteLevel wrote (see
@@ -322,6 +323,18 @@ function main() {
   writeGzJSON('qwen3/tokenizer.json.gz', q3);
   writeFile('qwen3/tokenizer_config.json', JSON.stringify(q3cfg, null, 2) + '\n');
   writeGzJSON('qwen3/cases.json.gz', cases(load(q3, q3cfg), TEXTS, 'qwen3'));
+
+  // GPT-4o (o200k pattern: Split with behavior Removed and invert) and
+  // DeepSeek-V3 (three chained Splits), cut down.
+  for (const name of ['gpt4o', 'deepseek_v3']) {
+    const dir = path.join(MODULES, '@lenml/tokenizer-' + name, 'models');
+    const j = truncate(readJSON(path.join(dir, 'tokenizer.json')), 12000);
+    const c = readJSON(path.join(dir, 'tokenizer_config.json'));
+    delete c.added_tokens_decoder;
+    writeGzJSON(name + '/tokenizer.json.gz', j);
+    writeFile(name + '/tokenizer_config.json', JSON.stringify(c, null, 2) + '\n');
+    writeGzJSON(name + '/cases.json.gz', cases(load(j, c), TEXTS, name));
+  }
 
   // A tokenizer trained by golora (TrainByteLevel + Save), if present.
   const tr = path.join(TESTDATA, 'trained', 'tokenizer.json');
