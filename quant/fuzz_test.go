@@ -15,14 +15,14 @@ func FuzzFromTensors(f *testing.F) {
 		}
 		return q
 	}
-	f.Add(base(NF4, true).QuantStateJSON(), true, uint16(75), uint16(3))
-	f.Add(base(FP4, false).QuantStateJSON(), false, uint16(75), uint16(3))
-	f.Add([]byte(`{"quant_type": "nf4", "blocksize": 2, "dtype": "float16", "shape": [1, 3]}`), false, uint16(2), uint16(2))
-	f.Add([]byte(`{"quant_type": "nf4", "blocksize": 64, "dtype": "torch.bfloat16", "shape": [1, 1], "nested_blocksize": 1, "nested_dtype": "float32", "nested_offset": 1e-05}`), true, uint16(1), uint16(1))
-	f.Add([]byte(`{"shape": [1e3, 2]}`), false, uint16(0), uint16(0))
-	f.Fuzz(func(t *testing.T, js []byte, nested bool, packedLen, blocks uint16) {
+	f.Add(base(NF4, true).QuantStateJSON(), false, true, uint16(75), uint16(3))
+	f.Add(base(FP4, false).QuantStateJSON(), true, false, uint16(75), uint16(3))
+	f.Add([]byte(`{"quant_type": "nf4", "blocksize": 2, "dtype": "float16", "shape": [1, 3]}`), false, false, uint16(2), uint16(2))
+	f.Add([]byte(`{"quant_type": "nf4", "blocksize": 64, "dtype": "torch.bfloat16", "shape": [1, 1], "nested_blocksize": 1, "nested_dtype": "float32", "nested_offset": 1e-05}`), false, true, uint16(1), uint16(1))
+	f.Add([]byte(`{"shape": [1e3, 2]}`), false, false, uint16(0), uint16(0))
+	f.Fuzz(func(t *testing.T, js []byte, fp4, nested bool, packedLen, blocks uint16) {
 		typ := NF4
-		if len(js) > 0 && js[0]&1 == 1 {
+		if fp4 {
 			typ = FP4
 		}
 		w := "p.weight"
@@ -52,8 +52,12 @@ func FuzzFromTensors(f *testing.F) {
 		for r := range q.Rows {
 			q.DequantizeRow(r, row)
 		}
-		if _, err := q.Tensors("p"); err != nil {
+		ts2, err := q.Tensors("p")
+		if err != nil {
 			t.Fatalf("accepted weight does not serialize: %v", err)
+		}
+		if _, err := FromTensors("p", getter(ts2)); err != nil {
+			t.Fatalf("re-read of an accepted weight failed: %v", err)
 		}
 	})
 }

@@ -193,3 +193,30 @@ func TestFixtureStrings(t *testing.T) {
 		}
 	}
 }
+
+// GPT-4o's o200k pattern, run as a Split with behavior Removed and invert.
+func TestExactGPT4o(t *testing.T) {
+	checkCases(t, loadFixture(t, "gpt4o", nil), loadCases(t, "gpt4o"), nil)
+}
+
+// DeepSeek-V3 chains three Splits (digits, CJK ranges, a punctuation-aware
+// word pattern) before ByteLevel.
+//
+// Its tokenizer_config.json says add_bos_token: true with tokenizer_class
+// LlamaTokenizerFast, which makes transformers rebuild the post-processor
+// to add BOS (update_post_processor); transformers.js ignores the flag and
+// keeps the ByteLevel post-processor of tokenizer.json. golora follows
+// transformers, so the expected ids with special tokens are BOS + the
+// reference's.
+func TestExactDeepSeekV3(t *testing.T) {
+	tk := loadFixture(t, "deepseek_v3", nil)
+	bos, ok := tk.TokenID("<｜begin▁of▁sentence｜>")
+	if !ok || tk.BOS() != bos {
+		t.Fatalf("BOS %d, want %d", tk.BOS(), bos)
+	}
+	cases := loadCases(t, "deepseek_v3")
+	for i := range cases {
+		cases[i].IDsSpecial = append([]int{bos}, cases[i].IDsSpecial...)
+	}
+	checkCases(t, tk, cases, nil)
+}

@@ -9,6 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/golora/golora/model"
+	"github.com/golora/golora/tensor"
+	"github.com/golora/golora/tokenizer"
 )
 
 // golora runs the CLI in-process and returns stdout, stderr and the exit code.
@@ -189,5 +193,54 @@ func TestUsageErrors(t *testing.T) {
 		if code == 0 || !strings.Contains(errs, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q, want it to mention %q", tc.args, code, errs, tc.want)
 		}
+	}
+}
+
+// tinyModelWithTokenizer writes a random Llama with a byte-level BPE
+// tokenizer learned from a few sentences.
+func tinyModelWithTokenizer(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	tok, err := tokenizer.TrainByteLevel([]byte(strings.Repeat("the quick brown fox jumps over the lazy dog. ", 20)), 280, []string{"<|endoftext|>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := model.ParseConfig([]byte(`{"architectures":["LlamaForCausalLM"],"vocab_size":`+strconv.Itoa(tok.VocabSize())+`,
+		"hidden_size":16,"intermediate_size":32,"num_hidden_layers":2,"num_attention_heads":2,"num_key_value_heads":1,
+		"max_position_embeddings":64,"tie_word_embeddings":true}`), "tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := model.NewRandom(cfg, 0.5, 1).Save(dir, tensor.BF16); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestGenerate(t *testing.T) {
+	dir := tinyModelWithTokenizer(t)
+	out, errs, code := golora(t, "generate", "--model", dir, "--prompt", "the quick", "--max-tokens", "8", "--temperature", "0", "--json")
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	var r struct {
+		PromptIDs []int   `json:"prompt_ids"`
+		IDs       []int   `json:"ids"`
+		Text      string  `json:"text"`
+		TPS       float64 `json:"tokens_per_sec"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(r.PromptIDs) == 0 || len(r.IDs) == 0 || len(r.IDs) > 8 || r.TPS <= 0 {
+		t.Errorf("unexpected result %+v", r)
+	}
+	// Streaming prints the same text the JSON reports.
+	text, _, code := golora(t, "generate", "--model", dir, "--prompt", "the quick", "--max-tokens", "8", "--temperature", "0")
+	if code != 0 || strings.TrimSuffix(text, "\n") != r.Text {
+		t.Errorf("streamed %q, JSON text %q", text, r.Text)
 	}
 }

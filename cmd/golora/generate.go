@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/golora/golora/generate"
+	"github.com/golora/golora/model"
+	"github.com/golora/golora/tokenizer"
+)
+
+func init() {
+	register("generate", "generate text from a prompt, with any number of adapters", runGenerate)
+}
+
+func runGenerate(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("model", "", "Hugging Face model `DIR` (with tokenizer.json)")
+	var adapters adapterFlags
+	fs.Var(&adapters, "adapter", "PEFT adapter `DIR[:SCALE]` (repeatable: adapters add up on one base)")
+	prompt := fs.String("prompt", "", "prompt text")
+	maxTokens := fs.Int("max-tokens", 128, "most tokens to generate")
+	temp := fs.Float64("temperature", 0.8, "sampling temperature; 0 is greedy")
+	topK := fs.Int("top-k", 0, "sample among the k most likely tokens (0: all)")
+	topP := fs.Float64("top-p", 1, "sample from the smallest set with this much probability")
+	seed := fs.Uint64("seed", 0, "random seed")
+	chat := fs.Bool("chat", false, "wrap the prompt as a user message in the model's chat template")
+	asJSON := fs.Bool("json", false, `print one JSON object {"prompt_ids", "ids", "text", "tokens_per_sec"}`)
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if *dir == "" {
+		return fmt.Errorf("--model is required")
+	}
+	m, err := model.Load(*dir)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if _, err := attachAdapters(m, adapters); err != nil {
+		return err
+	}
+	tok, err := tokenizer.Load(*dir)
+	if err != nil {
+		return err
+	}
+	var ids []int
+	if *chat {
+		ids, err = chatPromptIDs(tok, *prompt)
+	} else {
+		ids, err = tok.Encode(*prompt, true)
+	}
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return fmt.Errorf("the prompt encodes to no tokens; give --prompt text")
+	}
+	stop := stopIDs(m, tok)
+	o := generate.Options{MaxTokens: *maxTokens, Temperature: *temp, TopK: *topK, TopP: *topP, Seed: *seed, Stop: stop}
+	var out []int
+	printed := 0
+	stream := func(id int) {
+		out = append(out, id)
+		if *asJSON {
+			return
+		}
+		text, err := tok.Decode(out, true)
+		if err != nil || strings.HasSuffix(text, "\uFFFD") { // an incomplete UTF-8 sequence: wait for its rest
+			return
+		}
+		if len(text) > printed {
+			io.WriteString(stdout, text[printed:])
+			printed = len(text)
+		}
+	}
+	start := time.Now()
+	if _, err := generate.Generate(m, ids, max(m.Cfg.MaxPositions, len(ids)+1), o, stream); err != nil {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	text, err := tok.Decode(out, true)
+	if err != nil {
+		return err
+	}
+	tps := float64(len(out)) / secs
+	if *asJSON {
+		if out == nil {
+			out = []int{}
+		}
+		return json.NewEncoder(stdout).Encode(map[string]any{"prompt_ids": ids, "ids": out, "text": text, "tokens_per_sec": tps})
+	}
+	if len(text) > printed {
+		io.WriteString(stdout, text[printed:])
+	}
+	fmt.Fprintln(stdout)
+	fmt.Fprintf(stderr, "%d tokens in %.2fs (%.1f tokens/s)\n", len(out), secs, tps)
+	return nil
+}
+
+// stopIDs are the tokens that end generation: the tokenizer's EOS and the
+// config's eos_token_id(s).
+func stopIDs(m *model.Model, tok *tokenizer.Tokenizer) []int {
+	stop := append([]int(nil), m.Cfg.EOS...)
+	if e := tok.EOS(); e >= 0 {
+		stop = append(stop, e)
+	}
+	return stop
+}
+
+// chatPromptIDs renders prompt as one user turn with the generation prompt.
+func chatPromptIDs(tok *tokenizer.Tokenizer, prompt string) ([]int, error) {
+	return nil, fmt.Errorf("--chat: chat templates are not wired yet")
+}
