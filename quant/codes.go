@@ -176,10 +176,11 @@ func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) 
 // except that the first ⌊steps/16⌋·16 values are produced eight at a time
 // (AVX2) as base + float32(j·step), j = 0..7, where base is the formula at
 // the first index of the eight. The means are float32 (a+b)/2 and the scale
-// is a float32 product with float32(10^(e−6)). This reproduces the map
-// bitsandbytes writes on x86-64 (AVX2 dispatch) bit for bit; checkpoints
-// store the map they were made with (nested_quant_map), so loading never
-// depends on it.
+// is a float32 product with float32(10^(e−6)). This reproduces the
+// reference map (testdata) bit for bit; a torch build that dispatches
+// another vector width (AVX-512) may differ in the last bit of a few
+// entries. Checkpoints store the map they were made with
+// (nested_quant_map), so loading never depends on it.
 func DynamicMap() [256]float32 { return dynamicMap() }
 
 var dynamicMap = sync.OnceValue(func() [256]float32 {

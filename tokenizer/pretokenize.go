@@ -154,7 +154,9 @@ func (seq seqPreTokenizer) preTokenize(text string, atStart bool, emit func(stri
 	return nil
 }
 
-// gpt2Pattern is the split pattern of GPT-2, used by ByteLevel with use_regex.
+// gpt2Pattern is the split pattern of GPT-2, used by ByteLevel with
+// use_regex. gpt2Split implements it by hand; gpt2Regex is the same
+// pattern run by the regex engine, kept to check one against the other.
 const gpt2Pattern = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
 
 var gpt2Regex = mustCompile(gpt2Pattern)
@@ -182,12 +184,8 @@ func (b byteLevelPreTokenizer) preTokenize(text string, atStart bool, emit func(
 		emit(byteLevelEncode(text), atStart)
 		return nil
 	}
-	ms, err := gpt2Regex.findAll(text)
-	if err != nil {
-		return err
-	}
-	for _, sp := range splitSpans(text, ms, behIsolated, false) {
-		emit(byteLevelEncode(text[sp.start:sp.end]), atStart && sp.start == 0)
+	for _, m := range gpt2Split(text) { // the matches cover the text
+		emit(byteLevelEncode(text[m[0]:m[1]]), atStart && m[0] == 0)
 	}
 	return nil
 }

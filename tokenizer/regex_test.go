@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func splitStrings(t *testing.T, re *regex, s string) []string {
@@ -183,4 +184,49 @@ func TestRegexBudget(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error from an exponential match")
 	}
+}
+
+// TestGPT2SplitMatchesRegex checks the hand-written GPT-2 splitter against
+// the regex engine running the pattern, on the fixture texts and on random
+// strings.
+func TestGPT2SplitMatchesRegex(t *testing.T) {
+	var texts []string
+	for _, c := range loadCases(t, "gpt2") {
+		texts = append(texts, c.Text)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	alphabet := []string{"a", "Z", "é", "Ж", "日", "1", "٣", "½", " ", " ", "\t", "\n", "\r", "\u00a0", "\u3000", "\u0085",
+		"'", "s", "t", "re", "ve", "m", "ll", "d", "'S", ".", "!", "😀", "\u0301", "_", "-"}
+	for i := 0; i < 3000; i++ {
+		var b strings.Builder
+		for j := rng.IntN(16); j > 0; j-- {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		texts = append(texts, b.String())
+	}
+	for _, s := range texts {
+		want, err := gpt2Regex.findAll(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := gpt2Split(s); !slices.Equal(got, want) {
+			t.Errorf("gpt2Split(%q) = %v, regex gives %v", s, got, want)
+		}
+	}
+}
+
+func FuzzGPT2Split(f *testing.F) {
+	f.Add("Hello  world's 123 日本 \n\t x")
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			return
+		}
+		want, err := gpt2Regex.findAll(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := gpt2Split(s); !slices.Equal(got, want) {
+			t.Fatalf("gpt2Split(%q) = %v, regex gives %v", s, got, want)
+		}
+	})
 }

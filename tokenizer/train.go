@@ -56,12 +56,8 @@ func TrainByteLevel(text []byte, vocabSize int, specials []string) (*Tokenizer, 
 		if p.id >= 0 || p.text == "" {
 			continue
 		}
-		ms, err := gpt2Regex.findAll(p.text)
-		if err != nil {
-			return nil, fmt.Errorf("tokenizer: train: %w", err)
-		}
-		for _, sp := range splitSpans(p.text, ms, behIsolated, false) {
-			counts[p.text[sp.start:sp.end]]++
+		for _, m := range gpt2Split(p.text) {
+			counts[p.text[m[0]:m[1]]]++
 		}
 	}
 
