@@ -91,8 +91,10 @@ func stripLicense(src []byte) []byte {
 	return bytes.TrimLeft(src, "\n")
 }
 
-// split cuts text into a training part and a held-out tail of frac.
-func split(text []byte, frac float64) (train, held []byte) {
-	n := int(float64(len(text)) * (1 - frac))
-	return text[:n], text[n:]
+// thirds cuts text into what the base model pretrains on (the first 45%),
+// what a personality's adapter trains on (the next 45%, text the base has
+// not seen) and a held-out tail (10%) for validation.
+func thirds(text []byte) (base, adapter, held []byte) {
+	a, b := len(text)*45/100, len(text)*90/100
+	return text[:a], text[a:b], text[b:]
 }

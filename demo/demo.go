@@ -106,7 +106,7 @@ func Run(o Options) error {
 
 	held := map[string][]data.Example{}
 	for i, p := range personalities {
-		trainText, heldText := split(p.text(c), 0.1)
+		_, trainText, heldText := thirds(p.text(c))
 		trainSet, err := chunks(tok, trainText, o.Context)
 		if err != nil {
 			return err
@@ -202,10 +202,11 @@ func cached(dir string) bool {
 }
 
 // pretrain learns the tokenizer and trains every weight of a fresh model
-// on prose and code together, then saves both into dir.
+// on the first part of the prose and of the code together, then saves both
+// into dir.
 func pretrain(o Options, c *corpus, dir string) error {
-	proseTrain, _ := split(c.prose, 0.1)
-	codeTrain, _ := split(c.code, 0.1)
+	proseTrain, _, _ := thirds(c.prose)
+	codeTrain, _, _ := thirds(c.code)
 	mixed := append(append([]byte{}, proseTrain...), codeTrain...)
 	t0 := time.Now()
 	tok, err := tokenizer.TrainByteLevel(mixed, o.Vocab, []string{"<|endoftext|>"})

@@ -13,8 +13,9 @@ const (
 	// DefaultNestedBlockSize is the block size of the double quantization
 	// of the absmax.
 	DefaultNestedBlockSize = 256
-	// maxElements bounds rows·cols so that sizes never overflow int.
-	maxElements = 1 << 46
+	// maxElements bounds element counts so that byte sizes (up to 8 bytes
+	// an element) never overflow int, on 32-bit platforms too.
+	maxElements = math.MaxInt >> 4
 )
 
 // Quantized is a 4-bit block-quantized weight matrix W [Rows, Cols]

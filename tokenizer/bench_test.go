@@ -25,7 +25,7 @@ func benchEncode(b *testing.B, name string) {
 func BenchmarkEncodeGPT2(b *testing.B) { benchEncode(b, "gpt2") }
 
 // BenchmarkEncodeLlama2 measures SentencePiece-style BPE, where the whole
-// text is one word for the model.
+// text is one word for the model (too long for the word cache).
 func BenchmarkEncodeLlama2(b *testing.B) { benchEncode(b, "llama2") }
 
 // BenchmarkEncodeLlama3 measures the Split-regex pre-tokenizer.
@@ -34,12 +34,32 @@ func BenchmarkEncodeLlama3(b *testing.B) { benchEncode(b, "llama3") }
 // BenchmarkEncodeQwen3 adds NFC normalization.
 func BenchmarkEncodeQwen3(b *testing.B) { benchEncode(b, "qwen3") }
 
-// BenchmarkGPT2Split measures the regex engine alone.
-func BenchmarkGPT2Split(b *testing.B) {
+// BenchmarkRegexGPT2 measures the regex engine alone, on GPT-2's pattern.
+func BenchmarkRegexGPT2(b *testing.B) {
 	text := benchText()
 	b.SetBytes(int64(len(text)))
 	for i := 0; i < b.N; i++ {
 		if _, err := gpt2Regex.findAll(text); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGPT2Split measures the hand-written GPT-2 splitter.
+func BenchmarkGPT2Split(b *testing.B) {
+	text := benchText()
+	b.SetBytes(int64(len(text)))
+	for i := 0; i < b.N; i++ {
+		gpt2Split(text)
+	}
+}
+
+// BenchmarkTrainByteLevel measures training on 1 MB to 2048 tokens.
+func BenchmarkTrainByteLevel(b *testing.B) {
+	corpus := trainCorpus(1 << 20)
+	b.SetBytes(int64(len(corpus)))
+	for i := 0; i < b.N; i++ {
+		if _, err := TrainByteLevel(corpus, 2048, trainSpecials); err != nil {
 			b.Fatal(err)
 		}
 	}

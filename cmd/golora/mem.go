@@ -1,0 +1,76 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/golora/golora/mem"
+	"github.com/golora/golora/model"
+)
+
+func init() {
+	register("mem", "predict fine-tuning memory: weights, gradients, optimizer, activations", runMem)
+}
+
+func runMem(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("mem", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "a config.json `FILE`")
+	dir := fs.String("model", "", "a model `DIR` (only its config.json is read)")
+	method := fs.String("method", "lora", "full, lora or qlora")
+	dtype := fs.String("dtype", "float32", "base weight dtype: float32, float16 or bfloat16")
+	rank := fs.Int("rank", 8, "LoRA rank")
+	targets := fs.String("targets", "q_proj,k_proj,v_proj,o_proj", "LoRA target modules, or all-linear")
+	batch := fs.Int("batch-size", 1, "sequences per batch (activations)")
+	seq := fs.Int("seq-len", 512, "tokens per sequence (activations)")
+	double := fs.Bool("double-quant", true, "qlora: double-quantized absmax")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	path := *cfgPath
+	if path == "" {
+		if *dir == "" {
+			return fmt.Errorf("give --config FILE or --model DIR")
+		}
+		path = filepath.Join(*dir, "config.json")
+	}
+	c, err := model.LoadConfig(path)
+	if err != nil {
+		return err
+	}
+	size := map[string]int{"float32": 4, "float16": 2, "bfloat16": 2}[*dtype]
+	if size == 0 {
+		return fmt.Errorf("--dtype %q: want float32, float16 or bfloat16", *dtype)
+	}
+	o := mem.Options{Method: mem.Method(*method), DTypeSize: size, Rank: *rank, Targets: strings.Split(*targets, ","),
+		Batch: *batch, SeqLen: *seq, DoubleQuant: *double}
+	b, err := mem.Predict(c, o)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(b)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(stdout, "%s, %s, base in %s, batch %d × %d tokens\n", path, *method, *dtype, *batch, *seq)
+	fmt.Fprintf(tw, "parameters\t%s\t\n", groupDigits(int(b.Params)))
+	fmt.Fprintf(tw, "trainable\t%s\t%.4f%%\t\n", groupDigits(int(b.TrainableParams)), 100*float64(b.TrainableParams)/float64(b.Params))
+	row := func(name string, n int64) {
+		fmt.Fprintf(tw, "%s\t%s\t%.1f%%\t\n", name, humanBytes(n), 100*float64(n)/float64(b.TotalBytes))
+	}
+	row("weights", b.WeightsBytes)
+	if b.QuantizedWeightsBytes > 0 {
+		row("  of which 4-bit linears", b.QuantizedWeightsBytes)
+	}
+	row("gradients", b.GradsBytes)
+	row("optimizer (AdamW m, v)", b.OptimizerBytes)
+	row("activations", b.ActivationsBytes)
+	fmt.Fprintf(tw, "total\t%s\t\t\n", humanBytes(b.TotalBytes))
+	return tw.Flush()
+}
