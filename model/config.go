@@ -7,6 +7,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/golora/golora/quant"
 )
 
 // Architectures lists the config.json "architectures" values golora runs,
@@ -39,6 +41,9 @@ type Config struct {
 	SlidingWindow    int    // 0: full causal attention; else key j is seen from query i when i-j < window
 	TorchDType       string // float32, bfloat16, float16 (informational: compute is float32)
 	BOS, EOS         []int
+	// Quant is the bitsandbytes 4-bit quantization_config, nil when the
+	// checkpoint is not quantized.
+	Quant *quant.Config
 
 	// Raw is the whole parsed config.json, kept so that a merged or
 	// quantized model can be written back with every field it came with.
@@ -144,6 +149,14 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 	}
 	if act, ok := raw["hidden_act"].(string); ok && act != "silu" {
 		p.fail("hidden_act", fmt.Sprintf("activation %q is not supported (only silu)", act))
+	}
+	if qc, ok := raw["quantization_config"]; ok && qc != nil {
+		js, _ := json.Marshal(qc)
+		q, err := quant.ParseQuantizationConfig(js)
+		if err != nil {
+			return nil, fmt.Errorf("%s: field \"quantization_config\": %w", name, err)
+		}
+		c.Quant = &q
 	}
 	if rs, ok := raw["rope_scaling"]; ok && rs != nil {
 		c.RopeScaling = p.ropeScaling(rs)

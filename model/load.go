@@ -6,8 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/golora/golora/internal/atomicfile"
+	"github.com/golora/golora/quant"
 	"github.com/golora/golora/safetensors"
 	"github.com/golora/golora/tensor"
 )
@@ -25,6 +27,11 @@ func Load(dir string) (*Model, error) {
 		return nil, err
 	}
 	m, err := assemble(cfg, func(s paramSpec) (*Param, error) {
+		if cfg.Quant != nil && s.cols > 0 && strings.HasPrefix(s.name, "model.layers.") {
+			if p, err := loadQuantized(dir, set, s); p != nil || err != nil {
+				return p, err
+			}
+		}
 		t, ok := set.Tensor(s.name)
 		if !ok {
 			return nil, fmt.Errorf("%s: tensor %q is missing (architecture %s needs it)", dir, s.name, cfg.Architecture)
@@ -82,7 +89,8 @@ const maxShardBytes = 5_000_000_000
 // Save writes the model as a Hugging Face model directory: config.json (the
 // config's raw fields, with torch_dtype set to dtype) and model.safetensors
 // (sharded with an index past 5 GB) with every parameter stored as dtype
-// (tensor.F32, BF16 or F16).
+// (tensor.F32, BF16 or F16) — except 4-bit weights, which are written in
+// bitsandbytes' layout with a quantization_config in config.json.
 func (m *Model) Save(dir string, dtype tensor.DType) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -91,13 +99,25 @@ func (m *Model) Save(dir string, dtype tensor.DType) error {
 	for k, v := range m.Cfg.Raw {
 		raw[k] = v
 	}
-	raw["torch_dtype"] = map[tensor.DType]string{tensor.F32: "float32", tensor.BF16: "bfloat16", tensor.F16: "float16"}[dtype]
+	raw["torch_dtype"] = torchDType(dtype)
+	delete(raw, "quantization_config")
+	if t, double, ok := m.QuantType(); ok {
+		raw["quantization_config"] = quant.QuantizationConfig(t, double, "float32")
+	}
 	js, err := json.MarshalIndent(raw, "", "  ")
 	if err != nil {
 		return err
 	}
 	var ts []safetensors.Tensor
 	for _, p := range m.Params() {
+		if p.W.DType == tensor.Q4 {
+			qt, err := quantTensors(p)
+			if err != nil {
+				return err
+			}
+			ts = append(ts, qt...)
+			continue
+		}
 		ts = append(ts, encodeParam(p, dtype))
 	}
 	if err := safetensors.WriteSharded(dir, ts, map[string]string{"format": "pt"}, maxShardBytes); err != nil {

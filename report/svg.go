@@ -266,8 +266,9 @@ type series struct {
 }
 
 // lineChart draws series over a shared x axis with a legend; logY uses a
-// log scale on y (only positive values are drawn).
-func lineChart(id, title, xlabel, ylabel string, ss []series, logY bool) []byte {
+// log scale on y (only positive values are drawn), fromZero starts a
+// linear y axis at 0.
+func lineChart(id, title, xlabel, ylabel string, ss []series, logY, fromZero bool) []byte {
 	const W, H = 720.0, 340.0
 	c := newCanvas(id, W, H)
 	xmin, xmax := math.Inf(1), math.Inf(-1)
@@ -296,6 +297,9 @@ func lineChart(id, title, xlabel, ylabel string, ss []series, logY bool) []byte 
 		}
 		p.ya = axis{min: ymin, max: ymax, log: true, lo: p.y + p.h, hi: p.y}
 	} else {
+		if fromZero {
+			ymin = math.Min(0, ymin)
+		}
 		lo, hi := niceRange(ymin, ymax, 5)
 		p.ya = axis{min: lo, max: hi, lo: p.y + p.h, hi: p.y}
 	}

@@ -26,8 +26,18 @@ import (
 //	dX = dY·W:   Gemm(false, false, 1, dY, W, 0, dX, in)
 //	dW += dYᵀ·x: Gemm(true,  false, 1, dY, x, 1, dW, in)
 //
-// Gemm splits the work over up to Threads() goroutines. Shape mismatches are
-// programming errors and panic.
+// C must not overlap the data of a or b. Gemm splits the work over up to
+// Threads() goroutines (the caller and persistent pool workers) and may be
+// called from several goroutines at once. Shape mismatches are programming
+// errors and panic.
+//
+// Method: Goto/BLIS blocking. op(B) is packed kc×nc at a time into panels
+// of nr columns and op(A) mc×kc at a time into panels of mr rows (packing
+// absorbs transposition and widening); a register-blocked mr×nr
+// micro-kernel (AVX2+FMA assembly where the CPU has it, else pure Go)
+// multiplies a pair of panels. An F32 operand that would be used only once
+// or twice after packing is read in place, and a one-row product with
+// transB (one token times Wᵀ) takes dot products straight from B's rows.
 func Gemm(transA, transB bool, alpha float32, a, b Mat, beta float32, c []float32, ldc int) {
 	m, k := a.Rows, a.Cols
 	if transA {
@@ -107,6 +117,11 @@ func checkMat(name string, x Mat) {
 		have = len(x.F32)
 	case BF16, F16:
 		have = len(x.U16)
+	case Q4:
+		if x.Q == nil || x.Stride != x.Cols || x.Q.Rows*x.Q.Cols != x.Rows*x.Cols {
+			panic(fmt.Sprintf("tensor.Gemm: %s is a Q4 view that does not match its quantized data", name))
+		}
+		have = need
 	default:
 		panic(fmt.Sprintf("tensor.Gemm: %s has unsupported dtype %v", name, x.DType))
 	}

@@ -25,6 +25,12 @@ func packT16F32AVX2(dst *float32, src *float32, ld, kc8 int)
 //go:noescape
 func packT16BF16AVX2(dst *float32, src *uint16, ld, kc8 int)
 
+// avx2Kernel6x16 holds C's 6×16 tile in 12 YMM accumulators; each depth
+// step is 2 loads of B̃, 6 broadcasts of Ã and 12 FMAs, enough to keep both
+// FMA pipes of Zen 3 (latency 4) busy. Blocking for Zen 3: a 256×16 panel
+// of B̃ (16 KiB) plus a 6×256 panel of Ã (6 KiB) stay in the 32 KiB L1d, the
+// packed 144×256 block of op(A) (144 KiB) in the 512 KiB L2, and a packed
+// 256×4080 block of op(B) (4 MiB) in L3.
 var avx2Kernel6x16 = &gemmKernel{
 	name: "avx2-6x16",
 	mr:   6,
@@ -49,12 +55,12 @@ func dot4F32AVX2(k16 int, x *float32, w *float32, ld int, y *[4]float32)
 func dot4BF16AVX2(k16 int, x *float32, w *uint16, ld int, y *[4]float32)
 
 // dot4AVX2 sets y[r] = Σ_{p<k} x[p]·w[off + r·ld + p] for r < 4: the
-// assembly takes whole 16-element blocks, Go the rest. F16 rows are widened
-// into scratch (≥ 4·k floats) first.
+// assembly takes whole 16-element blocks, Go the rest. F16 and Q4 rows are
+// widened into scratch (≥ 4·k floats) first.
 func dot4AVX2(k int, x []float32, w Mat, off, ld int, y *[4]float32, scratch []float32) {
 	x = x[:k]
 	k16 := k / 16
-	if w.DType == F16 {
+	if w.DType == F16 || w.DType == Q4 {
 		scratch = scratch[:4*k]
 		for r := 0; r < 4; r++ {
 			widen(scratch[r*k:(r+1)*k], w, off+r*ld)

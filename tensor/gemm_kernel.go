@@ -3,7 +3,7 @@ package tensor
 import "runtime"
 
 // portableKernel is the pure-Go micro-kernel, available on every platform
-// and used where no assembly kernel fits the CPU.
+// and used where no assembly kernel fits the CPU (or with -tags purego).
 var portableKernel = &gemmKernel{
 	name: "go4x4",
 	mr:   4,

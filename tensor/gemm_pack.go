@@ -124,6 +124,8 @@ func widen(d []float32, x Mat, off int) {
 		for i, h := range s {
 			d[i] = f16to32(h)
 		}
+	case Q4:
+		x.Q.DequantizeSpan(off, d)
 	}
 }
 
@@ -146,6 +148,15 @@ func scatter(d []float32, stride, n int, x Mat, off int) {
 	case F16:
 		for p, h := range x.U16[off : off+n] {
 			d[p*stride] = f16to32(h)
+		}
+	case Q4:
+		var buf [64]float32
+		for p := 0; p < n; p += len(buf) {
+			seg := buf[:min(len(buf), n-p)]
+			x.Q.DequantizeSpan(off+p, seg)
+			for i, v := range seg {
+				d[(p+i)*stride] = v
+			}
 		}
 	}
 }

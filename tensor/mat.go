@@ -10,6 +10,8 @@ package tensor
 import (
 	"fmt"
 	"math"
+
+	"github.com/golora/golora/quant"
 )
 
 // DType is the storage type of a matrix operand.
@@ -19,6 +21,7 @@ const (
 	F32  DType = iota // IEEE float32
 	BF16              // bfloat16: the top 16 bits of a float32
 	F16               // IEEE half precision
+	Q4                // 4-bit NF4/FP4 blocks (bitsandbytes layout), in Mat.Q
 )
 
 func (d DType) String() string {
@@ -29,26 +32,34 @@ func (d DType) String() string {
 		return "BF16"
 	case F16:
 		return "F16"
+	case Q4:
+		return "Q4"
 	}
 	return fmt.Sprintf("DType(%d)", uint8(d))
 }
 
-// Size is the number of bytes of one element.
+// Size is the number of bytes of one element (0 for Q4, whose elements
+// are half a byte plus block constants: see Mat.Bytes).
 func (d DType) Size() int {
-	if d == F32 {
+	switch d {
+	case F32:
 		return 4
+	case BF16, F16:
+		return 2
 	}
-	return 2
+	return 0
 }
 
 // Mat is a row-major Rows×Cols matrix view: element (i, j) is at
-// i*Stride + j of F32 (DType F32) or of U16 (BF16, F16, raw bits).
+// i*Stride + j of F32 (DType F32) or of U16 (BF16, F16, raw bits), or is
+// entry i*Cols + j of the 4-bit blocks Q (DType Q4, Stride = Cols).
 // A Mat never owns a copy of weights it was made from: it may view a
 // memory-mapped file.
 type Mat struct {
 	DType      DType
 	F32        []float32
 	U16        []uint16
+	Q          *quant.Quantized
 	Rows, Cols int
 	Stride     int
 }
@@ -72,10 +83,33 @@ func FromU16(dt DType, data []uint16, rows, cols int) Mat {
 	return Mat{DType: dt, U16: data, Rows: rows, Cols: cols, Stride: cols}
 }
 
+// FromQuant views 4-bit quantized weights as a Rows×Cols matrix.
+func FromQuant(q *quant.Quantized) Mat {
+	return Mat{DType: Q4, Q: q, Rows: q.Rows, Cols: q.Cols, Stride: q.Cols}
+}
+
+// Bytes is the memory the matrix's elements take (for Q4 the packed
+// nibbles and the block constants).
+func (m Mat) Bytes() int {
+	if m.DType == Q4 {
+		q := m.Q
+		n := len(q.Packed) + 4*len(q.Absmax) + len(q.AbsmaxQ) + 4*len(q.NestedAbsmax)
+		if q.Nested {
+			n += 4 * len(q.NestedMap)
+		}
+		return n
+	}
+	return m.Rows * m.Cols * m.DType.Size()
+}
+
 // At returns element (i, j) widened to float32.
 func (m Mat) At(i, j int) float32 {
 	k := i*m.Stride + j
 	switch m.DType {
+	case Q4:
+		var v [1]float32
+		m.Q.DequantizeSpan(k, v[:])
+		return v[0]
 	case BF16:
 		return BF16ToF32(m.U16[k])
 	case F16:
@@ -89,6 +123,8 @@ func (m Mat) Row(i int, dst []float32) []float32 {
 	dst = dst[:m.Cols]
 	off := i * m.Stride
 	switch m.DType {
+	case Q4:
+		m.Q.DequantizeSpan(off, dst)
 	case BF16:
 		for j := range dst {
 			dst[j] = BF16ToF32(m.U16[off+j])

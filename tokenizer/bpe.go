@@ -39,6 +39,10 @@ type mergeInfo struct {
 	newID int32
 }
 
+// maxID bounds token ids, so that a corrupt file cannot make the id table
+// huge (real vocabularies stay below a few hundred thousand).
+const maxID = 1 << 24
+
 func pairKey(a, b int) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) }
 
 // The word cache holds words up to cacheMaxWord bytes, at most cacheLimit
@@ -101,8 +105,8 @@ func newBPE(spec *bpeSpec) (*bpeModel, error) {
 	m := &bpeModel{vocab: spec.Vocab, unkID: -1, fuseUnk: spec.FuseUnk, byteFallback: spec.ByteFallback,
 		ignoreMerges: spec.IgnoreMerges, cache: map[string][]int{}}
 	for tok, id := range spec.Vocab {
-		if id < 0 {
-			return nil, fmt.Errorf("model.vocab[%q]: negative id %d", tok, id)
+		if id < 0 || id >= maxID {
+			return nil, fmt.Errorf("model.vocab[%q]: id %d out of range [0, %d)", tok, id, maxID)
 		}
 	}
 	if spec.ContinuingSubwordPrefix != nil {

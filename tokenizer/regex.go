@@ -71,8 +71,12 @@ type inst struct {
 	x, y  int
 }
 
-// maxRepeat bounds counted repetition, which is expanded when compiling.
-const maxRepeat = 1000
+// maxRepeat bounds counted repetition, which is expanded when compiling,
+// and maxProgram the size of the compiled program.
+const (
+	maxRepeat  = 1000
+	maxProgram = 1 << 18
+)
 
 // maxSteps bounds the work of one match attempt so that a pathological
 // pattern fails with an error instead of hanging.
@@ -778,13 +782,16 @@ func (c *compiler) program(n *node) ([]inst, error) {
 		return nil, err
 	}
 	prog = append(prog, inst{op: opMatch})
-	if len(prog) > 1<<20 {
+	if len(prog) > maxProgram {
 		return nil, fmt.Errorf("pattern too large")
 	}
 	return prog, nil
 }
 
 func (c *compiler) emit(prog []inst, n *node) ([]inst, error) {
+	if len(prog) > maxProgram {
+		return nil, fmt.Errorf("pattern too large")
+	}
 	var err error
 	switch n.kind {
 	case nEmpty:

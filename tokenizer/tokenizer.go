@@ -5,8 +5,8 @@
 // Two families are supported:
 //
 //   - byte-level BPE (GPT-2, Llama-3, Qwen2): a ByteLevel pre-tokenizer or a
-//     Split with the model's regex followed by ByteLevel, GPT-2's byte-to-
-//     unicode table, merges by rank, the ByteLevel decoder;
+//     Split with the model's regex followed by ByteLevel, GPT-2's
+//     byte-to-unicode table, merges by rank, the ByteLevel decoder;
 //   - SentencePiece-style BPE (Llama-2, Mistral): Prepend/Replace
 //     normalizers or the Metaspace pre-tokenizer (▁ for spaces),
 //     byte_fallback to <0xNN> tokens, fuse_unk, and the Replace,
@@ -20,7 +20,14 @@
 //
 // Split patterns are run by a small backtracking regex engine (regex.go)
 // with Oniguruma's semantics, because Go's regexp has no look-ahead and the
-// GPT-2 family of patterns needs \s+(?!\S).
+// GPT-2 family of patterns needs \s+(?!\S); GPT-2's own pattern also has a
+// hand-written matcher (gpt2split.go), checked against the engine.
+// NFC/NFD/NFKC/NFKD normalizers use tables generated from Unicode data
+// (unorm.go). The truncation and padding sections of tokenizer.json are
+// ignored, as transformers does unless asked.
+//
+// TrainByteLevel learns a GPT-2 style byte-level BPE tokenizer from a corpus
+// and Save writes it (or a loaded tokenizer) as Hugging Face files.
 package tokenizer
 
 import (
@@ -53,12 +60,13 @@ type Tokenizer struct {
 	idToToken []string
 	idKnown   []bool
 
-	bos, eos        int
-	chatTemplate    string
-	cleanUpSpaces   bool
-	tokenizerJSON   []byte // as read, for Save
-	tokenizerConfig []byte // as read, for Save (nil: none)
-	chatTemplateRaw []byte // chat_template.jinja as read (nil: none)
+	bos, eos         int
+	chatTemplate     string
+	cleanUpSpaces    bool
+	tokenizerJSON    []byte // as read, for Save
+	tokenizerConfig  []byte // as read, for Save (nil: none)
+	specialTokensMap []byte // special_tokens_map.json as read (nil: none)
+	chatTemplateRaw  []byte // chat_template.jinja as read (nil: none)
 }
 
 type addedToken struct {
@@ -82,8 +90,9 @@ type fileSpec struct {
 
 // Load reads a tokenizer. path is a tokenizer.json file or a model
 // directory holding one. tokenizer_config.json (bos_token, eos_token,
-// add_bos_token, add_eos_token, chat_template, clean_up_tokenization_spaces)
-// and chat_template.jinja are read too when they sit beside tokenizer.json.
+// add_bos_token, add_eos_token, chat_template, clean_up_tokenization_spaces),
+// special_tokens_map.json (bos_token, eos_token) and chat_template.jinja are
+// read too when they sit beside tokenizer.json.
 func Load(path string) (*Tokenizer, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -105,17 +114,28 @@ func Load(path string) (*Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
-	var cfg, tmpl []byte
-	cfgName := filepath.Join(dir, "tokenizer_config.json")
+	sc := sidecars{
+		cfgName: filepath.Join(dir, "tokenizer_config.json"),
+		stmName: filepath.Join(dir, "special_tokens_map.json"),
+	}
 	if readSidecars {
-		if cfg, err = readOptional(cfgName); err != nil {
+		if sc.cfg, err = readOptional(sc.cfgName); err != nil {
 			return nil, err
 		}
-		if tmpl, err = readOptional(filepath.Join(dir, "chat_template.jinja")); err != nil {
+		if sc.stm, err = readOptional(sc.stmName); err != nil {
+			return nil, err
+		}
+		if sc.tmpl, err = readOptional(filepath.Join(dir, "chat_template.jinja")); err != nil {
 			return nil, err
 		}
 	}
-	return parse(data, file, cfg, cfgName, tmpl)
+	return parseFiles(data, file, sc)
+}
+
+// sidecars are the optional files read beside tokenizer.json (nil: absent).
+type sidecars struct {
+	cfg, stm, tmpl   []byte
+	cfgName, stmName string
 }
 
 func readOptional(name string) ([]byte, error) {
@@ -132,21 +152,34 @@ func readOptional(name string) ([]byte, error) {
 // parse builds a tokenizer from the bytes of tokenizer.json (named name in
 // errors) and, if cfg is not nil, tokenizer_config.json (named cfgName).
 func parse(data []byte, name string, cfg []byte, cfgName string, tmpl []byte) (*Tokenizer, error) {
+	return parseFiles(data, name, sidecars{cfg: cfg, cfgName: cfgName, tmpl: tmpl})
+}
+
+// parseFiles builds a tokenizer from tokenizer.json and its sidecar files.
+// BOS and EOS come from tokenizer_config.json, else special_tokens_map.json,
+// else are guessed from the names of the special tokens.
+func parseFiles(data []byte, name string, sc sidecars) (*Tokenizer, error) {
 	t, err := parseTokenizerJSON(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	t.tokenizerJSON = data
-	t.chatTemplateRaw = tmpl
-	if tmpl != nil {
-		t.chatTemplate = string(tmpl)
+	t.chatTemplateRaw = sc.tmpl
+	if sc.tmpl != nil {
+		t.chatTemplate = string(sc.tmpl)
 	}
 	t.bos, t.eos = t.guessBOSEOS()
-	if cfg != nil {
-		if err := t.applyConfig(cfg); err != nil {
-			return nil, fmt.Errorf("%s: %w", cfgName, err)
+	if sc.stm != nil {
+		if err := t.applyConfig(sc.stm, false); err != nil {
+			return nil, fmt.Errorf("%s: %w", sc.stmName, err)
 		}
-		t.tokenizerConfig = cfg
+		t.specialTokensMap = sc.stm
+	}
+	if sc.cfg != nil {
+		if err := t.applyConfig(sc.cfg, true); err != nil {
+			return nil, fmt.Errorf("%s: %w", sc.cfgName, err)
+		}
+		t.tokenizerConfig = sc.cfg
 	}
 	return t, nil
 }
@@ -204,8 +237,8 @@ func parseTokenizerJSON(data []byte) (*Tokenizer, error) {
 		if err := json.Unmarshal(raw, &a); err != nil {
 			return nil, fmt.Errorf("added_tokens[%d]: %v", i, err)
 		}
-		if a.ID < 0 {
-			return nil, fmt.Errorf("added_tokens[%d].id: missing or negative", i)
+		if a.ID < 0 || a.ID >= maxID {
+			return nil, fmt.Errorf("added_tokens[%d].id: missing or out of range [0, %d)", i, maxID)
 		}
 		if a.Content == "" {
 			return nil, fmt.Errorf("added_tokens[%d].content: empty", i)
@@ -299,7 +332,11 @@ func configToken(raw json.RawMessage, field string) (string, bool, error) {
 	return *obj.Content, true, nil
 }
 
-func (t *Tokenizer) applyConfig(data []byte) error {
+// applyConfig reads bos_token and eos_token from tokenizer_config.json or
+// special_tokens_map.json and, when full (tokenizer_config.json), also
+// add_bos_token, add_eos_token, chat_template and
+// clean_up_tokenization_spaces.
+func (t *Tokenizer) applyConfig(data []byte, full bool) error {
 	var cfg struct {
 		BOS          json.RawMessage `json:"bos_token"`
 		EOS          json.RawMessage `json:"eos_token"`
@@ -311,44 +348,47 @@ func (t *Tokenizer) applyConfig(data []byte) error {
 	if err := json.Unmarshal(data, &cfg); err != nil {
 		return fmt.Errorf("not valid JSON: %v", err)
 	}
-	resolve := func(raw json.RawMessage, field string) (int, bool, error) {
+	resolve := func(raw json.RawMessage, field string) (int, error) {
 		tok, ok, err := configToken(raw, field)
 		if err != nil || !ok {
-			return -1, ok, err
+			return -1, err
 		}
 		id, found := t.TokenID(tok)
 		if !found {
-			return -1, true, fmt.Errorf("%s: %q is not in the vocabulary", field, tok)
+			return -1, fmt.Errorf("%s: %q is not in the vocabulary", field, tok)
 		}
-		return id, true, nil
+		return id, nil
 	}
-	bos, hasBOS, err := resolve(cfg.BOS, "bos_token")
+	bos, err := resolve(cfg.BOS, "bos_token")
 	if err != nil {
 		return err
 	}
-	eos, hasEOS, err := resolve(cfg.EOS, "eos_token")
+	eos, err := resolve(cfg.EOS, "eos_token")
 	if err != nil {
 		return err
 	}
-	if cfg.BOS != nil {
+	if cfg.BOS != nil { // present, possibly null
 		t.bos = bos
 	}
 	if cfg.EOS != nil {
 		t.eos = eos
+	}
+	if !full {
+		return nil
 	}
 	// transformers rebuilds the post-processor from these flags
 	// (LlamaTokenizerFast.update_post_processor).
 	if cfg.AddBOS != nil || cfg.AddEOS != nil {
 		var tp templatePostProcessor
 		if cfg.AddBOS != nil && *cfg.AddBOS {
-			if !hasBOS || t.bos < 0 {
+			if t.bos < 0 {
 				return fmt.Errorf("add_bos_token: true but bos_token is not set")
 			}
 			tp.items = append(tp.items, []int{t.bos})
 		}
 		tp.items = append(tp.items, nil)
 		if cfg.AddEOS != nil && *cfg.AddEOS {
-			if !hasEOS || t.eos < 0 {
+			if t.eos < 0 {
 				return fmt.Errorf("add_eos_token: true but eos_token is not set")
 			}
 			tp.items = append(tp.items, []int{t.eos})

@@ -293,6 +293,27 @@ func TestLoadDirAndFile(t *testing.T) {
 	if ids, _ := tk.Encode("Hello", true); !slices.Equal(ids, []int{22557}) {
 		t.Errorf("add_bos_token false: %v", ids)
 	}
+	// bos_token and eos_token only in special_tokens_map.json (older models).
+	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(`{"add_bos_token": true, "add_eos_token": true}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "special_tokens_map.json"), []byte(`{"bos_token": {"content": "</s>"}, "eos_token": "<unk>"}`), 0o644)
+	tk, err = Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := tk.Encode("Hello", true); !slices.Equal(ids, []int{2, 22557, 0}) || tk.BOS() != 2 || tk.EOS() != 0 {
+		t.Errorf("special_tokens_map.json: %v BOS %d EOS %d", ids, tk.BOS(), tk.EOS())
+	}
+	out := t.TempDir()
+	if err := tk.Save(out); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "special_tokens_map.json")); err != nil || !bytes.Contains(b, []byte("</s>")) {
+		t.Errorf("Save: special_tokens_map.json: %s %v", b, err)
+	}
+	os.WriteFile(filepath.Join(dir, "special_tokens_map.json"), []byte(`{"bos_token": "<nope>"}`), 0o644)
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "special_tokens_map.json: bos_token") {
+		t.Errorf("bad special_tokens_map.json: %v", err)
+	}
 	if _, err := Load(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no tokenizer.json") {
 		t.Errorf("empty dir: %v", err)
 	}
@@ -323,7 +344,8 @@ func TestBadInput(t *testing.T) {
 		{base(`{"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": ["a b"]}`), `model.merges[0]: merged token "ab"`},
 		{base(`{"type": "BPE", "vocab": {"a": 0}, "merges": ["ab"]}`), `model.merges[0]: "ab" is not two tokens`},
 		{base(`{"type": "BPE", "vocab": {"a": 0}, "merges": [["a"]]}`), `model.merges[0]`},
-		{base(`{"type": "BPE", "vocab": {"a": -3}, "merges": []}`), `negative id`},
+		{base(`{"type": "BPE", "vocab": {"a": -3}, "merges": []}`), `model.vocab["a"]: id -3 out of range`},
+		{base(`{"type": "BPE", "vocab": {"a": 2000000000}, "merges": []}`), `model.vocab["a"]: id 2000000000 out of range`},
 		{base(`{"type": "BPE", "vocab": {"a": 0}, "merges": [], "unk_token": "<unk>"}`), `model.unk_token: "<unk>" is not in model.vocab`},
 		{base(`{"type": "BPE", "vocab": {}, "merges": [], "dropout": 0.1}`), `model.dropout`},
 		{`{"normalizer": {"type": "BertNormalizer"}, "model": ` + okModel + `}`, `normalizer.type: normalizer "BertNormalizer" is not supported`},
@@ -338,6 +360,7 @@ func TestBadInput(t *testing.T) {
 		{`{"post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>"}}], "special_tokens": {}}, "model": ` + okModel + `}`, `post_processor.single[0]: special token "<s>"`},
 		{`{"post_processor": {"type": "Magic"}, "model": ` + okModel + `}`, `post_processor.type`},
 		{`{"added_tokens": [{"content": "x"}], "model": ` + okModel + `}`, `added_tokens[0].id`},
+		{`{"added_tokens": [{"id": 99999999999, "content": "x"}], "model": ` + okModel + `}`, `added_tokens[0].id`},
 		{`{"added_tokens": [{"id": 5, "content": ""}], "model": ` + okModel + `}`, `added_tokens[0].content`},
 		{`{"added_tokens": "x", "model": ` + okModel + `}`, `not valid JSON`},
 	} {

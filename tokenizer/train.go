@@ -393,7 +393,8 @@ func tokenizerConfigJSON(added []addedToken, bos, eos string) ([]byte, error) {
 }
 
 // Save writes tokenizer.json and tokenizer_config.json (and
-// chat_template.jinja when the tokenizer was loaded with one) into dir,
+// special_tokens_map.json and chat_template.jinja when the tokenizer was
+// loaded with them) into dir,
 // creating dir if needed. Each file is written atomically. A loaded
 // tokenizer writes back the files it was read from; a trained one writes
 // the files TrainByteLevel made, which the Hugging Face libraries load.
@@ -412,6 +413,11 @@ func (t *Tokenizer) Save(dir string) error {
 	}
 	if t.tokenizerConfig != nil {
 		if err := write("tokenizer_config.json", t.tokenizerConfig); err != nil {
+			return fmt.Errorf("tokenizer: save: %w", err)
+		}
+	}
+	if t.specialTokensMap != nil {
+		if err := write("special_tokens_map.json", t.specialTokensMap); err != nil {
 			return fmt.Errorf("tokenizer: save: %w", err)
 		}
 	}

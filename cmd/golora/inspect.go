@@ -59,7 +59,7 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	for _, p := range m.Params() {
 		n := p.NumElements()
 		r.Params += n
-		r.Bytes += n * p.W.DType.Size()
+		r.Bytes += p.W.Bytes()
 		r.ByKind[paramKind(p.Name)] += n
 		r.ByDType[p.W.DType.String()] += n
 	}

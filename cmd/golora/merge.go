@@ -4,12 +4,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
-	"path/filepath"
+	"slices"
 
-	"github.com/golora/golora/internal/atomicfile"
 	"github.com/golora/golora/lora"
 	"github.com/golora/golora/model"
+	"github.com/golora/golora/tensor"
 )
 
 func init() {
@@ -27,6 +28,7 @@ func runMerge(args []string, stdout, stderr io.Writer) error {
 	adapter := fs.String("adapter", "", "PEFT adapter `DIR`")
 	scale := fs.Float64("scale", 1, "multiply the adapter's update by this")
 	out := fs.String("out", "", "output model `DIR`")
+	requantize := fs.Bool("requantize", false, "4-bit base: quantize the merged weights again (reports the added error)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -41,27 +43,82 @@ func runMerge(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer m.Close()
-	dtype := m.Layers[0].Q.W.W.DType
+	dtype := m.Embed.W.DType
+	qt, double, quantized := m.QuantType()
+	if *requantize && !quantized {
+		return fmt.Errorf("--requantize: %s is not a 4-bit model", *dir)
+	}
 	a, err := lora.Load(*adapter, m, "default")
 	if err != nil {
 		return err
 	}
+	if quantized {
+		// Adding s·B·A to 4-bit weights in place is impossible: dequantize
+		// every linear, merge, and store the result in the compute dtype.
+		dtype = computeDType(m.Cfg.Quant.ComputeDType)
+		m.Dequantize()
+	}
 	a.Merge(m, float32(*scale))
+	note := ""
+	if *requantize {
+		merged := snapshotLinears(m)
+		if err := m.Quantize(qt, double); err != nil {
+			return err
+		}
+		note = fmt.Sprintf(", quantized again to %s: relative RMS error of the merged weights %.4f", qt, requantError(m, merged))
+	} else if quantized {
+		note = fmt.Sprintf(" (the base was 4-bit %s: the merged model is dequantized, stored as %s; --requantize stores it 4-bit)", qt, dtype)
+	}
 	if err := m.Save(*out, dtype); err != nil {
 		return err
 	}
-	for _, f := range companionFiles {
-		data, err := os.ReadFile(filepath.Join(*dir, f))
-		if err != nil {
-			continue
-		}
-		if err := atomicfile.WriteFile(filepath.Join(*out, f), data); err != nil {
-			return err
+	if err := copyCompanions(*dir, *out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "merged %s (%d modules, scale %g) into %s, weights stored as %s%s, written to %s\n",
+		*adapter, len(a.Modules), *scale, *dir, dtype, note, *out)
+	return nil
+}
+
+// computeDType maps bnb_4bit_compute_dtype to the dtype merged weights are
+// written in.
+func computeDType(name string) tensor.DType {
+	switch name {
+	case "bfloat16":
+		return tensor.BF16
+	case "float16":
+		return tensor.F16
+	}
+	return tensor.F32
+}
+
+// snapshotLinears copies the float32 weights of every linear layer.
+func snapshotLinears(m *model.Model) [][]float32 {
+	var out [][]float32
+	for _, lin := range m.Linears() {
+		out = append(out, slices.Clone(lin.W.F32()))
+	}
+	return out
+}
+
+// requantError is √(Σ(W−Ŵ)²/ΣW²) over all linear weights, Ŵ the
+// dequantized 4-bit weights now in m.
+func requantError(m *model.Model, before [][]float32) float64 {
+	var num, den float64
+	var row []float32
+	for i, lin := range m.Linears() {
+		w := lin.W.W
+		row = slices.Grow(row[:0], w.Cols)[:w.Cols]
+		for r := 0; r < w.Rows; r++ {
+			w.Row(r, row)
+			for j, v := range row {
+				d := float64(v - before[i][r*w.Cols+j])
+				num += d * d
+				den += float64(before[i][r*w.Cols+j]) * float64(before[i][r*w.Cols+j])
+			}
 		}
 	}
-	fmt.Fprintf(stdout, "merged %s (%d modules, scale %g) into %s, weights stored as %s, written to %s\n",
-		*adapter, len(a.Modules), *scale, *dir, dtype, *out)
-	return nil
+	return math.Sqrt(num / den)
 }
 
 // same reports whether two paths name the same directory.

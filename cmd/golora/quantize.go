@@ -1,0 +1,83 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/golora/golora/internal/atomicfile"
+	"github.com/golora/golora/model"
+	"github.com/golora/golora/quant"
+)
+
+func init() {
+	register("quantize", "write a 4-bit (NF4/FP4, bitsandbytes layout) copy of a model", runQuantize)
+}
+
+func runQuantize(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("quantize", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("model", "", "model `DIR`")
+	out := fs.String("out", "", "output `DIR`")
+	typ := fs.String("type", "nf4", "nf4 or fp4")
+	double := fs.Bool("double-quant", false, "quantize the block absmax too (8 bits, blocks of 256)")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if *dir == "" || *out == "" {
+		return fmt.Errorf("--model and --out are required")
+	}
+	if same(*dir, *out) {
+		return fmt.Errorf("--out must differ from --model")
+	}
+	t, err := quant.ParseType(*typ)
+	if err != nil {
+		return err
+	}
+	m, err := model.Load(*dir)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	before := modelBytes(m)
+	if err := m.Quantize(t, *double); err != nil {
+		return err
+	}
+	dtype := m.Embed.W.DType
+	if err := m.Save(*out, dtype); err != nil {
+		return err
+	}
+	if err := copyCompanions(*dir, *out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "quantized the %d linear layers of %s to %s%s: %s → %s in memory, written to %s\n",
+		len(m.Linears()), *dir, t, map[bool]string{true: " with double quantization", false: ""}[*double],
+		humanBytes(int64(before)), humanBytes(int64(modelBytes(m))), *out)
+	return nil
+}
+
+// modelBytes is the memory the base model's weights take.
+func modelBytes(m *model.Model) int {
+	n := 0
+	for _, p := range m.Params() {
+		n += p.W.Bytes()
+	}
+	return n
+}
+
+// copyCompanions copies the tokenizer and generation files of a model
+// directory into another.
+func copyCompanions(from, to string) error {
+	for _, f := range companionFiles {
+		data, err := os.ReadFile(filepath.Join(from, f))
+		if err != nil {
+			continue
+		}
+		if err := atomicfile.WriteFile(filepath.Join(to, f), data); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,116 @@
+package model
+
+import (
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/golora/golora/quant"
+	"github.com/golora/golora/safetensors"
+	"github.com/golora/golora/tensor"
+)
+
+func TestQuantizeSaveLoad(t *testing.T) {
+	for _, tc := range []struct {
+		typ    quant.Type
+		double bool
+	}{{quant.NF4, true}, {quant.FP4, false}} {
+		t.Run(tc.typ.String(), func(t *testing.T) {
+			m := NewRandom(testConfig(t, "qwen2", map[string]any{"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4}), 0.05, 4)
+			ids := []int{1, 2, 3, 4, 5, 6}
+			full := m.NewState(1, len(ids), false)
+			m.Forward(full, ids)
+			ref := slices.Clone(full.Logits)
+			if err := m.Quantize(tc.typ, tc.double); err != nil {
+				t.Fatal(err)
+			}
+			typ, double, ok := m.QuantType()
+			if !ok || typ != tc.typ || double != tc.double {
+				t.Fatalf("QuantType %v %v %v", typ, double, ok)
+			}
+			if m.LMHead.W.DType == tensor.Q4 || m.Embed.W.DType == tensor.Q4 {
+				t.Error("embeddings and the output head must stay unquantized")
+			}
+			m.Forward(full, ids)
+			q := slices.Clone(full.Logits)
+			var num, den float64
+			for i := range ref {
+				num = math.Max(num, math.Abs(float64(q[i]-ref[i])))
+				den = math.Max(den, math.Abs(float64(ref[i])))
+			}
+			if num/den > 0.5 || num == 0 { // 4 bits: close, but not equal
+				t.Errorf("4-bit logits differ from float32 ones by %.3g relative", num/den)
+			}
+			dir := t.TempDir()
+			if err := m.Save(dir, tensor.F32); err != nil {
+				t.Fatal(err)
+			}
+			f, err := safetensors.Open(filepath.Join(dir, "model.safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			qs := "model.layers.0.self_attn.q_proj.weight.quant_state.bitsandbytes__" + tc.typ.String()
+			if _, ok := f.Tensor(qs); !ok {
+				t.Errorf("saved checkpoint lacks %s", qs)
+			}
+			if tt, _ := f.Tensor("model.layers.0.self_attn.q_proj.weight"); tt.DType != safetensors.U8 {
+				t.Errorf("packed weight stored as %s, want U8", tt.DType)
+			}
+			f.Close()
+			got, err := Load(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer got.Close()
+			if got.Cfg.Quant == nil || got.Cfg.Quant.Type != tc.typ {
+				t.Fatalf("loaded config quantization %+v", got.Cfg.Quant)
+			}
+			s := got.NewState(1, len(ids), false)
+			got.Forward(s, ids)
+			if !slices.Equal(s.Logits, q) {
+				t.Error("logits of the reloaded 4-bit model differ from the in-memory one")
+			}
+		})
+	}
+}
+
+// TestQLoRAGrad: LoRA gradients through a frozen 4-bit base.
+func TestQLoRAGrad(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	m := NewRandom(testConfig(t, "llama", map[string]any{"hidden_size": 64, "intermediate_size": 96}), 0.1, 7)
+	if err := m.Quantize(quant.NF4, true); err != nil {
+		t.Fatal(err)
+	}
+	var loras []*LoRA
+	for _, lin := range []*Linear{m.Layers[0].Q, m.Layers[1].Down} {
+		a := &LoRA{Adapter: "x", Rank: 2, Scale: 2,
+			A: NewParam(lin.Name+".A", []int{2, lin.In}, randSlice(r, 2*lin.In, 0.2)),
+			B: NewParam(lin.Name+".B", []int{lin.Out, 2}, randSlice(r, 2*lin.Out, 0.2))}
+		a.A.SetTrainable(true)
+		a.B.SetTrainable(true)
+		lin.LoRA = append(lin.LoRA, a)
+		loras = append(loras, a)
+	}
+	s := m.NewState(1, 5, true)
+	ids := []int{1, 4, 2, 8, 5}
+	loss := func() float64 {
+		m.Forward(s, ids)
+		sum, _, _ := m.Loss(s, ids, 0)
+		return sum
+	}
+	loss()
+	m.Loss(s, ids, 1)
+	m.Backward(s)
+	for _, a := range loras {
+		checkGrad(t, a.A.Name, a.A.W.F32, slices.Clone(a.A.Grad), loss, 20)
+		checkGrad(t, a.B.Name, a.B.W.F32, slices.Clone(a.B.Grad), loss, 20)
+	}
+	m2 := NewRandom(testConfig(t, "llama", nil), 0.1, 1)
+	m2.Layers[0].Q.W.SetTrainable(true)
+	if err := m2.Quantize(quant.NF4, false); err == nil || !strings.Contains(err.Error(), "trainable") {
+		t.Errorf("quantizing a trainable weight: %v", err)
+	}
+}

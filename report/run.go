@@ -1,0 +1,437 @@
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/golora/golora/lora"
+	"github.com/golora/golora/safetensors"
+	"github.com/golora/golora/tensor"
+	"github.com/golora/golora/train"
+)
+
+// Run is what a finished (or interrupted) training run left in its
+// directory, as the report reads it. Every part but the directory itself
+// may be missing; Notes says what was and why it matters.
+type Run struct {
+	Dir     string
+	Info    *train.RunInfo // run.json; nil for runs that did not write one
+	Options *train.Options // from run.json, else the newest checkpoint's trainer_state.json
+	Metrics []train.Metric
+	// Norms are ‖s·B·A‖_F by recorded step and module: from norms.jsonl,
+	// else rebuilt from the checkpoints and the final adapter.
+	Norms     []train.NormRecord
+	NormsFrom string
+	Adapter   *Adapter // the final adapter, or the newest checkpoint's; nil in full fine-tuning
+	Full      bool     // a full fine-tuning run (it saved model weights, not an adapter)
+	// SavedBytes is the size of what the run saved as its result: the
+	// adapter (weights and config), or the full model.
+	SavedBytes int64
+	// SavedParams is the number of values in the saved weights.
+	SavedParams int
+	Notes       []string
+}
+
+// Adapter is a PEFT adapter read from disk.
+type Adapter struct {
+	Dir     string
+	Config  *lora.Config
+	Scale   float64
+	Modules []*Module // by name
+	Bytes   int64     // adapter_model.safetensors + adapter_config.json
+}
+
+// Module is one adapted linear module.
+type Module struct {
+	Name  string // model.layers.3.self_attn.q_proj
+	Kind  string // q_proj
+	Layer int    // -1 when the name carries no layer index
+	A, B  tensor.Mat
+	Norm  float64 // ‖s·B·A‖_F
+}
+
+// Load reads a run directory. It fails only when dir is not a run at all
+// (no metrics.jsonl, no run.json and no saved weights).
+func Load(dir string) (*Run, error) {
+	r := &Run{Dir: dir}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("%s is not a directory", dir)
+	}
+	found := false
+	if ri, err := train.ReadRunInfo(filepath.Join(dir, train.RunFile)); err == nil {
+		r.Info, r.Options, found = ri, &ri.Options, true
+		r.Full = ri.Options.Full
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		r.note("%v", err)
+	}
+	if r.Options == nil {
+		if o, err := checkpointOptions(dir); err == nil && o != nil {
+			r.Options = o
+			r.Full = o.Full
+		}
+	}
+	if ms, err := train.ReadMetrics(filepath.Join(dir, "metrics.jsonl")); err == nil {
+		r.Metrics, found = ms, true
+	} else if len(ms) > 0 {
+		r.Metrics, found = ms, true
+		r.note("%v (the lines before it are used)", err)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		r.note("%v", err)
+	}
+	// The result: an adapter, else a full model, else the newest checkpoint's.
+	adir := dir
+	if !exists(filepath.Join(dir, lora.WeightsFile)) && !exists(filepath.Join(dir, "model.safetensors")) {
+		if step, _ := train.LatestCheckpoint(dir); step > 0 {
+			adir = train.CheckpointDir(dir, step)
+			r.note("no final weights in %s: showing checkpoint-%d", dir, step)
+		}
+	}
+	if exists(filepath.Join(adir, lora.WeightsFile)) {
+		a, err := ReadAdapter(adir)
+		if err != nil {
+			return nil, err
+		}
+		r.Adapter, found = a, true
+		r.SavedBytes = a.Bytes
+		for _, m := range a.Modules {
+			r.SavedParams += m.A.Rows*m.A.Cols + m.B.Rows*m.B.Cols
+		}
+	} else if exists(filepath.Join(adir, "config.json")) {
+		if n, b, err := modelSize(adir); err == nil {
+			r.Full, found = true, true
+			r.SavedBytes, r.SavedParams = b, n
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("%s: not a golora training run (no metrics.jsonl, %s or saved weights)", dir, train.RunFile)
+	}
+	if r.Adapter != nil {
+		r.loadNorms()
+	}
+	return r, nil
+}
+
+func (r *Run) note(format string, args ...any) { r.Notes = append(r.Notes, fmt.Sprintf(format, args...)) }
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// checkpointOptions reads the options of the newest checkpoint.
+func checkpointOptions(dir string) (*train.Options, error) {
+	step, err := train.LatestCheckpoint(dir)
+	if err != nil || step == 0 {
+		return nil, err
+	}
+	path := filepath.Join(train.CheckpointDir(dir, step), "trainer_state.json")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var st struct {
+		Options train.Options `json:"options"`
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &st.Options, nil
+}
+
+// loadNorms reads norms.jsonl, or rebuilds the norms from the checkpoints
+// and the final adapter for runs that did not record them.
+func (r *Run) loadNorms() {
+	path := filepath.Join(r.Dir, train.NormsFile)
+	ns, err := train.ReadNorms(path)
+	if err == nil && len(ns) > 0 {
+		r.Norms, r.NormsFrom = ns, train.NormsFile
+		return
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		r.note("%v", err)
+	}
+	entries, _ := os.ReadDir(r.Dir)
+	var steps []int
+	for _, e := range entries {
+		if s, ok := strings.CutPrefix(e.Name(), "checkpoint-"); ok && e.IsDir() {
+			if n, err := strconv.Atoi(s); err == nil && exists(filepath.Join(r.Dir, e.Name(), lora.WeightsFile)) {
+				steps = append(steps, n)
+			}
+		}
+	}
+	sort.Ints(steps)
+	for _, s := range steps {
+		a, err := ReadAdapter(train.CheckpointDir(r.Dir, s))
+		if err != nil {
+			r.note("%v", err)
+			continue
+		}
+		r.Norms = append(r.Norms, a.normRecord(s))
+	}
+	last := 0
+	if len(r.Metrics) > 0 {
+		last = r.Metrics[len(r.Metrics)-1].Step
+	}
+	if r.Adapter.Dir == r.Dir && (len(steps) == 0 || last > steps[len(steps)-1]) {
+		r.Norms = append(r.Norms, r.Adapter.normRecord(last))
+	}
+	r.NormsFrom = "checkpoints"
+	r.note("no %s in %s (a run from before golora recorded norms): the norms are those of the checkpoints and the final adapter", train.NormsFile, r.Dir)
+}
+
+func (a *Adapter) normRecord(step int) train.NormRecord {
+	nr := train.NormRecord{Step: step, Norms: map[string]float64{}}
+	for _, m := range a.Modules {
+		nr.Norms[m.Name] = m.Norm
+	}
+	return nr
+}
+
+// ReadAdapter reads a PEFT adapter directory without a base model: its
+// config and every module's A and B (as float32).
+func ReadAdapter(dir string) (*Adapter, error) {
+	cfg, err := lora.LoadConfig(filepath.Join(dir, lora.ConfigFile))
+	if err != nil {
+		return nil, err
+	}
+	wpath := filepath.Join(dir, lora.WeightsFile)
+	f, err := safetensors.Open(wpath)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	a := &Adapter{Dir: dir, Config: cfg, Scale: float64(cfg.Scale())}
+	for _, p := range []string{wpath, filepath.Join(dir, lora.ConfigFile)} {
+		if fi, err := os.Stat(p); err == nil {
+			a.Bytes += fi.Size()
+		}
+	}
+	byName := map[string]*Module{}
+	for _, key := range f.Names() {
+		module, which, ok := splitPEFTKey(key)
+		if !ok {
+			return nil, fmt.Errorf("%s: tensor %q is not a LoRA weight (want base_model.model.<module>.lora_A.weight or .lora_B.weight)", wpath, key)
+		}
+		t, _ := f.Tensor(key)
+		if len(t.Shape) != 2 {
+			return nil, fmt.Errorf("%s: tensor %q has shape %v, want a matrix", wpath, key, t.Shape)
+		}
+		mat, err := toF32(wpath, t)
+		if err != nil {
+			return nil, err
+		}
+		m := byName[module]
+		if m == nil {
+			m = &Module{Name: module, Kind: module[strings.LastIndex(module, ".")+1:], Layer: layerOf(module)}
+			byName[module] = m
+		}
+		if which == "A" {
+			m.A = mat
+		} else {
+			m.B = mat
+		}
+	}
+	for name, m := range byName {
+		if m.A.F32 == nil || m.B.F32 == nil {
+			return nil, fmt.Errorf("%s: module %q has only one of lora_A and lora_B", wpath, name)
+		}
+		if m.A.Rows != m.B.Cols {
+			return nil, fmt.Errorf("%s: module %q: lora_A is %d×%d but lora_B is %d×%d", wpath, name, m.A.Rows, m.A.Cols, m.B.Rows, m.B.Cols)
+		}
+		m.Norm = a.Scale * train.ProductNorm(m.B, m.A)
+		a.Modules = append(a.Modules, m)
+	}
+	if len(a.Modules) == 0 {
+		return nil, fmt.Errorf("%s: no LoRA tensors", wpath)
+	}
+	sort.Slice(a.Modules, func(i, j int) bool { return moduleLess(a.Modules[i], a.Modules[j]) })
+	return a, nil
+}
+
+// moduleLess orders modules by layer, then by name.
+func moduleLess(a, b *Module) bool {
+	if a.Layer != b.Layer {
+		return a.Layer < b.Layer
+	}
+	return a.Name < b.Name
+}
+
+// splitPEFTKey splits base_model.model.<module>.lora_{A,B}[.<adapter>].weight.
+func splitPEFTKey(key string) (module, which string, ok bool) {
+	rest, ok := strings.CutPrefix(key, "base_model.model.")
+	if !ok {
+		return "", "", false
+	}
+	if rest, ok = strings.CutSuffix(rest, ".weight"); !ok {
+		return "", "", false
+	}
+	for _, w := range []string{"A", "B"} {
+		i := strings.LastIndex(rest, ".lora_"+w)
+		if i <= 0 {
+			continue
+		}
+		tail := rest[i+len(".lora_"+w):]
+		if tail != "" && (tail[0] != '.' || strings.Contains(tail[1:], ".")) {
+			continue
+		}
+		return rest[:i], w, true
+	}
+	return "", "", false
+}
+
+// layerOf returns N of a module name containing ".layers.N.", or -1.
+func layerOf(name string) int {
+	_, rest, ok := strings.Cut(name, "layers.")
+	if !ok {
+		return -1
+	}
+	s, _, _ := strings.Cut(rest, ".")
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// toF32 copies a float tensor into an owned float32 matrix.
+func toF32(path string, t safetensors.Tensor) (tensor.Mat, error) {
+	rows, cols := t.Shape[0], t.Shape[1]
+	out := make([]float32, rows*cols)
+	switch t.DType {
+	case safetensors.F32:
+		v, err := t.F32()
+		if err != nil {
+			return tensor.Mat{}, fmt.Errorf("%s: tensor %q: %w", path, t.Name, err)
+		}
+		copy(out, v)
+	case safetensors.BF16, safetensors.F16:
+		v, err := t.U16()
+		if err != nil {
+			return tensor.Mat{}, fmt.Errorf("%s: tensor %q: %w", path, t.Name, err)
+		}
+		conv := tensor.BF16ToF32
+		if t.DType == safetensors.F16 {
+			conv = tensor.F16ToF32
+		}
+		for i, h := range v {
+			out[i] = conv(h)
+		}
+	default:
+		return tensor.Mat{}, fmt.Errorf("%s: tensor %q has dtype %s; want F32, BF16 or F16", path, t.Name, t.DType)
+	}
+	return tensor.FromF32(out, rows, cols), nil
+}
+
+// modelSize returns the number of values and the bytes of a model
+// directory's weights (with config.json and the shard index).
+func modelSize(dir string) (params int, bytes int64, err error) {
+	set, err := safetensors.OpenDir(dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer set.Close()
+	for _, n := range set.Names() {
+		t, _ := set.Tensor(n)
+		params += t.NumElements()
+	}
+	files := append(set.Files(), filepath.Join(dir, "config.json"), filepath.Join(dir, safetensors.IndexFileName))
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil {
+			bytes += fi.Size()
+		}
+	}
+	return params, bytes, nil
+}
+
+// FinalValidLoss is the last validation loss of the run (NaN when none).
+func (r *Run) FinalValidLoss() float64 {
+	for i := len(r.Metrics) - 1; i >= 0; i-- {
+		if v := r.Metrics[i].ValidLoss; v != nil {
+			return *v
+		}
+	}
+	return math.NaN()
+}
+
+// FinalLoss is the training loss of the last step (NaN when none).
+func (r *Run) FinalLoss() float64 {
+	if len(r.Metrics) == 0 {
+		return math.NaN()
+	}
+	return r.Metrics[len(r.Metrics)-1].Loss
+}
+
+// TokensPerSec is the training throughput: tokens over the time spent in
+// optimizer steps (validation excluded), from run.json or the metrics.
+func (r *Run) TokensPerSec() float64 {
+	if r.Info != nil && r.Info.TokensPerSec > 0 {
+		return r.Info.TokensPerSec
+	}
+	var tok, sec float64
+	for _, m := range r.Metrics {
+		if m.TokensPerSec > 0 {
+			tok += float64(m.Tokens)
+			sec += float64(m.Tokens) / m.TokensPerSec
+		}
+	}
+	if sec == 0 {
+		return 0
+	}
+	return tok / sec
+}
+
+// TrainableParams is the number of trained values: from run.json, else
+// those of the saved weights.
+func (r *Run) TrainableParams() int {
+	if r.Info != nil && r.Info.TrainableParams > 0 {
+		return r.Info.TrainableParams
+	}
+	return r.SavedParams
+}
+
+// PeakRSS is the training process's peak resident memory in bytes (0 when
+// not recorded).
+func (r *Run) PeakRSS() int64 {
+	if r.Info != nil {
+		return r.Info.PeakRSSBytes
+	}
+	return 0
+}
+
+// ModelDir is the base model directory the run names (run.json, the
+// checkpoint's options, or adapter_config.json's base_model_name_or_path).
+func (r *Run) ModelDir() string {
+	var cands []string
+	if r.Info != nil {
+		cands = append(cands, r.Info.ModelPath)
+	}
+	if r.Options != nil {
+		cands = append(cands, r.Options.Model)
+	}
+	if r.Adapter != nil {
+		cands = append(cands, r.Adapter.Config.BaseModel)
+	}
+	for _, c := range cands {
+		if c != "" && exists(filepath.Join(c, "config.json")) {
+			return c
+		}
+	}
+	for _, c := range cands {
+		if c != "" {
+			return c
+		}
+	}
+	return ""
+}
