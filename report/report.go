@@ -64,7 +64,7 @@ func Write(dir string, o Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	p := Build(r, o)
+	p := build(r, o)
 	if err := os.MkdirAll(filepath.Join(dir, FiguresDir), 0o755); err != nil {
 		return "", err
 	}
@@ -77,8 +77,8 @@ func Write(dir string, o Options) (string, error) {
 	return path, atomicfile.WriteFile(path, []byte(p.b.String()))
 }
 
-// Build renders the report of a loaded run.
-func Build(r *Run, o Options) *page {
+// build renders the report of a loaded run.
+func build(r *Run, o Options) *page {
 	p := &page{run: r}
 	b := &base{dir: o.Model}
 	if b.dir == "" {
@@ -113,9 +113,6 @@ func Build(r *Run, o Options) *page {
 		esc(r.Dir), esc(FiguresDir))
 	return p
 }
-
-// HTML is the page's HTML.
-func (p *page) HTML() string { return p.b.String() }
 
 func (p *page) w(format string, args ...any) { fmt.Fprintf(&p.b, format, args...) }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/golora/golora/data"
 	"github.com/golora/golora/lora"
 	"github.com/golora/golora/model"
+	"github.com/golora/golora/quant"
 	"github.com/golora/golora/tokenizer"
 )
 
@@ -25,6 +26,9 @@ func Execute(o Options, log io.Writer) (*Run, error) {
 	}
 	m, err := model.Load(o.Model)
 	if err != nil {
+		return nil, err
+	}
+	if err := quantizeBase(m, o, log); err != nil {
 		return nil, err
 	}
 	enc, err := LoadEncoder(o.Model)
@@ -79,6 +83,27 @@ func Execute(o Options, log io.Writer) (*Run, error) {
 	}
 	fmt.Fprintf(log, "saved to %s\n", o.Out)
 	return r, nil
+}
+
+// quantizeBase applies --quantize: a base stored unquantized is quantized
+// in memory; a pre-quantized checkpoint is used as it is (and must be of the
+// requested type).
+func quantizeBase(m *model.Model, o Options, log io.Writer) error {
+	if o.Quantize == "" {
+		return nil
+	}
+	t, _ := quant.ParseType(o.Quantize)
+	if have, _, ok := m.QuantType(); ok {
+		if have != t {
+			return fmt.Errorf("%s is already quantized to %s; --quantize %s would need the unquantized model", o.Model, have, t)
+		}
+		return nil
+	}
+	if err := m.Quantize(t, o.DoubleQuant); err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "quantized the base's %d linear layers to %s in memory (QLoRA)\n", len(m.Linears()), t)
+	return nil
 }
 
 // NewAdapter attaches the adapter a run trains: the --init-adapter one

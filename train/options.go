@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/golora/golora/quant"
 )
 
 // Options are the settings of a training run. The JSON names are the keys
@@ -24,6 +26,10 @@ type Options struct {
 	InitAdapter string `json:"init-adapter"`
 	Resume      bool   `json:"resume"`
 	Full        bool   `json:"full"` // train every base weight instead of LoRA
+	// Quantize ("nf4" or "fp4") stores the frozen base's linear layers in 4
+	// bits (QLoRA); DoubleQuant also quantizes their block absmax.
+	Quantize    string `json:"quantize"`
+	DoubleQuant bool   `json:"double-quant"`
 
 	Rank    int     `json:"rank"`
 	Alpha   float64 `json:"alpha"`
@@ -60,6 +66,7 @@ func Defaults() Options {
 		Rank: 8, Alpha: 16, Targets: "q_proj,v_proj", Init: "default",
 		LR: 2e-4, Schedule: "linear", Steps: 0, BatchSize: 4, GradAccum: 1, MaxSeqLen: 512,
 		WeightDecay: 0, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, MaxGradNorm: 1, Seed: 42, Shuffle: true,
+		DoubleQuant: true,
 	}
 }
 
@@ -101,6 +108,14 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("warmup, save-every and eval-every must not be negative")
 	case o.MaxGradNorm < 0 || o.WeightDecay < 0:
 		return fmt.Errorf("max-grad-norm and weight-decay must not be negative")
+	}
+	if o.Quantize != "" {
+		if _, err := quant.ParseType(o.Quantize); err != nil {
+			return fmt.Errorf("--quantize: %w", err)
+		}
+		if o.Full {
+			return fmt.Errorf("--quantize keeps the base frozen in 4 bits: it cannot be combined with --full")
+		}
 	}
 	switch o.Schedule {
 	case "constant", "linear", "cosine":

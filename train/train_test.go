@@ -237,3 +237,37 @@ func TestNonFiniteLossStops(t *testing.T) {
 	}
 	_ = fmt.Sprint()
 }
+
+// TestQLoRATrains: with the base in 4 bits the adapter still learns, and
+// the losses stay near those of the float32 base.
+func TestQLoRATrains(t *testing.T) {
+	r := loadRef(t)
+	data := writeIDs(t, r)
+	for _, typ := range []string{"nf4", "fp4"} {
+		out := t.TempDir()
+		o := refOptions(data, out, 2, 1)
+		o.Quantize = typ
+		o.Steps = 12
+		var log bytes.Buffer
+		if _, err := Execute(o, &log); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(log.String(), "quantized the base") {
+			t.Errorf("%s: no quantization message in %q", typ, log.String())
+		}
+		ms, _ := ReadMetrics(filepath.Join(out, "metrics.jsonl"))
+		first, last := ms[0].Loss, ms[len(ms)-1].Loss
+		want := r.Train["accum1"].Steps[0].Loss
+		if math.Abs(first-want) > 0.05*want {
+			t.Errorf("%s: first loss %.4f, float32 base %.4f", typ, first, want)
+		}
+		if !(last < first-0.1) {
+			t.Errorf("%s: loss %.4f → %.4f did not fall", typ, first, last)
+		}
+	}
+	o := refOptions(data, t.TempDir(), 2, 1)
+	o.Quantize, o.Full = "nf4", true
+	if _, err := Execute(o, nil); err == nil {
+		t.Error("--quantize with --full must be refused")
+	}
+}

@@ -244,3 +244,58 @@ func TestGenerate(t *testing.T) {
 		t.Errorf("streamed %q, JSON text %q", text, r.Text)
 	}
 }
+
+func TestQuantizeAndMergeInto4Bit(t *testing.T) {
+	dir := t.TempDir()
+	q := filepath.Join(dir, "q")
+	base, adapter := filepath.Join(ref, "lora_train"), filepath.Join(ref, "lora_train", "adapter_init")
+	if _, errs, code := golora(t, "quantize", "--model", base, "--out", q, "--type", "nf4", "--double-quant"); code != 0 {
+		t.Fatal(errs)
+	}
+	raw, _ := os.ReadFile(filepath.Join(q, "config.json"))
+	if !strings.Contains(string(raw), `"quant_method": "bitsandbytes"`) {
+		t.Errorf("config.json lacks the bitsandbytes quantization_config:\n%s", raw)
+	}
+	ids := "3,1,4,1,5,9"
+	withAdapter, errs, code := golora(t, "logits", "--model", q, "--adapter", adapter, "--ids", ids)
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	merged := filepath.Join(dir, "merged")
+	out, errs, code := golora(t, "merge", "--model", q, "--adapter", adapter, "--out", merged)
+	if code != 0 || !strings.Contains(out, "dequantized") {
+		t.Fatalf("merge into a 4-bit base: exit %d, %s%s", code, out, errs)
+	}
+	got, _, _ := golora(t, "logits", "--model", merged, "--ids", ids)
+	if e := maxRelErr(parseLogits(t, got), parseLogits(t, withAdapter)); e > 1e-4 {
+		t.Errorf("merged (dequantized) logits differ from 4-bit base + adapter by %.3g", e)
+	}
+	req := filepath.Join(dir, "requant")
+	out, errs, code = golora(t, "merge", "--model", q, "--adapter", adapter, "--out", req, "--requantize")
+	if code != 0 || !strings.Contains(out, "relative RMS error") {
+		t.Fatalf("--requantize: exit %d, %s%s", code, out, errs)
+	}
+	if _, _, code := golora(t, "merge", "--model", base, "--adapter", adapter, "--out", filepath.Join(dir, "x"), "--requantize"); code == 0 {
+		t.Error("--requantize on an unquantized base must be refused")
+	}
+}
+
+func TestTokenizeCLI(t *testing.T) {
+	dir := tinyModelWithTokenizer(t)
+	out, errs, code := golora(t, "tokenize", "--tokenizer", dir, "--text", "the lazy dog")
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	var r struct{ IDs []int }
+	if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.IDs) == 0 {
+		t.Fatalf("%q: %v", out, err)
+	}
+	var parts []string
+	for _, id := range r.IDs {
+		parts = append(parts, strconv.Itoa(id))
+	}
+	out, errs, code = golora(t, "tokenize", "--tokenizer", dir, "--decode", "--ids", strings.Join(parts, ","))
+	if code != 0 || !strings.Contains(out, `"the lazy dog"`) {
+		t.Errorf("decode: %s %s", out, errs)
+	}
+}

@@ -24,6 +24,8 @@ func trainFlags(fs *flag.FlagSet, o *train.Options) func() error {
 	fs.StringVar(&o.InitAdapter, "init-adapter", o.InitAdapter, "start from this PEFT adapter `DIR`")
 	fs.BoolVar(&o.Resume, "resume", o.Resume, "continue from the newest checkpoint in --out")
 	fs.BoolVar(&o.Full, "full", o.Full, "full fine-tuning: train every weight (no adapter)")
+	fs.StringVar(&o.Quantize, "quantize", o.Quantize, "QLoRA: keep the frozen base's linear layers in 4 bits, nf4 or fp4")
+	fs.BoolVar(&o.DoubleQuant, "double-quant", o.DoubleQuant, "with --quantize: quantize the block absmax too")
 	fs.IntVar(&o.Rank, "rank", o.Rank, "LoRA rank r")
 	fs.Float64Var(&o.Alpha, "alpha", o.Alpha, "LoRA alpha (scale alpha/r)")
 	fs.Float64Var(&o.Dropout, "dropout", o.Dropout, "LoRA dropout probability")
