@@ -14,8 +14,10 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
+	"github.com/golora/golora/quant"
 	"github.com/golora/golora/tensor"
 )
 
@@ -280,13 +282,35 @@ func assemble(c *Config, get func(s paramSpec) (*Param, error)) (*Model, error) 
 // transformers' _init_weights does: linear and embedding weights
 // N(0, std²), biases 0, norm weights 1.
 func NewRandom(c *Config, std float64, seed uint64) *Model {
+	m, _ := newRandom(c, std, seed, nil)
+	return m
+}
+
+// NewRandomQuantized is NewRandom with every decoder linear weight
+// quantized to 4 bits as soon as it is drawn, so that no float32 copy of
+// the whole model ever exists (for QLoRA memory measurements).
+func NewRandomQuantized(c *Config, std float64, seed uint64, t quant.Type, double bool) (*Model, error) {
+	return newRandom(c, std, seed, func(data []float32, rows, cols int) (*quant.Quantized, error) {
+		return quant.Quantize(data, rows, cols, t, double)
+	})
+}
+
+func newRandom(c *Config, std float64, seed uint64, q func([]float32, int, int) (*quant.Quantized, error)) (*Model, error) {
 	r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
-	m, _ := assemble(c, func(s paramSpec) (*Param, error) {
+	var buf []float32
+	return assemble(c, func(s paramSpec) (*Param, error) {
 		rows, cols := s.rows, s.cols
 		if cols == 0 {
 			rows, cols = 1, s.rows
 		}
-		data := make([]float32, rows*cols)
+		linear := q != nil && s.cols > 0 && strings.HasPrefix(s.name, "model.layers.")
+		var data []float32
+		if linear {
+			buf = slices.Grow(buf[:0], rows*cols)[:rows*cols]
+			data = buf
+		} else {
+			data = make([]float32, rows*cols)
+		}
 		switch {
 		case strings.HasSuffix(s.name, "norm.weight"):
 			for i := range data {
@@ -298,9 +322,15 @@ func NewRandom(c *Config, std float64, seed uint64) *Model {
 				data[i] = float32(r.NormFloat64() * std)
 			}
 		}
+		if linear {
+			qw, err := q(data, rows, cols)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", s.name, err)
+			}
+			return &Param{Name: s.name, Shape: s.shape(), W: tensor.FromQuant(qw)}, nil
+		}
 		return &Param{Name: s.name, Shape: s.shape(), W: tensor.FromF32(data, rows, cols), owned: true}, nil
 	})
-	return m
 }
 
 func (s paramSpec) shape() []int {

@@ -114,3 +114,16 @@ func TestQLoRAGrad(t *testing.T) {
 		t.Errorf("quantizing a trainable weight: %v", err)
 	}
 }
+
+func TestNewRandomQuantized(t *testing.T) {
+	m, err := NewRandomQuantized(testConfig(t, "llama", map[string]any{"hidden_size": 64, "intermediate_size": 128}), 0.02, 1, quant.NF4, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m.Params() {
+		isLinear := strings.HasSuffix(p.Name, "_proj.weight")
+		if (p.W.DType == tensor.Q4) != isLinear {
+			t.Errorf("%s stored as %s", p.Name, p.W.DType)
+		}
+	}
+}

@@ -41,3 +41,12 @@ func (cm colormap) at(t float64) color.RGBA {
 func isDark(c color.RGBA) bool {
 	return 0.299*float64(c.R)+0.587*float64(c.G)+0.114*float64(c.B) < 128
 }
+
+// reversed is the colour map run backwards.
+func (cm colormap) reversed() colormap {
+	out := make(colormap, len(cm))
+	for i, c := range cm {
+		out[len(cm)-1-i] = c
+	}
+	return out
+}

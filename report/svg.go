@@ -144,18 +144,25 @@ func (a axis) ticks(n int) ([]float64, float64) {
 		}
 		return out, 0
 	}
-	step := niceStep((a.max - a.min) / float64(max(n, 1)))
-	if step == 0 {
-		return []float64{a.min}, 0
-	}
-	var out []float64
-	for v := math.Ceil(a.min/step-1e-9) * step; v <= a.max+step*1e-9; v += step {
-		if math.Abs(v) < step*1e-9 {
-			v = 0
+	for try := 0; ; try++ {
+		step := niceStep((a.max - a.min) / float64(max(n, 1)))
+		if step == 0 {
+			return []float64{a.min}, 0
 		}
-		out = append(out, v)
+		var out []float64
+		dec := decimals(step)
+		for k := math.Ceil(a.min/step - 1e-9); k*step <= a.max+step*1e-9; k++ {
+			v, _ := strconv.ParseFloat(strconv.FormatFloat(k*step, 'f', dec+1, 64), 64)
+			if v == 0 {
+				v = 0 // not −0
+			}
+			out = append(out, v)
+		}
+		if len(out) >= 3 || try == 3 {
+			return out, step
+		}
+		n *= 2 // too few round values inside the range: finer steps
 	}
-	return out, step
 }
 
 // niceStep rounds x up to 1, 2 or 5 times a power of ten.
@@ -195,8 +202,19 @@ func tickLabel(v, step float64) string {
 	if step == 0 || av >= 1e5 || av < 1e-3 || step < 1e-3 {
 		return sci(v)
 	}
-	dec := max(0, int(-math.Floor(math.Log10(step)+1e-9)))
-	return strconv.FormatFloat(v, 'f', dec, 64)
+	return strconv.FormatFloat(v, 'f', decimals(step), 64)
+}
+
+// decimals is the number of decimal places that write multiples of step
+// exactly (0.25 → 2, 5 → 0).
+func decimals(step float64) int {
+	for d := 0; d < 12; d++ {
+		x := step * math.Pow(10, float64(d))
+		if math.Abs(x-math.Round(x)) < 1e-6*x {
+			return d
+		}
+	}
+	return 12
 }
 
 // sci formats v as 2.5e-4 / 1e6 (at most three significant digits).

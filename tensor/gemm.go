@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"time"
 	"fmt"
 	"sync"
 	"unsafe"
@@ -255,6 +256,8 @@ func (j *gemmJob) runPart(i int) {
 	if r.i0 >= r.i1 || r.j0 >= r.j1 {
 		return
 	}
+	t0 := time.Now()
+	defer func() { partTimes[i] += time.Since(t0); partStart[i] = t0 }()
 	ws := getWorkspace()
 	if j.gemv {
 		j.gemvCols(ws, r.j0, r.j1)
@@ -477,3 +480,6 @@ func grow(s []float32, n int) []float32 {
 	}
 	return buf[off : off+n : off+n]
 }
+
+var partTimes [2]time.Duration
+var partStart [2]time.Time

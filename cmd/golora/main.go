@@ -9,7 +9,10 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
+
+	"github.com/golora/golora/tensor"
 )
 
 // command is one subcommand: run gets the arguments after the command name.
@@ -42,7 +45,20 @@ func usage(w io.Writer) {
 }
 
 func main() {
+	tensor.SetThreads(threadCount(0))
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// threadCount is n when positive, else $GOLORA_THREADS when set, else 0
+// (every core).
+func threadCount(n int) int {
+	if n > 0 {
+		return n
+	}
+	if v, err := strconv.Atoi(os.Getenv("GOLORA_THREADS")); err == nil && v > 0 {
+		return v
+	}
+	return 0
 }
 
 // run dispatches to a subcommand and returns the process exit code.

@@ -1,0 +1,277 @@
+// Package bench measures golora: the GEMM alone and whole training steps,
+// in GFLOP/s, tokens/s, model FLOP utilisation (MFU) against the machine's
+// float32 peak, and peak resident memory.
+package bench
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golora/golora/lora"
+	"github.com/golora/golora/mem"
+	"github.com/golora/golora/model"
+	"github.com/golora/golora/optim"
+	"github.com/golora/golora/quant"
+	"github.com/golora/golora/tensor"
+	"golang.org/x/sys/cpu"
+)
+
+// PeakRSS is the process's peak resident set size in bytes (VmHWM), 0
+// where /proc is not available.
+func PeakRSS() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// PeakGFLOPS is the float32 peak of threads cores: GHz × 32 FLOP per cycle
+// (two 8-wide FMA units) on AVX2/FMA machines, GHz × 8 otherwise, with the
+// clock read from /proc/cpuinfo (3 GHz when unknown).
+func PeakGFLOPS(threads int) float64 {
+	ghz := 3.0
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "cpu MHz"); ok {
+				if mhz, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":")), 64); err == nil && mhz > 0 {
+					ghz = mhz / 1000
+					break
+				}
+			}
+		}
+	}
+	perCycle := 8.0
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		perCycle = 32
+	}
+	return float64(threads) * ghz * perCycle
+}
+
+// GemmResult is one GEMM measurement.
+type GemmResult struct {
+	M, N, K int     `json:"-"`
+	Trans   string  `json:"trans"`
+	Threads int     `json:"threads"`
+	Seconds float64 `json:"seconds_per_call"`
+	GFLOPS  float64 `json:"gflops"`
+	Peak    float64 `json:"peak_gflops"`
+}
+
+// Gemm times C = op(A)·op(B) for trans "nn", "nt", "tn" or "tt" over about
+// a second.
+func Gemm(m, n, k int, trans string, threads int) (GemmResult, error) {
+	if len(trans) != 2 || strings.Trim(trans, "nt") != "" {
+		return GemmResult{}, fmt.Errorf("--trans %q: want nn, nt, tn or tt", trans)
+	}
+	if m <= 0 || n <= 0 || k <= 0 {
+		return GemmResult{}, fmt.Errorf("m, n and k must be positive")
+	}
+	tensor.SetThreads(threads)
+	ta, tb := trans[0] == 't', trans[1] == 't'
+	r := rand.New(rand.NewPCG(1, 1))
+	mat := func(rows, cols int) tensor.Mat {
+		d := make([]float32, rows*cols)
+		for i := range d {
+			d[i] = r.Float32() - 0.5
+		}
+		return tensor.FromF32(d, rows, cols)
+	}
+	a, b := mat(m, k), mat(k, n)
+	if ta {
+		a = mat(k, m)
+	}
+	if tb {
+		b = mat(n, k)
+	}
+	c := make([]float32, m*n)
+	tensor.Gemm(ta, tb, 1, a, b, 0, c, n) // warm up
+	calls := 0
+	start := time.Now()
+	for time.Since(start) < time.Second || calls < 3 {
+		tensor.Gemm(ta, tb, 1, a, b, 0, c, n)
+		calls++
+	}
+	sec := time.Since(start).Seconds() / float64(calls)
+	return GemmResult{M: m, N: n, K: k, Trans: trans, Threads: tensor.Threads(), Seconds: sec,
+		GFLOPS: 2 * float64(m) * float64(n) * float64(k) / sec / 1e9, Peak: PeakGFLOPS(tensor.Threads())}, nil
+}
+
+// TrainOptions describe a training-step measurement.
+type TrainOptions struct {
+	Batch, SeqLen, Steps int
+	Rank                 int
+	Targets              string
+	Threads              int
+	Method               mem.Method // full, lora or qlora
+}
+
+// TrainResult is what `golora bench train` prints.
+type TrainResult struct {
+	Method         string  `json:"method"`
+	Params         int     `json:"params"`
+	Trainable      int     `json:"trainable_params"`
+	Tokens         int     `json:"tokens_per_step"`
+	StepSeconds    float64 `json:"step_seconds"`
+	TokensPerSec   float64 `json:"tokens_per_sec"`
+	GFLOPS         float64 `json:"gflops"`
+	PeakGFLOPS     float64 `json:"peak_gflops"`
+	MFU            float64 `json:"mfu"`
+	PeakRSS        int64   `json:"peak_rss_bytes"`
+	PredictedBytes int64   `json:"predicted_bytes"`
+	Threads        int     `json:"threads"`
+	Loss           float64 `json:"final_loss"`
+}
+
+// Train measures optimizer steps (forward, loss, backward, clipping,
+// AdamW) on m, which is prepared for the method (adapter attached, base
+// quantized) by the caller or by Setup.
+func Train(c *model.Config, m *model.Model, o TrainOptions) (TrainResult, error) {
+	res := TrainResult{Method: string(o.Method), Threads: tensor.Threads(), Params: m.NumParams()}
+	var params []*model.Param
+	switch o.Method {
+	case mem.Full:
+		m.SetTrainable(func(string) bool { return true })
+		params = m.Params()
+	default:
+		m.SetTrainable(func(string) bool { return false })
+		params = m.LoRAParams()
+		for _, p := range params {
+			p.SetTrainable(true)
+		}
+	}
+	for _, p := range params {
+		res.Trainable += p.NumElements()
+	}
+	vals, grads := make([][]float32, len(params)), make([][]float32, len(params))
+	for i, p := range params {
+		vals[i], grads[i] = p.W.F32, p.Grad
+	}
+	opt := optim.NewAdamW(vals, 0.9, 0.999, 1e-8, 0)
+	s := m.NewState(o.Batch, o.SeqLen, true)
+	N := o.Batch * o.SeqLen
+	ids := make([]int, N)
+	r := rand.New(rand.NewPCG(2, 2))
+	for i := range ids {
+		ids[i] = r.IntN(c.VocabSize)
+	}
+	step := func() (float64, error) {
+		for _, g := range grads {
+			clear(g)
+		}
+		if err := m.Forward(s, ids); err != nil {
+			return 0, err
+		}
+		sum, n, err := m.Loss(s, ids, float32(N-o.Batch))
+		if err != nil {
+			return 0, err
+		}
+		m.Backward(s)
+		optim.ClipGradNorm(grads, 1)
+		opt.Step(vals, grads, 1e-4)
+		return sum / float64(n), nil
+	}
+	if _, err := step(); err != nil { // warm up: first-touch of every buffer
+		return res, err
+	}
+	start := time.Now()
+	for i := 0; i < o.Steps; i++ {
+		loss, err := step()
+		if err != nil {
+			return res, err
+		}
+		res.Loss = loss
+	}
+	res.StepSeconds = time.Since(start).Seconds() / float64(o.Steps)
+	res.Tokens = N
+	res.TokensPerSec = float64(N) / res.StepSeconds
+	res.GFLOPS = StepFLOPs(c, o) / res.StepSeconds / 1e9
+	res.PeakGFLOPS = PeakGFLOPS(res.Threads)
+	res.MFU = res.GFLOPS / res.PeakGFLOPS
+	res.PeakRSS = PeakRSS()
+	dts := 4
+	pred, err := mem.Predict(c, mem.Options{Method: o.Method, DTypeSize: dts, Rank: o.Rank,
+		Targets: strings.Split(o.Targets, ","), Batch: o.Batch, SeqLen: o.SeqLen, DoubleQuant: true})
+	if err == nil {
+		res.PredictedBytes = pred.TotalBytes
+	}
+	return res, nil
+}
+
+// Setup builds a random model of config c ready for the method: float32
+// weights, or 4-bit linears drawn one at a time for qlora, with a fresh
+// adapter on the targets unless the method is full.
+func Setup(c *model.Config, o TrainOptions) (*model.Model, error) {
+	tensor.SetThreads(o.Threads)
+	var m *model.Model
+	var err error
+	if o.Method == mem.QLoRA {
+		m, err = model.NewRandomQuantized(c, 0.02, 1, quant.NF4, true)
+	} else {
+		m = model.NewRandom(c, 0.02, 1)
+	}
+	if err != nil || o.Method == mem.Full {
+		return m, err
+	}
+	cfg := &lora.Config{R: o.Rank, Alpha: float64(2 * o.Rank), Init: "gaussian"}
+	cfg.ParseTargets(o.Targets)
+	_, err = lora.New(m, "bench", cfg, 1)
+	return m, err
+}
+
+// StepFLOPs counts the floating-point operations of one training step as
+// computed: every linear's forward (2·N·in·out, the output head included),
+// the input gradient of every linear, weight gradients for trainable
+// weights (full: all; LoRA: only the low-rank factors, whose products are
+// counted too), and attention's products (forward QKᵀ and PV, backward the
+// recomputed QKᵀ, dV, dP, dQ, dK) over full T×T tiles.
+func StepFLOPs(c *model.Config, o TrainOptions) float64 {
+	N := float64(o.Batch * o.SeqLen)
+	C, I, V := float64(c.HiddenSize), float64(c.IntermediateSize), float64(c.VocabSize)
+	q, kv := float64(c.NumHeads*c.HeadDim), float64(c.NumKVHeads*c.HeadDim)
+	shapes := map[string][2]float64{"q_proj": {C, q}, "k_proj": {C, kv}, "v_proj": {C, kv}, "o_proj": {q, C},
+		"gate_proj": {C, I}, "up_proj": {C, I}, "down_proj": {I, C}}
+	var linear, lora float64
+	for name, s := range shapes {
+		linear += s[0] * s[1]
+		if o.Method != mem.Full && targeted(name, o.Targets) {
+			lora += float64(o.Rank) * (s[0] + s[1])
+		}
+	}
+	L := float64(c.NumLayers)
+	linear *= L
+	lora *= L
+	head := C * V
+	fwd := 2 * N * (linear + head)
+	bwdX := 2 * N * (linear + head)
+	var bwdW float64
+	if o.Method == mem.Full {
+		bwdW = 2 * N * (linear + head)
+	}
+	loraFLOPs := 2 * N * lora * 4 // forward (two products) and backward (dxa, dB, dA, dx)
+	T := float64(o.SeqLen)
+	attn := float64(o.Batch) * L * float64(c.NumHeads) * 2 * T * T * float64(c.HeadDim) * 7
+	return fwd + bwdX + bwdW + loraFLOPs + attn
+}
+
+func targeted(name, targets string) bool {
+	for _, t := range strings.Split(targets, ",") {
+		if t = strings.TrimSpace(t); t == "all-linear" || t == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/golora/golora/data"
+	"github.com/golora/golora/model"
+	"github.com/golora/golora/train"
+)
+
+func init() {
+	register("eval", "mean loss and perplexity of a model (with adapters) over a jsonl data set", runEval)
+}
+
+// evalResult is what `golora eval --json` prints.
+type evalResult struct {
+	Model      string   `json:"model"`
+	Adapters   []string `json:"adapters"`
+	Data       string   `json:"data"`
+	Examples   int      `json:"examples"`
+	Tokens     int      `json:"tokens"` // predicted (unmasked) target tokens
+	Loss       float64  `json:"loss"`   // mean cross-entropy, nats per target token
+	Perplexity float64  `json:"perplexity"`
+}
+
+func runEval(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("model", "", "Hugging Face model `DIR`")
+	var adapters adapterFlags
+	fs.Var(&adapters, "adapter", "PEFT adapter `DIR[:SCALE]` to apply (repeatable)")
+	path := fs.String("data", "", "jsonl `FILE` (text, prompt/completion, messages or input_ids lines, as for training)")
+	batch := fs.Int("batch-size", 4, "sequences per forward pass")
+	maxLen := fs.Int("max-seq-len", 512, "truncate examples to this many tokens")
+	onPrompt := fs.Bool("train-on-prompt", false, "also score prompt tokens (as --train-on-prompt trains them)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *dir == "" || *path == "" {
+		return fmt.Errorf("--model and --data are required")
+	}
+	if *batch <= 0 || *maxLen < 2 {
+		return fmt.Errorf("--batch-size must be positive and --max-seq-len at least 2")
+	}
+	m, err := model.Load(*dir)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if _, err := attachAdapters(m, adapters); err != nil {
+		return err
+	}
+	enc, err := train.LoadEncoder(*dir)
+	if err != nil {
+		return err
+	}
+	exs, err := data.LoadFile(*path, enc, data.Options{TrainOnPrompt: *onPrompt, MaxSeqLen: *maxLen, VocabSize: m.Cfg.VocabSize})
+	if err != nil {
+		return err
+	}
+	res := evalResult{Model: *dir, Adapters: append([]string{}, adapters...), Data: *path, Examples: len(exs)}
+	for _, e := range exs {
+		for _, l := range e.Labels[1:] {
+			if l != data.IgnoreIndex {
+				res.Tokens++
+			}
+		}
+	}
+	if res.Tokens == 0 {
+		return fmt.Errorf("%s: no target tokens to score (every label is masked)", *path)
+	}
+	pad := 0
+	if e := enc.EOS(); e >= 0 && e < m.Cfg.VocabSize {
+		pad = e
+	}
+	if res.Loss, err = train.Evaluate(m, exs, *batch, pad); err != nil {
+		return err
+	}
+	res.Perplexity = math.Exp(res.Loss)
+	if *asJSON {
+		js, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return fmt.Errorf("loss %v: %w", res.Loss, err)
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", js)
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "loss %.4f nats/token, perplexity %.4g over %d target tokens in %d examples of %s\n",
+		res.Loss, res.Perplexity, res.Tokens, res.Examples, *path)
+	return err
+}
