@@ -109,7 +109,7 @@ func Load(dir string) (*Run, error) {
 			r.SavedParams += m.A.Rows*m.A.Cols + m.B.Rows*m.B.Cols
 		}
 	} else if exists(filepath.Join(adir, "config.json")) {
-		if n, b, err := modelSize(adir); err == nil {
+		if n, b, err := ModelSize(adir); err == nil {
 			r.Full, found = true, true
 			r.SavedBytes, r.SavedParams = b, n
 		}
@@ -334,9 +334,9 @@ func toF32(path string, t safetensors.Tensor) (tensor.Mat, error) {
 	return tensor.FromF32(out, rows, cols), nil
 }
 
-// modelSize returns the number of values and the bytes of a model
+// ModelSize returns the number of values and the bytes of a model
 // directory's weights (with config.json and the shard index).
-func modelSize(dir string) (params int, bytes int64, err error) {
+func ModelSize(dir string) (params int, bytes int64, err error) {
 	set, err := safetensors.OpenDir(dir)
 	if err != nil {
 		return 0, 0, err

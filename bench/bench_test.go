@@ -1,0 +1,42 @@
+package bench
+
+import (
+	"testing"
+
+	"github.com/golora/golora/mem"
+	"github.com/golora/golora/model"
+)
+
+func TestTrainTiny(t *testing.T) {
+	c, err := model.ParseConfig([]byte(`{"architectures":["LlamaForCausalLM"],"vocab_size":50,"hidden_size":32,
+		"intermediate_size":64,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2}`), "tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, method := range []mem.Method{mem.Full, mem.LoRA, mem.QLoRA} {
+		o := TrainOptions{Batch: 2, SeqLen: 8, Steps: 2, Rank: 4, Targets: "q_proj,v_proj", Threads: 1, Method: method}
+		m, err := Setup(c, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Train(c, m, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Tokens != 16 || r.TokensPerSec <= 0 || r.GFLOPS <= 0 || r.PredictedBytes <= 0 || r.Loss <= 0 {
+			t.Errorf("%s: %+v", method, r)
+		}
+		wantTrainable := 2 * 4 * (32 + 32 + 32 + 16) // layers × rank × (in+out) of q and v
+		if method == mem.Full {
+			wantTrainable = m.NumParams()
+		}
+		if r.Trainable != wantTrainable {
+			t.Errorf("%s: %d trainable, want %d", method, r.Trainable, wantTrainable)
+		}
+	}
+	full := StepFLOPs(c, TrainOptions{Batch: 1, SeqLen: 8, Method: mem.Full})
+	lora := StepFLOPs(c, TrainOptions{Batch: 1, SeqLen: 8, Method: mem.LoRA, Rank: 4, Targets: "q_proj"})
+	if !(lora < full) {
+		t.Errorf("a LoRA step (%g FLOPs) should cost less than a full one (%g)", lora, full)
+	}
+}
