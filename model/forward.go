@@ -383,13 +383,13 @@ func (m *Model) attentionForward(s *State, lc *layerCache, layer int) {
 					}
 					var z float64
 					for j := lo; j <= a; j++ {
-						z += math.Exp(float64(row[j] - mx))
+						z += expf(float64(row[j] - mx))
 					}
 					l := float64(mx) + math.Log(z)
 					lse[i] = float32(l)
 					clear(row[:lo])
 					for j := lo; j <= a; j++ {
-						row[j] = float32(math.Exp(float64(row[j]) - l))
+						row[j] = float32(expf(float64(row[j]) - l))
 					}
 					clear(row[a+1:])
 				}
@@ -430,7 +430,7 @@ func (m *Model) attentionBackward(s *State, lc *layerCache) {
 					lo := c.windowStart(i)
 					clear(row[:lo])
 					for j := lo; j <= i; j++ {
-						row[j] = float32(math.Exp(float64(row[j] - lse[i])))
+						row[j] = float32(expf(float64(row[j] - lse[i])))
 					}
 					clear(row[i+1:])
 				}

@@ -271,3 +271,15 @@ func TestModelGrad(t *testing.T) {
 		})
 	}
 }
+
+func TestExpf(t *testing.T) {
+	for x := -740.0; x < 88; x += 0.0137 {
+		want := math.Exp(x)
+		if got := expf(x); math.Abs(got-want) > 2e-7*want {
+			t.Fatalf("expf(%g) = %g, want %g", x, got, want)
+		}
+	}
+	if expf(-800) != 0 || expf(0) != 1 || !math.IsInf(expf(800), 1) || !math.IsNaN(expf(math.NaN())) {
+		t.Error("expf edge cases")
+	}
+}
