@@ -4,8 +4,8 @@
 package bench
 
 import (
-	"bufio"
 	"fmt"
+	"github.com/golora/golora/internal/rss"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -20,24 +20,6 @@ import (
 	"github.com/golora/golora/tensor"
 	"golang.org/x/sys/cpu"
 )
-
-// PeakRSS is the process's peak resident set size in bytes (VmHWM), 0
-// where /proc is not available.
-func PeakRSS() int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
 
 // PeakGFLOPS is the float32 peak of threads cores: GHz × 32 FLOP per cycle
 // (two 8-wide FMA units) on AVX2/FMA machines, GHz × 8 otherwise, with the
@@ -201,7 +183,7 @@ func Train(c *model.Config, m *model.Model, o TrainOptions) (TrainResult, error)
 	res.GFLOPS = StepFLOPs(c, o) / res.StepSeconds / 1e9
 	res.PeakGFLOPS = PeakGFLOPS(res.Threads)
 	res.MFU = res.GFLOPS / res.PeakGFLOPS
-	res.PeakRSS = PeakRSS()
+	res.PeakRSS = rss.Peak()
 	dts := 4
 	pred, err := mem.Predict(c, mem.Options{Method: o.Method, DTypeSize: dts, Rank: o.Rank,
 		Targets: strings.Split(o.Targets, ","), Batch: o.Batch, SeqLen: o.SeqLen, DoubleQuant: true})

@@ -9,9 +9,10 @@ import (
 	"unicode/utf8"
 )
 
-// Limits that keep a hostile template from running away.
-const (
-	maxOutput = 64 << 20   // bytes of rendered text
+// Limits that keep a hostile template from running away (variables so
+// tests can lower them).
+var (
+	maxOutput = 16 << 20   // bytes of rendered text
 	maxSteps  = 20_000_000 // statements, expressions and loop iterations
 	maxItems  = 1 << 20    // elements a range() or repetition may produce
 )
@@ -785,12 +786,18 @@ func repeat(v value, n int64) (value, error) {
 	}
 	switch x := v.(type) {
 	case string:
-		if n > 0 && int64(len(x)) > maxOutput/n {
+		if x == "" || n == 0 {
+			return "", nil
+		}
+		if int64(len(x)) > int64(maxOutput)/n {
 			return nil, fmt.Errorf("string longer than %d bytes", maxOutput)
 		}
 		return strings.Repeat(x, int(n)), nil
 	case []value:
-		if n > 0 && int64(len(x)) > maxItems/n {
+		if len(x) == 0 || n == 0 {
+			return []value{}, nil
+		}
+		if int64(len(x)) > int64(maxItems)/n {
 			return nil, fmt.Errorf("list longer than %d items", maxItems)
 		}
 		out := make([]value, 0, int64(len(x))*n)
@@ -1135,7 +1142,7 @@ func callStrMethod(s, name string, args []value) (value, error) {
 		if old == "" && utf8.RuneCountInString(s)+1 > maxOutput/(len(nw)+1) {
 			return nil, fmt.Errorf("string longer than %d bytes", maxOutput)
 		}
-		if cnt := strings.Count(s, old); old != "" && len(nw) > len(old) && int64(cnt)*int64(len(nw)-len(old)) > maxOutput {
+		if cnt := strings.Count(s, old); old != "" && len(nw) > len(old) && int64(cnt)*int64(len(nw)-len(old)) > int64(maxOutput) {
 			return nil, fmt.Errorf("string longer than %d bytes", maxOutput)
 		}
 		return strings.Replace(s, old, nw, n), nil

@@ -158,18 +158,21 @@ func nextTag(src string, i int) int {
 // or "%}", optionally preceded by '-' or '+'), which is recognized only
 // outside brackets, as in Jinja. open is the tag's offset, for errors.
 func lexTag(src string, i, open int, closer string) (toks []token, end int, closeMod byte, err error) {
-	depth := 0
+	var brackets []int // offsets of open brackets
 	for {
 		for i < len(src) && (src[i] == ' ' || src[i] == '\t' || src[i] == '\n' || src[i] == '\r') {
 			i++
 		}
 		if i >= len(src) {
+			if n := len(brackets); n > 0 {
+				return nil, 0, 0, errAt(src, brackets[n-1], "unclosed '%c' in tag", src[brackets[n-1]])
+			}
 			return nil, 0, 0, errAt(src, open, "unclosed tag: missing %q", closer)
 		}
 		if len(toks) > maxTagTokens {
 			return nil, 0, 0, errAt(src, open, "tag too long")
 		}
-		if depth == 0 {
+		if len(brackets) == 0 {
 			if strings.HasPrefix(src[i:], closer) {
 				toks = append(toks, token{kind: tkEnd, pos: i})
 				return toks, i + 2, 0, nil
@@ -219,11 +222,13 @@ func lexTag(src string, i, open int, closer string) (toks []token, end int, clos
 			}
 			switch op {
 			case "(", "[", "{":
-				depth++
+				brackets = append(brackets, i)
 			case ")", "]", "}":
-				if depth > 0 {
-					depth--
+				n := len(brackets)
+				if n == 0 || src[brackets[n-1]] != map[string]byte{")": '(', "]": '[', "}": '{'}[op] {
+					return nil, 0, 0, errAt(src, i, "unexpected '%s'", op)
 				}
+				brackets = brackets[:n-1]
 			}
 			toks = append(toks, token{kind: tkOp, s: op, pos: i})
 			i += len(op)

@@ -55,9 +55,9 @@ type (
 		pos      int
 	}
 	sliceExpr struct {
-		x                expr
+		x                 expr
 		start, stop, step expr // each may be nil
-		pos              int
+		pos               int
 	}
 	callExpr struct {
 		fn   expr
@@ -141,6 +141,7 @@ type parser struct {
 	toks   []token
 	ti     int // next token of the current tag
 	depth  int
+	loops  int // enclosing for-loops, for break and continue
 	hasGen bool
 }
 
@@ -247,6 +248,9 @@ func (p *parser) parseStatement(t token) (node, error) {
 		}
 		return &generationNode{body}, nil
 	case "break", "continue":
+		if p.loops == 0 {
+			return nil, p.errTok(t, "{%% %s %%} outside a for-loop", t.s)
+		}
 		if err := p.expectEnd(); err != nil {
 			return nil, err
 		}
@@ -345,7 +349,9 @@ func (p *parser) parseFor(open token) (node, error) {
 	if err := p.expectEnd(); err != nil {
 		return nil, err
 	}
+	p.loops++
 	body, end, err := p.parseBody()
+	p.loops--
 	if err != nil {
 		return nil, err
 	}

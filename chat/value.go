@@ -124,8 +124,57 @@ func toStr(v value) string {
 	return repr(v)
 }
 
-// repr is Python's repr(v).
+// repr is Python's repr(v). Containers stop growing past maxOutput bytes
+// (the caller's size check then fails), so shared nested lists cannot blow
+// up.
 func repr(v value) string {
+	var b strings.Builder
+	reprTo(&b, v, 0)
+	return b.String()
+}
+
+// maxNesting bounds the nesting of containers that repr, tojson and ==
+// walk.
+const maxNesting = 500
+
+func reprTo(b *strings.Builder, v value, depth int) {
+	if depth > maxNesting {
+		b.WriteString("...")
+		return
+	}
+	switch x := v.(type) {
+	case []value:
+		b.WriteByte('[')
+		for i, it := range x {
+			if b.Len() > maxOutput {
+				return
+			}
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			reprTo(b, it, depth+1)
+		}
+		b.WriteByte(']')
+	case *dictValue:
+		b.WriteByte('{')
+		for i, k := range x.keys {
+			if b.Len() > maxOutput {
+				return
+			}
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(pyStrRepr(k))
+			b.WriteString(": ")
+			reprTo(b, x.m[k], depth+1)
+		}
+		b.WriteByte('}')
+	default:
+		b.WriteString(reprScalar(v))
+	}
+}
+
+func reprScalar(v value) string {
 	switch x := v.(type) {
 	case undefinedValue:
 		return "Undefined"
@@ -142,18 +191,6 @@ func repr(v value) string {
 		return pyFloat(x)
 	case string:
 		return pyStrRepr(x)
-	case []value:
-		parts := make([]string, len(x))
-		for i, it := range x {
-			parts[i] = repr(it)
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
-	case *dictValue:
-		parts := make([]string, len(x.keys))
-		for i, k := range x.keys {
-			parts[i] = pyStrRepr(k) + ": " + repr(x.m[k])
-		}
-		return "{" + strings.Join(parts, ", ") + "}"
 	case *namespaceValue:
 		parts := make([]string, len(x.d.keys))
 		for i, k := range x.d.keys {
@@ -277,8 +314,18 @@ func asInt(v value) (int64, bool) {
 	return 0, false
 }
 
-// equal is Python's ==.
+// equal is Python's ==. Comparing shared nested containers is bounded:
+// past maxSteps visited items they count as unequal.
 func equal(a, b value) bool {
+	n := 0
+	return eq(a, b, &n, 0)
+}
+
+func eq(a, b value, n *int, depth int) bool {
+	*n++
+	if *n > maxSteps || depth > maxNesting {
+		return false
+	}
 	if fa, ia, ok := number(a); ok {
 		fb, ib, ok := number(b)
 		if !ok {
@@ -307,7 +354,7 @@ func equal(a, b value) bool {
 			return false
 		}
 		for i := range x {
-			if !equal(x[i], y[i]) {
+			if !eq(x[i], y[i], n, depth+1) {
 				return false
 			}
 		}
@@ -319,7 +366,7 @@ func equal(a, b value) bool {
 		}
 		for _, k := range x.keys {
 			w, ok := y.m[k]
-			if !ok || !equal(x.m[k], w) {
+			if !ok || !eq(x.m[k], w, n, depth+1) {
 				return false
 			}
 		}
@@ -329,7 +376,12 @@ func equal(a, b value) bool {
 }
 
 // compare orders a and b for <, >, <= and >= (numbers, strings, lists).
-func compare(a, b value, op string) (int, error) {
+func compare(a, b value, op string) (int, error) { return compareAt(a, b, op, 0) }
+
+func compareAt(a, b value, op string, depth int) (int, error) {
+	if depth > maxNesting {
+		return 0, fmt.Errorf("values nested more than %d levels deep", maxNesting)
+	}
 	if fa, ia, ok := number(a); ok {
 		if fb, ib, ok := number(b); ok {
 			if ia && ib {
@@ -349,7 +401,7 @@ func compare(a, b value, op string) (int, error) {
 		if y, ok := b.([]value); ok {
 			for i := 0; i < len(x) && i < len(y); i++ {
 				if !equal(x[i], y[i]) {
-					return compare(x[i], y[i], op)
+					return compareAt(x[i], y[i], op, depth+1)
 				}
 			}
 			return cmp3(len(x) < len(y), len(x) > len(y)), nil
@@ -383,6 +435,9 @@ func iterate(v value) ([]value, error) {
 		}
 		return out, nil
 	case string:
+		if len(x) > maxItems {
+			return nil, fmt.Errorf("string of %d bytes too long to iterate", len(x))
+		}
 		out := make([]value, 0, len(x))
 		for _, r := range x {
 			out = append(out, string(r))
@@ -413,6 +468,9 @@ func length(v value) (int, error) {
 // json.dumps with ensure_ascii=False): ", " and ": " separators, or with
 // indent >= 0 newlines and indent spaces per level and "," separators.
 func toJSON(b *strings.Builder, v value, indent, level int, sortKeys bool) error {
+	if level > maxNesting {
+		return fmt.Errorf("value nested more than %d levels deep", maxNesting)
+	}
 	nl := func(l int) {
 		b.WriteByte('\n')
 		b.WriteString(strings.Repeat(" ", indent*l))
@@ -452,6 +510,9 @@ func toJSON(b *strings.Builder, v value, indent, level int, sortKeys bool) error
 		}
 		b.WriteByte('[')
 		for i, it := range x {
+			if b.Len() > maxOutput {
+				return fmt.Errorf("JSON longer than %d bytes", maxOutput)
+			}
 			if i > 0 {
 				b.WriteString(sep)
 			}
@@ -478,6 +539,9 @@ func toJSON(b *strings.Builder, v value, indent, level int, sortKeys bool) error
 		}
 		b.WriteByte('{')
 		for i, k := range keys {
+			if b.Len() > maxOutput {
+				return fmt.Errorf("JSON longer than %d bytes", maxOutput)
+			}
 			if i > 0 {
 				b.WriteString(sep)
 			}

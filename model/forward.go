@@ -15,6 +15,7 @@ type State struct {
 	ids     []int
 
 	layers []layerCache // L entries when training, 1 otherwise
+	inputs [][]float32  // gradient checkpointing: each layer's input (N,C)
 	xOut   []float32    // (N,C) residual stream after the last layer
 	lnf    []float32    // (N,C) final norm output
 	rstdf  []float32    // (N)
@@ -75,14 +76,32 @@ type loraCache struct {
 // train set, activations of every layer are kept for Backward; adapters
 // must be attached before the state is made.
 func (m *Model) NewState(B, T int, train bool) *State {
+	return m.newState(B, T, train, false)
+}
+
+// NewCheckpointedState plans a training state with gradient checkpointing:
+// only each layer's input (N×C) is kept from the forward pass, and
+// Backward recomputes one layer's activations at a time — about a third
+// more compute for activation memory that no longer grows with the layer
+// count.
+func (m *Model) NewCheckpointedState(B, T int) *State {
+	return m.newState(B, T, true, true)
+}
+
+func (m *Model) newState(B, T int, train, ckpt bool) *State {
 	c := m.Cfg
 	N, C, I, V := B*T, c.HiddenSize, c.IntermediateSize, c.VocabSize
 	qd, kvd := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
 	f := func(n int) []float32 { return make([]float32, n) }
 	s := &State{B: B, T: T, N: N, train: train, ids: make([]int, N)}
 	nc := 1
-	if train {
+	if train && !ckpt {
 		nc = c.NumLayers
+	}
+	if ckpt {
+		for range m.Layers {
+			s.inputs = append(s.inputs, f(N*C))
+		}
 	}
 	for i := 0; i < nc; i++ {
 		s.layers = append(s.layers, layerCache{
@@ -126,7 +145,14 @@ func (m *Model) NewState(B, T int, train bool) *State {
 	return s
 }
 
+// cache is the activation cache layer uses. Without checkpointing in
+// training every layer has its own; otherwise all share one, and with
+// checkpointing its input is the layer's kept input.
 func (s *State) cache(layer int) *layerCache {
+	if s.inputs != nil {
+		s.layers[0].x = s.inputs[layer]
+		return &s.layers[0]
+	}
 	if s.train {
 		return &s.layers[layer]
 	}
@@ -191,7 +217,11 @@ func (m *Model) Forward(s *State, ids []int) error {
 	for l, layer := range m.Layers {
 		lc := s.cache(l)
 		out := s.xOut
-		if s.train && l+1 < len(m.Layers) {
+		switch {
+		case l+1 == len(m.Layers):
+		case s.inputs != nil:
+			out = s.inputs[l+1]
+		case s.train:
 			out = s.layers[l+1].x
 		}
 		m.layerForward(s, l, layer, lc, out)
@@ -510,7 +540,13 @@ func (m *Model) Backward(s *State) {
 	clear(s.dx)
 	s.rmsnormBack(s.dx, m.Norm, s.dln, s.xOut, s.rstdf, C)
 	for l := len(m.Layers) - 1; l >= 0; l-- {
-		m.layerBackward(s, m.Layers[l], &s.layers[l])
+		lc := s.cache(l)
+		if s.inputs != nil {
+			// Recompute this layer's activations from its kept input; the
+			// output lands in xOut, whose value is no longer needed.
+			m.layerForward(s, l, m.Layers[l], lc, s.xOut)
+		}
+		m.layerBackward(s, m.Layers[l], lc)
 	}
 	if m.Embed.Grad != nil {
 		embedBackward(m.Embed.Grad, s.dx, s.ids, C)

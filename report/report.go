@@ -134,7 +134,8 @@ table{border-collapse:collapse;margin:10px 0}td,th{border:1px solid #ddd;padding
 th{background:#f6f6f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .facts td:first-child{color:#555;white-space:nowrap}
 figure{display:inline-block;margin:10px 14px 10px 0;vertical-align:top}figure svg{max-width:100%;height:auto;border:1px solid #eee}
-figcaption{font-size:13px;color:#555;max-width:720px}.grid{display:flex;flex-wrap:wrap}`
+figcaption{font-size:13px;color:#555;max-width:720px}.grid{display:flex;flex-wrap:wrap}
+.grid figure{width:560px}.grid figure svg{width:100%;height:auto}`
 
 func esc(s string) string { return html.EscapeString(s) }
 
@@ -331,9 +332,9 @@ func (p *page) curves() {
 	if len(vx) > 0 {
 		ss = append(ss, series{name: "validation loss", x: vx, y: vy, color: "#d62728", width: 2, markers: true})
 	}
-	p.w("<div class=grid>\n")
 	p.fig("loss.svg", "Loss (mean cross-entropy per target token, nats) after each optimizer step; validation loss where it was measured.",
 		lineChart("loss", "Loss", "optimizer step", "loss (nats/token)", ss, false, false))
+	p.w("<div class=grid>\n")
 	p.fig("lr.svg", "Learning rate of each step (schedule after warmup).",
 		lineChart("lr", "Learning rate", "optimizer step", "learning rate", []series{{x: xs, y: lr, color: "#2ca02c", width: 2}}, false, true))
 	p.fig("grad-norm.svg", "Gradient norm before clipping.",
@@ -381,10 +382,12 @@ func (p *page) norms(b *base) {
 	for k := range kinds {
 		order = append(order, k)
 	}
-	sort.Slice(order, func(i, j int) bool { return kindRank(order[i]) < kindRank(order[j]) || kindRank(order[i]) == kindRank(order[j]) && order[i] < order[j] })
-	steps := make([]string, len(r.Norms))
+	sort.Slice(order, func(i, j int) bool {
+		return kindRank(order[i]) < kindRank(order[j]) || kindRank(order[i]) == kindRank(order[j]) && order[i] < order[j]
+	})
+	steps := make([]int, len(r.Norms))
 	for j, nr := range r.Norms {
-		steps[j] = fmt.Sprint(nr.Step)
+		steps[j] = nr.Step
 	}
 	layers := make([]string, maxLayer+1)
 	for i := range layers {
@@ -416,7 +419,7 @@ func (p *page) norms(b *base) {
 		hm := heatmap{
 			id: "norms-" + kind, title: "‖s·B·A‖_F of " + kind + " by layer and step",
 			xlabel: "optimizer step", ylabel: "layer", clabel: "‖s·B·A‖_F",
-			z: z, xticks: spreadTicks(steps, 8), yticks: spreadTicks(layers, 16),
+			z: z, xticks: stepTicks(steps, 8), yticks: spreadTicks(layers, 16),
 			cmap: viridis, lo: 0, hi: hi,
 			plotW: 480, plotH: math.Min(420, math.Max(90, float64(len(z))*18)),
 		}
@@ -523,9 +526,9 @@ func (p *page) module(b *base, want string) {
 	}
 	s := a.Scale
 	r, out, in := m.A.Rows, m.B.Rows, m.A.Cols
-	why := "the module with the largest update"
+	why := "The module with the largest update (choose another with <code>golora report --module NAME</code>)"
 	if want != "" && err == nil {
-		why = "chosen with --module"
+		why = "Chosen with --module"
 	}
 	p.w("<h2>One module up close: <code>%s</code></h2>\n<p>%s. ", esc(m.Name), why)
 	p.w("W is %d×%d = %s values, frozen; A is %d×%d = %s and B is %d×%d = %s trainable values (together %s%% of W); the update s·B·A has rank ≤ %d, s = %s.</p>\n",
@@ -542,7 +545,6 @@ func (p *page) module(b *base, want string) {
 		b.notes = append(b.notes, fmt.Sprintf("base weight of %s is %d×%d, the adapter needs %d×%d: wrong base model?", m.Name, w.Rows, w.Cols, out, in))
 		haveW = false
 	}
-	p.w("<div class=grid>\n")
 	// Histogram over (a sample of) the rows.
 	kr := max(1, (out*in+(1<<22)-1)/(1<<22))
 	var dv, wv []float32
@@ -572,9 +574,8 @@ func (p *page) module(b *base, want string) {
 	if !haveW {
 		title = "|entries| of the update s·B·A (base weight not available)"
 	}
-	p.fig("histogram.svg", "Magnitudes of the entries of the frozen weight W and of the LoRA update s·B·A, log scales: the update is a small perturbation of W.",
+	p.fig("histogram.svg", "Magnitudes of the entries of the frozen weight W and of the LoRA update s·B·A that training added to it, both axes log scale; dashed lines: medians. The further left the red histogram, the smaller the perturbation of W.",
 		magnitudeHistogram("hist", title, sets, strings.TrimSpace(caption)))
-	p.w("</div>\n<div class=grid>\n")
 	A := matrix{title: "A (trainable)", sub: commas(r*in) + " trainable", rows: r, cols: in, at: func(i, j int) float64 { return float64(m.A.F32[i*in+j]) }}
 	B := matrix{title: "B (trainable)", sub: commas(out*r) + " trainable", rows: out, cols: r, at: func(i, j int) float64 { return float64(m.B.F32[i*r+j]) }}
 	D := matrix{title: "s·B·A (the update)", sub: fmt.Sprintf("rank ≤ %d, s = %s", r, short(s)), rows: out, cols: in, at: delta}
@@ -585,9 +586,8 @@ func (p *page) module(b *base, want string) {
 			at: func(i, j int) float64 { return float64(w.At(i, j)) + delta(i, j) }}
 		rows = append([][]matrixGroup{{{W, WD}}}, rows...)
 	}
-	p.fig("matrices.svg", "The matrices of the module, each with its shape and trainable count; blue negative, red positive, colour range ± the 99th percentile of |entries|. W and W + s·B·A share one scale: the merged weight looks like W.",
+	p.fig("matrices.svg", "The matrices of the module, each with its shape and trainable count; blue negative, red positive, colour range ± the 99th percentile of |entries|. W and W + s·B·A share one scale, so what differs between them is what LoRA changed.",
 		matrixFigure("mats", "Matrices of "+m.Name, rows, 260))
-	p.w("</div>\n")
 }
 
 // paramTable lists the trainable parameters by module type.
@@ -622,7 +622,9 @@ func (p *page) paramTable(b *base) {
 		}
 		total += per
 	}
-	sort.Slice(order, func(i, j int) bool { return kindRank(order[i]) < kindRank(order[j]) || kindRank(order[i]) == kindRank(order[j]) && order[i] < order[j] })
+	sort.Slice(order, func(i, j int) bool {
+		return kindRank(order[i]) < kindRank(order[j]) || kindRank(order[i]) == kindRank(order[j]) && order[i] < order[j]
+	})
 	p.w("<h2>Trainable parameters</h2>\n<table><tr><th>module type</th><th>modules</th><th>layers</th><th>A</th><th>B</th><th>per module</th><th>total</th></tr>\n")
 	for _, k := range order {
 		rw := byKind[k]

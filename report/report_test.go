@@ -252,7 +252,7 @@ func TestReportWithoutRecorder(t *testing.T) {
 		t.Fatal(err)
 	}
 	page, _ := os.ReadFile(path)
-	if !strings.Contains(string(page), "model.layers.2.self_attn.v_proj</code>") || !strings.Contains(string(page), "chosen with --module") {
+	if !strings.Contains(string(page), "model.layers.2.self_attn.v_proj</code>") || !strings.Contains(string(page), "Chosen with --module") {
 		t.Error("--module did not choose the module shown up close")
 	}
 }
@@ -313,5 +313,78 @@ func TestTicksAndLabels(t *testing.T) {
 	}
 	if got := bytesStr(3 << 20); got != "3 MiB" {
 		t.Errorf("bytesStr: %q", got)
+	}
+}
+
+func TestStepTicks(t *testing.T) {
+	label := func(ts []tick) string {
+		var s []string
+		for _, x := range ts {
+			s = append(s, x.label)
+		}
+		return strings.Join(s, " ")
+	}
+	seq := func(from, to, by int) []int {
+		var out []int
+		for s := from; s <= to; s += by {
+			out = append(out, s)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		steps []int
+		want  string
+	}{
+		{seq(0, 80, 1), "0 10 20 30 40 50 60 70 80"},
+		{append(seq(0, 500, 5), 503), "0 100 200 300 400 503"},
+		{[]int{4, 8, 12}, "4 8 12"},
+		{[]int{12}, "12"},
+	} {
+		if got := label(stepTicks(tc.steps, 8)); got != tc.want {
+			t.Errorf("stepTicks(%v…) = %q, want %q", tc.steps[:min(3, len(tc.steps))], got, tc.want)
+		}
+	}
+}
+
+func TestReportOfFullFineTuning(t *testing.T) {
+	o := setup(t)
+	o.Full, o.Steps = true, 3
+	r, err := train.Execute(o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Model.Close()
+	run, err := Load(o.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !run.Full || run.Adapter != nil || run.SavedParams != r.Model.NumParams() {
+		t.Errorf("full run read as full=%v adapter=%v, %d saved values for %d", run.Full, run.Adapter != nil, run.SavedParams, r.Model.NumParams())
+	}
+	path, err := Write(o.Out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := os.ReadFile(path)
+	if !strings.Contains(string(page), "Full fine-tuning") || strings.Contains(string(page), "Where LoRA adapted") {
+		t.Error("the report of a full fine-tuning run should say so and leave out the LoRA pictures")
+	}
+}
+
+func TestReportWithoutBaseModel(t *testing.T) {
+	o := setup(t)
+	o.Steps = 2
+	recordedTrain(t, o)
+	path, err := Write(o.Out, Options{Model: filepath.Join(t.TempDir(), "gone")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := os.ReadFile(path)
+	s := string(page)
+	if !strings.Contains(s, "base weight not available") || strings.Contains(s, "W (frozen)") || !strings.Contains(s, "A (trainable)") {
+		t.Error("without the base model the report should show A, B and s·B·A only")
+	}
+	if !strings.Contains(s, "<h2>Notes</h2>") || !strings.Contains(s, "gone") {
+		t.Error("the missing base model is not noted")
 	}
 }

@@ -92,13 +92,15 @@ func Load(dir string) (*Run, error) {
 	}
 	// The result: an adapter, else a full model, else the newest checkpoint's.
 	adir := dir
-	if !exists(filepath.Join(dir, lora.WeightsFile)) && !exists(filepath.Join(dir, "model.safetensors")) {
+	if !exists(filepath.Join(dir, lora.WeightsFile)) && !exists(filepath.Join(dir, "config.json")) {
 		if step, _ := train.LatestCheckpoint(dir); step > 0 {
 			adir = train.CheckpointDir(dir, step)
 			r.note("no final weights in %s: showing checkpoint-%d", dir, step)
 		}
 	}
-	if exists(filepath.Join(adir, lora.WeightsFile)) {
+	// A full fine-tuning run saves a model; an adapter left in the
+	// directory by an earlier run is not its result.
+	if exists(filepath.Join(adir, lora.WeightsFile)) && !r.Full {
 		a, err := ReadAdapter(adir)
 		if err != nil {
 			return nil, err
@@ -123,7 +125,9 @@ func Load(dir string) (*Run, error) {
 	return r, nil
 }
 
-func (r *Run) note(format string, args ...any) { r.Notes = append(r.Notes, fmt.Sprintf(format, args...)) }
+func (r *Run) note(format string, args ...any) {
+	r.Notes = append(r.Notes, fmt.Sprintf(format, args...))
+}
 
 func exists(path string) bool {
 	_, err := os.Stat(path)

@@ -399,8 +399,15 @@ func (c *canvas) cells(x, y, w, h float64, z [][]float64, cm colormap, lo, hi fl
 		return
 	}
 	rows, cols := len(z), len(z[0])
-	sx := max(1, int(math.Ceil(w/float64(cols))))
-	sy := max(1, int(math.Ceil(h/float64(rows))))
+	// Cells drawn a few pixels wide are painted that size into the image,
+	// so that any viewer shows hard edges; smaller ones stay one pixel.
+	sx, sy := 1, 1
+	if cw := w / float64(cols); cw >= 3 {
+		sx = int(math.Ceil(cw))
+	}
+	if ch := h / float64(rows); ch >= 3 {
+		sy = int(math.Ceil(ch))
+	}
 	// Keep the embedded image small: the browser scales it up crisply.
 	for cols*sx*rows*sy > 1<<20 && (sx > 1 || sy > 1) {
 		sx, sy = max(1, sx/2), max(1, sy/2)
@@ -464,6 +471,12 @@ func (hm heatmap) svg() []byte {
 		bottom += 18
 	}
 	W, H := left+hm.plotW+right, top+hm.plotH+bottom
+	// Widen the picture for a long title or note (about 0.6 em a character).
+	need := math.Max(float64(len([]rune(hm.title)))*15*0.62, float64(len([]rune(hm.note)))*11*0.6) + 24
+	if need > W {
+		left += (need - W) / 2
+		W = need
+	}
 	c := newCanvas(hm.id, W, H)
 	c.text(W/2, 22, hm.title, 15, "middle", true, false)
 	if rows == 0 || cols == 0 {
@@ -507,7 +520,7 @@ func (hm heatmap) svg() []byte {
 	c.text(x0+hm.plotW/2, y0+hm.plotH+40, hm.xlabel, 13, "middle", false, false)
 	c.text(x0-54, y0+hm.plotH/2, hm.ylabel, 13, "middle", false, true)
 	if hm.note != "" {
-		c.text(x0+hm.plotW/2, y0+hm.plotH+60, hm.note, 11, "middle", false, false)
+		c.text(W/2, y0+hm.plotH+60, hm.note, 11, "middle", false, false)
 	}
 	c.colorbar(x0+hm.plotW+16, y0, hm.plotH, hm.cmap, hm.lo, hm.hi, hm.clabel)
 	return c.bytes()
@@ -529,6 +542,31 @@ func spreadTicks(labels []string, n int) []tick {
 			out = out[:len(out)-1]
 		}
 		out = append(out, tick{float64(last) + 0.5, labels[last]})
+	}
+	return out
+}
+
+// stepTicks labels the columns whose step (increasing) is a multiple of a
+// round interval, about n of them, and the last column.
+func stepTicks(steps []int, n int) []tick {
+	if len(steps) == 0 {
+		return nil
+	}
+	every := max(1, int(niceStep(float64(steps[len(steps)-1]-steps[0])/float64(n))))
+	var out []tick
+	lastStep := math.MinInt
+	for j, s := range steps {
+		if s%every == 0 && s >= lastStep+every {
+			out = append(out, tick{float64(j) + 0.5, fmt.Sprint(s)})
+			lastStep = s
+		}
+	}
+	last := len(steps) - 1
+	if len(out) == 0 || out[len(out)-1].pos != float64(last)+0.5 {
+		if len(out) > 0 && steps[last]-lastStep < every/2 {
+			out = out[:len(out)-1]
+		}
+		out = append(out, tick{float64(last) + 0.5, fmt.Sprint(steps[last])})
 	}
 	return out
 }

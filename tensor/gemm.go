@@ -1,7 +1,6 @@
 package tensor
 
 import (
-	"time"
 	"fmt"
 	"sync"
 	"unsafe"
@@ -69,14 +68,11 @@ func Gemm(transA, transB bool, alpha float32, a, b Mat, beta float32, c []float3
 	}
 	kern := activeKernel
 	j := jobPool.Get().(*gemmJob)
-	*j = gemmJob{
-		transA: transA, transB: transB,
-		alpha: alpha, beta: beta,
-		a: a, b: b, c: c, ldc: ldc,
-		m: m, n: n, k: k,
-		kern: kern,
-		blk:  kern.blk,
-	}
+	// Fields one by one: j.team must keep its generation across calls.
+	j.transA, j.transB, j.alpha, j.beta = transA, transB, alpha, beta
+	j.a, j.b, j.c, j.ldc = a, b, c, ldc
+	j.m, j.n, j.k = m, n, k
+	j.kern, j.blk, j.gemv = kern, kern.blk, false
 	if blockingOverride != nil {
 		j.blk = *blockingOverride
 	}
@@ -89,14 +85,15 @@ func Gemm(transA, transB bool, alpha float32, a, b Mat, beta float32, c []float3
 	} else {
 		t = j.partition(Threads(), kern.mr, kern.nr, minFlopsPerThread)
 	}
-	parallel(t, j, &j.wg)
+	parallel(t, j, &j.team)
 	j.a, j.b, j.c = Mat{}, Mat{}, nil
 	jobPool.Put(j)
 }
 
 // minFlopsPerThread is the least work (2·m·n·k) worth waking another
-// worker for.
-var minFlopsPerThread = 1 << 20
+// worker for: about 40 µs of one core's time, well above the cost of a
+// wake-up.
+var minFlopsPerThread = 4 << 20
 
 // blockingOverride, when set (by tests), replaces the kernel's blocking.
 var blockingOverride *blocking
@@ -186,8 +183,6 @@ var activeKernel = portableKernel
 // rect is one thread's share of C: rows [i0, i1), columns [j0, j1).
 type rect struct{ i0, i1, j0, j1 int }
 
-const maxParts = 64
-
 // gemmJob is one Gemm call, shared by the goroutines that compute it.
 type gemmJob struct {
 	transA, transB bool
@@ -200,7 +195,7 @@ type gemmJob struct {
 	blk            blocking
 	gemv           bool // m == 1 and transB: dot products with B's rows
 	parts          [maxParts]rect
-	wg             sync.WaitGroup
+	team           team
 }
 
 var jobPool = sync.Pool{New: func() any { return new(gemmJob) }}
@@ -256,8 +251,6 @@ func (j *gemmJob) runPart(i int) {
 	if r.i0 >= r.i1 || r.j0 >= r.j1 {
 		return
 	}
-	t0 := time.Now()
-	defer func() { partTimes[i] += time.Since(t0); partStart[i] = t0 }()
 	ws := getWorkspace()
 	if j.gemv {
 		j.gemvCols(ws, r.j0, r.j1)
@@ -480,6 +473,3 @@ func grow(s []float32, n int) []float32 {
 	}
 	return buf[off : off+n : off+n]
 }
-
-var partTimes [2]time.Duration
-var partStart [2]time.Time

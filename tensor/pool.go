@@ -33,10 +33,27 @@ type partRunner interface {
 	runPart(i int)
 }
 
+// maxParts is the most parts one parallel call may have.
+const maxParts = 64
+
+// team coordinates the goroutines working on one parallel call. Parts are
+// claimed, not assigned: the caller and every worker that joins take the
+// next unclaimed part until none is left, so a worker that is slow to get
+// a CPU (an oversubscribed machine) leaves its share to the others instead
+// of stalling the call. A team is reused call after call; each call has a
+// new generation, and a worker that joins after its call has ended finds a
+// different generation and leaves.
+type team struct {
+	// state is generation<<16 | parts<<8 | next part to claim.
+	state atomic.Uint64
+	// wg counts the parts of the current call not finished yet.
+	wg sync.WaitGroup
+}
+
 type poolTask struct {
-	r  partRunner
-	i  int
-	wg *sync.WaitGroup
+	r   partRunner
+	tm  *team
+	gen uint64
 }
 
 // workers is the pool of persistent worker goroutines. Workers are started
@@ -55,7 +72,7 @@ func ensureWorkers(n int) chan poolTask {
 	workers.mu.Lock()
 	defer workers.mu.Unlock()
 	if workers.tasks == nil {
-		workers.tasks = make(chan poolTask, 256)
+		workers.tasks = make(chan poolTask, 4*maxParts)
 	}
 	for s := int(workers.started.Load()); s < n; s++ {
 		go poolWorker(workers.tasks)
@@ -66,27 +83,48 @@ func ensureWorkers(n int) chan poolTask {
 
 func poolWorker(tasks chan poolTask) {
 	for t := range tasks {
-		t.r.runPart(t.i)
-		t.wg.Done()
+		t.tm.work(t.r, t.gen)
 	}
 }
 
-// parallel runs r.runPart(i) for every i in [0, n): part 0 on the calling
-// goroutine, the others on pool workers. It returns when all parts are done.
-// wg must be idle; it is owned by the caller so that parallel allocates
-// nothing.
-func parallel(n int, r partRunner, wg *sync.WaitGroup) {
+// work runs parts of generation gen of r until none is left to claim.
+func (tm *team) work(r partRunner, gen uint64) {
+	for {
+		s := tm.state.Load()
+		if s>>16 != gen || s&0xff >= s>>8&0xff {
+			return
+		}
+		if tm.state.CompareAndSwap(s, s+1) {
+			r.runPart(int(s & 0xff))
+			tm.wg.Done()
+		}
+	}
+}
+
+// parallel runs r.runPart(i) once for every i in [0, n), n ≤ maxParts, on
+// the calling goroutine and up to n-1 pool workers, and returns when all
+// parts are done. tm must not be in use by another call; it is owned by
+// the caller so that parallel allocates nothing.
+func parallel(n int, r partRunner, tm *team) {
 	if n <= 1 {
 		if n == 1 {
 			r.runPart(0)
 		}
 		return
 	}
-	tasks := ensureWorkers(n - 1)
-	wg.Add(n - 1)
-	for i := 1; i < n; i++ {
-		tasks <- poolTask{r: r, i: i, wg: wg}
+	if n > maxParts {
+		panic("tensor: parallel with too many parts")
 	}
-	r.runPart(0)
-	wg.Wait()
+	tasks := ensureWorkers(n - 1)
+	gen := tm.state.Load()>>16 + 1
+	tm.wg.Add(n)
+	tm.state.Store(gen<<16 | uint64(n)<<8)
+	for i := 1; i < n; i++ {
+		select {
+		case tasks <- poolTask{r: r, tm: tm, gen: gen}:
+		default: // workers far behind: the caller does the work
+		}
+	}
+	tm.work(r, gen)
+	tm.wg.Wait()
 }

@@ -75,10 +75,19 @@ func Execute(o Options, log io.Writer) (*Run, error) {
 	fmt.Fprintln(log, r.ParamReport())
 	fmt.Fprintf(log, "%d training examples, %d validation, %d steps of %d×%d sequences (padded to %d tokens)\n",
 		len(trainSet), len(validSet), r.total, o.BatchSize, o.GradAccum, r.T)
-	if err := r.Fit(start); err != nil {
-		return r, err
+	rec, err := NewRecorder(r, o.NormEvery, start)
+	if err != nil {
+		return nil, err
 	}
-	if err := r.SaveFinal(); err != nil {
+	r.OnStep = rec.Hook(r.OnStep)
+	err = r.Fit(start)
+	if err == nil {
+		err = r.SaveFinal()
+	}
+	if ferr := rec.Finish(err); err == nil {
+		err = ferr
+	}
+	if err != nil {
 		return r, err
 	}
 	fmt.Fprintf(log, "saved to %s\n", o.Out)

@@ -5,11 +5,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/golora/golora/internal/rss"
 	"math"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"time"
 
 	"github.com/golora/golora/internal/atomicfile"
@@ -142,31 +142,6 @@ func ProductNorm(B, A tensor.Mat) float64 {
 	return math.Sqrt(max(sum, 0))
 }
 
-// PeakRSS returns the peak resident set size of this process in bytes
-// (VmHWM of /proc/self/status), or 0 where that is not available.
-func PeakRSS() int64 {
-	raw, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range bytes.Split(raw, []byte("\n")) {
-		rest, ok := bytes.CutPrefix(line, []byte("VmHWM:"))
-		if !ok {
-			continue
-		}
-		f := bytes.Fields(rest)
-		if len(f) == 0 {
-			return 0
-		}
-		kb, err := strconv.ParseInt(string(f[0]), 10, 64)
-		if err != nil {
-			return 0
-		}
-		return kb << 10
-	}
-	return 0
-}
-
 // Recorder writes norms.jsonl and run.json for a run. Make one after
 // Prepare (and after LoadCheckpoint when resuming), chain Hook into
 // Run.OnStep, and call Finish when training ends.
@@ -220,6 +195,11 @@ func NewRecorder(r *Run, every, start int) (*Recorder, error) {
 		return nil, err
 	}
 	if r.Adapter == nil || r.Opt.Full {
+		if start == 0 { // no norms: drop those of an earlier run in the directory
+			if err := os.Remove(filepath.Join(r.Opt.Out, NormsFile)); err != nil && !os.IsNotExist(err) {
+				return nil, err
+			}
+		}
 		return rec, nil
 	}
 	path := filepath.Join(r.Opt.Out, NormsFile)
@@ -301,7 +281,7 @@ func (rec *Recorder) Finish(runErr error) error {
 	if rec.stepSec > 0 {
 		rec.info.TokensPerSec = float64(rec.info.Tokens) / rec.stepSec
 	}
-	rec.info.PeakRSSBytes = PeakRSS()
+	rec.info.PeakRSSBytes = rss.Peak()
 	if err := rec.writeInfo(); err != nil && rec.err == nil {
 		rec.err = err
 	}

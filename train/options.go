@@ -55,6 +55,7 @@ type Options struct {
 	Seed          uint64  `json:"seed"`
 	SaveEvery     int     `json:"save-every"`
 	EvalEvery     int     `json:"eval-every"`
+	NormEvery     int     `json:"norm-every"` // record ‖s·B·A‖ per module every N steps (0: about 100 times a run)
 	TrainOnPrompt bool    `json:"train-on-prompt"`
 	Shuffle       bool    `json:"shuffle"`
 }
@@ -104,8 +105,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("max-seq-len must be at least 2")
 	case !(o.LR >= 0):
 		return fmt.Errorf("lr must be a non-negative number")
-	case o.Warmup < 0 || o.SaveEvery < 0 || o.EvalEvery < 0:
-		return fmt.Errorf("warmup, save-every and eval-every must not be negative")
+	case o.Warmup < 0 || o.SaveEvery < 0 || o.EvalEvery < 0 || o.NormEvery < 0:
+		return fmt.Errorf("warmup, save-every, eval-every and norm-every must not be negative")
 	case o.MaxGradNorm < 0 || o.WeightDecay < 0:
 		return fmt.Errorf("max-grad-norm and weight-decay must not be negative")
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/golora/golora/report"
 	"github.com/golora/golora/train"
 )
 
@@ -46,6 +47,7 @@ func trainFlags(fs *flag.FlagSet, o *train.Options) func() error {
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed for initialisation, shuffling and dropout")
 	fs.IntVar(&o.SaveEvery, "save-every", o.SaveEvery, "write a checkpoint every N steps (0: only the end)")
 	fs.IntVar(&o.EvalEvery, "eval-every", o.EvalEvery, "validation loss every N steps (always at the end)")
+	fs.IntVar(&o.NormEvery, "norm-every", o.NormEvery, "record every module's ‖s·B·A‖ each N steps for the report (0: about 100 times a run)")
 	fs.BoolVar(&o.TrainOnPrompt, "train-on-prompt", o.TrainOnPrompt, "also train on prompt tokens")
 	fs.BoolVar(&o.Shuffle, "shuffle", o.Shuffle, "shuffle the examples every epoch")
 	return func() error {
@@ -112,6 +114,12 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	r, err := train.Execute(o, stderr)
 	if r != nil {
 		defer r.Model.Close()
+		// The report is written for a failed run too: its curves show why.
+		if path, rerr := report.Write(o.Out, report.Options{}); rerr != nil {
+			fmt.Fprintf(stderr, "report: %v\n", rerr)
+		} else {
+			fmt.Fprintf(stderr, "report: %s\n", path)
+		}
 	}
 	return err
 }

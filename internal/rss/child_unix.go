@@ -1,6 +1,6 @@
 //go:build unix
 
-package report
+package rss
 
 import (
 	"os"
@@ -8,10 +8,10 @@ import (
 	"syscall"
 )
 
-// ChildPeakRSS returns the peak resident set size, in bytes, of a child
+// Child returns the peak resident set size, in bytes, of a child
 // process that has exited (getrusage's ru_maxrss for it), or 0 where the
 // system does not report it.
-func ChildPeakRSS(ps *os.ProcessState) int64 {
+func Child(ps *os.ProcessState) int64 {
 	if ps == nil {
 		return 0
 	}

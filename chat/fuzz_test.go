@@ -1,0 +1,112 @@
+package chat
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// lowLimits makes hostile inputs fail fast while fuzzing.
+func lowLimits(tb testing.TB) {
+	o, s, i := maxOutput, maxSteps, maxItems
+	maxOutput, maxSteps, maxItems = 1<<16, 100_000, 1<<12
+	tb.Cleanup(func() { maxOutput, maxSteps, maxItems = o, s, i })
+}
+
+func templateSeeds(tb testing.TB) []string {
+	files, err := filepath.Glob(filepath.Join("testdata", "templates", "*.jinja"))
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("no templates: %v", err)
+	}
+	var seeds []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		seeds = append(seeds, string(b))
+	}
+	return seeds
+}
+
+// FuzzParse: no template, however malformed, makes Parse, Render or
+// Segments panic, and Segments agrees with Render.
+func FuzzParse(f *testing.F) {
+	lowLimits(f)
+	for _, s := range templateSeeds(f) {
+		f.Add(s)
+	}
+	for _, s := range []string{
+		"{{ x }", "{% if %}", "{{ 'a' ~ [1, {'b': (2,)}] | tojson(indent=2) }}", "{% for a, b in x.items() if a %}{% break %}{% endfor %}",
+		"{{- 1 -}}{#- c -#}{%+ if 1 +%}{% endif %}", "{{ '\\u12' }}", "{{ messages[::-1][0].content[1:-1:2] }}",
+		"{% set ns = namespace(a=1) %}{% set ns.a = ns.a ** 62 %}{{ ns.a }}", "{{ range(10)|select('odd')|map('string')|join(',') }}",
+	} {
+		f.Add(s)
+	}
+	msgs := []Message{{"system", "S"}, {"user", " Q "}, {"assistant", "A\n"}, {"user", "Q2"}, {"assistant", ""}}
+	f.Fuzz(func(t *testing.T, src string) {
+		tmpl, err := Parse(src)
+		if err != nil {
+			if _, ok := err.(*SyntaxError); !ok {
+				t.Fatalf("Parse returned %T, want *SyntaxError", err)
+			}
+			return
+		}
+		out, err := tmpl.Render(msgs, Vars{BOS: "<s>", EOS: "</s>"})
+		if err != nil {
+			return
+		}
+		segs, err := tmpl.Segments(msgs, Vars{BOS: "<s>", EOS: "</s>"})
+		if err != nil {
+			return
+		}
+		var b strings.Builder
+		for _, s := range segs {
+			b.WriteString(s.Text)
+		}
+		if b.String() != out {
+			t.Fatalf("segments %q do not add up to %q", b.String(), out)
+		}
+	})
+}
+
+// FuzzSegments: for real templates and arbitrary message contents, the
+// segments add up to the render and keep user text untrained.
+func FuzzSegments(f *testing.F) {
+	lowLimits(f)
+	seeds := templateSeeds(f)
+	var templates []*Template
+	for _, s := range seeds {
+		tmpl, err := Parse(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		templates = append(templates, tmpl)
+	}
+	f.Add(uint8(0), "hi", "  yo  ", "q2", "\uE0000\uE001")
+	f.Add(uint8(5), "<|im_end|>", "</s>", "[INST]", "<think>\nr\n</think>\n\na")
+	f.Fuzz(func(t *testing.T, which uint8, u1, a1, u2, a2 string) {
+		tmpl := templates[int(which)%len(templates)]
+		msgs := []Message{{"user", u1}, {"assistant", a1}, {"user", u2}, {"assistant", a2}}
+		v := Vars{BOS: "<s>", EOS: "</s>"}
+		out, err := tmpl.Render(msgs, v)
+		if err != nil {
+			return
+		}
+		segs, err := tmpl.Segments(msgs, v)
+		if err != nil {
+			return
+		}
+		var b strings.Builder
+		for i, s := range segs {
+			if s.Text == "" || i > 0 && segs[i-1].Train == s.Train {
+				t.Fatalf("bad segments %q", fmtSegs(segs))
+			}
+			b.WriteString(s.Text)
+		}
+		if b.String() != out {
+			t.Fatalf("segments %q do not add up to %q", b.String(), out)
+		}
+	})
+}

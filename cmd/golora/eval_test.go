@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// refSequences writes the lora_train fixture's sequences (with their
+// masked labels) as jsonl and returns its expected losses.
+func refSequences(t *testing.T) (path string, exp map[string]json.RawMessage) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(ref, "lora_train", "expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.Unmarshal(raw, &exp)
+	var ids, labels [][]int
+	json.Unmarshal(exp["ids"], &ids)
+	json.Unmarshal(exp["labels"], &labels)
+	var b bytes.Buffer
+	for i := range ids {
+		line, _ := json.Marshal(map[string]any{"input_ids": ids[i], "labels": labels[i]})
+		b.Write(append(line, '\n'))
+	}
+	path = filepath.Join(t.TempDir(), "ref.jsonl")
+	os.WriteFile(path, b.Bytes(), 0o644)
+	return path, exp
+}
+
+func TestEvalMatchesReference(t *testing.T) {
+	data, exp := refSequences(t)
+	var want float64
+	json.Unmarshal(exp["loss_with_adapter_init"], &want)
+	stdout, errs, code := golora(t, "eval", "--model", filepath.Join(ref, "lora_train"),
+		"--adapter", filepath.Join(ref, "lora_train", "adapter_init"), "--data", data, "--json", "--batch-size", "1")
+	if code != 0 {
+		t.Fatalf("eval: %s", errs)
+	}
+	var r evalResult
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, stdout)
+	}
+	if math.Abs(r.Loss-want) > 1e-4*want {
+		t.Errorf("loss %.7f, PyTorch %.7f", r.Loss, want)
+	}
+	if math.Abs(r.Perplexity-math.Exp(r.Loss)) > 1e-9*r.Perplexity || r.Examples != 2 || r.Tokens != 10 {
+		t.Errorf("perplexity %g for loss %g, %d examples, %d tokens (want 2 and 10: masked labels are not scored)", r.Perplexity, r.Loss, r.Examples, r.Tokens)
+	}
+	// Without the adapter the loss differs; the text form gives both numbers.
+	text, errs, code := golora(t, "eval", "--model", filepath.Join(ref, "lora_train"), "--data", data)
+	if code != 0 {
+		t.Fatalf("eval: %s", errs)
+	}
+	var loss, ppl float64
+	if _, err := fmt.Sscanf(text, "loss %g nats/token, perplexity %g", &loss, &ppl); err != nil {
+		t.Fatalf("text output %q: %v", text, err)
+	}
+	if loss == r.Loss || math.Abs(ppl-math.Exp(loss)) > 1e-3*ppl {
+		t.Errorf("base model: loss %g (with the adapter %g), perplexity %g", loss, r.Loss, ppl)
+	}
+}
+
+func TestEvalErrors(t *testing.T) {
+	dir := t.TempDir()
+	masked := filepath.Join(dir, "masked.jsonl")
+	os.WriteFile(masked, []byte(`{"input_ids": [1, 2, 3], "labels": [-100, -100, -100]}`+"\n"), 0o644)
+	bad := filepath.Join(dir, "bad.jsonl")
+	os.WriteFile(bad, []byte(`{"input_ids": [1, 2, 3]}`+"\n"+`{"input_ids": [1, 999]}`+"\n"), 0o644)
+	m := filepath.Join(ref, "lora_train")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"eval", "--model", m}, "--data"},
+		{[]string{"eval", "--model", m, "--data", masked}, "masked.jsonl:1"},
+		{[]string{"eval", "--model", m, "--data", bad}, "bad.jsonl:2"},
+		{[]string{"eval", "--model", m, "--data", filepath.Join(dir, "none.jsonl")}, "none.jsonl"},
+		{[]string{"eval", "--model", m, "--data", masked, "--adapter", filepath.Join(dir, "noadapter")}, "noadapter"},
+		{[]string{"eval", "--model", m, "--data", masked, "--batch-size", "0"}, "--batch-size"},
+	} {
+		_, errs, code := golora(t, tc.args...)
+		if code == 0 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want it to mention %q", tc.args, code, errs, tc.want)
+		}
+	}
+}
