@@ -99,6 +99,7 @@ type TrainOptions struct {
 	Targets              string
 	Threads              int
 	Method               mem.Method // full, lora or qlora
+	GradCheckpoint       bool
 }
 
 // TrainResult is what `golora bench train` prints.
@@ -144,6 +145,9 @@ func Train(c *model.Config, m *model.Model, o TrainOptions) (TrainResult, error)
 	}
 	opt := optim.NewAdamW(vals, 0.9, 0.999, 1e-8, 0)
 	s := m.NewState(o.Batch, o.SeqLen, true)
+	if o.GradCheckpoint {
+		s = m.NewCheckpointedState(o.Batch, o.SeqLen)
+	}
 	N := o.Batch * o.SeqLen
 	ids := make([]int, N)
 	r := rand.New(rand.NewPCG(2, 2))
@@ -186,7 +190,7 @@ func Train(c *model.Config, m *model.Model, o TrainOptions) (TrainResult, error)
 	res.PeakRSS = rss.Peak()
 	dts := 4
 	pred, err := mem.Predict(c, mem.Options{Method: o.Method, DTypeSize: dts, Rank: o.Rank,
-		Targets: strings.Split(o.Targets, ","), Batch: o.Batch, SeqLen: o.SeqLen, DoubleQuant: true})
+		Targets: strings.Split(o.Targets, ","), Batch: o.Batch, SeqLen: o.SeqLen, DoubleQuant: true, GradCheckpoint: o.GradCheckpoint})
 	if err == nil {
 		res.PredictedBytes = pred.TotalBytes
 	}

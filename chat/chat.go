@@ -65,7 +65,8 @@ type Vars struct {
 // Template is a parsed chat template. It is immutable and safe for
 // concurrent use.
 type Template struct {
-	src    string
+	src    string // as given
+	norm   string // with "\r\n" and "\r" turned into "\n", as Jinja does
 	body   []node
 	hasGen bool // uses {% generation %}
 }
@@ -73,11 +74,12 @@ type Template struct {
 // Parse parses a chat template. An error is a *SyntaxError that names the
 // problem (or the unsupported construct) and its line and column.
 func Parse(src string) (*Template, error) {
-	body, hasGen, err := parseTemplate(src)
+	norm := strings.ReplaceAll(strings.ReplaceAll(src, "\r\n", "\n"), "\r", "\n")
+	body, hasGen, err := parseTemplate(norm)
 	if err != nil {
 		return nil, err
 	}
-	return &Template{src: src, body: body, hasGen: hasGen}, nil
+	return &Template{src: src, norm: norm, body: body, hasGen: hasGen}, nil
 }
 
 // Source returns the template's source text.
@@ -162,7 +164,7 @@ func (t *Template) render(msgs []Message, v Vars) (string, [][2]int, error) {
 		"eos_token":             v.EOS,
 		"add_generation_prompt": v.AddGenerationPrompt,
 	}}
-	r := &renderer{src: t.src}
+	r := &renderer{src: t.norm}
 	if _, err := r.execBody(t.body, sc); err != nil {
 		return "", nil, err
 	}

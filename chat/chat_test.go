@@ -74,6 +74,12 @@ func TestJinja2Semantics(t *testing.T) {
 		{"more tests", "{{ (messages|length) is odd }} {{ 'HELLO' is upper }} {{ 'Hello' is lower }} {{ messages is sequence }} {{ 5 is number }} {{ 'x' is number }} {{ none is mapping }}",
 			"False True False True True False False"},
 		{"attributes of non-containers", "{{ none.x }}|{{ 'abc'.nothing }}|{{ 3.foo }}", "||"},
+		{"newlines are normalized", "a\r\nb{% if true %}\r\nc\r{{ \"x\r\ny\" }}{% endif %}\r\n", "a\nbc\nx\ny"},
+		{"lstrip_blocks at the start", "  {% if true %}x{% endif %}\n  {%- if true %}y{% endif %}", "xy"},
+		{"trim_blocks takes one newline only", "a\n{% if true %}   \nx{% endif %}|{% if true %}\n\n{% endif %}", "a\n   \nx|\n"},
+		{"comments strip like blocks", "{{ 'a' }}\n  {# c #}  \nb", "a\n  \nb"},
+		{"no lstrip after text", "a  {% if true %}b{% endif %}", "a  b"},
+		{"tabs", "\t{% if true %}\n\tx\n\t{% endif %}\n", "\tx\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

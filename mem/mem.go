@@ -37,6 +37,9 @@ type Options struct {
 	Targets   []string // LoRA target module names (q_proj…), or all-linear
 	Batch     int
 	SeqLen    int
+	// GradCheckpoint keeps only each layer's input between forward and
+	// backward (plus one layer's activations at a time).
+	GradCheckpoint bool
 	// DoubleQuant counts QLoRA's absmax as 8-bit codes with a float32 per
 	// 256 blocks instead of a float32 per block.
 	DoubleQuant bool
@@ -165,6 +168,9 @@ func activations(c *model.Config, o Options, trainable int64) int64 {
 		4*C + 2*q + 2*kv + 3*I + // ln, tmpC, dx, dln; dq, datt; dk, dv; dgate, dup, dh
 		V // logits
 	floats := N * (L*perLayer + shared)
+	if o.GradCheckpoint {
+		floats = N * (L*C + perLayer + shared)
+	}
 	if o.Method != Full {
 		for _, l := range linears(c) {
 			if targeted(l.name, o.Targets) {

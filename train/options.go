@@ -39,25 +39,28 @@ type Options struct {
 	RSLoRA  bool    `json:"rslora"`
 	Init    string  `json:"init"` // default or gaussian
 
-	LR            float64 `json:"lr"`
-	Schedule      string  `json:"lr-schedule"`
-	Warmup        int     `json:"warmup"`
-	Steps         int     `json:"steps"`
-	Epochs        float64 `json:"epochs"`
-	BatchSize     int     `json:"batch-size"`
-	GradAccum     int     `json:"grad-accum"`
-	MaxSeqLen     int     `json:"max-seq-len"`
-	WeightDecay   float64 `json:"weight-decay"`
-	Beta1         float64 `json:"beta1"`
-	Beta2         float64 `json:"beta2"`
-	Eps           float64 `json:"eps"`
-	MaxGradNorm   float64 `json:"max-grad-norm"`
-	Seed          uint64  `json:"seed"`
-	SaveEvery     int     `json:"save-every"`
-	EvalEvery     int     `json:"eval-every"`
-	NormEvery     int     `json:"norm-every"` // record ‖s·B·A‖ per module every N steps (0: about 100 times a run)
-	TrainOnPrompt bool    `json:"train-on-prompt"`
-	Shuffle       bool    `json:"shuffle"`
+	LR        float64 `json:"lr"`
+	Schedule  string  `json:"lr-schedule"`
+	Warmup    int     `json:"warmup"`
+	Steps     int     `json:"steps"`
+	Epochs    float64 `json:"epochs"`
+	BatchSize int     `json:"batch-size"`
+	GradAccum int     `json:"grad-accum"`
+	MaxSeqLen int     `json:"max-seq-len"`
+	// GradCheckpoint keeps only each layer's input and recomputes its
+	// activations in backward.
+	GradCheckpoint bool    `json:"grad-checkpoint"`
+	WeightDecay    float64 `json:"weight-decay"`
+	Beta1          float64 `json:"beta1"`
+	Beta2          float64 `json:"beta2"`
+	Eps            float64 `json:"eps"`
+	MaxGradNorm    float64 `json:"max-grad-norm"`
+	Seed           uint64  `json:"seed"`
+	SaveEvery      int     `json:"save-every"`
+	EvalEvery      int     `json:"eval-every"`
+	NormEvery      int     `json:"norm-every"` // record ‖s·B·A‖ per module every N steps (0: about 100 times a run)
+	TrainOnPrompt  bool    `json:"train-on-prompt"`
+	Shuffle        bool    `json:"shuffle"`
 }
 
 // Defaults are PEFT's and the Hugging Face Trainer's defaults where they

@@ -82,7 +82,11 @@ func (r *Run) Prepare() error {
 		r.total = int(math.Ceil(o.Epochs * float64(len(r.Train)) / float64(perStep)))
 		r.total = max(r.total, 1)
 	}
-	r.state = r.Model.NewState(o.BatchSize, r.T, true)
+	if o.GradCheckpoint {
+		r.state = r.Model.NewCheckpointedState(o.BatchSize, r.T)
+	} else {
+		r.state = r.Model.NewState(o.BatchSize, r.T, true)
+	}
 	grads := make([][]float32, len(r.params))
 	vals := make([][]float32, len(r.params))
 	for i, p := range r.params {

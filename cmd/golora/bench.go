@@ -49,6 +49,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Rank, "rank", 8, "LoRA rank")
 	fs.StringVar(&o.Targets, "targets", "q_proj,k_proj,v_proj,o_proj", "LoRA targets")
 	method := fs.String("method", "lora", "full, lora or qlora (nf4, double-quantized)")
+	fs.BoolVar(&o.GradCheckpoint, "grad-checkpoint", false, "recompute activations in backward")
 	if err := fs.Parse(args[1:]); err != nil {
 		return errUsage
 	}

@@ -29,6 +29,7 @@ func runMem(args []string, stdout, stderr io.Writer) error {
 	batch := fs.Int("batch-size", 1, "sequences per batch (activations)")
 	seq := fs.Int("seq-len", 512, "tokens per sequence (activations)")
 	double := fs.Bool("double-quant", true, "qlora: double-quantized absmax")
+	ckpt := fs.Bool("grad-checkpoint", false, "activations with gradient checkpointing")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -49,7 +50,7 @@ func runMem(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--dtype %q: want float32, float16 or bfloat16", *dtype)
 	}
 	o := mem.Options{Method: mem.Method(*method), DTypeSize: size, Rank: *rank, Targets: strings.Split(*targets, ","),
-		Batch: *batch, SeqLen: *seq, DoubleQuant: *double}
+		Batch: *batch, SeqLen: *seq, DoubleQuant: *double, GradCheckpoint: *ckpt}
 	b, err := mem.Predict(c, o)
 	if err != nil {
 		return err

@@ -42,6 +42,7 @@ func trainFlags(fs *flag.FlagSet, o *train.Options) func() error {
 	fs.IntVar(&o.BatchSize, "batch-size", o.BatchSize, "sequences per micro-batch")
 	fs.IntVar(&o.GradAccum, "grad-accum", o.GradAccum, "micro-batches per optimizer step")
 	fs.IntVar(&o.MaxSeqLen, "max-seq-len", o.MaxSeqLen, "truncate examples to this many tokens")
+	fs.BoolVar(&o.GradCheckpoint, "grad-checkpoint", o.GradCheckpoint, "keep only layer inputs; recompute activations in backward (less memory, ~1/3 more compute)")
 	fs.Float64Var(&o.WeightDecay, "weight-decay", o.WeightDecay, "AdamW decoupled weight decay")
 	fs.Float64Var(&o.MaxGradNorm, "max-grad-norm", o.MaxGradNorm, "clip the gradient norm (0 disables)")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed for initialisation, shuffling and dropout")
