@@ -20,6 +20,7 @@ import (
 	"github.com/golora/golora/generate"
 	"github.com/golora/golora/lora"
 	"github.com/golora/golora/model"
+	"github.com/golora/golora/report"
 	"github.com/golora/golora/tokenizer"
 	"github.com/golora/golora/train"
 )
@@ -322,18 +323,31 @@ func trainPersonality(o Options, m *model.Model, name string, trainSet, valid []
 	if err != nil {
 		return err
 	}
-	if err := r.Fit(0); err != nil {
+	rec, err := train.NewRecorder(r, 0, 0)
+	if err != nil {
 		return err
 	}
-	if err := r.SaveFinal(); err != nil {
+	r.OnStep = rec.Hook(r.OnStep)
+	err = r.Fit(0)
+	if err == nil {
+		err = r.SaveFinal()
+	}
+	if ferr := rec.Finish(err); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return err
+	}
+	reportPath, err := report.Write(opt.Out, report.Options{})
+	if err != nil {
 		return err
 	}
 	after := before
 	if last.ValidLoss != nil {
 		after = *last.ValidLoss
 	}
-	fmt.Fprintf(o.Stdout, "   train loss %.3f → %.3f, held-out loss %.3f → %.3f, %.0f tokens/s\n\n",
-		first.Loss, last.Loss, before, after, last.TokensPerSec)
+	fmt.Fprintf(o.Stdout, "   train loss %.3f → %.3f, held-out loss %.3f → %.3f, %.0f tokens/s\n   report with pictures: %s\n\n",
+		first.Loss, last.Loss, before, after, last.TokensPerSec, reportPath)
 	return nil
 }
 

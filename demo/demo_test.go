@@ -24,7 +24,7 @@ func TestQuickDemo(t *testing.T) {
 		}
 	}
 	for _, f := range []string{"base/config.json", "base/model.safetensors", "base/tokenizer.json",
-		"newton/adapter_config.json", "newton/adapter_model.safetensors", "gopher/adapter_model.safetensors", "gopher/metrics.jsonl"} {
+		"newton/adapter_config.json", "newton/adapter_model.safetensors", "newton/report.html", "gopher/adapter_model.safetensors", "gopher/metrics.jsonl"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("missing %s", f)
 		}
