@@ -86,7 +86,7 @@ func Parse(src string) (*Template, error) {
 func (t *Template) Source() string { return t.src }
 
 // ErrNoTemplate is returned by ParseConfig when tokenizer_config.json has
-// no chat_template.
+// no chat_template, an empty one, or a list without a "default" one.
 var ErrNoTemplate = errors.New("no chat_template in tokenizer config")
 
 // ParseConfig parses the chat template of a tokenizer_config.json. Its
@@ -121,6 +121,9 @@ func ParseConfig(tokenizerConfig []byte) (*Template, error) {
 		if !found {
 			return nil, fmt.Errorf("tokenizer config: chat_template: no template named \"default\": %w", ErrNoTemplate)
 		}
+	}
+	if src == "" {
+		return nil, ErrNoTemplate
 	}
 	return Parse(src)
 }

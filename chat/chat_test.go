@@ -137,7 +137,7 @@ func TestRenderErrors(t *testing.T) {
 			}
 			if tc.raisedWith != "" {
 				var re *RaisedError
-				if !errors.As(err, &re) || re.Message != tc.raisedWith {
+				if !errors.As(err, &re) || re.Message != tc.raisedWith || err.Error() != "chat template: "+tc.raisedWith {
 					t.Fatalf("got %v, want raise_exception(%q)", err, tc.raisedWith)
 				}
 				return
@@ -347,6 +347,7 @@ func TestParseConfig(t *testing.T) {
 		{"list without default", `{"chat_template": [{"name": "tool_use", "template": "T"}]}`, "no template named \"default\"", true},
 		{"missing", `{"bos_token": "<s>"}`, "no chat_template", true},
 		{"null", `{"chat_template": null}`, "no chat_template", true},
+		{"empty", `{"chat_template": ""}`, "no chat_template", true},
 		{"wrong type", `{"chat_template": 7}`, "want a string or a list", true},
 		{"bad JSON", `{"chat_template": `, "tokenizer config", true},
 		{"bad template", `{"chat_template": "{% macro x() %}{% endmacro %}"}`, "unsupported tag {% macro %}", true},

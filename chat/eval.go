@@ -70,8 +70,11 @@ type renderer struct {
 func (r *renderer) fail(pos int, err error) error {
 	var re *RenderError
 	var rx *RaisedError
-	if errors.As(err, &re) || errors.As(err, &rx) {
-		return err
+	if errors.As(err, &rx) {
+		return rx
+	}
+	if errors.As(err, &re) {
+		return re
 	}
 	line, col := lineCol(r.src, pos)
 	return &RenderError{Line: line, Col: col, Msg: err.Error()}
@@ -110,7 +113,7 @@ func (r *renderer) execBody(body []node, sc *scope) (flow, error) {
 func (r *renderer) exec(n node, sc *scope) (flow, error) {
 	switch n := n.(type) {
 	case *textNode:
-		return flowNormal, r.write(0, n.s)
+		return flowNormal, r.write(n.pos, n.s)
 	case *outputNode:
 		v, err := r.eval(n.e, sc)
 		if err != nil {

@@ -6,7 +6,10 @@ import (
 
 // Statement nodes.
 type (
-	textNode   struct{ s string }
+	textNode struct {
+		s   string
+		pos int
+	}
 	outputNode struct{ e expr }
 	ifNode     struct {
 		conds  []expr
@@ -192,7 +195,7 @@ func (p *parser) parseBody() ([]node, string, error) {
 		pc := p.pieces[p.pi]
 		p.pi++
 		if pc.isText {
-			body = append(body, &textNode{pc.text})
+			body = append(body, &textNode{pc.text, pc.pos})
 			continue
 		}
 		p.toks, p.ti = pc.toks, 0

@@ -42,11 +42,6 @@ func (d *dictValue) set(k string, v value) {
 	d.m[k] = v
 }
 
-func (d *dictValue) get(k string) (value, bool) {
-	v, ok := d.m[k]
-	return v, ok
-}
-
 type namespaceValue struct{ d *dictValue }
 
 type kwValue struct {

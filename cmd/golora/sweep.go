@@ -27,45 +27,6 @@ func init() {
 	register("sweep", "train one adapter per --ranks × --alphas; table, CSV and heatmap of validation loss, speed, memory, size", runSweep)
 }
 
-// parseTrainPlus parses the training flags as `golora train` does (--config
-// FILE first, flags override it) together with a command's own flags.
-// usage is the command's synopsis, printed above the flags by -h.
-func parseTrainPlus(name, usage string, args []string, stderr io.Writer, own func(fs *flag.FlagSet)) (train.Options, error) {
-	o := train.Defaults()
-	for i, a := range args {
-		path := ""
-		for _, p := range []string{"--config=", "-config="} {
-			if v, ok := strings.CutPrefix(a, p); ok {
-				path = v
-			}
-		}
-		if (a == "--config" || a == "-config") && i+1 < len(args) {
-			path = args[i+1]
-		}
-		if path != "" {
-			if err := o.LoadConfigFile(path); err != nil {
-				return o, err
-			}
-		}
-	}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: golora %s\n\nflags (every training flag of golora train applies to each run):\n", usage)
-		fs.PrintDefaults()
-	}
-	fs.String("config", "", "JSON `FILE` with the same keys as the flags (flags override it)")
-	own(fs)
-	finish := trainFlags(fs, &o)
-	if err := fs.Parse(args); err != nil {
-		return o, errUsage
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	return o, finish()
-}
-
 // measured is what one training run cost and achieved, read back from its
 // directory after it ran in its own process.
 type measured struct {

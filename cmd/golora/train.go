@@ -75,17 +75,19 @@ func joinInts(xs []int) string {
 	return strings.Join(s, ",")
 }
 
-// parseTrainOptions reads --config FILE first (its keys are the flag
-// names), then the flags, which override it.
-func parseTrainOptions(name string, args []string, stderr io.Writer) (train.Options, error) {
+// parseTrainPlus parses the training flags as `golora train` does (--config
+// FILE first, flags override it) together with a command's own flags.
+// usage is the command's synopsis, printed above the flags by -h.
+func parseTrainPlus(name, usage string, args []string, stderr io.Writer, own func(fs *flag.FlagSet)) (train.Options, error) {
 	o := train.Defaults()
 	for i, a := range args {
-		var path string
-		if v, ok := strings.CutPrefix(a, "--config="); ok {
-			path = v
-		} else if v, ok := strings.CutPrefix(a, "-config="); ok {
-			path = v
-		} else if (a == "--config" || a == "-config") && i+1 < len(args) {
+		path := ""
+		for _, p := range []string{"--config=", "-config="} {
+			if v, ok := strings.CutPrefix(a, p); ok {
+				path = v
+			}
+		}
+		if (a == "--config" || a == "-config") && i+1 < len(args) {
 			path = args[i+1]
 		}
 		if path != "" {
@@ -96,7 +98,18 @@ func parseTrainOptions(name string, args []string, stderr io.Writer) (train.Opti
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		note := " (every training flag of golora train applies to each run)"
+		if own == nil {
+			note = ""
+		}
+		fmt.Fprintf(stderr, "usage: golora %s\n\nflags%s:\n", usage, note)
+		fs.PrintDefaults()
+	}
 	fs.String("config", "", "JSON `FILE` with the same keys as the flags (flags override it)")
+	if own != nil {
+		own(fs)
+	}
 	finish := trainFlags(fs, &o)
 	if err := fs.Parse(args); err != nil {
 		return o, errUsage
@@ -108,7 +121,7 @@ func parseTrainOptions(name string, args []string, stderr io.Writer) (train.Opti
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
-	o, err := parseTrainOptions("train", args, stderr)
+	o, err := parseTrainPlus("train", "train --model DIR --data FILE --out DIR [flags]", args, stderr, nil)
 	if err != nil {
 		return err
 	}

@@ -45,6 +45,12 @@ const conversations = {
 		{ role: "user", content: "One" },
 		{ role: "user", content: "Two" },
 	],
+	tool: [
+		{ role: "user", content: "Weather in Paris?" },
+		{ role: "assistant", content: "Let me check." },
+		{ role: "tool", content: '{"temperature": 20}' },
+		{ role: "assistant", content: "It is 20 degrees." },
+	],
 	think: [
 		{ role: "user", content: "What is 2+2?" },
 		{ role: "assistant", content: "<think>\nAdd them.\n</think>\n\n4" },
