@@ -265,6 +265,8 @@ func TestSegments(t *testing.T) {
 			seg("<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n", false)}},
 		{"generation blocks decide", "{% for m in messages %}[{{ m.role }}]{% if m.role == 'assistant' %}{% generation %}{{ m.content }}<end>{% endgeneration %}{% else %}{{ m.content }}{% endif %}\n{% endfor %}",
 			qa[:2], Vars{}, []Segment{seg("[user]Q1[assistant]", false), seg("A1<end>", true)}},
+		{"nested generation blocks merge", "{% for m in messages %}{{ m.content }}{% generation %}<{% generation %}{{ m.role }}{% endgeneration %}>{% endgeneration %}{% endfor %}",
+			qa[:2], Vars{}, []Segment{seg("Q1", false), seg("<user>", true), seg("A1", false), seg("<assistant>", true)}},
 		{"uppercased content", "{% for m in messages %}{{ m.role }}: {{ m.content | upper }}.\n{% endfor %}",
 			qa[:2], Vars{}, []Segment{seg("user: Q1.\nassistant:", false), seg(" A1.", true), seg("\n", false)}},
 	}
@@ -290,7 +292,9 @@ func TestSegments(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkSegments(t, tmpl, tc.msgs, tc.vars, rendered)
+			if !tmpl.hasGen { // generation blocks may mark anything
+				checkSegments(t, tmpl, tc.msgs, tc.vars, rendered)
+			}
 		})
 	}
 }

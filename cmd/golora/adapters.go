@@ -29,6 +29,19 @@ func splitAdapterSpec(spec string) (dir string, scale float32, err error) {
 	return spec, 1, nil
 }
 
+// loadWithAdapters loads the model in dir and attaches the --adapter specs.
+func loadWithAdapters(dir string, specs []string) (*model.Model, error) {
+	m, err := model.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := attachAdapters(m, specs); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
 // attachAdapters loads each --adapter onto m, scaling its LoRA terms by the
 // given SCALE (default 1). Several adapters add their terms on one base.
 func attachAdapters(m *model.Model, specs []string) ([]*lora.Adapter, error) {

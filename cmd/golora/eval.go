@@ -8,7 +8,6 @@ import (
 	"math"
 
 	"github.com/golora/golora/data"
-	"github.com/golora/golora/model"
 	"github.com/golora/golora/train"
 )
 
@@ -50,14 +49,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *batch <= 0 || *maxLen < 2 {
 		return fmt.Errorf("--batch-size must be positive and --max-seq-len at least 2")
 	}
-	m, err := model.Load(*dir)
+	m, err := loadWithAdapters(*dir, adapters)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	if _, err := attachAdapters(m, adapters); err != nil {
-		return err
-	}
 	enc, err := train.LoadEncoder(*dir)
 	if err != nil {
 		return err

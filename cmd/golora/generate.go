@@ -37,14 +37,11 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if *dir == "" {
 		return fmt.Errorf("--model is required")
 	}
-	m, err := model.Load(*dir)
+	m, err := loadWithAdapters(*dir, adapters)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	if _, err := attachAdapters(m, adapters); err != nil {
-		return err
-	}
 	tok, err := tokenizer.Load(*dir)
 	if err != nil {
 		return err

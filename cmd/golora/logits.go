@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/golora/golora/model"
 )
 
 func init() {
@@ -32,14 +31,11 @@ func runLogits(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := model.Load(*dir)
+	m, err := loadWithAdapters(*dir, adapters)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	if _, err := attachAdapters(m, adapters); err != nil {
-		return err
-	}
 	s := m.NewState(1, len(ids), false)
 	if err := m.Forward(s, ids); err != nil {
 		return err
