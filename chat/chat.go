@@ -14,7 +14,8 @@
 //     {% set x %}...{% endset %}, {% generation %}, comments {# #}, and
 //     whitespace control ({%- -%} {{- -}} {#- -#}, {%+);
 //   - literals (strings with Python escapes, integers, floats, true/false,
-//     none, lists, dicts, tuples), attribute and item access, slices with
+//     none, lists, dicts with string keys, tuples, which behave as lists),
+//     attribute and item access, slices with
 //     steps, + - * / // % ** ~, comparisons (chained), in / not in,
 //     and / or / not, conditional expressions (a if c else b);
 //   - tests: defined, undefined, none, string, number, integer, float,
@@ -36,7 +37,12 @@
 // Anything else (macros, includes, unknown filters, tests or methods) is a
 // *SyntaxError from Parse naming the construct and its line and column.
 // Errors while rendering are *RenderError, or *RaisedError when the
-// template calls raise_exception.
+// template calls raise_exception. Rendering is bounded (output size, steps,
+// list lengths), so a hostile template fails instead of running away.
+//
+// The tests compare renders with fixtures made by @huggingface/jinja
+// (testdata/gen) and, where that implementation departs from Python's
+// Jinja2, with values checked against Jinja2.
 package chat
 
 import (

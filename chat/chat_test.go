@@ -415,3 +415,21 @@ func TestPyFloat(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSegments measures masking a 10-turn conversation with the
+// Llama 3.1 template, as data loading does for every example.
+func BenchmarkSegments(b *testing.B) {
+	src := loadTemplate(b, "llama3.1")
+	var msgs []Message
+	msgs = append(msgs, Message{"system", "You are a helpful assistant."})
+	for i := 0; i < 5; i++ {
+		msgs = append(msgs, Message{"user", strings.Repeat("question words ", 20)}, Message{"assistant", strings.Repeat("answer words ", 40)})
+	}
+	v := Vars{BOS: "<|begin_of_text|>", EOS: "<|eot_id|>"}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := src.Segments(msgs, v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

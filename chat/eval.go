@@ -25,6 +25,7 @@ type RenderError struct {
 	Msg       string
 }
 
+// Error implements the error interface.
 func (e *RenderError) Error() string {
 	return fmt.Sprintf("chat template line %d, column %d: %s", e.Line, e.Col, e.Msg)
 }
@@ -34,6 +35,7 @@ func (e *RenderError) Error() string {
 // alternate). Message is the template's message.
 type RaisedError struct{ Message string }
 
+// Error implements the error interface.
 func (e *RaisedError) Error() string { return "chat template: " + e.Message }
 
 type flow int

@@ -50,7 +50,7 @@ func loadFixtures(t *testing.T) *fixtures {
 	return &f
 }
 
-func loadTemplate(t *testing.T, name string) *Template {
+func loadTemplate(t testing.TB, name string) *Template {
 	t.Helper()
 	src, err := os.ReadFile(filepath.Join("testdata", "templates", name+".jinja"))
 	if err != nil {

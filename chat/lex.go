@@ -358,6 +358,7 @@ type SyntaxError struct {
 	Msg       string
 }
 
+// Error implements the error interface.
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("chat template line %d, column %d: %s", e.Line, e.Col, e.Msg)
 }

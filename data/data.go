@@ -23,7 +23,7 @@
 //	    (default: equal to input_ids); it must have the same length, and
 //	    -100 marks a masked position.
 //
-// The ChatML fallback, used until a model's chat template is available,
+// The ChatML fallback (chat.ChatML), for models without a chat template,
 // renders every message as
 //
 //	<|im_start|>{role}\n{content}<|im_end|>\n
@@ -48,6 +48,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/golora/golora/chat"
 	"io"
 	"os"
 	"sort"
@@ -69,14 +70,11 @@ type Encoder interface {
 }
 
 // Message is one turn of a conversation.
-type Message struct{ Role, Content string }
+type Message = chat.Message
 
 // Segment is a piece of rendered conversation and whether its tokens are
 // trained (when Options.TrainOnPrompt is false).
-type Segment struct {
-	Text  string
-	Train bool
-}
+type Segment = chat.Segment
 
 // Example is one training sequence: IDs (T) and Labels (T), Labels[t] being
 // IDs[t] (or a label given in the file) where trained, IgnoreIndex where
@@ -96,7 +94,8 @@ type Options struct {
 	MaxSeqLen int
 	// VocabSize, when > 0, makes any id or label ≥ VocabSize an error.
 	VocabSize int
-	// Chat renders a conversation to segments; nil uses ChatML.
+	// Chat renders a conversation to segments (the model's chat template);
+	// nil uses ChatML.
 	Chat func(msgs []Message) (segments []Segment, err error)
 }
 
@@ -391,7 +390,7 @@ func fromMessages(obj map[string]json.RawMessage, enc Encoder, opt Options) (Exa
 	}
 	render := opt.Chat
 	if render == nil {
-		render = ChatML
+		render = chatML
 	}
 	segs, err := render(msgs)
 	if err != nil {
@@ -423,21 +422,9 @@ func fromMessages(obj map[string]json.RawMessage, enc Encoder, opt Options) (Exa
 	return Example{IDs: ids, Labels: labels}, nil
 }
 
-// ChatML renders msgs in the ChatML layout described in the package doc;
-// it is the fallback when Options.Chat is nil.
-func ChatML(msgs []Message) ([]Segment, error) {
-	segs := make([]Segment, 0, 3*len(msgs))
-	for _, m := range msgs {
-		head := "<|im_start|>" + m.Role + "\n"
-		body := m.Content + "<|im_end|>"
-		if m.Role == "assistant" {
-			segs = append(segs, Segment{Text: head}, Segment{Text: body, Train: true})
-		} else {
-			segs = append(segs, Segment{Text: head + body})
-		}
-		segs = append(segs, Segment{Text: "\n"})
-	}
-	return segs, nil
+// chatML is the fallback renderer: package chat's ChatML template.
+func chatML(msgs []Message) ([]Segment, error) {
+	return chat.ChatML().Segments(msgs, chat.Vars{})
 }
 
 func fromIDs(obj map[string]json.RawMessage) (Example, error) {

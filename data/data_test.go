@@ -230,13 +230,12 @@ func TestLoadFile(t *testing.T) {
 }
 
 func TestChatML(t *testing.T) {
-	segs, err := ChatML([]Message{{"user", "hi"}, {"assistant", "yo"}})
+	segs, err := chatML([]Message{{Role: "user", Content: "hi"}, {Role: "assistant", Content: "yo"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []Segment{
-		{"<|im_start|>user\nhi<|im_end|>", false}, {"\n", false},
-		{"<|im_start|>assistant\n", false}, {"yo<|im_end|>", true}, {"\n", false},
+		{Text: "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"}, {Text: "yo<|im_end|>", Train: true}, {Text: "\n"},
 	}
 	if !reflect.DeepEqual(segs, want) {
 		t.Errorf("got %+v", segs)

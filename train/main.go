@@ -36,6 +36,13 @@ func Execute(o Options, log io.Writer) (*Run, error) {
 		return nil, err
 	}
 	dopt := data.Options{TrainOnPrompt: o.TrainOnPrompt, MaxSeqLen: o.MaxSeqLen, VocabSize: m.Cfg.VocabSize}
+	if tok, ok := enc.(*tokenizer.Tokenizer); ok {
+		tmpl, vars, err := tok.Chat()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", o.Model, err)
+		}
+		dopt.Chat = func(msgs []data.Message) ([]data.Segment, error) { return tmpl.Segments(msgs, vars) }
+	}
 	trainSet, err := data.LoadFile(o.Data, enc, dopt)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/golora/golora/chat"
 	"github.com/golora/golora/generate"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/tokenizer"
@@ -110,7 +111,17 @@ func stopIDs(m *model.Model, tok *tokenizer.Tokenizer) []int {
 	return stop
 }
 
-// chatPromptIDs renders prompt as one user turn with the generation prompt.
+// chatPromptIDs renders prompt as one user turn in the model's chat
+// template (ChatML when it has none), followed by the generation prompt.
 func chatPromptIDs(tok *tokenizer.Tokenizer, prompt string) ([]int, error) {
-	return nil, fmt.Errorf("--chat: chat templates are not wired yet")
+	tmpl, vars, err := tok.Chat()
+	if err != nil {
+		return nil, err
+	}
+	vars.AddGenerationPrompt = true
+	text, err := tmpl.Render([]chat.Message{{Role: "user", Content: prompt}}, vars)
+	if err != nil {
+		return nil, err
+	}
+	return tok.Encode(text, false)
 }

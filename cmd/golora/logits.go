@@ -7,7 +7,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-
 )
 
 func init() {

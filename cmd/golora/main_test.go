@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -297,5 +298,33 @@ func TestTokenizeCLI(t *testing.T) {
 	out, errs, code = golora(t, "tokenize", "--tokenizer", dir, "--decode", "--ids", strings.Join(parts, ","))
 	if code != 0 || !strings.Contains(out, `"the lazy dog"`) {
 		t.Errorf("decode: %s %s", out, errs)
+	}
+}
+
+func TestGenerateChatUsesTemplate(t *testing.T) {
+	dir := tinyModelWithTokenizer(t)
+	plain, _, _ := golora(t, "generate", "--model", dir, "--prompt", "the dog", "--max-tokens", "2", "--json")
+	// Without a template the ChatML fallback wraps the prompt.
+	fallback, errs, code := golora(t, "generate", "--model", dir, "--prompt", "the dog", "--max-tokens", "2", "--json", "--chat")
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(`{"chat_template": "{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}[assistant] {% endif %}"}`), 0o644)
+	templ, errs, code := golora(t, "generate", "--model", dir, "--prompt", "the dog", "--max-tokens", "2", "--json", "--chat")
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	var p, f, tm struct {
+		PromptIDs []int `json:"prompt_ids"`
+	}
+	json.Unmarshal([]byte(plain), &p)
+	json.Unmarshal([]byte(fallback), &f)
+	json.Unmarshal([]byte(templ), &tm)
+	if len(f.PromptIDs) <= len(p.PromptIDs) || len(tm.PromptIDs) <= len(p.PromptIDs) || slices.Equal(f.PromptIDs, tm.PromptIDs) {
+		t.Errorf("prompt ids: plain %v, ChatML %v, template %v", p.PromptIDs, f.PromptIDs, tm.PromptIDs)
+	}
+	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(`{"chat_template": "{% macro x() %}{% endmacro %}"}`), 0o644)
+	if _, errs, code := golora(t, "generate", "--model", dir, "--prompt", "x", "--chat"); code == 0 || !strings.Contains(errs, "macro") {
+		t.Errorf("an unsupported template must be refused naming the construct: %s", errs)
 	}
 }

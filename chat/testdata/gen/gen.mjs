@@ -6,7 +6,11 @@
 // As transformers does, templates get messages, bos_token, eos_token and
 // add_generation_prompt. golora leaves strftime_now undefined (Llama 3.2
 // then prints its fallback date), so it is removed from @huggingface/jinja's
-// globals here too.
+// globals here too. Constructs @huggingface/jinja lacks or gets wrong
+// (str.strip(chars), chained and string comparisons, tests with arguments,
+// per-iteration loop scopes, Python's printing of True/None, ...) are kept
+// out of the features here and tested in chat_test.go with values checked
+// against Python's Jinja2.
 import { Environment, Template } from "@huggingface/jinja";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
