@@ -1,5 +1,5 @@
 // Package data turns a jsonl training file into token sequences with loss
-// masks, and those into shuffled, padded batches.
+// masks, and draws the reproducible shuffled order they are trained in.
 //
 // Each non-empty line of the file is one JSON object in one of four formats
 // (blank lines are skipped; any other key, or keys of two formats, is an

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"time"
@@ -134,8 +133,7 @@ func (r *Run) exampleAt(g int, perm *[]int, permEpoch *int) int {
 		return i
 	}
 	if *permEpoch != epoch || *perm == nil {
-		rng := rand.New(rand.NewPCG(r.Opt.Seed, uint64(epoch)+1))
-		*perm = rng.Perm(n)
+		*perm = data.Permutation(n, r.Opt.Seed^uint64(epoch+1)*0x9e3779b97f4a7c15)
 		*permEpoch = epoch
 	}
 	return (*perm)[i]
