@@ -17,7 +17,10 @@ import (
 // (every bad line is reported before any training), attaches a new adapter
 // or the --init-adapter one, resumes from the newest checkpoint with
 // --resume, trains, and writes the final adapter into OUT.
-func Execute(o Options, log io.Writer) (*Run, error) {
+//
+// The returned run (also on a training error) holds the loaded model; the
+// caller closes it. On an error before training the model is closed here.
+func Execute(o Options, log io.Writer) (run *Run, err error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -28,6 +31,11 @@ func Execute(o Options, log io.Writer) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if run == nil {
+			m.Close()
+		}
+	}()
 	if err := quantizeBase(m, o, log); err != nil {
 		return nil, err
 	}
