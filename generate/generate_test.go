@@ -75,3 +75,23 @@ func TestGreedyEqualsFullRecomputation(t *testing.T) {
 		t.Errorf("stop token %d: %d tokens, want %d", got[2], len(stopped), first)
 	}
 }
+
+// BenchmarkGenerate measures greedy decoding with the KV cache on a
+// SmolLM-like layer shape (fewer layers, so it runs in seconds).
+func BenchmarkGenerate(b *testing.B) {
+	cfg, err := model.ParseConfig([]byte(`{"architectures":["LlamaForCausalLM"],"vocab_size":49152,"hidden_size":576,
+		"intermediate_size":1536,"num_hidden_layers":6,"num_attention_heads":9,"num_key_value_heads":3,"tie_word_embeddings":true}`), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := model.NewRandom(cfg, 0.02, 1)
+	prompt := []int{1, 2, 3, 4, 5, 6, 7, 8}
+	const n = 32
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Generate(m, prompt, 64, Options{MaxTokens: n}, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "tokens/s")
+}
