@@ -154,8 +154,8 @@ func quantizedBytes(n int64, double bool) int64 {
 
 // activations counts the float32 buffers of model.NewState(batch, seqLen,
 // train) per token: per layer x, x2, q, k, v, att, gate, up, h, two rstd
-// and H log-sum-exps; shared scratch (norm outputs, gradients); logits;
-// and x·Aᵀ with its gradient for every LoRA module.
+// and H log-sum-exps; shared scratch (norm outputs, gradients); and x·Aᵀ
+// with its gradient for every LoRA module; plus HeadChunk rows of logits.
 func activations(c *model.Config, o Options, trainable int64) int64 {
 	N := int64(o.Batch * o.SeqLen)
 	if N == 0 {
@@ -165,11 +165,10 @@ func activations(c *model.Config, o Options, trainable int64) int64 {
 	q, kv, H := int64(c.NumHeads*c.HeadDim), int64(c.NumKVHeads*c.HeadDim), int64(c.NumHeads)
 	perLayer := 2*C + 2*q + 2*kv + 3*I + H + 2
 	shared := 3*C + 1 + // xOut, lnf, rstdf
-		4*C + 2*q + 2*kv + 3*I + // ln, tmpC, dx, dln; dq, datt; dk, dv; dgate, dup, dh
-		V // logits
-	floats := N * (L*perLayer + shared)
+		4*C + 2*q + 2*kv + 3*I // ln, tmpC, dx, dln; dq, datt; dk, dv; dgate, dup, dh
+	floats := N*(L*perLayer+shared) + min(N, model.HeadChunk)*V // logits, a chunk at a time
 	if o.GradCheckpoint {
-		floats = N * (L*C + perLayer + shared)
+		floats = N*(L*C+perLayer+shared) + min(N, model.HeadChunk)*V
 	}
 	if o.Method != Full {
 		for _, l := range linears(c) {

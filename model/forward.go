@@ -20,9 +20,12 @@ type State struct {
 	lnf    []float32    // (N,C) final norm output
 	rstdf  []float32    // (N)
 
-	// Logits (N,V): the next-token logits after Forward; after Loss with a
-	// non-zero norm, the gradient of the loss with respect to them.
-	Logits []float32
+	// Logits (N,V) of an inference state: the next-token logits after
+	// Forward. A training state never holds all of them: Loss computes
+	// them HeadChunk rows at a time and, with a non-zero norm, runs the
+	// output head's backward pass on each chunk right away.
+	Logits   []float32
+	headDone bool // Loss has left d loss/d lnf in dln
 
 	// scratch shared by all layers
 	ln, tmpC    []float32   // (N,C)
@@ -110,7 +113,12 @@ func (m *Model) newState(B, T int, train, ckpt bool) *State {
 			gate: f(N * I), up: f(N * I), h: f(N * I),
 		})
 	}
-	s.xOut, s.lnf, s.rstdf, s.Logits = f(N*C), f(N*C), f(N), f(N*V)
+	s.xOut, s.lnf, s.rstdf = f(N*C), f(N*C), f(N)
+	if train {
+		s.Logits = f(min(N, HeadChunk) * V)
+	} else {
+		s.Logits = f(N * V)
+	}
 	s.ln, s.tmpC = f(N*C), f(N*C)
 	s.threads = tensor.Threads()
 	s.lossSum, s.lossCount = make([]float64, s.threads), make([]int, s.threads)
@@ -230,7 +238,10 @@ func (m *Model) Forward(s *State, ids []int) error {
 		}
 	}
 	s.rmsnorm(s.lnf, s.rstdf, s.xOut, m.Norm.W.F32, C, c.RMSNormEps)
-	tensor.Gemm(false, true, 1, tensor.FromF32(s.lnf, N, C), m.LMHead.W, 0, s.Logits, c.VocabSize)
+	s.headDone = false
+	if !s.train {
+		tensor.Gemm(false, true, 1, tensor.FromF32(s.lnf, N, C), m.LMHead.W, 0, s.Logits, c.VocabSize)
+	}
 	return nil
 }
 
@@ -497,11 +508,19 @@ func headView(buf []float32, off, T, D, stride int) tensor.Mat {
 	return tensor.Mat{DType: tensor.F32, F32: buf[off:], Rows: T, Cols: D, Stride: stride}
 }
 
-// Loss computes the causal-LM cross-entropy of the logits in s against
-// labels (N, row-major [B][T], IgnoreIndex masked; position t predicts
-// labels[t+1]). It returns the summed loss and the number of targets; when
-// norm > 0 it replaces s.Logits by the gradient of Σloss/norm, ready for
-// Backward. Hugging Face's mean loss is sum/count with norm = count.
+// HeadChunk is how many positions' logits a training state holds at once:
+// the [N, vocabulary] logits and their gradient never exist whole.
+const HeadChunk = 128
+
+// Loss computes the causal-LM cross-entropy of the model's predictions
+// after Forward against labels (N, row-major [B][T], IgnoreIndex masked;
+// position t predicts labels[t+1]). It returns the summed loss and the
+// number of targets; Hugging Face's mean loss is sum/count. On a training
+// state with norm > 0 it also runs the output head's backward pass for
+// Σloss/norm, ready for Backward: per chunk of HeadChunk rows, logits =
+// lnf·Wᵀ, dlogits = (softmax − onehot)/norm, d lnf = dlogits·W and
+// dW += dlogitsᵀ·lnf. On an inference state it reads s.Logits (and with
+// norm > 0 overwrites them by their gradient).
 func (m *Model) Loss(s *State, labels []int, norm float32) (sum float64, count int, err error) {
 	if len(labels) != s.N {
 		return 0, 0, fmt.Errorf("loss: %d labels for a state of %d×%d", len(labels), s.B, s.T)
@@ -512,31 +531,57 @@ func (m *Model) Loss(s *State, labels []int, norm float32) (sum float64, count i
 			return 0, 0, fmt.Errorf("loss: label %d at position %d is outside the vocabulary [0,%d)", t, i, V)
 		}
 	}
-	sums, counts := s.lossSum, s.lossCount
-	s.par(s.N, func(lo, hi, c int) {
-		sums[c], counts[c] = crossEntropy(s.Logits, labels, lo, hi, s.T, V, norm)
-	})
-	for c := 0; c < min(s.threads, s.N); c++ {
-		sum += sums[c]
-		count += counts[c]
+	if !s.train {
+		sum, count = s.crossEntropy(s.Logits, 0, s.N, labels, V, norm)
+		return sum, count, nil
 	}
+	C := m.Cfg.HiddenSize
+	rows := len(s.Logits) / V
+	for r0 := 0; r0 < s.N; r0 += rows {
+		n := min(rows, s.N-r0)
+		logits := s.Logits[:n*V]
+		lnf := tensor.FromF32(s.lnf[r0*C:], n, C)
+		tensor.Gemm(false, true, 1, lnf, m.LMHead.W, 0, logits, V)
+		cs, cc := s.crossEntropy(logits, r0, r0+n, labels, V, norm)
+		sum += cs
+		count += cc
+		if norm > 0 {
+			dl := tensor.FromF32(logits, n, V)
+			tensor.Gemm(false, false, 1, dl, m.LMHead.W, 0, s.dln[r0*C:], C)
+			if m.LMHead.Grad != nil {
+				tensor.Gemm(true, false, 1, dl, lnf, 1, m.LMHead.Grad, C)
+			}
+		}
+	}
+	s.headDone = norm > 0
 	return sum, count, nil
 }
 
-// Backward propagates the logits gradient left in s.Logits by Loss through
-// the model, adding into the Grad of every trainable parameter (base and
-// LoRA). Gradients accumulate across calls until the caller zeroes them.
+// crossEntropy runs crossEntropy over rows [r0, r1), whose logits start at
+// logits[0], in parallel, summing the chunks' results in chunk order.
+func (s *State) crossEntropy(logits []float32, r0, r1 int, labels []int, V int, norm float32) (sum float64, count int) {
+	sums, counts := s.lossSum, s.lossCount
+	s.par(r1-r0, func(lo, hi, c int) {
+		sums[c], counts[c] = crossEntropy(logits, r0, labels, r0+lo, r0+hi, s.T, V, norm)
+	})
+	for c := 0; c < min(s.threads, r1-r0); c++ {
+		sum += sums[c]
+		count += counts[c]
+	}
+	return sum, count
+}
+
+// Backward propagates the gradient Loss (with norm > 0) left at the output
+// head through the model, adding into the Grad of every trainable
+// parameter (base and LoRA). Gradients accumulate across calls until the
+// caller zeroes them.
 func (m *Model) Backward(s *State) {
-	if !s.train {
-		panic("model: Backward on a state made without train")
+	if !s.train || !s.headDone {
+		panic("model: Backward needs a training state and a Loss with norm > 0 after Forward")
 	}
+	s.headDone = false
 	c := m.Cfg
-	N, C, V := s.N, c.HiddenSize, c.VocabSize
-	dlogits := tensor.FromF32(s.Logits, N, V)
-	tensor.Gemm(false, false, 1, dlogits, m.LMHead.W, 0, s.dln, C)
-	if m.LMHead.Grad != nil {
-		tensor.Gemm(true, false, 1, dlogits, tensor.FromF32(s.lnf, N, C), 1, m.LMHead.Grad, C)
-	}
+	C := c.HiddenSize
 	clear(s.dx)
 	s.rmsnormBack(s.dx, m.Norm, s.dln, s.xOut, s.rstdf, C)
 	for l := len(m.Layers) - 1; l >= 0; l-- {

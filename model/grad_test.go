@@ -114,11 +114,11 @@ func TestCrossEntropyGrad(t *testing.T) {
 	const norm = 3
 	loss := func() float64 {
 		copy(work, logits)
-		s, _ := crossEntropy(work, labels, 0, N, T, V, 0)
+		s, _ := crossEntropy(work, 0, labels, 0, N, T, V, 0)
 		return s / norm
 	}
 	copy(work, logits)
-	_, count := crossEntropy(work, labels, 0, N, T, V, norm)
+	_, count := crossEntropy(work, 0, labels, 0, N, T, V, norm)
 	if count != 4 { // labels[t+1] for t = 0, 2 of the first sequence, t = 0, 1 of the second
 		t.Fatalf("count %d, want 4", count)
 	}
@@ -319,6 +319,41 @@ func TestCheckpointedMatchesFull(t *testing.T) {
 	for i := range full {
 		if !slices.Equal(full[i], ckpt[i]) {
 			t.Fatalf("parameter %d: checkpointed gradient differs", i)
+		}
+	}
+}
+
+// TestChunkedHeadMatchesWhole: the output head computed a few rows at a
+// time gives the loss and gradients of computing all rows at once.
+func TestChunkedHeadMatchesWhole(t *testing.T) {
+	m := NewRandom(testConfig(t, "llama", map[string]any{"tie_word_embeddings": true}), 0.3, 8)
+	m.SetTrainable(func(string) bool { return true })
+	ids := []int{1, 5, 2, 7, 3, 9, 4, 11, 6, 13}
+	run := func(rows int) (float64, [][]float32) {
+		for _, p := range m.Params() {
+			clear(p.Grad)
+		}
+		s := m.NewState(2, 5, true)
+		s.Logits = make([]float32, rows*m.Cfg.VocabSize)
+		m.Forward(s, ids)
+		sum, _, _ := m.Loss(s, ids, 8)
+		m.Backward(s)
+		var g [][]float32
+		for _, p := range m.Params() {
+			g = append(g, slices.Clone(p.Grad))
+		}
+		return sum, g
+	}
+	wholeLoss, whole := run(10)
+	chunkLoss, chunked := run(3)
+	if math.Abs(wholeLoss-chunkLoss) > 1e-6*math.Abs(wholeLoss) {
+		t.Errorf("loss %v in chunks of 3, %v whole", chunkLoss, wholeLoss)
+	}
+	for i := range whole {
+		for j := range whole[i] {
+			if d := math.Abs(float64(whole[i][j] - chunked[i][j])); d > 1e-5 {
+				t.Fatalf("parameter %d entry %d: %g in chunks, %g whole", i, j, chunked[i][j], whole[i][j])
+			}
 		}
 	}
 }

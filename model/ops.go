@@ -119,10 +119,10 @@ const IgnoreIndex = -100
 // float64) and their count, and overwrites logits (N,V) with
 // d(Σ loss / norm)/d logits = (softmax − onehot)/norm (0 on rows without a
 // target). With norm = 0 the gradient is not computed. Only rows [lo, hi)
-// are visited.
-func crossEntropy(logits []float32, labels []int, lo, hi, T, V int, norm float32) (sum float64, count int) {
+// are visited; logits holds rows from row0 on.
+func crossEntropy(logits []float32, row0 int, labels []int, lo, hi, T, V int, norm float32) (sum float64, count int) {
 	for n := lo; n < hi; n++ {
-		row := logits[n*V : (n+1)*V]
+		row := logits[(n-row0)*V : (n-row0+1)*V]
 		target := IgnoreIndex
 		if n%T != T-1 {
 			target = labels[n+1]
