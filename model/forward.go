@@ -510,7 +510,7 @@ func headView(buf []float32, off, T, D, stride int) tensor.Mat {
 
 // HeadChunk is how many positions' logits a training state holds at once:
 // the [N, vocabulary] logits and their gradient never exist whole.
-const HeadChunk = 128
+const HeadChunk = 256
 
 // Loss computes the causal-LM cross-entropy of the model's predictions
 // after Forward against labels (N, row-major [B][T], IgnoreIndex masked;
