@@ -67,6 +67,9 @@ func Gemm(transA, transB bool, alpha float32, a, b Mat, beta float32, c []float3
 		return
 	}
 	kern := activeKernel
+	if kern.narrow != nil && n <= kern.narrow.nr {
+		kern = kern.narrow
+	}
 	j := jobPool.Get().(*gemmJob)
 	// Fields one by one: j.team must keep its generation across calls.
 	j.transA, j.transB, j.alpha, j.beta = transA, transB, alpha, beta
@@ -174,6 +177,10 @@ type gemmKernel struct {
 	full   func(kc int, a []float32, rsa, csa int, b []float32, csb int, c []float32, ldc int, alpha, beta float32)
 	packT  func(d []float32, x Mat, off, kc int, scratch []float32)
 	dot4   func(k int, x []float32, w Mat, off, ld int, y *[4]float32, scratch []float32)
+	// narrow, when set, is the kernel for products at most narrow.nr
+	// columns wide (such as LoRA's n = 8), where most of a wide tile
+	// would be padding.
+	narrow *gemmKernel
 }
 
 // activeKernel is the micro-kernel Gemm uses: the fastest one the CPU

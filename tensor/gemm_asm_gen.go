@@ -1,14 +1,15 @@
 //go:build ignore
 
-// This program writes gemm_amd64.s, the AVX2+FMA assembly of Gemm:
+// This program writes gemm_amd64.s, the AVX2+FMA and AVX-512 assembly of
+// Gemm:
 //
 //	go run gemm_asm_gen.go
 //
-// The micro-kernel is an unrolled register block (mr rows × nr columns of C
-// held in YMM accumulators); the packing routines are 8×8 transposes; the
-// dot-product routines serve one-row products (x·Wᵀ for a single token).
-// They are written out here rather than by hand so that the unrolling stays
-// consistent.
+// The micro-kernels are unrolled register blocks (mr rows × nr columns of C
+// held in YMM or ZMM accumulators); the packing routines are 8×8
+// transposes; the dot-product routines serve one-row products (x·Wᵀ for a
+// single token). They are written out here rather than by hand so that the
+// unrolling stays consistent.
 package main
 
 import (
@@ -144,22 +145,150 @@ func kernel(name string, mr, nvec int) {
 	w("")
 }
 
+// kernel512 emits an mr×(16·nvec) AVX-512 micro-kernel with the same Go
+// signature and contract as kernel. Accumulator Z(i·nvec+v) holds
+// C[i][16v : 16v+16]; each depth step loads nvec vectors of B̃ and takes
+// each element of Ã as an embedded broadcast operand of its FMAs, so no
+// register is spent on broadcasts: mr·nvec + nvec ≤ 32.
+func kernel512(name string, mr, nvec int) {
+	nr := 16 * nvec
+	if mr*nvec+nvec > 32 || mr > 15 || 32-mr*nvec < 4 {
+		log.Fatalf("%s: does not fit the 32 ZMM registers", name)
+	}
+	w("// func %s(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32)", name)
+	w("//")
+	w("// C[%d×%d] = alpha·Ã·B̃ + beta·C with Ã[i][p] = a[i·rsa+p·csa], B̃[p][j] = b[p·csb+j],", mr, nr)
+	w("// C[i][j] = c[i·ldc+j]. Accumulators Z0…Z%d (row i in Z%d·i…); each depth step", mr*nvec-1, nvec)
+	w("// loads %d vectors of B̃ and takes %d elements of Ã as broadcast operands.", nvec, mr)
+	w("// beta == 0 does not read C. AVX-512F.")
+	w("TEXT ·%s(SB), NOSPLIT, $0-72", name)
+	w("\tMOVQ kc+0(FP), CX")
+	w("\tMOVQ a+8(FP), AX")
+	w("\tMOVQ rsa+16(FP), R11")
+	w("\tSHLQ $2, R11")
+	w("\tMOVQ csa+24(FP), R12")
+	w("\tSHLQ $2, R12")
+	w("\tMOVQ b+32(FP), BX")
+	w("\tMOVQ csb+40(FP), R13")
+	w("\tSHLQ $2, R13")
+	w("\tMOVQ c+48(FP), DI")
+	w("\tMOVQ ldc+56(FP), SI")
+	w("\tSHLQ $2, SI")
+	// Row bases: rows 3g…3g+2 of Ã at bases[g] + {0, 1, 2}·rsa. R14 (g in
+	// Go's internal ABI) is free here: this is an ABI0 function, whose
+	// wrapper restores it.
+	bases := []string{"AX", "R10", "R8", "R9", "R14"}
+	ng := (mr + 2) / 3
+	w("\tMOVQ DI, R8")
+	for i := 0; i < mr; i++ {
+		w("\tPREFETCHT0 (R8)")
+		w("\tPREFETCHT0 %d(R8)", nr*4-4)
+		if i < mr-1 {
+			w("\tADDQ SI, R8")
+		}
+	}
+	for g := 1; g < ng; g++ {
+		w("\tLEAQ (%s)(R11*2), %s", bases[g-1], bases[g])
+		w("\tADDQ R11, %s // row %d of Ã", bases[g], 3*g)
+	}
+	for r := 0; r < mr*nvec; r++ {
+		w("\tVPXORD Z%d, Z%d, Z%d", r, r, r)
+	}
+	aAddr := func(i int) string {
+		b := bases[i/3]
+		switch i % 3 {
+		case 1:
+			return fmt.Sprintf("(%s)(R11*1)", b)
+		case 2:
+			return fmt.Sprintf("(%s)(R11*2)", b)
+		}
+		return fmt.Sprintf("(%s)", b)
+	}
+	breg := func(v int) int { return mr*nvec + v }
+	step := func() {
+		for v := 0; v < nvec; v++ {
+			w("\tVMOVUPS %d(BX), Z%d", 64*v, breg(v))
+		}
+		w("\tADDQ R13, BX")
+		for i := 0; i < mr; i++ {
+			for v := 0; v < nvec; v++ {
+				w("\tVFMADD231PS.BCST %s, Z%d, Z%d", aAddr(i), breg(v), i*nvec+v)
+			}
+		}
+		for g := 0; g < ng; g++ {
+			w("\tADDQ R12, %s", bases[g])
+		}
+	}
+	w("\tMOVQ CX, DX")
+	w("\tSHRQ $2, DX")
+	w("\tANDQ $3, CX")
+	w("\tTESTQ DX, DX")
+	w("\tJZ %s_tail", name)
+	w("%s_loop4:", name)
+	for s := 0; s < 4; s++ {
+		step()
+	}
+	w("\tDECQ DX")
+	w("\tJNZ %s_loop4", name)
+	w("%s_tail:", name)
+	w("\tTESTQ CX, CX")
+	w("\tJZ %s_store", name)
+	w("%s_loop1:", name)
+	step()
+	w("\tDECQ CX")
+	w("\tJNZ %s_loop1", name)
+	w("%s_store:", name)
+	alpha, beta, t0 := 31, 30, mr*nvec
+	w("\tVBROADCASTSS alpha+64(FP), Z%d", alpha)
+	w("\tMOVL beta+68(FP), R9")
+	w("\tANDL $0x7fffffff, R9")
+	w("\tJZ %s_store0", name)
+	w("\tVBROADCASTSS beta+68(FP), Z%d", beta)
+	for i := 0; i < mr; i++ {
+		for v := 0; v < nvec; v++ {
+			t := t0 + v%2
+			w("\tVMULPS %d(DI), Z%d, Z%d", 64*v, beta, t)
+			w("\tVFMADD231PS Z%d, Z%d, Z%d", alpha, i*nvec+v, t)
+			w("\tVMOVUPS Z%d, %d(DI)", t, 64*v)
+		}
+		if i < mr-1 {
+			w("\tADDQ SI, DI")
+		}
+	}
+	w("\tVZEROUPPER")
+	w("\tRET")
+	w("%s_store0:", name)
+	for i := 0; i < mr; i++ {
+		for v := 0; v < nvec; v++ {
+			r := i*nvec + v
+			w("\tVMULPS Z%d, Z%d, Z%d", alpha, r, r)
+			w("\tVMOVUPS Z%d, %d(DI)", r, 64*v)
+		}
+		if i < mr-1 {
+			w("\tADDQ SI, DI")
+		}
+	}
+	w("\tVZEROUPPER")
+	w("\tRET")
+	w("")
+}
+
 // transpose16 emits
 //
 //	func name(dst *float32, src *T, ld, kc8 int)
 //
 // which packs 16 rows of a row-major source (row r at src + r·ld) and 8·kc8
-// columns into dst[p·16 + r] = float32(src[r·ld + p]): two 8×8 transposes
+// columns into dst[p·dstride + r] = float32(src[r·ld + p]): two 8×8 transposes
 // per 8 columns. bf16 sources are widened by zero-extending each 16-bit
 // value and shifting it into the top half of a 32-bit lane.
-func transpose16(name string, bf16 bool) {
+func transpose16(name string, bf16 bool, dstride int) {
 	typ, esz := "float32", 4
 	if bf16 {
 		typ, esz = "uint16", 2
 	}
 	w("// func %s(dst *float32, src *%s, ld, kc8 int)", name, typ)
 	w("//")
-	w("// dst[p·16+r] = src[r·ld+p] widened to float32, for r < 16, p < 8·kc8.")
+	w("// dst[p·%d+r] = src[r·ld+p] widened to float32, for r < 16, p < 8·kc8.", dstride)
 	w("TEXT ·%s(SB), NOSPLIT, $0-32", name)
 	w("\tMOVQ dst+0(FP), DI")
 	w("\tMOVQ src+8(FP), SI")
@@ -213,13 +342,13 @@ func transpose16(name string, bf16 bool) {
 			w("\tVPERM2F128 $0x31, Y%d, Y%d, Y%d", 4+q, q, 12+q)
 		}
 		for q := 0; q < 8; q++ {
-			w("\tVMOVUPS Y%d, %d(DI)", 8+q, q*64+half*32)
+			w("\tVMOVUPS Y%d, %d(DI)", 8+q, q*4*dstride+half*32)
 		}
 	}
 	for _, r := range []string{"SI", "R8", "R9", "R10", "R11", "R12"} {
 		w("\tADDQ $%d, %s", 8*esz, r)
 	}
-	w("\tADDQ $512, DI")
+	w("\tADDQ $%d, DI", 8*4*dstride)
 	w("\tDECQ CX")
 	w("\tJNZ %s_loop", name)
 	w("%s_done:", name)
@@ -306,8 +435,12 @@ func main() {
 	w("#include \"textflag.h\"")
 	w("")
 	kernel("sgemm6x16AVX2", 6, 2)
-	transpose16("packT16F32AVX2", false)
-	transpose16("packT16BF16AVX2", true)
+	kernel512("sgemm12x32AVX512", 12, 2)
+	kernel512("sgemm14x16AVX512", 14, 1)
+	transpose16("packT16F32AVX2", false, 16)
+	transpose16("packT16BF16AVX2", true, 16)
+	transpose16("packT16x32F32AVX2", false, 32)
+	transpose16("packT16x32BF16AVX2", true, 32)
 	dot4("dot4F32AVX2", false)
 	dot4("dot4BF16AVX2", true)
 	if err := os.WriteFile("gemm_amd64.s", out.Bytes(), 0o644); err != nil {

@@ -44,12 +44,18 @@ func packA(dst []float32, a Mat, trans bool, i0, mc, p0, kc, mr int) {
 	full := mc / mr * mr
 	for p := 0; p < kc; p++ {
 		off := (p0+p)*a.Stride + i0
-		if a.DType == F32 && mr == 6 {
+		switch {
+		case a.DType == F32 && mr == 6:
 			s := a.F32[off : off+full]
 			for r0 := 0; r0 < full; r0 += 6 {
 				*(*[6]float32)(dst[r0*kc+p*6:]) = *(*[6]float32)(s[r0:])
 			}
-		} else {
+		case a.DType == F32 && mr == 12:
+			s := a.F32[off : off+full]
+			for r0 := 0; r0 < full; r0 += 12 {
+				*(*[12]float32)(dst[r0*kc+p*12:]) = *(*[12]float32)(s[r0:])
+			}
+		default:
 			for r0 := 0; r0 < full; r0 += mr {
 				widen(dst[r0*kc+p*mr:r0*kc+p*mr+mr], a, off+r0)
 			}
@@ -71,12 +77,18 @@ func packB(dst []float32, b Mat, trans bool, p0, kc, j0, nc, nr int, packT func(
 		full := nc / nr * nr
 		for p := 0; p < kc; p++ {
 			off := (p0+p)*b.Stride + j0
-			if b.DType == F32 && nr == 16 {
+			switch {
+			case b.DType == F32 && nr == 16:
 				s := b.F32[off : off+full]
 				for c0 := 0; c0 < full; c0 += 16 {
 					*(*[16]float32)(dst[c0*kc+p*16:]) = *(*[16]float32)(s[c0:])
 				}
-			} else {
+			case b.DType == F32 && nr == 32:
+				s := b.F32[off : off+full]
+				for c0 := 0; c0 < full; c0 += 32 {
+					*(*[32]float32)(dst[c0*kc+p*32:]) = *(*[32]float32)(s[c0:])
+				}
+			default:
 				for c0 := 0; c0 < full; c0 += nr {
 					widen(dst[c0*kc+p*nr:c0*kc+p*nr+nr], b, off+c0)
 				}

@@ -15,7 +15,7 @@ func TestGemmQ4(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range []struct {
 		m, out, in int
-	}{{1, 40, 96}, {7, 33, 70}, {40, 64, 200}, {3, 5, 9}} {
+	}{{1, 40, 96}, {7, 33, 70}, {40, 64, 200}, {3, 5, 9}, {64, 8, 40}} {
 		w := make([]float32, tc.out*tc.in)
 		for i := range w {
 			w[i] = float32(r.NormFloat64())
@@ -34,12 +34,16 @@ func TestGemmQ4(t *testing.T) {
 			for i := range x {
 				x[i] = float32(r.NormFloat64())
 			}
-			got, want := make([]float32, tc.m*n), make([]float32, tc.m*n)
-			Gemm(false, transB, 1, FromF32(x, tc.m, k), wq, 0, got, n)
-			Gemm(false, transB, 1, FromF32(x, tc.m, k), wf, 0, want, n)
-			for i := range want {
-				if got[i] != want[i] {
-					t.Fatalf("%dx%dx%d transB=%v: C[%d] = %g with Q4, %g with its float32 values", tc.m, tc.out, tc.in, transB, i, got[i], want[i])
+			for _, kern := range testKernels() {
+				got, want := make([]float32, tc.m*n), make([]float32, tc.m*n)
+				withKernel(kern, func() {
+					Gemm(false, transB, 1, FromF32(x, tc.m, k), wq, 0, got, n)
+					Gemm(false, transB, 1, FromF32(x, tc.m, k), wf, 0, want, n)
+				})
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("%s %dx%dx%d transB=%v: C[%d] = %g with Q4, %g with its float32 values", kern.name, tc.m, tc.out, tc.in, transB, i, got[i], want[i])
+					}
 				}
 			}
 		}

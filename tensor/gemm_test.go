@@ -264,6 +264,46 @@ func TestGemmRealBlocks(t *testing.T) {
 	}
 }
 
+// TestGemmNarrow covers products narrow in n (LoRA's n = 8), which a
+// kernel with a narrow variant hands to it, for each kernel: every
+// transposition, dtype pair, alpha/beta (beta 0 over NaN), tiny and real
+// blocking, 1 to 3 goroutines.
+func TestGemmNarrow(t *testing.T) {
+	shapes := [][3]int{ // m, n, k
+		{40, 8, 9}, {37, 3, 20}, {97, 8, 300}, {200, 16, 40}, {61, 2, 1}, {50, 17, 30},
+	}
+	for _, kern := range testKernels() {
+		for _, small := range []bool{true, false} {
+			for _, threads := range []int{1, 2, 3} {
+				t.Run(fmt.Sprintf("%s/small=%v/threads=%d", kern.name, small, threads), func(t *testing.T) {
+					var blk *blocking
+					if small {
+						blk = &blocking{mc: 2 * kern.mr, kc: 7, nc: 2 * kern.nr}
+					}
+					setTestKnobs(t, 1, blk, threads)
+					rng := rand.New(rand.NewPCG(9, uint64(threads)))
+					withKernel(kern, func() {
+						for _, s := range shapes {
+							for _, tr := range allTrans {
+								for _, ta := range allDTypes {
+									for _, tb := range allDTypes {
+										for _, ab := range alphaBeta {
+											tc := gemmCase{tr[0], tr[1], ta, tb, s[0], s[1], s[2], ab[0], ab[1]}
+											if !checkGemm(t, rng, tc) {
+												t.FailNow()
+											}
+										}
+									}
+								}
+							}
+						}
+					})
+				})
+			}
+		}
+	}
+}
+
 // TestGemmDefaults runs the shipped configuration (default thresholds and
 // thread count) on a few shapes, small and large.
 func TestGemmDefaults(t *testing.T) {
@@ -371,7 +411,7 @@ func TestGemmConcurrent(t *testing.T) {
 // tile C exactly, on whole micro-tiles.
 func TestGemmPartition(t *testing.T) {
 	setTestKnobs(t, 1, nil, 1)
-	for _, tile := range [][2]int{{4, 4}, {6, 16}, {1, 4}} {
+	for _, tile := range [][2]int{{4, 4}, {6, 16}, {12, 32}, {1, 4}} {
 		mr, nr := tile[0], tile[1]
 		for _, s := range [][3]int{{1, 1, 1}, {5, 100, 10}, {100, 5, 10}, {1000, 300, 100}, {7, 17, 3}, {64, 64, 64}, {1, 33, 5}} {
 			for _, threads := range []int{1, 2, 3, 4, 5, 6, 7, 8, 16} {
