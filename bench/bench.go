@@ -7,9 +7,8 @@ import (
 	"fmt"
 	"github.com/golora/golora/internal/rss"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golora/golora/lora"
@@ -18,30 +17,18 @@ import (
 	"github.com/golora/golora/optim"
 	"github.com/golora/golora/quant"
 	"github.com/golora/golora/tensor"
-	"golang.org/x/sys/cpu"
 )
 
-// PeakGFLOPS is the float32 peak of threads cores: GHz × 32 FLOP per cycle
-// (two 8-wide FMA units) on AVX2/FMA machines, GHz × 8 otherwise, with the
-// clock read from /proc/cpuinfo (3 GHz when unknown).
+// PeakGFLOPS is the float32 peak of threads cores: the active GEMM
+// micro-kernel's measured rate on cache-resident data (tensor.KernelGFLOPS,
+// a quarter of a second, measured once) times threads. It is what the
+// machine can reach, not a clock-times-width figure: a VM's /proc/cpuinfo
+// often reports the base clock.
 func PeakGFLOPS(threads int) float64 {
-	ghz := 3.0
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if v, ok := strings.CutPrefix(line, "cpu MHz"); ok {
-				if mhz, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":")), 64); err == nil && mhz > 0 {
-					ghz = mhz / 1000
-					break
-				}
-			}
-		}
-	}
-	perCycle := 8.0
-	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		perCycle = 32
-	}
-	return float64(threads) * ghz * perCycle
+	return float64(threads) * corePeak()
 }
+
+var corePeak = sync.OnceValue(func() float64 { return tensor.KernelGFLOPS(250 * time.Millisecond) })
 
 // GemmResult is one GEMM measurement.
 type GemmResult struct {

@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"runtime/pprof"
 
 	"github.com/golora/golora/bench"
 	"github.com/golora/golora/mem"
@@ -50,6 +52,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.Targets, "targets", "q_proj,k_proj,v_proj,o_proj", "LoRA targets")
 	method := fs.String("method", "lora", "full, lora or qlora (nf4, double-quantized)")
 	fs.BoolVar(&o.GradCheckpoint, "grad-checkpoint", false, "recompute activations in backward")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to `FILE` (go tool pprof)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return errUsage
 	}
@@ -71,6 +74,17 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	m, err := bench.Setup(c, o)
 	if err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	r, err := bench.Train(c, m, o)
 	if err != nil {

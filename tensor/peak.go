@@ -1,0 +1,34 @@
+package tensor
+
+import "time"
+
+// KernelGFLOPS measures the active micro-kernel on data that stays in the
+// L1 cache, on one goroutine, for about d: the float32 rate one core can
+// reach, the practical peak that model FLOP utilisation is measured
+// against (a VM's reported clock is often the base clock, not the one the
+// core runs at).
+func KernelGFLOPS(d time.Duration) float64 {
+	k := activeKernel
+	const kc = 256
+	a := make([]float32, k.mr*kc)
+	b := make([]float32, k.nr*kc)
+	c := make([]float32, k.mr*k.nr)
+	for i := range a {
+		a[i] = 1e-3
+	}
+	for i := range b {
+		b[i] = 1e-3
+	}
+	calls := 0
+	start := time.Now()
+	for time.Since(start) < d {
+		for i := 0; i < 64; i++ {
+			k.full(kc, a, kc, 1, b, k.nr, c, k.nr, 1, 1)
+		}
+		calls += 64
+	}
+	return 2 * float64(k.mr*k.nr*kc) * float64(calls) / time.Since(start).Seconds() / 1e9
+}
+
+// KernelName names the active micro-kernel (e.g. "avx512-12x32").
+func KernelName() string { return activeKernel.name }
