@@ -265,7 +265,7 @@ func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []f
 	s.linearForward(l.Gate, lc.gate, s.ln)
 	s.linearForward(l.Up, lc.up, s.ln)
 	I := c.IntermediateSize
-	s.par(N, func(lo, hi, _ int) { swigluForward(lc.h[lo*I:hi*I], lc.gate[lo*I:hi*I], lc.up[lo*I:hi*I]) })
+	s.par(N, func(lo, hi, _ int) { tensor.SwiGLU(lc.h[lo*I:hi*I], lc.gate[lo*I:hi*I], lc.up[lo*I:hi*I]) })
 	s.linearForward(l.Down, s.tmpC, lc.h)
 	for i := range out {
 		out[i] = lc.x2[i] + s.tmpC[i]
@@ -418,20 +418,12 @@ func (m *Model) attentionForward(s *State, lc *layerCache, layer int) {
 					row := P[i*L : (i+1)*L]
 					a := s.pos0 + i
 					lo := c.windowStart(a)
-					mx := float32(math.Inf(-1))
-					for j := lo; j <= a; j++ {
-						mx = max(mx, row[j])
-					}
-					var z float64
-					for j := lo; j <= a; j++ {
-						z += expf(float64(row[j] - mx))
-					}
-					l := float64(mx) + math.Log(z)
-					lse[i] = float32(l)
+					seen := row[lo : a+1]
+					mx := tensor.MaxF32(seen)
+					z := tensor.ExpShift(seen, seen, mx)
+					lse[i] = float32(float64(mx) + math.Log(z))
+					tensor.Scale(seen, float32(1/z))
 					clear(row[:lo])
-					for j := lo; j <= a; j++ {
-						row[j] = float32(expf(float64(row[j]) - l))
-					}
 					clear(row[a+1:])
 				}
 				tensor.Gemm(false, false, 1, tensor.FromF32(P, T, L), v, 0, lc.att[b*T*qs+h*D:], qs)
@@ -470,9 +462,7 @@ func (m *Model) attentionBackward(s *State, lc *layerCache) {
 					row := P[i*T : (i+1)*T]
 					lo := c.windowStart(i)
 					clear(row[:lo])
-					for j := lo; j <= i; j++ {
-						row[j] = float32(expf(float64(row[j] - lse[i])))
-					}
+					tensor.ExpShift(row[lo:i+1], row[lo:i+1], lse[i])
 					clear(row[i+1:])
 				}
 				tensor.Gemm(true, false, 1, Pm, dO, 1, s.dv[ko:], ks)
@@ -607,7 +597,7 @@ func (m *Model) layerBackward(s *State, l *Layer, lc *layerCache) {
 	s.linearBackward(l.Down, s.dh, s.dx, lc.h, false)
 	I := c.IntermediateSize
 	s.par(N, func(lo, hi, _ int) {
-		swigluBackward(s.dgate[lo*I:hi*I], s.dup[lo*I:hi*I], s.dh[lo*I:hi*I], lc.gate[lo*I:hi*I], lc.up[lo*I:hi*I])
+		tensor.SwiGLUBackward(s.dgate[lo*I:hi*I], s.dup[lo*I:hi*I], s.dh[lo*I:hi*I], lc.gate[lo*I:hi*I], lc.up[lo*I:hi*I])
 	})
 	s.rmsnorm(s.ln, lc.rstd2, lc.x2, l.PostNorm.W.F32, C, c.RMSNormEps)
 	s.linearBackward(l.Gate, s.dln, s.dgate, s.ln, false)

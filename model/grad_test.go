@@ -97,9 +97,9 @@ func TestSwiGLUGrad(t *testing.T) {
 	n := 40
 	g, u, rr := randSlice(r, n, 2), randSlice(r, n, 1), randSlice(r, n, 1)
 	out := make([]float32, n)
-	loss := func() float64 { swigluForward(out, g, u); return dot64(out, rr) }
+	loss := func() float64 { tensor.SwiGLU(out, g, u); return dot64(out, rr) }
 	dg, du := make([]float32, n), make([]float32, n)
-	swigluBackward(dg, du, rr, g, u)
+	tensor.SwiGLUBackward(dg, du, rr, g, u)
 	checkGrad(t, "dg", g, dg, loss, n)
 	checkGrad(t, "du", u, du, loss, n)
 }
@@ -270,18 +270,6 @@ func TestModelGrad(t *testing.T) {
 				checkGrad(t, p.Name, p.W.F32, append([]float32(nil), p.Grad...), loss, 12)
 			}
 		})
-	}
-}
-
-func TestExpf(t *testing.T) {
-	for x := -740.0; x < 88; x += 0.0137 {
-		want := math.Exp(x)
-		if got := expf(x); math.Abs(got-want) > 2e-7*want {
-			t.Fatalf("expf(%g) = %g, want %g", x, got, want)
-		}
-	}
-	if expf(-800) != 0 || expf(0) != 1 || !math.IsInf(expf(800), 1) || !math.IsNaN(expf(math.NaN())) {
-		t.Error("expf edge cases")
 	}
 }
 

@@ -74,24 +74,6 @@ func ropeRotate(x []float32, lo, hi, T, pos0, nh, D int, cos, sin []float32, dir
 	}
 }
 
-// swigluForward: out = silu(g) ⊙ u, silu(g) = g·σ(g). All (N·I).
-func swigluForward(out, g, u []float32) {
-	for i, gv := range g {
-		out[i] = gv / (1 + float32(expf(float64(-gv)))) * u[i]
-	}
-}
-
-// swigluBackward: dg = dout·u·σ(g)·(1 + g·(1−σ(g))), du = dout·silu(g).
-// dg and du are overwritten.
-func swigluBackward(dg, du, dout, g, u []float32) {
-	for i, gv := range g {
-		s := 1 / (1 + float32(expf(float64(-gv))))
-		d := dout[i]
-		dg[i] = d * u[i] * s * (1 + gv*(1-s))
-		du[i] = d * gv * s
-	}
-}
-
 // embedForward gathers rows: out[n] = E[ids[n]]. out (N,C), E (V,C).
 func embedForward(out []float32, ids []int, E tensor.Mat) {
 	C := E.Cols
@@ -118,7 +100,8 @@ const IgnoreIndex = -100
 // IgnoreIndex have no target. It returns the summed loss over targets (in
 // float64) and their count, and overwrites logits (N,V) with
 // d(Σ loss / norm)/d logits = (softmax − onehot)/norm (0 on rows without a
-// target). With norm = 0 the gradient is not computed. Only rows [lo, hi)
+// target); with norm = 0 the rows with a target are left holding
+// exp(logit − row max). Only rows [lo, hi)
 // are visited; logits holds rows from row0 on.
 func crossEntropy(logits []float32, row0 int, labels []int, lo, hi, T, V int, norm float32) (sum float64, count int) {
 	for n := lo; n < hi; n++ {
@@ -133,44 +116,15 @@ func crossEntropy(logits []float32, row0 int, labels []int, lo, hi, T, V int, no
 			}
 			continue
 		}
-		mx := row[0]
-		for _, v := range row {
-			mx = max(mx, v)
-		}
-		var z float64
-		for _, v := range row {
-			z += expf(float64(v - mx))
-		}
-		lse := float64(mx) + math.Log(z)
-		sum += lse - float64(row[target])
+		vt := row[target]
+		mx := tensor.MaxF32(row)
+		z := tensor.ExpShift(row, row, mx) // row is now exp(v − max)
+		sum += float64(mx) + math.Log(z) - float64(vt)
 		count++
 		if norm != 0 {
-			inv := 1 / norm
-			for j, v := range row {
-				row[j] = float32(expf(float64(v)-lse)) * inv
-			}
-			row[target] -= inv
+			tensor.Scale(row, float32(1/(z*float64(norm))))
+			row[target] -= 1 / norm
 		}
 	}
 	return sum, count
-}
-
-// expf is e^x for the kernels' hot loops, accurate to about one float32
-// ulp: x = k·ln2 + r with |r| ≤ ln2/2, e^r by its Taylor series to r⁷
-// (truncation error below 1.3e-7 relative), and 2^k put into the exponent.
-// It is several times cheaper than math.Exp, which handles float64 range
-// and precision the callers do not need.
-func expf(x float64) float64 {
-	switch {
-	case x < -700: // the result is (nearly) subnormal: leave it to math.Exp
-		return math.Exp(x)
-	case x > 709:
-		return math.Inf(1)
-	case x != x:
-		return x
-	}
-	k := math.Floor(x*math.Log2E + 0.5)
-	r := x - k*math.Ln2
-	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040)))))))
-	return math.Float64frombits(uint64(int64(math.Float64bits(p)) + int64(k)<<52))
 }
