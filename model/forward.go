@@ -43,6 +43,9 @@ type State struct {
 	lora        map[*LoRA]*loraCache
 	drop, dropG []float32 // (N,max in) LoRA dropout input and its gradient
 
+	team tensor.Team // runs the parallel loops below on the worker pool
+	jobs job         // the one parallel loop in flight, reused: no allocation
+
 	kv   *Cache // set during Decode: keys and values of earlier positions
 	pos0 int    // position of the first token (Decode), else 0
 
@@ -120,7 +123,7 @@ func (m *Model) newState(B, T int, train, ckpt bool) *State {
 		s.Logits = f(N * V)
 	}
 	s.ln, s.tmpC = f(N*C), f(N*C)
-	s.threads = tensor.Threads()
+	s.threads = min(tensor.Threads(), maxChunks)
 	s.lossSum, s.lossCount = make([]float64, s.threads), make([]int, s.threads)
 	for i := 0; i < s.threads; i++ {
 		s.scores = append(s.scores, f(T*T))
@@ -167,35 +170,24 @@ func (s *State) cache(layer int) *layerCache {
 	return &s.layers[0]
 }
 
-// par runs body over [0, n) split across the state's threads.
-func (s *State) par(n int, body func(lo, hi, chunk int)) {
-	tensor.ParallelFor(n, s.threads, body)
-}
-
 // rmsnorm is rmsnormForward over the N rows, in parallel.
 func (s *State) rmsnorm(out, rstd, x, w []float32, C int, eps float64) {
-	s.par(s.N, func(lo, hi, _ int) {
-		rmsnormForward(out[lo*C:hi*C], rstd[lo:hi], x[lo*C:hi*C], w, hi-lo, C, eps)
-	})
+	j := s.job(jobRMSNorm)
+	j.a, j.b, j.c, j.d, j.width, j.eps = out, rstd, x, w, C, eps
+	s.run(j, s.N)
 }
 
 // rmsnormBack is rmsnormBackward over the N rows, in parallel; the weight
 // gradient (when p is trainable) is summed from per-chunk partials in
 // chunk order, so the result does not depend on scheduling.
 func (s *State) rmsnormBack(dx []float32, p *Param, dy, x, rstd []float32, C int) {
-	w := p.W.F32
-	s.par(s.N, func(lo, hi, c int) {
-		var part []float32
-		if p.Grad != nil {
-			part = s.dwPart[c]
-			clear(part)
-		}
-		rmsnormBackward(dx[lo*C:hi*C], part, dy[lo*C:hi*C], x[lo*C:hi*C], w, rstd[lo:hi], hi-lo, C)
-	})
+	j := s.job(jobRMSNormBack)
+	j.a, j.b, j.c, j.d, j.p, j.width = dx, dy, x, rstd, p, C
+	chunks := s.run(j, s.N)
 	if p.Grad != nil {
-		for c := 0; c < min(s.threads, s.N); c++ {
-			for j, v := range s.dwPart[c] {
-				p.Grad[j] += v
+		for c := 0; c < chunks; c++ {
+			for i, v := range s.dwPart[c] {
+				p.Grad[i] += v
 			}
 		}
 	}
@@ -203,7 +195,20 @@ func (s *State) rmsnormBack(dx []float32, p *Param, dy, x, rstd []float32, C int
 
 // rope rotates (dir 1) or un-rotates (dir -1) the nh heads of every row.
 func (s *State) rope(x []float32, nh, D int, dir float32) {
-	s.par(s.N, func(lo, hi, _ int) { ropeRotate(x, lo, hi, s.T, s.pos0, nh, D, s.cos, s.sin, dir) })
+	j := s.job(jobRoPE)
+	j.a, j.width, j.d2, j.dir = x, nh, D, dir
+	s.run(j, s.N)
+}
+
+// swiglu is tensor.SwiGLU (forward) or tensor.SwiGLUBackward over the N
+// rows of the layer's MLP, in parallel.
+func (s *State) swiglu(lc *layerCache, I int, backward bool) {
+	j := s.job(jobSwiGLU)
+	if backward {
+		j.kind = jobSwiGLUBack
+	}
+	j.lc, j.width = lc, I
+	s.run(j, s.N)
 }
 
 // Forward runs the model over ids (B·T token ids, row-major [B][T]) and
@@ -249,7 +254,7 @@ func (m *Model) Forward(s *State, ids []int) error {
 // x2 = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1))).
 func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []float32) {
 	c := m.Cfg
-	N, C := s.N, c.HiddenSize
+	C := c.HiddenSize
 	s.rmsnorm(s.ln, lc.rstd1, lc.x, l.InputNorm.W.F32, C, c.RMSNormEps)
 	s.linearForward(l.Q, lc.q, s.ln)
 	s.linearForward(l.K, lc.k, s.ln)
@@ -265,7 +270,7 @@ func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []f
 	s.linearForward(l.Gate, lc.gate, s.ln)
 	s.linearForward(l.Up, lc.up, s.ln)
 	I := c.IntermediateSize
-	s.par(N, func(lo, hi, _ int) { tensor.SwiGLU(lc.h[lo*I:hi*I], lc.gate[lo*I:hi*I], lc.up[lo*I:hi*I]) })
+	s.swiglu(lc, I, false)
 	s.linearForward(l.Down, s.tmpC, lc.h)
 	for i := range out {
 		out[i] = lc.x2[i] + s.tmpC[i]
@@ -393,96 +398,110 @@ func splitmix64(x uint64) uint64 {
 // and values of this layer are first appended to the cache, and the queries
 // (at positions pos0…pos0+T−1) attend over all L = pos0+T cached positions.
 func (m *Model) attentionForward(s *State, lc *layerCache, layer int) {
+	if s.kv != nil {
+		ks := m.Cfg.NumKVHeads * m.Cfg.HeadDim
+		copy(s.kv.k[layer][s.pos0*ks:], lc.k[:s.T*ks])
+		copy(s.kv.v[layer][s.pos0*ks:], lc.v[:s.T*ks])
+	}
+	j := s.job(jobAttention)
+	j.m, j.lc, j.layer = m, lc, layer
+	s.run(j, s.B*m.Cfg.NumKVHeads)
+}
+
+// attentionForwardPart runs the (sequence, KV group) pairs [lo, hi) with
+// the chunk's score scratch.
+func (m *Model) attentionForwardPart(s *State, lc *layerCache, layer, lo, hi, chunk int) {
 	c := m.Cfg
 	T, H, KV, D := s.T, c.NumHeads, c.NumKVHeads, c.HeadDim
 	qs, ks, G := H*D, KV*D, H/KV
 	kbuf, vbuf, L := lc.k, lc.v, T
 	if s.kv != nil {
-		kbuf, vbuf = s.kv.k[layer], s.kv.v[layer]
-		copy(kbuf[s.pos0*ks:], lc.k[:T*ks])
-		copy(vbuf[s.pos0*ks:], lc.v[:T*ks])
-		L = s.pos0 + T
+		kbuf, vbuf, L = s.kv.k[layer], s.kv.v[layer], s.pos0+T
 	}
 	scale := float32(1 / math.Sqrt(float64(D)))
-	s.par(s.B*KV, func(lo, hi, chunk int) {
-		P := s.scores[chunk][:T*L]
-		for bg := lo; bg < hi; bg++ {
-			b, g := bg/KV, bg%KV
-			k := headView(kbuf, b*T*ks+g*D, L, D, ks)
-			v := headView(vbuf, b*T*ks+g*D, L, D, ks)
-			for h := g * G; h < (g+1)*G; h++ {
-				q := headView(lc.q, b*T*qs+h*D, T, D, qs)
-				tensor.Gemm(false, true, scale, q, k, 0, P, L)
-				lse := lc.lse[(b*H+h)*T : (b*H+h+1)*T]
-				for i := 0; i < T; i++ {
-					row := P[i*L : (i+1)*L]
-					a := s.pos0 + i
-					lo := c.windowStart(a)
-					seen := row[lo : a+1]
-					mx := tensor.MaxF32(seen)
-					z := tensor.ExpShift(seen, seen, mx)
-					lse[i] = float32(float64(mx) + math.Log(z))
-					tensor.Scale(seen, float32(1/z))
-					clear(row[:lo])
-					clear(row[a+1:])
-				}
-				tensor.Gemm(false, false, 1, tensor.FromF32(P, T, L), v, 0, lc.att[b*T*qs+h*D:], qs)
+	P := s.scores[chunk][:T*L]
+	for bg := lo; bg < hi; bg++ {
+		b, g := bg/KV, bg%KV
+		k := headView(kbuf, b*T*ks+g*D, L, D, ks)
+		v := headView(vbuf, b*T*ks+g*D, L, D, ks)
+		for h := g * G; h < (g+1)*G; h++ {
+			q := headView(lc.q, b*T*qs+h*D, T, D, qs)
+			tensor.Gemm(false, true, scale, q, k, 0, P, L)
+			lse := lc.lse[(b*H+h)*T : (b*H+h+1)*T]
+			for i := 0; i < T; i++ {
+				row := P[i*L : (i+1)*L]
+				a := s.pos0 + i
+				w := c.windowStart(a)
+				seen := row[w : a+1]
+				mx := tensor.MaxF32(seen)
+				z := tensor.ExpShift(seen, seen, mx)
+				lse[i] = float32(float64(mx) + math.Log(z))
+				tensor.Scale(seen, float32(1/z))
+				clear(row[:w])
+				clear(row[a+1:])
 			}
+			tensor.Gemm(false, false, 1, tensor.FromF32(P, T, L), v, 0, lc.att[b*T*qs+h*D:], qs)
 		}
-	})
+	}
 }
 
 // attentionBackward: given dO in s.datt, rebuild P from lse and compute
 // dV_g += Pᵀ·dO_h, dP = dO_h·V_gᵀ, dS = P⊙(dP − rowsum(P⊙dP)),
 // dQ_h = dS·K_g/√D, dK_g += dSᵀ·Q_h/√D into s.dq, s.dk, s.dv.
 func (m *Model) attentionBackward(s *State, lc *layerCache) {
+	j := s.job(jobAttentionBack)
+	j.m, j.lc = m, lc
+	s.run(j, s.B*m.Cfg.NumKVHeads)
+}
+
+// attentionBackwardPart runs the (sequence, KV group) pairs [lo, hi): the
+// KV group's dK and dV rows belong to this part alone.
+func (m *Model) attentionBackwardPart(s *State, lc *layerCache, lo, hi, chunk int) {
 	c := m.Cfg
 	T, H, KV, D := s.T, c.NumHeads, c.NumKVHeads, c.HeadDim
 	qs, ks, G := H*D, KV*D, H/KV
 	scale := float32(1 / math.Sqrt(float64(D)))
-	s.par(s.B*KV, func(lo, hi, chunk int) {
-		P, dS := s.scores[chunk], s.dsc[chunk]
-		Pm, dSm := tensor.FromF32(P, T, T), tensor.FromF32(dS, T, T)
-		for bg := lo; bg < hi; bg++ {
-			b, g := bg/KV, bg%KV
-			ko := b*T*ks + g*D
-			k := headView(lc.k, ko, T, D, ks)
-			v := headView(lc.v, ko, T, D, ks)
-			for r := 0; r < T; r++ {
-				clear(s.dk[ko+r*ks : ko+r*ks+D])
-				clear(s.dv[ko+r*ks : ko+r*ks+D])
-			}
-			for h := g * G; h < (g+1)*G; h++ {
-				qo := b*T*qs + h*D
-				q := headView(lc.q, qo, T, D, qs)
-				dO := headView(s.datt, qo, T, D, qs)
-				tensor.Gemm(false, true, scale, q, k, 0, P, T)
-				lse := lc.lse[(b*H+h)*T : (b*H+h+1)*T]
-				for i := 0; i < T; i++ {
-					row := P[i*T : (i+1)*T]
-					lo := c.windowStart(i)
-					clear(row[:lo])
-					tensor.ExpShift(row[lo:i+1], row[lo:i+1], lse[i])
-					clear(row[i+1:])
-				}
-				tensor.Gemm(true, false, 1, Pm, dO, 1, s.dv[ko:], ks)
-				tensor.Gemm(false, true, 1, dO, v, 0, dS, T)
-				for i := 0; i < T; i++ {
-					p, d := P[i*T:(i+1)*T], dS[i*T:(i+1)*T]
-					var dot float32
-					for j := 0; j <= i; j++ {
-						dot += p[j] * d[j]
-					}
-					for j := 0; j <= i; j++ {
-						d[j] = p[j] * (d[j] - dot)
-					}
-					clear(d[i+1:])
-				}
-				tensor.Gemm(false, false, scale, dSm, k, 0, s.dq[qo:], qs)
-				tensor.Gemm(true, false, scale, dSm, q, 1, s.dk[ko:], ks)
-			}
+	P, dS := s.scores[chunk], s.dsc[chunk]
+	Pm, dSm := tensor.FromF32(P, T, T), tensor.FromF32(dS, T, T)
+	for bg := lo; bg < hi; bg++ {
+		b, g := bg/KV, bg%KV
+		ko := b*T*ks + g*D
+		k := headView(lc.k, ko, T, D, ks)
+		v := headView(lc.v, ko, T, D, ks)
+		for r := 0; r < T; r++ {
+			clear(s.dk[ko+r*ks : ko+r*ks+D])
+			clear(s.dv[ko+r*ks : ko+r*ks+D])
 		}
-	})
+		for h := g * G; h < (g+1)*G; h++ {
+			qo := b*T*qs + h*D
+			q := headView(lc.q, qo, T, D, qs)
+			dO := headView(s.datt, qo, T, D, qs)
+			tensor.Gemm(false, true, scale, q, k, 0, P, T)
+			lse := lc.lse[(b*H+h)*T : (b*H+h+1)*T]
+			for i := 0; i < T; i++ {
+				row := P[i*T : (i+1)*T]
+				w := c.windowStart(i)
+				clear(row[:w])
+				tensor.ExpShift(row[w:i+1], row[w:i+1], lse[i])
+				clear(row[i+1:])
+			}
+			tensor.Gemm(true, false, 1, Pm, dO, 1, s.dv[ko:], ks)
+			tensor.Gemm(false, true, 1, dO, v, 0, dS, T)
+			for i := 0; i < T; i++ {
+				p, d := P[i*T:(i+1)*T], dS[i*T:(i+1)*T]
+				var dot float32
+				for j := 0; j <= i; j++ {
+					dot += p[j] * d[j]
+				}
+				for j := 0; j <= i; j++ {
+					d[j] = p[j] * (d[j] - dot)
+				}
+				clear(d[i+1:])
+			}
+			tensor.Gemm(false, false, scale, dSm, k, 0, s.dq[qo:], qs)
+			tensor.Gemm(true, false, scale, dSm, q, 1, s.dk[ko:], ks)
+		}
+	}
 }
 
 // windowStart is the first key position query i may attend to.
@@ -550,13 +569,12 @@ func (m *Model) Loss(s *State, labels []int, norm float32) (sum float64, count i
 // crossEntropy runs crossEntropy over rows [r0, r1), whose logits start at
 // logits[0], in parallel, summing the chunks' results in chunk order.
 func (s *State) crossEntropy(logits []float32, r0, r1 int, labels []int, V int, norm float32) (sum float64, count int) {
-	sums, counts := s.lossSum, s.lossCount
-	s.par(r1-r0, func(lo, hi, c int) {
-		sums[c], counts[c] = crossEntropy(logits, r0, labels, r0+lo, r0+hi, s.T, V, norm)
-	})
-	for c := 0; c < min(s.threads, r1-r0); c++ {
-		sum += sums[c]
-		count += counts[c]
+	j := s.job(jobLoss)
+	j.a, j.r0, j.labels, j.width, j.norm = logits, r0, labels, V, norm
+	chunks := s.run(j, r1-r0)
+	for c := 0; c < chunks; c++ {
+		sum += s.lossSum[c]
+		count += s.lossCount[c]
 	}
 	return sum, count
 }
@@ -592,13 +610,11 @@ func (m *Model) Backward(s *State) {
 // the gradient of its input there.
 func (m *Model) layerBackward(s *State, l *Layer, lc *layerCache) {
 	c := m.Cfg
-	N, C := s.N, c.HiddenSize
+	C := c.HiddenSize
 	// MLP branch: out = x2 + down(h).
 	s.linearBackward(l.Down, s.dh, s.dx, lc.h, false)
 	I := c.IntermediateSize
-	s.par(N, func(lo, hi, _ int) {
-		tensor.SwiGLUBackward(s.dgate[lo*I:hi*I], s.dup[lo*I:hi*I], s.dh[lo*I:hi*I], lc.gate[lo*I:hi*I], lc.up[lo*I:hi*I])
-	})
+	s.swiglu(lc, I, true)
 	s.rmsnorm(s.ln, lc.rstd2, lc.x2, l.PostNorm.W.F32, C, c.RMSNormEps)
 	s.linearBackward(l.Gate, s.dln, s.dgate, s.ln, false)
 	s.linearBackward(l.Up, s.dln, s.dup, s.ln, true)

@@ -253,7 +253,7 @@ func (j *gemmJob) partition(threads, mr, nr, minFlops int) int {
 	return t
 }
 
-func (j *gemmJob) runPart(i int) {
+func (j *gemmJob) RunPart(i int) {
 	r := j.parts[i]
 	if r.i0 >= r.i1 || r.j0 >= r.j1 {
 		return

@@ -28,10 +28,20 @@ func Threads() int {
 	return runtime.GOMAXPROCS(0)
 }
 
-// partRunner is one parallel job split into numbered parts.
-type partRunner interface {
-	runPart(i int)
+// Parts is one parallel job split into numbered parts.
+type Parts interface {
+	RunPart(i int)
 }
+
+// Team runs jobs on the persistent worker pool. A Team serves one call at
+// a time; its zero value is ready. Keeping the job's state in a struct
+// made once (a pointer converted to Parts does not allocate) lets a
+// caller run parallel loops with no allocation at all.
+type Team struct{ tm team }
+
+// Run calls p.RunPart(i) for every i in [0, n), n ≤ 64, on the calling
+// goroutine and up to n−1 pool workers, and returns when all are done.
+func (t *Team) Run(n int, p Parts) { parallel(n, p, &t.tm) }
 
 // maxParts is the most parts one parallel call may have.
 const maxParts = 64
@@ -51,7 +61,7 @@ type team struct {
 }
 
 type poolTask struct {
-	r   partRunner
+	r   Parts
 	tm  *team
 	gen uint64
 }
@@ -88,27 +98,27 @@ func poolWorker(tasks chan poolTask) {
 }
 
 // work runs parts of generation gen of r until none is left to claim.
-func (tm *team) work(r partRunner, gen uint64) {
+func (tm *team) work(r Parts, gen uint64) {
 	for {
 		s := tm.state.Load()
 		if s>>16 != gen || s&0xff >= s>>8&0xff {
 			return
 		}
 		if tm.state.CompareAndSwap(s, s+1) {
-			r.runPart(int(s & 0xff))
+			r.RunPart(int(s & 0xff))
 			tm.wg.Done()
 		}
 	}
 }
 
-// parallel runs r.runPart(i) once for every i in [0, n), n ≤ maxParts, on
+// parallel runs r.RunPart(i) once for every i in [0, n), n ≤ maxParts, on
 // the calling goroutine and up to n-1 pool workers, and returns when all
 // parts are done. tm must not be in use by another call; it is owned by
 // the caller so that parallel allocates nothing.
-func parallel(n int, r partRunner, tm *team) {
+func parallel(n int, r Parts, tm *team) {
 	if n <= 1 {
 		if n == 1 {
-			r.runPart(0)
+			r.RunPart(0)
 		}
 		return
 	}

@@ -11,7 +11,7 @@ type countRunner struct {
 	counts [maxParts]atomic.Int32
 }
 
-func (r *countRunner) runPart(i int) { r.counts[i].Add(1) }
+func (r *countRunner) RunPart(i int) { r.counts[i].Add(1) }
 
 // TestParallel checks that every part of every call runs exactly once,
 // with one team reused across calls (so stale worker tokens meet later

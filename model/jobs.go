@@ -1,0 +1,98 @@
+package model
+
+import "github.com/golora/golora/tensor"
+
+// The model's parallel loops (row-wise norms, RoPE, SwiGLU, attention over
+// (sequence, KV group) pairs, the loss) run on the tensor worker pool as
+// one job struct kept in the State: its fields are set, then the pool
+// calls RunPart once per chunk. Nothing is allocated per call, and chunk
+// boundaries depend only on the item count and the thread count, so
+// per-chunk partial sums combined in chunk order are deterministic.
+
+type jobKind uint8
+
+const (
+	jobRMSNorm jobKind = iota
+	jobRMSNormBack
+	jobRoPE
+	jobSwiGLU
+	jobSwiGLUBack
+	jobAttention
+	jobAttentionBack
+	jobLoss
+)
+
+// maxChunks bounds the chunks of one loop (the pool runs at most 64 parts).
+const maxChunks = 64
+
+// job is a parallel loop over n items in chunks; which fields it reads
+// depends on kind.
+type job struct {
+	kind      jobKind
+	n, chunks int
+	s         *State
+	m         *Model
+	lc        *layerCache
+	layer     int
+	a, b, c   []float32
+	d         []float32
+	p         *Param
+	width, d2 int
+	eps       float64
+	dir       float32
+	labels    []int
+	r0        int
+	norm      float32
+}
+
+// job returns the state's job, reset to kind.
+func (s *State) job(kind jobKind) *job {
+	s.jobs = job{kind: kind, s: s}
+	return &s.jobs
+}
+
+// run runs j over n items on up to s.threads goroutines and returns the
+// number of chunks.
+func (s *State) run(j *job, n int) int {
+	j.n, j.chunks = n, min(s.threads, n)
+	if j.chunks <= 1 {
+		j.chunks = 1
+		j.RunPart(0)
+		return 1
+	}
+	s.team.Run(j.chunks, j)
+	return j.chunks
+}
+
+// RunPart runs chunk c of the loop: items [n·c/chunks, n·(c+1)/chunks).
+func (j *job) RunPart(c int) {
+	lo, hi := j.n*c/j.chunks, j.n*(c+1)/j.chunks
+	s := j.s
+	switch j.kind {
+	case jobRMSNorm:
+		C := j.width
+		rmsnormForward(j.a[lo*C:hi*C], j.b[lo:hi], j.c[lo*C:hi*C], j.d, hi-lo, C, j.eps)
+	case jobRMSNormBack:
+		C := j.width
+		var part []float32
+		if j.p.Grad != nil {
+			part = s.dwPart[c]
+			clear(part)
+		}
+		rmsnormBackward(j.a[lo*C:hi*C], part, j.b[lo*C:hi*C], j.c[lo*C:hi*C], j.p.W.F32, j.d[lo:hi], hi-lo, C)
+	case jobRoPE:
+		ropeRotate(j.a, lo, hi, s.T, s.pos0, j.width, j.d2, s.cos, s.sin, j.dir)
+	case jobSwiGLU:
+		I, lc := j.width, j.lc
+		tensor.SwiGLU(lc.h[lo*I:hi*I], lc.gate[lo*I:hi*I], lc.up[lo*I:hi*I])
+	case jobSwiGLUBack:
+		I, lc := j.width, j.lc
+		tensor.SwiGLUBackward(s.dgate[lo*I:hi*I], s.dup[lo*I:hi*I], s.dh[lo*I:hi*I], lc.gate[lo*I:hi*I], lc.up[lo*I:hi*I])
+	case jobAttention:
+		j.m.attentionForwardPart(s, j.lc, j.layer, lo, hi, c)
+	case jobAttentionBack:
+		j.m.attentionBackwardPart(s, j.lc, lo, hi, c)
+	case jobLoss:
+		s.lossSum[c], s.lossCount[c] = crossEntropy(j.a, j.r0, j.labels, j.r0+lo, j.r0+hi, s.T, j.width, j.norm)
+	}
+}
