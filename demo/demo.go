@@ -45,7 +45,7 @@ type Options struct {
 // Full is the configuration `golora demo` runs.
 func Full(out string) Options {
 	return Options{Out: out, Vocab: 1024, Hidden: 128, Layers: 4, Context: 128, CodeBytes: 600 << 10,
-		BaseSteps: 320, LoRASteps: 100, Batch: 16, SampleLen: 60, Stdout: os.Stdout, Log: os.Stderr}
+		BaseSteps: 600, LoRASteps: 150, Batch: 16, SampleLen: 60, Stdout: os.Stdout, Log: os.Stderr}
 }
 
 // Quick is a seconds-long configuration that exercises every stage.
