@@ -56,6 +56,7 @@ type Options struct {
 	Eps            float64 `json:"eps"`
 	MaxGradNorm    float64 `json:"max-grad-norm"`
 	Seed           uint64  `json:"seed"`
+	Threads        int     `json:"threads"` // 0: $GOLORA_THREADS or every core
 	SaveEvery      int     `json:"save-every"`
 	EvalEvery      int     `json:"eval-every"`
 	NormEvery      int     `json:"norm-every"` // record ‖s·B·A‖ per module every N steps (0: about 100 times a run)

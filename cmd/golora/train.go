@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/golora/golora/report"
+	"github.com/golora/golora/tensor"
 	"github.com/golora/golora/train"
 )
 
@@ -46,6 +47,7 @@ func trainFlags(fs *flag.FlagSet, o *train.Options) func() error {
 	fs.Float64Var(&o.WeightDecay, "weight-decay", o.WeightDecay, "AdamW decoupled weight decay")
 	fs.Float64Var(&o.MaxGradNorm, "max-grad-norm", o.MaxGradNorm, "clip the gradient norm (0 disables)")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed for initialisation, shuffling and dropout")
+	fs.IntVar(&o.Threads, "threads", o.Threads, "cores to compute on (0: $GOLORA_THREADS, else all)")
 	fs.IntVar(&o.SaveEvery, "save-every", o.SaveEvery, "write a checkpoint every N steps (0: only the end)")
 	fs.IntVar(&o.EvalEvery, "eval-every", o.EvalEvery, "validation loss every N steps (always at the end)")
 	fs.IntVar(&o.NormEvery, "norm-every", o.NormEvery, "record every module's ‖s·B·A‖ each N steps for the report (0: about 100 times a run)")
@@ -125,6 +127,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	tensor.SetThreads(threadCount(o.Threads))
 	r, err := train.Execute(o, stderr)
 	if r != nil {
 		defer r.Model.Close()
