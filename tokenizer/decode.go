@@ -168,23 +168,8 @@ func parseDecoder(raw json.RawMessage, field string) (decoder, error) {
 	}
 	switch t.Type {
 	case "Sequence":
-		var spec struct {
-			Decoders []json.RawMessage `json:"decoders"`
-		}
-		if err := json.Unmarshal(raw, &spec); err != nil {
-			return nil, fmt.Errorf("%s: %v", field, err)
-		}
-		var seq seqDecoder
-		for i, r := range spec.Decoders {
-			d, err := parseDecoder(r, fmt.Sprintf("%s.decoders[%d]", field, i))
-			if err != nil {
-				return nil, err
-			}
-			if d != nil {
-				seq = append(seq, d)
-			}
-		}
-		return seq, nil
+		seq, err := parseSequence(raw, field, "decoders", parseDecoder)
+		return seqDecoder(seq), err
 	case "ByteLevel":
 		return byteLevelDecoder{}, nil
 	case "Replace":

@@ -166,23 +166,8 @@ func parseNormalizer(raw json.RawMessage, field string) (normalizer, error) {
 	}
 	switch t.Type {
 	case "Sequence":
-		var spec struct {
-			Normalizers []json.RawMessage `json:"normalizers"`
-		}
-		if err := json.Unmarshal(raw, &spec); err != nil {
-			return nil, fmt.Errorf("%s: %v", field, err)
-		}
-		var seq seqNormalizer
-		for i, r := range spec.Normalizers {
-			n, err := parseNormalizer(r, fmt.Sprintf("%s.normalizers[%d]", field, i))
-			if err != nil {
-				return nil, err
-			}
-			if n != nil {
-				seq = append(seq, n)
-			}
-		}
-		return seq, nil
+		seq, err := parseSequence(raw, field, "normalizers", parseNormalizer)
+		return seqNormalizer(seq), err
 	case "Prepend":
 		var spec struct {
 			Prepend *string `json:"prepend"`

@@ -53,23 +53,8 @@ func parsePostProcessor(raw json.RawMessage, field string) (postProcessor, error
 	}
 	switch t.Type {
 	case "Sequence":
-		var spec struct {
-			Processors []json.RawMessage `json:"processors"`
-		}
-		if err := json.Unmarshal(raw, &spec); err != nil {
-			return nil, fmt.Errorf("%s: %v", field, err)
-		}
-		var seq seqPostProcessor
-		for i, r := range spec.Processors {
-			p, err := parsePostProcessor(r, fmt.Sprintf("%s.processors[%d]", field, i))
-			if err != nil {
-				return nil, err
-			}
-			if p != nil {
-				seq = append(seq, p)
-			}
-		}
-		return seq, nil
+		seq, err := parseSequence(raw, field, "processors", parsePostProcessor)
+		return seqPostProcessor(seq), err
 	case "ByteLevel":
 		return noopPostProcessor{}, nil
 	case "TemplateProcessing":

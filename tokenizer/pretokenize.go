@@ -278,23 +278,8 @@ func parsePreTokenizer(raw json.RawMessage, field string) (preTokenizer, error) 
 	bad := func(err error) (preTokenizer, error) { return nil, fmt.Errorf("%s: %v", field, err) }
 	switch t.Type {
 	case "Sequence":
-		var spec struct {
-			Pretokenizers []json.RawMessage `json:"pretokenizers"`
-		}
-		if err := json.Unmarshal(raw, &spec); err != nil {
-			return bad(err)
-		}
-		var seq seqPreTokenizer
-		for i, r := range spec.Pretokenizers {
-			p, err := parsePreTokenizer(r, fmt.Sprintf("%s.pretokenizers[%d]", field, i))
-			if err != nil {
-				return nil, err
-			}
-			if p != nil {
-				seq = append(seq, p)
-			}
-		}
-		return seq, nil
+		seq, err := parseSequence(raw, field, "pretokenizers", parsePreTokenizer)
+		return seqPreTokenizer(seq), err
 	case "ByteLevel":
 		spec := struct {
 			AddPrefixSpace *bool `json:"add_prefix_space"`

@@ -687,3 +687,31 @@ func (m *addedMatcher) split(s string, atStart bool) []piece {
 	}
 	return out
 }
+
+// parseSequence parses the list under key of a "Sequence" component of
+// tokenizer.json with parse, naming each entry field.key[i] in errors and
+// dropping entries that parse to nil.
+func parseSequence[T comparable](raw json.RawMessage, field, key string, parse func(json.RawMessage, string) (T, error)) ([]T, error) {
+	var spec map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		return nil, fmt.Errorf("%s: %v", field, err)
+	}
+	var items []json.RawMessage
+	if list, ok := spec[key]; ok {
+		if err := json.Unmarshal(list, &items); err != nil {
+			return nil, fmt.Errorf("%s.%s: %v", field, key, err)
+		}
+	}
+	var zero T
+	var out []T
+	for i, r := range items {
+		x, err := parse(r, fmt.Sprintf("%s.%s[%d]", field, key, i))
+		if err != nil {
+			return nil, err
+		}
+		if x != zero {
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
 
 	"github.com/golora/golora/bench"
@@ -56,14 +55,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return errUsage
 	}
-	path := *cfgPath
-	if path == "" {
-		if *dir == "" {
-			return fmt.Errorf("give --config FILE or --model DIR")
-		}
-		path = filepath.Join(*dir, "config.json")
-	}
-	c, err := model.LoadConfig(path)
+	c, _, err := configFlag(*cfgPath, *dir)
 	if err != nil {
 		return err
 	}

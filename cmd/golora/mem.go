@@ -34,14 +34,7 @@ func runMem(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	path := *cfgPath
-	if path == "" {
-		if *dir == "" {
-			return fmt.Errorf("give --config FILE or --model DIR")
-		}
-		path = filepath.Join(*dir, "config.json")
-	}
-	c, err := model.LoadConfig(path)
+	c, path, err := configFlag(*cfgPath, *dir)
 	if err != nil {
 		return err
 	}
@@ -74,4 +67,17 @@ func runMem(args []string, stdout, stderr io.Writer) error {
 	row("activations", b.ActivationsBytes)
 	fmt.Fprintf(tw, "total\t%s\t\t\n", humanBytes(b.TotalBytes))
 	return tw.Flush()
+}
+
+// configFlag loads the config.json that --config FILE or --model DIR names
+// and returns its path too.
+func configFlag(file, dir string) (*model.Config, string, error) {
+	if file == "" {
+		if dir == "" {
+			return nil, "", fmt.Errorf("give --config FILE or --model DIR")
+		}
+		file = filepath.Join(dir, "config.json")
+	}
+	c, err := model.LoadConfig(file)
+	return c, file, err
 }
