@@ -10,7 +10,6 @@ import (
 
 	"github.com/golora/golora/bench"
 	"github.com/golora/golora/mem"
-	"github.com/golora/golora/model"
 )
 
 func init() {
