@@ -9,6 +9,7 @@ package demo
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/golora/golora/internal/human"
 	"io"
 	"os"
 	"path/filepath"
@@ -103,7 +104,7 @@ func Run(o Options) error {
 		return err
 	}
 	fmt.Fprintf(out, "   %s: %d layers, hidden %d, %d heads (%d KV), vocab %d, %s parameters\n\n",
-		m.Cfg.Architecture, m.Cfg.NumLayers, m.Cfg.HiddenSize, m.Cfg.NumHeads, m.Cfg.NumKVHeads, m.Cfg.VocabSize, commas(m.NumParams()))
+		m.Cfg.Architecture, m.Cfg.NumLayers, m.Cfg.HiddenSize, m.Cfg.NumHeads, m.Cfg.NumKVHeads, m.Cfg.VocabSize, human.Count(m.NumParams()))
 
 	held := map[string][]data.Example{}
 	for i, p := range personalities {
@@ -185,7 +186,7 @@ func Run(o Options) error {
 	baseBytes := fileSize(filepath.Join(baseDir, "model.safetensors"))
 	for _, p := range personalities {
 		ab := fileSize(filepath.Join(o.Out, p.name, lora.WeightsFile))
-		fmt.Fprintf(out, "adapter %-7s %9s on disk vs base %s: %.1f%% of the base\n", p.name, humanBytes(ab), humanBytes(baseBytes), 100*float64(ab)/float64(baseBytes))
+		fmt.Fprintf(out, "adapter %-7s %9s on disk vs base %s: %.1f%% of the base\n", p.name, human.Bytes(ab), human.Bytes(baseBytes), 100*float64(ab)/float64(baseBytes))
 	}
 	fmt.Fprintf(out, "\ndone in %s. Try:\n  golora logits --model %s --adapter %s --ids 1,2,3\n  golora merge --model %s --adapter %s --out %s\n",
 		time.Since(start).Round(time.Second), baseDir, filepath.Join(o.Out, "newton"), baseDir, filepath.Join(o.Out, "newton"), filepath.Join(o.Out, "newton-merged"))
@@ -367,22 +368,4 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return fi.Size()
-}
-
-func commas(n int) string {
-	s := fmt.Sprint(n)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

@@ -12,6 +12,7 @@ package report
 
 import (
 	"fmt"
+	"github.com/golora/golora/internal/human"
 	"html"
 	"math"
 	"os"
@@ -99,7 +100,7 @@ func build(r *Run, o Options) *page {
 		p.paramTable(b)
 	} else {
 		p.w("<h2>What was trained</h2>\n<p>Full fine-tuning: every weight of the base model was trained with AdamW (%s values); there is no adapter, so the LoRA pictures are left out.</p>\n",
-			esc(commas(r.TrainableParams())))
+			esc(human.Count(r.TrainableParams())))
 	}
 	p.settings()
 	if len(r.Notes)+len(b.notes) > 0 {
@@ -245,7 +246,7 @@ func (p *page) summary(b *base) {
 	if b.dir != "" {
 		v := b.dir
 		if b.set != nil {
-			v += fmt.Sprintf(" (%s parameters, %s)", human(float64(b.params)), bytesStr(b.bytes))
+			v += fmt.Sprintf(" (%s parameters, %s)", metric(float64(b.params)), human.Bytes(b.bytes))
 		}
 		add("base model", v)
 	}
@@ -267,7 +268,7 @@ func (p *page) summary(b *base) {
 	}
 	if r.Info != nil {
 		if r.Info.PeakRSSBytes > 0 {
-			add("peak RSS", bytesStr(r.Info.PeakRSSBytes)+" (VmHWM of the training process)")
+			add("peak RSS", human.Bytes(r.Info.PeakRSSBytes)+" (VmHWM of the training process)")
 		}
 		if r.Info.ElapsedSec > 0 {
 			add("wall time", fmt.Sprintf("%s s, %d threads", short(r.Info.ElapsedSec), r.Info.Threads))
@@ -283,9 +284,9 @@ func (p *page) summary(b *base) {
 		if r.Adapter != nil {
 			all += r.SavedParams
 		}
-		v := commas(tp)
+		v := human.Count(tp)
 		if all > 0 {
-			v += fmt.Sprintf(" of %s (%.4f%%)", commas(all), 100*float64(tp)/float64(all))
+			v += fmt.Sprintf(" of %s (%.4f%%)", human.Count(all), 100*float64(tp)/float64(all))
 		}
 		add("trainable parameters", v)
 	}
@@ -293,9 +294,9 @@ func (p *page) summary(b *base) {
 	if r.Adapter == nil {
 		what = "model"
 	}
-	v := bytesStr(r.SavedBytes)
+	v := human.Bytes(r.SavedBytes)
 	if b.bytes > 0 && r.SavedBytes > 0 {
-		v += fmt.Sprintf(" = %s%% of the base model's %s", short(100*float64(r.SavedBytes)/float64(b.bytes)), bytesStr(b.bytes))
+		v += fmt.Sprintf(" = %s%% of the base model's %s", short(100*float64(r.SavedBytes)/float64(b.bytes)), human.Bytes(b.bytes))
 	}
 	add("saved "+what, v)
 	p.w("<table class=facts>\n")
@@ -532,7 +533,7 @@ func (p *page) module(b *base, want string) {
 	}
 	p.w("<h2>One module up close: <code>%s</code></h2>\n<p>%s. ", esc(m.Name), why)
 	p.w("W is %d×%d = %s values, frozen; A is %d×%d = %s and B is %d×%d = %s trainable values (together %s%% of W); the update s·B·A has rank ≤ %d, s = %s.</p>\n",
-		out, in, commas(out*in), r, in, commas(r*in), out, r, commas(out*r), short(100*float64(r*(in+out))/float64(out*in)), r, short(s))
+		out, in, human.Count(out*in), r, in, human.Count(r*in), out, r, human.Count(out*r), short(100*float64(r*(in+out))/float64(out*in)), r, short(s))
 	delta := func(i, j int) float64 {
 		var d float64
 		for k := 0; k < r; k++ {
@@ -576,12 +577,12 @@ func (p *page) module(b *base, want string) {
 	}
 	p.fig("histogram.svg", "Magnitudes of the entries of the frozen weight W and of the LoRA update s·B·A that training added to it, both axes log scale; dashed lines: medians. The further left the red histogram, the smaller the perturbation of W.",
 		magnitudeHistogram("hist", title, sets, strings.TrimSpace(caption)))
-	A := matrix{title: "A (trainable)", sub: commas(r*in) + " trainable", rows: r, cols: in, at: func(i, j int) float64 { return float64(m.A.F32[i*in+j]) }}
-	B := matrix{title: "B (trainable)", sub: commas(out*r) + " trainable", rows: out, cols: r, at: func(i, j int) float64 { return float64(m.B.F32[i*r+j]) }}
+	A := matrix{title: "A (trainable)", sub: human.Count(r*in) + " trainable", rows: r, cols: in, at: func(i, j int) float64 { return float64(m.A.F32[i*in+j]) }}
+	B := matrix{title: "B (trainable)", sub: human.Count(out*r) + " trainable", rows: out, cols: r, at: func(i, j int) float64 { return float64(m.B.F32[i*r+j]) }}
 	D := matrix{title: "s·B·A (the update)", sub: fmt.Sprintf("rank ≤ %d, s = %s", r, short(s)), rows: out, cols: in, at: delta}
 	rows := [][]matrixGroup{{{B}, {A}, {D}}}
 	if haveW {
-		W := matrix{title: "W (frozen)", sub: commas(out*in) + " frozen", rows: out, cols: in, at: func(i, j int) float64 { return float64(w.At(i, j)) }}
+		W := matrix{title: "W (frozen)", sub: human.Count(out*in) + " frozen", rows: out, cols: in, at: func(i, j int) float64 { return float64(w.At(i, j)) }}
 		WD := matrix{title: "W + s·B·A (merged)", sub: "same colour scale as W", rows: out, cols: in,
 			at: func(i, j int) float64 { return float64(w.At(i, j)) + delta(i, j) }}
 		rows = append([][]matrixGroup{{{W, WD}}}, rows...)
@@ -628,14 +629,14 @@ func (p *page) paramTable(b *base) {
 	p.w("<h2>Trainable parameters</h2>\n<table><tr><th>module type</th><th>modules</th><th>layers</th><th>A</th><th>B</th><th>per module</th><th>total</th></tr>\n")
 	for _, k := range order {
 		rw := byKind[k]
-		per := commas(rw.per)
+		per := human.Count(rw.per)
 		if !rw.sameShapes {
 			rw.aShape, rw.bShape, per = "varies", "varies", "–"
 		}
 		p.w("<tr><td><code>%s</code></td><td class=n>%d</td><td>%s</td><td>%s</td><td>%s</td><td class=n>%s</td><td class=n>%s</td></tr>\n",
-			esc(k), rw.n, esc(ranges(rw.layers)), rw.aShape, rw.bShape, per, commas(rw.total))
+			esc(k), rw.n, esc(ranges(rw.layers)), rw.aShape, rw.bShape, per, human.Count(rw.total))
 	}
-	p.w("<tr><th>all</th><th class=n>%d</th><th></th><th></th><th></th><th></th><th class=n>%s</th></tr>\n</table>\n", len(a.Modules), commas(total))
+	p.w("<tr><th>all</th><th class=n>%d</th><th></th><th></th><th></th><th></th><th class=n>%s</th></tr>\n</table>\n", len(a.Modules), human.Count(total))
 	baseN := b.params
 	if p.run.Info != nil && p.run.Info.BaseParams > 0 {
 		baseN = p.run.Info.BaseParams
@@ -643,7 +644,7 @@ func (p *page) paramTable(b *base) {
 	if baseN > 0 {
 		all := baseN + total
 		p.w("<p><code>trainable params: %s || all params: %s || trainable%%: %.4f</code> (PEFT's count; the base model's %s weights are frozen and get no gradient buffers).</p>\n",
-			commas(total), commas(all), 100*float64(total)/float64(all), commas(baseN))
+			human.Count(total), human.Count(all), 100*float64(total)/float64(all), human.Count(baseN))
 	}
 }
 
@@ -703,22 +704,8 @@ func (p *page) settings() {
 	p.w("</table>\n")
 }
 
-// commas writes n with thousands separators.
-func commas(n int) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	if neg {
-		s = "-" + s
-	}
-	return s
-}
-
-// human writes a count as 1.2k, 3.4M, 7.1B.
-func human(v float64) string {
+// metric writes a count as 1.2k, 3.4M, 7.1B.
+func metric(v float64) string {
 	for _, u := range []struct {
 		f float64
 		s string
@@ -729,21 +716,3 @@ func human(v float64) string {
 	}
 	return fmt.Sprintf("%g", v)
 }
-
-// bytesStr writes a byte count in binary units.
-func bytesStr(n int64) string {
-	f := float64(n)
-	for _, u := range []string{"B", "KiB", "MiB", "GiB", "TiB"} {
-		if f < 1024 || u == "TiB" {
-			if u == "B" {
-				return fmt.Sprintf("%d B", n)
-			}
-			return fmt.Sprintf("%.3g %s", f, u)
-		}
-		f /= 1024
-	}
-	return ""
-}
-
-// FormatBytes writes a byte count in binary units (1.5 MiB).
-func FormatBytes(n int64) string { return bytesStr(n) }

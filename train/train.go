@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/golora/golora/internal/human"
 	"io"
 	"math"
 	"os"
@@ -110,15 +111,7 @@ func (r *Run) ParamReport() string {
 		all += r.Adapter.NumParams()
 	}
 	return fmt.Sprintf("trainable params: %s || all params: %s || trainable%%: %.4f",
-		commas(trainable), commas(all), 100*float64(trainable)/float64(all))
-}
-
-func commas(n int) string {
-	s := fmt.Sprint(n)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
+		human.Count(trainable), human.Count(all), 100*float64(trainable)/float64(all))
 }
 
 // exampleAt returns the index of the g-th example drawn in the run: epochs

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/golora/golora/internal/human"
 	"io"
 	"path/filepath"
 	"strconv"
@@ -152,7 +153,7 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 func compareText(rows []*compareRow, baseParams int, baseBytes int64) string {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "base model: %s parameters, %s; same data, steps, batch, learning rate and seed for every method\n\n",
-		commasInt(baseParams), report.FormatBytes(baseBytes))
+		human.Count(baseParams), human.Bytes(baseBytes))
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "method\ttrainable params\ttrainable %\tpeak RSS\ttokens/s\tvalid loss\tperplexity\tsaved\t")
 	for _, r := range rows {
@@ -164,9 +165,9 @@ func compareText(rows []*compareRow, baseParams int, baseBytes int64) string {
 			fmt.Fprintf(tw, "%s\t–\t–\t–\t–\t–\t–\t–\t %s\n", r.Method, msg)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Method, commasInt(r.TrainableParams),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Method, human.Count(r.TrainableParams),
 			strconv.FormatFloat(r.TrainablePercent, 'g', 3, 64)+"%", fmtRSS(r.PeakRSSBytes), fmtRate(r.TokensPerSec),
-			fmtOpt(r.ValidLoss, 4), fmtOpt(r.Perplexity, 3), report.FormatBytes(r.SavedBytes)+" ("+r.Saved+")")
+			fmtOpt(r.ValidLoss, 4), fmtOpt(r.Perplexity, 3), human.Bytes(r.SavedBytes)+" ("+r.Saved+")")
 	}
 	tw.Flush()
 	return trimLines(b.String())

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/golora/golora/internal/human"
 	"io"
 	"sort"
 	"strings"
@@ -73,12 +74,12 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(tw, "architecture\t%s (%s)\n", r.Architecture, r.ModelType)
 	fmt.Fprintf(tw, "shape\t%d layers, hidden %d, MLP %d, %d heads / %d KV heads of %d, vocab %d, tied %v\n",
 		r.Layers, r.Hidden, r.Intermediate, r.Heads, r.KVHeads, r.HeadDim, r.Vocab, r.Tied)
-	fmt.Fprintf(tw, "parameters\t%s (%s)\n", groupDigits(r.Params), humanBytes(int64(r.Bytes)))
+	fmt.Fprintf(tw, "parameters\t%s (%s)\n", human.Count(r.Params), human.Bytes(int64(r.Bytes)))
 	for _, k := range sortedKeys(r.ByKind) {
-		fmt.Fprintf(tw, "  %s\t%s\t%.1f%%\n", k, groupDigits(r.ByKind[k]), 100*float64(r.ByKind[k])/float64(r.Params))
+		fmt.Fprintf(tw, "  %s\t%s\t%.1f%%\n", k, human.Count(r.ByKind[k]), 100*float64(r.ByKind[k])/float64(r.Params))
 	}
 	for _, k := range sortedKeys(r.ByDType) {
-		fmt.Fprintf(tw, "dtype %s\t%s params\n", k, groupDigits(r.ByDType[k]))
+		fmt.Fprintf(tw, "dtype %s\t%s params\n", k, human.Count(r.ByDType[k]))
 	}
 	return tw.Flush()
 }
@@ -108,30 +109,4 @@ func sortedKeys(m map[string]int) []string {
 	}
 	sort.Strings(ks)
 	return ks
-}
-
-// groupDigits writes 1234567 as 1,234,567.
-func groupDigits(n int) string {
-	s := fmt.Sprint(n)
-	if n < 0 {
-		return "-" + groupDigits(-n)
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
-
-// humanBytes writes a byte count with a binary unit.
-func humanBytes(n int64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	f, u := float64(n), 0
-	for f >= 1024 && u < len(units)-1 {
-		f /= 1024
-		u++
-	}
-	if u == 0 {
-		return fmt.Sprintf("%d B", n)
-	}
-	return fmt.Sprintf("%.1f %s", f, units[u])
 }

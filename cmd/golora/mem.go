@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/golora/golora/internal/human"
 	"io"
 	"path/filepath"
 	"strings"
@@ -53,10 +54,10 @@ func runMem(args []string, stdout, stderr io.Writer) error {
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(stdout, "%s, %s, base in %s, batch %d × %d tokens\n", path, *method, *dtype, *batch, *seq)
-	fmt.Fprintf(tw, "parameters\t%s\t\n", groupDigits(int(b.Params)))
-	fmt.Fprintf(tw, "trainable\t%s\t%.4f%%\t\n", groupDigits(int(b.TrainableParams)), 100*float64(b.TrainableParams)/float64(b.Params))
+	fmt.Fprintf(tw, "parameters\t%s\t\n", human.Count(int(b.Params)))
+	fmt.Fprintf(tw, "trainable\t%s\t%.4f%%\t\n", human.Count(int(b.TrainableParams)), 100*float64(b.TrainableParams)/float64(b.Params))
 	row := func(name string, n int64) {
-		fmt.Fprintf(tw, "%s\t%s\t%.1f%%\t\n", name, humanBytes(n), 100*float64(n)/float64(b.TotalBytes))
+		fmt.Fprintf(tw, "%s\t%s\t%.1f%%\t\n", name, human.Bytes(n), 100*float64(n)/float64(b.TotalBytes))
 	}
 	row("weights", b.WeightsBytes)
 	if b.QuantizedWeightsBytes > 0 {
@@ -65,7 +66,7 @@ func runMem(args []string, stdout, stderr io.Writer) error {
 	row("gradients", b.GradsBytes)
 	row("optimizer (AdamW m, v)", b.OptimizerBytes)
 	row("activations", b.ActivationsBytes)
-	fmt.Fprintf(tw, "total\t%s\t\t\n", humanBytes(b.TotalBytes))
+	fmt.Fprintf(tw, "total\t%s\t\t\n", human.Bytes(b.TotalBytes))
 	return tw.Flush()
 }
 

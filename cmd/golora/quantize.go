@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/golora/golora/internal/human"
 	"io"
 	"os"
 	"path/filepath"
@@ -54,7 +55,7 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "quantized the %d linear layers of %s to %s%s: %s → %s in memory, written to %s\n",
 		len(m.Linears()), *dir, t, map[bool]string{true: " with double quantization", false: ""}[*double],
-		humanBytes(int64(before)), humanBytes(int64(modelBytes(m))), *out)
+		human.Bytes(int64(before)), human.Bytes(int64(modelBytes(m))), *out)
 	return nil
 }
 

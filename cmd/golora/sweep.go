@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/golora/golora/internal/human"
 	"github.com/golora/golora/internal/rss"
 	"io"
 	"math"
@@ -239,7 +240,7 @@ func (m measured) summary() string {
 		return "failed: " + m.Error
 	}
 	return fmt.Sprintf("validation loss %s (perplexity %s), %s tokens/s, peak RSS %s, saved %s, %.1f s",
-		fmtOpt(m.ValidLoss, 4), fmtOpt(m.Perplexity, 3), fmtRate(m.TokensPerSec), fmtRSS(m.PeakRSSBytes), report.FormatBytes(m.SavedBytes), m.WallSec)
+		fmtOpt(m.ValidLoss, 4), fmtOpt(m.Perplexity, 3), fmtRate(m.TokensPerSec), fmtRSS(m.PeakRSSBytes), human.Bytes(m.SavedBytes), m.WallSec)
 }
 
 // parseList parses a comma-separated flag value.
@@ -276,7 +277,7 @@ func fmtRSS(n int64) string {
 	if n <= 0 {
 		return "–"
 	}
-	return report.FormatBytes(n)
+	return human.Bytes(n)
 }
 
 func sweepText(rows []*sweepRow) string {
@@ -291,8 +292,8 @@ func sweepText(rows []*sweepRow) string {
 		case r.Error != "":
 			mark = "failed: see " + filepath.Join(r.Dir, "train.log")
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t %s\t\n", r.Rank, fmtNum(r.Alpha), commasInt(r.TrainableParams),
-			fmtOpt(r.ValidLoss, 4), fmtOpt(r.Perplexity, 3), fmtRate(r.TokensPerSec), fmtRSS(r.PeakRSSBytes), report.FormatBytes(r.SavedBytes), mark)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t %s\t\n", r.Rank, fmtNum(r.Alpha), human.Count(r.TrainableParams),
+			fmtOpt(r.ValidLoss, 4), fmtOpt(r.Perplexity, 3), fmtRate(r.TokensPerSec), fmtRSS(r.PeakRSSBytes), human.Bytes(r.SavedBytes), mark)
 	}
 	tw.Flush()
 	return trimLines(b.String())
@@ -306,14 +307,6 @@ func trimLines(s string) string {
 		out.WriteString(strings.TrimRight(sc.Text(), " ") + "\n")
 	}
 	return out.String()
-}
-
-func commasInt(n int) string {
-	s := strconv.Itoa(n)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }
 
 func csvFloat(v *float64) string {
