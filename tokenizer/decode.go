@@ -173,21 +173,11 @@ func parseDecoder(raw json.RawMessage, field string) (decoder, error) {
 	case "ByteLevel":
 		return byteLevelDecoder{}, nil
 	case "Replace":
-		var spec struct {
-			Pattern patternSpec `json:"pattern"`
-			Content *string     `json:"content"`
-		}
-		if err := json.Unmarshal(raw, &spec); err != nil {
-			return nil, fmt.Errorf("%s: %v", field, err)
-		}
-		if spec.Content == nil {
-			return nil, fmt.Errorf("%s.content: missing", field)
-		}
-		p, err := compilePattern(spec.Pattern, field+".pattern")
+		p, content, err := parseReplace(raw, field)
 		if err != nil {
 			return nil, err
 		}
-		return replaceDecoder{pat: p, content: *spec.Content}, nil
+		return replaceDecoder{pat: p, content: content}, nil
 	case "ByteFallback":
 		return byteFallbackDecoder{}, nil
 	case "Fuse":

@@ -177,21 +177,11 @@ func parseNormalizer(raw json.RawMessage, field string) (normalizer, error) {
 		}
 		return prependNormalizer(*spec.Prepend), nil
 	case "Replace":
-		var spec struct {
-			Pattern patternSpec `json:"pattern"`
-			Content *string     `json:"content"`
-		}
-		if err := json.Unmarshal(raw, &spec); err != nil {
-			return nil, fmt.Errorf("%s: %v", field, err)
-		}
-		if spec.Content == nil {
-			return nil, fmt.Errorf("%s.content: missing", field)
-		}
-		p, err := compilePattern(spec.Pattern, field+".pattern")
+		p, content, err := parseReplace(raw, field)
 		if err != nil {
 			return nil, err
 		}
-		return replaceNormalizer{pat: p, content: *spec.Content}, nil
+		return replaceNormalizer{pat: p, content: content}, nil
 	case "Lowercase":
 		return lowercaseNormalizer{}, nil
 	case "Strip":
@@ -217,4 +207,24 @@ func parseNormalizer(raw json.RawMessage, field string) (normalizer, error) {
 		return nil, fmt.Errorf("%s.type: missing", field)
 	}
 	return nil, fmt.Errorf("%s.type: normalizer %q is not supported", field, t.Type)
+}
+
+// parseReplace reads the pattern and content of a "Replace" normalizer or
+// decoder, which share their layout.
+func parseReplace(raw json.RawMessage, field string) (*pattern, string, error) {
+	var spec struct {
+		Pattern patternSpec `json:"pattern"`
+		Content *string     `json:"content"`
+	}
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		return nil, "", fmt.Errorf("%s: %v", field, err)
+	}
+	if spec.Content == nil {
+		return nil, "", fmt.Errorf("%s.content: missing", field)
+	}
+	p, err := compilePattern(spec.Pattern, field+".pattern")
+	if err != nil {
+		return nil, "", err
+	}
+	return p, *spec.Content, nil
 }
