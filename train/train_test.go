@@ -3,7 +3,6 @@ package train
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -235,7 +234,6 @@ func TestNonFiniteLossStops(t *testing.T) {
 			}
 		}
 	}
-	_ = fmt.Sprint()
 }
 
 // TestQLoRATrains: with the base in 4 bits the adapter still learns, and
