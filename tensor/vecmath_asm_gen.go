@@ -220,13 +220,15 @@ func expShift(s *isa, unroll int, ACC, NEGC, HI, LO string) {
 	w("\tMOVQ dst+0(FP), DI")
 	w("\tMOVQ src+8(FP), SI")
 	w("\tMOVQ n+16(FP), CX")
+	// The constants first: on AVX-512 "sign" lives in a register that
+	// loadConsts fills, and nothing else in this function sets it.
+	s.loadConsts()
 	w("\tVBROADCASTSS c+24(FP), %s", NEGC)
 	if s.reg == "Z" {
 		w("\tVPXORD %s, %s, %s", s.c("sign"), NEGC, NEGC)
 	} else {
 		w("\tVXORPS %s, %s, %s", s.c("sign"), NEGC, NEGC)
 	}
-	s.loadConsts()
 	if s.reg == "Y" {
 		w("\tVMOVUPS %s, %s", s.c("hi"), HI)
 		w("\tVMOVUPS %s, %s", s.c("lo"), LO)
