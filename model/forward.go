@@ -251,7 +251,10 @@ func (m *Model) Forward(s *State, ids []int) error {
 }
 
 // layerForward computes out = x2 + down(swiglu(gate(ln2), up(ln2))) with
-// x2 = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1))).
+// x2 = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1))). With out nil
+// (recomputing a checkpointed layer for backward) it stops at h: backward
+// does not need down_proj's output (each adapter keeps its own x·Aᵀ from
+// the forward pass), which saves a third of the MLP's work.
 func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []float32) {
 	c := m.Cfg
 	C := c.HiddenSize
@@ -271,6 +274,9 @@ func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []f
 	s.linearForward(l.Up, lc.up, s.ln)
 	I := c.IntermediateSize
 	s.swiglu(lc, I, false)
+	if out == nil {
+		return
+	}
 	s.linearForward(l.Down, s.tmpC, lc.h)
 	for i := range out {
 		out[i] = lc.x2[i] + s.tmpC[i]
@@ -595,9 +601,8 @@ func (m *Model) Backward(s *State) {
 	for l := len(m.Layers) - 1; l >= 0; l-- {
 		lc := s.cache(l)
 		if s.inputs != nil {
-			// Recompute this layer's activations from its kept input; the
-			// output lands in xOut, whose value is no longer needed.
-			m.layerForward(s, l, m.Layers[l], lc, s.xOut)
+			// Recompute this layer's activations from its kept input.
+			m.layerForward(s, l, m.Layers[l], lc, nil)
 		}
 		m.layerBackward(s, m.Layers[l], lc)
 	}

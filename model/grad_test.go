@@ -282,12 +282,17 @@ func TestCheckpointedMatchesFull(t *testing.T) {
 	a := &LoRA{Adapter: "x", Rank: 2, Scale: 2, Dropout: 0.3,
 		A: NewParam("A", []int{2, 16}, randSlice(r, 32, 0.3)), B: NewParam("B", []int{16, 2}, randSlice(r, 32, 0.3))}
 	m.Layers[1].Q.LoRA = append(m.Layers[1].Q.LoRA, a)
+	// down_proj is not recomputed: its adapter keeps x·Aᵀ from the forward pass.
+	d := &LoRA{Adapter: "x", Rank: 2, Scale: 2, Dropout: 0.3,
+		A: NewParam("dA", []int{2, 24}, randSlice(r, 48, 0.3)), B: NewParam("dB", []int{16, 2}, randSlice(r, 32, 0.3))}
+	m.Layers[2].Down.LoRA = append(m.Layers[2].Down.LoRA, d)
 	m.SetTrainable(func(string) bool { return true })
-	a.A.SetTrainable(true)
-	a.B.SetTrainable(true)
+	for _, p := range []*Param{a.A, a.B, d.A, d.B} {
+		p.SetTrainable(true)
+	}
 	ids := []int{1, 2, 3, 4, 5, 6, 7, 8}
 	grads := func(s *State) [][]float32 {
-		for _, p := range append(m.Params(), a.A, a.B) {
+		for _, p := range append(m.Params(), a.A, a.B, d.A, d.B) {
 			clear(p.Grad)
 		}
 		s.Dropout, s.DropoutSeed = true, 99
@@ -297,7 +302,7 @@ func TestCheckpointedMatchesFull(t *testing.T) {
 		m.Loss(s, ids, 7)
 		m.Backward(s)
 		var out [][]float32
-		for _, p := range append(m.Params(), a.A, a.B) {
+		for _, p := range append(m.Params(), a.A, a.B, d.A, d.B) {
 			out = append(out, slices.Clone(p.Grad))
 		}
 		return out

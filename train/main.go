@@ -90,6 +90,9 @@ func Execute(o Options, log io.Writer) (run *Run, err error) {
 	fmt.Fprintln(log, r.ParamReport())
 	fmt.Fprintf(log, "%d training examples, %d validation, %d steps of %d×%d sequences (padded to %d tokens)\n",
 		len(trainSet), len(validSet), r.total, o.BatchSize, o.GradAccum, r.T)
+	if r.Checkpointing() {
+		fmt.Fprintln(log, "gradient checkpointing: each layer's activations are recomputed in backward (--grad-checkpoint=false keeps them)")
+	}
 	rec, err := NewRecorder(r, o.NormEvery, start)
 	if err != nil {
 		return nil, err

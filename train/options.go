@@ -47,9 +47,10 @@ type Options struct {
 	BatchSize int     `json:"batch-size"`
 	GradAccum int     `json:"grad-accum"`
 	MaxSeqLen int     `json:"max-seq-len"`
-	// GradCheckpoint keeps only each layer's input and recomputes its
-	// activations in backward.
-	GradCheckpoint bool    `json:"grad-checkpoint"`
+	// GradCheckpoint, when set, says whether to keep only each layer's
+	// input and recompute its activations in backward; unset, see
+	// Checkpointing.
+	GradCheckpoint *bool   `json:"grad-checkpoint,omitempty"`
 	WeightDecay    float64 `json:"weight-decay"`
 	Beta1          float64 `json:"beta1"`
 	Beta2          float64 `json:"beta2"`
@@ -62,6 +63,18 @@ type Options struct {
 	NormEvery      int     `json:"norm-every"` // record ‖s·B·A‖ per module every N steps (0: about 100 times a run)
 	TrainOnPrompt  bool    `json:"train-on-prompt"`
 	Shuffle        bool    `json:"shuffle"`
+}
+
+// Checkpointing reports whether the run uses gradient checkpointing: as
+// GradCheckpoint says when it is set, else only on a 4-bit base (Quantize,
+// or fourBit: the checkpoint is stored quantized), as QLoRA does (PEFT's
+// prepare_model_for_kbit_training turns it on): with the base in 4 bits the
+// activations are most of the memory.
+func (o *Options) Checkpointing(fourBit bool) bool {
+	if o.GradCheckpoint != nil {
+		return *o.GradCheckpoint
+	}
+	return o.Quantize != "" || fourBit
 }
 
 // Defaults are PEFT's and the Hugging Face Trainer's defaults where they

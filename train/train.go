@@ -82,7 +82,7 @@ func (r *Run) Prepare() error {
 		r.total = int(math.Ceil(o.Epochs * float64(len(r.Train)) / float64(perStep)))
 		r.total = max(r.total, 1)
 	}
-	if o.GradCheckpoint {
+	if r.Checkpointing() {
 		r.state = r.Model.NewCheckpointedState(o.BatchSize, r.T)
 	} else {
 		r.state = r.Model.NewState(o.BatchSize, r.T, true)
@@ -94,6 +94,13 @@ func (r *Run) Prepare() error {
 	}
 	r.opt = optim.NewAdamW(vals, o.Beta1, o.Beta2, o.Eps, o.WeightDecay)
 	return r.opt.Validate()
+}
+
+// Checkpointing reports whether the run recomputes activations in
+// backward (Options.Checkpointing for this run's base).
+func (r *Run) Checkpointing() bool {
+	_, _, fourBit := r.Model.QuantType()
+	return r.Opt.Checkpointing(fourBit)
 }
 
 // TotalSteps is the number of optimizer steps the run makes.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/tensor"
 	"github.com/golora/golora/tokenizer"
+	"github.com/golora/golora/train"
 )
 
 // golora runs the CLI in-process and returns stdout, stderr and the exit code.
@@ -168,6 +170,37 @@ func TestTrainCLIWithConfigFile(t *testing.T) {
 	}
 	if _, _, code := golora(t, "logits", "--model", filepath.Join(ref, "lora_train"), "--adapter", out, "--ids", "1,2"); code != 0 {
 		t.Error("the trained adapter does not load")
+	}
+}
+
+// QLoRA checkpoints gradients unless the flag or the config file says
+// otherwise; plain LoRA does not.
+func TestQuantizeTurnsOnGradCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	off := filepath.Join(dir, "off.json")
+	os.WriteFile(off, []byte(`{"quantize": "nf4", "grad-checkpoint": false}`), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, false},
+		{[]string{"--quantize", "nf4"}, true},
+		{[]string{"--quantize", "fp4", "--grad-checkpoint=false"}, false},
+		{[]string{"--config", off}, false},
+		{[]string{"--config", off, "--grad-checkpoint"}, true},
+		{[]string{"--grad-checkpoint"}, true},
+	} {
+		o, err := parseTrainPlus("train", "train", tc.args, io.Discard, nil)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if o.Checkpointing(false) != tc.want {
+			t.Errorf("%v: grad-checkpoint %v, want %v", tc.args, o.Checkpointing(false), tc.want)
+		}
+	}
+	// A checkpoint stored in 4 bits is QLoRA without --quantize.
+	if o := train.Defaults(); !o.Checkpointing(true) {
+		t.Error("a 4-bit base should checkpoint gradients by default")
 	}
 }
 

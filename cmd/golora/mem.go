@@ -30,7 +30,7 @@ func runMem(args []string, stdout, stderr io.Writer) error {
 	batch := fs.Int("batch-size", 1, "sequences per batch (activations)")
 	seq := fs.Int("seq-len", 512, "tokens per sequence (activations)")
 	double := fs.Bool("double-quant", true, "qlora: double-quantized absmax")
-	ckpt := fs.Bool("grad-checkpoint", false, "activations with gradient checkpointing")
+	ckpt := fs.Bool("grad-checkpoint", false, "activations with gradient checkpointing (on by default for qlora, as golora train)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -38,6 +38,9 @@ func runMem(args []string, stdout, stderr io.Writer) error {
 	c, path, err := configFlag(*cfgPath, *dir)
 	if err != nil {
 		return err
+	}
+	if *method == string(mem.QLoRA) && !flagGiven(fs, "grad-checkpoint") {
+		*ckpt = true
 	}
 	size := map[string]int{"float32": 4, "float16": 2, "bfloat16": 2}[*dtype]
 	if size == 0 {
