@@ -17,8 +17,13 @@ func TestDecodeMatchesFullForward(t *testing.T) {
 		{"qwen2-bias", "qwen2", nil},
 		{"mistral-window", "mistral", map[string]any{"sliding_window": 3}},
 		{"llama3-rope", "llama", map[string]any{"rope_scaling": map[string]any{"rope_type": "llama3", "factor": 8, "original_max_position_embeddings": 8}}},
+		{"window-blocks", "mistral", map[string]any{"sliding_window": 3}}, // attention 2 query rows at a time
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "window-blocks" {
+				defer func(r int) { attnRows = r }(attnRows)
+				attnRows = 2
+			}
 			m := NewRandom(testConfig(t, tc.model, tc.extra), 0.3, 9)
 			ids := []int{3, 1, 4, 1, 5, 9, 2, 6, 5, 3}
 			V := m.Cfg.VocabSize

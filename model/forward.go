@@ -16,6 +16,7 @@ type State struct {
 
 	layers []layerCache // L entries when training, 1 otherwise
 	inputs [][]float32  // gradient checkpointing: each layer's input (N,C)
+	mids   [][]float32  // and its residual after attention, x2 (N,C)
 	xOut   []float32    // (N,C) residual stream after the last layer
 	lnf    []float32    // (N,C) final norm output
 	rstdf  []float32    // (N)
@@ -86,10 +87,11 @@ func (m *Model) NewState(B, T int, train bool) *State {
 }
 
 // NewCheckpointedState plans a training state with gradient checkpointing:
-// only each layer's input (N×C) is kept from the forward pass, and
-// Backward recomputes one layer's activations at a time — about a third
-// more compute for activation memory that no longer grows with the layer
-// count.
+// only each layer's input and its residual after attention (2·N×C) are
+// kept from the forward pass, and Backward recomputes one layer's other
+// activations at a time from them (not o_proj or down_proj, whose outputs
+// are only residual updates) — about a quarter more compute for a small
+// fraction of the activation memory.
 func (m *Model) NewCheckpointedState(B, T int) *State {
 	return m.newState(B, T, true, true)
 }
@@ -107,6 +109,7 @@ func (m *Model) newState(B, T int, train, ckpt bool) *State {
 	if ckpt {
 		for range m.Layers {
 			s.inputs = append(s.inputs, f(N*C))
+			s.mids = append(s.mids, f(N*C))
 		}
 	}
 	for i := 0; i < nc; i++ {
@@ -158,11 +161,12 @@ func (m *Model) newState(B, T int, train, ckpt bool) *State {
 
 // cache is the activation cache layer uses. Without checkpointing in
 // training every layer has its own; otherwise all share one, and with
-// checkpointing its input is the layer's kept input.
+// checkpointing its input and x2 are the layer's kept ones.
 func (s *State) cache(layer int) *layerCache {
 	if s.inputs != nil {
-		s.layers[0].x = s.inputs[layer]
-		return &s.layers[0]
+		lc := &s.layers[0]
+		lc.x, lc.x2 = s.inputs[layer], s.mids[layer]
+		return lc
 	}
 	if s.train {
 		return &s.layers[layer]
@@ -252,9 +256,9 @@ func (m *Model) Forward(s *State, ids []int) error {
 
 // layerForward computes out = x2 + down(swiglu(gate(ln2), up(ln2))) with
 // x2 = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1))). With out nil
-// (recomputing a checkpointed layer for backward) it stops at h: backward
-// does not need down_proj's output (each adapter keeps its own x·Aᵀ from
-// the forward pass), which saves a third of the MLP's work.
+// it recomputes a checkpointed layer for backward from the kept x and x2:
+// backward needs neither o_proj's nor down_proj's output (each adapter
+// keeps its own x·Aᵀ from the forward pass), so neither runs.
 func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []float32) {
 	c := m.Cfg
 	C := c.HiddenSize
@@ -265,9 +269,11 @@ func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []f
 	s.rope(lc.q, c.NumHeads, c.HeadDim, 1)
 	s.rope(lc.k, c.NumKVHeads, c.HeadDim, 1)
 	m.attentionForward(s, lc, li)
-	s.linearForward(l.O, s.tmpC, lc.att)
-	for i := range lc.x2 {
-		lc.x2[i] = lc.x[i] + s.tmpC[i]
+	if out != nil {
+		s.linearForward(l.O, s.tmpC, lc.att)
+		for i := range lc.x2 {
+			lc.x2[i] = lc.x[i] + s.tmpC[i]
+		}
 	}
 	s.rmsnorm(s.ln, lc.rstd2, lc.x2, l.PostNorm.W.F32, C, c.RMSNormEps)
 	s.linearForward(l.Gate, lc.gate, s.ln)
@@ -415,7 +421,10 @@ func (m *Model) attentionForward(s *State, lc *layerCache, layer int) {
 }
 
 // attentionForwardPart runs the (sequence, KV group) pairs [lo, hi) with
-// the chunk's score scratch.
+// the chunk's score scratch. Queries go attnRows at a time, each block
+// against only the keys it may see (up to its last query's position, from
+// the window start of its first), so the causal mask's upper triangle is
+// mostly never computed.
 func (m *Model) attentionForwardPart(s *State, lc *layerCache, layer, lo, hi, chunk int) {
 	c := m.Cfg
 	T, H, KV, D := s.T, c.NumHeads, c.NumKVHeads, c.HeadDim
@@ -428,28 +437,38 @@ func (m *Model) attentionForwardPart(s *State, lc *layerCache, layer, lo, hi, ch
 	P := s.scores[chunk][:T*L]
 	for bg := lo; bg < hi; bg++ {
 		b, g := bg/KV, bg%KV
-		k := headView(kbuf, b*T*ks+g*D, L, D, ks)
-		v := headView(vbuf, b*T*ks+g*D, L, D, ks)
+		ko := b*T*ks + g*D
 		for h := g * G; h < (g+1)*G; h++ {
-			q := headView(lc.q, b*T*qs+h*D, T, D, qs)
-			tensor.Gemm(false, true, scale, q, k, 0, P, L)
+			qo := b*T*qs + h*D
 			lse := lc.lse[(b*H+h)*T : (b*H+h+1)*T]
-			for i := 0; i < T; i++ {
-				row := P[i*L : (i+1)*L]
-				a := s.pos0 + i
-				w := c.windowStart(a)
-				seen := row[w : a+1]
-				mx := tensor.MaxF32(seen)
-				z := tensor.ExpShift(seen, seen, mx)
-				lse[i] = float32(float64(mx) + math.Log(z))
-				tensor.Scale(seen, float32(1/z))
-				clear(row[:w])
-				clear(row[a+1:])
+			for i0 := 0; i0 < T; i0 += attnRows {
+				i1 := min(i0+attnRows, T)
+				k0, k1 := c.windowStart(s.pos0+i0), s.pos0+i1 // the keys rows i0…i1−1 see
+				q := headView(lc.q, qo+i0*qs, i1-i0, D, qs)
+				k := headView(kbuf, ko+k0*ks, k1-k0, D, ks)
+				tensor.Gemm(false, true, scale, q, k, 0, P[i0*L+k0:], L)
+				for i := i0; i < i1; i++ {
+					row := P[i*L : (i+1)*L]
+					a := s.pos0 + i
+					w := c.windowStart(a)
+					seen := row[w : a+1]
+					mx := tensor.MaxF32(seen)
+					z := tensor.ExpShift(seen, seen, mx)
+					lse[i] = float32(float64(mx) + math.Log(z))
+					tensor.Scale(seen, float32(1/z))
+					clear(row[k0:w])
+					clear(row[a+1 : k1])
+				}
+				pm := tensor.Mat{DType: tensor.F32, F32: P[i0*L+k0:], Rows: i1 - i0, Cols: k1 - k0, Stride: L}
+				v := headView(vbuf, ko+k0*ks, k1-k0, D, ks)
+				tensor.Gemm(false, false, 1, pm, v, 0, lc.att[qo+i0*qs:], qs)
 			}
-			tensor.Gemm(false, false, 1, tensor.FromF32(P, T, L), v, 0, lc.att[b*T*qs+h*D:], qs)
 		}
 	}
 }
+
+// attnRows is how many query rows attention computes at a time.
+var attnRows = 64
 
 // attentionBackward: given dO in s.datt, rebuild P from lse and compute
 // dV_g += Pᵀ·dO_h, dP = dO_h·V_gᵀ, dS = P⊙(dP − rowsum(P⊙dP)),
@@ -461,51 +480,59 @@ func (m *Model) attentionBackward(s *State, lc *layerCache) {
 }
 
 // attentionBackwardPart runs the (sequence, KV group) pairs [lo, hi): the
-// KV group's dK and dV rows belong to this part alone.
+// KV group's dK and dV rows belong to this part alone. Like the forward
+// pass it goes attnRows queries at a time over the keys they see.
 func (m *Model) attentionBackwardPart(s *State, lc *layerCache, lo, hi, chunk int) {
 	c := m.Cfg
 	T, H, KV, D := s.T, c.NumHeads, c.NumKVHeads, c.HeadDim
 	qs, ks, G := H*D, KV*D, H/KV
 	scale := float32(1 / math.Sqrt(float64(D)))
 	P, dS := s.scores[chunk], s.dsc[chunk]
-	Pm, dSm := tensor.FromF32(P, T, T), tensor.FromF32(dS, T, T)
 	for bg := lo; bg < hi; bg++ {
 		b, g := bg/KV, bg%KV
 		ko := b*T*ks + g*D
-		k := headView(lc.k, ko, T, D, ks)
-		v := headView(lc.v, ko, T, D, ks)
 		for r := 0; r < T; r++ {
 			clear(s.dk[ko+r*ks : ko+r*ks+D])
 			clear(s.dv[ko+r*ks : ko+r*ks+D])
 		}
 		for h := g * G; h < (g+1)*G; h++ {
 			qo := b*T*qs + h*D
-			q := headView(lc.q, qo, T, D, qs)
-			dO := headView(s.datt, qo, T, D, qs)
-			tensor.Gemm(false, true, scale, q, k, 0, P, T)
 			lse := lc.lse[(b*H+h)*T : (b*H+h+1)*T]
-			for i := 0; i < T; i++ {
-				row := P[i*T : (i+1)*T]
-				w := c.windowStart(i)
-				clear(row[:w])
-				tensor.ExpShift(row[w:i+1], row[w:i+1], lse[i])
-				clear(row[i+1:])
-			}
-			tensor.Gemm(true, false, 1, Pm, dO, 1, s.dv[ko:], ks)
-			tensor.Gemm(false, true, 1, dO, v, 0, dS, T)
-			for i := 0; i < T; i++ {
-				p, d := P[i*T:(i+1)*T], dS[i*T:(i+1)*T]
-				var dot float32
-				for j := 0; j <= i; j++ {
-					dot += p[j] * d[j]
+			for i0 := 0; i0 < T; i0 += attnRows {
+				i1 := min(i0+attnRows, T)
+				k0, k1 := c.windowStart(i0), i1
+				n, w := i1-i0, k1-k0
+				q := headView(lc.q, qo+i0*qs, n, D, qs)
+				dO := headView(s.datt, qo+i0*qs, n, D, qs)
+				k := headView(lc.k, ko+k0*ks, w, D, ks)
+				v := headView(lc.v, ko+k0*ks, w, D, ks)
+				pm := tensor.Mat{DType: tensor.F32, F32: P[i0*T+k0:], Rows: n, Cols: w, Stride: T}
+				dsm := tensor.Mat{DType: tensor.F32, F32: dS[i0*T+k0:], Rows: n, Cols: w, Stride: T}
+				// Rebuild P from the scores and the forward's log-sum-exps.
+				tensor.Gemm(false, true, scale, q, k, 0, P[i0*T+k0:], T)
+				for i := i0; i < i1; i++ {
+					row := P[i*T : (i+1)*T]
+					ws := c.windowStart(i)
+					clear(row[k0:ws])
+					tensor.ExpShift(row[ws:i+1], row[ws:i+1], lse[i])
+					clear(row[i+1 : k1])
 				}
-				for j := 0; j <= i; j++ {
-					d[j] = p[j] * (d[j] - dot)
+				tensor.Gemm(true, false, 1, pm, dO, 1, s.dv[ko+k0*ks:], ks)
+				tensor.Gemm(false, true, 1, dO, v, 0, dS[i0*T+k0:], T)
+				for i := i0; i < i1; i++ {
+					p, d := P[i*T+k0:i*T+i+1], dS[i*T+k0:i*T+k1]
+					var dot float32
+					for j, pj := range p {
+						dot += pj * d[j]
+					}
+					for j, pj := range p {
+						d[j] = pj * (d[j] - dot)
+					}
+					clear(d[len(p):])
 				}
-				clear(d[i+1:])
+				tensor.Gemm(false, false, scale, dsm, k, 0, s.dq[qo+i0*qs:], qs)
+				tensor.Gemm(true, false, scale, dsm, q, 1, s.dk[ko+k0*ks:], ks)
 			}
-			tensor.Gemm(false, false, scale, dSm, k, 0, s.dq[qo:], qs)
-			tensor.Gemm(true, false, scale, dSm, q, 1, s.dk[ko:], ks)
 		}
 	}
 }

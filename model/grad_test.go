@@ -170,25 +170,34 @@ func TestAttentionGrad(t *testing.T) {
 		{"mha", map[string]any{"num_key_value_heads": 4}, "llama"},
 		{"sliding-window", map[string]any{"sliding_window": 2}, "mistral"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := rand.New(rand.NewPCG(11, 12))
-			m := NewRandom(testConfig(t, tc.model, tc.extra), 0.1, 1)
-			s := m.NewState(2, 5, true)
-			lc := &s.layers[0]
-			for _, b := range [][]float32{lc.q, lc.k, lc.v} {
-				copy(b, randSlice(r, len(b), 1))
-			}
-			rr := randSlice(r, len(lc.att), 1)
-			loss := func() float64 { m.attentionForward(s, lc, 0); return dot64(lc.att, rr) }
-			loss()
-			copy(s.datt, rr)
-			m.attentionBackward(s, lc)
-			dq, dk, dv := append([]float32(nil), s.dq...), append([]float32(nil), s.dk...), append([]float32(nil), s.dv...)
-			checkGrad(t, "dq", lc.q, dq, loss, 60)
-			checkGrad(t, "dk", lc.k, dk, loss, 60)
-			checkGrad(t, "dv", lc.v, dv, loss, 60)
+		t.Run(tc.name, func(t *testing.T) { testAttentionGrad(t, tc.model, tc.extra) })
+		// Query blocks of 2 rows over 5 positions: 2, 2, 1, each with its
+		// own key range (and window start).
+		t.Run(tc.name+"-blocks", func(t *testing.T) {
+			defer func(r int) { attnRows = r }(attnRows)
+			attnRows = 2
+			testAttentionGrad(t, tc.model, tc.extra)
 		})
 	}
+}
+
+func testAttentionGrad(t *testing.T, model string, extra map[string]any) {
+	r := rand.New(rand.NewPCG(11, 12))
+	m := NewRandom(testConfig(t, model, extra), 0.1, 1)
+	s := m.NewState(2, 5, true)
+	lc := &s.layers[0]
+	for _, b := range [][]float32{lc.q, lc.k, lc.v} {
+		copy(b, randSlice(r, len(b), 1))
+	}
+	rr := randSlice(r, len(lc.att), 1)
+	loss := func() float64 { m.attentionForward(s, lc, 0); return dot64(lc.att, rr) }
+	loss()
+	copy(s.datt, rr)
+	m.attentionBackward(s, lc)
+	dq, dk, dv := append([]float32(nil), s.dq...), append([]float32(nil), s.dk...), append([]float32(nil), s.dv...)
+	checkGrad(t, "dq", lc.q, dq, loss, 60)
+	checkGrad(t, "dk", lc.k, dk, loss, 60)
+	checkGrad(t, "dv", lc.v, dv, loss, 60)
 }
 
 func TestLinearLoRAGrad(t *testing.T) {

@@ -205,8 +205,9 @@ func (q *Quantized) DequantizeRow(r int, dst []float32) {
 // DequantizeSpan writes the flat elements off … off+len(dst)−1 of W
 // (row-major) into dst, with the formula of DequantizeRow. Per block it
 // scales the 16 code values once and then only looks up nibbles, so the
-// result is bit-identical to Code()[code]·absmax. It panics if the span is
-// out of range.
+// result is bit-identical to Code()[code]·absmax; with AVX-512, whole
+// blocks of 64 go through assembly that does the same lookups sixteen at a
+// time. It panics if the span is out of range.
 func (q *Quantized) DequantizeSpan(off int, dst []float32) {
 	n := q.Rows * q.Cols
 	if off < 0 || off > n || len(dst) > n-off {
@@ -214,9 +215,19 @@ func (q *Quantized) DequantizeSpan(off int, dst []float32) {
 	}
 	code := q.Type.Code()
 	bs := q.BlockSize
+	var scales [64]float32
 	for i := 0; i < len(dst); {
 		e := off + i
 		b := e / bs
+		if hasDequantAsm && bs == 64 && e%64 == 0 && len(dst)-i >= 64 {
+			// Whole 64-value blocks in assembly, up to 64 at a time.
+			n := min((len(dst)-i)/64, len(scales))
+			for j := range n {
+				scales[j] = q.BlockAbsmax(b + j)
+			}
+			i += 64 * dequant64(dst[i:], q.Packed[e>>1:], scales[:n], &code)
+			continue
+		}
 		end := min(len(dst), (b+1)*bs-off) // dst index where block b ends
 		a := q.BlockAbsmax(b)
 		var tbl [16]float32

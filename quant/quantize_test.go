@@ -231,8 +231,28 @@ func TestQuantizeEdgeCases(t *testing.T) {
 }
 
 // DequantizeSpan over arbitrary (odd, block-straddling) spans equals the
-// corresponding slice of Dequantize.
+// corresponding slice of Dequantize, and the assembly (whole blocks of 64,
+// where the CPU has it) equals the Go loop bit for bit.
 func TestDequantizeSpan(t *testing.T) {
+	for _, typ := range []Type{NF4, FP4} {
+		for _, dq := range []bool{false, true} {
+			w := gaussian(7*201*64, 11, 1)
+			q, err := Quantize(w, 7*64, 201, typ, dq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			full := q.Dequantize()
+			asm := hasDequantAsm
+			hasDequantAsm = false
+			goFull := q.Dequantize()
+			hasDequantAsm = asm
+			for i := range full {
+				if math.Float32bits(full[i]) != math.Float32bits(goFull[i]) {
+					t.Fatalf("%v double-quant %v: element %d = %v with assembly, %v in Go", typ, dq, i, full[i], goFull[i])
+				}
+			}
+		}
+	}
 	w := gaussian(7*201, 11, 1)
 	q, err := Quantize(w, 7, 201, NF4, true)
 	if err != nil {

@@ -295,6 +295,9 @@ func (j *gemmJob) runRect(ws *workspace, r rect) {
 		if kern.packT != nil && j.transB {
 			nscratch = nr * kcMax
 		}
+		if !j.transB && j.b.DType == Q4 {
+			nscratch = ncMax // one dequantized row segment (see packB)
+		}
 	}
 	ws.ensure(na, nb, mr*nr, nscratch)
 	for jc := r.j0; jc < r.j1; jc += ncMax {

@@ -71,7 +71,8 @@ func packA(dst []float32, a Mat, trans bool, i0, mc, p0, kc, mr int) {
 // packB packs the kc×nc block of op(B) at (p0, j0) into dst as ⌈nc/nr⌉
 // depth-major panels of kc×nr: depth p, column j of the block lands at
 // dst[(j/nr)·nr·kc + p·nr + j%nr]. packT, when not nil, packs a whole
-// transposed panel (see gemmKernel); scratch is its work space.
+// transposed panel (see gemmKernel); scratch is its work space, and for a
+// 4-bit B not transposed that of a dequantized row segment (nc values).
 func packB(dst []float32, b Mat, trans bool, p0, kc, j0, nc, nr int, packT func([]float32, Mat, int, int, []float32), scratch []float32) {
 	if !trans { // op(B)[p][j] = B[p][j]: row p of B gives nr contiguous values per panel
 		full := nc / nr * nr
@@ -87,6 +88,13 @@ func packB(dst []float32, b Mat, trans bool, p0, kc, j0, nc, nr int, packT func(
 				s := b.F32[off : off+full]
 				for c0 := 0; c0 < full; c0 += 32 {
 					*(*[32]float32)(dst[c0*kc+p*32:]) = *(*[32]float32)(s[c0:])
+				}
+			case b.DType == Q4 && len(scratch) >= full:
+				// The row segment in one span: whole quantization blocks
+				// at a time instead of nr values at a time.
+				widen(scratch[:full], b, off)
+				for c0 := 0; c0 < full; c0 += nr {
+					copy(dst[c0*kc+p*nr:c0*kc+p*nr+nr], scratch[c0:c0+nr])
 				}
 			default:
 				for c0 := 0; c0 < full; c0 += nr {

@@ -15,7 +15,7 @@ func TestGemmQ4(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range []struct {
 		m, out, in int
-	}{{1, 40, 96}, {7, 33, 70}, {40, 64, 200}, {3, 5, 9}, {64, 8, 40}} {
+	}{{1, 40, 96}, {7, 33, 70}, {40, 64, 200}, {3, 5, 9}, {64, 8, 40}, {64, 128, 256}, {33, 96, 640}} {
 		w := make([]float32, tc.out*tc.in)
 		for i := range w {
 			w[i] = float32(r.NormFloat64())
