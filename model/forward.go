@@ -12,6 +12,7 @@ import (
 type State struct {
 	B, T, N int  // N = B·T token positions
 	train   bool // keep per-layer activations for Backward
+	chunked bool // Logits holds HeadChunk rows (training, NewLossState)
 	ids     []int
 
 	layers []layerCache // L entries when training, 1 otherwise
@@ -22,9 +23,10 @@ type State struct {
 	rstdf  []float32    // (N)
 
 	// Logits (N,V) of an inference state: the next-token logits after
-	// Forward. A training state never holds all of them: Loss computes
-	// them HeadChunk rows at a time and, with a non-zero norm, runs the
-	// output head's backward pass on each chunk right away.
+	// Forward. A training or loss state never holds all of them: Loss
+	// computes them HeadChunk rows at a time and, on a training state with
+	// a non-zero norm, runs the output head's backward pass on each chunk
+	// right away.
 	Logits   []float32
 	headDone bool // Loss has left d loss/d lnf in dln
 
@@ -83,7 +85,17 @@ type loraCache struct {
 // train set, activations of every layer are kept for Backward; adapters
 // must be attached before the state is made.
 func (m *Model) NewState(B, T int, train bool) *State {
-	return m.newState(B, T, train, false)
+	if train {
+		return m.newState(B, T, stateTrain)
+	}
+	return m.newState(B, T, stateInfer)
+}
+
+// NewLossState plans an inference state for Loss only (evaluation): like
+// NewState(B, T, false), but its logits are computed HeadChunk rows at a
+// time inside Loss instead of all N×V of them in Forward.
+func (m *Model) NewLossState(B, T int) *State {
+	return m.newState(B, T, stateLoss)
 }
 
 // NewCheckpointedState plans a training state with gradient checkpointing:
@@ -93,10 +105,21 @@ func (m *Model) NewState(B, T int, train bool) *State {
 // are only residual updates) — about a quarter more compute for a small
 // fraction of the activation memory.
 func (m *Model) NewCheckpointedState(B, T int) *State {
-	return m.newState(B, T, true, true)
+	return m.newState(B, T, stateCheckpointed)
 }
 
-func (m *Model) newState(B, T int, train, ckpt bool) *State {
+// stateKind is what a State is planned for.
+type stateKind uint8
+
+const (
+	stateInfer        stateKind = iota // Forward leaves all N×V logits
+	stateLoss                          // Forward then Loss, logits in chunks
+	stateTrain                         // every layer's activations kept
+	stateCheckpointed                  // layer inputs kept, the rest recomputed
+)
+
+func (m *Model) newState(B, T int, kind stateKind) *State {
+	train, ckpt := kind >= stateTrain, kind == stateCheckpointed
 	c := m.Cfg
 	N, C, I, V := B*T, c.HiddenSize, c.IntermediateSize, c.VocabSize
 	qd, kvd := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
@@ -120,7 +143,7 @@ func (m *Model) newState(B, T int, train, ckpt bool) *State {
 		})
 	}
 	s.xOut, s.lnf, s.rstdf = f(N*C), f(N*C), f(N)
-	if train {
+	if s.chunked = kind != stateInfer; s.chunked {
 		s.Logits = f(min(N, HeadChunk) * V)
 	} else {
 		s.Logits = f(N * V)
@@ -248,7 +271,7 @@ func (m *Model) Forward(s *State, ids []int) error {
 	}
 	s.rmsnorm(s.lnf, s.rstdf, s.xOut, m.Norm.W.F32, C, c.RMSNormEps)
 	s.headDone = false
-	if !s.train {
+	if !s.chunked {
 		tensor.Gemm(false, true, 1, tensor.FromF32(s.lnf, N, C), m.LMHead.W, 0, s.Logits, c.VocabSize)
 	}
 	return nil
@@ -561,8 +584,9 @@ const HeadChunk = 256
 // state with norm > 0 it also runs the output head's backward pass for
 // Σloss/norm, ready for Backward: per chunk of HeadChunk rows, logits =
 // lnf·Wᵀ, dlogits = (softmax − onehot)/norm, d lnf = dlogits·W and
-// dW += dlogitsᵀ·lnf. On an inference state it reads s.Logits (and with
-// norm > 0 overwrites them by their gradient).
+// dW += dlogitsᵀ·lnf. A loss state (NewLossState) computes the logits in
+// the same chunks, for the loss alone. On an inference state it reads
+// s.Logits (and with norm > 0 overwrites them by their gradient).
 func (m *Model) Loss(s *State, labels []int, norm float32) (sum float64, count int, err error) {
 	if len(labels) != s.N {
 		return 0, 0, fmt.Errorf("loss: %d labels for a state of %d×%d", len(labels), s.B, s.T)
@@ -573,9 +597,12 @@ func (m *Model) Loss(s *State, labels []int, norm float32) (sum float64, count i
 			return 0, 0, fmt.Errorf("loss: label %d at position %d is outside the vocabulary [0,%d)", t, i, V)
 		}
 	}
-	if !s.train {
+	if !s.chunked {
 		sum, count = s.crossEntropy(s.Logits, 0, s.N, labels, V, norm)
 		return sum, count, nil
+	}
+	if !s.train && norm > 0 {
+		return 0, 0, fmt.Errorf("loss: a loss state keeps no activations for a backward pass (norm must be 0)")
 	}
 	C := m.Cfg.HiddenSize
 	rows := len(s.Logits) / V

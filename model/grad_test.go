@@ -359,3 +359,37 @@ func TestChunkedHeadMatchesWhole(t *testing.T) {
 		}
 	}
 }
+
+// TestLossStateMatchesInference: a loss state (logits HeadChunk rows at a
+// time, over more than one chunk) gives the loss of an inference state,
+// which holds all logits, and refuses a backward pass.
+func TestLossStateMatchesInference(t *testing.T) {
+	m := NewRandom(testConfig(t, "llama", nil), 0.3, 8)
+	const B, T = 2, 150 // 300 positions: two chunks
+	ids := make([]int, B*T)
+	for i := range ids {
+		ids[i] = (7*i + 3) % m.Cfg.VocabSize
+	}
+	loss := func(s *State) (float64, int) {
+		if err := m.Forward(s, ids); err != nil {
+			t.Fatal(err)
+		}
+		sum, n, err := m.Loss(s, ids, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum, n
+	}
+	ls := m.NewLossState(B, T)
+	if len(ls.Logits) != HeadChunk*m.Cfg.VocabSize {
+		t.Fatalf("loss state holds %d logits, want %d rows", len(ls.Logits), HeadChunk)
+	}
+	want, wn := loss(m.NewState(B, T, false))
+	got, gn := loss(ls)
+	if gn != wn || math.Abs(got-want) > 1e-6*math.Abs(want) {
+		t.Errorf("loss state: %v over %d targets, inference state %v over %d", got, gn, want, wn)
+	}
+	if _, _, err := m.Loss(ls, ids, 1); err == nil {
+		t.Error("Loss with norm > 0 on a loss state must fail")
+	}
+}

@@ -277,7 +277,7 @@ func Evaluate(m *model.Model, examples []data.Example, batch, pad int) (float64,
 	for _, e := range examples {
 		T = max(T, len(e.IDs))
 	}
-	return evaluate(m, m.NewState(batch, T, false), examples, pad)
+	return evaluate(m, m.NewLossState(batch, T), examples, pad)
 }
 
 // evaluate runs examples through s with dropout off; every example must
