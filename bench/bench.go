@@ -5,18 +5,19 @@ package bench
 
 import (
 	"fmt"
-	"github.com/golora/golora/internal/rss"
 	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/golora/golora/data"
+	"github.com/golora/golora/internal/rss"
 	"github.com/golora/golora/lora"
 	"github.com/golora/golora/mem"
 	"github.com/golora/golora/model"
-	"github.com/golora/golora/optim"
 	"github.com/golora/golora/quant"
 	"github.com/golora/golora/tensor"
+	"github.com/golora/golora/train"
 )
 
 // PeakGFLOPS is the float32 peak of threads cores: the active GEMM
@@ -106,77 +107,53 @@ type TrainResult struct {
 	Loss           float64 `json:"final_loss"`
 }
 
-// Train measures optimizer steps (forward, loss, backward, clipping,
-// AdamW) on m, which is prepared for the method (adapter attached, base
-// quantized) by the caller or by Setup.
-func Train(c *model.Config, m *model.Model, o TrainOptions) (TrainResult, error) {
+// Train measures optimizer steps of train.Run (forward, loss, backward,
+// clipping, AdamW; lr 1e-4 constant, no dropout) on m and the adapter a
+// (nil for full fine-tuning), as Setup prepares them, over one batch of
+// random token ids.
+func Train(c *model.Config, m *model.Model, a *lora.Adapter, o TrainOptions) (TrainResult, error) {
 	res := TrainResult{Method: string(o.Method), Threads: tensor.Threads(), Params: m.NumParams()}
-	var params []*model.Param
-	switch o.Method {
-	case mem.Full:
-		m.SetTrainable(func(string) bool { return true })
-		params = m.Params()
-	default:
-		m.SetTrainable(func(string) bool { return false })
-		params = m.LoRAParams()
-		for _, p := range params {
-			p.SetTrainable(true)
-		}
-	}
-	for _, p := range params {
-		res.Trainable += p.NumElements()
-	}
-	vals, grads := make([][]float32, len(params)), make([][]float32, len(params))
-	for i, p := range params {
-		vals[i], grads[i] = p.W.F32, p.Grad
-	}
-	opt := optim.NewAdamW(vals, 0.9, 0.999, 1e-8, 0)
-	s := m.NewState(o.Batch, o.SeqLen, true)
-	if o.GradCheckpoint {
-		s = m.NewCheckpointedState(o.Batch, o.SeqLen)
-	}
-	N := o.Batch * o.SeqLen
-	ids := make([]int, N)
+	opt := train.Defaults()
+	ckpt := o.GradCheckpoint
+	opt.Data, opt.Full, opt.GradCheckpoint = "random token ids", o.Method == mem.Full, &ckpt
+	opt.BatchSize, opt.Steps, opt.LR, opt.Schedule, opt.Shuffle = o.Batch, o.Steps+1, 1e-4, "constant", false
 	r := rand.New(rand.NewPCG(2, 2))
-	for i := range ids {
-		ids[i] = r.IntN(c.VocabSize)
+	exs := make([]data.Example, o.Batch)
+	for b := range exs {
+		ids := make([]int, o.SeqLen)
+		for i := range ids {
+			ids[i] = r.IntN(c.VocabSize)
+		}
+		exs[b] = data.Example{IDs: ids, Labels: ids}
 	}
-	step := func() (float64, error) {
-		for _, g := range grads {
-			clear(g)
-		}
-		if err := m.Forward(s, ids); err != nil {
-			return 0, err
-		}
-		sum, n, err := m.Loss(s, ids, float32(N-o.Batch))
-		if err != nil {
-			return 0, err
-		}
-		m.Backward(s)
-		optim.ClipGradNorm(grads, 1)
-		opt.Step(vals, grads, 1e-4)
-		return sum / float64(n), nil
+	run := &train.Run{Opt: opt, Model: m, Adapter: a, Train: exs}
+	if err := run.Prepare(); err != nil {
+		return res, err
 	}
-	if _, err := step(); err != nil { // warm up: first-touch of every buffer
+	if o.Method == mem.Full {
+		res.Trainable = m.NumParams()
+	} else {
+		res.Trainable = a.NumParams()
+	}
+	if _, err := run.Step(0); err != nil { // warm up: first-touch of every buffer
 		return res, err
 	}
 	start := time.Now()
-	for i := 0; i < o.Steps; i++ {
-		loss, err := step()
+	for k := 1; k <= o.Steps; k++ {
+		st, err := run.Step(k)
 		if err != nil {
 			return res, err
 		}
-		res.Loss = loss
+		res.Loss = st.Loss
 	}
 	res.StepSeconds = time.Since(start).Seconds() / float64(o.Steps)
-	res.Tokens = N
-	res.TokensPerSec = float64(N) / res.StepSeconds
+	res.Tokens = o.Batch * o.SeqLen
+	res.TokensPerSec = float64(res.Tokens) / res.StepSeconds
 	res.GFLOPS = StepFLOPs(c, o) / res.StepSeconds / 1e9
 	res.PeakGFLOPS = PeakGFLOPS(res.Threads)
 	res.MFU = res.GFLOPS / res.PeakGFLOPS
 	res.PeakRSS = rss.Peak()
-	dts := 4
-	pred, err := mem.Predict(c, mem.Options{Method: o.Method, DTypeSize: dts, Rank: o.Rank,
+	pred, err := mem.Predict(c, mem.Options{Method: o.Method, DTypeSize: 4, Rank: o.Rank,
 		Targets: strings.Split(o.Targets, ","), Batch: o.Batch, SeqLen: o.SeqLen, DoubleQuant: true, GradCheckpoint: o.GradCheckpoint})
 	if err == nil {
 		res.PredictedBytes = pred.TotalBytes
@@ -187,7 +164,7 @@ func Train(c *model.Config, m *model.Model, o TrainOptions) (TrainResult, error)
 // Setup builds a random model of config c ready for the method: float32
 // weights, or 4-bit linears drawn one at a time for qlora, with a fresh
 // adapter on the targets unless the method is full.
-func Setup(c *model.Config, o TrainOptions) (*model.Model, error) {
+func Setup(c *model.Config, o TrainOptions) (*model.Model, *lora.Adapter, error) {
 	tensor.SetThreads(o.Threads)
 	var m *model.Model
 	var err error
@@ -197,12 +174,12 @@ func Setup(c *model.Config, o TrainOptions) (*model.Model, error) {
 		m = model.NewRandom(c, 0.02, 1)
 	}
 	if err != nil || o.Method == mem.Full {
-		return m, err
+		return m, nil, err
 	}
 	cfg := &lora.Config{R: o.Rank, Alpha: float64(2 * o.Rank), Init: "gaussian"}
 	cfg.ParseTargets(o.Targets)
-	_, err = lora.New(m, "bench", cfg, 1)
-	return m, err
+	a, err := lora.New(m, "bench", cfg, 1)
+	return m, a, err
 }
 
 // StepFLOPs counts the floating-point operations of one training step as
@@ -210,7 +187,9 @@ func Setup(c *model.Config, o TrainOptions) (*model.Model, error) {
 // the input gradient of every linear, weight gradients for trainable
 // weights (full: all; LoRA: only the low-rank factors, whose products are
 // counted too), and attention's products (forward QKᵀ and PV, backward the
-// recomputed QKᵀ, dV, dP, dQ, dK) over full T×T tiles.
+// recomputed QKᵀ, dV, dP, dQ, dK) over the scores it computes
+// (Config.AttentionScores). What gradient checkpointing recomputes is not
+// counted: MFU counts the model's work, not the recomputation.
 func StepFLOPs(c *model.Config, o TrainOptions) float64 {
 	N := float64(o.Batch * o.SeqLen)
 	C, I, V := float64(c.HiddenSize), float64(c.IntermediateSize), float64(c.VocabSize)
@@ -235,8 +214,8 @@ func StepFLOPs(c *model.Config, o TrainOptions) float64 {
 		bwdW = 2 * N * (linear + head)
 	}
 	loraFLOPs := 2 * N * lora * 4 // forward (two products) and backward (dxa, dB, dA, dx)
-	T := float64(o.SeqLen)
-	attn := float64(o.Batch) * L * float64(c.NumHeads) * 2 * T * T * float64(c.HeadDim) * 7
+	scores := float64(c.AttentionScores(o.SeqLen))
+	attn := float64(o.Batch) * L * float64(c.NumHeads) * 2 * scores * float64(c.HeadDim) * 7
 	return fwd + bwdX + bwdW + loraFLOPs + attn
 }
 

@@ -15,11 +15,11 @@ func TestTrainTiny(t *testing.T) {
 	}
 	for _, method := range []mem.Method{mem.Full, mem.LoRA, mem.QLoRA} {
 		o := TrainOptions{Batch: 2, SeqLen: 8, Steps: 2, Rank: 4, Targets: "q_proj,v_proj", Threads: 1, Method: method}
-		m, err := Setup(c, o)
+		m, a, err := Setup(c, o)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := Train(c, m, o)
+		r, err := Train(c, m, a, o)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -493,6 +493,18 @@ func (m *Model) attentionForwardPart(s *State, lc *layerCache, layer, lo, hi, ch
 // attnRows is how many query rows attention computes at a time.
 var attnRows = 64
 
+// AttentionScores is how many query–key scores attention computes for one
+// head of one sequence of T tokens: the causal (and sliding-window) key
+// ranges of its query blocks, about T²/2 + 32·T instead of T².
+func (c *Config) AttentionScores(T int) int {
+	n := 0
+	for i0 := 0; i0 < T; i0 += attnRows {
+		i1 := min(i0+attnRows, T)
+		n += (i1 - i0) * (i1 - c.windowStart(i0))
+	}
+	return n
+}
+
 // attentionBackward: given dO in s.datt, rebuild P from lse and compute
 // dV_g += Pᵀ·dO_h, dP = dO_h·V_gᵀ, dS = P⊙(dP − rowsum(P⊙dP)),
 // dQ_h = dS·K_g/√D, dK_g += dSᵀ·Q_h/√D into s.dq, s.dk, s.dv.

@@ -393,3 +393,18 @@ func TestLossStateMatchesInference(t *testing.T) {
 		t.Error("Loss with norm > 0 on a loss state must fail")
 	}
 }
+
+func TestAttentionScores(t *testing.T) {
+	c := testConfig(t, "llama", nil)
+	if got, want := c.AttentionScores(256), 256*256/2+32*256; got != want {
+		t.Errorf("T=256: %d scores, want %d", got, want)
+	}
+	if got, want := c.AttentionScores(5), 5*5; got != want { // one block: the full square
+		t.Errorf("T=5: %d scores, want %d", got, want)
+	}
+	w := testConfig(t, "mistral", map[string]any{"sliding_window": 16})
+	// Blocks of 64 rows see from the window start of their first query.
+	if got, want := w.AttentionScores(128), 64*64+64*(128-(64-16+1)); got != want {
+		t.Errorf("window 16, T=128: %d scores, want %d", got, want)
+	}
+}

@@ -44,11 +44,18 @@ type Run struct {
 	Log    io.Writer
 	OnStep func(Metric)
 
-	params []*model.Param
-	opt    *optim.AdamW
-	state  *model.State
-	T      int // padded sequence length of every batch
-	total  int // optimizer steps in the run
+	params      []*model.Param
+	vals, grads [][]float32 // the trainable parameters' values and gradients
+	opt         *optim.AdamW
+	state       *model.State
+	T           int // padded sequence length of every batch
+	total       int // optimizer steps in the run
+
+	// Step's buffers: one micro-batch, and the epoch's permutation.
+	ids, labels []int
+	exs         []data.Example
+	perm        []int
+	permEpoch   int
 }
 
 // Prepare plans the run: it marks what is trainable, sizes batches to the
@@ -87,12 +94,15 @@ func (r *Run) Prepare() error {
 	} else {
 		r.state = r.Model.NewState(o.BatchSize, r.T, true)
 	}
-	grads := make([][]float32, len(r.params))
-	vals := make([][]float32, len(r.params))
+	r.grads = make([][]float32, len(r.params))
+	r.vals = make([][]float32, len(r.params))
 	for i, p := range r.params {
-		vals[i], grads[i] = p.W.F32, p.Grad
+		r.vals[i], r.grads[i] = p.W.F32, p.Grad
 	}
-	r.opt = optim.NewAdamW(vals, o.Beta1, o.Beta2, o.Eps, o.WeightDecay)
+	r.ids, r.labels = make([]int, o.BatchSize*r.T), make([]int, o.BatchSize*r.T)
+	r.exs = make([]data.Example, 0, o.BatchSize)
+	r.perm, r.permEpoch = nil, -1
+	r.opt = optim.NewAdamW(r.vals, o.Beta1, o.Beta2, o.Eps, o.WeightDecay)
 	return r.opt.Validate()
 }
 
@@ -126,17 +136,17 @@ func (r *Run) ParamReport() string {
 // run's seed and the epoch) or the file order without shuffling. A pure
 // function of g, so a resumed run draws exactly what the uninterrupted one
 // would have.
-func (r *Run) exampleAt(g int, perm *[]int, permEpoch *int) int {
+func (r *Run) exampleAt(g int) int {
 	n := len(r.Train)
 	epoch, i := g/n, g%n
 	if !r.Opt.Shuffle {
 		return i
 	}
-	if *permEpoch != epoch || *perm == nil {
-		*perm = data.Permutation(n, r.Opt.Seed^uint64(epoch+1)*0x9e3779b97f4a7c15)
-		*permEpoch = epoch
+	if r.permEpoch != epoch || r.perm == nil {
+		r.perm = data.Permutation(n, r.Opt.Seed^uint64(epoch+1)*0x9e3779b97f4a7c15)
+		r.permEpoch = epoch
 	}
-	return (*perm)[i]
+	return r.perm[i]
 }
 
 // fill pads the examples into ids/labels (rows of T, row-major) with pad;
@@ -173,18 +183,72 @@ func targets(e data.Example) int {
 // ErrNonFinite reports a NaN or infinite loss or gradient.
 var ErrNonFinite = errors.New("non-finite loss")
 
-// Fit trains from step start (0, or a checkpoint's step) to the end.
-func (r *Run) Fit(start int) error {
+// StepStats describe one optimizer step.
+type StepStats struct {
+	Loss     float64 // mean over the step's unmasked targets
+	LR       float64
+	GradNorm float64 // before clipping
+	Tokens   int     // real (unpadded) tokens in the step's sequences
+}
+
+// Step runs optimizer step k (0-based): its GradAccum micro-batches
+// through forward, loss and backward, then clipping and AdamW. The batches
+// are a pure function of k and the options, so any step can be replayed.
+// A non-finite loss or gradient stops it before the update (ErrNonFinite).
+func (r *Run) Step(k int) (StepStats, error) {
 	o := &r.Opt
 	B, T := o.BatchSize, r.T
-	ids, labels := make([]int, B*T), make([]int, B*T)
-	grads := make([][]float32, len(r.params))
-	vals := make([][]float32, len(r.params))
-	for i, p := range r.params {
-		vals[i], grads[i] = p.W.F32, p.Grad
+	var st StepStats
+	lr, err := optim.LR(o.Schedule, o.LR, k, o.Warmup, r.total)
+	if err != nil {
+		return st, err
 	}
-	var perm []int
-	permEpoch := -1
+	st.LR = lr
+	for _, g := range r.grads {
+		clear(g)
+	}
+	first := k * B * o.GradAccum
+	norm := 0
+	for j := 0; j < B*o.GradAccum; j++ {
+		norm += targets(r.Train[r.exampleAt(first+j)])
+	}
+	var sum float64
+	for micro := 0; micro < o.GradAccum; micro++ {
+		r.exs = r.exs[:0]
+		for b := 0; b < B; b++ {
+			r.exs = append(r.exs, r.Train[r.exampleAt(first+micro*B+b)])
+		}
+		st.Tokens += fill(r.ids, r.labels, r.exs, T, r.PadID)
+		r.state.Dropout = o.Dropout > 0
+		r.state.DropoutSeed = o.Seed ^ uint64(k)<<20 ^ uint64(micro)
+		if err := r.Model.Forward(r.state, r.ids); err != nil {
+			return st, err
+		}
+		if norm == 0 {
+			continue
+		}
+		s, _, err := r.Model.Loss(r.state, r.labels, float32(norm))
+		if err != nil {
+			return st, err
+		}
+		sum += s
+		r.Model.Backward(r.state)
+	}
+	st.Loss = sum / float64(max(norm, 1))
+	st.GradNorm = optim.ClipGradNorm(r.grads, o.MaxGradNorm)
+	if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) || math.IsNaN(st.GradNorm) || math.IsInf(st.GradNorm, 0) {
+		return st, fmt.Errorf("%w at step %d (loss %v, gradient norm %v): stopped without updating; the last checkpoint in %s is intact; try a lower --lr or --max-grad-norm",
+			ErrNonFinite, k+1, st.Loss, st.GradNorm, o.Out)
+	}
+	r.opt.Step(r.vals, r.grads, lr)
+	return st, nil
+}
+
+// Fit trains from step start (0, or a checkpoint's step) to the end,
+// writing metrics, validation losses and checkpoints as the options say.
+func (r *Run) Fit(start int) error {
+	o := &r.Opt
+	perStep := o.BatchSize * o.GradAccum
 	metrics, err := openMetrics(o.Out, start)
 	if err != nil {
 		return err
@@ -192,54 +256,15 @@ func (r *Run) Fit(start int) error {
 	defer metrics.Close()
 	prog := newProgress(r.Log, r.total, start)
 	t0 := time.Now()
-	exs := make([]data.Example, 0, B)
 	for k := start; k < r.total; k++ {
 		ts := time.Now()
-		lr, err := optim.LR(o.Schedule, o.LR, k, o.Warmup, r.total)
+		st, err := r.Step(k)
 		if err != nil {
 			return err
 		}
-		for _, g := range grads {
-			clear(g)
-		}
-		first := k * B * o.GradAccum
-		norm := 0
-		for j := 0; j < B*o.GradAccum; j++ {
-			norm += targets(r.Train[r.exampleAt(first+j, &perm, &permEpoch)])
-		}
-		var sum float64
-		tokens := 0
-		for micro := 0; micro < o.GradAccum; micro++ {
-			exs = exs[:0]
-			for b := 0; b < B; b++ {
-				exs = append(exs, r.Train[r.exampleAt(first+micro*B+b, &perm, &permEpoch)])
-			}
-			tokens += fill(ids, labels, exs, T, r.PadID)
-			r.state.Dropout = o.Dropout > 0
-			r.state.DropoutSeed = o.Seed ^ uint64(k)<<20 ^ uint64(micro)
-			if err := r.Model.Forward(r.state, ids); err != nil {
-				return err
-			}
-			if norm == 0 {
-				continue
-			}
-			s, _, err := r.Model.Loss(r.state, labels, float32(norm))
-			if err != nil {
-				return err
-			}
-			sum += s
-			r.Model.Backward(r.state)
-		}
-		loss := sum / float64(max(norm, 1))
-		gnorm := optim.ClipGradNorm(grads, o.MaxGradNorm)
-		if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(gnorm) || math.IsInf(gnorm, 0) {
-			return fmt.Errorf("%w at step %d (loss %v, gradient norm %v): stopped without updating; the last checkpoint in %s is intact; try a lower --lr or --max-grad-norm",
-				ErrNonFinite, k+1, loss, gnorm, o.Out)
-		}
-		r.opt.Step(vals, grads, lr)
 		elapsed := time.Since(ts).Seconds()
-		m := Metric{Step: k + 1, Epoch: float64(first+B*o.GradAccum) / float64(len(r.Train)), Loss: loss, LR: lr,
-			GradNorm: gnorm, Tokens: tokens, TokensPerSec: float64(tokens) / elapsed, ElapsedSec: time.Since(t0).Seconds()}
+		m := Metric{Step: k + 1, Epoch: float64((k+1)*perStep) / float64(len(r.Train)), Loss: st.Loss, LR: st.LR,
+			GradNorm: st.GradNorm, Tokens: st.Tokens, TokensPerSec: float64(st.Tokens) / elapsed, ElapsedSec: time.Since(t0).Seconds()}
 		last := k+1 == r.total
 		if len(r.Valid) > 0 && ((o.EvalEvery > 0 && (k+1)%o.EvalEvery == 0) || last) {
 			v, err := r.Evaluate(r.Valid)

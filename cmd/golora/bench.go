@@ -65,7 +65,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if o.Steps <= 0 || o.Batch <= 0 || o.SeqLen < 2 {
 		return fmt.Errorf("--steps, --batch-size must be positive and --seq-len at least 2")
 	}
-	m, err := bench.Setup(c, o)
+	m, a, err := bench.Setup(c, o)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	r, err := bench.Train(c, m, o)
+	r, err := bench.Train(c, m, a, o)
 	if err != nil {
 		return err
 	}
