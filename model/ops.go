@@ -16,17 +16,31 @@ import (
 func rmsnormForward(out, rstd, x, w []float32, N, C int, eps float64) {
 	for i := 0; i < N; i++ {
 		row := x[i*C : (i+1)*C]
-		var ss float64
-		for _, v := range row {
-			ss += float64(v) * float64(v)
-		}
-		r := float32(1 / math.Sqrt(ss/float64(C)+eps))
+		r := float32(1 / math.Sqrt(sumSquares(row)/float64(C)+eps))
 		rstd[i] = r
 		o := out[i*C : (i+1)*C]
 		for j, v := range row {
 			o[j] = w[j] * (v * r)
 		}
 	}
+}
+
+// sumSquares is Σ x[i]² in float64, over four interleaved partial sums
+// (the additions of one long chain would wait on each other).
+func sumSquares(x []float32) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		v := x[i : i+4 : i+4]
+		s0 += float64(v[0]) * float64(v[0])
+		s1 += float64(v[1]) * float64(v[1])
+		s2 += float64(v[2]) * float64(v[2])
+		s3 += float64(v[3]) * float64(v[3])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i]) * float64(x[i])
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // rmsnormBackward: with n = x·rstd, y = w ⊙ n,
