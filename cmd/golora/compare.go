@@ -28,15 +28,21 @@ type method struct {
 	set func(o *train.Options)
 }
 
-// methods are the fine-tuning methods compare knows, in table order.
-func methods(quantize string) []method {
+// methods are the fine-tuning methods compare knows, in table order, for
+// the shared options o (--quantize, --grad-checkpoint).
+func methods(o train.Options) []method {
+	quantize := o.Quantize
 	if quantize == "" {
 		quantize = "nf4"
+	}
+	qlora := "frozen base in 4 bits (" + quantize + "), LoRA adapter"
+	if o.GradCheckpoint == nil { // the default: QLoRA recomputes activations
+		qlora += ", gradient checkpointing"
 	}
 	return []method{
 		{"full", "every weight trained with AdamW", func(o *train.Options) { o.Full, o.Quantize = true, "" }},
 		{"lora", "frozen base, LoRA adapter", func(o *train.Options) { o.Full, o.Quantize = false, "" }},
-		{"qlora", "frozen base in 4 bits (" + quantize + "), LoRA adapter", func(o *train.Options) { o.Full, o.Quantize = false, quantize }},
+		{"qlora", qlora, func(o *train.Options) { o.Full, o.Quantize = false, quantize }},
 	}
 }
 
@@ -64,7 +70,7 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	known := methods(o.Quantize)
+	known := methods(o)
 	var chosen []method
 	for _, name := range strings.Split(methodsFlag, ",") {
 		name = strings.TrimSpace(name)
