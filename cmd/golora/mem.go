@@ -56,7 +56,11 @@ func runMem(args []string, stdout, stderr io.Writer) error {
 		return json.NewEncoder(stdout).Encode(b)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(stdout, "%s, %s, base in %s, batch %d × %d tokens\n", path, *method, *dtype, *batch, *seq)
+	ckptNote := ""
+	if *ckpt {
+		ckptNote = ", gradient checkpointing"
+	}
+	fmt.Fprintf(stdout, "%s, %s, base in %s, batch %d × %d tokens%s\n", path, *method, *dtype, *batch, *seq, ckptNote)
 	fmt.Fprintf(tw, "parameters\t%s\t\n", human.Count(int(b.Params)))
 	fmt.Fprintf(tw, "trainable\t%s\t%.4f%%\t\n", human.Count(int(b.TrainableParams)), 100*float64(b.TrainableParams)/float64(b.Params))
 	row := func(name string, n int64) {
