@@ -37,9 +37,9 @@ type Options struct {
 	Targets   []string // LoRA target module names (q_proj…), or all-linear
 	Batch     int
 	SeqLen    int
-	// GradCheckpoint keeps only each layer's input and residual after
-	// attention between forward and backward (plus one layer's
-	// activations at a time).
+	// GradCheckpoint keeps only each layer's input, residual after
+	// attention, keys and values between forward and backward (plus one
+	// layer's other activations at a time).
 	GradCheckpoint bool
 	// DoubleQuant counts QLoRA's absmax as 8-bit codes with a float32 per
 	// 256 blocks instead of a float32 per block.
@@ -169,8 +169,9 @@ func activations(c *model.Config, o Options, trainable int64) int64 {
 		4*C + 2*q + 2*kv + 3*I // ln, tmpC, dx, dln; dq, datt; dk, dv; dgate, dup, dh
 	floats := N*(L*perLayer+shared) + min(N, model.HeadChunk)*V // logits, a chunk at a time
 	if o.GradCheckpoint {
-		// each layer's input and x2, and one layer's activations
-		floats = N*(2*L*C+perLayer+shared) + min(N, model.HeadChunk)*V
+		// each layer's x, x2, k and v, and one layer's other activations
+		kept := 2*C + 2*kv
+		floats = N*(L*kept+perLayer-kept+shared) + min(N, model.HeadChunk)*V
 	}
 	if o.Method != Full {
 		for _, l := range linears(c) {

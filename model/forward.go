@@ -16,8 +16,7 @@ type State struct {
 	ids     []int
 
 	layers []layerCache // L entries when training, 1 otherwise
-	inputs [][]float32  // gradient checkpointing: each layer's input (N,C)
-	mids   [][]float32  // and its residual after attention, x2 (N,C)
+	kept   []layerCache // gradient checkpointing: each layer's x, x2, k and v
 	xOut   []float32    // (N,C) residual stream after the last layer
 	lnf    []float32    // (N,C) final norm output
 	rstdf  []float32    // (N)
@@ -99,11 +98,11 @@ func (m *Model) NewLossState(B, T int) *State {
 }
 
 // NewCheckpointedState plans a training state with gradient checkpointing:
-// only each layer's input and its residual after attention (2·N×C) are
-// kept from the forward pass, and Backward recomputes one layer's other
-// activations at a time from them (not o_proj or down_proj, whose outputs
-// are only residual updates) — about a quarter more compute for a small
-// fraction of the activation memory.
+// only each layer's input, its residual after attention and its keys and
+// values (N×(2C + 2·KV·D)) are kept from the forward pass, and Backward
+// recomputes one layer's other activations at a time from them (not
+// k_proj, v_proj, o_proj or down_proj) — about a fifth more compute for a
+// small fraction of the activation memory.
 func (m *Model) NewCheckpointedState(B, T int) *State {
 	return m.newState(B, T, stateCheckpointed)
 }
@@ -115,7 +114,7 @@ const (
 	stateInfer        stateKind = iota // Forward leaves all N×V logits
 	stateLoss                          // Forward then Loss, logits in chunks
 	stateTrain                         // every layer's activations kept
-	stateCheckpointed                  // layer inputs kept, the rest recomputed
+	stateCheckpointed                  // x, x2, k, v kept, the rest recomputed
 )
 
 func (m *Model) newState(B, T int, kind stateKind) *State {
@@ -129,18 +128,18 @@ func (m *Model) newState(B, T int, kind stateKind) *State {
 	if train && !ckpt {
 		nc = c.NumLayers
 	}
+	for i := 0; i < nc; i++ {
+		lc := layerCache{rstd1: f(N), q: f(N * qd), lse: f(B * c.NumHeads * T), att: f(N * qd),
+			rstd2: f(N), gate: f(N * I), up: f(N * I), h: f(N * I)}
+		if !ckpt {
+			lc.x, lc.x2, lc.k, lc.v = f(N*C), f(N*C), f(N*kvd), f(N*kvd)
+		}
+		s.layers = append(s.layers, lc)
+	}
 	if ckpt {
 		for range m.Layers {
-			s.inputs = append(s.inputs, f(N*C))
-			s.mids = append(s.mids, f(N*C))
+			s.kept = append(s.kept, layerCache{x: f(N * C), x2: f(N * C), k: f(N * kvd), v: f(N * kvd)})
 		}
-	}
-	for i := 0; i < nc; i++ {
-		s.layers = append(s.layers, layerCache{
-			x: f(N * C), rstd1: f(N), q: f(N * qd), k: f(N * kvd), v: f(N * kvd),
-			lse: f(B * c.NumHeads * T), att: f(N * qd), x2: f(N * C), rstd2: f(N),
-			gate: f(N * I), up: f(N * I), h: f(N * I),
-		})
 	}
 	s.xOut, s.lnf, s.rstdf = f(N*C), f(N*C), f(N)
 	if s.chunked = kind != stateInfer; s.chunked {
@@ -184,11 +183,11 @@ func (m *Model) newState(B, T int, kind stateKind) *State {
 
 // cache is the activation cache layer uses. Without checkpointing in
 // training every layer has its own; otherwise all share one, and with
-// checkpointing its input and x2 are the layer's kept ones.
+// checkpointing its x, x2, k and v are the layer's kept ones.
 func (s *State) cache(layer int) *layerCache {
-	if s.inputs != nil {
-		lc := &s.layers[0]
-		lc.x, lc.x2 = s.inputs[layer], s.mids[layer]
+	if s.kept != nil {
+		lc, k := &s.layers[0], &s.kept[layer]
+		lc.x, lc.x2, lc.k, lc.v = k.x, k.x2, k.k, k.v
 		return lc
 	}
 	if s.train {
@@ -259,8 +258,8 @@ func (m *Model) Forward(s *State, ids []int) error {
 		out := s.xOut
 		switch {
 		case l+1 == len(m.Layers):
-		case s.inputs != nil:
-			out = s.inputs[l+1]
+		case s.kept != nil:
+			out = s.kept[l+1].x
 		case s.train:
 			out = s.layers[l+1].x
 		}
@@ -279,18 +278,21 @@ func (m *Model) Forward(s *State, ids []int) error {
 
 // layerForward computes out = x2 + down(swiglu(gate(ln2), up(ln2))) with
 // x2 = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1))). With out nil
-// it recomputes a checkpointed layer for backward from the kept x and x2:
-// backward needs neither o_proj's nor down_proj's output (each adapter
-// keeps its own x·Aᵀ from the forward pass), so neither runs.
+// it recomputes a checkpointed layer for backward from the kept x, x2, k
+// and v: k_proj and v_proj are not run again, and backward needs neither
+// o_proj's nor down_proj's output (each adapter keeps its own x·Aᵀ from
+// the forward pass), so those do not run either.
 func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []float32) {
 	c := m.Cfg
 	C := c.HiddenSize
 	s.rmsnorm(s.ln, lc.rstd1, lc.x, l.InputNorm.W.F32, C, c.RMSNormEps)
 	s.linearForward(l.Q, lc.q, s.ln)
-	s.linearForward(l.K, lc.k, s.ln)
-	s.linearForward(l.V, lc.v, s.ln)
 	s.rope(lc.q, c.NumHeads, c.HeadDim, 1)
-	s.rope(lc.k, c.NumKVHeads, c.HeadDim, 1)
+	if out != nil {
+		s.linearForward(l.K, lc.k, s.ln)
+		s.linearForward(l.V, lc.v, s.ln)
+		s.rope(lc.k, c.NumKVHeads, c.HeadDim, 1)
+	}
 	m.attentionForward(s, lc, li)
 	if out != nil {
 		s.linearForward(l.O, s.tmpC, lc.att)
@@ -666,8 +668,8 @@ func (m *Model) Backward(s *State) {
 	s.rmsnormBack(s.dx, m.Norm, s.dln, s.xOut, s.rstdf, C)
 	for l := len(m.Layers) - 1; l >= 0; l-- {
 		lc := s.cache(l)
-		if s.inputs != nil {
-			// Recompute this layer's activations from its kept input.
+		if s.kept != nil {
+			// Recompute this layer's activations from what it kept.
 			m.layerForward(s, l, m.Layers[l], lc, nil)
 		}
 		m.layerBackward(s, m.Layers[l], lc)
