@@ -43,7 +43,7 @@ func trainFlags(fs *flag.FlagSet, o *train.Options) func() error {
 	fs.IntVar(&o.BatchSize, "batch-size", o.BatchSize, "sequences per micro-batch")
 	fs.IntVar(&o.GradAccum, "grad-accum", o.GradAccum, "micro-batches per optimizer step")
 	fs.IntVar(&o.MaxSeqLen, "max-seq-len", o.MaxSeqLen, "truncate examples to this many tokens")
-	fs.Var(optBool{&o.GradCheckpoint}, "grad-checkpoint", "keep only layer inputs; recompute activations in backward: less memory, about 1/4 more compute (default: on with --quantize)")
+	fs.Var(optBool{&o.GradCheckpoint}, "grad-checkpoint", "keep only a few tensors per layer and recompute the rest in backward: much less memory, about 1/5 more compute (default: on with --quantize or a 4-bit model)")
 	fs.Float64Var(&o.WeightDecay, "weight-decay", o.WeightDecay, "AdamW decoupled weight decay")
 	fs.Float64Var(&o.MaxGradNorm, "max-grad-norm", o.MaxGradNorm, "clip the gradient norm (0 disables)")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed for initialisation, shuffling and dropout")
