@@ -64,7 +64,7 @@ func Execute(o Options, log io.Writer) (run *Run, err error) {
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, err
 	}
-	r := &Run{Opt: o, Model: m, Train: trainSet, Valid: validSet, Log: log, PadID: padID(m, enc)}
+	r := &Run{Opt: o, Model: m, Train: trainSet, Valid: validSet, Log: log, PadID: PadID(m, enc)}
 	if !o.Full {
 		if r.Adapter, err = NewAdapter(m, o); err != nil {
 			return nil, err
@@ -165,10 +165,10 @@ func (n noTokenizer) Encode(string, bool) ([]int, error) {
 func (noTokenizer) BOS() int { return -1 }
 func (noTokenizer) EOS() int { return -1 }
 
-// padID is the id written into padding positions (never trained on and,
+// PadID is the id written into padding positions (never trained on and,
 // with right padding and causal attention, never attended to by real
 // tokens): EOS when there is one, else 0.
-func padID(m *model.Model, enc data.Encoder) int {
+func PadID(m *model.Model, enc data.Encoder) int {
 	if e := enc.EOS(); e >= 0 && e < m.Cfg.VocabSize {
 		return e
 	}

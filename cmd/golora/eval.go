@@ -73,11 +73,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if res.Tokens == 0 {
 		return fmt.Errorf("%s: no target tokens to score (every label is masked)", *path)
 	}
-	pad := 0
-	if e := enc.EOS(); e >= 0 && e < m.Cfg.VocabSize {
-		pad = e
-	}
-	if res.Loss, err = train.Evaluate(m, exs, *batch, pad); err != nil {
+	if res.Loss, err = train.Evaluate(m, exs, *batch, train.PadID(m, enc)); err != nil {
 		return err
 	}
 	res.Perplexity = math.Exp(res.Loss)
