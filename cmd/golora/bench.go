@@ -49,7 +49,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Rank, "rank", 8, "LoRA rank")
 	fs.StringVar(&o.Targets, "targets", "q_proj,k_proj,v_proj,o_proj", "LoRA targets")
 	method := fs.String("method", "lora", "full, lora or qlora (nf4, double-quantized)")
-	fs.BoolVar(&o.GradCheckpoint, "grad-checkpoint", false, "recompute activations in backward (on by default for qlora, as golora train)")
+	var ckptFlag *bool
+	fs.Var(optBool{&ckptFlag}, "grad-checkpoint", "recompute activations in backward (default: on for qlora, as golora train)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to `FILE` (go tool pprof)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return errUsage
@@ -59,9 +60,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	o.Threads, o.Method = threadCount(*threads), mem.Method(*method)
-	if o.Method == mem.QLoRA && !flagGiven(fs, "grad-checkpoint") {
-		o.GradCheckpoint = true
-	}
+	o.GradCheckpoint = checkpointing(ckptFlag, o.Method)
 	if o.Steps <= 0 || o.Batch <= 0 || o.SeqLen < 2 {
 		return fmt.Errorf("--steps, --batch-size must be positive and --seq-len at least 2")
 	}

@@ -5,7 +5,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -90,10 +89,3 @@ func run(args []string, stdout, stderr io.Writer) int {
 // errUsage reports that flag parsing failed and the flag package has
 // already printed why.
 var errUsage = fmt.Errorf("usage")
-
-// flagGiven reports whether the command line set the flag name.
-func flagGiven(fs *flag.FlagSet, name string) bool {
-	given := false
-	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
-	return given
-}

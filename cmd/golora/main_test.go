@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/golora/golora/mem"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/tensor"
 	"github.com/golora/golora/tokenizer"
@@ -201,6 +202,11 @@ func TestQuantizeTurnsOnGradCheckpoint(t *testing.T) {
 	// A checkpoint stored in 4 bits is QLoRA without --quantize.
 	if o := train.Defaults(); !o.Checkpointing(true) {
 		t.Error("a 4-bit base should checkpoint gradients by default")
+	}
+	// mem and bench follow the same rule.
+	no := false
+	if !checkpointing(nil, mem.QLoRA) || checkpointing(nil, mem.LoRA) || checkpointing(&no, mem.QLoRA) {
+		t.Error("mem/bench --grad-checkpoint: want on by default for qlora only, and off when given false")
 	}
 }
 

@@ -30,7 +30,8 @@ func runMem(args []string, stdout, stderr io.Writer) error {
 	batch := fs.Int("batch-size", 1, "sequences per batch (activations)")
 	seq := fs.Int("seq-len", 512, "tokens per sequence (activations)")
 	double := fs.Bool("double-quant", true, "qlora: double-quantized absmax")
-	ckpt := fs.Bool("grad-checkpoint", false, "activations with gradient checkpointing (on by default for qlora, as golora train)")
+	var ckptFlag *bool
+	fs.Var(optBool{&ckptFlag}, "grad-checkpoint", "activations with gradient checkpointing (default: on for qlora, as golora train)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -39,15 +40,13 @@ func runMem(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *method == string(mem.QLoRA) && !flagGiven(fs, "grad-checkpoint") {
-		*ckpt = true
-	}
+	ckpt := checkpointing(ckptFlag, mem.Method(*method))
 	size := map[string]int{"float32": 4, "float16": 2, "bfloat16": 2}[*dtype]
 	if size == 0 {
 		return fmt.Errorf("--dtype %q: want float32, float16 or bfloat16", *dtype)
 	}
 	o := mem.Options{Method: mem.Method(*method), DTypeSize: size, Rank: *rank, Targets: strings.Split(*targets, ","),
-		Batch: *batch, SeqLen: *seq, DoubleQuant: *double, GradCheckpoint: *ckpt}
+		Batch: *batch, SeqLen: *seq, DoubleQuant: *double, GradCheckpoint: ckpt}
 	b, err := mem.Predict(c, o)
 	if err != nil {
 		return err
@@ -57,7 +56,7 @@ func runMem(args []string, stdout, stderr io.Writer) error {
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	ckptNote := ""
-	if *ckpt {
+	if ckpt {
 		ckptNote = ", gradient checkpointing"
 	}
 	fmt.Fprintf(stdout, "%s, %s, base in %s, batch %d × %d tokens%s\n", path, *method, *dtype, *batch, *seq, ckptNote)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/golora/golora/mem"
 	"github.com/golora/golora/report"
 	"github.com/golora/golora/tensor"
 	"github.com/golora/golora/train"
@@ -88,6 +89,13 @@ func (b optBool) Set(s string) error {
 	}
 	*b.p = &v
 	return nil
+}
+
+// checkpointing is golora train's rule (train.Options.Checkpointing) for
+// the --grad-checkpoint flag of mem and bench: as given, else on for qlora.
+func checkpointing(flag *bool, method mem.Method) bool {
+	o := train.Options{GradCheckpoint: flag}
+	return o.Checkpointing(method == mem.QLoRA)
 }
 
 func joinInts(xs []int) string {
