@@ -55,9 +55,7 @@ const maxTagTokens = 1 << 16
 
 // lex splits src into pieces; comments are dropped.
 func lex(src string) ([]piece, error) {
-	if strings.HasSuffix(src, "\n") {
-		src = src[:len(src)-1]
-	}
+	src = strings.TrimSuffix(src, "\n")
 	var out []piece
 	i := 0
 	lineStarting := true

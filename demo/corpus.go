@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 )
@@ -14,8 +13,10 @@ import (
 // The demo's text ships with the Go toolchain: Newton's Opticks as prose
 // and the standard library's Go sources as code.
 
-// goroot finds the Go installation: $GOROOT, `go env GOROOT`, or the
-// GOROOT this binary was built with.
+// goroot finds the Go installation: $GOROOT, `go env GOROOT`, the
+// directory above the bin/ that holds the `go` found on $PATH (symlinks
+// resolved), or /usr/local/go. None of these depends on where this binary
+// was built, so a copied binary finds the toolchain of the machine it runs on.
 func goroot() (string, error) {
 	var cands []string
 	if g := os.Getenv("GOROOT"); g != "" {
@@ -24,7 +25,12 @@ func goroot() (string, error) {
 	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
 		cands = append(cands, strings.TrimSpace(string(out)))
 	}
-	cands = append(cands, runtime.GOROOT(), "/usr/local/go")
+	if bin, err := exec.LookPath("go"); err == nil {
+		if resolved, err := filepath.EvalSymlinks(bin); err == nil {
+			cands = append(cands, filepath.Dir(filepath.Dir(resolved)))
+		}
+	}
+	cands = append(cands, "/usr/local/go")
 	for _, c := range cands {
 		if c == "" {
 			continue

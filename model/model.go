@@ -101,7 +101,6 @@ type Layer struct {
 	InputNorm, PostNorm *Param // [C]
 	Q, K, V, O          *Linear
 	Gate, Up, Down      *Linear
-	index               int
 	_                   struct{}
 }
 
