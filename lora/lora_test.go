@@ -19,10 +19,13 @@ import (
 const ref = "../testdata/ref/lora_train"
 
 type expected struct {
-	IDs          [][]int       `json:"ids"`
-	Base         [][][]float64 `json:"logits_base"`
-	WithInit     [][][]float64 `json:"logits_with_adapter_init"`
-	WithRSLoRABF [][][]float64 `json:"logits_with_adapter_rslora"`
+	IDs          [][]int                `json:"ids"`
+	Labels       [][]int                `json:"labels"`
+	Base         [][][]float64          `json:"logits_base"`
+	WithInit     [][][]float64          `json:"logits_with_adapter_init"`
+	WithRSLoRABF [][][]float64          `json:"logits_with_adapter_rslora"`
+	LossInit     float64                `json:"loss_with_adapter_init"`
+	GradsInit    map[string][][]float64 `json:"grads_init"` // by PEFT key
 }
 
 func loadExpected(t *testing.T) expected {
@@ -61,20 +64,28 @@ func logits(t *testing.T, m *model.Model, ids [][]int) []float32 {
 	return slices.Clone(s.Logits)
 }
 
-// relErr is max|got−want| / max|want|.
-func relErr(got []float32, want [][][]float64) float64 {
+// relErr is max|got−want| / max|want|. Slices of different lengths fail
+// the test.
+func relErr(t *testing.T, got []float32, want []float64) float64 {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d values, reference has %d", len(got), len(want))
+	}
 	var num, den float64
-	i := 0
-	for _, a := range want {
-		for _, b := range a {
-			for _, w := range b {
-				num = math.Max(num, math.Abs(float64(got[i])-w))
-				den = math.Max(den, math.Abs(w))
-				i++
-			}
-		}
+	for i, w := range want {
+		num = math.Max(num, math.Abs(float64(got[i])-w))
+		den = math.Max(den, math.Abs(w))
 	}
 	return num / den
+}
+
+// flat3 flattens [B][T][V] logits row-major.
+func flat3(x [][][]float64) []float64 {
+	var out []float64
+	for _, a := range x {
+		out = append(out, slices.Concat(a...)...)
+	}
+	return out
 }
 
 func TestPEFTAdapterLogits(t *testing.T) {
@@ -88,13 +99,13 @@ func TestPEFTAdapterLogits(t *testing.T) {
 	} {
 		t.Run(tc.dir, func(t *testing.T) {
 			m := loadBase(t)
-			if err := relErrCheck(relErr(logits(t, m, e.IDs), e.Base)); err != "" {
+			if err := relErrCheck(relErr(t, logits(t, m, e.IDs), flat3(e.Base))); err != "" {
 				t.Fatal("base " + err)
 			}
 			if _, err := Load(filepath.Join(ref, tc.dir), m, "default"); err != nil {
 				t.Fatal(err)
 			}
-			if err := relErrCheck(relErr(logits(t, m, e.IDs), tc.want)); err != "" {
+			if err := relErrCheck(relErr(t, logits(t, m, e.IDs), flat3(tc.want))); err != "" {
 				t.Error("with adapter " + err)
 			}
 		})
@@ -107,6 +118,62 @@ func relErrCheck(e float64) string {
 		return fmt.Sprintf("logits: relative error %.3g > 1e-4", e)
 	}
 	return ""
+}
+
+// TestPEFTAdapterGrads compares the gradients of the masked mean loss with
+// respect to adapter_init's A and B (base frozen, no clipping) with the
+// reference's grads_init, and the loss with loss_with_adapter_init. The
+// loss is Σ CE over the targets labels[b][t+1] ≠ -100, divided by their
+// count (10 in the fixture).
+func TestPEFTAdapterGrads(t *testing.T) {
+	e := loadExpected(t)
+	if len(e.GradsInit) == 0 {
+		t.Fatal("fixture has no grads_init")
+	}
+	m := loadBase(t)
+	a, err := Load(filepath.Join(ref, "adapter_init"), m, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.SetTrainable(true)
+	ids, labels := slices.Concat(e.IDs...), slices.Concat(e.Labels...)
+	B, T := len(e.IDs), len(e.IDs[0])
+	targets := 0
+	for b := range B {
+		for _, l := range e.Labels[b][1:] {
+			if l != model.IgnoreIndex {
+				targets++
+			}
+		}
+	}
+	s := m.NewState(B, T, true)
+	if err := m.Forward(s, ids); err != nil {
+		t.Fatal(err)
+	}
+	sum, count, err := m.Loss(s, labels, float32(targets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count != targets {
+		t.Fatalf("loss counted %d targets, want %d", count, targets)
+	}
+	if loss := sum / float64(count); math.Abs(loss-e.LossInit) > 1e-4*e.LossInit {
+		t.Errorf("loss %.7g, reference %.7g", loss, e.LossInit)
+	}
+	m.Backward(s)
+	params := a.Params()
+	if len(params) != len(e.GradsInit) {
+		t.Fatalf("%d adapter tensors, reference has gradients of %d", len(params), len(e.GradsInit))
+	}
+	for _, p := range params {
+		want, ok := e.GradsInit[p.Name]
+		if !ok {
+			t.Fatalf("reference has no gradient for %s", p.Name)
+		}
+		if err := relErr(t, p.Grad, slices.Concat(want...)); err > 1e-4 {
+			t.Errorf("%s: gradient relative error %.3g > 1e-4", p.Name, err)
+		}
+	}
 }
 
 func TestSaveRoundTripKeepsPEFTNames(t *testing.T) {
@@ -171,12 +238,12 @@ func TestMergeEqualsAdapterAndUnmergeRestores(t *testing.T) {
 			}
 		}
 	}
-	if msg := relErrCheck(relErr(logits(t, m, e.IDs), e.WithInit)); msg != "" {
+	if msg := relErrCheck(relErr(t, logits(t, m, e.IDs), flat3(e.WithInit))); msg != "" {
 		t.Error("merged " + msg)
 	}
 	a.Unmerge(m, 1)
 	a.SetEnabled(false)
-	if msg := relErrCheck(relErr(logits(t, m, e.IDs), e.Base)); msg != "" {
+	if msg := relErrCheck(relErr(t, logits(t, m, e.IDs), flat3(e.Base))); msg != "" {
 		t.Error("unmerged " + msg)
 	}
 }

@@ -32,8 +32,14 @@ func readJSON(t testing.TB, path string, v any) {
 	}
 }
 
-// relErr is max|got−want| / max|want|, the issue's logits criterion.
-func relErr(got []float32, want []float64) float64 {
+// relErr is max|got−want| / max|want|, the criterion the logits and
+// gradients are held to (1e-4: float32 compute against a float64
+// reference). Slices of different lengths fail the test.
+func relErr(t testing.TB, got []float32, want []float64) float64 {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d values, reference has %d", len(got), len(want))
+	}
 	var num, den float64
 	for i, w := range want {
 		num = math.Max(num, math.Abs(float64(got[i])-w))
@@ -77,7 +83,7 @@ func TestReferenceLogits(t *testing.T) {
 			if err := m.Forward(s, ids); err != nil {
 				t.Fatal(err)
 			}
-			if e := relErr(s.Logits, flatten3(exp.Logits)); e > 1e-4 {
+			if e := relErr(t, s.Logits, flatten3(exp.Logits)); e > 1e-4 {
 				t.Errorf("logits: relative error %.3g > 1e-4", e)
 			} else {
 				t.Logf("logits: relative error %.3g", e)
@@ -143,7 +149,7 @@ func TestReferenceGrads(t *testing.T) {
 		if len(want) != len(p.Grad) {
 			t.Fatalf("%s: %d reference values, %d gradient entries", name, len(want), len(p.Grad))
 		}
-		if e := relErr(p.Grad, want); e > 1e-4 {
+		if e := relErr(t, p.Grad, want); e > 1e-4 {
 			t.Errorf("%s: gradient relative error %.3g", name, e)
 		}
 	}
@@ -161,4 +167,49 @@ func flattenAny(v any) []float64 {
 		return out
 	}
 	return nil
+}
+
+// TestReferenceInvFreq compares the rotary inverse frequencies with the
+// reference's for llama3_rope, with its llama3 rope_scaling (one frequency
+// kept, one smoothed, the rest divided by the factor) and without it, and
+// the logits of the model with the scaling removed.
+func TestReferenceInvFreq(t *testing.T) {
+	dir := filepath.Join(refDir, "llama3_rope")
+	var exp struct {
+		IDs            [][]int       `json:"ids"`
+		InvFreq        []float64     `json:"inv_freq"`
+		InvFreqPlain   []float64     `json:"inv_freq_unscaled"`
+		LogitsUnscaled [][][]float64 `json:"logits_unscaled_rope"`
+	}
+	readJSON(t, filepath.Join(dir, "expected.json"), &exp)
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.Cfg.RopeScaling == nil {
+		t.Fatal("llama3_rope: config has no rope_scaling")
+	}
+	check := func(what string, got, want []float64) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d frequencies, reference has %d", what, len(got), len(want))
+		}
+		for i := range want {
+			if math.Abs(got[i]-want[i]) > 1e-12*want[i] {
+				t.Errorf("%s[%d] = %.17g, reference %.17g", what, i, got[i], want[i])
+			}
+		}
+	}
+	check("inv_freq", m.Cfg.InvFreq(), exp.InvFreq)
+	m.Cfg.RopeScaling = nil
+	check("inv_freq_unscaled", m.Cfg.InvFreq(), exp.InvFreqPlain)
+	B, T := len(exp.IDs), len(exp.IDs[0])
+	s := m.NewState(B, T, false)
+	if err := m.Forward(s, flattenIDs(exp.IDs)); err != nil {
+		t.Fatal(err)
+	}
+	if e := relErr(t, s.Logits, flatten3(exp.LogitsUnscaled)); e > 1e-4 {
+		t.Errorf("logits without rope_scaling: relative error %.3g > 1e-4", e)
+	}
 }
