@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -54,13 +55,24 @@ func BenchmarkGPT2Split(b *testing.B) {
 	}
 }
 
-// BenchmarkTrainByteLevel measures training on 1 MB to 2048 tokens.
+// BenchmarkTrainByteLevel measures training on 1 MB of the synthetic corpus
+// to 2048 tokens and on 3 MB to 4096 tokens, and reports seconds per MB of
+// corpus.
 func BenchmarkTrainByteLevel(b *testing.B) {
-	corpus := trainCorpus(1 << 20)
-	b.SetBytes(int64(len(corpus)))
-	for i := 0; i < b.N; i++ {
-		if _, err := TrainByteLevel(corpus, 2048, trainSpecials); err != nil {
-			b.Fatal(err)
-		}
+	for _, tc := range []struct{ mb, vocab int }{{1, 2048}, {3, 4096}} {
+		b.Run(fmt.Sprintf("%dMB_%d", tc.mb, tc.vocab), func(b *testing.B) {
+			corpus := trainCorpus(tc.mb << 20)
+			b.SetBytes(int64(len(corpus)))
+			for b.Loop() {
+				tk, err := TrainByteLevel(corpus, tc.vocab, trainSpecials)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if tk.VocabSize() != tc.vocab {
+					b.Fatalf("VocabSize %d, want %d", tk.VocabSize(), tc.vocab)
+				}
+			}
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)/(float64(len(corpus))/(1<<20)), "s/MB")
+		})
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 )
 
@@ -84,23 +83,6 @@ func TestTrainedFixture(t *testing.T) {
 		t.Errorf("VocabSize %d BOS %d EOS %d, want 1000 998 998", loaded.VocabSize(), loaded.BOS(), loaded.EOS())
 	}
 	checkCases(t, loaded, loadCases(t, "trained"), nil)
-}
-
-func TestTrainSpeed(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short")
-	}
-	corpus := trainCorpus(3 << 20)
-	start := time.Now()
-	tk, err := TrainByteLevel(corpus, 4096, trainSpecials)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := time.Since(start)
-	t.Logf("trained %d MB to %d tokens in %v", len(corpus)>>20, tk.VocabSize(), d)
-	if d > 20*time.Second {
-		t.Errorf("training 3 MB took %v", d)
-	}
 }
 
 func TestTrainRoundTrip(t *testing.T) {
