@@ -9,7 +9,8 @@ import (
 )
 
 // vector is one reference file made with the bitsandbytes algorithm
-// (testdata/{nf4,fp4}_blocks.json).
+// (testdata/{nf4,fp4}_blocks.json; testdata/README.md says what is known of
+// their origin and what each field holds).
 type vector struct {
 	QuantType       string    `json:"quant_type"`
 	BlockSize       int       `json:"blocksize"`
