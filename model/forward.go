@@ -16,7 +16,7 @@ type State struct {
 	ids     []int
 
 	layers []layerCache // L entries when training, 1 otherwise
-	kept   []layerCache // gradient checkpointing: each layer's x, x2, k and v
+	kept   []layerCache // gradient checkpointing: each layer's x, x2, k (after RoPE) and v
 	xOut   []float32    // (N,C) residual stream after the last layer
 	lnf    []float32    // (N,C) final norm output
 	rstdf  []float32    // (N)
@@ -98,9 +98,10 @@ func (m *Model) NewLossState(B, T int) *State {
 }
 
 // NewCheckpointedState plans a training state with gradient checkpointing:
-// only each layer's input, its residual after attention and its keys and
-// values (N×(2C + 2·KV·D)) are kept from the forward pass, and Backward
-// recomputes one layer's other activations at a time from them (not
+// only each layer's input x, its residual after attention x2, its keys
+// after RoPE and its values (N×(2C + 2·KV·D)) are kept from the forward
+// pass, and Backward recomputes one layer's other activations at a time
+// from them (running q_proj, attention, gate_proj and up_proj again, not
 // k_proj, v_proj, o_proj or down_proj) — about a fifth more compute for a
 // small fraction of the activation memory.
 func (m *Model) NewCheckpointedState(B, T int) *State {

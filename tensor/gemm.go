@@ -12,9 +12,9 @@ import (
 // Shapes: op(A) is m×k and op(B) is k×n, so a is stored m×k (k×m when
 // transA) and b is stored k×n (n×k when transB). C is m×n, row-major, in
 // c with row stride ldc ≥ n: C[i][j] is c[i*ldc+j]; len(c) must be at least
-// (m-1)·ldc + n. Either operand may be F32, BF16 or F16; narrow types are
-// widened to float32 while packing, never copied whole. Accumulation is in
-// float32.
+// (m-1)·ldc + n. Either operand may be F32, BF16, F16 or Q4 (4-bit NF4/FP4
+// blocks); BF16 and F16 are widened and Q4 dequantized to float32 while
+// packing, never copied whole. Accumulation is in float32.
 //
 // beta == 0 means C is overwritten without being read, so NaNs already in C
 // do not propagate. As in BLAS, alpha == 0 (or k == 0) leaves A and B unread
@@ -34,8 +34,10 @@ import (
 // Method: Goto/BLIS blocking. op(B) is packed kc×nc at a time into panels
 // of nr columns and op(A) mc×kc at a time into panels of mr rows (packing
 // absorbs transposition and widening); a register-blocked mr×nr
-// micro-kernel (AVX2+FMA assembly where the CPU has it, else pure Go)
-// multiplies a pair of panels. An F32 operand that would be used only once
+// micro-kernel multiplies a pair of panels. The kernel is the best the CPU
+// runs (gemm_amd64.go): AVX-512F assembly 12×32, with a 14×16 one for
+// products at most 16 columns wide; else AVX2+FMA assembly 6×16; else
+// (other architectures, or -tags purego) the portable Go 4×4. An F32 operand that would be used only once
 // or twice after packing is read in place, and a one-row product with
 // transB (one token times Wᵀ) takes dot products straight from B's rows.
 func Gemm(transA, transB bool, alpha float32, a, b Mat, beta float32, c []float32, ldc int) {

@@ -88,8 +88,8 @@ func dot4AVX2(k int, x []float32, w Mat, off, ld int, y *[4]float32, scratch []f
 }
 
 // packT16AVX2 packs 16 whole rows of x starting at flat offset off, kc
-// columns deep, transposed: d[p·16+r] = x[off + r·Stride + p]. F16 rows are
-// widened into scratch (≥ 16·kc floats) first.
+// columns deep, transposed: d[p·16+r] = x[off + r·Stride + p]. F16 and Q4
+// rows are widened into scratch (≥ 16·kc floats) first.
 func packT16AVX2(d []float32, x Mat, off, kc int, scratch []float32) {
 	d = d[:16*kc]
 	ld := x.Stride

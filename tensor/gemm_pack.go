@@ -4,9 +4,9 @@ import "math"
 
 // Packing copies a block of op(A) or op(B) into contiguous float32 panels
 // that the micro-kernel reads with small fixed strides, absorbing
-// transposition and widening BF16/F16 to float32 on the way. Rows or columns
-// past the matrix edge are zero-filled so that the kernel always computes
-// whole mr×nr tiles.
+// transposition, widening BF16/F16 and dequantizing Q4 to float32 on the
+// way. Rows or columns past the matrix edge are zero-filled so that the
+// kernel always computes whole mr×nr tiles.
 //
 // A panel of op(A) holds mr rows × kc depth. It is stored in whichever
 // order the source can be read contiguously (the kernel takes any row and

@@ -178,7 +178,10 @@ func TestExactQwen3(t *testing.T) {
 	checkCases(t, loadFixture(t, "qwen3", nil), loadCases(t, "qwen3"), nil)
 }
 
-// TestFixtureStrings makes sure the fixtures cover what the issue asks for.
+// TestFixtureStrings makes sure the gpt2 fixture's texts cover the cases a
+// byte-level pre-tokenizer gets wrong most easily: runs of spaces, tabs and
+// newlines (LF and CRLF), digits, English contractions in either case, emoji,
+// Cyrillic, CJK, accented Latin and special tokens.
 func TestFixtureStrings(t *testing.T) {
 	cases := loadCases(t, "gpt2")
 	var all strings.Builder
