@@ -153,8 +153,8 @@ func Train(c *model.Config, m *model.Model, a *lora.Adapter, o TrainOptions) (Tr
 	res.PeakGFLOPS = PeakGFLOPS(res.Threads)
 	res.MFU = res.GFLOPS / res.PeakGFLOPS
 	res.PeakRSS = rss.Peak()
-	pred, err := mem.Predict(c, mem.Options{Method: o.Method, DTypeSize: 4, Rank: o.Rank,
-		Targets: strings.Split(o.Targets, ","), Batch: o.Batch, SeqLen: o.SeqLen, DoubleQuant: true, GradCheckpoint: o.GradCheckpoint})
+	pred, err := mem.Predict(c, mem.Options{Method: o.Method, DTypeSize: 4, Rank: o.Rank, Targets: o.Targets,
+		Batch: o.Batch, SeqLen: o.SeqLen, Threads: tensor.Threads(), DoubleQuant: true, GradCheckpoint: o.GradCheckpoint})
 	if err == nil {
 		res.PredictedBytes = pred.TotalBytes
 	}
@@ -176,10 +176,16 @@ func Setup(c *model.Config, o TrainOptions) (*model.Model, *lora.Adapter, error)
 	if err != nil || o.Method == mem.Full {
 		return m, nil, err
 	}
+	a, err := lora.New(m, "bench", loraConfig(o), 1)
+	return m, a, err
+}
+
+// loraConfig is the adapter Setup attaches: rank o.Rank on o.Targets
+// (the syntax of golora train --targets), alpha 2·rank, gaussian A.
+func loraConfig(o TrainOptions) *lora.Config {
 	cfg := &lora.Config{R: o.Rank, Alpha: float64(2 * o.Rank), Init: "gaussian"}
 	cfg.ParseTargets(o.Targets)
-	a, err := lora.New(m, "bench", cfg, 1)
-	return m, a, err
+	return cfg
 }
 
 // StepFLOPs counts the floating-point operations of one training step as
@@ -189,23 +195,23 @@ func Setup(c *model.Config, o TrainOptions) (*model.Model, *lora.Adapter, error)
 // counted too), and attention's products (forward QKᵀ and PV, backward the
 // recomputed QKᵀ, dV, dP, dQ, dK) over the scores it computes
 // (Config.AttentionScores). What gradient checkpointing recomputes is not
-// counted: MFU counts the model's work, not the recomputation.
+// counted: MFU counts the model's work, not the recomputation. Targets
+// that select no module (which Setup refuses) count no LoRA work.
 func StepFLOPs(c *model.Config, o TrainOptions) float64 {
 	N := float64(o.Batch * o.SeqLen)
-	C, I, V := float64(c.HiddenSize), float64(c.IntermediateSize), float64(c.VocabSize)
-	q, kv := float64(c.NumHeads*c.HeadDim), float64(c.NumKVHeads*c.HeadDim)
-	shapes := map[string][2]float64{"q_proj": {C, q}, "k_proj": {C, kv}, "v_proj": {C, kv}, "o_proj": {q, C},
-		"gate_proj": {C, I}, "up_proj": {C, I}, "down_proj": {I, C}}
-	var linear, lora float64
-	for name, s := range shapes {
-		linear += s[0] * s[1]
-		if o.Method != mem.Full && targeted(name, o.Targets) {
-			lora += float64(o.Rank) * (s[0] + s[1])
-		}
+	C, V := float64(c.HiddenSize), float64(c.VocabSize)
+	var linear, adapters float64
+	for _, s := range c.LayerLinears() {
+		linear += float64(s.In) * float64(s.Out)
 	}
 	L := float64(c.NumLayers)
 	linear *= L
-	lora *= L
+	if o.Method != mem.Full {
+		specs, _ := lora.ConfigTargets(c, loraConfig(o))
+		for _, s := range specs {
+			adapters += float64(o.Rank) * float64(s.In+s.Out)
+		}
+	}
 	head := C * V
 	fwd := 2 * N * (linear + head)
 	bwdX := 2 * N * (linear + head)
@@ -213,17 +219,8 @@ func StepFLOPs(c *model.Config, o TrainOptions) float64 {
 	if o.Method == mem.Full {
 		bwdW = 2 * N * (linear + head)
 	}
-	loraFLOPs := 2 * N * lora * 4 // forward (two products) and backward (dxa, dB, dA, dx)
+	loraFLOPs := 2 * N * adapters * 4 // forward (two products) and backward (dxa, dB, dA, dx)
 	scores := float64(c.AttentionScores(o.SeqLen))
 	attn := float64(o.Batch) * L * float64(c.NumHeads) * 2 * scores * float64(c.HeadDim) * 7
 	return fwd + bwdX + bwdW + loraFLOPs + attn
-}
-
-func targeted(name, targets string) bool {
-	for _, t := range strings.Split(targets, ",") {
-		if t = strings.TrimSpace(t); t == "all-linear" || t == name {
-			return true
-		}
-	}
-	return false
 }

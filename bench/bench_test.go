@@ -39,4 +39,13 @@ func TestTrainTiny(t *testing.T) {
 	if !(lora < full) {
 		t.Errorf("a LoRA step (%g FLOPs) should cost less than a full one (%g)", lora, full)
 	}
+	// LoRA work follows golora train's --targets syntax: 8·N·r·(in+out)
+	// per adapted module (two products forward, four backward).
+	frozen := StepFLOPs(c, TrainOptions{Batch: 1, SeqLen: 8, Method: mem.LoRA, Rank: 4, Targets: "lm_head"})
+	for _, targets := range []string{"q_proj", `re:.*\.q_proj`, "self_attn.q_proj"} {
+		got := StepFLOPs(c, TrainOptions{Batch: 1, SeqLen: 8, Method: mem.LoRA, Rank: 4, Targets: targets}) - frozen
+		if want := float64(8 * 8 * 4 * (32 + 32) * 2); got != want {
+			t.Errorf("targets %s: LoRA adds %g FLOPs, want %g", targets, got, want)
+		}
+	}
 }

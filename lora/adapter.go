@@ -74,32 +74,41 @@ func (a *Adapter) SetTrainable(on bool) {
 // Targets returns the linear modules of m that cfg selects. A selection
 // that matches nothing is an error listing the model's linear modules.
 func Targets(m *model.Model, cfg *Config) ([]*model.Linear, error) {
-	if err := cfg.Validate(); err != nil {
+	lins := m.Linears()
+	paths := make([]string, len(lins))
+	for i, lin := range lins {
+		paths[i] = lin.Name
+	}
+	idx, err := cfg.Select(paths)
+	if err != nil {
 		return nil, err
 	}
-	var out []*model.Linear
-	kinds := map[string]bool{}
-	for _, lin := range m.Linears() {
-		kinds[lin.Name[strings.LastIndex(lin.Name, ".")+1:]] = true
-		if cfg.Matches(lin.Name) {
-			out = append(out, lin)
+	out := make([]*model.Linear, len(idx))
+	for i, k := range idx {
+		out[i] = lins[k]
+	}
+	return out, nil
+}
+
+// ConfigTargets is Targets from a config alone (memory prediction, FLOP
+// counts): the specs of the linear modules that cfg selects in a model of
+// config c, one entry per selected module, in Model.Linears order.
+func ConfigTargets(c *model.Config, cfg *Config) ([]model.LinearSpec, error) {
+	var paths []string
+	var specs []model.LinearSpec
+	for i := 0; i < c.NumLayers; i++ {
+		for _, s := range c.LayerLinears() {
+			paths = append(paths, c.LayerPrefix(i)+s.Name)
+			specs = append(specs, s)
 		}
 	}
-	if len(out) == 0 {
-		ks := make([]string, 0, len(kinds))
-		for k := range kinds {
-			ks = append(ks, k)
-		}
-		sort.Strings(ks)
-		want := strings.Join(cfg.Targets, ",")
-		if cfg.TargetRegex != "" {
-			want = "regex " + cfg.TargetRegex
-		}
-		if len(cfg.Layers) > 0 {
-			want += fmt.Sprintf(" in layers %v", cfg.Layers)
-		}
-		return nil, fmt.Errorf("lora: target modules %s match no linear module of the model; its linear modules are %s (for example %s), or all-linear",
-			want, strings.Join(ks, ", "), m.Linears()[0].Name)
+	idx, err := cfg.Select(paths)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.LinearSpec, len(idx))
+	for i, k := range idx {
+		out[i] = specs[k]
 	}
 	return out, nil
 }

@@ -127,6 +127,45 @@ func (c *Config) Matches(name string) bool {
 	return false
 }
 
+// Select validates c and returns the indices of the module paths it
+// targets (Matches), in order; paths are the full module paths of a
+// model's linear modules (Targets, ConfigTargets). A selection that
+// matches nothing is an error listing the module kinds on offer.
+func (c *Config) Select(paths []string) ([]int, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	var out []int
+	kinds := map[string]bool{}
+	for i, p := range paths {
+		kinds[p[strings.LastIndex(p, ".")+1:]] = true
+		if c.Matches(p) {
+			out = append(out, i)
+		}
+	}
+	if len(out) > 0 {
+		return out, nil
+	}
+	ks := make([]string, 0, len(kinds))
+	for k := range kinds {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	want := strings.Join(c.Targets, ",")
+	if c.TargetRegex != "" {
+		want = "regex " + c.TargetRegex
+	}
+	if len(c.Layers) > 0 {
+		want += fmt.Sprintf(" in layers %v", c.Layers)
+	}
+	example := ""
+	if len(paths) > 0 {
+		example = " (for example " + paths[0] + ")"
+	}
+	return nil, fmt.Errorf("lora: target modules %s match no linear module of the model; its linear modules are %s%s, or all-linear",
+		want, strings.Join(ks, ", "), example)
+}
+
 // layerIndex extracts N from "...layers.N...".
 func layerIndex(name string) (int, bool) {
 	_, rest, ok := strings.Cut(name, "layers.")

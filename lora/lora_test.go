@@ -307,12 +307,30 @@ func TestTargets(t *testing.T) {
 		if len(lins) != tc.want {
 			t.Errorf("%s %v: %d modules, want %d", tc.targets, tc.layers, len(lins), tc.want)
 		}
+		// The same selection from the config alone, in the same order.
+		specs, err := ConfigTargets(m.Cfg, cfg)
+		if err != nil {
+			t.Errorf("%s: ConfigTargets: %v", tc.targets, err)
+			continue
+		}
+		if len(specs) != len(lins) {
+			t.Errorf("%s %v: ConfigTargets selects %d modules, Targets %d", tc.targets, tc.layers, len(specs), len(lins))
+			continue
+		}
+		for i, s := range specs {
+			if l := lins[i]; !strings.HasSuffix(l.Name, "."+s.Name) || s.In != l.In || s.Out != l.Out {
+				t.Errorf("%s: module %d is %s %d→%d from the config, %s %d→%d in the model", tc.targets, i, s.Name, s.In, s.Out, l.Name, l.In, l.Out)
+			}
+		}
 	}
 	cfg := &Config{R: 2, Alpha: 2}
 	cfg.ParseTargets("qkv_proj")
 	_, err := Targets(m, cfg)
 	if err == nil || !strings.Contains(err.Error(), "q_proj") || !strings.Contains(err.Error(), "qkv_proj") {
 		t.Errorf("a target matching nothing should list the model's modules, got %v", err)
+	}
+	if _, err2 := ConfigTargets(m.Cfg, cfg); err2 == nil || err2.Error() != err.Error() {
+		t.Errorf("ConfigTargets of a target matching nothing: %v, want Targets' %v", err2, err)
 	}
 	cfg.ParseTargets("lm_head")
 	if _, err := Targets(m, cfg); err == nil {

@@ -1,6 +1,7 @@
-// Package mem predicts the memory of fine-tuning a model, broken down as
-// the QLoRA paper and the seed lesson do: weights, gradients, optimizer
-// states (AdamW keeps two per trainable parameter), activations.
+// Package mem predicts the memory of fine-tuning a model from its
+// config.json alone, broken down as the QLoRA paper (Dettmers et al.,
+// 2023) does: weights, gradients, optimizer states (AdamW keeps two per
+// trainable parameter), activations.
 //
 // Per parameter with b bytes per value: full fine-tuning needs b (weight)
 // + b (gradient) + 2b (AdamW m and v) = 4b — 16 bytes in float32, 8 in
@@ -8,15 +9,18 @@
 // states only for A and B. QLoRA stores the base linear layers in 4 bits
 // (plus their block constants) and the rest as before.
 //
-// Activations are golora's own: the float32 buffers model.NewState plans
-// for a batch (per-layer caches kept for backward, shared scratch, logits),
-// so the prediction can be checked against golora's measured peak RSS.
+// Activations are golora's own: the bytes of the buffers the training
+// state (model.NewState, or NewCheckpointedState) allocates for a batch —
+// per-layer caches kept for backward, shared scratch, HeadChunk rows of
+// logits, per-thread attention scores, each adapter's x·Aᵀ — summed from
+// the very plan it allocates from (model.Config.StateBuffers), so the
+// prediction can be checked against golora's measured peak RSS.
 package mem
 
 import (
 	"fmt"
-	"strings"
 
+	"github.com/golora/golora/lora"
 	"github.com/golora/golora/model"
 )
 
@@ -32,11 +36,22 @@ const (
 // Options of a prediction.
 type Options struct {
 	Method    Method
-	DTypeSize int      // bytes per stored base value: 4 float32, 2 float16/bfloat16
-	Rank      int      // LoRA rank
-	Targets   []string // LoRA target module names (q_proj…), or all-linear
-	Batch     int
-	SeqLen    int
+	DTypeSize int // bytes per stored base value: 4 float32, 2 float16/bfloat16
+	Rank      int // LoRA rank
+	// Targets selects the LoRA modules with the syntax of golora train
+	// --targets: "q_proj,v_proj", "all-linear" or "re:<regex>"; Layers
+	// restricts them to those layers (layers_to_transform), empty: all.
+	Targets string
+	Layers  []int
+	// Dropout is the LoRA dropout probability: above 0 a training state
+	// keeps (N, in) buffers for the dropped-out input and its gradient.
+	Dropout float64
+	Batch   int
+	SeqLen  int
+	// Threads is the worker thread count training runs with
+	// (tensor.Threads()): attention keeps a T×T score buffer (two in
+	// training) per thread, up to 64. Below 1 counts as 1.
+	Threads int
 	// GradCheckpoint keeps only each layer's input, residual after
 	// attention, keys and values between forward and backward (plus one
 	// layer's other activations at a time).
@@ -60,55 +75,31 @@ type Breakdown struct {
 	TotalBytes            int64 `json:"total_bytes"`
 }
 
-// linear is one linear module kind of a decoder layer.
-type linear struct {
-	name    string
-	in, out int64
-}
-
-func linears(c *model.Config) []linear {
-	C, I := int64(c.HiddenSize), int64(c.IntermediateSize)
-	q, kv := int64(c.NumHeads*c.HeadDim), int64(c.NumKVHeads*c.HeadDim)
-	return []linear{{"q_proj", C, q}, {"k_proj", C, kv}, {"v_proj", C, kv}, {"o_proj", q, C},
-		{"gate_proj", C, I}, {"up_proj", C, I}, {"down_proj", I, C}}
-}
-
-func targeted(name string, targets []string) bool {
-	for _, t := range targets {
-		if t == "all-linear" || t == name || strings.HasSuffix(t, "."+name) {
-			return true
-		}
-	}
-	return false
-}
-
 // Predict computes the breakdown for config c.
 func Predict(c *model.Config, o Options) (Breakdown, error) {
 	var b Breakdown
 	if o.DTypeSize != 2 && o.DTypeSize != 4 {
 		return b, fmt.Errorf("mem: dtype size %d (want 2 or 4)", o.DTypeSize)
 	}
-	L, C, V := int64(c.NumLayers), int64(c.HiddenSize), int64(c.VocabSize)
 	dt := int64(o.DTypeSize)
 	var linearParams, loraParams int64
-	for _, l := range linears(c) {
-		linearParams += l.in * l.out
-		if targeted(l.name, o.Targets) {
-			loraParams += int64(o.Rank) * (l.in + l.out)
+	for _, l := range c.LayerLinears() {
+		linearParams += int64(l.In) * int64(l.Out)
+	}
+	linearParams *= int64(c.NumLayers)
+	other := int64(c.NumParams()) - linearParams // embedding, norms, biases, head
+	var mods []model.LoRAPlan
+	if o.Method == LoRA || o.Method == QLoRA {
+		cfg := &lora.Config{R: o.Rank, Layers: o.Layers, Dropout: o.Dropout}
+		cfg.ParseTargets(o.Targets)
+		specs, err := lora.ConfigTargets(c, cfg)
+		if err != nil {
+			return b, fmt.Errorf("mem: %w", err)
 		}
-	}
-	linearParams *= L
-	loraParams *= L
-	bias := int64(0)
-	if c.QKVBias {
-		bias += int64(c.NumHeads*c.HeadDim + 2*c.NumKVHeads*c.HeadDim)
-	}
-	if c.OBias {
-		bias += C
-	}
-	other := V*C + L*(2*C+bias) + C // embedding, norms, biases, final norm
-	if !c.TieEmbeddings {
-		other += V * C
+		for _, s := range specs {
+			loraParams += int64(o.Rank) * int64(s.In+s.Out)
+			mods = append(mods, model.LoRAPlan{In: s.In, Rank: o.Rank, Dropout: o.Dropout > 0})
+		}
 	}
 	b.Params = linearParams + other
 	switch o.Method {
@@ -118,12 +109,6 @@ func Predict(c *model.Config, o Options) (Breakdown, error) {
 		b.GradsBytes = b.Params * dt
 		b.OptimizerBytes = 2 * b.Params * dt
 	case LoRA, QLoRA:
-		if o.Rank <= 0 || len(o.Targets) == 0 {
-			return b, fmt.Errorf("mem: %s needs a rank and target modules", o.Method)
-		}
-		if loraParams == 0 {
-			return b, fmt.Errorf("mem: targets %v match no linear module (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, all-linear)", o.Targets)
-		}
 		b.TrainableParams = loraParams
 		// golora keeps adapters, their gradients and AdamW states in float32.
 		b.GradsBytes = 4 * loraParams
@@ -136,7 +121,7 @@ func Predict(c *model.Config, o Options) (Breakdown, error) {
 	default:
 		return b, fmt.Errorf("mem: unknown method %q (full, lora, qlora)", o.Method)
 	}
-	b.ActivationsBytes = activations(c, o, b.TrainableParams)
+	b.ActivationsBytes = activations(c, o, mods)
 	b.TotalBytes = b.WeightsBytes + b.GradsBytes + b.OptimizerBytes + b.ActivationsBytes
 	return b, nil
 }
@@ -153,32 +138,16 @@ func quantizedBytes(n int64, double bool) int64 {
 	return (n+1)/2 + blocks + 4*((blocks+255)/256) + 4*256
 }
 
-// activations counts the float32 buffers of model.NewState(batch, seqLen,
-// train) per token: per layer x, x2, q, k, v, att, gate, up, h, two rstd
-// and H log-sum-exps; shared scratch (norm outputs, gradients); and x·Aᵀ
-// with its gradient for every LoRA module; plus HeadChunk rows of logits.
-func activations(c *model.Config, o Options, trainable int64) int64 {
-	N := int64(o.Batch * o.SeqLen)
-	if N == 0 {
+// activations is the bytes of the buffers of the training state for
+// o.Batch sequences of o.SeqLen tokens with the adapter modules mods, as
+// model.Config.StateBuffers lists them.
+func activations(c *model.Config, o Options, mods []model.LoRAPlan) int64 {
+	if o.Batch <= 0 || o.SeqLen <= 0 {
 		return 0
 	}
-	C, I, V, L := int64(c.HiddenSize), int64(c.IntermediateSize), int64(c.VocabSize), int64(c.NumLayers)
-	q, kv, H := int64(c.NumHeads*c.HeadDim), int64(c.NumKVHeads*c.HeadDim), int64(c.NumHeads)
-	perLayer := 2*C + 2*q + 2*kv + 3*I + H + 2
-	shared := 3*C + 1 + // xOut, lnf, rstdf
-		4*C + 2*q + 2*kv + 3*I // ln, tmpC, dx, dln; dq, datt; dk, dv; dgate, dup, dh
-	floats := N*(L*perLayer+shared) + min(N, model.HeadChunk)*V // logits, a chunk at a time
+	kind := model.StateTrain
 	if o.GradCheckpoint {
-		// each layer's x, x2, k and v, and one layer's other activations
-		kept := 2*C + 2*kv
-		floats = N*(L*kept+perLayer-kept+shared) + min(N, model.HeadChunk)*V
+		kind = model.StateCheckpointed
 	}
-	if o.Method != Full {
-		for _, l := range linears(c) {
-			if targeted(l.name, o.Targets) {
-				floats += L * N * int64(2*o.Rank)
-			}
-		}
-	}
-	return 4 * floats
+	return model.BufferBytes(c.StateBuffers(model.StatePlan{B: o.Batch, T: o.SeqLen, Kind: kind, Threads: o.Threads, LoRA: mods}))
 }

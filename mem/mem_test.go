@@ -1,9 +1,14 @@
 package mem
 
 import (
+	"encoding/json"
+	"reflect"
 	"testing"
 
+	"github.com/golora/golora/lora"
 	"github.com/golora/golora/model"
+	"github.com/golora/golora/quant"
+	"github.com/golora/golora/tensor"
 )
 
 // Llama-2-7B's config.json (the fields that matter).
@@ -11,7 +16,7 @@ const llama2_7b = `{"architectures":["LlamaForCausalLM"],"model_type":"llama","v
 "hidden_size":4096,"intermediate_size":11008,"num_hidden_layers":32,"num_attention_heads":32,
 "num_key_value_heads":32,"rms_norm_eps":1e-05,"tie_word_embeddings":false,"torch_dtype":"float16"}`
 
-func TestSeedArithmeticOnLlama2_7B(t *testing.T) {
+func TestBytesPerParameterOnLlama2_7B(t *testing.T) {
 	c, err := model.ParseConfig([]byte(llama2_7b), "llama2")
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +37,7 @@ func TestSeedArithmeticOnLlama2_7B(t *testing.T) {
 			t.Errorf("full fine-tuning at %d bytes/value: %d bytes, want %d per parameter (%d)", tc.dt, got, tc.perParam, tc.perParam*params)
 		}
 	}
-	b, err := Predict(c, Options{Method: LoRA, DTypeSize: 2, Rank: 8, Targets: []string{"q_proj", "k_proj", "v_proj", "o_proj"}})
+	b, err := Predict(c, Options{Method: LoRA, DTypeSize: 2, Rank: 8, Targets: "q_proj,k_proj,v_proj,o_proj"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +47,7 @@ func TestSeedArithmeticOnLlama2_7B(t *testing.T) {
 	if b.GradsBytes != 4*8_388_608 || b.OptimizerBytes != 8*8_388_608 {
 		t.Errorf("LoRA grads %d optimizer %d", b.GradsBytes, b.OptimizerBytes)
 	}
-	q, err := Predict(c, Options{Method: QLoRA, DTypeSize: 2, Rank: 8, Targets: []string{"q_proj", "k_proj", "v_proj", "o_proj"}, DoubleQuant: true})
+	q, err := Predict(c, Options{Method: QLoRA, DTypeSize: 2, Rank: 8, Targets: "q_proj,k_proj,v_proj,o_proj", DoubleQuant: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,11 +66,134 @@ func TestErrors(t *testing.T) {
 	for _, o := range []Options{
 		{Method: "adapters", DTypeSize: 4},
 		{Method: LoRA, DTypeSize: 4},
-		{Method: LoRA, DTypeSize: 4, Rank: 8, Targets: []string{"qkv"}},
+		{Method: LoRA, DTypeSize: 4, Rank: 8, Targets: "qkv"},
 		{Method: Full, DTypeSize: 3},
 	} {
 		if _, err := Predict(c, o); err == nil {
 			t.Errorf("%+v: no error", o)
 		}
+	}
+}
+
+// stateBytes sums length × element size over every buffer v holds, found
+// by walking its fields: slices of numbers count, and the slices, structs,
+// maps and pointers holding them are walked; a buffer (or a struct) seen
+// twice counts once.
+func stateBytes(v reflect.Value, seen map[uintptr]bool) int64 {
+	var n int64
+	switch v.Kind() {
+	case reflect.Slice:
+		if v.Len() == 0 {
+			return 0
+		}
+		switch e := v.Type().Elem(); e.Kind() {
+		case reflect.Float32, reflect.Float64, reflect.Int:
+			if seen[v.Pointer()] {
+				return 0
+			}
+			seen[v.Pointer()] = true
+			return int64(v.Len()) * int64(e.Size())
+		}
+		for i := 0; i < v.Len(); i++ {
+			n += stateBytes(v.Index(i), seen)
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			n += stateBytes(v.Field(i), seen)
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			n += stateBytes(it.Value(), seen)
+		}
+	case reflect.Pointer:
+		if !v.IsNil() && !seen[v.Pointer()] {
+			seen[v.Pointer()] = true
+			n += stateBytes(v.Elem(), seen)
+		}
+	}
+	return n
+}
+
+func measure(s *model.State) int64 { return stateBytes(reflect.ValueOf(s), map[uintptr]bool{}) }
+
+// TestActivationsMatchTheState checks that the predicted activation bytes
+// are exactly the bytes of the buffers the training state holds, measured
+// on the State itself, and that Config.StateBuffers lists the inference
+// and loss states exactly too.
+func TestActivationsMatchTheState(t *testing.T) {
+	t.Cleanup(func() { tensor.SetThreads(0) })
+	for _, tc := range []struct {
+		name, modelType string
+		cfg             map[string]any
+		o               Options
+	}{
+		{"gqa lora q,v", "llama", map[string]any{"num_key_value_heads": 2},
+			Options{Method: LoRA, Rank: 4, Targets: "q_proj,v_proj", Batch: 2, SeqLen: 8, Threads: 1}},
+		{"tied, chunked head, full", "llama", map[string]any{"tie_word_embeddings": true},
+			Options{Method: Full, Batch: 2, SeqLen: 150, Threads: 3}},
+		{"checkpointed qlora all-linear", "llama", map[string]any{"num_key_value_heads": 1},
+			Options{Method: QLoRA, Rank: 8, Targets: "all-linear", Batch: 3, SeqLen: 100, Threads: 2, GradCheckpoint: true, DoubleQuant: true}},
+		{"qwen2 biases, regex targets in one layer, dropout", "qwen2", nil,
+			Options{Method: LoRA, Rank: 2, Targets: `re:.*\.(k_proj|o_proj|down_proj)`, Layers: []int{1}, Dropout: 0.1, Batch: 1, SeqLen: 33, Threads: 4}},
+		{"several lora targets, checkpointed, dropout", "mistral", map[string]any{"sliding_window": 5},
+			Options{Method: LoRA, Rank: 3, Targets: "q_proj,up_proj,down_proj", Dropout: 0.05, Batch: 2, SeqLen: 20, Threads: 5, GradCheckpoint: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := map[string]any{"model_type": tc.modelType, "vocab_size": 50, "hidden_size": 32, "intermediate_size": 48,
+				"num_hidden_layers": 3, "num_attention_heads": 4}
+			for k, v := range tc.cfg {
+				raw[k] = v
+			}
+			js, _ := json.Marshal(raw)
+			c, err := model.ParseConfig(js, tc.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.o.DTypeSize = 4
+			b, err := Predict(c, tc.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := model.NewRandom(c, 0.02, 1)
+			if tc.o.Method == QLoRA {
+				if m, err = model.NewRandomQuantized(c, 0.02, 1, quant.NF4, true); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var plan []model.LoRAPlan
+			if tc.o.Method != Full {
+				cfg := &lora.Config{R: tc.o.Rank, Alpha: 1, Dropout: tc.o.Dropout, Layers: tc.o.Layers}
+				cfg.ParseTargets(tc.o.Targets)
+				a, err := lora.New(m, "t", cfg, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if int64(a.NumParams()) != b.TrainableParams {
+					t.Errorf("predicted %d trainable parameters, the adapter has %d", b.TrainableParams, a.NumParams())
+				}
+				for _, lin := range m.Linears() {
+					for range lin.LoRA {
+						plan = append(plan, model.LoRAPlan{In: lin.In, Rank: tc.o.Rank, Dropout: tc.o.Dropout > 0})
+					}
+				}
+			}
+			tensor.SetThreads(tc.o.Threads)
+			s := m.NewState(tc.o.Batch, tc.o.SeqLen, true)
+			if tc.o.GradCheckpoint {
+				s = m.NewCheckpointedState(tc.o.Batch, tc.o.SeqLen)
+			}
+			if got := measure(s); got != b.ActivationsBytes {
+				t.Errorf("predicted activations %d bytes, the training state holds %d", b.ActivationsBytes, got)
+			}
+			for _, k := range []struct {
+				kind model.StateKind
+				s    *model.State
+			}{{model.StateInfer, m.NewState(tc.o.Batch, tc.o.SeqLen, false)}, {model.StateLoss, m.NewLossState(tc.o.Batch, tc.o.SeqLen)}} {
+				p := model.StatePlan{B: tc.o.Batch, T: tc.o.SeqLen, Kind: k.kind, Threads: tc.o.Threads, LoRA: plan}
+				if want, got := model.BufferBytes(c.StateBuffers(p)), measure(k.s); got != want {
+					t.Errorf("state kind %d: StateBuffers lists %d bytes, the state holds %d", k.kind, want, got)
+				}
+			}
+		})
 	}
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // State holds every buffer one forward/backward pass over a batch of B
-// sequences of T tokens needs, planned once and reused for every step.
+// sequences of T tokens needs, planned once (Config.StateBuffers lists
+// them) and reused for every step.
 type State struct {
 	B, T, N int  // N = B·T token positions
 	train   bool // keep per-layer activations for Backward
@@ -41,8 +42,9 @@ type State struct {
 	threads     int
 	lossSum     []float64 // per chunk: summed loss and target count
 	lossCount   []int
-	cos, sin    []float32 // (T,D/2)
-	lora        map[*LoRA]*loraCache
+	cos, sin    []float32            // (T,D/2)
+	lora        map[*LoRA]*loraCache // each adapter's entry of loraBufs
+	loraBufs    []loraCache
 	drop, dropG []float32 // (N,max in) LoRA dropout input and its gradient
 
 	team tensor.Team // runs the parallel loops below on the worker pool
@@ -85,16 +87,16 @@ type loraCache struct {
 // must be attached before the state is made.
 func (m *Model) NewState(B, T int, train bool) *State {
 	if train {
-		return m.newState(B, T, stateTrain)
+		return m.newState(B, T, StateTrain)
 	}
-	return m.newState(B, T, stateInfer)
+	return m.newState(B, T, StateInfer)
 }
 
 // NewLossState plans an inference state for Loss only (evaluation): like
 // NewState(B, T, false), but its logits are computed HeadChunk rows at a
 // time inside Loss instead of all N×V of them in Forward.
 func (m *Model) NewLossState(B, T int) *State {
-	return m.newState(B, T, stateLoss)
+	return m.newState(B, T, StateLoss)
 }
 
 // NewCheckpointedState plans a training state with gradient checkpointing:
@@ -105,80 +107,28 @@ func (m *Model) NewLossState(B, T int) *State {
 // k_proj, v_proj, o_proj or down_proj) — about a fifth more compute for a
 // small fraction of the activation memory.
 func (m *Model) NewCheckpointedState(B, T int) *State {
-	return m.newState(B, T, stateCheckpointed)
+	return m.newState(B, T, StateCheckpointed)
 }
 
-// stateKind is what a State is planned for.
-type stateKind uint8
-
-const (
-	stateInfer        stateKind = iota // Forward leaves all N×V logits
-	stateLoss                          // Forward then Loss, logits in chunks
-	stateTrain                         // every layer's activations kept
-	stateCheckpointed                  // x, x2, k, v kept, the rest recomputed
-)
-
-func (m *Model) newState(B, T int, kind stateKind) *State {
-	train, ckpt := kind >= stateTrain, kind == stateCheckpointed
-	c := m.Cfg
-	N, C, I, V := B*T, c.HiddenSize, c.IntermediateSize, c.VocabSize
-	qd, kvd := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
-	f := func(n int) []float32 { return make([]float32, n) }
-	s := &State{B: B, T: T, N: N, train: train, ids: make([]int, N)}
-	nc := 1
-	if train && !ckpt {
-		nc = c.NumLayers
-	}
-	for i := 0; i < nc; i++ {
-		lc := layerCache{rstd1: f(N), q: f(N * qd), lse: f(B * c.NumHeads * T), att: f(N * qd),
-			rstd2: f(N), gate: f(N * I), up: f(N * I), h: f(N * I)}
-		if !ckpt {
-			lc.x, lc.x2, lc.k, lc.v = f(N*C), f(N*C), f(N*kvd), f(N*kvd)
-		}
-		s.layers = append(s.layers, lc)
-	}
-	if ckpt {
-		for range m.Layers {
-			s.kept = append(s.kept, layerCache{x: f(N * C), x2: f(N * C), k: f(N * kvd), v: f(N * kvd)})
-		}
-	}
-	s.xOut, s.lnf, s.rstdf = f(N*C), f(N*C), f(N)
-	if s.chunked = kind != stateInfer; s.chunked {
-		s.Logits = f(min(N, HeadChunk) * V)
-	} else {
-		s.Logits = f(N * V)
-	}
-	s.ln, s.tmpC = f(N*C), f(N*C)
-	s.threads = min(tensor.Threads(), maxChunks)
-	s.lossSum, s.lossCount = make([]float64, s.threads), make([]int, s.threads)
-	for i := 0; i < s.threads; i++ {
-		s.scores = append(s.scores, f(T*T))
-		if train {
-			s.dsc = append(s.dsc, f(T*T))
-			s.dwPart = append(s.dwPart, f(C))
-		}
-	}
-	if train {
-		s.dx, s.dln = f(N*C), f(N*C)
-		s.dq, s.datt, s.dk, s.dv = f(N*qd), f(N*qd), f(N*kvd), f(N*kvd)
-		s.dgate, s.dup, s.dh = f(N*I), f(N*I), f(N*I)
-	}
-	s.cos, s.sin = c.ropeTables(T)
-	s.lora = map[*LoRA]*loraCache{}
-	maxIn := 0
+// newState allocates the buffers layout plans for a state of kind over
+// the model, with the worker pool's thread count and the adapters now
+// attached, and fills the RoPE tables.
+func (m *Model) newState(B, T int, kind StateKind) *State {
+	p := StatePlan{B: B, T: T, Kind: kind, Threads: tensor.Threads()}
+	var loras []*LoRA
 	for _, lin := range m.Linears() {
 		for _, a := range lin.LoRA {
-			lc := &loraCache{xa: f(N * a.Rank), index: uint64(len(s.lora))}
-			if train {
-				lc.dxa = f(N * a.Rank)
-				if a.Dropout > 0 {
-					maxIn = max(maxIn, lin.In)
-				}
-			}
-			s.lora[a] = lc
+			loras = append(loras, a)
+			p.LoRA = append(p.LoRA, LoRAPlan{In: lin.In, Rank: a.Rank, Dropout: a.Dropout > 0})
 		}
 	}
-	s.drop, s.dropG = f(N*maxIn), f(N*maxIn)
+	s := &State{}
+	m.Cfg.layout(s, p, &planner{alloc: true})
+	s.lora = make(map[*LoRA]*loraCache, len(loras))
+	for i, a := range loras {
+		s.lora[a] = &s.loraBufs[i]
+	}
+	m.Cfg.ropeFill(s.cos, s.sin)
 	return s
 }
 

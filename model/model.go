@@ -15,6 +15,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/golora/golora/quant"
@@ -101,12 +102,85 @@ type Layer struct {
 	InputNorm, PostNorm *Param // [C]
 	Q, K, V, O          *Linear
 	Gate, Up, Down      *Linear
+	linears             []*Linear // in Config.LayerLinears order
 	_                   struct{}
 }
 
-// Linears returns the layer's linear modules in checkpoint order.
-func (l *Layer) Linears() []*Linear {
-	return []*Linear{l.Q, l.K, l.V, l.O, l.Gate, l.Up, l.Down}
+// Linears returns the layer's linear modules in the order of
+// Config.LayerLinears (the order the forward pass runs them). The slice is
+// the layer's own: do not modify it.
+func (l *Layer) Linears() []*Linear { return l.linears }
+
+// LinearSpec is one linear module of a decoder layer: y = x·Wᵀ (+ b),
+// W: [Out, In], b: [Out] when Bias is set.
+type LinearSpec struct {
+	Name    string // module path inside a layer, e.g. "self_attn.q_proj"
+	In, Out int
+	Bias    bool
+	slot    func(*Layer) **Linear // the Layer field the forward pass reads
+}
+
+// Kind is the module's own name, the last part of its path (q_proj): what
+// a PEFT target list names, and what groups one module across layers.
+func (s LinearSpec) Kind() string { return s.Name[strings.LastIndex(s.Name, ".")+1:] }
+
+// LayerLinears returns the linear modules of one decoder layer of c, in
+// the order the forward pass runs them: the one description of them that
+// parameter names and shapes, LoRA targets, memory prediction and FLOP
+// counts all use. For the Llama family, with C the hidden size, I the MLP
+// width and H·D, KV·D the query and key/value widths:
+// self_attn.q_proj C→H·D, self_attn.k_proj and v_proj C→KV·D (biased with
+// QKVBias), self_attn.o_proj H·D→C (biased with OBias), mlp.gate_proj and
+// up_proj C→I, mlp.down_proj I→C.
+func (c *Config) LayerLinears() []LinearSpec {
+	C, I := c.HiddenSize, c.IntermediateSize
+	qd, kvd := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
+	return []LinearSpec{
+		{"self_attn.q_proj", C, qd, c.QKVBias, func(l *Layer) **Linear { return &l.Q }},
+		{"self_attn.k_proj", C, kvd, c.QKVBias, func(l *Layer) **Linear { return &l.K }},
+		{"self_attn.v_proj", C, kvd, c.QKVBias, func(l *Layer) **Linear { return &l.V }},
+		{"self_attn.o_proj", qd, C, c.OBias, func(l *Layer) **Linear { return &l.O }},
+		{"mlp.gate_proj", C, I, false, func(l *Layer) **Linear { return &l.Gate }},
+		{"mlp.up_proj", C, I, false, func(l *Layer) **Linear { return &l.Up }},
+		{"mlp.down_proj", I, C, false, func(l *Layer) **Linear { return &l.Down }},
+	}
+}
+
+// layerNorms are the RMSNorm weights ([C]) of a Llama layer, each named
+// with the block (the first part of a module path) whose input it
+// normalises; a layer's tensors are stored norm first, then its block.
+var layerNorms = []struct {
+	block, name string
+	slot        func(*Layer) **Param
+}{
+	{"self_attn", "input_layernorm", func(l *Layer) **Param { return &l.InputNorm }},
+	{"mlp", "post_attention_layernorm", func(l *Layer) **Param { return &l.PostNorm }},
+}
+
+// LayerPrefix is the module path prefix of decoder layer i:
+// "model.layers.<i>.". A linear's full module path is
+// LayerPrefix(i) + LinearSpec.Name.
+func (c *Config) LayerPrefix(i int) string { return fmt.Sprintf("model.layers.%d.", i) }
+
+// LinearKinds lists the kinds (LinearSpec.Kind) of the layer linears of
+// every supported architecture, each once, in the order a layer runs them:
+// an order for module names where no config is at hand.
+func LinearKinds() []string {
+	archs := make([]string, 0, len(Architectures))
+	for a := range Architectures {
+		archs = append(archs, a)
+	}
+	sort.Strings(archs)
+	var kinds []string
+	for _, a := range archs {
+		c := &Config{Architecture: a, ModelType: Architectures[a]}
+		for _, l := range c.LayerLinears() {
+			if k := l.Kind(); !slices.Contains(kinds, k) {
+				kinds = append(kinds, k)
+			}
+		}
+	}
+	return kinds
 }
 
 // Model is a Llama-family causal language model.
@@ -118,6 +192,7 @@ type Model struct {
 	LMHead *Param // lm_head.weight [V, C]; the same *Param as Embed when tied
 	// Source is the directory the weights came from ("" for a random model).
 	Source string
+	params []*Param // every distinct base parameter, in Config.specs order
 	closer io.Closer
 }
 
@@ -134,27 +209,7 @@ func (m *Model) Close() error {
 
 // Params returns every distinct parameter in checkpoint order (a tied head
 // appears once, as the embedding), LoRA parameters excluded.
-func (m *Model) Params() []*Param {
-	ps := []*Param{m.Embed}
-	for _, l := range m.Layers {
-		ps = append(ps, l.InputNorm)
-		for _, lin := range l.Linears()[:4] {
-			ps = append(ps, lin.W)
-			if lin.Bias != nil {
-				ps = append(ps, lin.Bias)
-			}
-		}
-		ps = append(ps, l.PostNorm)
-		for _, lin := range l.Linears()[4:] {
-			ps = append(ps, lin.W)
-		}
-	}
-	ps = append(ps, m.Norm)
-	if m.LMHead != m.Embed {
-		ps = append(ps, m.LMHead)
-	}
-	return ps
-}
+func (m *Model) Params() []*Param { return slices.Clone(m.params) }
 
 // Linears returns every linear module of the decoder layers, in order; the
 // output head is not among them (PEFT's all-linear excludes it too).
@@ -180,7 +235,7 @@ func (m *Model) LoRAParams() []*Param {
 // NumParams counts the base model's scalars (LoRA excluded).
 func (m *Model) NumParams() int {
 	n := 0
-	for _, p := range m.Params() {
+	for _, p := range m.params {
 		n += p.NumElements()
 	}
 	return n
@@ -202,28 +257,30 @@ type paramSpec struct {
 	cols int // 0: a vector of rows elements
 }
 
-// specs lists every tensor the config's architecture needs, with shapes.
+// specs lists every tensor the config's architecture needs, with shapes,
+// in checkpoint order: the embedding; per layer each block's norm, then the
+// block's linears (weight, bias) in LayerLinears order; the final norm; the
+// output head unless tied.
 func (c *Config) specs() []paramSpec {
-	C, V, I := c.HiddenSize, c.VocabSize, c.IntermediateSize
-	qd, kvd := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
+	C, V := c.HiddenSize, c.VocabSize
 	s := []paramSpec{{"model.embed_tokens.weight", V, C}}
 	for i := 0; i < c.NumLayers; i++ {
-		p := fmt.Sprintf("model.layers.%d.", i)
-		s = append(s, paramSpec{p + "input_layernorm.weight", C, 0})
-		for _, lin := range []struct {
-			n       string
-			out, in int
-			hasBias bool
-		}{{"q_proj", qd, C, c.QKVBias}, {"k_proj", kvd, C, c.QKVBias}, {"v_proj", kvd, C, c.QKVBias}, {"o_proj", C, qd, c.OBias}} {
-			s = append(s, paramSpec{p + "self_attn." + lin.n + ".weight", lin.out, lin.in})
-			if lin.hasBias {
-				s = append(s, paramSpec{p + "self_attn." + lin.n + ".bias", lin.out, 0})
+		p := c.LayerPrefix(i)
+		block := ""
+		for _, lin := range c.LayerLinears() {
+			if b, _, _ := strings.Cut(lin.Name, "."); b != block {
+				block = b
+				for _, n := range layerNorms {
+					if n.block == b {
+						s = append(s, paramSpec{p + n.name + ".weight", C, 0})
+					}
+				}
+			}
+			s = append(s, paramSpec{p + lin.Name + ".weight", lin.Out, lin.In})
+			if lin.Bias {
+				s = append(s, paramSpec{p + lin.Name + ".bias", lin.Out, 0})
 			}
 		}
-		s = append(s, paramSpec{p + "post_attention_layernorm.weight", C, 0},
-			paramSpec{p + "mlp.gate_proj.weight", I, C},
-			paramSpec{p + "mlp.up_proj.weight", I, C},
-			paramSpec{p + "mlp.down_proj.weight", C, I})
 	}
 	s = append(s, paramSpec{"model.norm.weight", C, 0})
 	if !c.TieEmbeddings {
@@ -235,6 +292,7 @@ func (c *Config) specs() []paramSpec {
 // assemble builds the model structure from a function that supplies each
 // tensor the architecture needs.
 func assemble(c *Config, get func(s paramSpec) (*Param, error)) (*Model, error) {
+	m := &Model{Cfg: c}
 	ps := map[string]*Param{}
 	for _, s := range c.specs() {
 		p, err := get(s)
@@ -242,39 +300,45 @@ func assemble(c *Config, get func(s paramSpec) (*Param, error)) (*Model, error) 
 			return nil, err
 		}
 		ps[s.name] = p
+		m.params = append(m.params, p)
 	}
-	m := &Model{Cfg: c, Embed: ps["model.embed_tokens.weight"], Norm: ps["model.norm.weight"]}
+	m.Embed, m.Norm = ps["model.embed_tokens.weight"], ps["model.norm.weight"]
 	m.LMHead = m.Embed
 	if !c.TieEmbeddings {
 		m.LMHead = ps["lm_head.weight"]
 	}
-	lin := func(name string, in, out int) *Linear {
-		return &Linear{Name: name, In: in, Out: out, W: ps[name+".weight"], Bias: ps[name+".bias"]}
-	}
-	C, I := c.HiddenSize, c.IntermediateSize
-	qd, kvd := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
 	for i := 0; i < c.NumLayers; i++ {
-		p := fmt.Sprintf("model.layers.%d.", i)
-		m.Layers = append(m.Layers, &Layer{
-			InputNorm: ps[p+"input_layernorm.weight"],
-			PostNorm:  ps[p+"post_attention_layernorm.weight"],
-			Q:         lin(p+"self_attn.q_proj", C, qd),
-			K:         lin(p+"self_attn.k_proj", C, kvd),
-			V:         lin(p+"self_attn.v_proj", C, kvd),
-			O:         lin(p+"self_attn.o_proj", qd, C),
-			Gate:      lin(p+"mlp.gate_proj", C, I),
-			Up:        lin(p+"mlp.up_proj", C, I),
-			Down:      lin(p+"mlp.down_proj", I, C),
-		})
+		p := c.LayerPrefix(i)
+		l := &Layer{}
+		for _, n := range layerNorms {
+			*n.slot(l) = ps[p+n.name+".weight"]
+		}
+		for _, s := range c.LayerLinears() {
+			name := p + s.Name
+			lin := &Linear{Name: name, In: s.In, Out: s.Out, W: ps[name+".weight"], Bias: ps[name+".bias"]}
+			*s.slot(l) = lin
+			l.linears = append(l.linears, lin)
+		}
+		m.Layers = append(m.Layers, l)
 	}
 	// Norm weights and biases are tiny and read element-wise: keep them as
 	// owned float32 so the kernels can use plain slices.
-	for _, p := range m.Params() {
+	for _, p := range m.params {
 		if p.W.Rows == 1 {
 			p.F32()
 		}
 	}
 	return m, nil
+}
+
+// NumParams counts the scalars of a model of config c (LoRA excluded), as
+// Model.NumParams does once the model is built.
+func (c *Config) NumParams() int {
+	n := 0
+	for _, s := range c.specs() {
+		n += s.rows * max(s.cols, 1)
+	}
+	return n
 }
 
 // NewRandom builds a model with freshly initialised float32 weights, as
@@ -342,16 +406,20 @@ func (s paramSpec) shape() []int {
 // ropeTables returns cos and sin of position·θ_i, each [T, D/2], computed
 // in float64 and rounded to float32.
 func (c *Config) ropeTables(T int) (cos, sin []float32) {
+	cos, sin = make([]float32, T*c.HeadDim/2), make([]float32, T*c.HeadDim/2)
+	c.ropeFill(cos, sin)
+	return cos, sin
+}
+
+// ropeFill fills cos and sin, each [T, D/2], as ropeTables returns them.
+func (c *Config) ropeFill(cos, sin []float32) {
 	inv := c.InvFreq()
 	h := len(inv)
-	cos = make([]float32, T*h)
-	sin = make([]float32, T*h)
-	for t := 0; t < T; t++ {
+	for t := 0; t < len(cos)/h; t++ {
 		for i, f := range inv {
 			a := float64(t) * f
 			cos[t*h+i] = float32(math.Cos(a))
 			sin[t*h+i] = float32(math.Sin(a))
 		}
 	}
-	return cos, sin
 }

@@ -22,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/golora/golora/internal/atomicfile"
+	"github.com/golora/golora/model"
 	"github.com/golora/golora/safetensors"
 	"github.com/golora/golora/tensor"
 	"github.com/golora/golora/train"
@@ -459,7 +460,7 @@ func anyNaN(z [][]float64) bool {
 
 // kindRank orders module types as they appear in a decoder layer.
 func kindRank(k string) int {
-	for i, n := range []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"} {
+	for i, n := range model.LinearKinds() {
 		if k == n {
 			return i
 		}

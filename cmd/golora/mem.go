@@ -7,11 +7,11 @@ import (
 	"github.com/golora/golora/internal/human"
 	"io"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/golora/golora/mem"
 	"github.com/golora/golora/model"
+	"github.com/golora/golora/tensor"
 )
 
 func init() {
@@ -26,7 +26,7 @@ func runMem(args []string, stdout, stderr io.Writer) error {
 	method := fs.String("method", "lora", "full, lora or qlora")
 	dtype := fs.String("dtype", "float32", "base weight dtype: float32, float16 or bfloat16")
 	rank := fs.Int("rank", 8, "LoRA rank")
-	targets := fs.String("targets", "q_proj,k_proj,v_proj,o_proj", "LoRA target modules, or all-linear")
+	targets := fs.String("targets", "q_proj,k_proj,v_proj,o_proj", "LoRA target modules: names (q_proj,v_proj), all-linear, or re:REGEX")
 	batch := fs.Int("batch-size", 1, "sequences per batch (activations)")
 	seq := fs.Int("seq-len", 512, "tokens per sequence (activations)")
 	double := fs.Bool("double-quant", true, "qlora: double-quantized absmax")
@@ -45,8 +45,8 @@ func runMem(args []string, stdout, stderr io.Writer) error {
 	if size == 0 {
 		return fmt.Errorf("--dtype %q: want float32, float16 or bfloat16", *dtype)
 	}
-	o := mem.Options{Method: mem.Method(*method), DTypeSize: size, Rank: *rank, Targets: strings.Split(*targets, ","),
-		Batch: *batch, SeqLen: *seq, DoubleQuant: *double, GradCheckpoint: ckpt}
+	o := mem.Options{Method: mem.Method(*method), DTypeSize: size, Rank: *rank, Targets: *targets,
+		Batch: *batch, SeqLen: *seq, Threads: tensor.Threads(), DoubleQuant: *double, GradCheckpoint: ckpt}
 	b, err := mem.Predict(c, o)
 	if err != nil {
 		return err
@@ -59,7 +59,7 @@ func runMem(args []string, stdout, stderr io.Writer) error {
 	if ckpt {
 		ckptNote = ", gradient checkpointing"
 	}
-	fmt.Fprintf(stdout, "%s, %s, base in %s, batch %d × %d tokens%s\n", path, *method, *dtype, *batch, *seq, ckptNote)
+	fmt.Fprintf(stdout, "%s, %s, base in %s, batch %d × %d tokens, %d threads%s\n", path, *method, *dtype, *batch, *seq, o.Threads, ckptNote)
 	fmt.Fprintf(tw, "parameters\t%s\t\n", human.Count(int(b.Params)))
 	fmt.Fprintf(tw, "trainable\t%s\t%.4f%%\t\n", human.Count(int(b.TrainableParams)), 100*float64(b.TrainableParams)/float64(b.Params))
 	row := func(name string, n int64) {
