@@ -187,12 +187,31 @@ func (a *Adapter) Save(dir string) error {
 	return atomicfile.WriteFile(filepath.Join(dir, ConfigFile), append(js, '\n'))
 }
 
-// Load reads a PEFT adapter directory and attaches it to m under name.
-// Tensors may be F32, BF16 or F16 (kept as float32); keys may carry PEFT's
-// adapter name (lora_A.default.weight). An adapter that does not fit the
-// base — a module the model lacks, a wrong shape, a missing A or B — is
-// refused with the module named.
-func Load(dir string, m *model.Model, name string) (*Adapter, error) {
+// File is a PEFT adapter directory as stored, read without a base model.
+type File struct {
+	Dir     string
+	Config  *Config
+	Modules []Module // sorted by Path
+}
+
+// Module is one adapted linear module of a File: A is r×in and B is out×r,
+// both owned float32 widened from the stored F32, BF16 or F16.
+type Module struct {
+	Path         string // the module's path in the model, e.g. model.layers.3.self_attn.q_proj
+	AName, BName string // the names of its lora_A and lora_B tensors in WeightsFile
+	A, B         tensor.Mat
+}
+
+// ReadDir reads a PEFT adapter directory without a base model: its
+// adapter_config.json and, from adapter_model.safetensors, every module's
+// lora_A and lora_B. Tensor names are
+// base_model.model.<module path>.lora_{A,B}[.<adapter name>].weight (PEFT
+// writes the adapter name, e.g. "default", in some versions). Errors name
+// the file and the field or tensor: a config ParseConfig refuses, a tensor
+// that is not a LoRA weight, a module with only one of A and B, a dtype
+// other than F32, BF16 and F16, an A that is not r×in or a B that is not
+// out×r (r from the config).
+func ReadDir(dir string) (*File, error) {
 	cfg, err := LoadConfig(filepath.Join(dir, ConfigFile))
 	if err != nil {
 		return nil, err
@@ -225,42 +244,71 @@ func Load(dir string, m *model.Model, name string) (*Adapter, error) {
 	if len(mods) == 0 {
 		return nil, fmt.Errorf("%s: no LoRA tensors", wpath)
 	}
-	byName := map[string]*model.Linear{}
-	for _, lin := range m.Linears() {
-		byName[lin.Name] = lin
-	}
-	a := &Adapter{Name: name, Config: cfg, Modules: map[string]*model.LoRA{}}
 	names := make([]string, 0, len(mods))
 	for n := range mods {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	type loaded struct {
-		lin  *model.Linear
-		A, B []float32
-	}
-	var all []loaded
+	out := &File{Dir: dir, Config: cfg}
 	for _, module := range names {
 		p := mods[module]
-		lin, ok := byName[module]
-		if !ok {
-			return nil, fmt.Errorf("%s: module %q is not a linear module of the base model %s", wpath, module, m.Source)
-		}
 		if p.A == nil || p.B == nil {
 			return nil, fmt.Errorf("%s: module %q has only one of lora_A and lora_B", wpath, module)
 		}
-		A, err := floats(wpath, *p.A, []int{cfg.R, lin.In})
+		A, err := widened(wpath, *p.A)
 		if err != nil {
-			return nil, fmt.Errorf("%s (module %s, in=%d out=%d r=%d)", err, module, lin.In, lin.Out, cfg.R)
+			return nil, err
 		}
-		B, err := floats(wpath, *p.B, []int{lin.Out, cfg.R})
+		B, err := widened(wpath, *p.B)
 		if err != nil {
-			return nil, fmt.Errorf("%s (module %s, in=%d out=%d r=%d)", err, module, lin.In, lin.Out, cfg.R)
+			return nil, err
 		}
-		all = append(all, loaded{lin, A, B})
+		if A.Rows != cfg.R {
+			return nil, fmt.Errorf("%s: tensor %q has shape [%d %d], want [r in] with r = %d from %s", wpath, p.A.Name, A.Rows, A.Cols, cfg.R, ConfigFile)
+		}
+		if B.Cols != cfg.R {
+			return nil, fmt.Errorf("%s: tensor %q has shape [%d %d], want [out r] with r = %d from %s", wpath, p.B.Name, B.Rows, B.Cols, cfg.R, ConfigFile)
+		}
+		out.Modules = append(out.Modules, Module{Path: module, AName: p.A.Name, BName: p.B.Name, A: A, B: B})
 	}
-	for _, l := range all {
-		a.attach(l.lin, l.A, l.B)
+	return out, nil
+}
+
+// Load reads a PEFT adapter directory (see ReadDir) and attaches it to m
+// under name. An adapter that does not fit the base — a module the model
+// lacks, an A that is not r×in or a B that is not out×r for the module's
+// in and out — is refused with the tensor and module named, and nothing is
+// attached.
+func Load(dir string, m *model.Model, name string) (*Adapter, error) {
+	f, err := ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	wpath := filepath.Join(dir, WeightsFile)
+	byName := map[string]*model.Linear{}
+	for _, lin := range m.Linears() {
+		byName[lin.Name] = lin
+	}
+	r := f.Config.R
+	for _, mod := range f.Modules {
+		lin, ok := byName[mod.Path]
+		if !ok {
+			return nil, fmt.Errorf("%s: module %q is not a linear module of the base model %s", wpath, mod.Path, m.Source)
+		}
+		for _, t := range []struct {
+			name string
+			got  tensor.Mat
+			want [2]int
+		}{{mod.AName, mod.A, [2]int{r, lin.In}}, {mod.BName, mod.B, [2]int{lin.Out, r}}} {
+			if t.got.Rows != t.want[0] || t.got.Cols != t.want[1] {
+				return nil, fmt.Errorf("%s: tensor %q has shape [%d %d], the base model needs %v (module %s, in=%d out=%d r=%d)",
+					wpath, t.name, t.got.Rows, t.got.Cols, t.want, mod.Path, lin.In, lin.Out, r)
+			}
+		}
+	}
+	a := &Adapter{Name: name, Config: f.Config, Modules: map[string]*model.LoRA{}}
+	for _, mod := range f.Modules {
+		a.attach(byName[mod.Path], mod.A.F32, mod.B.F32)
 	}
 	return a, nil
 }
@@ -289,34 +337,19 @@ func parsePEFTKey(key string) (module, which string, ok bool) {
 	return "", "", false
 }
 
-// floats copies a tensor of the expected shape to float32.
-func floats(path string, t safetensors.Tensor, shape []int) ([]float32, error) {
-	if !slices.Equal(t.Shape, shape) {
-		return nil, fmt.Errorf("%s: tensor %q has shape %v, the base model needs %v", path, t.Name, t.Shape, shape)
+// widened copies a matrix tensor (F32, BF16 or F16) into an owned float32
+// matrix of the same shape.
+func widened(path string, t safetensors.Tensor) (tensor.Mat, error) {
+	if len(t.Shape) != 2 {
+		return tensor.Mat{}, fmt.Errorf("%s: tensor %q has shape %v, want a matrix", path, t.Name, t.Shape)
 	}
-	switch t.DType {
-	case safetensors.F32:
-		v, err := t.F32()
-		if err != nil {
-			return nil, err
-		}
-		return slices.Clone(v), nil
-	case safetensors.BF16, safetensors.F16:
-		v, err := t.U16()
-		if err != nil {
-			return nil, err
-		}
-		conv := tensor.BF16ToF32
-		if t.DType == safetensors.F16 {
-			conv = tensor.F16ToF32
-		}
-		out := make([]float32, len(v))
-		for i, h := range v {
-			out[i] = conv(h)
-		}
-		return out, nil
+	v, err := t.Mat(t.Shape[0], t.Shape[1])
+	if err != nil {
+		return tensor.Mat{}, fmt.Errorf("%s: %w", path, err)
 	}
-	return nil, fmt.Errorf("%s: tensor %q has dtype %s; adapters must be F32, BF16 or F16", path, t.Name, t.DType)
+	w := make([]float32, v.Rows*v.Cols)
+	tensor.Widen(w, v, 0)
+	return tensor.FromF32(w, v.Rows, v.Cols), nil
 }
 
 // Merge folds the adapter into the base weights, W += scale·s·B·A, and

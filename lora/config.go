@@ -115,7 +115,7 @@ func (c *Config) Matches(name string) bool {
 	if len(c.Layers) == 0 {
 		return true
 	}
-	idx, ok := layerIndex(name)
+	idx, ok := LayerIndex(name)
 	if !ok {
 		return false
 	}
@@ -166,8 +166,9 @@ func (c *Config) Select(paths []string) ([]int, error) {
 		want, strings.Join(ks, ", "), example)
 }
 
-// layerIndex extracts N from "...layers.N...".
-func layerIndex(name string) (int, bool) {
+// LayerIndex returns N of a module path containing "layers.N" (for example
+// 3 for model.layers.3.self_attn.q_proj), and false when it has none.
+func LayerIndex(name string) (int, bool) {
 	_, rest, ok := strings.Cut(name, "layers.")
 	if !ok {
 		return 0, false

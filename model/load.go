@@ -58,28 +58,11 @@ func paramFromTensor(dir string, t safetensors.Tensor, s paramSpec) (*Param, err
 	if cols == 0 {
 		rows, cols = 1, s.rows
 	}
-	p := &Param{Name: s.name, Shape: want}
-	switch t.DType {
-	case safetensors.F32:
-		data, err := t.F32()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", dir, err)
-		}
-		p.W = tensor.FromF32(data, rows, cols)
-	case safetensors.BF16, safetensors.F16:
-		data, err := t.U16()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", dir, err)
-		}
-		dt := tensor.BF16
-		if t.DType == safetensors.F16 {
-			dt = tensor.F16
-		}
-		p.W = tensor.FromU16(dt, data, rows, cols)
-	default:
-		return nil, fmt.Errorf("%s: tensor %q has dtype %s; golora reads F32, BF16 and F16 weights", dir, s.name, t.DType)
+	w, err := t.Mat(rows, cols)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	return p, nil
+	return &Param{Name: s.name, Shape: want, W: w}, nil
 }
 
 // maxShardBytes is the shard size transformers' save_pretrained uses by

@@ -197,23 +197,12 @@ func (b *base) weight(module string) (tensor.Mat, bool) {
 		b.notes = append(b.notes, fmt.Sprintf("base model %s has no matrix %s", b.dir, name))
 		return tensor.Mat{}, false
 	}
-	rows, cols := t.Shape[0], t.Shape[1]
-	switch t.DType {
-	case safetensors.F32:
-		if v, err := t.F32(); err == nil {
-			return tensor.FromF32(v, rows, cols), true
-		}
-	case safetensors.BF16, safetensors.F16:
-		if v, err := t.U16(); err == nil {
-			dt := tensor.BF16
-			if t.DType == safetensors.F16 {
-				dt = tensor.F16
-			}
-			return tensor.FromU16(dt, v, rows, cols), true
-		}
+	w, err := t.Mat(t.Shape[0], t.Shape[1])
+	if err != nil {
+		b.notes = append(b.notes, fmt.Sprintf("base model %s: %v", b.dir, err))
+		return tensor.Mat{}, false
 	}
-	b.notes = append(b.notes, fmt.Sprintf("base model %s: %s has dtype %s, which the report cannot read", b.dir, name, t.DType))
-	return tensor.Mat{}, false
+	return w, true
 }
 
 // summary is the table of headline facts.

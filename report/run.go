@@ -203,62 +203,28 @@ func (a *Adapter) normRecord(step int) train.NormRecord {
 	return nr
 }
 
-// ReadAdapter reads a PEFT adapter directory without a base model: its
-// config and every module's A and B (as float32).
+// ReadAdapter reads a PEFT adapter directory without a base model
+// (lora.ReadDir): its config and every module's A and B (as float32).
 func ReadAdapter(dir string) (*Adapter, error) {
-	cfg, err := lora.LoadConfig(filepath.Join(dir, lora.ConfigFile))
+	f, err := lora.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	wpath := filepath.Join(dir, lora.WeightsFile)
-	f, err := safetensors.Open(wpath)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+	cfg := f.Config
 	a := &Adapter{Dir: dir, Config: cfg, Scale: float64(cfg.Scale())}
-	for _, p := range []string{wpath, filepath.Join(dir, lora.ConfigFile)} {
+	for _, p := range []string{filepath.Join(dir, lora.WeightsFile), filepath.Join(dir, lora.ConfigFile)} {
 		if fi, err := os.Stat(p); err == nil {
 			a.Bytes += fi.Size()
 		}
 	}
-	byName := map[string]*Module{}
-	for _, key := range f.Names() {
-		module, which, ok := splitPEFTKey(key)
+	for _, fm := range f.Modules {
+		layer, ok := lora.LayerIndex(fm.Path)
 		if !ok {
-			return nil, fmt.Errorf("%s: tensor %q is not a LoRA weight (want base_model.model.<module>.lora_A.weight or .lora_B.weight)", wpath, key)
+			layer = -1
 		}
-		t, _ := f.Tensor(key)
-		if len(t.Shape) != 2 {
-			return nil, fmt.Errorf("%s: tensor %q has shape %v, want a matrix", wpath, key, t.Shape)
-		}
-		mat, err := toF32(wpath, t)
-		if err != nil {
-			return nil, err
-		}
-		m := byName[module]
-		if m == nil {
-			m = &Module{Name: module, Kind: module[strings.LastIndex(module, ".")+1:], Layer: layerOf(module)}
-			byName[module] = m
-		}
-		if which == "A" {
-			m.A = mat
-		} else {
-			m.B = mat
-		}
-	}
-	for name, m := range byName {
-		if m.A.F32 == nil || m.B.F32 == nil {
-			return nil, fmt.Errorf("%s: module %q has only one of lora_A and lora_B", wpath, name)
-		}
-		if m.A.Rows != m.B.Cols {
-			return nil, fmt.Errorf("%s: module %q: lora_A is %d×%d but lora_B is %d×%d", wpath, name, m.A.Rows, m.A.Cols, m.B.Rows, m.B.Cols)
-		}
+		m := &Module{Name: fm.Path, Kind: fm.Path[strings.LastIndex(fm.Path, ".")+1:], Layer: layer, A: fm.A, B: fm.B}
 		m.Norm = a.Scale * train.ProductNorm(m.B, m.A)
 		a.Modules = append(a.Modules, m)
-	}
-	if len(a.Modules) == 0 {
-		return nil, fmt.Errorf("%s: no LoRA tensors", wpath)
 	}
 	sort.Slice(a.Modules, func(i, j int) bool { return moduleLess(a.Modules[i], a.Modules[j]) })
 	return a, nil
@@ -270,72 +236,6 @@ func moduleLess(a, b *Module) bool {
 		return a.Layer < b.Layer
 	}
 	return a.Name < b.Name
-}
-
-// splitPEFTKey splits base_model.model.<module>.lora_{A,B}[.<adapter>].weight.
-func splitPEFTKey(key string) (module, which string, ok bool) {
-	rest, ok := strings.CutPrefix(key, "base_model.model.")
-	if !ok {
-		return "", "", false
-	}
-	if rest, ok = strings.CutSuffix(rest, ".weight"); !ok {
-		return "", "", false
-	}
-	for _, w := range []string{"A", "B"} {
-		i := strings.LastIndex(rest, ".lora_"+w)
-		if i <= 0 {
-			continue
-		}
-		tail := rest[i+len(".lora_"+w):]
-		if tail != "" && (tail[0] != '.' || strings.Contains(tail[1:], ".")) {
-			continue
-		}
-		return rest[:i], w, true
-	}
-	return "", "", false
-}
-
-// layerOf returns N of a module name containing ".layers.N.", or -1.
-func layerOf(name string) int {
-	_, rest, ok := strings.Cut(name, "layers.")
-	if !ok {
-		return -1
-	}
-	s, _, _ := strings.Cut(rest, ".")
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return -1
-	}
-	return n
-}
-
-// toF32 copies a float tensor into an owned float32 matrix.
-func toF32(path string, t safetensors.Tensor) (tensor.Mat, error) {
-	rows, cols := t.Shape[0], t.Shape[1]
-	out := make([]float32, rows*cols)
-	switch t.DType {
-	case safetensors.F32:
-		v, err := t.F32()
-		if err != nil {
-			return tensor.Mat{}, fmt.Errorf("%s: tensor %q: %w", path, t.Name, err)
-		}
-		copy(out, v)
-	case safetensors.BF16, safetensors.F16:
-		v, err := t.U16()
-		if err != nil {
-			return tensor.Mat{}, fmt.Errorf("%s: tensor %q: %w", path, t.Name, err)
-		}
-		conv := tensor.BF16ToF32
-		if t.DType == safetensors.F16 {
-			conv = tensor.F16ToF32
-		}
-		for i, h := range v {
-			out[i] = conv(h)
-		}
-	default:
-		return tensor.Mat{}, fmt.Errorf("%s: tensor %q has dtype %s; want F32, BF16 or F16", path, t.Name, t.DType)
-	}
-	return tensor.FromF32(out, rows, cols), nil
 }
 
 // ModelSize returns the number of values and the bytes of a model

@@ -21,6 +21,8 @@ import (
 	"os"
 	"sort"
 	"unsafe"
+
+	"github.com/golora/golora/tensor"
 )
 
 // Tensor is one named tensor. Data holds Size(DType)·∏Shape bytes, row-major
@@ -110,6 +112,36 @@ func (t Tensor) U16() ([]uint16, error) {
 		out[i] = binary.LittleEndian.Uint16(t.Data[2*i:])
 	}
 	return out, nil
+}
+
+// Mat views an F32, BF16 or F16 tensor of rows·cols elements as a
+// rows×cols row-major matrix in its stored dtype, sharing memory with Data
+// as F32 and U16 do; tensor.Widen converts its elements to float32. Other
+// dtypes, and an element count other than rows·cols, are errors naming the
+// tensor.
+func (t Tensor) Mat(rows, cols int) (tensor.Mat, error) {
+	if n := t.NumElements(); n != rows*cols {
+		return tensor.Mat{}, fmt.Errorf("safetensors: tensor %q has %d elements (shape %v), not %d×%d", t.Name, n, t.Shape, rows, cols)
+	}
+	switch t.DType {
+	case F32:
+		v, err := t.F32()
+		if err != nil {
+			return tensor.Mat{}, err
+		}
+		return tensor.FromF32(v, rows, cols), nil
+	case BF16, F16:
+		v, err := t.U16()
+		if err != nil {
+			return tensor.Mat{}, err
+		}
+		dt := tensor.BF16
+		if t.DType == F16 {
+			dt = tensor.F16
+		}
+		return tensor.FromU16(dt, v, rows, cols), nil
+	}
+	return tensor.Mat{}, fmt.Errorf("safetensors: tensor %q has dtype %s; want F32, BF16 or F16", t.Name, t.DType)
 }
 
 // File is one opened safetensors file.

@@ -395,7 +395,7 @@ func (j *gemmJob) gemvCols(ws *workspace, j0, j1 int) {
 	case !j.transA && a.DType == F32:
 		x = a.F32[:k]
 	case !j.transA:
-		widen(x, a, 0)
+		Widen(x, a, 0)
 	default: // A is k×1
 		for p := range x {
 			x[p] = a.At(p, 0)

@@ -63,7 +63,7 @@ func dot4AVX2(k int, x []float32, w Mat, off, ld int, y *[4]float32, scratch []f
 	if w.DType == F16 || w.DType == Q4 {
 		scratch = scratch[:4*k]
 		for r := 0; r < 4; r++ {
-			widen(scratch[r*k:(r+1)*k], w, off+r*ld)
+			Widen(scratch[r*k:(r+1)*k], w, off+r*ld)
 		}
 		w, off, ld = Mat{DType: F32, F32: scratch}, 0, k
 	}
@@ -103,7 +103,7 @@ func packT16AVX2(d []float32, x Mat, off, kc int, scratch []float32) {
 	default:
 		scratch = scratch[:16*kc]
 		for r := 0; r < 16; r++ {
-			widen(scratch[r*kc:(r+1)*kc], x, off+r*ld)
+			Widen(scratch[r*kc:(r+1)*kc], x, off+r*ld)
 		}
 		packT16F32AVX2(&d[0], &scratch[0], kc, kc/8)
 		x, off, ld = Mat{DType: F32, F32: scratch}, 0, kc
@@ -198,7 +198,7 @@ func packT32AVX512(d []float32, x Mat, off, kc int, scratch []float32) {
 		default:
 			scratch = scratch[:32*kc]
 			for r := 0; r < 32; r++ {
-				widen(scratch[r*kc:(r+1)*kc], x, off+r*ld)
+				Widen(scratch[r*kc:(r+1)*kc], x, off+r*ld)
 			}
 			packT16x32F32AVX2(&d[0], &scratch[0], kc, kc8)
 			packT16x32F32AVX2(&d[16], &scratch[16*kc], kc, kc8)

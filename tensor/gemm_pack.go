@@ -34,7 +34,7 @@ func packA(dst []float32, a Mat, trans bool, i0, mc, p0, kc, mr int) {
 			d := dst[r0*kc : r0*kc+mr*kc]
 			rows := min(mr, mc-r0)
 			for r := 0; r < rows; r++ {
-				widen(d[r*kc:(r+1)*kc], a, (i0+r0+r)*a.Stride+p0)
+				Widen(d[r*kc:(r+1)*kc], a, (i0+r0+r)*a.Stride+p0)
 			}
 			clear(d[rows*kc:])
 		}
@@ -57,12 +57,12 @@ func packA(dst []float32, a Mat, trans bool, i0, mc, p0, kc, mr int) {
 			}
 		default:
 			for r0 := 0; r0 < full; r0 += mr {
-				widen(dst[r0*kc+p*mr:r0*kc+p*mr+mr], a, off+r0)
+				Widen(dst[r0*kc+p*mr:r0*kc+p*mr+mr], a, off+r0)
 			}
 		}
 		if rows := mc - full; rows > 0 {
 			d := dst[full*kc+p*mr : full*kc+p*mr+mr]
-			widen(d[:rows], a, off+full)
+			Widen(d[:rows], a, off+full)
 			clear(d[rows:])
 		}
 	}
@@ -92,18 +92,18 @@ func packB(dst []float32, b Mat, trans bool, p0, kc, j0, nc, nr int, packT func(
 			case b.DType == Q4 && len(scratch) >= full:
 				// The row segment in one span: whole quantization blocks
 				// at a time instead of nr values at a time.
-				widen(scratch[:full], b, off)
+				Widen(scratch[:full], b, off)
 				for c0 := 0; c0 < full; c0 += nr {
 					copy(dst[c0*kc+p*nr:c0*kc+p*nr+nr], scratch[c0:c0+nr])
 				}
 			default:
 				for c0 := 0; c0 < full; c0 += nr {
-					widen(dst[c0*kc+p*nr:c0*kc+p*nr+nr], b, off+c0)
+					Widen(dst[c0*kc+p*nr:c0*kc+p*nr+nr], b, off+c0)
 				}
 			}
 			if cols := nc - full; cols > 0 {
 				d := dst[full*kc+p*nr : full*kc+p*nr+nr]
-				widen(d[:cols], b, off+full)
+				Widen(d[:cols], b, off+full)
 				clear(d[cols:])
 			}
 		}
@@ -126,26 +126,6 @@ func packB(dst []float32, b Mat, trans bool, p0, kc, j0, nc, nr int, packT func(
 				d[p*nr+c] = 0
 			}
 		}
-	}
-}
-
-// widen sets d[i] = x's element at flat offset off+i, as float32.
-func widen(d []float32, x Mat, off int) {
-	switch x.DType {
-	case F32:
-		copy(d, x.F32[off:off+len(d)])
-	case BF16:
-		s := x.U16[off : off+len(d)]
-		for i, h := range s {
-			d[i] = math.Float32frombits(uint32(h) << 16)
-		}
-	case F16:
-		s := x.U16[off : off+len(d)]
-		for i, h := range s {
-			d[i] = f16to32(h)
-		}
-	case Q4:
-		x.Q.DequantizeSpan(off, d)
 	}
 }
 

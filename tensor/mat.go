@@ -102,7 +102,8 @@ func (m Mat) Bytes() int {
 	return m.Rows * m.Cols * m.DType.Size()
 }
 
-// At returns element (i, j) widened to float32.
+// At returns element (i, j) widened to float32: Widen for one element,
+// with the dtype switch inlined, because GEMV's tails call it per element.
 func (m Mat) At(i, j int) float32 {
 	k := i*m.Stride + j
 	switch m.DType {
@@ -121,22 +122,33 @@ func (m Mat) At(i, j int) float32 {
 // Row widens row i into dst (len ≥ Cols) and returns dst[:Cols].
 func (m Mat) Row(i int, dst []float32) []float32 {
 	dst = dst[:m.Cols]
-	off := i * m.Stride
-	switch m.DType {
-	case Q4:
-		m.Q.DequantizeSpan(off, dst)
+	Widen(dst, m, i*m.Stride)
+	return dst
+}
+
+// Widen sets dst[i] = x's element at flat offset off+i (element (r, c) is
+// at offset r·Stride + c), as float32, for i < len(dst). It is golora's one
+// conversion of stored weights to float32, and it is exact: F32 is copied,
+// BF16 bits h become the float32 bits h<<16, F16 is widened as F16ToF32
+// does (subnormals, ±Inf and NaN included), and Q4 blocks are dequantized.
+// GEMM's packing calls it for every contiguous panel row.
+func Widen(dst []float32, x Mat, off int) {
+	switch x.DType {
+	case F32:
+		copy(dst, x.F32[off:off+len(dst)])
 	case BF16:
-		for j := range dst {
-			dst[j] = BF16ToF32(m.U16[off+j])
+		s := x.U16[off : off+len(dst)]
+		for i, h := range s {
+			dst[i] = BF16ToF32(h)
 		}
 	case F16:
-		for j := range dst {
-			dst[j] = F16ToF32(m.U16[off+j])
+		s := x.U16[off : off+len(dst)]
+		for i, h := range s {
+			dst[i] = f16to32(h)
 		}
-	default:
-		copy(dst, m.F32[off:off+m.Cols])
+	case Q4:
+		x.Q.DequantizeSpan(off, dst)
 	}
-	return dst
 }
 
 // BF16ToF32 widens bfloat16 bits exactly.
