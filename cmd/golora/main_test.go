@@ -12,11 +12,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/golora/golora/finetune"
 	"github.com/golora/golora/mem"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/tensor"
 	"github.com/golora/golora/tokenizer"
-	"github.com/golora/golora/train"
 )
 
 // golora runs the CLI in-process and returns stdout, stderr and the exit code.
@@ -200,7 +200,7 @@ func TestQuantizeTurnsOnGradCheckpoint(t *testing.T) {
 		}
 	}
 	// A checkpoint stored in 4 bits is QLoRA without --quantize.
-	if o := train.Defaults(); !o.Checkpointing(true) {
+	if o := finetune.Defaults(); !o.Checkpointing(true) {
 		t.Error("a 4-bit base should checkpoint gradients by default")
 	}
 	// mem and bench follow the same rule.
