@@ -367,3 +367,32 @@ func TestGenerateChatUsesTemplate(t *testing.T) {
 		t.Errorf("an unsupported template must be refused naming the construct: %s", errs)
 	}
 }
+
+// --dropout is tracked as given or not: unset, an --init-adapter's own
+// lora_dropout applies; given (0 included), it overrides the adapter's.
+func TestDropoutFlagIsExplicit(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "c.json")
+	os.WriteFile(cfg, []byte(`{"dropout": 0.2}`), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "unset"},
+		{[]string{"--dropout", "0"}, "0"},
+		{[]string{"--dropout=0.05"}, "0.05"},
+		{[]string{"--config", cfg}, "0.2"},
+		{[]string{"--config", cfg, "--dropout", "0"}, "0"},
+	} {
+		o, err := parseTrainPlus("train", "train", tc.args, io.Discard, nil)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		got := "unset"
+		if o.Dropout != nil {
+			got = strconv.FormatFloat(*o.Dropout, 'g', -1, 64)
+		}
+		if got != tc.want {
+			t.Errorf("%v: dropout %s, want %s", tc.args, got, tc.want)
+		}
+	}
+}
