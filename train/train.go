@@ -27,7 +27,8 @@ type Sink interface {
 }
 
 // Run is a training run over a loaded model. Set the exported fields, call
-// Prepare, then Fit (or Step).
+// Prepare, then Fit (or Step). LoRA dropout is the adapter's own
+// (lora_dropout in its Config; lora.Adapter.SetDropout changes it).
 type Run struct {
 	Config  Config
 	Model   *model.Model
@@ -38,12 +39,14 @@ type Run struct {
 	Valid []data.Example
 	PadID int // the id in padding positions (data.PadID)
 	Sink  Sink
+	// T is the padded length of every batch's sequences (set by Prepare:
+	// the longest example of Train and Valid).
+	T int
 
 	params      []*model.Param
 	vals, grads [][]float32 // the trainable parameters' values and gradients
 	opt         *optim.AdamW
 	state       *model.State
-	T           int // padded sequence length of every batch
 	total       int // optimizer steps in the run
 	done        int // optimizer steps made (or restored from a checkpoint)
 
