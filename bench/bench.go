@@ -115,7 +115,7 @@ func Train(c *model.Config, m *model.Model, a *lora.Adapter, o TrainOptions) (Tr
 	res := TrainResult{Method: string(o.Method), Threads: tensor.Threads(), Params: m.NumParams()}
 	opt := train.Defaults()
 	ckpt := o.GradCheckpoint
-	opt.Data, opt.Full, opt.GradCheckpoint = "random token ids", o.Method == mem.Full, &ckpt
+	opt.GradCheckpoint = &ckpt
 	opt.BatchSize, opt.Steps, opt.LR, opt.Schedule, opt.Shuffle = o.Batch, o.Steps+1, 1e-4, "constant", false
 	r := rand.New(rand.NewPCG(2, 2))
 	exs := make([]data.Example, o.Batch)
@@ -126,7 +126,7 @@ func Train(c *model.Config, m *model.Model, a *lora.Adapter, o TrainOptions) (Tr
 		}
 		exs[b] = data.Example{IDs: ids, Labels: ids}
 	}
-	run := &train.Run{Opt: opt, Model: m, Adapter: a, Train: exs}
+	run := &train.Run{Config: opt, Model: m, Adapter: a, Full: o.Method == mem.Full, Train: exs}
 	if err := run.Prepare(); err != nil {
 		return res, err
 	}

@@ -44,3 +44,13 @@ func (r *splitmix64) below(n uint64) int {
 	}
 	return int(hi)
 }
+
+// PadID is the id written into padding positions (never trained on and,
+// with right padding and causal attention, never attended to by real
+// tokens): enc's EOS when it is one of the model's vocabSize ids, else 0.
+func PadID(enc Encoder, vocabSize int) int {
+	if e := enc.EOS(); e >= 0 && e < vocabSize {
+		return e
+	}
+	return 0
+}

@@ -18,10 +18,12 @@ import (
 	"time"
 
 	"github.com/golora/golora/data"
+	"github.com/golora/golora/finetune"
 	"github.com/golora/golora/generate"
 	"github.com/golora/golora/lora"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/report"
+	"github.com/golora/golora/runlog"
 	"github.com/golora/golora/tokenizer"
 	"github.com/golora/golora/train"
 )
@@ -234,19 +236,22 @@ func pretrain(o Options, c *corpus, dir string) error {
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return err
 	}
-	opt := train.Defaults()
-	opt.Model, opt.Data, opt.Out, opt.Full = dir, "(demo corpus)", tmp, true
-	opt.Steps, opt.BatchSize, opt.LR, opt.Schedule, opt.Warmup = o.BaseSteps, o.Batch, 3e-3, "cosine", max(1, o.BaseSteps/20)
-	opt.WeightDecay, opt.MaxSeqLen = 0.01, o.Context
-	r := &train.Run{Opt: opt, Model: m, Train: examples, PadID: tok.EOS(), Log: o.Log}
+	tc := train.Defaults()
+	tc.Steps, tc.BatchSize, tc.LR, tc.Schedule, tc.Warmup = o.BaseSteps, o.Batch, 3e-3, "cosine", max(1, o.BaseSteps/20)
+	tc.WeightDecay = 0.01
+	r := &train.Run{Config: tc, Model: m, Full: true, Train: examples, PadID: tok.EOS()}
 	if err := r.Prepare(); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.Stdout, "   %d sequences of %d tokens, %d steps of %d, every weight trainable\n", len(examples), o.Context, o.BaseSteps, o.Batch)
-	if err := r.Fit(0); err != nil {
+	progress := finetune.NewProgress(o.Log, r.TotalSteps(), 0)
+	r.Sink = progress
+	err = r.Fit(0)
+	progress.Done()
+	if err != nil {
 		return err
 	}
-	if err := r.SaveFinal(); err != nil {
+	if err := r.SaveWeights(tmp); err != nil {
 		return err
 	}
 	if err := tok.Save(tmp); err != nil {
@@ -294,44 +299,40 @@ func chunks(tok *tokenizer.Tokenizer, text []byte, n int) ([]data.Example, error
 // trainPersonality trains one LoRA adapter on the loaded base and saves it
 // as a PEFT directory, then detaches it so the base is clean again.
 func trainPersonality(o Options, m *model.Model, name string, trainSet, valid []data.Example) error {
-	opt := train.Defaults()
-	opt.Model, opt.Data, opt.Out = m.Source, "(demo corpus)", filepath.Join(o.Out, name)
-	opt.Rank, opt.Alpha, opt.Targets = 8, 16, "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"
-	opt.Steps, opt.BatchSize, opt.LR, opt.Schedule, opt.Warmup = o.LoRASteps, o.Batch, 2e-3, "linear", max(1, o.LoRASteps/10)
-	opt.MaxSeqLen, opt.EvalEvery = o.Context, max(1, o.LoRASteps/4)
-	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
+	out := filepath.Join(o.Out, name)
+	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	a, err := train.NewAdapter(m, opt)
+	lc := &lora.Config{R: 8, Alpha: 16, Init: "default", BaseModel: m.Source, Bias: "none",
+		Targets: []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}}
+	cfg := train.Defaults()
+	cfg.Steps, cfg.BatchSize, cfg.LR, cfg.Schedule, cfg.Warmup = o.LoRASteps, o.Batch, 2e-3, "linear", max(1, o.LoRASteps/10)
+	cfg.EvalEvery = max(1, o.LoRASteps/4)
+	a, err := lora.New(m, name, lc, cfg.Seed)
 	if err != nil {
 		return err
 	}
-	a.Name = name
 	defer a.Detach(m)
-	r := &train.Run{Opt: opt, Model: m, Adapter: a, Train: trainSet, Valid: valid, PadID: 0, Log: o.Log}
+	r := &train.Run{Config: cfg, Model: m, Adapter: a, Train: trainSet, Valid: valid, PadID: 0}
 	if err := r.Prepare(); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.Stdout, "   %s\n", r.ParamReport())
-	var first, last train.Metric
-	r.OnStep = func(m train.Metric) {
-		if m.Step == 1 {
-			first = m
-		}
-		last = m
-	}
 	before, err := r.Evaluate(valid)
 	if err != nil {
 		return err
 	}
-	rec, err := train.NewRecorder(r, 0, 0)
+	s := finetune.RunSettings(r)
+	s.Model, s.Out, s.MaxSeqLen = m.Source, out, o.Context
+	rec, err := finetune.NewRecorder(r, s, 0, o.Log)
 	if err != nil {
 		return err
 	}
-	r.OnStep = rec.Hook(r.OnStep)
+	sink := &firstLast{Recorder: rec}
+	r.Sink = sink
 	err = r.Fit(0)
 	if err == nil {
-		err = r.SaveFinal()
+		err = r.SaveWeights(out)
 	}
 	if ferr := rec.Finish(err); err == nil {
 		err = ferr
@@ -339,7 +340,8 @@ func trainPersonality(o Options, m *model.Model, name string, trainSet, valid []
 	if err != nil {
 		return err
 	}
-	reportPath, err := report.Write(opt.Out, report.Options{})
+	first, last := sink.first, sink.last
+	reportPath, err := report.Write(out, report.Options{})
 	if err != nil {
 		return err
 	}
@@ -350,6 +352,21 @@ func trainPersonality(o Options, m *model.Model, name string, trainSet, valid []
 	fmt.Fprintf(o.Stdout, "   train loss %.3f → %.3f, held-out loss %.3f → %.3f, %.0f tokens/s\n   report with pictures: %s\n\n",
 		first.Loss, last.Loss, before, after, last.TokensPerSec, reportPath)
 	return nil
+}
+
+// firstLast records a run with a finetune.Recorder and keeps the metrics
+// of its first and last steps.
+type firstLast struct {
+	*finetune.Recorder
+	first, last runlog.Metric
+}
+
+func (f *firstLast) Step(r *train.Run, m runlog.Metric) error {
+	if m.Step == 1 {
+		f.first = m
+	}
+	f.last = m
+	return f.Recorder.Step(r, m)
 }
 
 // evalLoss is the mean loss over examples with whatever adapters are enabled.

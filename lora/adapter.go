@@ -71,6 +71,21 @@ func (a *Adapter) SetTrainable(on bool) {
 	}
 }
 
+// SetDropout sets the adapter's lora_dropout p, in [0, 1), in its config
+// and in every attached module (training drops each input element of the
+// LoRA path with probability p). Call it before the model's training state
+// is made (train.Run.Prepare): the state sizes its dropout buffers then.
+func (a *Adapter) SetDropout(p float64) error {
+	if p < 0 || p >= 1 {
+		return fmt.Errorf("lora: dropout must be in [0, 1), got %g", p)
+	}
+	a.Config.Dropout = p
+	for _, l := range a.Modules {
+		l.Dropout = float32(p)
+	}
+	return nil
+}
+
 // Targets returns the linear modules of m that cfg selects. A selection
 // that matches nothing is an error listing the model's linear modules.
 func Targets(m *model.Model, cfg *Config) ([]*model.Linear, error) {

@@ -23,9 +23,9 @@ import (
 
 	"github.com/golora/golora/internal/atomicfile"
 	"github.com/golora/golora/model"
+	"github.com/golora/golora/runlog"
 	"github.com/golora/golora/safetensors"
 	"github.com/golora/golora/tensor"
-	"github.com/golora/golora/train"
 )
 
 // File names Write creates in the run directory.
@@ -264,7 +264,7 @@ func (p *page) summary(b *base) {
 			add("wall time", fmt.Sprintf("%s s, %d threads", short(r.Info.ElapsedSec), r.Info.Threads))
 		}
 	} else {
-		add("peak RSS", "not recorded (no "+train.RunFile+")")
+		add("peak RSS", "not recorded (no "+runlog.RunFile+")")
 	}
 	if tp := r.TrainableParams(); tp > 0 {
 		all := b.params
@@ -665,7 +665,7 @@ func (p *page) settings() {
 	r := p.run
 	p.w("<h2>Settings</h2>\n")
 	if r.Options == nil {
-		p.w("<p>Not recorded (no %s and no checkpoint).</p>\n", train.RunFile)
+		p.w("<p>Not recorded (no %s and no checkpoint).</p>\n", runlog.RunFile)
 		return
 	}
 	p.w("<table>\n")

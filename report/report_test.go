@@ -15,7 +15,9 @@ import (
 	"testing"
 
 	"github.com/golora/golora/data"
+	"github.com/golora/golora/finetune"
 	"github.com/golora/golora/model"
+	"github.com/golora/golora/runlog"
 	"github.com/golora/golora/tensor"
 	"github.com/golora/golora/train"
 )
@@ -58,49 +60,51 @@ func tinyData(t *testing.T, path string, n int, seed uint64) string {
 	return path
 }
 
-// recordedTrain trains like train.Execute with a Recorder attached (what
-// `golora train` does once the recorder is wired in).
-func recordedTrain(t *testing.T, o train.Options) {
+// recordedTrain trains with a finetune.Recorder attached, as `golora
+// train` does, from a train.Run built by hand.
+func recordedTrain(t *testing.T, o finetune.Options) {
 	t.Helper()
 	m, err := model.Load(o.Model)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	enc, _ := train.LoadEncoder(o.Model)
+	enc, _ := finetune.LoadEncoder(o.Model)
 	dopt := data.Options{MaxSeqLen: o.MaxSeqLen, VocabSize: m.Cfg.VocabSize}
-	tr, err := data.LoadFile(o.Data, enc, dopt)
+	tr, err := finetune.LoadData(o.Model, enc, o.Data, dopt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	va, err := data.LoadFile(o.Valid, enc, dopt)
+	va, err := finetune.LoadData(o.Model, enc, o.Valid, dopt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	os.MkdirAll(o.Out, 0o755)
-	r := &train.Run{Opt: o, Model: m, Train: tr, Valid: va}
-	if r.Adapter, err = train.NewAdapter(m, o); err != nil {
+	r := &train.Run{Config: o.Config, Model: m, Train: tr, Valid: va}
+	if r.Adapter, err = finetune.NewAdapter(m, o); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Prepare(); err != nil {
 		t.Fatal(err)
 	}
-	rec, err := train.NewRecorder(r, 0, 0)
+	s := finetune.RunSettings(r)
+	s.Model, s.Data, s.Valid, s.Out = o.Model, o.Data, o.Valid, o.Out
+	rec, err := finetune.NewRecorder(r, s, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.OnStep = rec.Hook(r.OnStep)
+	r.Sink = rec
 	err = r.Fit(0)
 	if err == nil {
-		err = r.SaveFinal()
+		err = r.SaveWeights(o.Out)
 	}
 	if err := rec.Finish(err); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func tinyOptions(dir string) train.Options {
-	o := train.Defaults()
+func tinyOptions(dir string) finetune.Options {
+	o := finetune.Defaults()
 	o.Model = filepath.Join(dir, "base")
 	o.Data = filepath.Join(dir, "train.jsonl")
 	o.Valid = filepath.Join(dir, "valid.jsonl")
@@ -110,7 +114,7 @@ func tinyOptions(dir string) train.Options {
 	return o
 }
 
-func setup(t *testing.T) train.Options {
+func setup(t *testing.T) finetune.Options {
 	t.Helper()
 	dir := t.TempDir()
 	o := tinyOptions(dir)
@@ -202,7 +206,7 @@ func TestLoadRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.NormsFrom != train.NormsFile || len(r.Norms) != 13 || r.Norms[0].Step != 0 || r.Norms[12].Step != 12 {
+	if r.NormsFrom != runlog.NormsFile || len(r.Norms) != 13 || r.Norms[0].Step != 0 || r.Norms[12].Step != 12 {
 		t.Errorf("norms from %q: %d records", r.NormsFrom, len(r.Norms))
 	}
 	if len(r.Adapter.Modules) != 6 || r.Adapter.Scale != 2 {
@@ -222,18 +226,23 @@ func TestLoadRun(t *testing.T) {
 	}
 }
 
-// A run trained without the recorder (plain train.Execute, checkpoints
-// every 4 steps) still gets a report: norms from the checkpoints.
+// A run whose norms.jsonl and run.json are missing (as with golora before
+// the recorder; checkpoints every 4 steps) still gets a report: norms from
+// the checkpoints, settings from the newest checkpoint.
 func TestReportWithoutRecorder(t *testing.T) {
 	o := setup(t)
 	o.SaveEvery = 4
-	r, err := train.Execute(o, nil)
+	r, err := finetune.Execute(o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.Model.Close()
-	os.Remove(filepath.Join(o.Out, train.NormsFile))
-	os.Remove(filepath.Join(o.Out, train.RunFile))
+	info, err := runlog.ReadRunInfo(filepath.Join(o.Out, runlog.RunFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(o.Out, runlog.NormsFile))
+	os.Remove(filepath.Join(o.Out, runlog.RunFile))
 	run, err := Load(o.Out)
 	if err != nil {
 		t.Fatal(err)
@@ -244,6 +253,27 @@ func TestReportWithoutRecorder(t *testing.T) {
 	}
 	if run.NormsFrom != "checkpoints" || fmt.Sprint(steps) != "[4 8 12]" {
 		t.Errorf("norms from %q at steps %v, want checkpoints 4 8 and the final 12", run.NormsFrom, steps)
+	}
+	// A checkpoint holds train's hyperparameters ...
+	if run.Options == nil || run.Options.Steps != 12 || run.Options.LR != o.LR || run.Options.EvalEvery != 4 {
+		t.Errorf("hyperparameters not recovered from the checkpoint: %+v", run.Options)
+	}
+	// ... and one written before train.Config was split from the command's
+	// options held all of them, as run.json does.
+	for _, step := range []int{4, 8} {
+		path := filepath.Join(runlog.CheckpointDir(o.Out, step), runlog.TrainerStateFile)
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st map[string]any
+		json.Unmarshal(raw, &st)
+		st["options"] = info.Options
+		js, _ := json.Marshal(st)
+		os.WriteFile(path, js, 0o644)
+	}
+	if run, err = Load(o.Out); err != nil {
+		t.Fatal(err)
 	}
 	if run.Options == nil || run.Options.Rank != 4 {
 		t.Error("options not recovered from the checkpoint")
@@ -347,7 +377,7 @@ func TestStepTicks(t *testing.T) {
 func TestReportOfFullFineTuning(t *testing.T) {
 	o := setup(t)
 	o.Full, o.Steps = true, 3
-	r, err := train.Execute(o, nil)
+	r, err := finetune.Execute(o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,9 +13,9 @@ import (
 	"strings"
 
 	"github.com/golora/golora/lora"
+	"github.com/golora/golora/runlog"
 	"github.com/golora/golora/safetensors"
 	"github.com/golora/golora/tensor"
-	"github.com/golora/golora/train"
 )
 
 // Run is what a finished (or interrupted) training run left in its
@@ -23,12 +23,12 @@ import (
 // may be missing; Notes says what was and why it matters.
 type Run struct {
 	Dir     string
-	Info    *train.RunInfo // run.json; nil for runs that did not write one
-	Options *train.Options // from run.json, else the newest checkpoint's trainer_state.json
-	Metrics []train.Metric
+	Info    *runlog.RunInfo  // run.json; nil for runs that did not write one
+	Options *runlog.Settings // from run.json, else the newest checkpoint's trainer_state.json
+	Metrics []runlog.Metric
 	// Norms are ‖s·B·A‖_F by recorded step and module: from norms.jsonl,
 	// else rebuilt from the checkpoints and the final adapter.
-	Norms     []train.NormRecord
+	Norms     []runlog.NormRecord
 	NormsFrom string
 	Adapter   *Adapter // the final adapter, or the newest checkpoint's; nil in full fine-tuning
 	Full      bool     // a full fine-tuning run (it saved model weights, not an adapter)
@@ -70,7 +70,7 @@ func Load(dir string) (*Run, error) {
 		return nil, fmt.Errorf("%s is not a directory", dir)
 	}
 	found := false
-	if ri, err := train.ReadRunInfo(filepath.Join(dir, train.RunFile)); err == nil {
+	if ri, err := runlog.ReadRunInfo(filepath.Join(dir, runlog.RunFile)); err == nil {
 		r.Info, r.Options, found = ri, &ri.Options, true
 		r.Full = ri.Options.Full
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -82,7 +82,7 @@ func Load(dir string) (*Run, error) {
 			r.Full = o.Full
 		}
 	}
-	if ms, err := train.ReadMetrics(filepath.Join(dir, "metrics.jsonl")); err == nil {
+	if ms, err := runlog.ReadMetrics(filepath.Join(dir, "metrics.jsonl")); err == nil {
 		r.Metrics, found = ms, true
 	} else if len(ms) > 0 {
 		r.Metrics, found = ms, true
@@ -93,8 +93,8 @@ func Load(dir string) (*Run, error) {
 	// The result: an adapter, else a full model, else the newest checkpoint's.
 	adir := dir
 	if !exists(filepath.Join(dir, lora.WeightsFile)) && !exists(filepath.Join(dir, "config.json")) {
-		if step, _ := train.LatestCheckpoint(dir); step > 0 {
-			adir = train.CheckpointDir(dir, step)
+		if step, _ := runlog.LatestCheckpoint(dir); step > 0 {
+			adir = runlog.CheckpointDir(dir, step)
 			r.note("no final weights in %s: showing checkpoint-%d", dir, step)
 		}
 	}
@@ -117,7 +117,7 @@ func Load(dir string) (*Run, error) {
 		}
 	}
 	if !found {
-		return nil, fmt.Errorf("%s: not a golora training run (no metrics.jsonl, %s or saved weights)", dir, train.RunFile)
+		return nil, fmt.Errorf("%s: not a golora training run (no metrics.jsonl, %s or saved weights)", dir, runlog.RunFile)
 	}
 	if r.Adapter != nil {
 		r.loadNorms()
@@ -135,18 +135,18 @@ func exists(path string) bool {
 }
 
 // checkpointOptions reads the options of the newest checkpoint.
-func checkpointOptions(dir string) (*train.Options, error) {
-	step, err := train.LatestCheckpoint(dir)
+func checkpointOptions(dir string) (*runlog.Settings, error) {
+	step, err := runlog.LatestCheckpoint(dir)
 	if err != nil || step == 0 {
 		return nil, err
 	}
-	path := filepath.Join(train.CheckpointDir(dir, step), "trainer_state.json")
+	path := filepath.Join(runlog.CheckpointDir(dir, step), "trainer_state.json")
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	var st struct {
-		Options train.Options `json:"options"`
+		Options runlog.Settings `json:"options"`
 	}
 	if err := json.Unmarshal(raw, &st); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -157,10 +157,10 @@ func checkpointOptions(dir string) (*train.Options, error) {
 // loadNorms reads norms.jsonl, or rebuilds the norms from the checkpoints
 // and the final adapter for runs that did not record them.
 func (r *Run) loadNorms() {
-	path := filepath.Join(r.Dir, train.NormsFile)
-	ns, err := train.ReadNorms(path)
+	path := filepath.Join(r.Dir, runlog.NormsFile)
+	ns, err := runlog.ReadNorms(path)
 	if err == nil && len(ns) > 0 {
-		r.Norms, r.NormsFrom = ns, train.NormsFile
+		r.Norms, r.NormsFrom = ns, runlog.NormsFile
 		return
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -177,7 +177,7 @@ func (r *Run) loadNorms() {
 	}
 	sort.Ints(steps)
 	for _, s := range steps {
-		a, err := ReadAdapter(train.CheckpointDir(r.Dir, s))
+		a, err := ReadAdapter(runlog.CheckpointDir(r.Dir, s))
 		if err != nil {
 			r.note("%v", err)
 			continue
@@ -192,11 +192,11 @@ func (r *Run) loadNorms() {
 		r.Norms = append(r.Norms, r.Adapter.normRecord(last))
 	}
 	r.NormsFrom = "checkpoints"
-	r.note("no %s in %s (a run from before golora recorded norms): the norms are those of the checkpoints and the final adapter", train.NormsFile, r.Dir)
+	r.note("no %s in %s (a run from before golora recorded norms): the norms are those of the checkpoints and the final adapter", runlog.NormsFile, r.Dir)
 }
 
-func (a *Adapter) normRecord(step int) train.NormRecord {
-	nr := train.NormRecord{Step: step, Norms: map[string]float64{}}
+func (a *Adapter) normRecord(step int) runlog.NormRecord {
+	nr := runlog.NormRecord{Step: step, Norms: map[string]float64{}}
 	for _, m := range a.Modules {
 		nr.Norms[m.Name] = m.Norm
 	}
@@ -223,7 +223,7 @@ func ReadAdapter(dir string) (*Adapter, error) {
 			layer = -1
 		}
 		m := &Module{Name: fm.Path, Kind: fm.Path[strings.LastIndex(fm.Path, ".")+1:], Layer: layer, A: fm.A, B: fm.B}
-		m.Norm = a.Scale * train.ProductNorm(m.B, m.A)
+		m.Norm = a.Scale * lora.ProductNorm(m.B, m.A)
 		a.Modules = append(a.Modules, m)
 	}
 	sort.Slice(a.Modules, func(i, j int) bool { return moduleLess(a.Modules[i], a.Modules[j]) })

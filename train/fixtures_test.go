@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/golora/golora/internal/testref"
 	"github.com/golora/golora/lora"
 	"github.com/golora/golora/model"
 )
@@ -18,12 +19,12 @@ import (
 // (Σ CE over the targets labels[b][t+1] ≠ -100 / their count) with
 // loss_after_training.
 func TestAfterTrainingMatchesPyTorch(t *testing.T) {
-	r := loadRef(t)
+	r := testref.Load(t)
 	var exp struct {
 		Logits [][][]float64 `json:"logits_after_training"`
 		Loss   float64       `json:"loss_after_training"`
 	}
-	raw, err := os.ReadFile(filepath.Join(ref, "expected.json"))
+	raw, err := os.ReadFile(filepath.Join(testref.Dir(), "expected.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,10 +32,14 @@ func TestAfterTrainingMatchesPyTorch(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	if _, err := Execute(refOptions(writeIDs(t, r), out, 2, 1), nil); err != nil {
+	run := refRun(t, refConfig(2, 1))
+	if err := run.Fit(0); err != nil {
 		t.Fatal(err)
 	}
-	m, err := model.Load(ref)
+	if err := run.SaveWeights(out); err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.Load(testref.Dir())
 	if err != nil {
 		t.Fatal(err)
 	}

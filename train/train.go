@@ -1,55 +1,54 @@
 package train
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/golora/golora/internal/human"
-	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/golora/golora/data"
 	"github.com/golora/golora/lora"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/optim"
+	"github.com/golora/golora/runlog"
 )
 
-// Metric is one line of metrics.jsonl: the state after an optimizer step.
-type Metric struct {
-	Step         int      `json:"step"`
-	Epoch        float64  `json:"epoch"`
-	Loss         float64  `json:"loss"`
-	LR           float64  `json:"lr"`
-	GradNorm     float64  `json:"grad_norm"`
-	Tokens       int      `json:"tokens"`
-	TokensPerSec float64  `json:"tokens_per_sec"`
-	ElapsedSec   float64  `json:"elapsed_sec"`
-	ValidLoss    *float64 `json:"valid_loss,omitempty"`
+// Sink receives what a run produces; the application decides where it
+// goes. A nil Sink is silent: no metrics, no checkpoints.
+type Sink interface {
+	// Step is called after every optimizer step with its metric (ValidLoss
+	// set on the steps that evaluated). An error stops Fit.
+	Step(r *Run, m runlog.Metric) error
+	// Checkpoint is called after every SaveEvery-th step but the last;
+	// it typically calls r.SaveCheckpoint with a directory of its choice.
+	// An error stops Fit.
+	Checkpoint(r *Run, step int) error
 }
 
-// Run is a training run over a loaded model.
+// Run is a training run over a loaded model. Set the exported fields, call
+// Prepare, then Fit (or Step). LoRA dropout is the adapter's own
+// (lora_dropout in its Config; lora.Adapter.SetDropout changes it).
 type Run struct {
-	Opt     Options
+	Config  Config
 	Model   *model.Model
-	Adapter *lora.Adapter // nil in full fine-tuning
-	Train   []data.Example
-	Valid   []data.Example
-	PadID   int
-
-	// Log receives the PEFT-style parameter report and progress; nil is
-	// silent. OnStep, when set, is called after every optimizer step.
-	Log    io.Writer
-	OnStep func(Metric)
+	Adapter *lora.Adapter // the adapter trained; nil with Full
+	// Full trains every weight of Model instead of an adapter.
+	Full  bool
+	Train []data.Example
+	Valid []data.Example
+	PadID int // the id in padding positions (data.PadID)
+	Sink  Sink
+	// T is the padded length of every batch's sequences (set by Prepare:
+	// the longest example of Train and Valid).
+	T int
 
 	params      []*model.Param
 	vals, grads [][]float32 // the trainable parameters' values and gradients
 	opt         *optim.AdamW
 	state       *model.State
-	T           int // padded sequence length of every batch
 	total       int // optimizer steps in the run
+	done        int // optimizer steps made (or restored from a checkpoint)
 
 	// Step's buffers: one micro-batch, and the epoch's permutation.
 	ids, labels []int
@@ -62,16 +61,22 @@ type Run struct {
 // longest example and builds the optimizer. The adapter (if any) must be
 // attached to the model already.
 func (r *Run) Prepare() error {
-	o := &r.Opt
-	if len(r.Train) == 0 {
-		return fmt.Errorf("%s: no training examples", o.Data)
+	o := &r.Config
+	if err := o.Validate(); err != nil {
+		return err
 	}
-	if r.Opt.Full {
+	if len(r.Train) == 0 {
+		return fmt.Errorf("train: no training examples")
+	}
+	if r.Full {
+		if r.Adapter != nil {
+			return fmt.Errorf("train: Full trains the model's own weights; detach the adapter (Adapter must be nil)")
+		}
 		r.Model.SetTrainable(func(string) bool { return true })
 		r.params = r.Model.Params()
 	} else {
 		if r.Adapter == nil {
-			return fmt.Errorf("train: no adapter to train")
+			return fmt.Errorf("train: no adapter to train (attach one, or set Full)")
 		}
 		r.Model.SetTrainable(func(string) bool { return false })
 		r.Adapter.SetTrainable(true)
@@ -102,27 +107,34 @@ func (r *Run) Prepare() error {
 	r.ids, r.labels = make([]int, o.BatchSize*r.T), make([]int, o.BatchSize*r.T)
 	r.exs = make([]data.Example, 0, o.BatchSize)
 	r.perm, r.permEpoch = nil, -1
+	r.done = 0
 	r.opt = optim.NewAdamW(r.vals, o.Beta1, o.Beta2, o.Eps, o.WeightDecay)
 	return r.opt.Validate()
 }
 
 // Checkpointing reports whether the run recomputes activations in
-// backward (Options.Checkpointing for this run's base).
+// backward (Config.Checkpointing for this run's base).
 func (r *Run) Checkpointing() bool {
 	_, _, fourBit := r.Model.QuantType()
-	return r.Opt.Checkpointing(fourBit)
+	return r.Config.Checkpointing(fourBit)
 }
 
 // TotalSteps is the number of optimizer steps the run makes.
 func (r *Run) TotalSteps() int { return r.total }
 
+// TrainableParams is the number of values the run trains.
+func (r *Run) TrainableParams() int {
+	n := 0
+	for _, p := range r.params {
+		n += p.NumElements()
+	}
+	return n
+}
+
 // ParamReport is PEFT's print_trainable_parameters line:
 // "trainable params: N || all params: M || trainable%: P".
 func (r *Run) ParamReport() string {
-	trainable := 0
-	for _, p := range r.params {
-		trainable += p.NumElements()
-	}
+	trainable := r.TrainableParams()
 	all := r.Model.NumParams()
 	if r.Adapter != nil {
 		all += r.Adapter.NumParams()
@@ -139,11 +151,11 @@ func (r *Run) ParamReport() string {
 func (r *Run) exampleAt(g int) int {
 	n := len(r.Train)
 	epoch, i := g/n, g%n
-	if !r.Opt.Shuffle {
+	if !r.Config.Shuffle {
 		return i
 	}
 	if r.permEpoch != epoch || r.perm == nil {
-		r.perm = data.Permutation(n, r.Opt.Seed^uint64(epoch+1)*0x9e3779b97f4a7c15)
+		r.perm = data.Permutation(n, r.Config.Seed^uint64(epoch+1)*0x9e3779b97f4a7c15)
 		r.permEpoch = epoch
 	}
 	return r.perm[i]
@@ -193,10 +205,10 @@ type StepStats struct {
 
 // Step runs optimizer step k (0-based): its GradAccum micro-batches
 // through forward, loss and backward, then clipping and AdamW. The batches
-// are a pure function of k and the options, so any step can be replayed.
+// are a pure function of k and the Config, so any step can be replayed.
 // A non-finite loss or gradient stops it before the update (ErrNonFinite).
 func (r *Run) Step(k int) (StepStats, error) {
-	o := &r.Opt
+	o := &r.Config
 	B, T := o.BatchSize, r.T
 	var st StepStats
 	lr, err := optim.LR(o.Schedule, o.LR, k, o.Warmup, r.total)
@@ -219,7 +231,8 @@ func (r *Run) Step(k int) (StepStats, error) {
 			r.exs = append(r.exs, r.Train[r.exampleAt(first+micro*B+b)])
 		}
 		st.Tokens += fill(r.ids, r.labels, r.exs, T, r.PadID)
-		r.state.Dropout = o.Dropout > 0
+		// Each LoRA module drops with its adapter's lora_dropout (0: never).
+		r.state.Dropout = true
 		r.state.DropoutSeed = o.Seed ^ uint64(k)<<20 ^ uint64(micro)
 		if err := r.Model.Forward(r.state, r.ids); err != nil {
 			return st, err
@@ -237,24 +250,21 @@ func (r *Run) Step(k int) (StepStats, error) {
 	st.Loss = sum / float64(max(norm, 1))
 	st.GradNorm = optim.ClipGradNorm(r.grads, o.MaxGradNorm)
 	if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) || math.IsNaN(st.GradNorm) || math.IsInf(st.GradNorm, 0) {
-		return st, fmt.Errorf("%w at step %d (loss %v, gradient norm %v): stopped without updating; the last checkpoint in %s is intact; try a lower --lr or --max-grad-norm",
-			ErrNonFinite, k+1, st.Loss, st.GradNorm, o.Out)
+		return st, fmt.Errorf("%w at step %d (loss %v, gradient norm %v): stopped without updating",
+			ErrNonFinite, k+1, st.Loss, st.GradNorm)
 	}
 	r.opt.Step(r.vals, r.grads, lr)
+	r.done = k + 1
 	return st, nil
 }
 
-// Fit trains from step start (0, or a checkpoint's step) to the end,
-// writing metrics, validation losses and checkpoints as the options say.
+// Fit trains from step start (0, or the step LoadCheckpoint returned) to
+// the end, evaluating on Valid every EvalEvery steps and after the last,
+// and handing each step's metric, and every SaveEvery-th step but the last,
+// to the Sink.
 func (r *Run) Fit(start int) error {
-	o := &r.Opt
+	o := &r.Config
 	perStep := o.BatchSize * o.GradAccum
-	metrics, err := openMetrics(o.Out, start)
-	if err != nil {
-		return err
-	}
-	defer metrics.Close()
-	prog := newProgress(r.Log, r.total, start)
 	t0 := time.Now()
 	for k := start; k < r.total; k++ {
 		ts := time.Now()
@@ -263,7 +273,7 @@ func (r *Run) Fit(start int) error {
 			return err
 		}
 		elapsed := time.Since(ts).Seconds()
-		m := Metric{Step: k + 1, Epoch: float64((k+1)*perStep) / float64(len(r.Train)), Loss: st.Loss, LR: st.LR,
+		m := runlog.Metric{Step: k + 1, Epoch: float64((k+1)*perStep) / float64(len(r.Train)), Loss: st.Loss, LR: st.LR,
 			GradNorm: st.GradNorm, Tokens: st.Tokens, TokensPerSec: float64(st.Tokens) / elapsed, ElapsedSec: time.Since(t0).Seconds()}
 		last := k+1 == r.total
 		if len(r.Valid) > 0 && ((o.EvalEvery > 0 && (k+1)%o.EvalEvery == 0) || last) {
@@ -273,20 +283,18 @@ func (r *Run) Fit(start int) error {
 			}
 			m.ValidLoss = &v
 		}
-		if err := metrics.write(m); err != nil {
+		if r.Sink == nil {
+			continue
+		}
+		if err := r.Sink.Step(r, m); err != nil {
 			return err
 		}
-		prog.step(m)
-		if r.OnStep != nil {
-			r.OnStep(m)
-		}
 		if o.SaveEvery > 0 && (k+1)%o.SaveEvery == 0 && !last {
-			if err := r.SaveCheckpoint(k + 1); err != nil {
+			if err := r.Sink.Checkpoint(r, k+1); err != nil {
 				return err
 			}
 		}
 	}
-	prog.done()
 	return nil
 }
 
@@ -329,58 +337,4 @@ func evaluate(m *model.Model, s *model.State, examples []data.Example, pad int) 
 		return math.NaN(), nil
 	}
 	return sum / float64(count), nil
-}
-
-// metricsFile appends one JSON line per step to OUT/metrics.jsonl.
-type metricsFile struct{ f *os.File }
-
-// openMetrics opens metrics.jsonl for appending; a resumed run first keeps
-// only the lines of steps up to start, so the file reads as one run.
-func openMetrics(dir string, start int) (*metricsFile, error) {
-	path := filepath.Join(dir, "metrics.jsonl")
-	if start == 0 {
-		if err := os.WriteFile(path, nil, 0o644); err != nil {
-			return nil, err
-		}
-	} else if err := truncateMetrics(path, start); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	return &metricsFile{f}, nil
-}
-
-func (m *metricsFile) write(x Metric) error {
-	b, err := json.Marshal(x)
-	if err != nil {
-		return err
-	}
-	// One write call per line: a reader never sees a partial line unless
-	// the machine stops mid-write, and a resumed run rewrites the file.
-	if _, err := m.f.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("%s: %w", m.f.Name(), err)
-	}
-	return nil
-}
-
-func (m *metricsFile) Close() error { return m.f.Close() }
-
-// ReadMetrics parses a metrics.jsonl file.
-func ReadMetrics(path string) ([]Metric, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var out []Metric
-	dec := json.NewDecoder(bytesReader(data))
-	for line := 1; dec.More(); line++ {
-		var m Metric
-		if err := dec.Decode(&m); err != nil {
-			return out, fmt.Errorf("%s:%d: %w", path, line, err)
-		}
-		out = append(out, m)
-	}
-	return out, nil
 }

@@ -3,105 +3,84 @@ package train
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/golora/golora/internal/testref"
+	"github.com/golora/golora/lora"
+	"github.com/golora/golora/model"
+	"github.com/golora/golora/runlog"
 	"github.com/golora/golora/safetensors"
 )
 
-// testdata/ref/lora_train: six AdamW steps of a PEFT adapter computed by
-// PyTorch (float64), with and without gradient accumulation.
-const ref = "../testdata/ref/lora_train"
-
-type refStep struct {
-	Step     int     `json:"step"`
-	LR       float64 `json:"lr"`
-	Loss     float64 `json:"loss"`
-	GradNorm float64 `json:"grad_norm"`
+// refConfig is the fixture's training: linear schedule with 2 warmup steps,
+// 6 steps, weight decay 0.01, clipping at 1, the file order.
+func refConfig(batch, accum int) Config {
+	c := Defaults()
+	c.LR, c.Schedule, c.Warmup, c.Steps = 1e-2, "linear", 2, 6
+	c.BatchSize, c.GradAccum = batch, accum
+	c.WeightDecay, c.MaxGradNorm = 0.01, 1
+	c.Shuffle = false
+	return c
 }
 
-type refTrain struct {
-	IDs    [][]int `json:"ids"`
-	Labels [][]int `json:"labels"`
-	Train  map[string]struct {
-		Steps []refStep `json:"steps"`
-	} `json:"train"`
-	Final map[string]json.RawMessage `json:"final"`
-}
-
-func loadRef(t *testing.T) refTrain {
+// refRun prepares a run of the fixture's model with its initial adapter.
+func refRun(t *testing.T, c Config) *Run {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(ref, "expected.json"))
+	m, err := model.Load(testref.Dir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r refTrain
-	if err := json.Unmarshal(raw, &r); err != nil {
+	t.Cleanup(func() { m.Close() })
+	a, err := lora.Load(filepath.Join(testref.Dir(), "adapter_init"), m, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Run{Config: c, Model: m, Adapter: a, Train: testref.Load(t).Examples()}
+	if err := r.Prepare(); err != nil {
 		t.Fatal(err)
 	}
 	return r
 }
 
-// writeIDs writes the fixture's sequences as pre-tokenized jsonl.
-func writeIDs(t *testing.T, r refTrain) string {
-	t.Helper()
-	var b bytes.Buffer
-	for i := range r.IDs {
-		line, _ := json.Marshal(map[string]any{"input_ids": r.IDs[i], "labels": r.Labels[i]})
-		b.Write(append(line, '\n'))
-	}
-	path := filepath.Join(t.TempDir(), "train.jsonl")
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+// recorder is a Sink that keeps the metrics and writes checkpoints into
+// dir/checkpoint-N.
+type recorder struct {
+	dir     string
+	metrics []runlog.Metric
 }
 
-func refOptions(data, out string, batch, accum int) Options {
-	o := Defaults()
-	o.Model, o.Data, o.Out = ref, data, out
-	o.InitAdapter = filepath.Join(ref, "adapter_init")
-	o.LR, o.Schedule, o.Warmup, o.Steps = 1e-2, "linear", 2, 6
-	o.BatchSize, o.GradAccum = batch, accum
-	o.WeightDecay, o.MaxGradNorm = 0.01, 1
-	o.Shuffle = false
-	return o
-}
-
-func flat(v any) []float64 {
-	switch v := v.(type) {
-	case float64:
-		return []float64{v}
-	case []any:
-		var out []float64
-		for _, e := range v {
-			out = append(out, flat(e)...)
-		}
-		return out
-	}
+func (s *recorder) Step(r *Run, m runlog.Metric) error {
+	s.metrics = append(s.metrics, m)
 	return nil
 }
 
+func (s *recorder) Checkpoint(r *Run, step int) error {
+	return r.SaveCheckpoint(runlog.CheckpointDir(s.dir, step))
+}
+
 func TestMatchesPyTorchAdamW(t *testing.T) {
-	r := loadRef(t)
-	data := writeIDs(t, r)
+	r := testref.Load(t)
 	for _, tc := range []struct {
 		name         string
 		batch, accum int
 	}{{"accum1", 2, 1}, {"accum2", 1, 2}} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := t.TempDir()
-			run, err := Execute(refOptions(data, out, tc.batch, tc.accum), nil)
-			if err != nil {
+			run := refRun(t, refConfig(tc.batch, tc.accum))
+			sink := &recorder{dir: out}
+			run.Sink = sink
+			if err := run.Fit(0); err != nil {
 				t.Fatal(err)
 			}
-			got, err := ReadMetrics(filepath.Join(out, "metrics.jsonl"))
-			if err != nil {
+			if err := run.SaveWeights(out); err != nil {
 				t.Fatal(err)
 			}
+			got := sink.metrics
 			want := r.Train[tc.name].Steps
 			if len(got) != len(want) || run.TotalSteps() != 6 {
 				t.Fatalf("%d metric lines, want %d", len(got), len(want))
@@ -125,13 +104,21 @@ func TestMatchesPyTorchAdamW(t *testing.T) {
 			defer f.Close()
 			for key, raw := range r.Final {
 				var v any
-				json.Unmarshal(raw, &v)
-				want := flat(v)
+				if err := json.Unmarshal(raw, &v); err != nil {
+					t.Fatalf("expected.json final %s: %v", key, err)
+				}
+				want := testref.Flat(v)
 				tt, ok := f.Tensor(key)
 				if !ok {
 					t.Fatalf("saved adapter lacks %s", key)
 				}
-				gotv, _ := tt.F32()
+				gotv, err := tt.F32()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(gotv) != len(want) {
+					t.Fatalf("%s: %d values, PyTorch has %d", key, len(gotv), len(want))
+				}
 				var num, den float64
 				for i := range want {
 					num = math.Max(num, math.Abs(float64(gotv[i])-want[i]))
@@ -145,127 +132,90 @@ func TestMatchesPyTorchAdamW(t *testing.T) {
 	}
 }
 
-// TestResumeIsBitIdentical stops a run after a checkpoint, resumes it, and
-// compares the final adapter byte for byte with an uninterrupted run.
-func TestResumeIsBitIdentical(t *testing.T) {
-	r := loadRef(t)
-	data := writeIDs(t, r)
-	full := t.TempDir()
-	o := refOptions(data, full, 1, 1)
-	o.Dropout, o.Shuffle, o.InitAdapter = 0.1, true, ""
-	o.Rank, o.Alpha, o.Targets = 4, 8, "all-linear"
-	if _, err := Execute(o, nil); err != nil {
+// A run continued from a checkpoint by a fresh Run makes the same steps as
+// the uninterrupted run, bit for bit; train itself writes nothing.
+func TestCheckpointResumesBitIdentically(t *testing.T) {
+	c := refConfig(1, 1)
+	c.Shuffle, c.SaveEvery = true, 4
+	full := refRun(t, c)
+	fullSink := &recorder{dir: t.TempDir()}
+	full.Sink = fullSink
+	if err := full.Fit(0); err != nil {
 		t.Fatal(err)
 	}
-	part := t.TempDir()
-	o.Out, o.SaveEvery = part, 4
-	if _, err := Execute(o, nil); err != nil {
+	if entries, _ := os.ReadDir(fullSink.dir); len(entries) != 1 || entries[0].Name() != "checkpoint-4" {
+		t.Fatalf("checkpoints written: %v, want checkpoint-4 only", entries)
+	}
+	resumed := refRun(t, c)
+	step, err := resumed.LoadCheckpoint(runlog.CheckpointDir(fullSink.dir, 4))
+	if err != nil || step != 4 {
+		t.Fatalf("LoadCheckpoint: step %d, %v", step, err)
+	}
+	sink := &recorder{dir: t.TempDir()}
+	resumed.Sink = sink
+	if err := resumed.Fit(step); err != nil {
 		t.Fatal(err)
 	}
-	// Pretend the run died after the checkpoint: drop its later output.
-	os.Remove(filepath.Join(part, "adapter_model.safetensors"))
-	if step, _ := LatestCheckpoint(part); step != 4 {
-		t.Fatalf("latest checkpoint %d, want 4", step)
+	if len(sink.metrics) != 2 {
+		t.Fatalf("resumed run made %d steps, want 2", len(sink.metrics))
 	}
-	o.Resume = true
-	var log bytes.Buffer
-	if _, err := Execute(o, &log); err != nil {
-		t.Fatal(err)
+	for i, m := range sink.metrics {
+		if w := fullSink.metrics[4+i]; m.Step != w.Step || m.Loss != w.Loss || m.GradNorm != w.GradNorm {
+			t.Errorf("step %d: loss %v grad %v, uninterrupted %v %v", m.Step, m.Loss, m.GradNorm, w.Loss, w.GradNorm)
+		}
 	}
-	if !strings.Contains(log.String(), "resuming from") {
-		t.Errorf("no resume message in %q", log.String())
-	}
-	a, _ := os.ReadFile(filepath.Join(full, "adapter_model.safetensors"))
-	b, _ := os.ReadFile(filepath.Join(part, "adapter_model.safetensors"))
-	if len(a) == 0 || !bytes.Equal(a, b) {
+	a, b := t.TempDir(), t.TempDir()
+	full.SaveWeights(a)
+	resumed.SaveWeights(b)
+	wa, _ := os.ReadFile(filepath.Join(a, lora.WeightsFile))
+	wb, _ := os.ReadFile(filepath.Join(b, lora.WeightsFile))
+	if len(wa) == 0 || !bytes.Equal(wa, wb) {
 		t.Error("resumed run's adapter differs from the uninterrupted run's")
 	}
-	ma, _ := ReadMetrics(filepath.Join(full, "metrics.jsonl"))
-	mb, _ := ReadMetrics(filepath.Join(part, "metrics.jsonl"))
-	if len(ma) != len(mb) {
-		t.Fatalf("metrics: %d lines vs %d after resume", len(ma), len(mb))
-	}
-	for i := range ma {
-		if ma[i].Loss != mb[i].Loss {
-			t.Errorf("step %d: loss %v vs %v after resume", i+1, ma[i].Loss, mb[i].Loss)
-		}
+	// A run of another length refuses the checkpoint.
+	c.Steps = 7
+	if _, err := refRun(t, c).LoadCheckpoint(runlog.CheckpointDir(fullSink.dir, 4)); err == nil || !strings.Contains(err.Error(), "6 steps") {
+		t.Errorf("a checkpoint of a 6-step run loaded into a 7-step run: %v", err)
 	}
 }
 
-func TestBadDataStopsBeforeTraining(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "bad.jsonl")
-	os.WriteFile(path, []byte("{\"input_ids\": [1, 2, 3]}\n{\"input_ids\": [1, \"x\"]}\n"), 0o644)
-	o := refOptions(path, filepath.Join(dir, "out"), 1, 1)
-	_, err := Execute(o, nil)
-	if err == nil || !strings.Contains(err.Error(), "bad.jsonl:2") {
-		t.Fatalf("want an error naming bad.jsonl:2, got %v", err)
+// A non-finite loss stops a step before the update, with an error that
+// names no output path (the caller knows its checkpoints).
+func TestNonFiniteStepNamesNoPath(t *testing.T) {
+	c := refConfig(2, 1)
+	c.LR, c.Schedule, c.Warmup, c.MaxGradNorm = 1e30, "constant", 0, 0
+	r := refRun(t, c)
+	var err error
+	for k := 0; k < c.Steps && err == nil; k++ {
+		_, err = r.Step(k)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "out", "metrics.jsonl")); err == nil {
-		t.Error("training started despite bad data")
-	}
-}
-
-func TestNonFiniteLossStops(t *testing.T) {
-	r := loadRef(t)
-	data := writeIDs(t, r)
-	out := t.TempDir()
-	o := refOptions(data, out, 2, 1)
-	o.LR, o.Schedule, o.Warmup, o.MaxGradNorm, o.SaveEvery = 1e30, "constant", 0, 0, 1
-	_, err := Execute(o, nil)
-	if err == nil || !strings.Contains(err.Error(), "non-finite") {
-		t.Fatalf("want a non-finite loss error, got %v", err)
-	}
-	step, _ := LatestCheckpoint(out)
-	if step == 0 {
-		t.Fatal("no checkpoint kept")
-	}
-	f, err := safetensors.Open(filepath.Join(CheckpointDir(out, step), "adapter_model.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, n := range f.Names() {
-		tt, _ := f.Tensor(n)
-		v, _ := tt.F32()
-		for _, x := range v {
-			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-				t.Fatalf("checkpoint %d has non-finite %s", step, n)
-			}
-		}
+	if !errors.Is(err, ErrNonFinite) || strings.Contains(err.Error(), "/") {
+		t.Fatalf("want ErrNonFinite without a path, got %v", err)
 	}
 }
 
-// TestQLoRATrains: with the base in 4 bits the adapter still learns, and
-// the losses stay near those of the float32 base.
-func TestQLoRATrains(t *testing.T) {
-	r := loadRef(t)
-	data := writeIDs(t, r)
-	for _, typ := range []string{"nf4", "fp4"} {
-		out := t.TempDir()
-		o := refOptions(data, out, 2, 1)
-		o.Quantize = typ
-		o.Steps = 12
-		var log bytes.Buffer
-		if _, err := Execute(o, &log); err != nil {
-			t.Fatal(err)
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		set  func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.Steps = 0 }, "--steps or --epochs"},
+		{func(c *Config) { c.Schedule = "zigzag" }, "zigzag"},
+		{func(c *Config) { c.BatchSize = 0 }, "batch-size"},
+		{func(c *Config) { c.LR = math.NaN() }, "lr"},
+		{func(c *Config) { c.Warmup = -1 }, "warmup"},
+	} {
+		c := refConfig(1, 1)
+		tc.set(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("want an error mentioning %q, got %v", tc.want, err)
 		}
-		if !strings.Contains(log.String(), "quantized the base") {
-			t.Errorf("%s: no quantization message in %q", typ, log.String())
-		}
-		ms, _ := ReadMetrics(filepath.Join(out, "metrics.jsonl"))
-		first, last := ms[0].Loss, ms[len(ms)-1].Loss
-		want := r.Train["accum1"].Steps[0].Loss
-		if math.Abs(first-want) > 0.05*want {
-			t.Errorf("%s: first loss %.4f, float32 base %.4f", typ, first, want)
-		}
-		if !(last < first-0.1) {
-			t.Errorf("%s: loss %.4f → %.4f did not fall", typ, first, last)
+		r := &Run{Config: c}
+		if err := r.Prepare(); err == nil {
+			t.Errorf("Prepare accepted a config Validate refuses (%s)", tc.want)
 		}
 	}
-	o := refOptions(data, t.TempDir(), 2, 1)
-	o.Quantize, o.Full = "nf4", true
-	if _, err := Execute(o, nil); err == nil {
-		t.Error("--quantize with --full must be refused")
+	if c := refConfig(1, 1); c.Validate() != nil {
+		t.Error("the fixture's config is valid")
 	}
 }

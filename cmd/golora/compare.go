@@ -12,8 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/golora/golora/finetune"
 	"github.com/golora/golora/report"
-	"github.com/golora/golora/train"
 )
 
 func init() {
@@ -25,12 +25,12 @@ type method struct {
 	name, about string
 	// set turns the shared options into this method's; nil means the
 	// method is not available in this build (the row says so).
-	set func(o *train.Options)
+	set func(o *finetune.Options)
 }
 
 // methods are the fine-tuning methods compare knows, in table order, for
 // the shared options o (--quantize, --grad-checkpoint).
-func methods(o train.Options) []method {
+func methods(o finetune.Options) []method {
 	quantize := o.Quantize
 	if quantize == "" {
 		quantize = "nf4"
@@ -40,9 +40,9 @@ func methods(o train.Options) []method {
 		qlora += ", gradient checkpointing"
 	}
 	return []method{
-		{"full", "every weight trained with AdamW", func(o *train.Options) { o.Full, o.Quantize = true, "" }},
-		{"lora", "frozen base, LoRA adapter", func(o *train.Options) { o.Full, o.Quantize = false, "" }},
-		{"qlora", qlora, func(o *train.Options) { o.Full, o.Quantize = false, quantize }},
+		{"full", "every weight trained with AdamW", func(o *finetune.Options) { o.Full, o.Quantize = true, "" }},
+		{"lora", "frozen base, LoRA adapter", func(o *finetune.Options) { o.Full, o.Quantize = false, "" }},
+		{"qlora", qlora, func(o *finetune.Options) { o.Full, o.Quantize = false, quantize }},
 	}
 }
 

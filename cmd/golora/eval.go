@@ -8,6 +8,7 @@ import (
 	"math"
 
 	"github.com/golora/golora/data"
+	"github.com/golora/golora/finetune"
 	"github.com/golora/golora/train"
 )
 
@@ -54,11 +55,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer m.Close()
-	enc, err := train.LoadEncoder(*dir)
+	enc, err := finetune.LoadEncoder(*dir)
 	if err != nil {
 		return err
 	}
-	exs, err := data.LoadFile(*path, enc, data.Options{TrainOnPrompt: *onPrompt, MaxSeqLen: *maxLen, VocabSize: m.Cfg.VocabSize})
+	exs, err := finetune.LoadData(*dir, enc, *path, data.Options{TrainOnPrompt: *onPrompt, MaxSeqLen: *maxLen, VocabSize: m.Cfg.VocabSize})
 	if err != nil {
 		return err
 	}
@@ -73,7 +74,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if res.Tokens == 0 {
 		return fmt.Errorf("%s: no target tokens to score (every label is masked)", *path)
 	}
-	if res.Loss, err = train.Evaluate(m, exs, *batch, train.PadID(m, enc)); err != nil {
+	if res.Loss, err = train.Evaluate(m, exs, *batch, data.PadID(enc, m.Cfg.VocabSize)); err != nil {
 		return err
 	}
 	res.Perplexity = math.Exp(res.Loss)

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/golora/golora/runlog"
 )
 
 // refSequences writes the lora_train fixture's sequences (with their
@@ -88,5 +90,39 @@ func TestEvalErrors(t *testing.T) {
 		if code == 0 || !strings.Contains(errs, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q, want it to mention %q", tc.args, code, errs, tc.want)
 		}
+	}
+}
+
+// eval scores {"messages"} data with the model's chat template, as
+// training does: its loss over the validation file equals the valid_loss
+// training reported for it at the end.
+func TestEvalMatchesTrainingValidLoss(t *testing.T) {
+	dir := tinyModelWithTokenizer(t)
+	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(`{"chat_template": "{% for m in messages %}<{{ m.role }}> {{ m.content }}\n{% endfor %}"}`), 0o644)
+	var b strings.Builder
+	for _, q := range []string{"the quick fox", "the lazy dog", "over the dog", "jumps over"} {
+		fmt.Fprintf(&b, `{"messages": [{"role": "user", "content": "say %s"}, {"role": "assistant", "content": "%s the brown fox"}]}`+"\n", q, q)
+	}
+	chats := filepath.Join(t.TempDir(), "chats.jsonl")
+	os.WriteFile(chats, []byte(b.String()), 0o644)
+	out := filepath.Join(t.TempDir(), "adapter")
+	if _, errs, code := golora(t, "train", "--model", dir, "--data", chats, "--valid", chats, "--out", out,
+		"--steps", "3", "--batch-size", "2", "--lr", "0.01"); code != 0 {
+		t.Fatalf("train: %s", errs)
+	}
+	ms, err := runlog.ReadMetrics(filepath.Join(out, runlog.MetricsFile))
+	if err != nil || len(ms) != 3 || ms[2].ValidLoss == nil {
+		t.Fatalf("metrics: %v %+v", err, ms)
+	}
+	stdout, errs, code := golora(t, "eval", "--model", dir, "--adapter", out, "--data", chats, "--json")
+	if code != 0 {
+		t.Fatalf("eval: %s", errs)
+	}
+	var r evalResult
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, stdout)
+	}
+	if want := *ms[2].ValidLoss; math.Abs(r.Loss-want) > 1e-6*want {
+		t.Errorf("eval loss %.7f, training's final valid_loss %.7f", r.Loss, want)
 	}
 }

@@ -12,11 +12,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/golora/golora/finetune"
 	"github.com/golora/golora/mem"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/tensor"
 	"github.com/golora/golora/tokenizer"
-	"github.com/golora/golora/train"
 )
 
 // golora runs the CLI in-process and returns stdout, stderr and the exit code.
@@ -200,7 +200,7 @@ func TestQuantizeTurnsOnGradCheckpoint(t *testing.T) {
 		}
 	}
 	// A checkpoint stored in 4 bits is QLoRA without --quantize.
-	if o := train.Defaults(); !o.Checkpointing(true) {
+	if o := finetune.Defaults(); !o.Checkpointing(true) {
 		t.Error("a 4-bit base should checkpoint gradients by default")
 	}
 	// mem and bench follow the same rule.
@@ -365,5 +365,34 @@ func TestGenerateChatUsesTemplate(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(`{"chat_template": "{% macro x() %}{% endmacro %}"}`), 0o644)
 	if _, errs, code := golora(t, "generate", "--model", dir, "--prompt", "x", "--chat"); code == 0 || !strings.Contains(errs, "macro") {
 		t.Errorf("an unsupported template must be refused naming the construct: %s", errs)
+	}
+}
+
+// --dropout is tracked as given or not: unset, an --init-adapter's own
+// lora_dropout applies; given (0 included), it overrides the adapter's.
+func TestDropoutFlagIsExplicit(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "c.json")
+	os.WriteFile(cfg, []byte(`{"dropout": 0.2}`), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "unset"},
+		{[]string{"--dropout", "0"}, "0"},
+		{[]string{"--dropout=0.05"}, "0.05"},
+		{[]string{"--config", cfg}, "0.2"},
+		{[]string{"--config", cfg, "--dropout", "0"}, "0"},
+	} {
+		o, err := parseTrainPlus("train", "train", tc.args, io.Discard, nil)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		got := "unset"
+		if o.Dropout != nil {
+			got = strconv.FormatFloat(*o.Dropout, 'g', -1, 64)
+		}
+		if got != tc.want {
+			t.Errorf("%v: dropout %s, want %s", tc.args, got, tc.want)
+		}
 	}
 }

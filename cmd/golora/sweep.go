@@ -19,9 +19,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/golora/golora/finetune"
 	"github.com/golora/golora/internal/atomicfile"
 	"github.com/golora/golora/report"
-	"github.com/golora/golora/train"
 )
 
 func init() {
@@ -52,7 +52,7 @@ func (m measured) loss() float64 {
 // trainChild trains o in a process of its own (this executable's train
 // command), so that its peak RSS is its own: the options go to
 // OUT/train-config.json, its output to OUT/train.log.
-func trainChild(exe string, o train.Options) measured {
+func trainChild(exe string, o finetune.Options) measured {
 	res := measured{Dir: o.Out}
 	fail := func(err error) measured {
 		res.Error = err.Error()

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/golora/golora/finetune"
 	"github.com/golora/golora/mem"
 	"github.com/golora/golora/report"
 	"github.com/golora/golora/tensor"
@@ -18,8 +19,8 @@ func init() {
 }
 
 // trainFlags defines every training flag on fs with o's values as defaults
-// and returns a function that reads --layers back into o.
-func trainFlags(fs *flag.FlagSet, o *train.Options) func() error {
+// and returns a function that reads --layers and --dropout back into o.
+func trainFlags(fs *flag.FlagSet, o *finetune.Options) func() error {
 	fs.StringVar(&o.Model, "model", o.Model, "Hugging Face model `DIR`")
 	fs.StringVar(&o.Data, "data", o.Data, "training data, jsonl (text, prompt/completion, messages or input_ids lines)")
 	fs.StringVar(&o.Valid, "valid", o.Valid, "validation data, jsonl")
@@ -31,7 +32,11 @@ func trainFlags(fs *flag.FlagSet, o *train.Options) func() error {
 	fs.BoolVar(&o.DoubleQuant, "double-quant", o.DoubleQuant, "with --quantize: quantize the block absmax too")
 	fs.IntVar(&o.Rank, "rank", o.Rank, "LoRA rank r")
 	fs.Float64Var(&o.Alpha, "alpha", o.Alpha, "LoRA alpha (scale alpha/r)")
-	fs.Float64Var(&o.Dropout, "dropout", o.Dropout, "LoRA dropout probability")
+	dropout := 0.0
+	if o.Dropout != nil {
+		dropout = *o.Dropout
+	}
+	fs.Float64Var(&dropout, "dropout", dropout, "LoRA dropout probability (default: the --init-adapter's lora_dropout, else 0)")
 	fs.StringVar(&o.Targets, "targets", o.Targets, "target modules: names (q_proj,v_proj), all-linear, or re:REGEX")
 	layers := fs.String("layers", joinInts(o.Layers), "only these layers (layers_to_transform), e.g. 0,1,2")
 	fs.BoolVar(&o.RSLoRA, "rslora", o.RSLoRA, "rank-stabilised scale alpha/√r")
@@ -55,6 +60,11 @@ func trainFlags(fs *flag.FlagSet, o *train.Options) func() error {
 	fs.BoolVar(&o.TrainOnPrompt, "train-on-prompt", o.TrainOnPrompt, "also train on prompt tokens")
 	fs.BoolVar(&o.Shuffle, "shuffle", o.Shuffle, "shuffle the examples every epoch")
 	return func() error {
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "dropout" {
+				o.Dropout = &dropout
+			}
+		})
 		o.Layers = nil
 		if *layers == "" {
 			return nil
@@ -91,11 +101,11 @@ func (b optBool) Set(s string) error {
 	return nil
 }
 
-// checkpointing is golora train's rule (train.Options.Checkpointing) for
+// checkpointing is golora train's rule (train.Config.Checkpointing) for
 // the --grad-checkpoint flag of mem and bench: as given, else on for qlora.
 func checkpointing(flag *bool, method mem.Method) bool {
-	o := train.Options{GradCheckpoint: flag}
-	return o.Checkpointing(method == mem.QLoRA)
+	c := train.Config{GradCheckpoint: flag}
+	return c.Checkpointing(method == mem.QLoRA)
 }
 
 func joinInts(xs []int) string {
@@ -109,8 +119,8 @@ func joinInts(xs []int) string {
 // parseTrainPlus parses the training flags as `golora train` does (--config
 // FILE first, flags override it) together with a command's own flags.
 // usage is the command's synopsis, printed above the flags by -h.
-func parseTrainPlus(name, usage string, args []string, stderr io.Writer, own func(fs *flag.FlagSet)) (train.Options, error) {
-	o := train.Defaults()
+func parseTrainPlus(name, usage string, args []string, stderr io.Writer, own func(fs *flag.FlagSet)) (finetune.Options, error) {
+	o := finetune.Defaults()
 	for i, a := range args {
 		path := ""
 		for _, p := range []string{"--config=", "-config="} {
@@ -157,7 +167,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	tensor.SetThreads(threadCount(o.Threads))
-	r, err := train.Execute(o, stderr)
+	r, err := finetune.Execute(o, stderr)
 	if r != nil {
 		defer r.Model.Close()
 		// The report is written for a failed run too: its curves show why.

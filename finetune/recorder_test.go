@@ -1,58 +1,36 @@
-package train
+package finetune
 
 import (
-	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/golora/golora/data"
+	"github.com/golora/golora/internal/testref"
+	"github.com/golora/golora/lora"
 	"github.com/golora/golora/model"
-	"github.com/golora/golora/tensor"
+	"github.com/golora/golora/runlog"
+	"github.com/golora/golora/train"
 )
 
-func TestProductNormMatchesExplicitProduct(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	for _, sh := range [][3]int{{1, 1, 1}, {5, 3, 7}, {16, 8, 12}, {3, 4, 2}} {
-		out, r, in := sh[0], sh[1], sh[2]
-		B, A := make([]float32, out*r), make([]float32, r*in)
-		for i := range B {
-			B[i] = float32(rng.NormFloat64())
-		}
-		for i := range A {
-			A[i] = float32(rng.NormFloat64())
-		}
-		var want float64
-		for i := 0; i < out; i++ {
-			for j := 0; j < in; j++ {
-				var d float64
-				for k := 0; k < r; k++ {
-					d += float64(B[i*r+k]) * float64(A[k*in+j])
-				}
-				want += d * d
-			}
-		}
-		want = math.Sqrt(want)
-		got := ProductNorm(tensor.FromF32(B, out, r), tensor.FromF32(A, r, in))
-		if math.Abs(got-want) > 1e-9*want {
-			t.Errorf("%v: ‖BA‖ = %.12g, explicit product %.12g", sh, got, want)
-		}
-		l := &model.LoRA{A: model.NewParam("a", []int{r, in}, A), B: model.NewParam("b", []int{out, r}, B), Scale: 0.5}
-		if u := UpdateNorm(l); math.Abs(u-want/2) > 1e-9*want {
-			t.Errorf("%v: UpdateNorm %.12g, want %.12g", sh, u, want/2)
-		}
-	}
+// countingSink counts the steps a Recorder passes on.
+type countingSink struct {
+	*Recorder
+	steps int
+}
+
+func (c *countingSink) Step(r *train.Run, m runlog.Metric) error {
+	c.steps++
+	return c.Recorder.Step(r, m)
 }
 
 // recordedRun trains the reference model for steps steps with a Recorder
 // every `every` steps, starting from step start of out.
-func recordedRun(t *testing.T, out string, steps, every, saveEvery int, resume bool) *RunInfo {
+func recordedRun(t *testing.T, out string, steps, every, saveEvery int, resume bool) *runlog.RunInfo {
 	t.Helper()
-	r := loadRef(t)
-	o := refOptions(writeIDs(t, r), out, 1, 1)
+	o := refOptions(testref.Load(t).WriteIDs(t), out, 1, 1)
 	o.InitAdapter, o.Rank, o.Alpha, o.Targets = "", 2, 4, "q_proj,v_proj,down_proj"
-	o.Steps, o.Schedule, o.SaveEvery = steps, "constant", saveEvery
+	o.Steps, o.Schedule, o.SaveEvery, o.NormEvery = steps, "constant", saveEvery, every
 	m, err := model.Load(o.Model)
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +40,7 @@ func recordedRun(t *testing.T, out string, steps, every, saveEvery int, resume b
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := &Run{Opt: o, Model: m, Train: exs, Valid: exs[:1]}
+	run := &train.Run{Config: o.Config, Model: m, Train: exs, Valid: exs[:1]}
 	if run.Adapter, err = NewAdapter(m, o); err != nil {
 		t.Fatal(err)
 	}
@@ -71,31 +49,31 @@ func recordedRun(t *testing.T, out string, steps, every, saveEvery int, resume b
 	}
 	start := 0
 	if resume {
-		if start, err = LatestCheckpoint(out); err != nil {
+		if start, err = runlog.LatestCheckpoint(out); err != nil {
 			t.Fatal(err)
 		}
-		if err := run.LoadCheckpoint(start); err != nil {
+		if _, err := run.LoadCheckpoint(runlog.CheckpointDir(out, start)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	rec, err := NewRecorder(run, every, start)
+	rec, err := NewRecorder(run, settings(o, run), start, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	called := 0
-	run.OnStep = rec.Hook(func(Metric) { called++ })
+	sink := &countingSink{Recorder: rec}
+	run.Sink = sink
 	err = run.Fit(start)
 	if err == nil {
-		err = run.SaveFinal()
+		err = run.SaveWeights(out)
 	}
 	if err := rec.Finish(err); err != nil {
 		t.Fatal(err)
 	}
-	if called != steps-start {
-		t.Errorf("the chained OnStep ran %d times, want %d", called, steps-start)
+	if sink.steps != steps-start {
+		t.Errorf("the wrapping sink ran %d times, want %d", sink.steps, steps-start)
 	}
 	// The last recorded norms are those of the saved adapter.
-	norms, err := ReadNorms(filepath.Join(out, NormsFile))
+	norms, err := runlog.ReadNorms(filepath.Join(out, runlog.NormsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,11 +82,11 @@ func recordedRun(t *testing.T, out string, steps, every, saveEvery int, resume b
 		t.Fatalf("last norm record: step %d with %d modules, want step %d with 6", last.Step, len(last.Norms), steps)
 	}
 	for name, l := range run.Adapter.Modules {
-		if got, want := last.Norms[name], UpdateNorm(l); got != want || want == 0 {
+		if got, want := last.Norms[name], lora.UpdateNorm(l); got != want || want == 0 {
 			t.Errorf("%s: recorded %g, final adapter %g", name, got, want)
 		}
 	}
-	ri, err := ReadRunInfo(filepath.Join(out, RunFile))
+	ri, err := runlog.ReadRunInfo(filepath.Join(out, runlog.RunFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +96,7 @@ func recordedRun(t *testing.T, out string, steps, every, saveEvery int, resume b
 func TestRecorderWritesNormsAndRunInfo(t *testing.T) {
 	out := t.TempDir()
 	ri := recordedRun(t, out, 5, 2, 0, false)
-	norms, _ := ReadNorms(filepath.Join(out, NormsFile))
+	norms, _ := runlog.ReadNorms(filepath.Join(out, runlog.NormsFile))
 	var steps []int
 	for _, n := range norms {
 		steps = append(steps, n.Step)
@@ -138,6 +116,10 @@ func TestRecorderWritesNormsAndRunInfo(t *testing.T) {
 	if _, err := os.Stat("/proc/self/status"); err == nil && ri.PeakRSSBytes < 1<<20 {
 		t.Errorf("peak RSS %d bytes", ri.PeakRSSBytes)
 	}
+	ms, _ := runlog.ReadMetrics(filepath.Join(out, runlog.MetricsFile))
+	if len(ms) != 5 || ms[4].ValidLoss == nil {
+		t.Errorf("metrics.jsonl: %d lines, the last with validation loss %v", len(ms), ms[len(ms)-1].ValidLoss)
+	}
 }
 
 func TestRecorderResumeKeepsEarlierNorms(t *testing.T) {
@@ -145,7 +127,7 @@ func TestRecorderResumeKeepsEarlierNorms(t *testing.T) {
 	recordedRun(t, out, 4, 1, 2, false)
 	// Pretend the run died after checkpoint 2 with lines for steps 3, 4 written.
 	ri := recordedRun(t, out, 4, 1, 2, true)
-	norms, _ := ReadNorms(filepath.Join(out, NormsFile))
+	norms, _ := runlog.ReadNorms(filepath.Join(out, runlog.NormsFile))
 	var steps []int
 	for _, n := range norms {
 		steps = append(steps, n.Step)

@@ -1,4 +1,4 @@
-package train
+package finetune
 
 import (
 	"fmt"
@@ -6,11 +6,15 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/golora/golora/runlog"
+	"github.com/golora/golora/train"
 )
 
-// progress draws a one-line bar (loss, tokens/s, ETA) on a terminal and
-// prints plain lines, about fifty per run, when the writer is not one.
-type progress struct {
+// Progress is a train.Sink that only shows progress: a one-line bar (loss,
+// tokens/s, ETA) redrawn on a terminal, or plain lines, about fifty per
+// run, when the writer is not one. Call Done after training.
+type Progress struct {
 	w          io.Writer
 	tty        bool
 	total      int
@@ -20,8 +24,10 @@ type progress struct {
 	lastLength int
 }
 
-func newProgress(w io.Writer, total, start int) *progress {
-	p := &progress{w: w, total: total, start: start, t0: time.Now(), every: max(1, total/50)}
+// NewProgress shows the progress of a run of total steps that continues
+// from step start on w (nil: nothing).
+func NewProgress(w io.Writer, total, start int) *Progress {
+	p := &Progress{w: w, total: total, start: start, t0: time.Now(), every: max(1, total/50)}
 	if f, ok := w.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 			p.tty = true
@@ -30,7 +36,16 @@ func newProgress(w io.Writer, total, start int) *progress {
 	return p
 }
 
-func (p *progress) step(m Metric) {
+// Step shows the metric of a finished step (train.Sink).
+func (p *Progress) Step(_ *train.Run, m runlog.Metric) error {
+	p.step(m)
+	return nil
+}
+
+// Checkpoint does nothing: Progress saves no checkpoints (train.Sink).
+func (p *Progress) Checkpoint(*train.Run, int) error { return nil }
+
+func (p *Progress) step(m runlog.Metric) {
 	if p.w == nil {
 		return
 	}
@@ -63,7 +78,8 @@ func (p *progress) step(m Metric) {
 	fmt.Fprint(p.w, "\r"+line+pad)
 }
 
-func (p *progress) done() {
+// Done ends the bar's line on a terminal.
+func (p *Progress) Done() {
 	if p.w != nil && p.tty {
 		fmt.Fprintln(p.w)
 	}

@@ -1,0 +1,236 @@
+// Package finetune is what `golora train` does around the training loop
+// of package train: it loads the model (quantizing the base for QLoRA), its
+// tokenizer and the data, attaches a new adapter or an --init-adapter one,
+// finds the checkpoint to resume from, and records the run in its output
+// directory — metrics.jsonl, norms.jsonl and run.json (package runlog),
+// checkpoint-N/ directories, the final adapter — while drawing progress.
+package finetune
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/golora/golora/data"
+	"github.com/golora/golora/lora"
+	"github.com/golora/golora/model"
+	"github.com/golora/golora/quant"
+	"github.com/golora/golora/runlog"
+	"github.com/golora/golora/tokenizer"
+	"github.com/golora/golora/train"
+)
+
+// Execute is `golora train`: it loads the model, its tokenizer and the data
+// (every bad line is reported before any training), attaches a new adapter
+// or the --init-adapter one, resumes from the newest checkpoint with
+// --resume, trains, and writes the final adapter into OUT. log receives
+// the parameter report and progress; nil is silent.
+//
+// The returned run (also on a training error) holds the loaded model; the
+// caller closes it. On an error before training the model is closed here.
+func Execute(o Options, log io.Writer) (run *train.Run, err error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = io.Discard
+	}
+	m, err := model.Load(o.Model)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if run == nil {
+			m.Close()
+		}
+	}()
+	if err := quantizeBase(m, o, log); err != nil {
+		return nil, err
+	}
+	enc, err := LoadEncoder(o.Model)
+	if err != nil {
+		return nil, err
+	}
+	dopt := data.Options{TrainOnPrompt: o.TrainOnPrompt, MaxSeqLen: o.MaxSeqLen, VocabSize: m.Cfg.VocabSize}
+	trainSet, err := LoadData(o.Model, enc, o.Data, dopt)
+	if err != nil {
+		return nil, err
+	}
+	var validSet []data.Example
+	if o.Valid != "" {
+		if validSet, err = LoadData(o.Model, enc, o.Valid, dopt); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return nil, err
+	}
+	r := &train.Run{Config: o.Config, Model: m, Full: o.Full, Train: trainSet, Valid: validSet,
+		PadID: data.PadID(enc, m.Cfg.VocabSize)}
+	if !o.Full {
+		if r.Adapter, err = NewAdapter(m, o); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.Prepare(); err != nil {
+		return nil, err
+	}
+	start := 0
+	if o.Resume {
+		if start, err = runlog.LatestCheckpoint(o.Out); err != nil {
+			return nil, err
+		}
+		if start > 0 {
+			dir := runlog.CheckpointDir(o.Out, start)
+			if _, err := r.LoadCheckpoint(dir); err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(log, "resuming from %s\n", dir)
+		} else {
+			fmt.Fprintf(log, "no checkpoint in %s: starting from step 0\n", o.Out)
+		}
+	}
+	fmt.Fprintln(log, r.ParamReport())
+	fmt.Fprintf(log, "%d training examples, %d validation, %d steps of %d×%d sequences (padded to %d tokens)\n",
+		len(trainSet), len(validSet), r.TotalSteps(), o.BatchSize, o.GradAccum, r.T)
+	if r.Checkpointing() {
+		fmt.Fprintln(log, "gradient checkpointing: each layer's activations are recomputed in backward (--grad-checkpoint=false keeps them)")
+	}
+	rec, err := NewRecorder(r, settings(o, r), start, log)
+	if err != nil {
+		return nil, err
+	}
+	r.Sink = rec
+	err = r.Fit(start)
+	if err == nil {
+		err = r.SaveWeights(o.Out)
+	}
+	err = rec.explain(err)
+	if ferr := rec.Finish(err); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return r, err
+	}
+	fmt.Fprintf(log, "saved to %s\n", o.Out)
+	return r, nil
+}
+
+// settings is what run.json records of o for the prepared run r.
+func settings(o Options, r *train.Run) runlog.Settings {
+	s := RunSettings(r)
+	s.Model, s.Data, s.Valid, s.Out, s.InitAdapter = o.Model, o.Data, o.Valid, o.Out, o.InitAdapter
+	s.Resume, s.MaxSeqLen, s.TrainOnPrompt, s.Threads, s.NormEvery = o.Resume, o.MaxSeqLen, o.TrainOnPrompt, o.Threads, o.NormEvery
+	return s
+}
+
+// RunSettings records what a prepared run uses: its Config, the adapter's
+// shape (rank, alpha, dropout, targets, layers, rsLoRA, init) and the
+// base's 4-bit type. The paths and the application's own settings are
+// left for the caller to fill in.
+func RunSettings(r *train.Run) runlog.Settings {
+	c := r.Config
+	s := runlog.Settings{
+		Full: r.Full, LR: c.LR, Schedule: c.Schedule, Warmup: c.Warmup, Steps: c.Steps, Epochs: c.Epochs,
+		BatchSize: c.BatchSize, GradAccum: c.GradAccum, GradCheckpoint: r.Checkpointing(), WeightDecay: c.WeightDecay,
+		Beta1: c.Beta1, Beta2: c.Beta2, Eps: c.Eps, MaxGradNorm: c.MaxGradNorm, Seed: c.Seed,
+		SaveEvery: c.SaveEvery, EvalEvery: c.EvalEvery, Shuffle: c.Shuffle,
+	}
+	if t, double, ok := r.Model.QuantType(); ok {
+		s.Quantize, s.DoubleQuant = t.String(), double
+	}
+	if a := r.Adapter; a != nil && !r.Full {
+		lc := a.Config
+		s.Rank, s.Alpha, s.Dropout, s.RSLoRA, s.Init, s.Layers = lc.R, lc.Alpha, lc.Dropout, lc.RSLoRA, lc.Init, lc.Layers
+		s.Targets = strings.Join(lc.Targets, ",")
+		if lc.TargetRegex != "" {
+			s.Targets = "re:" + lc.TargetRegex
+		}
+	}
+	return s
+}
+
+// quantizeBase applies --quantize: a base stored unquantized is quantized
+// in memory; a pre-quantized checkpoint is used as it is (and must be of the
+// requested type).
+func quantizeBase(m *model.Model, o Options, log io.Writer) error {
+	if o.Quantize == "" {
+		return nil
+	}
+	t, _ := quant.ParseType(o.Quantize)
+	if have, _, ok := m.QuantType(); ok {
+		if have != t {
+			return fmt.Errorf("%s is already quantized to %s; --quantize %s would need the unquantized model", o.Model, have, t)
+		}
+		return nil
+	}
+	if err := m.Quantize(t, o.DoubleQuant); err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "quantized the base's %d linear layers to %s in memory (QLoRA)\n", len(m.Linears()), t)
+	return nil
+}
+
+// NewAdapter attaches the adapter a run trains: the --init-adapter one
+// (its own adapter_config.json decides rank, alpha, targets and dropout;
+// an explicit Dropout overrides the last), or a fresh one from the options.
+func NewAdapter(m *model.Model, o Options) (*lora.Adapter, error) {
+	if o.InitAdapter != "" {
+		a, err := lora.Load(o.InitAdapter, m, "default")
+		if err != nil {
+			return nil, err
+		}
+		if o.Dropout != nil {
+			if err := a.SetDropout(*o.Dropout); err != nil {
+				a.Detach(m)
+				return nil, err
+			}
+		}
+		return a, nil
+	}
+	cfg := &lora.Config{R: o.Rank, Alpha: o.Alpha, RSLoRA: o.RSLoRA,
+		Init: o.Init, Layers: o.Layers, BaseModel: o.Model, Bias: "none"}
+	if o.Dropout != nil {
+		cfg.Dropout = *o.Dropout
+	}
+	cfg.ParseTargets(o.Targets)
+	return lora.New(m, "default", cfg, o.Seed)
+}
+
+// LoadEncoder loads the model directory's tokenizer; a directory without
+// tokenizer.json gets an encoder that refuses text (pre-tokenized
+// input_ids data still works).
+func LoadEncoder(dir string) (data.Encoder, error) {
+	path := filepath.Join(dir, "tokenizer.json")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return noTokenizer{dir}, nil
+	}
+	return tokenizer.Load(dir)
+}
+
+type noTokenizer struct{ dir string }
+
+func (n noTokenizer) Encode(string, bool) ([]int, error) {
+	return nil, fmt.Errorf("%s has no tokenizer.json: only pre-tokenized {\"input_ids\": …} lines can be used", n.dir)
+}
+func (noTokenizer) BOS() int { return -1 }
+func (noTokenizer) EOS() int { return -1 }
+
+// LoadData reads a jsonl data set for the model in modelDir, tokenized by
+// enc (LoadEncoder(modelDir)): {"messages"} lines are rendered with the
+// model's chat template (tokenizer_config.json's chat_template; ChatML when
+// it has none). Training, validation and `golora eval` all read data
+// through it, so they score the same tokens.
+func LoadData(modelDir string, enc data.Encoder, path string, o data.Options) ([]data.Example, error) {
+	if tok, ok := enc.(*tokenizer.Tokenizer); ok {
+		tmpl, vars, err := tok.Chat()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", modelDir, err)
+		}
+		o.Chat = func(msgs []data.Message) ([]data.Segment, error) { return tmpl.Segments(msgs, vars) }
+	}
+	return data.LoadFile(path, enc, o)
+}

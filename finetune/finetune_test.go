@@ -1,0 +1,247 @@
+package finetune
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/golora/golora/internal/testref"
+	"github.com/golora/golora/runlog"
+	"github.com/golora/golora/safetensors"
+)
+
+// refOptions trains the lora_train fixture from its initial adapter as
+// PyTorch did (train's TestMatchesPyTorchAdamW).
+func refOptions(data, out string, batch, accum int) Options {
+	o := Defaults()
+	o.Model, o.Data, o.Out = testref.Dir(), data, out
+	o.InitAdapter = filepath.Join(testref.Dir(), "adapter_init")
+	o.LR, o.Schedule, o.Warmup, o.Steps = 1e-2, "linear", 2, 6
+	o.BatchSize, o.GradAccum = batch, accum
+	o.WeightDecay, o.MaxGradNorm = 0.01, 1
+	o.Shuffle = false
+	return o
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestResumeIsBitIdentical stops a run after a checkpoint, resumes it, and
+// compares the final adapter byte for byte with an uninterrupted run.
+func TestResumeIsBitIdentical(t *testing.T) {
+	r := testref.Load(t)
+	data := r.WriteIDs(t)
+	full := t.TempDir()
+	o := refOptions(data, full, 1, 1)
+	o.Dropout, o.Shuffle, o.InitAdapter = ptr(0.1), true, ""
+	o.Rank, o.Alpha, o.Targets = 4, 8, "all-linear"
+	if _, err := Execute(o, nil); err != nil {
+		t.Fatal(err)
+	}
+	part := t.TempDir()
+	o.Out, o.SaveEvery = part, 4
+	if _, err := Execute(o, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Pretend the run died after the checkpoint: drop its later output.
+	os.Remove(filepath.Join(part, "adapter_model.safetensors"))
+	if step, _ := runlog.LatestCheckpoint(part); step != 4 {
+		t.Fatalf("latest checkpoint %d, want 4", step)
+	}
+	o.Resume = true
+	var log bytes.Buffer
+	if _, err := Execute(o, &log); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "resuming from") {
+		t.Errorf("no resume message in %q", log.String())
+	}
+	a, _ := os.ReadFile(filepath.Join(full, "adapter_model.safetensors"))
+	b, _ := os.ReadFile(filepath.Join(part, "adapter_model.safetensors"))
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Error("resumed run's adapter differs from the uninterrupted run's")
+	}
+	ma, _ := runlog.ReadMetrics(filepath.Join(full, "metrics.jsonl"))
+	mb, _ := runlog.ReadMetrics(filepath.Join(part, "metrics.jsonl"))
+	if len(ma) != len(mb) {
+		t.Fatalf("metrics: %d lines vs %d after resume", len(ma), len(mb))
+	}
+	for i := range ma {
+		if ma[i].Loss != mb[i].Loss {
+			t.Errorf("step %d: loss %v vs %v after resume", i+1, ma[i].Loss, mb[i].Loss)
+		}
+	}
+}
+
+func TestBadDataStopsBeforeTraining(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bad.jsonl")
+	os.WriteFile(path, []byte("{\"input_ids\": [1, 2, 3]}\n{\"input_ids\": [1, \"x\"]}\n"), 0o644)
+	o := refOptions(path, filepath.Join(dir, "out"), 1, 1)
+	_, err := Execute(o, nil)
+	if err == nil || !strings.Contains(err.Error(), "bad.jsonl:2") {
+		t.Fatalf("want an error naming bad.jsonl:2, got %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "metrics.jsonl")); err == nil {
+		t.Error("training started despite bad data")
+	}
+}
+
+func TestNonFiniteLossStops(t *testing.T) {
+	r := testref.Load(t)
+	data := r.WriteIDs(t)
+	out := t.TempDir()
+	o := refOptions(data, out, 2, 1)
+	o.LR, o.Schedule, o.Warmup, o.MaxGradNorm, o.SaveEvery = 1e30, "constant", 0, 0, 1
+	_, err := Execute(o, nil)
+	if err == nil || !strings.Contains(err.Error(), "non-finite") {
+		t.Fatalf("want a non-finite loss error, got %v", err)
+	}
+	step, _ := runlog.LatestCheckpoint(out)
+	if step == 0 {
+		t.Fatal("no checkpoint kept")
+	}
+	// The message names the checkpoint that stays, and run.json says so too.
+	if dir := runlog.CheckpointDir(out, step); !strings.Contains(err.Error(), dir+", is intact") {
+		t.Errorf("the error does not name %s: %v", dir, err)
+	}
+	if ri, _ := runlog.ReadRunInfo(filepath.Join(out, runlog.RunFile)); ri == nil || ri.Status != "failed" || ri.Error != err.Error() {
+		t.Errorf("run.json: %+v", ri)
+	}
+	f, err := safetensors.Open(filepath.Join(runlog.CheckpointDir(out, step), "adapter_model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, n := range f.Names() {
+		tt, _ := f.Tensor(n)
+		v, _ := tt.F32()
+		for _, x := range v {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				t.Fatalf("checkpoint %d has non-finite %s", step, n)
+			}
+		}
+	}
+}
+
+// TestQLoRATrains: with the base in 4 bits the adapter still learns, and
+// the losses stay near those of the float32 base.
+func TestQLoRATrains(t *testing.T) {
+	r := testref.Load(t)
+	data := r.WriteIDs(t)
+	for _, typ := range []string{"nf4", "fp4"} {
+		out := t.TempDir()
+		o := refOptions(data, out, 2, 1)
+		o.Quantize = typ
+		o.Steps = 12
+		var log bytes.Buffer
+		if _, err := Execute(o, &log); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(log.String(), "quantized the base") {
+			t.Errorf("%s: no quantization message in %q", typ, log.String())
+		}
+		ms, _ := runlog.ReadMetrics(filepath.Join(out, "metrics.jsonl"))
+		first, last := ms[0].Loss, ms[len(ms)-1].Loss
+		want := r.Train["accum1"].Steps[0].Loss
+		if math.Abs(first-want) > 0.05*want {
+			t.Errorf("%s: first loss %.4f, float32 base %.4f", typ, first, want)
+		}
+		if !(last < first-0.1) {
+			t.Errorf("%s: loss %.4f → %.4f did not fall", typ, first, last)
+		}
+	}
+	o := refOptions(data, t.TempDir(), 2, 1)
+	o.Quantize, o.Full = "nf4", true
+	if _, err := Execute(o, nil); err == nil {
+		t.Error("--quantize with --full must be refused")
+	}
+}
+
+// An --init-adapter's lora_dropout applies unless the options set Dropout,
+// which overrides it (0 included).
+func TestInitAdapterDropout(t *testing.T) {
+	r := testref.Load(t)
+	data := r.WriteIDs(t)
+	// The fixture's initial adapter with lora_dropout 0.1.
+	init := t.TempDir()
+	for _, f := range []string{"adapter_model.safetensors", "adapter_config.json"} {
+		raw, err := os.ReadFile(filepath.Join(testref.Dir(), "adapter_init", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == "adapter_config.json" {
+			raw = bytes.Replace(raw, []byte(`"lora_dropout": 0.0`), []byte(`"lora_dropout": 0.1`), 1)
+		}
+		os.WriteFile(filepath.Join(init, f), raw, 0o644)
+	}
+	train := func(dropout *float64) (losses []float64, saved float64) {
+		out := t.TempDir()
+		o := refOptions(data, out, 1, 1)
+		o.InitAdapter, o.Dropout = init, dropout
+		if _, err := Execute(o, nil); err != nil {
+			t.Fatal(err)
+		}
+		ms, _ := runlog.ReadMetrics(filepath.Join(out, runlog.MetricsFile))
+		for _, m := range ms {
+			losses = append(losses, m.Loss)
+		}
+		var cfg struct {
+			Dropout float64 `json:"lora_dropout"`
+		}
+		raw, _ := os.ReadFile(filepath.Join(out, "adapter_config.json"))
+		json.Unmarshal(raw, &cfg)
+		ri, _ := runlog.ReadRunInfo(filepath.Join(out, runlog.RunFile))
+		if ri == nil || ri.Options.Dropout != cfg.Dropout {
+			t.Errorf("run.json records dropout %+v, the saved adapter %g", ri, cfg.Dropout)
+		}
+		return losses, cfg.Dropout
+	}
+	fromAdapter, d := train(nil)
+	if d != 0.1 {
+		t.Errorf("saved lora_dropout %g, want the init adapter's 0.1", d)
+	}
+	explicit, _ := train(ptr(0.1))
+	off, d0 := train(ptr(0.0))
+	if d0 != 0 {
+		t.Errorf("--dropout 0: saved lora_dropout %g", d0)
+	}
+	same := func(a, b []float64) bool {
+		if len(a) != len(b) || len(a) == 0 {
+			return false
+		}
+		for i := range a {
+			if a[i] != b[i] {
+				return false
+			}
+		}
+		return true
+	}
+	if !same(fromAdapter, explicit) {
+		t.Errorf("the init adapter's dropout 0.1 was not used: losses %v, with --dropout 0.1 %v", fromAdapter, explicit)
+	}
+	if same(fromAdapter, off) {
+		t.Errorf("--dropout 0 did not turn dropout off: losses %v both ways", off)
+	}
+}
+
+func TestLoadConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.json")
+	os.WriteFile(good, []byte(`{"rank": 16, "lr-schedule": "cosine", "dropout": 0, "grad-checkpoint": true}`), 0o644)
+	o := Defaults()
+	if err := o.LoadConfigFile(good); err != nil {
+		t.Fatal(err)
+	}
+	if o.Rank != 16 || o.Schedule != "cosine" || o.Dropout == nil || *o.Dropout != 0 || !o.Checkpointing(false) || o.LR != 2e-4 {
+		t.Errorf("config file read as %+v", o)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"rank": 16, "lora_rank": 8}`), 0o644)
+	if err := o.LoadConfigFile(bad); err == nil || !strings.Contains(err.Error(), "bad.json") || !strings.Contains(err.Error(), "lora_rank") {
+		t.Errorf("unknown key: %v", err)
+	}
+}

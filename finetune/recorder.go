@@ -1,0 +1,176 @@
+package finetune
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/golora/golora/internal/rss"
+	"github.com/golora/golora/lora"
+	"github.com/golora/golora/runlog"
+	"github.com/golora/golora/tensor"
+	"github.com/golora/golora/train"
+)
+
+// Recorder is the train.Sink of `golora train`: it records a run in its
+// output directory (runlog's files) and draws progress.
+//
+//	OUT/metrics.jsonl  every step's metric
+//	OUT/norms.jsonl    ‖s·B·A‖_F of every module, every NormEvery steps
+//	OUT/run.json       the run's settings, sizes and resources (runlog.RunInfo)
+//	OUT/checkpoint-N/  every SaveEvery steps (train.Run.SaveCheckpoint)
+type Recorder struct {
+	out     string
+	every   int
+	metrics *runlog.Writer[runlog.Metric]
+	norms   *runlog.Writer[runlog.NormRecord] // nil in full fine-tuning
+	prog    *Progress
+	info    runlog.RunInfo
+	t0      time.Time
+	stepSec float64 // time spent in optimizer steps (excluding validation)
+	saved   int     // step of the newest checkpoint (0: none)
+}
+
+// DefaultNormEvery is the interval NewRecorder uses for NormEvery ≤ 0:
+// about a hundred columns for the report's heatmaps.
+func DefaultNormEvery(total int) int { return max(1, (total+99)/100) }
+
+// NewRecorder starts recording the prepared run r, which continues from
+// step start (0 for a fresh run, else the checkpoint it resumed from), into
+// s.Out: it writes run.json with status "running", opens metrics.jsonl and
+// norms.jsonl (kept up to start when resuming) and writes the norms of step
+// 0 for a fresh LoRA run. Norms are recorded every s.NormEvery steps (≤ 0:
+// DefaultNormEvery) and after the last step; full fine-tuning records none.
+// Progress goes to log (nil: none). Set r.Sink to the recorder and call
+// Finish when training ends.
+func NewRecorder(r *train.Run, s runlog.Settings, start int, log io.Writer) (*Recorder, error) {
+	every := s.NormEvery
+	if every <= 0 {
+		every = DefaultNormEvery(r.TotalSteps())
+	}
+	rec := &Recorder{out: s.Out, every: every, t0: time.Now(), saved: start}
+	abs := s.Model
+	if abs != "" {
+		if a, err := filepath.Abs(abs); err == nil {
+			abs = a
+		}
+	}
+	rec.info = runlog.RunInfo{
+		Options: s, ModelPath: abs, Status: "running", StartStep: start, TotalSteps: r.TotalSteps(), SeqLen: r.T,
+		TrainExamples: len(r.Train), ValidExamples: len(r.Valid), TrainableParams: r.TrainableParams(),
+		BaseParams: r.Model.NumParams(), NormEvery: every, Threads: tensor.Threads(),
+		GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH,
+		Started: rec.t0.UTC().Format(time.RFC3339),
+	}
+	if !r.Full {
+		rec.info.AdapterParams = r.Adapter.NumParams()
+		rec.info.Scale = float64(r.Adapter.Config.Scale())
+	}
+	if err := runlog.WriteRunInfo(rec.out, &rec.info); err != nil {
+		return nil, err
+	}
+	var err error
+	if r.Full {
+		if start == 0 { // no norms: drop those of an earlier run in the directory
+			if err := os.Remove(filepath.Join(rec.out, runlog.NormsFile)); err != nil && !os.IsNotExist(err) {
+				return nil, err
+			}
+		}
+	} else {
+		if rec.norms, err = runlog.OpenNorms(rec.out, start); err != nil {
+			return nil, err
+		}
+		if start == 0 {
+			if err := rec.record(r, 0); err != nil {
+				rec.norms.Close()
+				return nil, err
+			}
+		}
+	}
+	if rec.metrics, err = runlog.OpenMetrics(rec.out, start); err != nil {
+		if rec.norms != nil {
+			rec.norms.Close()
+		}
+		return nil, err
+	}
+	rec.prog = NewProgress(log, r.TotalSteps(), start)
+	return rec, nil
+}
+
+// Step records the metric of a finished optimizer step (train.Sink).
+func (rec *Recorder) Step(r *train.Run, m runlog.Metric) error {
+	rec.info.Tokens += m.Tokens
+	if m.TokensPerSec > 0 {
+		rec.stepSec += float64(m.Tokens) / m.TokensPerSec
+	}
+	if err := rec.metrics.Write(m); err != nil {
+		return err
+	}
+	rec.prog.Step(r, m)
+	if rec.norms != nil && (m.Step%rec.every == 0 || m.Step == r.TotalSteps()) {
+		return rec.record(r, m.Step)
+	}
+	return nil
+}
+
+// Checkpoint writes OUT/checkpoint-<step> (train.Sink).
+func (rec *Recorder) Checkpoint(r *train.Run, step int) error {
+	if err := r.SaveCheckpoint(runlog.CheckpointDir(rec.out, step)); err != nil {
+		return err
+	}
+	rec.saved = step
+	return nil
+}
+
+// record appends the norms after step to norms.jsonl.
+func (rec *Recorder) record(r *train.Run, step int) error {
+	nr := runlog.NormRecord{Step: step, Norms: map[string]float64{}}
+	for name, l := range r.Adapter.Modules {
+		nr.Norms[name] = lora.UpdateNorm(l)
+	}
+	return rec.norms.Write(nr)
+}
+
+// Finish closes the files and rewrites run.json with the outcome (runErr
+// nil: "done"), the elapsed time, tokens/s and peak RSS. It returns the
+// first error met while doing so.
+func (rec *Recorder) Finish(runErr error) error {
+	rec.prog.Done()
+	err := rec.metrics.Close()
+	if rec.norms != nil {
+		if nerr := rec.norms.Close(); err == nil {
+			err = nerr
+		}
+	}
+	rec.info.Status = "done"
+	if runErr != nil {
+		rec.info.Status, rec.info.Error = "failed", runErr.Error()
+	}
+	rec.info.ElapsedSec = time.Since(rec.t0).Seconds()
+	if rec.stepSec > 0 {
+		rec.info.TokensPerSec = float64(rec.info.Tokens) / rec.stepSec
+	}
+	rec.info.PeakRSSBytes = rss.Peak()
+	if ierr := runlog.WriteRunInfo(rec.out, &rec.info); err == nil {
+		err = ierr
+	}
+	return err
+}
+
+// explain adds to a non-finite-loss error (train.ErrNonFinite) which
+// checkpoint stays intact and what to try; other errors (and nil) are
+// returned as they are.
+func (rec *Recorder) explain(err error) error {
+	if !errors.Is(err, train.ErrNonFinite) {
+		return err
+	}
+	kept := "no checkpoint was written (--save-every)"
+	if rec.saved > 0 {
+		kept = "the last checkpoint, " + runlog.CheckpointDir(rec.out, rec.saved) + ", is intact"
+	}
+	return fmt.Errorf("%w; %s; try a lower --lr or --max-grad-norm", err, kept)
+}

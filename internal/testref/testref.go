@@ -1,0 +1,96 @@
+// Package testref loads testdata/ref/lora_train for tests: six AdamW steps
+// of a PEFT adapter computed by PyTorch (float64), with and without
+// gradient accumulation, on a tiny Llama.
+package testref
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/golora/golora/data"
+)
+
+// Dir is testdata/ref/lora_train: the model (config.json,
+// model.safetensors), adapter_init/ and expected.json.
+func Dir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "ref", "lora_train")
+}
+
+// Step is one optimizer step PyTorch made (Step is 0-based).
+type Step struct {
+	Step     int     `json:"step"`
+	LR       float64 `json:"lr"`
+	Loss     float64 `json:"loss"`
+	GradNorm float64 `json:"grad_norm"`
+}
+
+// Train is expected.json: the sequences, the steps of each run ("accum1":
+// batch 2; "accum2": batch 1, two micro-batches) and the adapter after
+// accum1's last step, by PEFT tensor name.
+type Train struct {
+	IDs    [][]int `json:"ids"`
+	Labels [][]int `json:"labels"`
+	Train  map[string]struct {
+		Steps []Step `json:"steps"`
+	} `json:"train"`
+	Final map[string]json.RawMessage `json:"final"`
+}
+
+// Load reads expected.json.
+func Load(t testing.TB) Train {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(Dir(), "expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Train
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Examples are the fixture's sequences with their masked labels.
+func (r Train) Examples() []data.Example {
+	exs := make([]data.Example, len(r.IDs))
+	for i := range r.IDs {
+		exs[i] = data.Example{IDs: r.IDs[i], Labels: r.Labels[i]}
+	}
+	return exs
+}
+
+// WriteIDs writes the fixture's sequences as pre-tokenized jsonl into a
+// temporary directory and returns its path.
+func (r Train) WriteIDs(t testing.TB) string {
+	t.Helper()
+	var b bytes.Buffer
+	for i := range r.IDs {
+		line, _ := json.Marshal(map[string]any{"input_ids": r.IDs[i], "labels": r.Labels[i]})
+		b.Write(append(line, '\n'))
+	}
+	path := filepath.Join(t.TempDir(), "train.jsonl")
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// Flat flattens a JSON number or nested array of numbers.
+func Flat(v any) []float64 {
+	switch v := v.(type) {
+	case float64:
+		return []float64{v}
+	case []any:
+		var out []float64
+		for _, e := range v {
+			out = append(out, Flat(e)...)
+		}
+		return out
+	}
+	return nil
+}
