@@ -97,7 +97,7 @@ func Execute(o Options, log io.Writer) (run *train.Run, err error) {
 	fmt.Fprintf(log, "%d training examples, %d validation, %d steps of %d×%d sequences (padded to %d tokens)\n",
 		len(trainSet), len(validSet), r.TotalSteps(), o.BatchSize, o.GradAccum, r.T)
 	if r.Checkpointing() {
-		fmt.Fprintln(log, "gradient checkpointing: each layer's activations are recomputed in backward (--grad-checkpoint=false keeps them)")
+		fmt.Fprintln(log, "gradient checkpointing: each layer keeps its input, residual, keys and values; the rest is recomputed in backward (--grad-checkpoint=false keeps it all)")
 	}
 	rec, err := NewRecorder(r, settings(o, r), start, log)
 	if err != nil {

@@ -28,8 +28,9 @@ type Config struct {
 	BatchSize int     `json:"batch-size"`  // sequences per micro-batch
 	GradAccum int     `json:"grad-accum"`  // micro-batches per optimizer step
 	// GradCheckpoint, when set, says whether to keep only each layer's
-	// input and recompute its activations in backward; unset, see
-	// Checkpointing.
+	// input x, residual after attention x2 and post-RoPE k and v between
+	// forward and backward, recomputing the layer's other activations in
+	// backward; unset, see Checkpointing.
 	GradCheckpoint *bool   `json:"grad-checkpoint,omitempty"`
 	WeightDecay    float64 `json:"weight-decay"` // AdamW decoupled weight decay
 	Beta1          float64 `json:"beta1"`
