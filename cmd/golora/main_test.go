@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/golora/golora/internal/cli"
 	"github.com/golora/golora/mem"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/tensor"
@@ -191,7 +192,7 @@ func TestQuantizeTurnsOnGradCheckpoint(t *testing.T) {
 		{[]string{"--config", off, "--grad-checkpoint"}, true},
 		{[]string{"--grad-checkpoint"}, true},
 	} {
-		o, err := parseTrainPlus("train", "train", tc.args, io.Discard, nil)
+		o, err := parseTrainPlus(cli.NewFlagSet("train", io.Discard), tc.args, nil)
 		if err != nil {
 			t.Fatalf("%v: %v", tc.args, err)
 		}

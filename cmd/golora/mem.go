@@ -2,8 +2,8 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
+	"github.com/golora/golora/internal/cli"
 	"github.com/golora/golora/internal/human"
 	"io"
 	"path/filepath"
@@ -15,26 +15,32 @@ import (
 )
 
 func init() {
-	register("mem", "predict fine-tuning memory: weights, gradients, optimizer, activations", runMem)
+	register(&cli.Command{Name: "mem", Summary: "predict fine-tuning memory: weights, gradients, optimizer, activations", Run: runMem,
+		Usage: "mem (--config FILE | --model DIR) [--method full|lora|qlora] [flags]",
+		Doc: "Predicts the memory a fine-tuning run takes, from the model's config.json alone: weights, gradients, AdamW's moments " +
+			"and activations, from the same allocation plan training uses."})
 }
 
-func runMem(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("mem", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func runMem(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
+	fs.Group("Model")
 	cfgPath := fs.String("config", "", "a config.json `FILE`")
 	dir := fs.String("model", "", "a model `DIR` (only its config.json is read)")
-	method := fs.String("method", "lora", "full, lora or qlora")
-	dtype := fs.String("dtype", "float32", "base weight dtype: float32, float16 or bfloat16")
+	dtype := fs.String("dtype", "float32", "base weight `DTYPE`: float32, float16 or bfloat16")
+	fs.Group("Method")
+	method := fs.String("method", "lora", "fine-tuning `METHOD`: full, lora or qlora")
 	rank := fs.Int("rank", 8, "LoRA rank")
-	targets := fs.String("targets", "q_proj,k_proj,v_proj,o_proj", "LoRA target modules, or all-linear")
+	targets := fs.String("targets", "q_proj,k_proj,v_proj,o_proj", "LoRA target `MODULES`, or all-linear")
+	double := fs.Bool("double-quant", true, "qlora: double-quantized absmax")
+	fs.Group("Data")
 	batch := fs.Int("batch-size", 1, "sequences per batch (activations)")
 	seq := fs.Int("seq-len", 512, "tokens per sequence (activations)")
-	double := fs.Bool("double-quant", true, "qlora: double-quantized absmax")
+	fs.Group("Performance")
 	var ckptFlag *bool
-	fs.Var(optBool{&ckptFlag}, "grad-checkpoint", "activations with gradient checkpointing (default: on for qlora, as golora train)")
+	fs.OptBoolVar(&ckptFlag, "grad-checkpoint", "activations with gradient checkpointing (default: on for qlora, as golora train)")
+	fs.Group("Output")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return err
 	}
 	c, path, err := configFlag(*cfgPath, *dir)
 	if err != nil {
