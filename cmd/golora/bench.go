@@ -18,9 +18,10 @@ func init() {
 			Usage: "bench gemm [--m N --n N --k N] [--trans nn|nt|tn|tt] [--threads N]",
 			Doc:   "Times the GEMM that every product of golora goes through, C = op(A)·op(B) with op(A) m×k and op(B) k×n, and prints one JSON object with its GFLOP/s and the machine's peak."},
 		{Name: "train", Summary: "tokens/s, GFLOP/s and peak RSS of training steps on random weights", Run: runBenchTrain,
-			Usage: "bench train (--config FILE | --model DIR) [--method full|lora|qlora] [flags]",
+			Usage: "bench train (--model-config FILE | --model DIR) [--method full|lora|qlora] [flags]",
 			Doc: "Times training steps of a model of the shape a config.json gives, with random weights, after one warm-up step, " +
-				"and prints one JSON object: tokens/s, GFLOP/s, model FLOP utilisation, peak RSS and the predicted memory."},
+				"and prints one JSON object: tokens/s, GFLOP/s, model FLOP utilisation, peak RSS and the predicted memory. " +
+				"Rank, targets, batch size, sequence length and gradient checkpointing default to what golora train runs."},
 	}})
 }
 
@@ -49,17 +50,11 @@ func runBenchGemm(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) erro
 }
 
 func runBenchTrain(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
-	fs.Group("Model")
-	cfgPath := fs.String("config", "", "config.json `FILE`: random weights of that shape")
-	dir := fs.String("model", "", "model `DIR`: its config's shape, random weights")
+	cfgPath, dir := modelConfigFlags(fs)
 	var o bench.TrainOptions
 	fs.Group("Method")
 	method := fs.String("method", "lora", "fine-tuning `METHOD`: full, lora or qlora (nf4, double-quantized)")
-	fs.IntVar(&o.Rank, "rank", 8, "LoRA rank")
-	fs.StringVar(&o.Targets, "targets", "q_proj,k_proj,v_proj,o_proj", "LoRA target `MODULES`")
-	fs.Group("Data")
-	fs.IntVar(&o.Batch, "batch-size", 4, "sequences per step")
-	fs.IntVar(&o.SeqLen, "seq-len", 256, "tokens per sequence")
+	runFlags(fs, &o.Rank, &o.Targets, &o.Batch, &o.SeqLen)
 	fs.Group("Measurement")
 	fs.IntVar(&o.Steps, "steps", 3, "timed steps (after one warm-up step)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to `FILE` (go tool pprof)")
