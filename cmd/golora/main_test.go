@@ -7,11 +7,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/golora/golora/internal/cfgfile"
 	"github.com/golora/golora/internal/cli"
 	"github.com/golora/golora/mem"
 	"github.com/golora/golora/model"
@@ -366,5 +368,49 @@ func TestGenerateChatUsesTemplate(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(`{"chat_template": "{% macro x() %}{% endmacro %}"}`), 0o644)
 	if _, errs, code := golora(t, "generate", "--model", dir, "--prompt", "x", "--chat"); code == 0 || !strings.Contains(errs, "macro") {
 		t.Errorf("an unsupported template must be refused naming the construct: %s", errs)
+	}
+}
+
+// A YAML --config with PEFT's and TRL's names trains like golora's own keys.
+func TestTrainConfigFileYAMLWithPEFTNames(t *testing.T) {
+	dir := t.TempDir()
+	yaml := filepath.Join(dir, "c.yaml")
+	os.WriteFile(yaml, []byte("r: 2\nlora_alpha: 4\ntarget_modules:\n  - q_proj\n  - v_proj\nlearning_rate: 1.0e-2\n"+
+		"lr_scheduler_type: cosine\nwarmup_steps: 1\nmax_steps: 3\nper_device_train_batch_size: 2\ngradient_accumulation_steps: 2\n"+
+		"max_seq_length: 64\nweight_decay: 0.1\nmax_grad_norm: 0.5\nseed: 7\nlora_dropout: 0.05\n"), 0o644)
+	o, err := parseTrainPlus(cli.NewFlagSet("train", io.Discard), []string{"--config", yaml, "--seed", "9"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := train.Defaults()
+	want.Rank, want.Alpha, want.Targets, want.LR, want.Schedule, want.Warmup, want.Steps = 2, 4, "q_proj,v_proj", 0.01, "cosine", 1, 3
+	want.BatchSize, want.GradAccum, want.MaxSeqLen, want.WeightDecay, want.MaxGradNorm, want.Seed, want.Dropout = 2, 2, 64, 0.1, 0.5, 9, 0.05
+	if !reflect.DeepEqual(o, want) {
+		t.Errorf("options\n%+v\nwant\n%+v", o, want)
+	}
+	for _, tc := range []struct{ text, want string }{
+		{"lerning_rate: 0.1\n", `c2.yaml: unknown key "lerning_rate" (did you mean "learning_rate"?)`},
+		{"r: 8\nrank: 16\n", `c2.yaml: "r" and "rank" both set rank, to 8 and 16`},
+		{"num_train_epochs: many\n", `c2.yaml: num_train_epochs: want a number, got "many"`},
+	} {
+		bad := filepath.Join(dir, "c2.yaml")
+		os.WriteFile(bad, []byte(tc.text), 0o644)
+		if _, errs, code := golora(t, "train", "--config", bad); code != 1 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%q: exit %d, %q, want %q", tc.text, code, errs, tc.want)
+		}
+	}
+}
+
+// Every alias of the config file names a key of train.Options.
+func TestConfigAliasesNameTrainKeys(t *testing.T) {
+	keys := map[string]bool{}
+	for _, f := range reflect.VisibleFields(reflect.TypeFor[train.Options]()) {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		keys[name] = true
+	}
+	for alias, a := range cfgfile.TrainAliases {
+		if !keys[a.Key] {
+			t.Errorf("alias %s names %q, not a key of train.Options", alias, a.Key)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/golora/golora/internal/cfgfile"
 	"github.com/golora/golora/internal/cli"
 	"github.com/golora/golora/mem"
 	"github.com/golora/golora/report"
@@ -88,7 +89,7 @@ func parseTrainPlus(fs *cli.FlagSet, args []string, own func(fs *cli.FlagSet)) (
 			path = args[i+1]
 		}
 		if path != "" {
-			if err := o.LoadConfigFile(path); err != nil {
+			if err := cfgfile.Load(path, &o, cfgfile.TrainAliases); err != nil {
 				return o, err
 			}
 		}
@@ -97,7 +98,7 @@ func parseTrainPlus(fs *cli.FlagSet, args []string, own func(fs *cli.FlagSet)) (
 		own(fs)
 	}
 	fs.Group("Configuration")
-	fs.String("config", "", "training options `FILE`, JSON with the same keys as the flags (flags override it)")
+	fs.String("config", "", "training options `FILE`, JSON or YAML, keyed by the flags' names or by PEFT's and TRL's (r, lora_alpha, learning_rate, …); flags override it")
 	trainFlags(fs, &o)
 	if err := fs.Parse(args); err != nil {
 		return o, err
