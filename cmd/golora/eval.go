@@ -8,6 +8,7 @@ import (
 
 	"github.com/golora/golora/data"
 	"github.com/golora/golora/internal/cli"
+	"github.com/golora/golora/internal/human"
 	"github.com/golora/golora/train"
 )
 
@@ -91,7 +92,7 @@ func runEval(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 		_, err = fmt.Fprintf(stdout, "%s\n", js)
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "loss %.4f nats/token, perplexity %.4g over %d target tokens in %d examples of %s\n",
-		res.Loss, res.Perplexity, res.Tokens, res.Examples, *path)
+	_, err = fmt.Fprintf(stdout, "loss %.4f nats/token, perplexity %.4g over %s in %s of %s\n",
+		res.Loss, res.Perplexity, human.Plural(res.Tokens, "target token"), human.Plural(res.Examples, "example"), *path)
 	return err
 }

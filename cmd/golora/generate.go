@@ -10,6 +10,7 @@ import (
 	"github.com/golora/golora/chat"
 	"github.com/golora/golora/generate"
 	"github.com/golora/golora/internal/cli"
+	"github.com/golora/golora/internal/human"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/tokenizer"
 )
@@ -103,7 +104,7 @@ func runGenerate(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error
 		io.WriteString(stdout, text[printed:])
 	}
 	fmt.Fprintln(stdout)
-	fmt.Fprintf(stderr, "%d tokens in %.2fs (%.1f tokens/s)\n", len(out), secs, tps)
+	fmt.Fprintf(stderr, "%s in %.2fs (%.1f tokens/s)\n", human.Plural(len(out), "token"), secs, tps)
 	return nil
 }
 

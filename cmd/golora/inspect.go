@@ -75,8 +75,8 @@ func runInspect(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error 
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\t%s\n", r.Dir)
 	fmt.Fprintf(tw, "architecture\t%s (%s)\n", r.Architecture, r.ModelType)
-	fmt.Fprintf(tw, "shape\t%d layers, hidden %d, MLP %d, %d heads / %d KV heads of %d, vocab %d, tied %v\n",
-		r.Layers, r.Hidden, r.Intermediate, r.Heads, r.KVHeads, r.HeadDim, r.Vocab, r.Tied)
+	fmt.Fprintf(tw, "shape\t%s, hidden %d, MLP %d, %s / %s of %d, vocab %d, tied %v\n",
+		human.Plural(r.Layers, "layer"), r.Hidden, r.Intermediate, human.Plural(r.Heads, "head"), human.Plural(r.KVHeads, "KV head"), r.HeadDim, r.Vocab, r.Tied)
 	fmt.Fprintf(tw, "parameters\t%s (%s)\n", human.Count(r.Params), human.Bytes(int64(r.Bytes)))
 	for _, k := range sortedKeys(r.ByKind) {
 		fmt.Fprintf(tw, "  %s\t%s\t%.1f%%\n", k, human.Count(r.ByKind[k]), 100*float64(r.ByKind[k])/float64(r.Params))

@@ -64,7 +64,7 @@ func runMem(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if ckpt {
 		ckptNote = ", gradient checkpointing"
 	}
-	fmt.Fprintf(stdout, "%s, %s, base in %s, batch %d × %d tokens%s\n", path, *method, *dtype, batch, seq, ckptNote)
+	fmt.Fprintf(stdout, "%s, %s, base in %s, batch %d × %s%s\n", path, *method, *dtype, batch, human.Plural(seq, "token"), ckptNote)
 	fmt.Fprintf(tw, "parameters\t%s\t\n", human.Count(int(b.Params)))
 	fmt.Fprintf(tw, "trainable\t%s\t%.4f%%\t\n", human.Count(int(b.TrainableParams)), 100*float64(b.TrainableParams)/float64(b.Params))
 	row := func(name string, n int64) {

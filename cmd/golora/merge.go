@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/golora/golora/internal/cli"
+	"github.com/golora/golora/internal/human"
 	"github.com/golora/golora/lora"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/tensor"
@@ -78,8 +79,8 @@ func runMerge(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if err := copyCompanions(*dir, *out); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "merged %s (%d modules, scale %g) into %s, weights stored as %s%s, written to %s\n",
-		*adapter, len(a.Modules), *scale, *dir, dtype, note, *out)
+	fmt.Fprintf(stdout, "merged %s (%s, scale %g) into %s, weights stored as %s%s, written to %s\n",
+		*adapter, human.Plural(len(a.Modules), "module"), *scale, *dir, dtype, note, *out)
 	return nil
 }
 

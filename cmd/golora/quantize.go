@@ -57,8 +57,8 @@ func runQuantize(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error
 	if err := copyCompanions(*dir, *out); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "quantized the %d linear layers of %s to %s%s: %s → %s in memory, written to %s\n",
-		len(m.Linears()), *dir, t, map[bool]string{true: " with double quantization", false: ""}[*double],
+	fmt.Fprintf(stdout, "quantized the %s of %s to %s%s: %s → %s in memory, written to %s\n",
+		human.Plural(len(m.Linears()), "linear layer"), *dir, t, map[bool]string{true: " with double quantization", false: ""}[*double],
 		human.Bytes(int64(before)), human.Bytes(int64(modelBytes(m))), *out)
 	return nil
 }

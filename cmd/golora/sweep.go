@@ -214,7 +214,7 @@ func failures(stderr io.Writer, n int, row func(int) measured) error {
 		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d training runs failed", failed, n)
+		return fmt.Errorf("%d of %s failed", failed, human.Plural(n, "training run"))
 	}
 	return nil
 }
