@@ -10,7 +10,7 @@ import (
 
 func init() {
 	register(&cli.Command{Name: "report", Summary: "rebuild the HTML report (curves, where LoRA adapted, matrices) of a training run", Run: runReport,
-		Usage: "report [--model DIR] [--module NAME] RUN_DIR",
+		Usage: "report [--model DIR] [--module MODULE] RUN_DIR",
 		Doc: "Writes RUN_DIR/report.html and the pictures in RUN_DIR/report/ from a training run's metrics, norms and adapter: " +
 			"loss and learning-rate curves, where LoRA adapted, and one module's matrices up close. Flags may come before or after RUN_DIR."})
 }
