@@ -134,13 +134,13 @@ func decode(raw []byte, asJSON bool, v any, aliases map[string]Alias) error {
 func jsonFields(t reflect.Type) map[string]reflect.Type {
 	out := map[string]reflect.Type{}
 	for f := range t.Fields() {
-		if !f.IsExported() {
-			continue
-		}
 		if f.Anonymous && f.Type.Kind() == reflect.Struct && f.Tag.Get("json") == "" {
-			for k, v := range jsonFields(f.Type) {
+			for k, v := range jsonFields(f.Type) { // promoted, exported or not, as encoding/json does
 				out[k] = v
 			}
+			continue
+		}
+		if !f.IsExported() {
 			continue
 		}
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")

@@ -113,3 +113,22 @@ func TestLoadErrors(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// The keys of an embedded struct are keys of the outer one, as for
+// encoding/json (finetune's options embed the training configuration).
+func TestLoadEmbedded(t *testing.T) {
+	type outer struct {
+		options
+		Out string `json:"out"`
+	}
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte("r: 4\nout: dir\nmax_seq_length: 64\n"), 0o644)
+	var o outer
+	if err := Load(path, &o, aliases); err != nil || o.Rank != 4 || o.Out != "dir" || o.MaxSeqLen != 64 {
+		t.Errorf("%+v, %v", o, err)
+	}
+	os.WriteFile(path, []byte("rnak: 4\n"), 0o644)
+	if err := Load(path, &o, aliases); err == nil || !strings.Contains(err.Error(), `(did you mean "rank"?)`) {
+		t.Errorf("unknown key in an embedded struct: %v", err)
+	}
+}
