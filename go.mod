@@ -2,7 +2,10 @@ module github.com/golora/golora
 
 go 1.26.8
 
-require golang.org/x/sys v0.50.0
+require (
+	go.yaml.in/yaml/v3 v3.0.6
+	golang.org/x/sys v0.50.0
+)
 
 require (
 	github.com/BurntSushi/toml v1.4.1-0.20240526193622-a339e1f7089c // indirect

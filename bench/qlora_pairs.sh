@@ -12,10 +12,12 @@ pairs=${1:-8}
 config=${2:-bench/pytorch/smollm135m.json}
 bin=$(mktemp -d)/golora
 go build -o "$bin" ./cmd/golora
+# The shape the README's numbers are for: batch 4 × 256 tokens, r 8 on q, k, v, o.
+shape=(--model-config "$config" --steps 3 --batch-size 4 --seq-len 256 --rank 8 --targets q_proj,k_proj,v_proj,o_proj)
 field() { grep -o "\"$1\":[0-9.e+-]*" | cut -d: -f2; }
 for i in $(seq "$pairs"); do
-	l=$("$bin" bench train --config "$config" --steps 3 --method lora 2>/dev/null | tail -1)
-	q=$("$bin" bench train --config "$config" --steps 3 --method qlora 2>/dev/null | tail -1)
+	l=$("$bin" bench train "${shape[@]}" --method lora 2>/dev/null | tail -1)
+	q=$("$bin" bench train "${shape[@]}" --method qlora 2>/dev/null | tail -1)
 	echo "$(echo "$l" | field step_seconds) $(echo "$q" | field step_seconds) $(echo "$l" | field peak_rss_bytes) $(echo "$q" | field peak_rss_bytes)"
 done | awk '
 	{ t[NR] = $2 / $1; m[NR] = $4 / $3

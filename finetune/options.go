@@ -1,11 +1,9 @@
 package finetune
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"os"
 
+	"github.com/golora/golora/internal/cfgfile"
 	"github.com/golora/golora/quant"
 	"github.com/golora/golora/train"
 )
@@ -61,19 +59,12 @@ func (o *Options) Checkpointing(fourBit bool) bool {
 	return o.Config.Checkpointing(o.Quantize != "" || fourBit)
 }
 
-// LoadConfigFile overlays the keys of a JSON config file onto o. Unknown
-// keys are an error that names them.
+// LoadConfigFile overlays the settings of a JSON or YAML file onto o:
+// keyed by the flag names, or by the names PEFT and the Hugging Face / TRL
+// trainers use (ConfigAliases). An unknown key is an error that names it
+// and the nearest known key; two names of one setting must agree.
 func (o *Options) LoadConfigFile(path string) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(o); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
+	return cfgfile.Load(path, o, ConfigAliases)
 }
 
 // Validate checks the paths and numbers a user sets.
@@ -104,4 +95,34 @@ func (o *Options) Validate() error {
 		}
 	}
 	return nil
+}
+
+// ConfigAliases are the names PEFT's LoraConfig and the Hugging Face /
+// TRL trainer arguments give to golora train's options, mapped to
+// golora's keys (its flag names).
+var ConfigAliases = map[string]cfgfile.Alias{
+	"r":                           {Key: "rank"},
+	"lora_alpha":                  {Key: "alpha"},
+	"lora_dropout":                {Key: "dropout"},
+	"target_modules":              {Key: "targets"},
+	"layers_to_transform":         {Key: "layers"},
+	"use_rslora":                  {Key: "rslora"},
+	"learning_rate":               {Key: "lr"},
+	"lr_scheduler_type":           {Key: "lr-schedule"},
+	"warmup_steps":                {Key: "warmup"},
+	"num_train_epochs":            {Key: "epochs"},
+	"max_steps":                   {Key: "steps", Unset: -1},
+	"per_device_train_batch_size": {Key: "batch-size"},
+	"gradient_accumulation_steps": {Key: "grad-accum"},
+	"gradient_checkpointing":      {Key: "grad-checkpoint"},
+	"max_seq_length":              {Key: "max-seq-len"},
+	"max_length":                  {Key: "max-seq-len"},
+	"weight_decay":                {Key: "weight-decay"},
+	"max_grad_norm":               {Key: "max-grad-norm"},
+	"adam_beta1":                  {Key: "beta1"},
+	"adam_beta2":                  {Key: "beta2"},
+	"adam_epsilon":                {Key: "eps"},
+	"output_dir":                  {Key: "out"},
+	"save_steps":                  {Key: "save-every"},
+	"eval_steps":                  {Key: "eval-every"},
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"sort"
 
+	"github.com/golora/golora/internal/human"
 	"github.com/golora/golora/model"
 )
 
@@ -33,7 +34,7 @@ func Generate(m *model.Model, prompt []int, maxLen int, o Options, emit func(id 
 	}
 	total := min(len(prompt)+o.MaxTokens, maxLen)
 	if total <= len(prompt) {
-		return nil, fmt.Errorf("generate: the prompt (%d tokens) leaves no room under the %d-token limit", len(prompt), maxLen)
+		return nil, fmt.Errorf("generate: the prompt (%s) leaves no room under the %d-token limit", human.Plural(len(prompt), "token"), maxLen)
 	}
 	V := m.Cfg.VocabSize
 	cache := m.NewCache(total)

@@ -88,7 +88,7 @@ for shape in "1024 1536 576 nn" "1024 576 1536 nt" "576 1536 1024 tn"; do
   fi
 done
 
-common=(--config "$CONFIG" --batch-size 4 --seq-len 256 --steps "$STEPS" --rank 8
+common=(--model-config "$CONFIG" --batch-size 4 --seq-len 256 --steps "$STEPS" --rank 8
   --targets q_proj,k_proj,v_proj,o_proj --threads "$THREADS")
 run "train lora golora" "$BIN" bench train "${common[@]}" --method lora
 run "train lora torch" "${torch_env[@]}" "$PYTHON" bench/pytorch/lora_train.py "${common[@]}" --method lora

@@ -32,7 +32,7 @@ import time
 
 def parse():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default=None, help="HF config.json (default /tmp/smol.json, else smollm135m.json beside this script)")
+    p.add_argument("--model-config", dest="config", default=None, help="HF config.json (default /tmp/smol.json, else smollm135m.json beside this script)")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--seq-len", type=int, default=256)
     p.add_argument("--steps", type=int, default=3)

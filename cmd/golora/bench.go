@@ -2,58 +2,67 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime/pprof"
 
 	"github.com/golora/golora/bench"
+	"github.com/golora/golora/internal/cli"
 	"github.com/golora/golora/mem"
 )
 
 func init() {
-	register("bench", "measure the GEMM (bench gemm) or training steps (bench train)", runBench)
+	register(&cli.Command{Name: "bench", Summary: "measure the GEMM (bench gemm) or training steps (bench train)", Subcommands: []*cli.Command{
+		{Name: "gemm", Summary: "GFLOP/s of the matrix product C = op(A)·op(B)", Run: runBenchGemm,
+			Usage: "bench gemm [--m N --n N --k N] [--trans nn|nt|tn|tt] [--threads N]",
+			Doc:   "Times the GEMM that every product of golora goes through, C = op(A)·op(B) with op(A) m×k and op(B) k×n, and prints one JSON object with its GFLOP/s and the machine's peak."},
+		{Name: "train", Summary: "tokens/s, GFLOP/s and peak RSS of training steps on random weights", Run: runBenchTrain,
+			Usage: "bench train (--model-config FILE | --model DIR) [--method full|lora|qlora] [flags]",
+			Doc: "Times training steps of a model of the shape a config.json gives, with random weights, after one warm-up step, " +
+				"and prints one JSON object: tokens/s, GFLOP/s, model FLOP utilisation, peak RSS and the predicted memory. " +
+				"Rank, targets, batch size, sequence length and gradient checkpointing default to what golora train runs."},
+	}})
 }
 
-func runBench(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "gemm" && args[0] != "train") {
-		fmt.Fprintln(stderr, "usage: golora bench gemm|train [flags]")
-		return errUsage
+// benchThreads defines bench's --threads flag.
+func benchThreads(fs *cli.FlagSet) *int {
+	fs.Group("Performance")
+	return fs.Int("threads", 0, "threads (0: all cores, or $GOLORA_THREADS)")
+}
+
+func runBenchGemm(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
+	fs.Group("Shape")
+	m := fs.Int("m", 1024, "rows of C")
+	n := fs.Int("n", 1536, "columns of C")
+	k := fs.Int("k", 576, "inner dimension")
+	trans := fs.String("trans", "nn", "`OPS` nn, nt, tn or tt: whether A and B are transposed")
+	threads := benchThreads(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
-	fs := flag.NewFlagSet("bench "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	threads := fs.Int("threads", 0, "threads (0: all cores, or $GOLORA_THREADS)")
-	enc := json.NewEncoder(stdout)
-	if args[0] == "gemm" {
-		m := fs.Int("m", 1024, "rows of C")
-		n := fs.Int("n", 1536, "columns of C")
-		k := fs.Int("k", 576, "inner dimension")
-		trans := fs.String("trans", "nn", "nn, nt, tn or tt: whether A and B are transposed")
-		if err := fs.Parse(args[1:]); err != nil {
-			return errUsage
-		}
-		r, err := bench.Gemm(*m, *n, *k, *trans, threadCount(*threads))
-		if err != nil {
-			return err
-		}
-		return enc.Encode(map[string]any{"m": *m, "n": *n, "k": *k, "trans": r.Trans, "threads": r.Threads,
-			"gflops": r.GFLOPS, "seconds_per_call": r.Seconds, "peak_gflops": r.Peak})
+	r, err := bench.Gemm(*m, *n, *k, *trans, threadCount(*threads))
+	if err != nil {
+		return err
 	}
-	cfgPath := fs.String("config", "", "config.json `FILE`: random weights of that shape")
-	dir := fs.String("model", "", "model `DIR`: its config's shape, random weights")
+	return json.NewEncoder(stdout).Encode(map[string]any{"m": *m, "n": *n, "k": *k, "trans": r.Trans, "threads": r.Threads,
+		"gflops": r.GFLOPS, "seconds_per_call": r.Seconds, "peak_gflops": r.Peak})
+}
+
+func runBenchTrain(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
+	cfgPath, dir := modelConfigFlags(fs)
 	var o bench.TrainOptions
-	fs.IntVar(&o.Batch, "batch-size", 4, "sequences per step")
-	fs.IntVar(&o.SeqLen, "seq-len", 256, "tokens per sequence")
+	fs.Group("Method")
+	method := fs.String("method", "lora", "fine-tuning `METHOD`: full, lora or qlora (nf4, double-quantized)")
+	runFlags(fs, &o.Rank, &o.Targets, &o.Batch, &o.SeqLen)
+	fs.Group("Measurement")
 	fs.IntVar(&o.Steps, "steps", 3, "timed steps (after one warm-up step)")
-	fs.IntVar(&o.Rank, "rank", 8, "LoRA rank")
-	fs.StringVar(&o.Targets, "targets", "q_proj,k_proj,v_proj,o_proj", "LoRA targets")
-	method := fs.String("method", "lora", "full, lora or qlora (nf4, double-quantized)")
-	var ckptFlag *bool
-	fs.Var(optBool{&ckptFlag}, "grad-checkpoint", "recompute activations in backward (default: on for qlora, as golora train)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to `FILE` (go tool pprof)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return errUsage
+	threads := benchThreads(fs)
+	var ckptFlag *bool
+	fs.OptBoolVar(&ckptFlag, "grad-checkpoint", "recompute activations in backward (default: on for qlora, as golora train)")
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
 	c, _, err := configFlag(*cfgPath, *dir)
 	if err != nil {
@@ -83,5 +92,5 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return enc.Encode(r)
+	return json.NewEncoder(stdout).Encode(r)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"github.com/golora/golora/internal/human"
 	"io"
@@ -13,11 +12,16 @@ import (
 	"text/tabwriter"
 
 	"github.com/golora/golora/finetune"
+	"github.com/golora/golora/internal/cli"
 	"github.com/golora/golora/report"
 )
 
 func init() {
-	register("compare", "full fine-tuning vs LoRA vs QLoRA on the same data and budget: memory, speed, loss, size", runCompare)
+	register(&cli.Command{Name: "compare", Summary: "full fine-tuning vs LoRA vs QLoRA on the same data and budget: memory, speed, loss, size", Run: runCompare,
+		Usage: "compare --model DIR --data FILE --valid FILE --out DIR [--methods full,lora,qlora] [train flags] [--json]",
+		Doc: "Trains with each method on the same data and budget, each in its own process, into OUT/<method>/, and writes " +
+			"OUT/compare.txt, compare.csv and compare.json: trainable parameters, peak RSS, tokens/s, validation loss, " +
+			"perplexity and the size of what is saved. qlora uses --quantize (default nf4). Every training flag of golora train applies to each run."})
 }
 
 // method is one way of fine-tuning that compare measures.
@@ -56,17 +60,14 @@ type compareRow struct {
 	Available        bool    `json:"available"`
 }
 
-func runCompare(args []string, stdout, stderr io.Writer) error {
+func runCompare(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	var methodsFlag string
 	var asJSON bool
-	o, err := parseTrainPlus("compare", "compare --model DIR --data FILE --valid FILE --out DIR [--methods full,lora,qlora] [train flags] [--json]\n\n"+
-		"Trains with each method on the same data and budget, each in its own process, into OUT/<method>/, and writes\n"+
-		"OUT/compare.txt, compare.csv and compare.json: trainable parameters, peak RSS, tokens/s, validation loss,\n"+
-		"perplexity and the size of what is saved. qlora uses --quantize (default nf4).",
-		args, stderr, func(fs *flag.FlagSet) {
-			fs.StringVar(&methodsFlag, "methods", "full,lora,qlora", "methods to compare: full, lora, qlora")
-			fs.BoolVar(&asJSON, "json", false, "print the table as JSON")
-		})
+	o, err := parseTrainPlus(fs, args, func(fs *cli.FlagSet) {
+		fs.Group("Compare")
+		fs.StringVar(&methodsFlag, "methods", "full,lora,qlora", "`METHODS` to compare, comma-separated: full, lora, qlora")
+		fs.BoolVar(&asJSON, "json", false, "print the table as JSON")
+	})
 	if err != nil {
 		return err
 	}

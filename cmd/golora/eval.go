@@ -2,18 +2,22 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"math"
 
 	"github.com/golora/golora/data"
 	"github.com/golora/golora/finetune"
+	"github.com/golora/golora/internal/cli"
+	"github.com/golora/golora/internal/human"
 	"github.com/golora/golora/train"
 )
 
 func init() {
-	register("eval", "mean loss and perplexity of a model (with adapters) over a jsonl data set", runEval)
+	register(&cli.Command{Name: "eval", Summary: "mean loss and perplexity of a model (with adapters) over a jsonl data set", Run: runEval,
+		Usage: "eval --model DIR [--adapter DIR[:SCALE]]... --data FILE [flags]",
+		Doc: "Computes the mean cross-entropy loss, in nats per target token, and the perplexity of the model with the given adapters " +
+			"over a jsonl data set, masking prompts as training does."})
 }
 
 // evalResult is what `golora eval --json` prints.
@@ -27,22 +31,25 @@ type evalResult struct {
 	Perplexity float64  `json:"perplexity"`
 }
 
-func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func runEval(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
+	fs.Group("Model")
 	dir := fs.String("model", "", "Hugging Face model `DIR`")
 	var adapters adapterFlags
 	fs.Var(&adapters, "adapter", "PEFT adapter `DIR[:SCALE]` to apply (repeatable)")
+	fs.Group("Data")
 	path := fs.String("data", "", "jsonl `FILE` (text, prompt/completion, messages or input_ids lines, as for training)")
-	batch := fs.Int("batch-size", 4, "sequences per forward pass")
-	maxLen := fs.Int("max-seq-len", 512, "truncate examples to this many tokens")
+	d := finetune.Defaults()
+	maxLen := fs.Int("max-seq-len", d.MaxSeqLen, "truncate examples to this many tokens")
 	onPrompt := fs.Bool("train-on-prompt", false, "also score prompt tokens (as --train-on-prompt trains them)")
+	fs.Group("Performance")
+	batch := fs.Int("batch-size", d.BatchSize, "sequences per forward pass")
+	fs.Group("Output")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return cli.Usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if *dir == "" || *path == "" {
 		return fmt.Errorf("--model and --data are required")
@@ -86,7 +93,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		_, err = fmt.Fprintf(stdout, "%s\n", js)
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "loss %.4f nats/token, perplexity %.4g over %d target tokens in %d examples of %s\n",
-		res.Loss, res.Perplexity, res.Tokens, res.Examples, *path)
+	_, err = fmt.Fprintf(stdout, "loss %.4f nats/token, perplexity %.4g over %s in %s of %s\n",
+		res.Loss, res.Perplexity, human.Plural(res.Tokens, "target token"), human.Plural(res.Examples, "example"), *path)
 	return err
 }

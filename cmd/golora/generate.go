@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -10,30 +9,38 @@ import (
 
 	"github.com/golora/golora/chat"
 	"github.com/golora/golora/generate"
+	"github.com/golora/golora/internal/cli"
+	"github.com/golora/golora/internal/human"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/tokenizer"
 )
 
 func init() {
-	register("generate", "generate text from a prompt, with any number of adapters", runGenerate)
+	register(&cli.Command{Name: "generate", Summary: "generate text from a prompt, with any number of adapters", Run: runGenerate,
+		Usage: "generate --model DIR [--adapter DIR[:SCALE]]... --prompt TEXT [flags]",
+		Doc: "Generates text from a prompt with the model and any number of adapters on it, streaming it to stdout " +
+			"(the speed goes to stderr), until an end-of-sequence token or --max-tokens."})
 }
 
-func runGenerate(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func runGenerate(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
+	fs.Group("Model")
 	dir := fs.String("model", "", "Hugging Face model `DIR` (with tokenizer.json)")
 	var adapters adapterFlags
 	fs.Var(&adapters, "adapter", "PEFT adapter `DIR[:SCALE]` (repeatable: adapters add up on one base)")
-	prompt := fs.String("prompt", "", "prompt text")
+	fs.Group("Prompt")
+	prompt := fs.String("prompt", "", "prompt `TEXT`")
+	fs.Group("Sampling")
 	maxTokens := fs.Int("max-tokens", 128, "most tokens to generate")
 	temp := fs.Float64("temperature", 0.8, "sampling temperature; 0 is greedy")
 	topK := fs.Int("top-k", 0, "sample among the k most likely tokens (0: all)")
 	topP := fs.Float64("top-p", 1, "sample from the smallest set with this much probability")
 	seed := fs.Uint64("seed", 0, "random seed")
+	fs.Group("Prompt")
 	chat := fs.Bool("chat", false, "wrap the prompt as a user message in the model's chat template")
+	fs.Group("Output")
 	asJSON := fs.Bool("json", false, `print one JSON object {"prompt_ids", "ids", "text", "tokens_per_sec"}`)
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return err
 	}
 	if *dir == "" {
 		return fmt.Errorf("--model is required")
@@ -97,7 +104,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		io.WriteString(stdout, text[printed:])
 	}
 	fmt.Fprintln(stdout)
-	fmt.Fprintf(stderr, "%d tokens in %.2fs (%.1f tokens/s)\n", len(out), secs, tps)
+	fmt.Fprintf(stderr, "%s in %.2fs (%.1f tokens/s)\n", human.Plural(len(out), "token"), secs, tps)
 	return nil
 }
 

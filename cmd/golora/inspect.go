@@ -2,8 +2,8 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
+	"github.com/golora/golora/internal/cli"
 	"github.com/golora/golora/internal/human"
 	"io"
 	"sort"
@@ -14,7 +14,10 @@ import (
 )
 
 func init() {
-	register("inspect", "describe a model: architecture, parameter counts by kind, dtypes, bytes", runInspect)
+	register(&cli.Command{Name: "inspect", Summary: "describe a model: architecture, parameter counts by kind, dtypes, bytes", Run: runInspect,
+		Usage: "inspect --model DIR [--json]",
+		Doc: "Describes a model directory: architecture and shape from config.json, and its parameters counted by kind " +
+			"(embedding, attention, mlp, norm, lm_head) and by dtype, with the bytes they take."})
 }
 
 // inspectReport is what inspect prints (as JSON with --json).
@@ -36,13 +39,13 @@ type inspectReport struct {
 	ByDType      map[string]int `json:"params_by_dtype"`
 }
 
-func runInspect(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("model", "", "Hugging Face model directory")
+func runInspect(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
+	fs.Group("Model")
+	dir := fs.String("model", "", "Hugging Face model `DIR`")
+	fs.Group("Output")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return err
 	}
 	if *dir == "" {
 		return fmt.Errorf("--model is required")
@@ -72,8 +75,8 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\t%s\n", r.Dir)
 	fmt.Fprintf(tw, "architecture\t%s (%s)\n", r.Architecture, r.ModelType)
-	fmt.Fprintf(tw, "shape\t%d layers, hidden %d, MLP %d, %d heads / %d KV heads of %d, vocab %d, tied %v\n",
-		r.Layers, r.Hidden, r.Intermediate, r.Heads, r.KVHeads, r.HeadDim, r.Vocab, r.Tied)
+	fmt.Fprintf(tw, "shape\t%s, hidden %d, MLP %d, %s / %s of %d, vocab %d, tied %v\n",
+		human.Plural(r.Layers, "layer"), r.Hidden, r.Intermediate, human.Plural(r.Heads, "head"), human.Plural(r.KVHeads, "KV head"), r.HeadDim, r.Vocab, r.Tied)
 	fmt.Fprintf(tw, "parameters\t%s (%s)\n", human.Count(r.Params), human.Bytes(int64(r.Bytes)))
 	for _, k := range sortedKeys(r.ByKind) {
 		fmt.Fprintf(tw, "  %s\t%s\t%.1f%%\n", k, human.Count(r.ByKind[k]), 100*float64(r.ByKind[k])/float64(r.Params))

@@ -2,33 +2,33 @@ package main
 
 import (
 	"bufio"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
+
+	"github.com/golora/golora/internal/cli"
 )
 
 func init() {
-	register("logits", "print next-token logits of a model for a sequence of token ids", runLogits)
+	register(&cli.Command{Name: "logits", Summary: "print next-token logits of a model for a sequence of token ids", Run: runLogits,
+		Usage: "logits --model DIR --ids 1,2,3 [--adapter DIR[:SCALE]]...",
+		Doc: `Runs the model (with any adapters) on one sequence of token ids and prints {"logits": [[...], ...]}, ` +
+			"one row of vocabulary logits per position, each float32 in its shortest exact decimal form."})
 }
 
-func runLogits(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("logits", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("model", "", "Hugging Face model directory (config.json, *.safetensors)")
-	idsFlag := fs.String("ids", "", "comma-separated token ids, e.g. 1,2,3")
+func runLogits(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
+	fs.Group("Model")
+	dir := fs.String("model", "", "Hugging Face model `DIR` (config.json, *.safetensors)")
 	var adapters adapterFlags
 	fs.Var(&adapters, "adapter", "PEFT adapter directory `DIR[:SCALE]` to apply (repeatable)")
+	fs.Group("Input")
+	var ids []int
+	fs.IntsVar(&ids, "ids", 0, "comma-separated token ids, e.g. 1,2,3")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
-	}
-	if *dir == "" || *idsFlag == "" {
-		return fmt.Errorf("--model and --ids are required")
-	}
-	ids, err := parseIDs(*idsFlag)
-	if err != nil {
 		return err
+	}
+	if *dir == "" || len(ids) == 0 {
+		return fmt.Errorf("--model and --ids are required")
 	}
 	m, err := loadWithAdapters(*dir, adapters)
 	if err != nil {
@@ -42,19 +42,6 @@ func runLogits(args []string, stdout, stderr io.Writer) error {
 	w := bufio.NewWriter(stdout)
 	writeLogitsJSON(w, s.Logits, len(ids), m.Cfg.VocabSize)
 	return w.Flush()
-}
-
-// parseIDs parses "1,2,3" into token ids.
-func parseIDs(s string) ([]int, error) {
-	var ids []int
-	for i, f := range strings.Split(s, ",") {
-		v, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || v < 0 {
-			return nil, fmt.Errorf("--ids: entry %d (%q) is not a non-negative integer", i+1, f)
-		}
-		ids = append(ids, v)
-	}
-	return ids, nil
 }
 
 // writeLogitsJSON prints {"logits": [[...], ...]}, one row per position,

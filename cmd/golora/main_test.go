@@ -7,12 +7,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/golora/golora/finetune"
+	"github.com/golora/golora/internal/cli"
 	"github.com/golora/golora/mem"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/tensor"
@@ -191,7 +193,7 @@ func TestQuantizeTurnsOnGradCheckpoint(t *testing.T) {
 		{[]string{"--config", off, "--grad-checkpoint"}, true},
 		{[]string{"--grad-checkpoint"}, true},
 	} {
-		o, err := parseTrainPlus("train", "train", tc.args, io.Discard, nil)
+		o, err := parseTrainPlus(cli.NewFlagSet("train", io.Discard), tc.args, nil)
 		if err != nil {
 			t.Fatalf("%v: %v", tc.args, err)
 		}
@@ -383,7 +385,7 @@ func TestDropoutFlagIsExplicit(t *testing.T) {
 		{[]string{"--config", cfg}, "0.2"},
 		{[]string{"--config", cfg, "--dropout", "0"}, "0"},
 	} {
-		o, err := parseTrainPlus("train", "train", tc.args, io.Discard, nil)
+		o, err := parseTrainPlus(cli.NewFlagSet("train", io.Discard), tc.args, nil)
 		if err != nil {
 			t.Fatalf("%v: %v", tc.args, err)
 		}
@@ -393,6 +395,52 @@ func TestDropoutFlagIsExplicit(t *testing.T) {
 		}
 		if got != tc.want {
 			t.Errorf("%v: dropout %s, want %s", tc.args, got, tc.want)
+		}
+	}
+}
+
+// A YAML --config with PEFT's and TRL's names trains like golora's own keys.
+func TestTrainConfigFileYAMLWithPEFTNames(t *testing.T) {
+	dir := t.TempDir()
+	yaml := filepath.Join(dir, "c.yaml")
+	os.WriteFile(yaml, []byte("r: 2\nlora_alpha: 4\ntarget_modules:\n  - q_proj\n  - v_proj\nlearning_rate: 1.0e-2\n"+
+		"lr_scheduler_type: cosine\nwarmup_steps: 1\nmax_steps: 3\nper_device_train_batch_size: 2\ngradient_accumulation_steps: 2\n"+
+		"max_seq_length: 64\nweight_decay: 0.1\nmax_grad_norm: 0.5\nseed: 7\nlora_dropout: 0.05\n"), 0o644)
+	o, err := parseTrainPlus(cli.NewFlagSet("train", io.Discard), []string{"--config", yaml, "--seed", "9"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := finetune.Defaults()
+	want.Rank, want.Alpha, want.Targets, want.LR, want.Schedule, want.Warmup, want.Steps = 2, 4, "q_proj,v_proj", 0.01, "cosine", 1, 3
+	want.BatchSize, want.GradAccum, want.MaxSeqLen, want.WeightDecay, want.MaxGradNorm, want.Seed = 2, 2, 64, 0.1, 0.5, 9
+	dropout := 0.05
+	want.Dropout = &dropout
+	if !reflect.DeepEqual(o, want) {
+		t.Errorf("options\n%+v\nwant\n%+v", o, want)
+	}
+	for _, tc := range []struct{ text, want string }{
+		{"lerning_rate: 0.1\n", `c2.yaml: unknown key "lerning_rate" (did you mean "learning_rate"?)`},
+		{"r: 8\nrank: 16\n", `c2.yaml: "r" and "rank" both set rank, to 8 and 16`},
+		{"num_train_epochs: many\n", `c2.yaml: num_train_epochs: want a number, got "many"`},
+	} {
+		bad := filepath.Join(dir, "c2.yaml")
+		os.WriteFile(bad, []byte(tc.text), 0o644)
+		if _, errs, code := golora(t, "train", "--config", bad); code != 1 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%q: exit %d, %q, want %q", tc.text, code, errs, tc.want)
+		}
+	}
+}
+
+// Every alias of the config file names a key of finetune.Options.
+func TestConfigAliasesNameTrainKeys(t *testing.T) {
+	keys := map[string]bool{}
+	for _, f := range reflect.VisibleFields(reflect.TypeFor[finetune.Options]()) {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		keys[name] = true
+	}
+	for alias, a := range finetune.ConfigAliases {
+		if !keys[a.Key] {
+			t.Errorf("alias %s names %q, not a key of finetune.Options", alias, a.Key)
 		}
 	}
 }

@@ -2,39 +2,44 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
+	"github.com/golora/golora/internal/cli"
 	"github.com/golora/golora/internal/human"
 	"io"
 	"path/filepath"
 	"text/tabwriter"
 
+	"github.com/golora/golora/finetune"
 	"github.com/golora/golora/mem"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/tensor"
 )
 
 func init() {
-	register("mem", "predict fine-tuning memory: weights, gradients, optimizer, activations", runMem)
+	register(&cli.Command{Name: "mem", Summary: "predict fine-tuning memory: weights, gradients, optimizer, activations", Run: runMem,
+		Usage: "mem (--model-config FILE | --model DIR) [--method full|lora|qlora] [flags]",
+		Doc: "Predicts the memory a fine-tuning run takes, from the model's config.json alone: weights, gradients, AdamW's moments " +
+			"and activations, from the same allocation plan training uses. Rank, targets, batch size, sequence length, " +
+			"double quantization and gradient checkpointing default to what golora train runs."})
 }
 
-func runMem(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("mem", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "a config.json `FILE`")
-	dir := fs.String("model", "", "a model `DIR` (only its config.json is read)")
-	method := fs.String("method", "lora", "full, lora or qlora")
-	dtype := fs.String("dtype", "float32", "base weight dtype: float32, float16 or bfloat16")
-	rank := fs.Int("rank", 8, "LoRA rank")
-	targets := fs.String("targets", "q_proj,k_proj,v_proj,o_proj", "LoRA target modules: names (q_proj,v_proj), all-linear, or re:REGEX")
-	batch := fs.Int("batch-size", 1, "sequences per batch (activations)")
-	seq := fs.Int("seq-len", 512, "tokens per sequence (activations)")
-	double := fs.Bool("double-quant", true, "qlora: double-quantized absmax")
+func runMem(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
+	fs.Group("Model")
+	cfgPath, dir := modelConfigFlags(fs)
+	dtype := fs.String("dtype", "float32", "base weight `DTYPE`: float32, float16 or bfloat16")
+	fs.Group("Method")
+	method := fs.String("method", "lora", "fine-tuning `METHOD`: full, lora or qlora")
+	double := fs.Bool("double-quant", finetune.Defaults().DoubleQuant, "qlora: double-quantized absmax")
+	var rank, batch, seq int
+	var targets string
+	runFlags(fs, &rank, &targets, &batch, &seq)
+	fs.Group("Performance")
 	var ckptFlag *bool
-	fs.Var(optBool{&ckptFlag}, "grad-checkpoint", "activations with gradient checkpointing (default: on for qlora, as golora train)")
+	fs.OptBoolVar(&ckptFlag, "grad-checkpoint", "activations with gradient checkpointing (default: on for qlora, as golora train)")
+	fs.Group("Output")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return err
 	}
 	c, path, err := configFlag(*cfgPath, *dir)
 	if err != nil {
@@ -45,8 +50,8 @@ func runMem(args []string, stdout, stderr io.Writer) error {
 	if size == 0 {
 		return fmt.Errorf("--dtype %q: want float32, float16 or bfloat16", *dtype)
 	}
-	o := mem.Options{Method: mem.Method(*method), DTypeSize: size, Rank: *rank, Targets: *targets,
-		Batch: *batch, SeqLen: *seq, Threads: tensor.Threads(), DoubleQuant: *double, GradCheckpoint: ckpt}
+	o := mem.Options{Method: mem.Method(*method), DTypeSize: size, Rank: rank, Targets: targets,
+		Batch: batch, SeqLen: seq, Threads: tensor.Threads(), DoubleQuant: *double, GradCheckpoint: ckpt}
 	b, err := mem.Predict(c, o)
 	if err != nil {
 		return err
@@ -59,7 +64,7 @@ func runMem(args []string, stdout, stderr io.Writer) error {
 	if ckpt {
 		ckptNote = ", gradient checkpointing"
 	}
-	fmt.Fprintf(stdout, "%s, %s, base in %s, batch %d × %d tokens, %d threads%s\n", path, *method, *dtype, *batch, *seq, o.Threads, ckptNote)
+	fmt.Fprintf(stdout, "%s, %s, base in %s, batch %d × %s, %s%s\n", path, *method, *dtype, batch, human.Plural(seq, "token"), human.Plural(o.Threads, "thread"), ckptNote)
 	fmt.Fprintf(tw, "parameters\t%s\t\n", human.Count(int(b.Params)))
 	fmt.Fprintf(tw, "trainable\t%s\t%.4f%%\t\n", human.Count(int(b.TrainableParams)), 100*float64(b.TrainableParams)/float64(b.Params))
 	row := func(name string, n int64) {
@@ -76,12 +81,35 @@ func runMem(args []string, stdout, stderr io.Writer) error {
 	return tw.Flush()
 }
 
-// configFlag loads the config.json that --config FILE or --model DIR names
-// and returns its path too.
+// modelConfigFlags defines --model-config FILE and --model DIR, the two
+// ways mem and bench train take the model's config.json (--config is the
+// training options file everywhere).
+func modelConfigFlags(fs *cli.FlagSet) (file, dir *string) {
+	fs.Group("Model")
+	file = fs.String("model-config", "", "the model's config.json `FILE`")
+	dir = fs.String("model", "", "a model `DIR` (only its config.json is read)")
+	return file, dir
+}
+
+// runFlags defines --rank, --targets, --batch-size and --seq-len, the
+// training run that mem and bench train describe, with golora train's
+// defaults (finetune.Defaults): without them they describe a default run.
+func runFlags(fs *cli.FlagSet, rank *int, targets *string, batch, seqLen *int) {
+	d := finetune.Defaults()
+	fs.Group("LoRA")
+	fs.IntVar(rank, "rank", d.Rank, "LoRA rank r")
+	fs.StringVar(targets, "targets", d.Targets, "LoRA target `MODULES`, or all-linear")
+	fs.Group("Data")
+	fs.IntVar(batch, "batch-size", d.BatchSize, "sequences per step")
+	fs.IntVar(seqLen, "seq-len", d.MaxSeqLen, "tokens per sequence (golora train's --max-seq-len)")
+}
+
+// configFlag loads the config.json that --model-config FILE or --model DIR
+// names and returns its path too.
 func configFlag(file, dir string) (*model.Config, string, error) {
 	if file == "" {
 		if dir == "" {
-			return nil, "", fmt.Errorf("give --config FILE or --model DIR")
+			return nil, "", cli.Usagef("give --model-config FILE or --model DIR")
 		}
 		file = filepath.Join(dir, "config.json")
 	}

@@ -1,36 +1,40 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"slices"
 
+	"github.com/golora/golora/internal/cli"
+	"github.com/golora/golora/internal/human"
 	"github.com/golora/golora/lora"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/tensor"
 )
 
 func init() {
-	register("merge", "fold a LoRA adapter into the base weights and write a full model", runMerge)
+	register(&cli.Command{Name: "merge", Summary: "fold a LoRA adapter into the base weights and write a full model", Run: runMerge,
+		Usage: "merge --model DIR --adapter DIR --out DIR [--scale X] [--requantize]",
+		Doc: "Adds the adapter's update s·B·A (times --scale) to the base weights and writes the merged model, with the base's tokenizer files, " +
+			"to --out. A 4-bit base is dequantized first and stored in its compute dtype, or quantized again with --requantize."})
 }
 
 // companionFiles are copied from the base model directory into a merged one.
 var companionFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
 	"tokenizer.model", "generation_config.json", "vocab.json", "merges.txt", "chat_template.jinja"}
 
-func runMerge(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func runMerge(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
+	fs.Group("Model")
 	dir := fs.String("model", "", "base model `DIR`")
 	adapter := fs.String("adapter", "", "PEFT adapter `DIR`")
 	scale := fs.Float64("scale", 1, "multiply the adapter's update by this")
+	fs.Group("Output")
 	out := fs.String("out", "", "output model `DIR`")
 	requantize := fs.Bool("requantize", false, "4-bit base: quantize the merged weights again (reports the added error)")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return err
 	}
 	if *dir == "" || *adapter == "" || *out == "" {
 		return fmt.Errorf("--model, --adapter and --out are required")
@@ -75,8 +79,8 @@ func runMerge(args []string, stdout, stderr io.Writer) error {
 	if err := copyCompanions(*dir, *out); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "merged %s (%d modules, scale %g) into %s, weights stored as %s%s, written to %s\n",
-		*adapter, len(a.Modules), *scale, *dir, dtype, note, *out)
+	fmt.Fprintf(stdout, "merged %s (%s, scale %g) into %s, weights stored as %s%s, written to %s\n",
+		*adapter, human.Plural(len(a.Modules), "module"), *scale, *dir, dtype, note, *out)
 	return nil
 }
 

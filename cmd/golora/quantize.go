@@ -1,8 +1,8 @@
 package main
 
 import (
-	"flag"
 	"fmt"
+	"github.com/golora/golora/internal/cli"
 	"github.com/golora/golora/internal/human"
 	"io"
 	"os"
@@ -14,18 +14,22 @@ import (
 )
 
 func init() {
-	register("quantize", "write a 4-bit (NF4/FP4, bitsandbytes layout) copy of a model", runQuantize)
+	register(&cli.Command{Name: "quantize", Summary: "write a 4-bit (NF4/FP4, bitsandbytes layout) copy of a model", Run: runQuantize,
+		Usage: "quantize --model DIR --out DIR [--type nf4|fp4] [--double-quant]",
+		Doc: "Quantizes every linear layer of the model to 4 bits in blocks of 64, in the bitsandbytes layout and quantization_config " +
+			"that transformers reads, and writes the model with its tokenizer files to --out."})
 }
 
-func runQuantize(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("quantize", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func runQuantize(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
+	fs.Group("Model")
 	dir := fs.String("model", "", "model `DIR`")
-	out := fs.String("out", "", "output `DIR`")
-	typ := fs.String("type", "nf4", "nf4 or fp4")
+	fs.Group("Quantization")
+	typ := fs.String("type", "nf4", "4-bit data `TYPE`: nf4 or fp4")
 	double := fs.Bool("double-quant", false, "quantize the block absmax too (8 bits, blocks of 256)")
+	fs.Group("Output")
+	out := fs.String("out", "", "output `DIR`")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return err
 	}
 	if *dir == "" || *out == "" {
 		return fmt.Errorf("--model and --out are required")
@@ -53,8 +57,8 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 	if err := copyCompanions(*dir, *out); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "quantized the %d linear layers of %s to %s%s: %s → %s in memory, written to %s\n",
-		len(m.Linears()), *dir, t, map[bool]string{true: " with double quantization", false: ""}[*double],
+	fmt.Fprintf(stdout, "quantized the %s of %s to %s%s: %s → %s in memory, written to %s\n",
+		human.Plural(len(m.Linears()), "linear layer"), *dir, t, map[bool]string{true: " with double quantization", false: ""}[*double],
 		human.Bytes(int64(before)), human.Bytes(int64(modelBytes(m))), *out)
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"github.com/golora/golora/internal/human"
 	"github.com/golora/golora/internal/rss"
@@ -21,11 +20,16 @@ import (
 
 	"github.com/golora/golora/finetune"
 	"github.com/golora/golora/internal/atomicfile"
+	"github.com/golora/golora/internal/cli"
 	"github.com/golora/golora/report"
 )
 
 func init() {
-	register("sweep", "train one adapter per --ranks × --alphas; table, CSV and heatmap of validation loss, speed, memory, size", runSweep)
+	register(&cli.Command{Name: "sweep", Summary: "train one adapter per --ranks × --alphas; table, CSV and heatmap of validation loss, speed, memory, size", Run: runSweep,
+		Usage: "sweep --model DIR --data FILE --valid FILE --out DIR --ranks 8,16,32 --alphas 16,32 [train flags]",
+		Doc: "Trains one adapter per rank × alpha, each in its own process (so its peak RSS is its own), into OUT/r<rank>-a<alpha>/, " +
+			"and writes OUT/sweep.txt, sweep.csv, sweep.json and sweep.svg (validation loss heatmap, best marked). " +
+			"Every training flag of golora train applies to each run."})
 }
 
 // measured is what one training run cost and achieved, read back from its
@@ -132,41 +136,21 @@ type sweepRow struct {
 	Best bool `json:"best"`
 }
 
-func runSweep(args []string, stdout, stderr io.Writer) error {
-	var ranksFlag, alphasFlag string
+func runSweep(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
+	ranks, alphas := []int{8, 16, 32}, []float64{16, 32}
 	var asJSON bool
-	o, err := parseTrainPlus("sweep", "sweep --model DIR --data FILE --valid FILE --out DIR --ranks 8,16,32 --alphas 16,32 [train flags]\n\n"+
-		"Trains one adapter per rank × alpha, each in its own process (so its peak RSS is its own), into OUT/r<rank>-a<alpha>/,\n"+
-		"and writes OUT/sweep.txt, sweep.csv, sweep.json and sweep.svg (validation loss heatmap, best marked).",
-		args, stderr, func(fs *flag.FlagSet) {
-			fs.StringVar(&ranksFlag, "ranks", "8,16,32", "LoRA ranks to try, comma-separated")
-			fs.StringVar(&alphasFlag, "alphas", "16,32", "LoRA alphas to try, comma-separated")
-			fs.BoolVar(&asJSON, "json", false, "print the table as JSON")
-		})
-	if err != nil {
-		return err
-	}
-	ranks, err := parseList("--ranks", ranksFlag, func(s string) (int, error) {
-		n, err := strconv.Atoi(s)
-		if err == nil && n <= 0 {
-			err = fmt.Errorf("not positive")
-		}
-		return n, err
-	})
-	if err != nil {
-		return err
-	}
-	alphas, err := parseList("--alphas", alphasFlag, func(s string) (float64, error) {
-		v, err := strconv.ParseFloat(s, 64)
-		if err == nil && !(v > 0) {
-			err = fmt.Errorf("not positive")
-		}
-		return v, err
+	o, err := parseTrainPlus(fs, args, func(fs *cli.FlagSet) {
+		fs.Group("Sweep")
+		fs.IntsVar(&ranks, "ranks", 1, "LoRA ranks to try, comma-separated")
+		fs.PositiveFloatsVar(&alphas, "alphas", "LoRA alphas to try, comma-separated")
+		fs.BoolVar(&asJSON, "json", false, "print the table as JSON")
 	})
 	if err != nil {
 		return err
 	}
 	switch {
+	case len(ranks) == 0 || len(alphas) == 0:
+		return cli.Usagef("--ranks and --alphas need at least one value each")
 	case o.Valid == "":
 		return fmt.Errorf("sweep compares validation losses: give --valid FILE")
 	case o.Full:
@@ -230,7 +214,7 @@ func failures(stderr io.Writer, n int, row func(int) measured) error {
 		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d training runs failed", failed, n)
+		return fmt.Errorf("%d of %s failed", failed, human.Plural(n, "training run"))
 	}
 	return nil
 }
@@ -241,20 +225,6 @@ func (m measured) summary() string {
 	}
 	return fmt.Sprintf("validation loss %s (perplexity %s), %s tokens/s, peak RSS %s, saved %s, %.1f s",
 		fmtOpt(m.ValidLoss, 4), fmtOpt(m.Perplexity, 3), fmtRate(m.TokensPerSec), fmtRSS(m.PeakRSSBytes), human.Bytes(m.SavedBytes), m.WallSec)
-}
-
-// parseList parses a comma-separated flag value.
-func parseList[T any](flagName, s string, parse func(string) (T, error)) ([]T, error) {
-	var out []T
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		v, err := parse(f)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %q: %v", flagName, f, err)
-		}
-		out = append(out, v)
-	}
-	return out, nil
 }
 
 func fmtNum(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }

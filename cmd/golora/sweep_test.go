@@ -176,7 +176,7 @@ func TestSweepErrors(t *testing.T) {
 	// A run that fails is reported, and the sweep says so.
 	_, errs, code := golora(t, "sweep", "--model", m, "--data", tr, "--valid", va, "--out", filepath.Join(dir, "f"),
 		"--steps", "1", "--ranks", "2", "--alphas", "4", "--targets", "nonexistent_proj")
-	if code == 0 || !strings.Contains(errs, "nonexistent_proj") || !strings.Contains(errs, "1 of 1 training runs failed") {
+	if code == 0 || !strings.Contains(errs, "nonexistent_proj") || !strings.Contains(errs, "1 of 1 training run failed") {
 		t.Errorf("failed child: exit %d, stderr %q", code, errs)
 	}
 	if rows := readCSV(t, filepath.Join(dir, "f", "sweep.csv")); len(rows) != 1 || rows[0]["error"] == "" {

@@ -2,66 +2,53 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
-	"fmt"
 	"io"
-	"strconv"
-	"strings"
 
+	"github.com/golora/golora/internal/cli"
 	"github.com/golora/golora/tokenizer"
 )
 
 func init() {
-	register("tokenize", "encode text to token ids, or decode ids, with a Hugging Face tokenizer.json", runTokenize)
+	register(&cli.Command{Name: "tokenize", Summary: "encode text to token ids, or decode ids, with a Hugging Face tokenizer.json", Run: runTokenize,
+		Usage: "tokenize --tokenizer FILE|DIR --text TEXT [--no-special]\ntokenize --tokenizer FILE|DIR --decode --ids 1,2,3 [--no-special]",
+		Doc:   `Encodes text to token ids, or decodes ids to text, with a Hugging Face tokenizer.json; prints {"ids": [...]} or {"text": "..."} as JSON.`})
 }
 
-func runTokenize(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("tokenize", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("tokenizer", "", "tokenizer.json file, or a model directory holding one (required)")
-	text := fs.String("text", "", "text to encode")
+func runTokenize(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
+	fs.Group("Tokenizer")
+	path := fs.String("tokenizer", "", "tokenizer.json `FILE`, or a model directory holding one (required)")
+	fs.Group("Encode")
+	text := fs.String("text", "", "`TEXT` to encode")
 	noSpecial := fs.Bool("no-special", false, "encode without the special tokens of the post-processor (BOS…); with --decode, leave special tokens out of the text")
+	fs.Group("Decode")
 	decode := fs.Bool("decode", false, "decode --ids to text instead of encoding")
-	idList := fs.String("ids", "", "token ids to decode, comma-separated (e.g. 1,2,3)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: golora tokenize --tokenizer FILE|DIR --text TEXT [--no-special]")
-		fmt.Fprintln(stderr, "       golora tokenize --tokenizer FILE|DIR --decode --ids 1,2,3 [--no-special]")
-		fmt.Fprintln(stderr, "\nPrints {\"ids\": [...]} or {\"text\": \"...\"} as JSON.\n\nflags:")
-		fs.PrintDefaults()
-	}
+	var ids []int
+	fs.IntsVar(&ids, "ids", 0, "token ids to decode, comma-separated (e.g. 1,2,3)")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
-	}
-	usageErr := func(msg string) error {
-		fmt.Fprintf(stderr, "golora tokenize: %s\n", msg)
-		fs.Usage()
-		return errUsage
+		return err
 	}
 	if fs.NArg() > 0 {
-		return usageErr(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+		return cli.Usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if *path == "" {
-		return usageErr("--tokenizer is required")
+		return cli.Usagef("--tokenizer is required")
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *decode {
 		if set["text"] {
-			return usageErr("--text is for encoding; use --ids with --decode")
+			return cli.Usagef("--text is for encoding; use --ids with --decode")
 		}
 		if !set["ids"] {
-			return usageErr("--decode needs --ids")
+			return cli.Usagef("--decode needs --ids")
 		}
 	} else {
 		if set["ids"] {
-			return usageErr("--ids is for decoding; add --decode")
+			return cli.Usagef("--ids is for decoding; add --decode")
 		}
 		if !set["text"] {
-			return usageErr("--text is required (or --decode --ids)")
+			return cli.Usagef("--text is required (or --decode --ids)")
 		}
 	}
 
@@ -72,10 +59,6 @@ func runTokenize(args []string, stdout, stderr io.Writer) error {
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
 	if *decode {
-		ids, err := parseTokenIDList(*idList)
-		if err != nil {
-			return err
-		}
 		s, err := tok.Decode(ids, *noSpecial)
 		if err != nil {
 			return err
@@ -84,29 +67,11 @@ func runTokenize(args []string, stdout, stderr io.Writer) error {
 			Text string `json:"text"`
 		}{s})
 	}
-	ids, err := tok.Encode(*text, !*noSpecial)
+	ids, err = tok.Encode(*text, !*noSpecial)
 	if err != nil {
 		return err
 	}
 	return enc.Encode(struct {
 		IDs []int `json:"ids"`
 	}{ids})
-}
-
-// parseTokenIDList reads "1,2,3" (spaces and surrounding brackets allowed).
-func parseTokenIDList(s string) ([]int, error) {
-	s = strings.TrimSpace(s)
-	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
-	ids := []int{}
-	if strings.TrimSpace(s) == "" {
-		return ids, nil
-	}
-	for i, f := range strings.Split(s, ",") {
-		v, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil {
-			return nil, fmt.Errorf("--ids: item %d %q is not an integer", i+1, strings.TrimSpace(f))
-		}
-		ids = append(ids, v)
-	}
-	return ids, nil
 }

@@ -34,3 +34,13 @@ func Bytes(n int64) string {
 	}
 	return ""
 }
+
+// Plural writes n and the noun, with an "s" added unless n is 1:
+// Plural(1, "step") is "1 step", Plural(2, "step") "2 steps", Plural(0,
+// "training run") "0 training runs".
+func Plural(n int, noun string) string {
+	if n != 1 {
+		noun += "s"
+	}
+	return strconv.Itoa(n) + " " + noun
+}
