@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/golora/golora/lora"
@@ -15,50 +14,23 @@ type adapterFlags []string
 func (a *adapterFlags) String() string     { return strings.Join(*a, ",") }
 func (a *adapterFlags) Set(s string) error { *a = append(*a, s); return nil }
 
-// splitAdapterSpec parses DIR[:SCALE]; a suffix that is not a number is
-// part of the directory name.
-func splitAdapterSpec(spec string) (dir string, scale float32, err error) {
-	if i := strings.LastIndex(spec, ":"); i > 0 {
-		if f, perr := strconv.ParseFloat(spec[i+1:], 32); perr == nil {
-			return spec[:i], float32(f), nil
-		}
-	}
-	if spec == "" {
-		return "", 0, fmt.Errorf("--adapter: empty directory")
-	}
-	return spec, 1, nil
-}
-
-// loadWithAdapters loads the model in dir and attaches the --adapter specs.
-func loadWithAdapters(dir string, specs []string) (*model.Model, error) {
+// loadWithAdapters loads the model in dir and attaches the --adapter specs
+// (lora.ParseSpec, lora.AttachAll).
+func loadWithAdapters(dir string, args []string) (*model.Model, error) {
 	m, err := model.Load(dir)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := attachAdapters(m, specs); err != nil {
+	specs := make([]lora.Spec, len(args))
+	for i, a := range args {
+		if specs[i], err = lora.ParseSpec(a); err != nil {
+			m.Close()
+			return nil, fmt.Errorf("--adapter: %w", err)
+		}
+	}
+	if _, err := lora.AttachAll(m, specs); err != nil {
 		m.Close()
 		return nil, err
 	}
 	return m, nil
-}
-
-// attachAdapters loads each --adapter onto m, scaling its LoRA terms by the
-// given SCALE (default 1). Several adapters add their terms on one base.
-func attachAdapters(m *model.Model, specs []string) ([]*lora.Adapter, error) {
-	var out []*lora.Adapter
-	for i, spec := range specs {
-		dir, scale, err := splitAdapterSpec(spec)
-		if err != nil {
-			return nil, err
-		}
-		a, err := lora.Load(dir, m, fmt.Sprintf("adapter%d", i))
-		if err != nil {
-			return nil, err
-		}
-		for _, l := range a.Modules {
-			l.Scale *= scale
-		}
-		out = append(out, a)
-	}
-	return out, nil
 }

@@ -5,10 +5,8 @@ import (
 	"github.com/golora/golora/internal/cli"
 	"github.com/golora/golora/internal/human"
 	"io"
-	"os"
-	"path/filepath"
 
-	"github.com/golora/golora/internal/atomicfile"
+	"github.com/golora/golora/internal/modeldir"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/quant"
 )
@@ -34,7 +32,7 @@ func runQuantize(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error
 	if *dir == "" || *out == "" {
 		return fmt.Errorf("--model and --out are required")
 	}
-	if same(*dir, *out) {
+	if modeldir.Same(*dir, *out) {
 		return fmt.Errorf("--out must differ from --model")
 	}
 	t, err := quant.ParseType(*typ)
@@ -51,10 +49,12 @@ func runQuantize(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	dtype := m.Embed.W.DType
-	if err := m.Save(*out, dtype); err != nil {
-		return err
-	}
-	if err := copyCompanions(*dir, *out); err != nil {
+	if err := modeldir.Write(*out, func(tmp string) error {
+		if err := m.Save(tmp, dtype); err != nil {
+			return err
+		}
+		return modeldir.CopyCompanions(*dir, tmp)
+	}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "quantized the %s of %s to %s%s: %s → %s in memory, written to %s\n",
@@ -70,19 +70,4 @@ func modelBytes(m *model.Model) int {
 		n += p.W.Bytes()
 	}
 	return n
-}
-
-// copyCompanions copies the tokenizer and generation files of a model
-// directory into another.
-func copyCompanions(from, to string) error {
-	for _, f := range companionFiles {
-		data, err := os.ReadFile(filepath.Join(from, f))
-		if err != nil {
-			continue
-		}
-		if err := atomicfile.WriteFile(filepath.Join(to, f), data); err != nil {
-			return err
-		}
-	}
-	return nil
 }

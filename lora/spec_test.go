@@ -1,0 +1,64 @@
+package lora
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/golora/golora/model"
+)
+
+func TestParseSpec(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		dir   string
+		scale float32
+	}{
+		{"out/adapter", "out/adapter", 1},
+		{"out/adapter:0.5", "out/adapter", 0.5},
+		{"out/adapter:-2", "out/adapter", -2},
+		{"run:best", "run:best", 1}, // not a number: part of the name
+		{"a:b:0.25", "a:b", 0.25},
+		{":0.5", ":0.5", 1}, // nothing before the colon: a name
+	} {
+		got, err := ParseSpec(tc.in)
+		if err != nil || got.Dir != tc.dir || got.Scale != tc.scale {
+			t.Errorf("ParseSpec(%q) = %+v, %v; want {%s %g}", tc.in, got, err, tc.dir, tc.scale)
+		}
+	}
+	if _, err := ParseSpec(""); err == nil {
+		t.Error("an empty spec must be refused")
+	}
+}
+
+func TestAttachAllScalesAndCleansUp(t *testing.T) {
+	m, err := model.Load(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	dir := filepath.Join(ref, "adapter_init")
+	as, err := AttachAll(m, []Spec{{Dir: dir, Scale: 1}, {Dir: dir, Scale: 0.5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(as) != 2 || as[0].Name != "adapter0" || as[1].Name != "adapter1" {
+		t.Fatalf("adapters %v", as)
+	}
+	for name, l := range as[1].Modules {
+		if want := as[0].Modules[name].Scale * 0.5; l.Scale != want {
+			t.Errorf("%s: scale %g, want %g", name, l.Scale, want)
+		}
+	}
+	for _, a := range as {
+		a.Detach(m)
+	}
+	// The second adapter fails: the first must not stay attached.
+	if _, err := AttachAll(m, []Spec{{Dir: dir, Scale: 1}, {Dir: filepath.Join(t.TempDir(), "missing"), Scale: 1}}); err == nil {
+		t.Fatal("a missing adapter directory must be refused")
+	}
+	for _, lin := range m.Linears() {
+		if len(lin.LoRA) != 0 {
+			t.Errorf("%s keeps %d LoRA modules after a failed AttachAll", lin.Name, len(lin.LoRA))
+		}
+	}
+}
