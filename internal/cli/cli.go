@@ -166,7 +166,7 @@ func (a *App) resolve(args []string) (c *Command, path string, rest []string, er
 			for i, c := range cs {
 				names[i] = c.Name
 			}
-			return nil, "", nil, fmt.Errorf("%s: unknown command %q%s\nRun '%s help' for the list of commands.", path, name, didYouMean(name, names, ""), a.Name)
+			return nil, "", nil, &UsageError{Msg: fmt.Sprintf("%s: unknown command %q%s\nRun '%s help' for the list of commands.", path, name, didYouMean(name, names, ""), a.Name)}
 		}
 		path, args = path+" "+name, args[1:]
 		if c.Subcommands == nil || len(args) == 0 || strings.HasPrefix(args[0], "-") {

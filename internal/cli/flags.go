@@ -136,10 +136,7 @@ var stdlibFlag = regexp.MustCompile(`(for flag |for |argument: )-([^\s:]+)`)
 func (f *FlagSet) explain(msg string) string {
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
 		name = strings.TrimPrefix(name, "-")
-		names := []string{"help"}
-		for _, n := range f.order {
-			names = append(names, n)
-		}
+		names := append([]string{"help"}, f.order...)
 		return "unknown flag --" + name + didYouMean(name, names, "--")
 	}
 	msg = stdlibFlag.ReplaceAllStringFunc(msg, func(s string) string {
