@@ -105,8 +105,9 @@ func Run(o Options) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "   %s: %d layers, hidden %d, %d heads (%d KV), vocab %d, %s parameters\n\n",
-		m.Cfg.Architecture, m.Cfg.NumLayers, m.Cfg.HiddenSize, m.Cfg.NumHeads, m.Cfg.NumKVHeads, m.Cfg.VocabSize, human.Count(m.NumParams()))
+	fmt.Fprintf(out, "   %s: %s, hidden %d, %s (%d KV), vocab %d, %s parameters\n\n",
+		m.Cfg.Architecture, human.Plural(m.Cfg.NumLayers, "layer"), m.Cfg.HiddenSize, human.Plural(m.Cfg.NumHeads, "head"),
+		m.Cfg.NumKVHeads, m.Cfg.VocabSize, human.Count(m.NumParams()))
 
 	held := map[string][]data.Example{}
 	for i, p := range personalities {
@@ -243,7 +244,8 @@ func pretrain(o Options, c *corpus, dir string) error {
 	if err := r.Prepare(); err != nil {
 		return err
 	}
-	fmt.Fprintf(o.Stdout, "   %d sequences of %d tokens, %d steps of %d, every weight trainable\n", len(examples), o.Context, o.BaseSteps, o.Batch)
+	fmt.Fprintf(o.Stdout, "   %s of %s, %s of %d, every weight trainable\n",
+		human.Plural(len(examples), "sequence"), human.Plural(o.Context, "token"), human.Plural(o.BaseSteps, "step"), o.Batch)
 	progress := finetune.NewProgress(o.Log, r.TotalSteps(), 0)
 	r.Sink = progress
 	err = r.Fit(0)

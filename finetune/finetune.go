@@ -9,6 +9,7 @@ package finetune
 import (
 	"errors"
 	"fmt"
+	"github.com/golora/golora/internal/human"
 	"io"
 	"os"
 	"path/filepath"
@@ -94,8 +95,9 @@ func Execute(o Options, log io.Writer) (run *train.Run, err error) {
 		}
 	}
 	fmt.Fprintln(log, r.ParamReport())
-	fmt.Fprintf(log, "%d training examples, %d validation, %d steps of %d×%d sequences (padded to %d tokens)\n",
-		len(trainSet), len(validSet), r.TotalSteps(), o.BatchSize, o.GradAccum, r.T)
+	fmt.Fprintf(log, "%s, %d validation, %s of %d×%d sequences (padded to %s)\n",
+		human.Plural(len(trainSet), "training example"), len(validSet), human.Plural(r.TotalSteps(), "step"),
+		o.BatchSize, o.GradAccum, human.Plural(r.T, "token"))
 	if r.Checkpointing() {
 		fmt.Fprintln(log, "gradient checkpointing: each layer keeps its input, residual, keys and values; the rest is recomputed in backward (--grad-checkpoint=false keeps it all)")
 	}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"github.com/golora/golora/internal/human"
 	"math"
 	"sort"
 	"strings"
@@ -105,7 +106,7 @@ func magnitudeHistogram(id, title string, sets []histSet, caption string) []byte
 		c.rect(lx+8, yy-10, 22, 10, s.color, s.color)
 		label := fmt.Sprintf("%s: median %s", s.name, short(medians[k]))
 		if zeros[k] > 0 {
-			label += fmt.Sprintf(", %d zeros not shown", zeros[k])
+			label += ", " + human.Plural(zeros[k], "zero") + " not shown"
 		}
 		c.text(lx+36, yy, label, 12, "start", false, false)
 	}

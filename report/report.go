@@ -228,8 +228,8 @@ func (p *page) summary(b *base) {
 		if c.RSLoRA {
 			rs = ", rsLoRA"
 		}
-		add("method", fmt.Sprintf("LoRA, rank r = %d, alpha = %s (scale s = %s%s), %d modules (%s)",
-			c.R, short(c.Alpha), short(r.Adapter.Scale), rs, len(r.Adapter.Modules), targets))
+		add("method", fmt.Sprintf("LoRA, rank r = %d, alpha = %s (scale s = %s%s), %s (%s)",
+			c.R, short(c.Alpha), short(r.Adapter.Scale), rs, human.Plural(len(r.Adapter.Modules), "module"), targets))
 	} else if r.Full {
 		add("method", "full fine-tuning (every weight trained)")
 	}
@@ -244,8 +244,8 @@ func (p *page) summary(b *base) {
 		last := r.Metrics[n-1]
 		steps := fmt.Sprintf("%d", last.Step)
 		if r.Info != nil {
-			steps += fmt.Sprintf(" of %d (%d training examples, %d validation, sequences padded to %d tokens)",
-				r.Info.TotalSteps, r.Info.TrainExamples, r.Info.ValidExamples, r.Info.SeqLen)
+			steps += fmt.Sprintf(" of %d (%s, %d validation, sequences padded to %s)",
+				r.Info.TotalSteps, human.Plural(r.Info.TrainExamples, "training example"), r.Info.ValidExamples, human.Plural(r.Info.SeqLen, "token"))
 		}
 		add("steps", steps)
 		add("training loss", fmt.Sprintf("%s → %s (first → last step)", short(r.Metrics[0].Loss), short(last.Loss)))
@@ -261,7 +261,7 @@ func (p *page) summary(b *base) {
 			add("peak RSS", human.Bytes(r.Info.PeakRSSBytes)+" (VmHWM of the training process)")
 		}
 		if r.Info.ElapsedSec > 0 {
-			add("wall time", fmt.Sprintf("%s s, %d threads", short(r.Info.ElapsedSec), r.Info.Threads))
+			add("wall time", fmt.Sprintf("%s s, %s", short(r.Info.ElapsedSec), human.Plural(r.Info.Threads, "thread")))
 		}
 	} else {
 		add("peak RSS", "not recorded (no "+runlog.RunFile+")")
@@ -685,7 +685,7 @@ func (p *page) settings() {
 	if ri := r.Info; ri != nil {
 		for _, kv := range [][2]string{
 			{"total steps", fmt.Sprint(ri.TotalSteps)}, {"padded sequence length", fmt.Sprint(ri.SeqLen)},
-			{"norms recorded every", fmt.Sprintf("%d steps", ri.NormEvery)}, {"threads", fmt.Sprint(ri.Threads)},
+			{"norms recorded every", human.Plural(ri.NormEvery, "step")}, {"threads", fmt.Sprint(ri.Threads)},
 			{"started", ri.Started}, {"Go", ri.GoVersion + " " + ri.Platform},
 		} {
 			p.w("<tr><td>%s</td><td>%s</td></tr>\n", esc(kv[0]), esc(kv[1]))
