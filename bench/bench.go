@@ -130,11 +130,7 @@ func Train(c *model.Config, m *model.Model, a *lora.Adapter, o TrainOptions) (Tr
 	if err := run.Prepare(); err != nil {
 		return res, err
 	}
-	if o.Method == mem.Full {
-		res.Trainable = m.NumParams()
-	} else {
-		res.Trainable = a.NumParams()
-	}
+	res.Trainable = run.TrainableParams()
 	if _, err := run.Step(0); err != nil { // warm up: first-touch of every buffer
 		return res, err
 	}
