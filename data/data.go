@@ -48,12 +48,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/golora/golora/chat"
 	"io"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/golora/golora/chat"
 )
 
 // IgnoreIndex is the label of a position the loss skips (PyTorch's

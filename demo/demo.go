@@ -9,7 +9,6 @@ package demo
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/golora/golora/internal/human"
 	"io"
 	"os"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"github.com/golora/golora/data"
 	"github.com/golora/golora/finetune"
 	"github.com/golora/golora/generate"
+	"github.com/golora/golora/internal/human"
 	"github.com/golora/golora/lora"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/report"

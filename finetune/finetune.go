@@ -9,13 +9,13 @@ package finetune
 import (
 	"errors"
 	"fmt"
-	"github.com/golora/golora/internal/human"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/golora/golora/data"
+	"github.com/golora/golora/internal/human"
 	"github.com/golora/golora/lora"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/quant"

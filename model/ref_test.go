@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/golora/golora/internal/testref"
 )
 
 // The fixtures under testdata/ref were written by an independent PyTorch
@@ -141,7 +143,7 @@ func TestReferenceGrads(t *testing.T) {
 		if err := json.Unmarshal(raw, &g); err != nil {
 			t.Fatal(err)
 		}
-		want := flattenAny(g)
+		want := testref.Flat(g)
 		p := byName[name]
 		if p == nil {
 			t.Fatalf("no parameter %s", name)
@@ -153,20 +155,6 @@ func TestReferenceGrads(t *testing.T) {
 			t.Errorf("%s: gradient relative error %.3g", name, e)
 		}
 	}
-}
-
-func flattenAny(v any) []float64 {
-	switch v := v.(type) {
-	case float64:
-		return []float64{v}
-	case []any:
-		var out []float64
-		for _, e := range v {
-			out = append(out, flattenAny(e)...)
-		}
-		return out
-	}
-	return nil
 }
 
 // TestReferenceInvFreq compares the rotary inverse frequencies with the

@@ -2,10 +2,11 @@ package report
 
 import (
 	"fmt"
-	"github.com/golora/golora/internal/human"
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/golora/golora/internal/human"
 )
 
 // histSet is one population of a histogram.

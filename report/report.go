@@ -12,7 +12,6 @@ package report
 
 import (
 	"fmt"
-	"github.com/golora/golora/internal/human"
 	"html"
 	"math"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"strings"
 
 	"github.com/golora/golora/internal/atomicfile"
+	"github.com/golora/golora/internal/human"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/runlog"
 	"github.com/golora/golora/safetensors"

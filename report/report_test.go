@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
-	"github.com/golora/golora/internal/human"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/golora/golora/data"
 	"github.com/golora/golora/finetune"
+	"github.com/golora/golora/internal/human"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/runlog"
 	"github.com/golora/golora/tensor"

@@ -3,11 +3,11 @@ package train
 import (
 	"errors"
 	"fmt"
-	"github.com/golora/golora/internal/human"
 	"math"
 	"time"
 
 	"github.com/golora/golora/data"
+	"github.com/golora/golora/internal/human"
 	"github.com/golora/golora/lora"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/optim"

@@ -3,13 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/golora/golora/internal/cli"
-	"github.com/golora/golora/internal/human"
 	"io"
 	"sort"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/golora/golora/internal/cli"
+	"github.com/golora/golora/internal/human"
 	"github.com/golora/golora/model"
 )
 

@@ -3,13 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/golora/golora/internal/cli"
-	"github.com/golora/golora/internal/human"
 	"io"
 	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/golora/golora/finetune"
+	"github.com/golora/golora/internal/cli"
+	"github.com/golora/golora/internal/human"
 	"github.com/golora/golora/mem"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/tensor"

@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
-	"github.com/golora/golora/internal/cli"
-	"github.com/golora/golora/internal/human"
 	"io"
 
+	"github.com/golora/golora/internal/cli"
+	"github.com/golora/golora/internal/human"
 	"github.com/golora/golora/internal/modeldir"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/quant"
