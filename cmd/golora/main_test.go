@@ -44,9 +44,18 @@ func parseLogits(t *testing.T, s string) [][]float64 {
 	return l.Logits
 }
 
-func maxRelErr(got, want [][]float64) float64 {
+// maxRelErr is max|got−want| / max|want| over two [positions][vocab]
+// tables of the same shape; a shape mismatch fails the test.
+func maxRelErr(t *testing.T, got, want [][]float64) float64 {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d rows of logits, want %d", len(got), len(want))
+	}
 	var num, den float64
 	for i := range want {
+		if len(got[i]) != len(want[i]) {
+			t.Fatalf("row %d: %d logits, want %d", i, len(got[i]), len(want[i]))
+		}
 		for j := range want[i] {
 			num = math.Max(num, math.Abs(got[i][j]-want[i][j]))
 			den = math.Max(den, math.Abs(want[i][j]))
@@ -89,7 +98,7 @@ func TestLogitsMatchesReference(t *testing.T) {
 			if len(got) != len(ids[0]) {
 				t.Fatalf("%d rows for %d ids", len(got), len(ids[0]))
 			}
-			if e := maxRelErr(got, logits[0]); e > 1e-4 {
+			if e := maxRelErr(t, got, logits[0]); e > 1e-4 {
 				t.Errorf("relative error %.3g", e)
 			}
 		})
@@ -108,7 +117,7 @@ func TestMergeEqualsAdapterLogits(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("logits of merged model: %s", errs)
 	}
-	if e := maxRelErr(parseLogits(t, merged), parseLogits(t, withAdapter)); e > 1e-4 {
+	if e := maxRelErr(t, parseLogits(t, merged), parseLogits(t, withAdapter)); e > 1e-4 {
 		t.Errorf("merged logits differ from adapter logits: %.3g", e)
 	}
 	if _, err := os.Stat(filepath.Join(out, "config.json")); err != nil {
@@ -309,7 +318,7 @@ func TestQuantizeAndMergeInto4Bit(t *testing.T) {
 		t.Fatalf("merge into a 4-bit base: exit %d, %s%s", code, out, errs)
 	}
 	got, _, _ := golora(t, "logits", "--model", merged, "--ids", ids)
-	if e := maxRelErr(parseLogits(t, got), parseLogits(t, withAdapter)); e > 1e-4 {
+	if e := maxRelErr(t, parseLogits(t, got), parseLogits(t, withAdapter)); e > 1e-4 {
 		t.Errorf("merged (dequantized) logits differ from 4-bit base + adapter by %.3g", e)
 	}
 	req := filepath.Join(dir, "requant")
