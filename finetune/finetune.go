@@ -7,6 +7,7 @@
 package finetune
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/golora/golora/data"
 	"github.com/golora/golora/internal/human"
+	"github.com/golora/golora/internal/modeldir"
 	"github.com/golora/golora/lora"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/quant"
@@ -24,15 +26,29 @@ import (
 	"github.com/golora/golora/train"
 )
 
-// Execute is `golora train`: it loads the model, its tokenizer and the data
-// (every bad line is reported before any training), attaches a new adapter
-// or the --init-adapter one, resumes from the newest checkpoint with
-// --resume, trains, and writes the final adapter into OUT. log receives
-// the parameter report and progress; nil is silent.
+// Execute is ExecuteContext without a way to stop early.
+func Execute(o Options, log io.Writer) (*train.Run, error) {
+	return ExecuteContext(context.Background(), o, log)
+}
+
+// ExecuteContext is `golora train`: it loads the model, its tokenizer and
+// the data (every bad line is reported before any training), attaches a
+// new adapter or the --init-adapter one, resumes from the newest
+// checkpoint with --resume (or from --resume-from DIR), trains, and writes
+// the final adapter into OUT, having removed the temporaries that a killed
+// run's interrupted writes left there (runlog.Temporaries; one writer per
+// OUT is the caller's to ensure). Before quantizing the base or allocating
+// for training, it refuses a run whose predicted peak memory (PeakMemory)
+// exceeds the memory available, unless o.Force. log receives the
+// parameter report and progress; nil is silent.
+//
+// When ctx is done training ends after the current step: that step is
+// checkpointed, the adapter saved into OUT, and the error is a *Stopped
+// (wrapping train.ErrStopped).
 //
 // The returned run (also on a training error) holds the loaded model; the
 // caller closes it. On an error before training the model is closed here.
-func Execute(o Options, log io.Writer) (run *train.Run, err error) {
+func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.Run, err error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -48,9 +64,6 @@ func Execute(o Options, log io.Writer) (run *train.Run, err error) {
 			m.Close()
 		}
 	}()
-	if err := quantizeBase(m, o, log); err != nil {
-		return nil, err
-	}
 	enc, err := LoadEncoder(o.Model)
 	if err != nil {
 		return nil, err
@@ -66,8 +79,26 @@ func Execute(o Options, log io.Writer) (run *train.Run, err error) {
 			return nil, err
 		}
 	}
+	if !o.Force {
+		if err := checkMemory(m, o, train.PaddedLen(trainSet, validSet)); err != nil {
+			return nil, err
+		}
+	}
+	if err := quantizeBase(m, o, log); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, err
+	}
+	// What a killed run's interrupted writes left behind.
+	tmp, err := runlog.Temporaries(o.Out)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range tmp {
+		if err := os.RemoveAll(p); err != nil {
+			return nil, err
+		}
 	}
 	r := &train.Run{Config: o.Config, Model: m, Full: o.Full, Train: trainSet, Valid: validSet,
 		PadID: data.PadID(enc, m.Cfg.VocabSize)}
@@ -79,20 +110,9 @@ func Execute(o Options, log io.Writer) (run *train.Run, err error) {
 	if err := r.Prepare(); err != nil {
 		return nil, err
 	}
-	start := 0
-	if o.Resume {
-		if start, err = runlog.LatestCheckpoint(o.Out); err != nil {
-			return nil, err
-		}
-		if start > 0 {
-			dir := runlog.CheckpointDir(o.Out, start)
-			if _, err := r.LoadCheckpoint(dir); err != nil {
-				return nil, err
-			}
-			fmt.Fprintf(log, "resuming from %s\n", dir)
-		} else {
-			fmt.Fprintf(log, "no checkpoint in %s: starting from step 0\n", o.Out)
-		}
+	start, err := resume(r, o, log)
+	if err != nil {
+		return nil, err
 	}
 	fmt.Fprintln(log, r.ParamReport())
 	fmt.Fprintf(log, "%s, %d validation, %s of %d×%d sequences (padded to %s)\n",
@@ -106,9 +126,12 @@ func Execute(o Options, log io.Writer) (run *train.Run, err error) {
 		return nil, err
 	}
 	r.Sink = rec
+	r.Stop = func() bool { return ctx.Err() != nil }
 	err = r.Fit(start)
-	if err == nil {
-		err = r.SaveWeights(o.Out)
+	if err == nil || errors.Is(err, train.ErrStopped) {
+		if serr := r.SaveWeights(o.Out); serr != nil {
+			err = serr
+		}
 	}
 	err = rec.explain(err)
 	if ferr := rec.Finish(err); err == nil {
@@ -119,6 +142,60 @@ func Execute(o Options, log io.Writer) (run *train.Run, err error) {
 	}
 	fmt.Fprintf(log, "saved to %s\n", o.Out)
 	return r, nil
+}
+
+// Stopped is the error of a run that ExecuteContext stopped early, after
+// saving the checkpoint of step Step (of Total) and the adapter.
+type Stopped struct {
+	Step, Total int
+	Checkpoint  string // the checkpoint directory written
+	Out         string
+}
+
+func (s *Stopped) Error() string {
+	return fmt.Sprintf("stopped after step %d of %d: checkpoint %s and the weights in %s are saved", s.Step, s.Total, s.Checkpoint, s.Out)
+}
+
+func (s *Stopped) Unwrap() error { return train.ErrStopped }
+
+// resume restores the checkpoint the options ask for into the prepared run
+// r and returns its step: --resume-from DIR, or with --resume the newest
+// complete checkpoint in OUT (none: 0). A checkpoint that cannot be loaded
+// is an error naming its file and the problem, and the older checkpoints
+// that --resume-from could take instead.
+func resume(r *train.Run, o Options, log io.Writer) (int, error) {
+	dir := o.ResumeFrom
+	if dir == "" {
+		if !o.Resume {
+			return 0, nil
+		}
+		step, err := runlog.LatestCheckpoint(o.Out)
+		if err != nil {
+			return 0, err
+		}
+		if step == 0 {
+			fmt.Fprintf(log, "no checkpoint in %s: starting from step 0\n", o.Out)
+			return 0, nil
+		}
+		dir = runlog.CheckpointDir(o.Out, step)
+	}
+	start, err := r.LoadCheckpoint(dir)
+	if err != nil {
+		msg := fmt.Sprintf("cannot resume from %s: %v", dir, err)
+		steps, _ := runlog.Checkpoints(o.Out)
+		var older []string
+		for i := len(steps) - 1; i >= 0; i-- {
+			if c := runlog.CheckpointDir(o.Out, steps[i]); !modeldir.Same(c, dir) {
+				older = append(older, c)
+			}
+		}
+		if len(older) > 0 {
+			msg += fmt.Sprintf("; to resume from another checkpoint: --resume-from %s", strings.Join(older, " | "))
+		}
+		return 0, errors.New(msg)
+	}
+	fmt.Fprintf(log, "resuming from %s\n", dir)
+	return start, nil
 }
 
 // settings is what run.json records of o for the prepared run r.

@@ -21,7 +21,10 @@ type Options struct {
 	Out         string `json:"out"`
 	InitAdapter string `json:"init-adapter"`
 	Resume      bool   `json:"resume"`
-	Full        bool   `json:"full"` // train every base weight instead of LoRA
+	// ResumeFrom resumes from this checkpoint directory instead of OUT's
+	// newest (e.g. an older one when the newest is damaged).
+	ResumeFrom string `json:"resume-from"`
+	Full       bool   `json:"full"` // train every base weight instead of LoRA
 	// Quantize ("nf4" or "fp4") stores the frozen base's linear layers in 4
 	// bits (QLoRA); DoubleQuant also quantizes their block absmax.
 	Quantize    string `json:"quantize"`
@@ -39,8 +42,11 @@ type Options struct {
 
 	MaxSeqLen     int  `json:"max-seq-len"`
 	TrainOnPrompt bool `json:"train-on-prompt"`
-	Threads       int  `json:"threads"`    // 0: $GOLORA_THREADS or every core
-	NormEvery     int  `json:"norm-every"` // record ‖s·B·A‖ per module every N steps (0: about 100 times a run)
+	Threads       int  `json:"threads"` // 0: $GOLORA_THREADS or every core
+	// Force trains even when the predicted peak memory exceeds the memory
+	// available.
+	Force     bool `json:"force"`
+	NormEvery int  `json:"norm-every"` // record ‖s·B·A‖ per module every N steps (0: about 100 times a run)
 }
 
 // Defaults are PEFT's and the Hugging Face Trainer's defaults where they

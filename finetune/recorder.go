@@ -147,7 +147,10 @@ func (rec *Recorder) Finish(runErr error) error {
 		}
 	}
 	rec.info.Status = "done"
-	if runErr != nil {
+	switch {
+	case errors.Is(runErr, train.ErrStopped):
+		rec.info.Status, rec.info.Error = "stopped", runErr.Error()
+	case runErr != nil:
 		rec.info.Status, rec.info.Error = "failed", runErr.Error()
 	}
 	rec.info.ElapsedSec = time.Since(rec.t0).Seconds()
@@ -161,10 +164,14 @@ func (rec *Recorder) Finish(runErr error) error {
 	return err
 }
 
-// explain adds to a non-finite-loss error (train.ErrNonFinite) which
+// explain turns train.ErrStopped into a *Stopped naming the checkpoint
+// written, and adds to a non-finite-loss error (train.ErrNonFinite) which
 // checkpoint stays intact and what to try; other errors (and nil) are
 // returned as they are.
 func (rec *Recorder) explain(err error) error {
+	if errors.Is(err, train.ErrStopped) {
+		return &Stopped{Step: rec.saved, Total: rec.info.TotalSteps, Checkpoint: runlog.CheckpointDir(rec.out, rec.saved), Out: rec.out}
+	}
 	if !errors.Is(err, train.ErrNonFinite) {
 		return err
 	}

@@ -61,8 +61,9 @@ type Settings struct {
 type RunInfo struct {
 	Options   Settings `json:"options"`
 	ModelPath string   `json:"model_path"` // Options.Model made absolute
-	// Status is "running" while training, then "done" or "failed" (Error
-	// says why).
+	// Status is "running" while training, then "done", "stopped" (asked
+	// to stop early; Error says where it stopped) or "failed" (Error says
+	// why).
 	Status          string  `json:"status"`
 	Error           string  `json:"error,omitempty"`
 	StartStep       int     `json:"start_step"` // > 0 for a resumed run

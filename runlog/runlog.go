@@ -164,12 +164,22 @@ func CheckpointDir(out string, step int) string {
 // LatestCheckpoint returns the step of the newest complete checkpoint in
 // out (one with its TrainerStateFile), or 0 when there is none.
 func LatestCheckpoint(out string) (int, error) {
+	steps, err := Checkpoints(out)
+	if len(steps) == 0 {
+		return 0, err
+	}
+	return steps[len(steps)-1], nil
+}
+
+// Checkpoints returns the steps of the complete checkpoints in out (those
+// with their TrainerStateFile), oldest first; none when out does not exist.
+func Checkpoints(out string) ([]int, error) {
 	entries, err := os.ReadDir(out)
 	if err != nil {
 		if os.IsNotExist(err) {
-			return 0, nil
+			return nil, nil
 		}
-		return 0, err
+		return nil, err
 	}
 	var steps []int
 	for _, e := range entries {
@@ -180,9 +190,28 @@ func LatestCheckpoint(out string) (int, error) {
 			}
 		}
 	}
-	if len(steps) == 0 {
-		return 0, nil
-	}
 	sort.Ints(steps)
-	return steps[len(steps)-1], nil
+	return steps, nil
+}
+
+// Temporaries lists what interrupted writes leave at the top of a run
+// directory: checkpoint-N.tmp directories (package train) and
+// .NAME.tmp-* files (package atomicfile).
+func Temporaries(out string) ([]string, error) {
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var tmp []string
+	for _, e := range entries {
+		n := e.Name()
+		if strings.HasPrefix(n, "checkpoint-") && strings.HasSuffix(n, ".tmp") ||
+			strings.HasPrefix(n, ".") && strings.Contains(n, ".tmp-") {
+			tmp = append(tmp, filepath.Join(out, n))
+		}
+	}
+	return tmp, nil
 }

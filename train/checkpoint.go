@@ -33,10 +33,17 @@ type trainerState struct {
 }
 
 // SaveCheckpoint writes the run's state after its last step into dir
-// (replacing what is there); dir's parent must exist.
-func (r *Run) SaveCheckpoint(dir string) error {
+// (replacing what is there); dir's parent must exist. On an error (a full
+// disk, a read-only directory) the temporary directory is removed and dir
+// is left as it was.
+func (r *Run) SaveCheckpoint(dir string) (err error) {
 	tmp := dir + ".tmp"
 	os.RemoveAll(tmp)
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
 	if err := r.SaveWeights(tmp); err != nil {
 		return err
 	}

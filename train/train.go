@@ -39,6 +39,10 @@ type Run struct {
 	Valid []data.Example
 	PadID int // the id in padding positions (data.PadID)
 	Sink  Sink
+	// Stop, when set, is asked after every step but the last; when it
+	// returns true Fit ends there: it hands that step to Sink.Checkpoint
+	// (once, also on a SaveEvery step) and returns ErrStopped.
+	Stop func() bool
 	// T is the padded length of every batch's sequences (set by Prepare:
 	// the longest example of Train and Valid).
 	T int
@@ -82,12 +86,7 @@ func (r *Run) Prepare() error {
 		r.Adapter.SetTrainable(true)
 		r.params = r.Adapter.Params()
 	}
-	r.T = 2
-	for _, set := range [][]data.Example{r.Train, r.Valid} {
-		for _, e := range set {
-			r.T = max(r.T, len(e.IDs))
-		}
-	}
+	r.T = PaddedLen(r.Train, r.Valid)
 	perStep := o.BatchSize * o.GradAccum
 	r.total = o.Steps
 	if r.total == 0 {
@@ -112,6 +111,18 @@ func (r *Run) Prepare() error {
 	return r.opt.Validate()
 }
 
+// PaddedLen is the length a run pads its sequences to: that of the
+// longest example in sets, at least 2.
+func PaddedLen(sets ...[]data.Example) int {
+	T := 2
+	for _, set := range sets {
+		for _, e := range set {
+			T = max(T, len(e.IDs))
+		}
+	}
+	return T
+}
+
 // Checkpointing reports whether the run recomputes activations in
 // backward (Config.Checkpointing for this run's base).
 func (r *Run) Checkpointing() bool {
@@ -121,6 +132,10 @@ func (r *Run) Checkpointing() bool {
 
 // TotalSteps is the number of optimizer steps the run makes.
 func (r *Run) TotalSteps() int { return r.total }
+
+// StepsDone is the number of optimizer steps made, counting those restored
+// from a checkpoint.
+func (r *Run) StepsDone() int { return r.done }
 
 // TrainableParams is the number of values the run trains.
 func (r *Run) TrainableParams() int {
@@ -192,6 +207,10 @@ func targets(e data.Example) int {
 	return n
 }
 
+// ErrStopped is what Fit returns when Run.Stop asked it to end early;
+// StepsDone says after which step.
+var ErrStopped = errors.New("training stopped")
+
 // ErrNonFinite reports a NaN or infinite loss or gradient.
 var ErrNonFinite = errors.New("non-finite loss")
 
@@ -261,7 +280,8 @@ func (r *Run) Step(k int) (StepStats, error) {
 // Fit trains from step start (0, or the step LoadCheckpoint returned) to
 // the end, evaluating on Valid every EvalEvery steps and after the last,
 // and handing each step's metric, and every SaveEvery-th step but the last,
-// to the Sink.
+// to the Sink. When Stop returns true after a step that is not the last,
+// that step is checkpointed (Sink.Checkpoint) and Fit returns ErrStopped.
 func (r *Run) Fit(start int) error {
 	o := &r.Config
 	perStep := o.BatchSize * o.GradAccum
@@ -283,16 +303,19 @@ func (r *Run) Fit(start int) error {
 			}
 			m.ValidLoss = &v
 		}
-		if r.Sink == nil {
-			continue
-		}
-		if err := r.Sink.Step(r, m); err != nil {
-			return err
-		}
-		if o.SaveEvery > 0 && (k+1)%o.SaveEvery == 0 && !last {
-			if err := r.Sink.Checkpoint(r, k+1); err != nil {
+		stop := !last && r.Stop != nil && r.Stop()
+		if r.Sink != nil {
+			if err := r.Sink.Step(r, m); err != nil {
 				return err
 			}
+			if (o.SaveEvery > 0 && (k+1)%o.SaveEvery == 0 || stop) && !last {
+				if err := r.Sink.Checkpoint(r, k+1); err != nil {
+					return err
+				}
+			}
+		}
+		if stop {
+			return ErrStopped
 		}
 	}
 	return nil
@@ -306,11 +329,7 @@ func (r *Run) Evaluate(examples []data.Example) (float64, error) {
 // Evaluate returns the mean causal-LM loss (nats per target token) of m
 // over examples, in batches of batch sequences padded with pad.
 func Evaluate(m *model.Model, examples []data.Example, batch, pad int) (float64, error) {
-	T := 2
-	for _, e := range examples {
-		T = max(T, len(e.IDs))
-	}
-	return evaluate(m, m.NewLossState(batch, T), examples, pad)
+	return evaluate(m, m.NewLossState(batch, PaddedLen(examples)), examples, pad)
 }
 
 // evaluate runs examples through s with dropout off; every example must

@@ -11,13 +11,21 @@ import (
 )
 
 // TestMain lets sweep and compare re-execute this test binary as golora:
-// with GOLORA_TEST_AS_CLI=1 it runs the command line instead of the tests.
+// with GOLORA_TEST_AS_CLI=1 it runs the command line instead of the tests
+// (after childLimits, which tests on some systems set).
 func TestMain(m *testing.M) {
 	if os.Getenv("GOLORA_TEST_AS_CLI") == "1" {
+		if err := childLimits(); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(3)
+		}
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }
+
+// childLimits applies limits to a child process before it runs golora.
+var childLimits = func() error { return nil }
 
 // patternData writes n learnable pre-tokenized sequences (fixture.PatternData).
 func patternData(t *testing.T, path string, n int, seed uint64) string {

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/golora/golora/finetune"
 	"github.com/golora/golora/internal/cli"
+	"github.com/golora/golora/internal/outlock"
 	"github.com/golora/golora/mem"
 	"github.com/golora/golora/report"
 	"github.com/golora/golora/tensor"
@@ -58,11 +61,13 @@ func trainFlags(fs *cli.FlagSet, o *finetune.Options) {
 	fs.Group("Output")
 	fs.StringVar(&o.Out, "out", o.Out, "output `DIR` (adapter, metrics.jsonl, checkpoints)")
 	fs.BoolVar(&o.Resume, "resume", o.Resume, "continue from the newest checkpoint in --out")
+	fs.StringVar(&o.ResumeFrom, "resume-from", o.ResumeFrom, "continue from this checkpoint `DIR` (e.g. an older one when the newest is damaged)")
 	fs.IntVar(&o.SaveEvery, "save-every", o.SaveEvery, "write a checkpoint every N steps (0: only the end)")
 	fs.IntVar(&o.EvalEvery, "eval-every", o.EvalEvery, "validation loss every N steps (always at the end)")
 	fs.IntVar(&o.NormEvery, "norm-every", o.NormEvery, "record every module's ‖s·B·A‖ each N steps for the report (0: about 100 times a run)")
 	fs.Group("Performance")
 	fs.IntVar(&o.Threads, "threads", o.Threads, "cores to compute on (0: $GOLORA_THREADS, else all)")
+	fs.BoolVar(&o.Force, "force", o.Force, "train even when the predicted peak memory exceeds the memory available")
 	fs.OptBoolVar(&o.GradCheckpoint, "grad-checkpoint", "keep only a few tensors per layer and recompute the rest in backward: much less memory, about 1/5 more compute (default: on with --quantize or a 4-bit model)")
 }
 
@@ -114,8 +119,21 @@ func runTrain(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := o.Validate(); err != nil {
+		return err
+	}
 	tensor.SetThreads(threadCount(o.Threads))
-	r, err := finetune.Execute(o, stderr)
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return err
+	}
+	lock, err := outlock.Acquire(o.Out)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	ctx, signaled, release := interrupts(stderr)
+	defer release()
+	r, err := finetune.ExecuteContext(ctx, o, stderr)
 	if r != nil {
 		defer r.Model.Close()
 		// The report is written for a failed run too: its curves show why.
@@ -124,6 +142,12 @@ func runTrain(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 		} else {
 			fmt.Fprintf(stderr, "report: %s\n", path)
 		}
+	}
+	if s := signaled(); s != nil && err != nil {
+		if errors.Is(err, train.ErrStopped) {
+			err = fmt.Errorf("%w; to resume:\n  %s", err, resumeCommand(args))
+		}
+		return &cli.ExitError{Code: exitStatus(s), Err: err}
 	}
 	return err
 }

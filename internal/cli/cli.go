@@ -112,7 +112,8 @@ func (a *App) list(w io.Writer, path string, cs []*Command) {
 func isHelp(s string) bool { return s == "-h" || s == "-help" || s == "--help" }
 
 // Main runs the command args name and returns the process exit code: 0 on
-// success and for help, 1 when the command fails, 2 for a usage error.
+// success and for help, 1 when the command fails, 2 for a usage error, an
+// ExitError's own code.
 func (a *App) Main(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case len(args) == 0:
@@ -139,6 +140,8 @@ func (a *App) Main(args []string, stdout, stderr io.Writer) int {
 	}
 	err = c.Run(a.flagSet(c, path, stdout), rest, stdout, stderr)
 	var ue *UsageError
+	var ee *ExitError
+	code := 1
 	switch {
 	case err == nil, errors.Is(err, ErrHelp):
 		return 0
@@ -146,9 +149,11 @@ func (a *App) Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %s\n", path, ue.Msg)
 		fmt.Fprintf(stderr, "usage: %s\nRun '%s -h' for the flags.\n", a.synopsis(c, path, "       "), path)
 		return 2
+	case errors.As(err, &ee):
+		code = ee.Code
 	}
 	fmt.Fprintf(stderr, "%s: %s\n", path, strings.TrimSpace(err.Error()))
-	return 1
+	return code
 }
 
 // resolve finds the command that args name, descending into subcommands
@@ -237,3 +242,14 @@ func (e *UsageError) Error() string { return e.Msg }
 func Usagef(format string, args ...any) error {
 	return &UsageError{Msg: fmt.Sprintf(format, args...)}
 }
+
+// ExitError is a failure with its own exit status (e.g. 130 after an
+// interrupt) instead of 1; Main prints Err as it prints any error.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+
+func (e *ExitError) Unwrap() error { return e.Err }

@@ -40,8 +40,12 @@ func testApp() (*App, *[]int) {
 		}},
 	}})
 	a.Register(&Command{Name: "fail", Summary: "fails", Run: func(fs *FlagSet, args []string, stdout, stderr io.Writer) error {
+		code := fs.Int("code", 0, "fail with this exit status (an ExitError)")
 		if err := fs.Parse(args); err != nil {
 			return err
+		}
+		if *code != 0 {
+			return &ExitError{Code: *code, Err: io.ErrUnexpectedEOF}
 		}
 		return io.ErrUnexpectedEOF
 	}})
@@ -86,6 +90,7 @@ func TestDispatch(t *testing.T) {
 		{args: []string{"train", "--layers", "0,x"}, code: 2, stderr: `invalid value "0,x" for --layers: item 2 "x" is not an integer`},
 		{args: []string{"train", "--rank", "4"}, code: 0, stdout: "trained\n"},
 		{args: []string{"fail"}, code: 1, stderr: "prog fail: unexpected EOF\n"},
+		{args: []string{"fail", "--code", "130"}, code: 130, stderr: "prog fail: unexpected EOF\n"},
 		{args: []string{"completion", "tcsh"}, code: 2, stderr: `unknown shell "tcsh"`},
 		{args: []string{"version", "extra"}, code: 2, stderr: `unexpected argument "extra"`},
 	} {
