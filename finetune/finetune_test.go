@@ -9,9 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/golora/golora/internal/human"
 	"github.com/golora/golora/internal/testref"
+	"github.com/golora/golora/mem"
+	"github.com/golora/golora/model"
 	"github.com/golora/golora/runlog"
 	"github.com/golora/golora/safetensors"
+	"github.com/golora/golora/train"
 )
 
 // refOptions trains the lora_train fixture from its initial adapter as
@@ -243,5 +247,123 @@ func TestLoadConfigFile(t *testing.T) {
 	os.WriteFile(bad, []byte(`{"rank": 16, "lora_rank": 8}`), 0o644)
 	if err := o.LoadConfigFile(bad); err == nil || !strings.Contains(err.Error(), "bad.json") || !strings.Contains(err.Error(), "lora_rank") {
 		t.Errorf("unknown key: %v", err)
+	}
+}
+
+// TestCorruptCheckpoint: a damaged newest checkpoint stops --resume with
+// an error naming the file, the problem and the older checkpoint that
+// --resume-from can take; resuming from that one reproduces the
+// uninterrupted run bit for bit.
+func TestCorruptCheckpoint(t *testing.T) {
+	r := testref.Load(t)
+	data := r.WriteIDs(t)
+	full := t.TempDir()
+	o := refOptions(data, full, 1, 1)
+	if _, err := Execute(o, nil); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(filepath.Join(full, "adapter_model.safetensors"))
+	out := t.TempDir()
+	o.Out, o.SaveEvery = out, 2
+	if _, err := Execute(o, nil); err != nil {
+		t.Fatal(err)
+	}
+	c2, c4 := runlog.CheckpointDir(out, 2), runlog.CheckpointDir(out, 4)
+	optim := filepath.Join(c4, "optimizer.safetensors")
+	good, _ := os.ReadFile(optim)
+	// The same tensors, each a value short: shapes that do not fit the run.
+	f, err := safetensors.Open(optim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var short []safetensors.Tensor
+	for _, n := range f.Names() {
+		tt, _ := f.Tensor(n)
+		v, _ := tt.F32()
+		short = append(short, safetensors.FromF32(n, []int{len(v) - 1}, append([]float32(nil), v[:len(v)-1]...))) // a copy: f is closed before use
+	}
+	meta := f.Metadata()
+	f.Close()
+	for _, tc := range []struct {
+		name  string
+		write func() error
+		want  string
+	}{
+		{"truncated", func() error { return os.WriteFile(optim, good[:len(good)/2], 0o644) }, optim},
+		{"wrong shapes", func() error { return safetensors.Write(optim, short, meta) }, "values, want"},
+		{"bad state", func() error {
+			return os.WriteFile(filepath.Join(c4, runlog.TrainerStateFile), []byte(`{"step": 4, "total_steps": `), 0o644)
+		}, filepath.Join(c4, runlog.TrainerStateFile)},
+	} {
+		if err := tc.write(); err != nil {
+			t.Fatal(err)
+		}
+		o.Resume = true
+		_, err := Execute(o, nil)
+		if err == nil || !strings.Contains(err.Error(), "cannot resume from "+c4) || !strings.Contains(err.Error(), tc.want) ||
+			!strings.Contains(err.Error(), "--resume-from "+c2) {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+	// The older checkpoint, chosen explicitly.
+	o.Resume, o.ResumeFrom = false, c2
+	var log bytes.Buffer
+	if _, err := Execute(o, &log); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "resuming from "+c2) {
+		t.Errorf("log: %s", log.String())
+	}
+	got, _ := os.ReadFile(filepath.Join(out, "adapter_model.safetensors"))
+	if len(want) == 0 || !bytes.Equal(got, want) {
+		t.Error("resumed from the older checkpoint: the adapter differs from the uninterrupted run's")
+	}
+}
+
+// TestMemoryCheck: with less memory available than the run's predicted
+// peak, training is refused before anything is written, with both numbers
+// and what to change; Force trains anyway.
+func TestMemoryCheck(t *testing.T) {
+	r := testref.Load(t)
+	data := r.WriteIDs(t)
+	meminfo := filepath.Join(t.TempDir(), "meminfo")
+	t.Setenv(mem.MeminfoEnv, meminfo)
+	os.WriteFile(meminfo, []byte("MemTotal:       16384 kB\nMemFree:           8 kB\nMemAvailable:      64 kB\n"), 0o644)
+	o := refOptions(data, filepath.Join(t.TempDir(), "out"), 2, 1)
+	o.InitAdapter = ""
+	m, err := model.Load(o.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := PeakMemory(m, o, train.PaddedLen(r.Examples()))
+	m.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.TotalBytes <= 64<<10 {
+		t.Fatalf("predicted %d bytes: the test needs more than 64 KiB", b.TotalBytes)
+	}
+	_, err = Execute(o, nil)
+	for _, want := range []string{human.Bytes(b.TotalBytes), "64 KiB available (MemAvailable in " + meminfo, "--quantize nf4", "--batch-size than 2", "--grad-checkpoint", "--force"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want an error containing %q, got %v", want, err)
+		}
+	}
+	if _, serr := os.Stat(o.Out); serr == nil {
+		t.Error("the refused run created its output directory")
+	}
+	o.Force = true
+	if _, err := Execute(o, nil); err != nil {
+		t.Errorf("--force: %v", err)
+	}
+	// Enough memory: no refusal.
+	os.WriteFile(meminfo, []byte("MemAvailable: 16777216 kB\n"), 0o644)
+	o.Force = false
+	if _, err := Execute(o, nil); err != nil {
+		t.Errorf("with 16 GiB available: %v", err)
+	}
+	os.WriteFile(meminfo, []byte("MemAvailable: lots\n"), 0o644)
+	if _, err := Execute(o, nil); err == nil || !strings.Contains(err.Error(), meminfo) {
+		t.Errorf("unreadable meminfo: %v", err)
 	}
 }

@@ -288,3 +288,23 @@ func TestKillNineResumes(t *testing.T) {
 	t.Logf("%d kills -9 of a %d-step run; newest checkpoint after each kill: %s; %d kills cut a write short (its temporary removed by the next run, nothing damaged); the resumed adapter equals the uninterrupted run's bit for bit",
 		kills, steps, strings.Join(at, ", "), partial)
 }
+
+// TestOneWriterPerOutput: a second golora train into the directory that a
+// running one writes is refused naming the first process; once that one
+// is killed (-9), its lock does not block.
+func TestOneWriterPerOutput(t *testing.T) {
+	dir, data, _ := childSetup(t)
+	out := filepath.Join(dir, "out")
+	c := startChild(t, trainArgs(data, out, 1000000)...)
+	waitForSteps(t, out, 1)
+	_, errs, code := golora(t, trainArgs(data, out, 2)...)
+	want := fmt.Sprintf("%s is being written by process %d (%s train", out, c.cmd.Process.Pid, os.Args[0])
+	if code != 1 || !strings.Contains(errs, want) {
+		t.Errorf("second writer: exit %d, %q; want it refused with %q", code, errs, want)
+	}
+	c.cmd.Process.Kill()
+	c.wait(t)
+	if _, errs, code := golora(t, trainArgs(data, out, 2)...); code != 0 {
+		t.Errorf("after the first writer was killed: %s", errs)
+	}
+}
