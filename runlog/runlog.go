@@ -195,8 +195,8 @@ func Checkpoints(out string) ([]int, error) {
 }
 
 // Temporaries lists what interrupted writes leave at the top of a run
-// directory: checkpoint-N.tmp directories (package train) and
-// .NAME.tmp-* files (package atomicfile).
+// directory: checkpoint-N.tmp and checkpoint-N.old directories (package
+// train) and .NAME.tmp-* files (package atomicfile).
 func Temporaries(out string) ([]string, error) {
 	entries, err := os.ReadDir(out)
 	if err != nil {
@@ -208,7 +208,7 @@ func Temporaries(out string) ([]string, error) {
 	var tmp []string
 	for _, e := range entries {
 		n := e.Name()
-		if strings.HasPrefix(n, "checkpoint-") && strings.HasSuffix(n, ".tmp") ||
+		if strings.HasPrefix(n, "checkpoint-") && (strings.HasSuffix(n, ".tmp") || strings.HasSuffix(n, ".old")) ||
 			strings.HasPrefix(n, ".") && strings.Contains(n, ".tmp-") {
 			tmp = append(tmp, filepath.Join(out, n))
 		}

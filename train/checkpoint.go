@@ -17,9 +17,9 @@ import (
 // A checkpoint is a directory holding the trainable weights (a PEFT
 // adapter, or model.safetensors in full fine-tuning), the AdamW moments in
 // optimizer.safetensors and trainer_state.json (the step, the run's length
-// and its Config). It is written into a temporary directory that is renamed
-// into place, so a checkpoint directory either is complete or does not
-// exist.
+// and its Config). It is written into a temporary directory (DIR.tmp) that
+// is renamed into place, so a checkpoint directory either is complete or
+// does not exist.
 
 const (
 	optimizerFile = "optimizer.safetensors"
@@ -42,6 +42,7 @@ func (r *Run) SaveCheckpoint(dir string) (err error) {
 	defer func() {
 		if err != nil {
 			os.RemoveAll(tmp)
+			err = fmt.Errorf("checkpoint %s: %w", dir, err)
 		}
 	}()
 	if err := r.SaveWeights(tmp); err != nil {
@@ -60,11 +61,17 @@ func (r *Run) SaveCheckpoint(dir string) (err error) {
 	if err := atomicfile.WriteFile(filepath.Join(tmp, runlog.TrainerStateFile), append(js, '\n')); err != nil {
 		return err
 	}
-	os.RemoveAll(dir)
+	// An existing dir is moved aside, not deleted, until tmp is in place.
+	old := dir + ".old"
+	os.RemoveAll(old)
+	moved := os.Rename(dir, old) == nil
 	if err := os.Rename(tmp, dir); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		if moved {
+			os.Rename(old, dir)
+		}
+		return err
 	}
-	return nil
+	return os.RemoveAll(old)
 }
 
 // SaveWeights writes the trainable weights into dir (made if missing): the

@@ -32,8 +32,14 @@ type child struct {
 
 func startChild(t *testing.T, args ...string) *child {
 	t.Helper()
+	return startChildEnv(t, nil, args...)
+}
+
+// startChildEnv starts a child with env added to its environment.
+func startChildEnv(t *testing.T, env []string, args ...string) *child {
+	t.Helper()
 	c := &child{cmd: exec.Command(os.Args[0], args...)}
-	c.cmd.Env = append(os.Environ(), "GOLORA_TEST_AS_CLI=1")
+	c.cmd.Env = append(append(os.Environ(), "GOLORA_TEST_AS_CLI=1"), env...)
 	c.cmd.Stderr = &c.stderr
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ package atomicfile
 import (
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -16,6 +17,9 @@ import (
 func Write(path string, fill func(w io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if pe, ok := err.(*fs.PathError); ok {
+		err = pe.Err // it names the temporary file
+	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -27,13 +31,13 @@ func Write(path string, fill func(w io.Writer) error) (err error) {
 		}
 	}()
 	if err = fill(f); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, unwrapTemp(err, tmp))
 	}
 	if err = f.Sync(); err != nil {
-		return fmt.Errorf("write %s: sync: %w", path, err)
+		return fmt.Errorf("write %s: sync: %w", path, unwrapTemp(err, tmp))
 	}
 	if err = f.Close(); err != nil {
-		return fmt.Errorf("write %s: close: %w", path, err)
+		return fmt.Errorf("write %s: close: %w", path, unwrapTemp(err, tmp))
 	}
 	if err = os.Chmod(tmp, 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -46,6 +50,16 @@ func Write(path string, fill func(w io.Writer) error) (err error) {
 		d.Close()
 	}
 	return nil
+}
+
+// unwrapTemp drops the temporary file's name from an error of an operation
+// on it (a *fs.PathError such as "write .x.tmp-1: no space left on
+// device"): the error names the destination instead.
+func unwrapTemp(err error, tmp string) error {
+	if pe, ok := err.(*fs.PathError); ok && pe.Path == tmp {
+		return pe.Err
+	}
+	return err
 }
 
 // WriteFile atomically replaces path with data.

@@ -36,3 +36,25 @@ func TestWriteReplacesOrLeavesUntouched(t *testing.T) {
 		t.Errorf("content %q, want new", got)
 	}
 }
+
+// TestErrorNamesDestination: an error writing the temporary file (a full
+// disk, say) names the destination, not the temporary.
+func TestErrorNamesDestination(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f.txt")
+	err := Write(path, func(w io.Writer) error {
+		f := w.(*os.File)
+		f.Close()
+		_, err := f.Write([]byte("x"))
+		return err
+	})
+	if want := "write " + path + ": file already closed"; err == nil || err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+	if !errors.Is(err, os.ErrClosed) {
+		t.Errorf("%v does not wrap os.ErrClosed", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("temporary files left behind: %v", entries)
+	}
+}

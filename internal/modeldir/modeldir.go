@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/golora/golora/internal/atomicfile"
 )
@@ -66,7 +67,7 @@ func Write(out string, fill func(dir string) error) (err error) {
 		}
 	}()
 	if err = fill(tmp); err != nil {
-		return err
+		return &tempError{err, tmp, out}
 	}
 	if err = os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes it 0700
 		return err
@@ -83,6 +84,17 @@ func Write(out string, fill func(dir string) error) (err error) {
 	}
 	return nil
 }
+
+// tempError is an error of writing into the temporary directory tmp,
+// told as if of out: the files a user will look for.
+type tempError struct {
+	err      error
+	tmp, out string
+}
+
+func (e *tempError) Error() string { return strings.ReplaceAll(e.err.Error(), e.tmp, e.out) }
+
+func (e *tempError) Unwrap() error { return e.err }
 
 // isEmptyDir reports whether path is a directory with no entries; a path
 // that is not a directory is an error.

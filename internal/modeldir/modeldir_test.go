@@ -2,6 +2,7 @@ package modeldir
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,9 +79,9 @@ func TestWriteIsAtomic(t *testing.T) {
 	boom := errors.New("boom")
 	if err := Write(failed, func(dir string) error {
 		os.WriteFile(filepath.Join(dir, "model.safetensors"), []byte("half"), 0o644)
-		return boom
-	}); !errors.Is(err, boom) {
-		t.Fatalf("err %v, want boom", err)
+		return fmt.Errorf("write %s: %w", filepath.Join(dir, "model.safetensors"), boom)
+	}); !errors.Is(err, boom) || err.Error() != "write "+filepath.Join(failed, "model.safetensors")+": boom" {
+		t.Fatalf("err %v, want boom naming the file in %s", err, failed)
 	}
 	onlyEntry(t, parent, "sub")
 
