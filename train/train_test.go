@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -218,4 +219,46 @@ func TestConfigValidate(t *testing.T) {
 	if c := refConfig(1, 1); c.Validate() != nil {
 		t.Error("the fixture's config is valid")
 	}
+}
+
+// TestStopCheckpointsOnce: when Stop says so after a step, Fit checkpoints
+// that step (once, also on a SaveEvery step) and returns ErrStopped; Stop
+// is not asked after the last step.
+func TestStopCheckpointsOnce(t *testing.T) {
+	for _, tc := range []struct {
+		saveEvery, stopAt int
+		want              []int // checkpointed steps
+		err               error
+	}{
+		{0, 3, []int{3}, ErrStopped},
+		{2, 4, []int{2, 4}, ErrStopped},
+		{2, 3, []int{2, 3}, ErrStopped},
+		{0, 6, nil, nil}, // the last step: the run is complete
+	} {
+		c := refConfig(2, 1)
+		c.SaveEvery = tc.saveEvery
+		run := refRun(t, c)
+		var saved []int
+		run.Sink = &stopSink{saved: &saved}
+		run.Stop = func() bool { return run.StepsDone() >= tc.stopAt }
+		err := run.Fit(0)
+		if !errors.Is(err, tc.err) || (err == nil) != (tc.err == nil) {
+			t.Errorf("%+v: Fit returned %v", tc, err)
+		}
+		if !slices.Equal(saved, tc.want) {
+			t.Errorf("%+v: checkpoints %v, want %v", tc, saved, tc.want)
+		}
+		if want := min(tc.stopAt, 6); run.StepsDone() != want {
+			t.Errorf("%+v: %d steps done, want %d", tc, run.StepsDone(), want)
+		}
+	}
+}
+
+type stopSink struct{ saved *[]int }
+
+func (s *stopSink) Step(*Run, runlog.Metric) error { return nil }
+
+func (s *stopSink) Checkpoint(_ *Run, step int) error {
+	*s.saved = append(*s.saved, step)
+	return nil
 }
