@@ -32,7 +32,7 @@ func Generate(m *model.Model, prompt []int, maxLen int, o Options, emit func(id 
 	if len(prompt) == 0 {
 		return nil, fmt.Errorf("generate: empty prompt")
 	}
-	total := min(len(prompt)+o.MaxTokens, maxLen)
+	total := Total(len(prompt), o.MaxTokens, maxLen)
 	if total <= len(prompt) {
 		return nil, fmt.Errorf("generate: the prompt (%s) leaves no room under the %d-token limit", human.Plural(len(prompt), "token"), maxLen)
 	}
@@ -67,6 +67,10 @@ func Generate(m *model.Model, prompt []int, maxLen int, o Options, emit func(id 
 	}
 	return out, nil
 }
+
+// Total is the most tokens a sequence grows to from a prompt of prompt
+// tokens: prompt + maxTokens, at most maxLen (the KV cache's size).
+func Total(prompt, maxTokens, maxLen int) int { return min(prompt+maxTokens, maxLen) }
 
 func stops(id int, stop []int) bool {
 	for _, s := range stop {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/golora/golora/internal/modeldir"
 	"github.com/golora/golora/lora"
+	"github.com/golora/golora/mem"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/quant"
 	"github.com/golora/golora/tensor"
@@ -22,6 +23,9 @@ type Options struct {
 	// again (the base's type and double quantization) instead of in the
 	// compute dtype. It is an error for a base that is not 4-bit.
 	Requantize bool
+	// Force merges even when the predicted peak memory (mem.Held plus
+	// mem.Merge) exceeds the memory available; without it Write refuses.
+	Force bool
 }
 
 // Result says what Write merged and how it stored it.
@@ -82,6 +86,12 @@ func write(modelDir string, adapters []lora.Spec, dir string, o Options) (Result
 	as, err := lora.AttachAll(m, adapters)
 	if err != nil {
 		return res, err
+	}
+	if !o.Force {
+		need := mem.Held(m) + mem.Merge(m, o.Requantize)
+		if err := mem.Check(need, "merge on a machine with more memory, or use the adapters unmerged (golora generate --adapter)"); err != nil {
+			return res, err
+		}
 	}
 	if res.FourBit {
 		res.DType = computeDType(m.Cfg.Quant.ComputeDType)

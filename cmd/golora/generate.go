@@ -11,7 +11,9 @@ import (
 	"github.com/golora/golora/generate"
 	"github.com/golora/golora/internal/cli"
 	"github.com/golora/golora/internal/human"
+	"github.com/golora/golora/mem"
 	"github.com/golora/golora/model"
+	"github.com/golora/golora/tensor"
 	"github.com/golora/golora/tokenizer"
 )
 
@@ -39,6 +41,7 @@ func runGenerate(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error
 	chat := fs.Bool("chat", false, "wrap the prompt as a user message in the model's chat template")
 	fs.Group("Output")
 	asJSON := fs.Bool("json", false, `print one JSON object {"prompt_ids", "ids", "text", "tokens_per_sec"}`)
+	force := fs.Bool("force", false, "generate even when the predicted memory exceeds the memory available")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,6 +69,13 @@ func runGenerate(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error
 	if len(ids) == 0 {
 		return fmt.Errorf("the prompt encodes to no tokens; give --prompt text")
 	}
+	maxLen := max(m.Cfg.MaxPositions, len(ids)+1)
+	if !*force {
+		need := mem.Held(m) + mem.Generation(m, len(ids), generate.Total(len(ids), *maxTokens, maxLen), tensor.Threads())
+		if err := mem.Check(need, "try a smaller --max-tokens or a 4-bit model (golora quantize)"); err != nil {
+			return err
+		}
+	}
 	stop := stopIDs(m, tok)
 	o := generate.Options{MaxTokens: *maxTokens, Temperature: *temp, TopK: *topK, TopP: *topP, Seed: *seed, Stop: stop}
 	var out []int
@@ -85,7 +95,7 @@ func runGenerate(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	start := time.Now()
-	if _, err := generate.Generate(m, ids, max(m.Cfg.MaxPositions, len(ids)+1), o, stream); err != nil {
+	if _, err := generate.Generate(m, ids, maxLen, o, stream); err != nil {
 		return err
 	}
 	secs := time.Since(start).Seconds()

@@ -27,6 +27,7 @@ func runMerge(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	fs.Group("Output")
 	out := fs.String("out", "", "output model `DIR`")
 	requantize := fs.Bool("requantize", false, "4-bit base: quantize the merged weights again (reports the added error)")
+	force := fs.Bool("force", false, "merge even when the predicted memory exceeds the memory available")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -43,7 +44,7 @@ func runMerge(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--adapter: %w", err)
 		}
 	}
-	res, err := merge.Write(*dir, specs, *out, merge.Options{Requantize: *requantize})
+	res, err := merge.Write(*dir, specs, *out, merge.Options{Requantize: *requantize, Force: *force})
 	if err != nil {
 		return err
 	}

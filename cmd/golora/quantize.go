@@ -7,6 +7,7 @@ import (
 	"github.com/golora/golora/internal/cli"
 	"github.com/golora/golora/internal/human"
 	"github.com/golora/golora/internal/modeldir"
+	"github.com/golora/golora/mem"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/quant"
 )
@@ -44,7 +45,7 @@ func runQuantize(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer m.Close()
-	before := modelBytes(m)
+	before := mem.Held(m)
 	if err := m.Quantize(t, *double); err != nil {
 		return err
 	}
@@ -59,15 +60,6 @@ func runQuantize(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "quantized the %s of %s to %s%s: %s → %s in memory, written to %s\n",
 		human.Plural(len(m.Linears()), "linear layer"), *dir, t, map[bool]string{true: " with double quantization", false: ""}[*double],
-		human.Bytes(int64(before)), human.Bytes(int64(modelBytes(m))), *out)
+		human.Bytes(before), human.Bytes(mem.Held(m)), *out)
 	return nil
-}
-
-// modelBytes is the memory the base model's weights take.
-func modelBytes(m *model.Model) int {
-	n := 0
-	for _, p := range m.Params() {
-		n += p.W.Bytes()
-	}
-	return n
 }
