@@ -72,10 +72,15 @@ func Write(out string, fill func(dir string) error) (err error) {
 	if err = os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes it 0700
 		return err
 	}
-	if err = os.Remove(out); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+	// Another writer may have made out meanwhile: an empty out is replaced,
+	// a non-empty one never.
+	if err = os.Remove(out); err == nil || errors.Is(err, fs.ErrNotExist) {
+		err = os.Rename(tmp, out)
 	}
-	if err = os.Rename(tmp, out); err != nil {
+	if err != nil {
+		if empty, serr := isEmptyDir(out); serr == nil && !empty {
+			return fmt.Errorf("%s was written by another process meanwhile: it is left as that process wrote it", out)
+		}
 		return err
 	}
 	if d, derr := os.Open(parent); derr == nil {

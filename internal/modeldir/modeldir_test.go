@@ -94,6 +94,15 @@ func TestWriteIsAtomic(t *testing.T) {
 	if err := Write(empty, func(dir string) error { return os.WriteFile(filepath.Join(dir, "x"), nil, 0o644) }); err != nil {
 		t.Errorf("into an empty directory: %v", err)
 	}
+	// Another writer that fills out meanwhile wins; its files stay.
+	raced := filepath.Join(parent, "raced")
+	if err := Write(raced, func(dir string) error {
+		os.Mkdir(raced, 0o755)
+		return os.WriteFile(filepath.Join(raced, "theirs"), nil, 0o644)
+	}); err == nil || !strings.Contains(err.Error(), "written by another process meanwhile") {
+		t.Errorf("a concurrent writer: %v", err)
+	}
+	onlyEntry(t, raced, "theirs")
 	file := filepath.Join(parent, "file")
 	os.WriteFile(file, nil, 0o644)
 	if err := Write(file, func(string) error { return nil }); err == nil || !strings.Contains(err.Error(), "not a directory") {
