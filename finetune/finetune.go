@@ -90,15 +90,8 @@ func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.R
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, err
 	}
-	// What a killed run's interrupted writes left behind.
-	tmp, err := runlog.Temporaries(o.Out)
-	if err != nil {
+	if err := removeTemporaries(o.Out); err != nil {
 		return nil, err
-	}
-	for _, p := range tmp {
-		if err := os.RemoveAll(p); err != nil {
-			return nil, err
-		}
 	}
 	r := &train.Run{Config: o.Config, Model: m, Full: o.Full, Train: trainSet, Valid: validSet,
 		PadID: data.PadID(enc, m.Cfg.VocabSize)}
@@ -142,6 +135,31 @@ func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.R
 	}
 	fmt.Fprintf(log, "saved to %s\n", o.Out)
 	return r, nil
+}
+
+// removeTemporaries removes what a killed run's interrupted writes left in
+// out (runlog.Temporaries), except that a checkpoint moved aside to be
+// replaced (checkpoint-N.old) goes back in place when its replacement
+// never arrived.
+func removeTemporaries(out string) error {
+	tmp, err := runlog.Temporaries(out)
+	if err != nil {
+		return err
+	}
+	for _, p := range tmp {
+		if dst, ok := strings.CutSuffix(p, ".old"); ok {
+			if _, err := os.Stat(dst); errors.Is(err, os.ErrNotExist) {
+				if err := os.Rename(p, dst); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if err := os.RemoveAll(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Stopped is the error of a run that ExecuteContext stopped early, after

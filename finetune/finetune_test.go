@@ -367,3 +367,36 @@ func TestMemoryCheck(t *testing.T) {
 		t.Errorf("unreadable meminfo: %v", err)
 	}
 }
+
+// TestResumeCleansKilledWrites: what writes cut short by a kill leave in
+// OUT is removed on --resume, and a checkpoint moved aside to be replaced
+// goes back in place.
+func TestResumeCleansKilledWrites(t *testing.T) {
+	r := testref.Load(t)
+	data := r.WriteIDs(t)
+	out := t.TempDir()
+	o := refOptions(data, out, 1, 1)
+	o.SaveEvery = 2
+	if _, err := Execute(o, nil); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(filepath.Join(out, "adapter_model.safetensors"))
+	c4 := runlog.CheckpointDir(out, 4)
+	os.Rename(c4, c4+".old")
+	os.Mkdir(runlog.CheckpointDir(out, 6)+".tmp", 0o755)
+	os.WriteFile(filepath.Join(out, ".adapter_model.safetensors.tmp-123"), []byte("half"), 0o644)
+	o.Resume = true
+	var log bytes.Buffer
+	if _, err := Execute(o, &log); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "resuming from "+c4) {
+		t.Errorf("log: %s", log.String())
+	}
+	if tmp, _ := runlog.Temporaries(out); len(tmp) != 0 {
+		t.Errorf("left: %v", tmp)
+	}
+	if got, _ := os.ReadFile(filepath.Join(out, "adapter_model.safetensors")); len(want) == 0 || !bytes.Equal(got, want) {
+		t.Error("the resumed adapter differs")
+	}
+}

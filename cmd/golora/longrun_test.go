@@ -86,12 +86,6 @@ func waitForCheckpoint(t *testing.T, out string, n int) {
 	t.Fatalf("no checkpoint of step %d in %s", n, out)
 }
 
-// trainArgs is a run of steps steps on the lora_train fixture writing to out.
-func trainArgs(data, out string, steps int, extra ...string) []string {
-	return append([]string{"train", "--model", filepath.Join(ref, "lora_train"), "--data", data, "--out", out,
-		"--steps", strconv.Itoa(steps), "--rank", "4", "--dropout", "0.1", "--lr", "1e-3", "--batch-size", "2"}, extra...)
-}
-
 // sameAdapter fails unless the adapter weights in a and b are equal byte for byte.
 func sameAdapter(t *testing.T, a, b string) {
 	t.Helper()

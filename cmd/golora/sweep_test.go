@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -42,6 +43,12 @@ func childSetup(t *testing.T) (dir, trainFile, validFile string) {
 	t.Setenv("GOLORA_TEST_AS_CLI", "1")
 	dir = t.TempDir()
 	return dir, patternData(t, filepath.Join(dir, "train.jsonl"), 12, 1), patternData(t, filepath.Join(dir, "valid.jsonl"), 4, 2)
+}
+
+// trainArgs is a run of steps steps on the lora_train fixture writing to out.
+func trainArgs(data, out string, steps int, extra ...string) []string {
+	return append([]string{"train", "--model", filepath.Join(ref, "lora_train"), "--data", data, "--out", out,
+		"--steps", strconv.Itoa(steps), "--rank", "4", "--dropout", "0.1", "--lr", "1e-3", "--batch-size", "2"}, extra...)
 }
 
 // written returns the files of the "written: a, b" line in s.

@@ -41,7 +41,8 @@ func Acquire(dir string) (*Lock, error) {
 		return nil, fmt.Errorf("%s is being written by %s; wait for it to end or choose another output directory", dir, describe(holder))
 	}
 	rec := strconv.Itoa(os.Getpid()) + "\n" + strings.Join(os.Args, " ") + "\n"
-	if err := f.Truncate(0); err == nil {
+	err = f.Truncate(0)
+	if err == nil {
 		_, err = f.WriteAt([]byte(rec), 0)
 	}
 	if err != nil {
