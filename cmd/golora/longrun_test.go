@@ -155,7 +155,7 @@ func checkLoads(t *testing.T, out string) []int {
 // the run bit for bit as an uninterrupted one.
 func TestInterruptSavesAndResumes(t *testing.T) {
 	dir, data, _ := childSetup(t)
-	const steps = 600
+	const steps = 1500 // far more than the steps made before the signal lands
 	full := filepath.Join(dir, "full")
 	if _, errs, code := golora(t, trainArgs(data, full, steps)...); code != 0 {
 		t.Fatalf("uninterrupted run: %s", errs)
