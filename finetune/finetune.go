@@ -44,7 +44,8 @@ func Execute(o Options, log io.Writer) (*train.Run, error) {
 //
 // When ctx is done training ends after the current step: that step is
 // checkpointed, the adapter saved into OUT, and the error is a *Stopped
-// (wrapping train.ErrStopped).
+// (wrapping train.ErrStopped). Done before training begins, it returns an
+// error before recording anything.
 //
 // The returned run (also on a training error) holds the loaded model; the
 // caller closes it. On an error before training the model is closed here.
@@ -113,6 +114,9 @@ func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.R
 		o.BatchSize, o.GradAccum, human.Plural(r.T, "token"))
 	if r.Checkpointing() {
 		fmt.Fprintln(log, "gradient checkpointing: each layer keeps its input, residual, keys and values; the rest is recomputed in backward (--grad-checkpoint=false keeps it all)")
+	}
+	if ctx.Err() != nil {
+		return nil, errors.New("stopped before training began: nothing was trained or recorded")
 	}
 	rec, err := NewRecorder(r, settings(o, r), start, log)
 	if err != nil {

@@ -2,7 +2,9 @@ package finetune
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -399,4 +401,59 @@ func TestResumeCleansKilledWrites(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(out, "adapter_model.safetensors")); len(want) == 0 || !bytes.Equal(got, want) {
 		t.Error("the resumed adapter differs")
 	}
+}
+
+// TestStoppedBeforeTraining: a context done before the first step stops
+// the run before it records anything.
+func TestStoppedBeforeTraining(t *testing.T) {
+	r := testref.Load(t)
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := ExecuteContext(ctx, refOptions(r.WriteIDs(t), out, 1, 1), nil)
+	if err == nil || !strings.Contains(err.Error(), "before training began") {
+		t.Fatalf("err %v", err)
+	}
+	if es, _ := os.ReadDir(out); len(es) != 0 {
+		t.Errorf("%s holds %v", out, es)
+	}
+}
+
+// TestStoppedRun: a context done during training stops it after the step
+// under way with a *Stopped naming the checkpoint it wrote, the adapter
+// saved and run.json saying "stopped".
+func TestStoppedRun(t *testing.T) {
+	r := testref.Load(t)
+	out := t.TempDir()
+	o := refOptions(r.WriteIDs(t), out, 1, 1)
+	o.Steps = 1000
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &cancelAfter{lines: 3, cancel: cancel}
+	_, err := ExecuteContext(ctx, o, w)
+	var s *Stopped
+	if !errors.As(err, &s) || !errors.Is(err, train.ErrStopped) || s.Total != 1000 || s.Step < 1 || s.Step >= 1000 {
+		t.Fatalf("err %v", err)
+	}
+	if step, _ := runlog.LatestCheckpoint(out); step != s.Step || s.Checkpoint != runlog.CheckpointDir(out, step) {
+		t.Errorf("newest checkpoint %d, stopped %+v", step, s)
+	}
+	if _, err := os.Stat(filepath.Join(out, "adapter_model.safetensors")); err != nil {
+		t.Error(err)
+	}
+	if ri, _ := runlog.ReadRunInfo(filepath.Join(out, runlog.RunFile)); ri == nil || ri.Status != "stopped" || ri.Error != err.Error() {
+		t.Errorf("run.json: %+v", ri)
+	}
+}
+
+// cancelAfter is a log that calls cancel once it has received lines lines.
+type cancelAfter struct {
+	lines  int
+	cancel func()
+}
+
+func (c *cancelAfter) Write(p []byte) (int, error) {
+	if c.lines -= bytes.Count(p, []byte("\n")); c.lines <= 0 {
+		c.cancel()
+	}
+	return len(p), nil
 }
