@@ -17,13 +17,14 @@ var Architectures = map[string]string{
 	"LlamaForCausalLM":   "llama",
 	"MistralForCausalLM": "mistral",
 	"Qwen2ForCausalLM":   "qwen2",
+	"Qwen3ForCausalLM":   "qwen3",
 }
 
 // Config is the part of a Hugging Face config.json that fixes the shapes and
 // the numerics of a Llama-family model.
 type Config struct {
 	Architecture     string // e.g. "LlamaForCausalLM"
-	ModelType        string // llama, mistral, qwen2
+	ModelType        string // llama, mistral, qwen2, qwen3
 	VocabSize        int
 	HiddenSize       int // C
 	IntermediateSize int // I, the MLP width
@@ -37,7 +38,8 @@ type Config struct {
 	MaxPositions     int
 	TieEmbeddings    bool   // lm_head shares model.embed_tokens.weight
 	QKVBias          bool   // q/k/v projections have a bias (qwen2, llama attention_bias)
-	OBias            bool   // o_proj has a bias (llama attention_bias)
+	OBias            bool   // o_proj has a bias (llama and qwen3 attention_bias)
+	QKNorm           bool   // queries and keys get a per-head RMSNorm over head_dim before RoPE (qwen3)
 	SlidingWindow    int    // 0: full causal attention; else key j is seen from query i when i-j < window
 	TorchDType       string // float32, bfloat16, float16 (informational: compute is float32)
 	BOS, EOS         []int
@@ -120,7 +122,11 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 	c.NumHeads = p.int("num_attention_heads", 0)
 	c.NumKVHeads = p.int("num_key_value_heads", c.NumHeads)
 	if c.NumHeads > 0 {
-		c.HeadDim = p.int("head_dim", c.HiddenSize/c.NumHeads)
+		headDim := c.HiddenSize / c.NumHeads
+		if c.ModelType == "qwen3" {
+			headDim = 128 // transformers' Qwen3Config default
+		}
+		c.HeadDim = p.int("head_dim", headDim)
 	}
 	c.RMSNormEps = p.float("rms_norm_eps", 1e-6)
 	c.RopeTheta = p.float("rope_theta", 10000)
@@ -143,6 +149,13 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 		c.OBias = c.QKVBias
 		if p.bool("mlp_bias", false) {
 			p.fail("mlp_bias", "MLP biases are not supported")
+		}
+	case "qwen3":
+		c.QKVBias = p.bool("attention_bias", false)
+		c.OBias = c.QKVBias
+		c.QKNorm = true
+		if p.bool("use_sliding_window", false) {
+			p.fail("use_sliding_window", "sliding-window attention for qwen3 is not supported")
 		}
 	case "mistral":
 		c.SlidingWindow = p.int("sliding_window", 0)

@@ -38,7 +38,7 @@ type State struct {
 	dgate, dup  []float32   // (N,I)
 	dh          []float32   // (N,I)
 	scores, dsc [][]float32 // per chunk (T,T): one head's attention probabilities and their gradient
-	dwPart      [][]float32 // per chunk (C): partial norm-weight gradients
+	dwPart      [][]float32 // per chunk (max(C, D)): partial norm-weight gradients
 	threads     int
 	lossSum     []float64 // per chunk: summed loss and target count
 	lossCount   []int
@@ -66,6 +66,10 @@ type layerCache struct {
 	rstd1 []float32 // (N)
 	q     []float32 // (N,H·D) after RoPE
 	k, v  []float32 // (N,KV·D), k after RoPE
+	// With Config.QKNorm: q_proj's and k_proj's outputs before the head
+	// norms, and the norms' 1/rms of each row of D (one per head).
+	qRaw, qRstd []float32 // (N,H·D), (N·H)
+	kRaw, kRstd []float32 // (N,KV·D), (N·KV)
 	lse   []float32 // (B,H,T) log-sum-exp of each attention row
 	att   []float32 // (N,H·D) attention output, o_proj input
 	x2    []float32 // (N,C) residual after attention
@@ -147,27 +151,43 @@ func (s *State) cache(layer int) *layerCache {
 	return &s.layers[0]
 }
 
-// rmsnorm is rmsnormForward over the N rows, in parallel.
+// rmsnorm is rmsnormForward over the len(rstd) rows of C values (the N
+// positions, or the N·heads heads of a head norm), in parallel.
 func (s *State) rmsnorm(out, rstd, x, w []float32, C int, eps float64) {
 	j := s.job(jobRMSNorm)
 	j.a, j.b, j.c, j.d, j.width, j.eps = out, rstd, x, w, C, eps
-	s.run(j, s.N)
+	s.run(j, len(rstd))
 }
 
-// rmsnormBack is rmsnormBackward over the N rows, in parallel; the weight
-// gradient (when p is trainable) is summed from per-chunk partials in
-// chunk order, so the result does not depend on scheduling.
+// rmsnormBack is rmsnormBackward over the len(rstd) rows of C values, in
+// parallel; the weight gradient (when p is trainable) is summed from
+// per-chunk partials in chunk order, so the result does not depend on
+// scheduling.
 func (s *State) rmsnormBack(dx []float32, p *Param, dy, x, rstd []float32, C int) {
 	j := s.job(jobRMSNormBack)
 	j.a, j.b, j.c, j.d, j.p, j.width = dx, dy, x, rstd, p, C
-	chunks := s.run(j, s.N)
+	chunks := s.run(j, len(rstd))
 	if p.Grad != nil {
 		for c := 0; c < chunks; c++ {
-			for i, v := range s.dwPart[c] {
+			for i, v := range s.dwPart[c][:C] {
 				p.Grad[i] += v
 			}
 		}
 	}
+}
+
+// headsForward computes the nh heads of D values per row of a query or
+// key projection: out = rope(lin(ln)), or with a head norm (Config.QKNorm)
+// out = rope(rmsnorm_D(raw)) with raw = lin(ln), each head normalised on
+// its own with the [D] weight norm, its 1/rms left in rstd (N·nh).
+func (s *State) headsForward(lin *Linear, norm *Param, out, raw, rstd []float32, nh int, c *Config) {
+	if norm == nil {
+		s.linearForward(lin, out, s.ln)
+	} else {
+		s.linearForward(lin, raw, s.ln)
+		s.rmsnorm(out, rstd, raw, norm.W.F32, c.HeadDim, c.RMSNormEps)
+	}
+	s.rope(out, nh, c.HeadDim, 1)
 }
 
 // rope rotates (dir 1) or un-rotates (dir -1) the nh heads of every row.
@@ -228,21 +248,24 @@ func (m *Model) Forward(s *State, ids []int) error {
 }
 
 // layerForward computes out = x2 + down(swiglu(gate(ln2), up(ln2))) with
-// x2 = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1))). With out nil
-// it recomputes a checkpointed layer for backward from the kept x, x2, k
-// and v: k_proj and v_proj are not run again, and backward needs neither
-// o_proj's nor down_proj's output (each adapter keeps its own x·Aᵀ from
-// the forward pass), so those do not run either.
+// x2 = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1))) (with
+// Config.QKNorm, q and k are each normalised per head before RoPE). With
+// out nil it recomputes a checkpointed layer for backward from the kept
+// x, x2, k and v: k_proj (unless the key norm's backward needs its output)
+// and v_proj are not run again, and backward needs neither o_proj's nor
+// down_proj's output (each adapter keeps its own x·Aᵀ from the forward
+// pass), so those do not run either.
 func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []float32) {
 	c := m.Cfg
 	C := c.HiddenSize
 	s.rmsnorm(s.ln, lc.rstd1, lc.x, l.InputNorm.W.F32, C, c.RMSNormEps)
-	s.linearForward(l.Q, lc.q, s.ln)
-	s.rope(lc.q, c.NumHeads, c.HeadDim, 1)
+	s.headsForward(l.Q, l.QNorm, lc.q, lc.qRaw, lc.qRstd, c.NumHeads, c)
+	if out != nil || c.QKNorm {
+		// Recomputed, k equals the kept k bit for bit.
+		s.headsForward(l.K, l.KNorm, lc.k, lc.kRaw, lc.kRstd, c.NumKVHeads, c)
+	}
 	if out != nil {
-		s.linearForward(l.K, lc.k, s.ln)
 		s.linearForward(l.V, lc.v, s.ln)
-		s.rope(lc.k, c.NumKVHeads, c.HeadDim, 1)
 	}
 	m.attentionForward(s, lc, li)
 	if out != nil {
@@ -649,8 +672,22 @@ func (m *Model) layerBackward(s *State, l *Layer, lc *layerCache) {
 	s.rope(s.dq, c.NumHeads, c.HeadDim, -1)
 	s.rope(s.dk, c.NumKVHeads, c.HeadDim, -1)
 	s.rmsnorm(s.ln, lc.rstd1, lc.x, l.InputNorm.W.F32, C, c.RMSNormEps)
-	s.linearBackward(l.Q, s.dln, s.dq, s.ln, false)
-	s.linearBackward(l.K, s.dln, s.dk, s.ln, true)
+	dq, dk := s.dq, s.dk
+	if c.QKNorm {
+		// Through the head norms: d q_proj's output goes to datt (free
+		// once attention's backward is done), d k_proj's to dq (free once
+		// q_proj's backward is).
+		dq = s.datt
+		clear(dq)
+		s.rmsnormBack(dq, l.QNorm, s.dq, lc.qRaw, lc.qRstd, c.HeadDim)
+	}
+	s.linearBackward(l.Q, s.dln, dq, s.ln, false)
+	if c.QKNorm {
+		dk = s.dq[:len(s.dk)]
+		clear(dk)
+		s.rmsnormBack(dk, l.KNorm, s.dk, lc.kRaw, lc.kRstd, c.HeadDim)
+	}
+	s.linearBackward(l.K, s.dln, dk, s.ln, true)
 	s.linearBackward(l.V, s.dln, s.dv, s.ln, true)
 	s.rmsnormBack(s.dx, l.InputNorm, s.dln, lc.x, lc.rstd1, C)
 }

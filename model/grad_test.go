@@ -92,6 +92,36 @@ func TestRoPEGrad(t *testing.T) {
 	checkGrad(t, "dx", x, dx, loss, 200)
 }
 
+// TestHeadNormGrad checks the query/key head norm of Config.QKNorm as the
+// layer runs it: y = rope(w ⊙ x/rms(x)) over each head of D values of the
+// N·nh heads, on several threads (the weight gradient summed from the
+// chunks' partials, D wider than the hidden size C).
+func TestHeadNormGrad(t *testing.T) {
+	t.Cleanup(func() { tensor.SetThreads(0) })
+	tensor.SetThreads(3)
+	r := rand.New(rand.NewPCG(41, 42))
+	m := NewRandom(testConfig(t, "qwen3", map[string]any{"head_dim": 20}), 0.1, 1)
+	s := m.NewState(2, 3, true)
+	nh, D := m.Cfg.NumKVHeads, m.Cfg.HeadDim
+	w := m.Layers[0].KNorm
+	w.SetTrainable(true)
+	copy(w.W.F32, randSlice(r, D, 1))
+	x, rr := randSlice(r, s.N*nh*D, 1), randSlice(r, s.N*nh*D, 1)
+	y, rstd := make([]float32, len(x)), make([]float32, s.N*nh)
+	loss := func() float64 {
+		s.rmsnorm(y, rstd, x, w.W.F32, D, 1e-5)
+		s.rope(y, nh, D, 1)
+		return dot64(y, rr)
+	}
+	loss()
+	dy := slices.Clone(rr)
+	s.rope(dy, nh, D, -1)
+	dx := make([]float32, len(x))
+	s.rmsnormBack(dx, w, dy, x, rstd, D)
+	checkGrad(t, "dx", x, dx, loss, 100)
+	checkGrad(t, "dw", w.W.F32, slices.Clone(w.Grad), loss, D)
+}
+
 func TestSwiGLUGrad(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	n := 40
@@ -125,14 +155,18 @@ func TestCrossEntropyGrad(t *testing.T) {
 	checkGrad(t, "dlogits", logits, append([]float32(nil), work...), loss, N*V)
 }
 
-// testConfig is a tiny config of the given model type; extra fields
-// override the defaults.
+// testConfig is a tiny config of the given model type (head_dim 4 for
+// qwen3, whose default is 128); extra fields override the defaults.
 func testConfig(t testing.TB, modelType string, extra map[string]any) *Config {
 	t.Helper()
-	arch := map[string]string{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM"}[modelType]
+	arch := map[string]string{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
+		"qwen3": "Qwen3ForCausalLM"}[modelType]
 	js := fmt.Sprintf(`{"architectures":[%q],"model_type":%q,"vocab_size":19,"hidden_size":16,
 		"intermediate_size":24,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,
 		"rms_norm_eps":1e-5,"rope_theta":10000,"tie_word_embeddings":false,"hidden_act":"silu"`, arch, modelType)
+	if _, ok := extra["head_dim"]; modelType == "qwen3" && !ok {
+		js += `,"head_dim":4`
+	}
 	for k, v := range extra {
 		js += fmt.Sprintf(",%q:%s", k, jsonValue(v))
 	}
@@ -243,6 +277,9 @@ func TestModelGrad(t *testing.T) {
 		{"llama-tied", "llama", map[string]any{"tie_word_embeddings": true}},
 		{"qwen2-bias", "qwen2", map[string]any{"tie_word_embeddings": true}},
 		{"mistral-window", "mistral", map[string]any{"sliding_window": 3, "head_dim": 6}},
+		{"qwen3-qknorm-tied", "qwen3", map[string]any{"tie_word_embeddings": true, "head_dim": 6}},
+		// Heads wider than the hidden size: the head norms are the widest norms.
+		{"qwen3-wide-heads-bias", "qwen3", map[string]any{"head_dim": 20, "attention_bias": true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(15, 16))
@@ -286,8 +323,14 @@ func TestModelGrad(t *testing.T) {
 // (base and LoRA, dropout on) equals the one computed with all
 // activations kept.
 func TestCheckpointedMatchesFull(t *testing.T) {
+	for _, model := range []string{"qwen2", "qwen3"} {
+		t.Run(model, func(t *testing.T) { testCheckpointedMatchesFull(t, model) })
+	}
+}
+
+func testCheckpointedMatchesFull(t *testing.T, model string) {
 	r := rand.New(rand.NewPCG(31, 32))
-	m := NewRandom(testConfig(t, "qwen2", map[string]any{"num_hidden_layers": 3}), 0.3, 5)
+	m := NewRandom(testConfig(t, model, map[string]any{"num_hidden_layers": 3}), 0.3, 5)
 	a := &LoRA{Adapter: "x", Rank: 2, Scale: 2, Dropout: 0.3,
 		A: NewParam("A", []int{2, 16}, randSlice(r, 32, 0.3)), B: NewParam("B", []int{16, 2}, randSlice(r, 32, 0.3))}
 	m.Layers[1].Q.LoRA = append(m.Layers[1].Q.LoRA, a)
@@ -295,13 +338,20 @@ func TestCheckpointedMatchesFull(t *testing.T) {
 	d := &LoRA{Adapter: "x", Rank: 2, Scale: 2, Dropout: 0.3,
 		A: NewParam("dA", []int{2, 24}, randSlice(r, 48, 0.3)), B: NewParam("dB", []int{16, 2}, randSlice(r, 32, 0.3))}
 	m.Layers[2].Down.LoRA = append(m.Layers[2].Down.LoRA, d)
+	adapters := []*Param{a.A, a.B, d.A, d.B}
+	if model == "qwen3" { // k_proj is recomputed for its norm's backward: give it an adapter too
+		k := &LoRA{Adapter: "x", Rank: 2, Scale: 2, Dropout: 0.3,
+			A: NewParam("kA", []int{2, 16}, randSlice(r, 32, 0.3)), B: NewParam("kB", []int{8, 2}, randSlice(r, 16, 0.3))}
+		m.Layers[0].K.LoRA = append(m.Layers[0].K.LoRA, k)
+		adapters = append(adapters, k.A, k.B)
+	}
 	m.SetTrainable(func(string) bool { return true })
-	for _, p := range []*Param{a.A, a.B, d.A, d.B} {
+	for _, p := range adapters {
 		p.SetTrainable(true)
 	}
 	ids := []int{1, 2, 3, 4, 5, 6, 7, 8}
 	grads := func(s *State) [][]float32 {
-		for _, p := range append(m.Params(), a.A, a.B, d.A, d.B) {
+		for _, p := range append(m.Params(), adapters...) {
 			clear(p.Grad)
 		}
 		s.Dropout, s.DropoutSeed = true, 99
@@ -311,7 +361,7 @@ func TestCheckpointedMatchesFull(t *testing.T) {
 		m.Loss(s, ids, 7)
 		m.Backward(s)
 		var out [][]float32
-		for _, p := range append(m.Params(), a.A, a.B, d.A, d.B) {
+		for _, p := range append(m.Params(), adapters...) {
 			out = append(out, slices.Clone(p.Grad))
 		}
 		return out

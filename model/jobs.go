@@ -76,7 +76,7 @@ func (j *job) RunPart(c int) {
 		C := j.width
 		var part []float32
 		if j.p.Grad != nil {
-			part = s.dwPart[c]
+			part = s.dwPart[c][:C]
 			clear(part)
 		}
 		rmsnormBackward(j.a[lo*C:hi*C], part, j.b[lo*C:hi*C], j.c[lo*C:hi*C], j.p.W.F32, j.d[lo:hi], hi-lo, C)

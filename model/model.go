@@ -1,4 +1,4 @@
-// Package model holds the Llama-family transformer (llama, mistral, qwen2):
+// Package model holds the Llama-family transformer (llama, mistral, qwen2, qwen3):
 // its config, its weights as views into memory-mapped safetensors files, and
 // a forward and backward pass with Hugging Face transformers semantics,
 // computed in float32 whatever the stored dtype.
@@ -100,6 +100,7 @@ type LoRA struct {
 // Layer is one decoder block.
 type Layer struct {
 	InputNorm, PostNorm *Param // [C]
+	QNorm, KNorm        *Param // [D] per-head query and key norms (Config.QKNorm), else nil
 	Q, K, V, O          *Linear
 	Gate, Up, Down      *Linear
 	linears             []*Linear // in Config.LayerLinears order
@@ -146,15 +147,41 @@ func (c *Config) LayerLinears() []LinearSpec {
 	}
 }
 
-// layerNorms are the RMSNorm weights ([C]) of a Llama layer, each named
-// with the block (the first part of a module path) whose input it
-// normalises; a layer's tensors are stored norm first, then its block.
+// layerNorms are the RMSNorm weights of a Llama layer, each named with
+// the block (the first part of a module path) it belongs to. A layer norm
+// ([C]) normalises its block's input and is stored before the block; a
+// head norm ([D], Config.QKNorm only: self_attn.q_norm and k_norm,
+// normalising each head of the queries and keys) is stored after the
+// block's linears, as transformers registers it.
 var layerNorms = []struct {
 	block, name string
+	head        bool
 	slot        func(*Layer) **Param
 }{
-	{"self_attn", "input_layernorm", func(l *Layer) **Param { return &l.InputNorm }},
-	{"mlp", "post_attention_layernorm", func(l *Layer) **Param { return &l.PostNorm }},
+	{"self_attn", "input_layernorm", false, func(l *Layer) **Param { return &l.InputNorm }},
+	{"self_attn", "self_attn.q_norm", true, func(l *Layer) **Param { return &l.QNorm }},
+	{"self_attn", "self_attn.k_norm", true, func(l *Layer) **Param { return &l.KNorm }},
+	{"mlp", "post_attention_layernorm", false, func(l *Layer) **Param { return &l.PostNorm }},
+}
+
+// norms returns the weight specs of the layer norms of block in layer
+// prefix p whose head flag is head: none for head norms unless c.QKNorm.
+func (c *Config) norms(p, block string, head bool) []paramSpec {
+	var s []paramSpec
+	for _, n := range layerNorms {
+		if n.block != block || n.head != head {
+			continue
+		}
+		size := c.HiddenSize
+		if head {
+			if !c.QKNorm {
+				continue
+			}
+			size = c.HeadDim
+		}
+		s = append(s, paramSpec{p + n.name + ".weight", size, 0})
+	}
+	return s
 }
 
 // LayerPrefix is the module path prefix of decoder layer i:
@@ -258,9 +285,9 @@ type paramSpec struct {
 }
 
 // specs lists every tensor the config's architecture needs, with shapes,
-// in checkpoint order: the embedding; per layer each block's norm, then the
-// block's linears (weight, bias) in LayerLinears order; the final norm; the
-// output head unless tied.
+// in checkpoint order: the embedding; per layer each block's layer norm,
+// then the block's linears (weight, bias) in LayerLinears order, then its
+// head norms; the final norm; the output head unless tied.
 func (c *Config) specs() []paramSpec {
 	C, V := c.HiddenSize, c.VocabSize
 	s := []paramSpec{{"model.embed_tokens.weight", V, C}}
@@ -269,18 +296,16 @@ func (c *Config) specs() []paramSpec {
 		block := ""
 		for _, lin := range c.LayerLinears() {
 			if b, _, _ := strings.Cut(lin.Name, "."); b != block {
+				s = append(s, c.norms(p, block, true)...)
 				block = b
-				for _, n := range layerNorms {
-					if n.block == b {
-						s = append(s, paramSpec{p + n.name + ".weight", C, 0})
-					}
-				}
+				s = append(s, c.norms(p, block, false)...)
 			}
 			s = append(s, paramSpec{p + lin.Name + ".weight", lin.Out, lin.In})
 			if lin.Bias {
 				s = append(s, paramSpec{p + lin.Name + ".bias", lin.Out, 0})
 			}
 		}
+		s = append(s, c.norms(p, block, true)...)
 	}
 	s = append(s, paramSpec{"model.norm.weight", C, 0})
 	if !c.TieEmbeddings {
@@ -311,7 +336,7 @@ func assemble(c *Config, get func(s paramSpec) (*Param, error)) (*Model, error) 
 		p := c.LayerPrefix(i)
 		l := &Layer{}
 		for _, n := range layerNorms {
-			*n.slot(l) = ps[p+n.name+".weight"]
+			*n.slot(l) = ps[p+n.name+".weight"] // nil for a head norm the config lacks
 		}
 		for _, s := range c.LayerLinears() {
 			name := p + s.Name

@@ -27,6 +27,10 @@ func TestLayerLinearsBuildTheModel(t *testing.T) {
 			"self_attn.q_proj.weight", "self_attn.q_proj.bias", "self_attn.k_proj.weight", "self_attn.k_proj.bias",
 			"self_attn.v_proj.weight", "self_attn.v_proj.bias", "self_attn.o_proj.weight",
 			"post_attention_layernorm.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight"}},
+		{"qwen3 head norms, tied", "qwen3", map[string]any{"tie_word_embeddings": true}, []string{"input_layernorm.weight",
+			"self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.o_proj.weight",
+			"self_attn.q_norm.weight", "self_attn.k_norm.weight",
+			"post_attention_layernorm.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := testConfig(t, tc.modelType, tc.extra)

@@ -105,6 +105,10 @@ func (c *Config) layout(s *State, p StatePlan, a *planner) {
 		lc := &s.layers[i]
 		lc.rstd1, lc.q, lc.lse, lc.att = f(n("rstd1"), N), f(n("q"), N*qd), f(n("lse"), B*c.NumHeads*T), f(n("att"), N*qd)
 		lc.rstd2, lc.gate, lc.up, lc.h = f(n("rstd2"), N), f(n("gate"), N*I), f(n("up"), N*I), f(n("h"), N*I)
+		if c.QKNorm {
+			lc.qRaw, lc.qRstd = f(n("qRaw"), N*qd), f(n("qRstd"), N*c.NumHeads)
+			lc.kRaw, lc.kRstd = f(n("kRaw"), N*kvd), f(n("kRstd"), N*c.NumKVHeads)
+		}
 		if !ckpt {
 			lc.x, lc.x2, lc.k, lc.v = f(n("x"), N*C), f(n("x2"), N*C), f(n("k"), N*kvd), f(n("v"), N*kvd)
 		}
@@ -124,13 +128,17 @@ func (c *Config) layout(s *State, p StatePlan, a *planner) {
 		s.Logits = f("Logits", N*V)
 	}
 	s.ln, s.tmpC = f("ln", N*C), f("tmpC", N*C)
+	normWidth := C // the widest norm: the partial weight gradients' size
+	if c.QKNorm {
+		normWidth = max(C, c.HeadDim)
+	}
 	s.threads = min(max(p.Threads, 1), maxChunks)
 	s.lossSum, s.lossCount = newBuf[float64](a, "lossSum", s.threads), newBuf[int](a, "lossCount", s.threads)
 	for i := 0; i < s.threads; i++ {
 		s.scores = append(s.scores, f(fmt.Sprintf("scores.%d", i), T*T))
 		if train {
 			s.dsc = append(s.dsc, f(fmt.Sprintf("dsc.%d", i), T*T))
-			s.dwPart = append(s.dwPart, f(fmt.Sprintf("dwPart.%d", i), C))
+			s.dwPart = append(s.dwPart, f(fmt.Sprintf("dwPart.%d", i), normWidth))
 		}
 	}
 	if train {
