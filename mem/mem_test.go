@@ -135,6 +135,10 @@ func TestActivationsMatchTheState(t *testing.T) {
 			Options{Method: QLoRA, Rank: 8, Targets: "all-linear", Batch: 3, SeqLen: 100, Threads: 2, GradCheckpoint: true, DoubleQuant: true}},
 		{"qwen2 biases, regex targets in one layer, dropout", "qwen2", nil,
 			Options{Method: LoRA, Rank: 2, Targets: `re:.*\.(k_proj|o_proj|down_proj)`, Layers: []int{1}, Dropout: 0.1, Batch: 1, SeqLen: 33, Threads: 4}},
+		{"qwen3 head norms, full, heads wider than the hidden size", "qwen3", map[string]any{"head_dim": 40, "num_key_value_heads": 2},
+			Options{Method: Full, Batch: 2, SeqLen: 12, Threads: 3}},
+		{"qwen3 checkpointed lora k,v, dropout", "qwen3", map[string]any{"head_dim": 8, "attention_bias": true},
+			Options{Method: LoRA, Rank: 2, Targets: "k_proj,v_proj", Dropout: 0.1, Batch: 2, SeqLen: 10, Threads: 2, GradCheckpoint: true}},
 		{"several lora targets, checkpointed, dropout", "mistral", map[string]any{"sliding_window": 5},
 			Options{Method: LoRA, Rank: 3, Targets: "q_proj,up_proj,down_proj", Dropout: 0.05, Batch: 2, SeqLen: 20, Threads: 5, GradCheckpoint: true}},
 	} {

@@ -66,17 +66,17 @@ type layerCache struct {
 	rstd1 []float32 // (N)
 	q     []float32 // (N,H·D) after RoPE
 	k, v  []float32 // (N,KV·D), k after RoPE
+	lse   []float32 // (B,H,T) log-sum-exp of each attention row
+	att   []float32 // (N,H·D) attention output, o_proj input
+	x2    []float32 // (N,C) residual after attention
+	rstd2 []float32 // (N)
+	gate  []float32 // (N,I)
+	up    []float32 // (N,I)
+	h     []float32 // (N,I) silu(gate)⊙up, down_proj input
 	// With Config.QKNorm: q_proj's and k_proj's outputs before the head
 	// norms, and the norms' 1/rms of each row of D (one per head).
 	qRaw, qRstd []float32 // (N,H·D), (N·H)
 	kRaw, kRstd []float32 // (N,KV·D), (N·KV)
-	lse         []float32 // (B,H,T) log-sum-exp of each attention row
-	att         []float32 // (N,H·D) attention output, o_proj input
-	x2          []float32 // (N,C) residual after attention
-	rstd2       []float32 // (N)
-	gate        []float32 // (N,I)
-	up          []float32 // (N,I)
-	h           []float32 // (N,I) silu(gate)⊙up, down_proj input
 }
 
 // loraCache keeps xa = dropout(x)·Aᵀ (N,r) from forward for backward, and
