@@ -2,7 +2,7 @@
 """Reference fixtures for golora.
 
 An independent float64 PyTorch re-implementation of Hugging Face transformers'
-Llama / Mistral / Qwen2 causal-LM forward pass, PEFT LoRA, and the training step
+Llama / Mistral / Qwen2 / Qwen3 causal-LM forward pass, PEFT LoRA, and the training step
 of transformers' Trainer (AdamW + linear warmup/decay + clip_grad_norm_ +
 gradient accumulation).  It writes tiny random models as real HF model
 directories plus expected.json files that the Go tests read (no Python needed
@@ -16,7 +16,7 @@ written with sorted keys; rerunning reproduces the same bytes.
 Written for PyTorch 1.13 (Debian python3-torch) and numpy; no transformers,
 peft or safetensors package is used: the semantics were re-derived from the
 transformers / PEFT sources (modeling_llama.py, modeling_mistral.py,
-modeling_qwen2.py, modeling_rope_utils.py, optimization.py, trainer.py,
+modeling_qwen2.py, modeling_qwen3.py, modeling_rope_utils.py, optimization.py, trainer.py,
 peft/tuners/lora) and re-written here.
 """
 
@@ -170,6 +170,10 @@ def inv_freq_of(cfg):
     return torch.tensor(out, dtype=F64)  # attention_factor is 1.0 for llama3
 
 
+def has_qk_norm(cfg):
+    return cfg["model_type"] == "qwen3"
+
+
 def rms_norm(x, w, eps):
     return w * (x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps))
 
@@ -228,8 +232,14 @@ def forward(cfg, W, ids, lora=None, dtype=F64):
         k = linear(W, p + "self_attn.k_proj", x, lora)          # [B,T,nkv*hd]
         v = linear(W, p + "self_attn.v_proj", x, lora)
         assert q.shape[-1] == nh * hd and k.shape[-1] == nkv * hd and v.shape[-1] == nkv * hd
-        q = q.view(Bsz, T, nh, hd).transpose(1, 2)              # [B,nh,T,hd]
-        k = k.view(Bsz, T, nkv, hd).transpose(1, 2)             # [B,nkv,T,hd]
+        q = q.view(Bsz, T, nh, hd)
+        k = k.view(Bsz, T, nkv, hd)
+        if has_qk_norm(cfg):
+            # Qwen3: each head of q and k normalised over head_dim, before RoPE
+            q = rms_norm(q, W[p + "self_attn.q_norm.weight"], eps)
+            k = rms_norm(k, W[p + "self_attn.k_norm.weight"], eps)
+        q = q.transpose(1, 2)                                   # [B,nh,T,hd]
+        k = k.transpose(1, 2)                                   # [B,nkv,T,hd]
         v = v.view(Bsz, T, nkv, hd).transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
@@ -309,6 +319,11 @@ def slow_forward(cfg, W, ids, lora=None):
             Q = [lin(p + "self_attn.q_proj", x) for x in xs]
             K = [lin(p + "self_attn.k_proj", x) for x in xs]
             V = [lin(p + "self_attn.v_proj", x) for x in xs]
+            if has_qk_norm(cfg):
+                def heads_norm(vec, w, n):
+                    return np.concatenate([norm(vec[j * hd:(j + 1) * hd], w) for j in range(n)])
+                Q = [heads_norm(qq, Wn[p + "self_attn.q_norm.weight"], nh) for qq in Q]
+                K = [heads_norm(kk, Wn[p + "self_attn.k_norm.weight"], nkv) for kk in K]
             outs = []
             for t in range(T):
                 o = np.zeros(nh * hd)
@@ -346,6 +361,7 @@ def expected_shapes(cfg):
     H, I, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
     nh, nkv, hd = cfg["num_attention_heads"], cfg["num_key_value_heads"], head_dim_of(cfg)
     qkv_bias = cfg["model_type"] == "qwen2" or cfg.get("attention_bias", False)
+    assert not (cfg["model_type"] == "qwen3" and qkv_bias), "qwen3 attention_bias (o_proj bias too) is not modelled"
     shapes = {"model.embed_tokens.weight": (V, H), "model.norm.weight": (H,)}
     if not cfg["tie_word_embeddings"]:
         shapes["lm_head.weight"] = (V, H)
@@ -361,6 +377,9 @@ def expected_shapes(cfg):
             shapes[p + "self_attn.q_proj.bias"] = (nh * hd,)
             shapes[p + "self_attn.k_proj.bias"] = (nkv * hd,)
             shapes[p + "self_attn.v_proj.bias"] = (nkv * hd,)
+        if has_qk_norm(cfg):
+            shapes[p + "self_attn.q_norm.weight"] = (hd,)
+            shapes[p + "self_attn.k_norm.weight"] = (hd,)
         shapes[p + "mlp.gate_proj.weight"] = (I, H)
         shapes[p + "mlp.up_proj.weight"] = (I, H)
         shapes[p + "mlp.down_proj.weight"] = (H, I)
@@ -475,6 +494,40 @@ def qwen2_config(**kw):
         "tie_word_embeddings": True,
         "torch_dtype": "float32",
         "transformers_version": "4.46.3",
+        "use_cache": True,
+        "use_sliding_window": False,
+        "vocab_size": 64,
+    }
+    cfg.update(kw)
+    return cfg
+
+
+def qwen3_config(**kw):
+    # Qwen3: explicit head_dim (here 16, not hidden/heads = 8), no biases, q_norm/k_norm.
+    cfg = {
+        "architectures": ["Qwen3ForCausalLM"],
+        "attention_bias": False,
+        "attention_dropout": 0.0,
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+        "head_dim": 16,
+        "hidden_act": "silu",
+        "hidden_size": 32,
+        "initializer_range": 0.02,
+        "intermediate_size": 48,
+        "max_position_embeddings": 128,
+        "max_window_layers": 2,
+        "model_type": "qwen3",
+        "num_attention_heads": 4,
+        "num_hidden_layers": 2,
+        "num_key_value_heads": 2,
+        "rms_norm_eps": 1e-06,
+        "rope_scaling": None,
+        "rope_theta": 1000000.0,
+        "sliding_window": None,
+        "tie_word_embeddings": False,
+        "torch_dtype": "float32",
+        "transformers_version": "4.51.0",
         "use_cache": True,
         "use_sliding_window": False,
         "vocab_size": 64,
@@ -899,7 +952,7 @@ def lora_case():
 def main():
     torch.manual_seed(0)
     cases = ["llama_f32", "llama_bf16_tied", "mistral_f16_headdim", "qwen2_f32_bias",
-             "llama3_rope", "llama_sharded", "lora_train"]
+             "llama3_rope", "llama_sharded", "qwen3_f32", "qwen3_bf16_tied", "lora_train"]
 
     forward_case("llama_f32", base_config(num_hidden_layers=3), seed=100, T=9,
                  grads=["model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
@@ -930,6 +983,14 @@ def main():
 
     forward_case("llama_sharded", base_config(vocab_size=48, intermediate_size=40), seed=600, T=7,
                  shards=[shard1, lambda k: not shard1(k)])
+
+    forward_case("qwen3_f32", qwen3_config(), seed=700, T=9,
+                 grads=["model.layers.0.self_attn.q_norm.weight", "model.layers.1.self_attn.k_norm.weight",
+                        "model.layers.0.self_attn.k_proj.weight", "model.layers.1.self_attn.q_proj.weight",
+                        "model.embed_tokens.weight", "lm_head.weight"])
+
+    forward_case("qwen3_bf16_tied", qwen3_config(tie_word_embeddings=True, torch_dtype="bfloat16", vocab_size=56),
+                 seed=800, T=8)
 
     lora_case()
 
