@@ -15,8 +15,20 @@ import (
 )
 
 // testdata/ref/lora_train holds a base model, two adapters in PEFT's layout
-// and logits computed by an independent PyTorch implementation.
+// and logits computed by an independent PyTorch implementation;
+// qwen3_lora_train holds the same for a Qwen3 model (q/k head norms, the
+// adapters on q_proj, k_proj and v_proj).
 const ref = "../testdata/ref/lora_train"
+
+// refs are the fixtures of the tests that run on each.
+var refs = []string{ref, "../testdata/ref/qwen3_lora_train"}
+
+// forEachRef runs f on each fixture directory of refs as a subtest.
+func forEachRef(t *testing.T, f func(t *testing.T, dir string)) {
+	for _, dir := range refs {
+		t.Run(filepath.Base(dir), func(t *testing.T) { f(t, dir) })
+	}
+}
 
 type expected struct {
 	IDs          [][]int                `json:"ids"`
@@ -28,9 +40,9 @@ type expected struct {
 	GradsInit    map[string][][]float64 `json:"grads_init"` // by PEFT key
 }
 
-func loadExpected(t *testing.T) expected {
+func loadExpected(t *testing.T, dir string) expected {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(ref, "expected.json"))
+	raw, err := os.ReadFile(filepath.Join(dir, "expected.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,9 +53,9 @@ func loadExpected(t *testing.T) expected {
 	return e
 }
 
-func loadBase(t *testing.T) *model.Model {
+func loadBase(t *testing.T, dir string) *model.Model {
 	t.Helper()
-	m, err := model.Load(ref)
+	m, err := model.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,8 +100,10 @@ func flat3(x [][][]float64) []float64 {
 	return out
 }
 
-func TestPEFTAdapterLogits(t *testing.T) {
-	e := loadExpected(t)
+func TestPEFTAdapterLogits(t *testing.T) { forEachRef(t, testPEFTAdapterLogits) }
+
+func testPEFTAdapterLogits(t *testing.T, ref string) {
+	e := loadExpected(t, ref)
 	for _, tc := range []struct {
 		dir  string
 		want [][][]float64
@@ -98,7 +112,7 @@ func TestPEFTAdapterLogits(t *testing.T) {
 		{"adapter_rslora_bf16", e.WithRSLoRABF},
 	} {
 		t.Run(tc.dir, func(t *testing.T) {
-			m := loadBase(t)
+			m := loadBase(t, ref)
 			if err := relErrCheck(relErr(t, logits(t, m, e.IDs), flat3(e.Base))); err != "" {
 				t.Fatal("base " + err)
 			}
@@ -125,12 +139,14 @@ func relErrCheck(e float64) string {
 // reference's grads_init, and the loss with loss_with_adapter_init. The
 // loss is Σ CE over the targets labels[b][t+1] ≠ -100, divided by their
 // count (10 in the fixture).
-func TestPEFTAdapterGrads(t *testing.T) {
-	e := loadExpected(t)
+func TestPEFTAdapterGrads(t *testing.T) { forEachRef(t, testPEFTAdapterGrads) }
+
+func testPEFTAdapterGrads(t *testing.T, ref string) {
+	e := loadExpected(t, ref)
 	if len(e.GradsInit) == 0 {
 		t.Fatal("fixture has no grads_init")
 	}
-	m := loadBase(t)
+	m := loadBase(t, ref)
 	a, err := Load(filepath.Join(ref, "adapter_init"), m, "default")
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +193,7 @@ func TestPEFTAdapterGrads(t *testing.T) {
 }
 
 func TestSaveRoundTripKeepsPEFTNames(t *testing.T) {
-	m := loadBase(t)
+	m := loadBase(t, ref)
 	a, err := Load(filepath.Join(ref, "adapter_rslora_bf16"), m, "default")
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +230,7 @@ func TestSaveRoundTripKeepsPEFTNames(t *testing.T) {
 		t.Errorf("config after round trip: %+v", cfg)
 	}
 	// Reloaded, the adapter computes the same logits.
-	m2 := loadBase(t)
+	m2 := loadBase(t, ref)
 	if _, err := Load(dir, m2, "default"); err != nil {
 		t.Fatal(err)
 	}
@@ -224,8 +240,12 @@ func TestSaveRoundTripKeepsPEFTNames(t *testing.T) {
 }
 
 func TestMergeEqualsAdapterAndUnmergeRestores(t *testing.T) {
-	e := loadExpected(t)
-	m := loadBase(t)
+	forEachRef(t, testMergeEqualsAdapterAndUnmergeRestores)
+}
+
+func testMergeEqualsAdapterAndUnmergeRestores(t *testing.T, ref string) {
+	e := loadExpected(t, ref)
+	m := loadBase(t, ref)
 	a, err := Load(filepath.Join(ref, "adapter_init"), m, "default")
 	if err != nil {
 		t.Fatal(err)
@@ -249,7 +269,7 @@ func TestMergeEqualsAdapterAndUnmergeRestores(t *testing.T) {
 }
 
 func TestNewAdapterStartsAsIdentity(t *testing.T) {
-	m := loadBase(t)
+	m := loadBase(t, ref)
 	before := logits(t, m, [][]int{{5, 6, 7, 8}})
 	for _, init := range []string{"default", "gaussian"} {
 		cfg := &Config{R: 4, Alpha: 8, Init: init, Targets: []string{"all-linear"}}
@@ -284,7 +304,7 @@ func TestNewAdapterStartsAsIdentity(t *testing.T) {
 }
 
 func TestTargets(t *testing.T) {
-	m := loadBase(t) // 2 layers
+	m := loadBase(t, ref) // 2 layers
 	for _, tc := range []struct {
 		targets string
 		layers  []int
@@ -372,7 +392,7 @@ func TestLoadRefusesAdaptersThatDoNotFit(t *testing.T) {
 		{"not lora", `{"peft_type":"IA3","r":2,"target_modules":["q_proj"]}`, "peft_type", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := loadBase(t)
+			m := loadBase(t, ref)
 			dir := writeAdapter(t, tc.cfg, tc.ts)
 			_, err := Load(dir, m, "x")
 			if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -854,24 +854,25 @@ class ManualAdamW:
             self.p[k] = p - (lr / bc1) * self.m[k] / denom
 
 
-def lora_case():
-    name = "lora_train"
-    cfg = base_config(num_hidden_layers=2)
+def lora_case(name="lora_train", cfg=None, seed=700, targets=("down_proj", "q_proj", "v_proj"), head_std=0.1):
+    if cfg is None:
+        cfg = base_config(num_hidden_layers=2)
     # lm_head std 0.1 (not 0.2) so that the grad norms straddle max_grad_norm:
-    # the first steps are clipped, the later ones are not.
-    d, W = make_model_dir(name, cfg, seed=700, head_std=0.1)
-    rng = np.random.RandomState(1700)
+    # the first steps are clipped, the later ones are not (qwen3_lora_train: 0.08).
+    d, W = make_model_dir(name, cfg, seed=seed, head_std=head_std)
+    rng = np.random.RandomState(seed + 1000)
     ids = random_ids(rng, 2, 9, cfg["vocab_size"])
     labels = ids.clone()
     prompt_len = [3, 5]  # unequal so that mean-of-micro-means != global mean
     for b, pl in enumerate(prompt_len):
         labels[b, :pl] = -100
 
-    pc = dict(PEFT_CONFIG_DEFAULTS)
-    lora_init = make_adapter(os.path.join(d, "adapter_init"), cfg, W, pc, 701, "F32", 0.1, 0.1)
-    pc2 = dict(PEFT_CONFIG_DEFAULTS, r=8, lora_alpha=16, use_rslora=True,
-               target_modules=["down_proj", "o_proj", "q_proj", "v_proj"])
-    lora_rs = make_adapter(os.path.join(d, "adapter_rslora_bf16"), cfg, W, pc2, 702, "BF16", 0.1, 0.05)
+    base = "golora-ref/" + name
+    pc = dict(PEFT_CONFIG_DEFAULTS, base_model_name_or_path=base, target_modules=sorted(targets))
+    lora_init = make_adapter(os.path.join(d, "adapter_init"), cfg, W, pc, seed + 1, "F32", 0.1, 0.1)
+    pc2 = dict(PEFT_CONFIG_DEFAULTS, r=8, lora_alpha=16, use_rslora=True, base_model_name_or_path=base,
+               target_modules=sorted(set(targets) | {"o_proj"}))
+    lora_rs = make_adapter(os.path.join(d, "adapter_rslora_bf16"), cfg, W, pc2, seed + 2, "BF16", 0.1, 0.05)
     assert abs(lora_rs["scale"] - 16 / math.sqrt(8)) < 1e-15 and lora_init["scale"] == 2.0
 
     logits_base = forward(cfg, W, ids)
@@ -952,7 +953,7 @@ def lora_case():
 def main():
     torch.manual_seed(0)
     cases = ["llama_f32", "llama_bf16_tied", "mistral_f16_headdim", "qwen2_f32_bias",
-             "llama3_rope", "llama_sharded", "qwen3_f32", "qwen3_bf16_tied", "lora_train"]
+             "llama3_rope", "llama_sharded", "qwen3_f32", "qwen3_bf16_tied", "lora_train", "qwen3_lora_train"]
 
     forward_case("llama_f32", base_config(num_hidden_layers=3), seed=100, T=9,
                  grads=["model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
@@ -993,6 +994,9 @@ def main():
                  seed=800, T=8)
 
     lora_case()
+    # k_proj's adapter trains through the key norm.
+    lora_case("qwen3_lora_train", qwen3_config(), seed=900, targets=("k_proj", "q_proj", "v_proj"),
+              head_std=0.08)
 
     total = 0
     for c in cases:
