@@ -61,6 +61,29 @@ func TestBytesPerParameterOnLlama2_7B(t *testing.T) {
 	}
 }
 
+// TestQwen3ParamCount: Qwen/Qwen3-0.6B's config.json (the fields that
+// matter; head_dim 128 ≠ 1024/16, tied embeddings, q_norm and k_norm of
+// 128 per layer) has 596,049,920 parameters: the Hugging Face Hub's
+// safetensors metadata for the checkpoint ("596M params"), of which
+// 440,467,456 are not the embedding (the model card's "Non-Embedding:
+// 0.44B").
+func TestQwen3ParamCount(t *testing.T) {
+	c, err := model.ParseConfig([]byte(`{"architectures":["Qwen3ForCausalLM"],"model_type":"qwen3","vocab_size":151936,
+"hidden_size":1024,"intermediate_size":3072,"num_hidden_layers":28,"num_attention_heads":16,"num_key_value_heads":8,
+"head_dim":128,"rms_norm_eps":1e-06,"rope_theta":1000000,"tie_word_embeddings":true,"attention_bias":false,
+"use_sliding_window":false,"torch_dtype":"bfloat16"}`), "Qwen3-0.6B")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Predict(c, Options{Method: Full, DTypeSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Params != 596_049_920 || b.Params-151936*1024 != 440_467_456 {
+		t.Errorf("Qwen3-0.6B: %d parameters, want 596,049,920", b.Params)
+	}
+}
+
 func TestErrors(t *testing.T) {
 	c, _ := model.ParseConfig([]byte(llama2_7b), "llama2")
 	for _, o := range []Options{

@@ -93,12 +93,12 @@ func paramKind(name string) string {
 	switch {
 	case strings.Contains(name, "embed_tokens"):
 		return "embedding"
+	case strings.Contains(name, "norm"): // before attention: qwen3's self_attn.q_norm is a norm
+		return "norm"
 	case strings.Contains(name, "self_attn"):
 		return "attention"
 	case strings.Contains(name, "mlp"):
 		return "mlp"
-	case strings.Contains(name, "norm"):
-		return "norm"
 	case strings.HasPrefix(name, "lm_head"):
 		return "lm_head"
 	}

@@ -76,7 +76,9 @@ func TestLogitsMatchesReference(t *testing.T) {
 	for _, tc := range []struct{ dir, key, adapter string }{
 		{"llama_f32", "logits", ""},
 		{"qwen2_f32_bias", "logits", ""},
+		{"qwen3_bf16_tied", "logits", ""},
 		{"lora_train", "logits_with_adapter_init", "lora_train/adapter_init"},
+		{"qwen3_lora_train", "logits_with_adapter_rslora", "qwen3_lora_train/adapter_rslora_bf16"},
 	} {
 		t.Run(tc.dir+tc.adapter, func(t *testing.T) {
 			var exp map[string]json.RawMessage
@@ -150,6 +152,19 @@ func TestInspect(t *testing.T) {
 	text, _, _ := golora(t, "inspect", "--model", filepath.Join(ref, "llama_f32"))
 	if !strings.Contains(text, "LlamaForCausalLM") || !strings.Contains(text, "attention") {
 		t.Errorf("text report lacks architecture or kinds:\n%s", text)
+	}
+	// Qwen3's head norms ([head_dim] q_norm and k_norm per layer) count as norms.
+	out, errs, code = golora(t, "inspect", "--model", filepath.Join(ref, "qwen3_f32"), "--json")
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	r = inspectReport{}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Architecture != "Qwen3ForCausalLM" || r.HeadDim != 16 || r.ByKind["norm"] != 2*(2*32+2*16)+32 ||
+		r.ByKind["attention"] != 2*(64*32+2*32*32+32*64) {
+		t.Errorf("qwen3 report %+v", r)
 	}
 }
 
