@@ -108,13 +108,19 @@ func TestLogitsMatchesReference(t *testing.T) {
 }
 
 func TestMergeEqualsAdapterLogits(t *testing.T) {
+	for _, fixture := range []string{"lora_train", "qwen3_lora_train"} {
+		t.Run(fixture, func(t *testing.T) { testMergeEqualsAdapterLogits(t, fixture) })
+	}
+}
+
+func testMergeEqualsAdapterLogits(t *testing.T, fixture string) {
 	out := filepath.Join(t.TempDir(), "merged")
-	_, errs, code := golora(t, "merge", "--model", filepath.Join(ref, "lora_train"), "--adapter", filepath.Join(ref, "lora_train", "adapter_init"), "--out", out)
+	_, errs, code := golora(t, "merge", "--model", filepath.Join(ref, fixture), "--adapter", filepath.Join(ref, fixture, "adapter_init"), "--out", out)
 	if code != 0 {
 		t.Fatalf("merge: %s", errs)
 	}
 	ids := "1,5,9,13,2,7"
-	withAdapter, _, _ := golora(t, "logits", "--model", filepath.Join(ref, "lora_train"), "--adapter", filepath.Join(ref, "lora_train", "adapter_init"), "--ids", ids)
+	withAdapter, _, _ := golora(t, "logits", "--model", filepath.Join(ref, fixture), "--adapter", filepath.Join(ref, fixture, "adapter_init"), "--ids", ids)
 	merged, errs, code := golora(t, "logits", "--model", out, "--ids", ids)
 	if code != 0 {
 		t.Fatalf("logits of merged model: %s", errs)
@@ -125,7 +131,7 @@ func TestMergeEqualsAdapterLogits(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "config.json")); err != nil {
 		t.Error("merged model has no config.json")
 	}
-	if _, _, code := golora(t, "merge", "--model", out, "--adapter", filepath.Join(ref, "lora_train", "adapter_init"), "--out", out); code == 0 {
+	if _, _, code := golora(t, "merge", "--model", out, "--adapter", filepath.Join(ref, fixture, "adapter_init"), "--out", out); code == 0 {
 		t.Error("merging into the model's own directory must be refused")
 	}
 }
