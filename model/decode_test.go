@@ -16,6 +16,7 @@ func TestDecodeMatchesFullForward(t *testing.T) {
 		{"llama-gqa", "llama", nil},
 		{"qwen2-bias", "qwen2", nil},
 		{"qwen3-qknorm", "qwen3", map[string]any{"head_dim": 8}},
+		{"gpt2-learned-positions", "gpt2", nil},
 		{"mistral-window", "mistral", map[string]any{"sliding_window": 3}},
 		{"llama3-rope", "llama", map[string]any{"rope_scaling": map[string]any{"rope_type": "llama3", "factor": 8, "original_max_position_embeddings": 8}}},
 		{"window-blocks", "mistral", map[string]any{"sliding_window": 3}}, // attention 2 query rows at a time

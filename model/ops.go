@@ -96,6 +96,29 @@ func embedForward(out []float32, ids []int, E tensor.Mat) {
 	}
 }
 
+// posForward adds the learned position rows: out[n] += P[pos0 + n mod T].
+// out (N,C), P (positions, C).
+func posForward(out []float32, P tensor.Mat, T, pos0 int) {
+	C := P.Cols
+	row := make([]float32, C)
+	for n := 0; n < len(out)/C; n++ {
+		o := out[n*C : (n+1)*C]
+		for j, v := range P.Row(pos0+n%T, row) {
+			o[j] += v
+		}
+	}
+}
+
+// posBackward scatters: dP[n mod T] += dout[n] (positions from 0).
+func posBackward(dP, dout []float32, T, C int) {
+	for n := 0; n < len(dout)/C; n++ {
+		d, s := dP[(n%T)*C:(n%T+1)*C], dout[n*C:(n+1)*C]
+		for j := range d {
+			d[j] += s[j]
+		}
+	}
+}
+
 // embedBackward scatters: dE[ids[n]] += dout[n].
 func embedBackward(dE, dout []float32, ids []int, C int) {
 	for n, id := range ids {
@@ -141,4 +164,95 @@ func crossEntropy(logits []float32, row0 int, labels []int, lo, hi, T, V int, no
 		}
 	}
 	return sum, count
+}
+
+// layernormForward: out = w ⊙ (x − mean)·rstd + b, row by row, with mean
+// = Σx/C and rstd = 1/sqrt(Σ(x − mean)²/C + eps) (sums in float64) left
+// in mean and rstd (N). x, out (N,C); w, b (C).
+func layernormForward(out, mean, rstd, x, w, b []float32, N, C int, eps float64) {
+	for i := 0; i < N; i++ {
+		row := x[i*C : (i+1)*C]
+		var sum float64
+		for _, v := range row {
+			sum += float64(v)
+		}
+		mu := float32(sum / float64(C))
+		var ss float64
+		for _, v := range row {
+			d := float64(v - mu)
+			ss += d * d
+		}
+		r := float32(1 / math.Sqrt(ss/float64(C)+eps))
+		mean[i], rstd[i] = mu, r
+		o := out[i*C : (i+1)*C]
+		for j, v := range row {
+			o[j] = w[j]*((v-mu)*r) + b[j]
+		}
+	}
+}
+
+// layernormBackward: with n = (x − mean)·rstd and g = w ⊙ dy,
+// dx += rstd·(g − mean(g) − n·mean(g⊙n)); dw += Σ_rows dy⊙n and
+// db += Σ_rows dy (each when not nil). dx (N,C) is accumulated into.
+func layernormBackward(dx, dw, db, dy, x, w, mean, rstd []float32, N, C int) {
+	for i := 0; i < N; i++ {
+		xr, dyr, dxr := x[i*C:(i+1)*C], dy[i*C:(i+1)*C], dx[i*C:(i+1)*C]
+		mu, r := mean[i], rstd[i]
+		var sg, sgn float64
+		for j, v := range xr {
+			g := w[j] * dyr[j]
+			sg += float64(g)
+			sgn += float64(g * (v - mu) * r)
+		}
+		mg, mgn := float32(sg/float64(C)), float32(sgn/float64(C))
+		for j, v := range xr {
+			n := (v - mu) * r
+			dxr[j] += r * (w[j]*dyr[j] - mg - n*mgn)
+			if dw != nil {
+				dw[j] += dyr[j] * n
+			}
+			if db != nil {
+				db[j] += dyr[j]
+			}
+		}
+	}
+}
+
+// GELU with the tanh approximation (GPT-2's gelu_new):
+// gelu(x) = x/2·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³).
+const (
+	geluS = 0.7978845608028654 // √(2/π)
+	geluA = 0.044715
+)
+
+// geluForward: h[i] = gelu(x[i]).
+func geluForward(h, x []float32) {
+	for i, v := range x {
+		t := tanh32(geluS * (v + geluA*v*v*v))
+		h[i] = 0.5 * v * (1 + t)
+	}
+}
+
+// geluBackward: dx[i] = dh[i]·gelu'(x[i]) with
+// gelu'(x) = (1 + t)/2 + x/2·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²), t = tanh(u).
+func geluBackward(dx, dh, x []float32) {
+	for i, v := range x {
+		t := tanh32(geluS * (v + geluA*v*v*v))
+		dx[i] = dh[i] * (0.5*(1+t) + 0.5*v*(1-t*t)*geluS*(1+3*geluA*v*v))
+	}
+}
+
+// tanh32 is tanh in float32 through one exponential:
+// tanh(u) = sign(u)·(1 − e)/(1 + e), e = exp(−2|u|) (no overflow).
+func tanh32(u float32) float32 {
+	a := u
+	if a < 0 {
+		a = -a
+	}
+	e := float32(math.Exp(float64(-2 * a)))
+	t := (1 - e) / (1 + e)
+	if u < 0 {
+		return -t
+	}
+	return t
 }
