@@ -2,7 +2,7 @@
 """Reference fixtures for golora.
 
 An independent float64 PyTorch re-implementation of Hugging Face transformers'
-Llama / Mistral / Qwen2 / Qwen3 causal-LM forward pass, PEFT LoRA, and the training step
+Llama / Mistral / Qwen2 / Qwen3 / GPT-2 causal-LM forward pass, PEFT LoRA, and the training step
 of transformers' Trainer (AdamW + linear warmup/decay + clip_grad_norm_ +
 gradient accumulation).  It writes tiny random models as real HF model
 directories plus expected.json files that the Go tests read (no Python needed
@@ -16,7 +16,7 @@ written with sorted keys; rerunning reproduces the same bytes.
 Written for PyTorch 1.13 (Debian python3-torch) and numpy; no transformers,
 peft or safetensors package is used: the semantics were re-derived from the
 transformers / PEFT sources (modeling_llama.py, modeling_mistral.py,
-modeling_qwen2.py, modeling_qwen3.py, modeling_rope_utils.py, optimization.py, trainer.py,
+modeling_qwen2.py, modeling_qwen3.py, modeling_gpt2.py, modeling_rope_utils.py, optimization.py, trainer.py,
 peft/tuners/lora) and re-written here.
 """
 
@@ -201,11 +201,67 @@ def linear(W, name, x, lora):
     return y
 
 
+def gelu_new(x):
+    """GPT-2's gelu_new: x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³)))."""
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+def layer_norm(x, w, b, eps):
+    mu = x.mean(-1, keepdim=True)
+    var = ((x - mu) ** 2).mean(-1, keepdim=True)
+    return (x - mu) / torch.sqrt(var + eps) * w + b
+
+
+def conv1d(W, name, x, lora):
+    """GPT-2's Conv1D: y = x·W + b with W stored [in, out]; a PEFT adapter
+    (fan_in_fan_out) adds s·(x·Aᵀ)·Bᵀ with A [r, in], B [out, r]."""
+    y = x @ W[name + ".weight"] + W[name + ".bias"]
+    if lora is not None and lora_key(name, "A") in lora["tensors"]:
+        A = lora["tensors"][lora_key(name, "A")]
+        B = lora["tensors"][lora_key(name, "B")]
+        y = y + lora["scale"] * ((x @ A.T) @ B.T)
+    return y
+
+
+def gpt2_forward(cfg, W, ids, lora=None, builtin=False):
+    """GPT-2 logits [B, T, V]: learned positions, pre-LayerNorm blocks,
+    fused c_attn split into q | k | v, gelu_new MLP, tied head. builtin
+    uses torch's layer_norm, gelu(approximate="tanh") and a masked
+    softmax written differently, as a second implementation."""
+    Bsz, T = ids.shape
+    C, nh = cfg["n_embd"], cfg["n_head"]
+    hd = C // nh
+    eps = cfg["layer_norm_epsilon"]
+    F = torch.nn.functional
+    ln = (lambda x, w, b: F.layer_norm(x, (C,), w, b, eps)) if builtin else (lambda x, w, b: layer_norm(x, w, b, eps))
+    act = (lambda x: F.gelu(x, approximate="tanh")) if builtin else gelu_new
+    h = W["transformer.wte.weight"][ids] + W["transformer.wpe.weight"][:T][None]
+    for i in range(cfg["n_layer"]):
+        p = "transformer.h.%d." % i
+        x = ln(h, W[p + "ln_1.weight"], W[p + "ln_1.bias"])
+        q, k, v = conv1d(W, p + "attn.c_attn", x, lora).split(C, dim=-1)
+        q, k, v = (t.view(Bsz, T, nh, hd).transpose(1, 2) for t in (q, k, v))
+        s = (q @ k.transpose(-1, -2)) / math.sqrt(hd)
+        if builtin:
+            s = s + torch.triu(torch.full((T, T), float("-inf"), dtype=s.dtype), diagonal=1)
+        else:
+            s = s.masked_fill(torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1), float("-inf"))
+        o = (torch.softmax(s, dim=-1) @ v).transpose(1, 2).reshape(Bsz, T, C)
+        h = h + conv1d(W, p + "attn.c_proj", o, lora)
+        x = ln(h, W[p + "ln_2.weight"], W[p + "ln_2.bias"])
+        h = h + conv1d(W, p + "mlp.c_proj", act(conv1d(W, p + "mlp.c_fc", x, lora)), lora)
+    h = ln(h, W["transformer.ln_f.weight"], W["transformer.ln_f.bias"])
+    head = W["transformer.wte.weight"] if cfg.get("tie_word_embeddings", True) else W["lm_head.weight"]
+    return h @ head.T
+
+
 def forward(cfg, W, ids, lora=None, dtype=F64):
     """logits [B, T, V] for ids [B, T] (no padding, positions 0..T-1).
 
     dtype is the compute dtype of the position/rope tensors; float64 for the
     reference, float32 only for the sanity comparison."""
+    if cfg["model_type"] == "gpt2":
+        return gpt2_forward(cfg, W, ids, lora)
     Bsz, T = ids.shape
     H = cfg["hidden_size"]
     nh = cfg["num_attention_heads"]
@@ -279,6 +335,8 @@ def causal_lm_loss(logits, labels):
 # --------------------------------------------------------------------------
 
 def slow_forward(cfg, W, ids, lora=None):
+    if cfg["model_type"] == "gpt2":
+        return gpt2_forward(cfg, W, ids, lora, builtin=True)
     Wn = {k: v.numpy() for k, v in W.items()}
     L = None
     if lora is not None:
@@ -357,7 +415,25 @@ def slow_forward(cfg, W, ids, lora=None):
 # Random model construction
 # --------------------------------------------------------------------------
 
+def gpt2_shapes(cfg):
+    C, V, P = cfg["n_embd"], cfg["vocab_size"], cfg["n_positions"]
+    I = cfg["n_inner"] or 4 * C
+    shapes = {"transformer.wte.weight": (V, C), "transformer.wpe.weight": (P, C),
+              "transformer.ln_f.weight": (C,), "transformer.ln_f.bias": (C,)}
+    for i in range(cfg["n_layer"]):
+        p = "transformer.h.%d." % i
+        for n in ("ln_1", "ln_2"):
+            shapes[p + n + ".weight"] = (C,)
+            shapes[p + n + ".bias"] = (C,)
+        for n, fin, fout in (("attn.c_attn", C, 3 * C), ("attn.c_proj", C, C), ("mlp.c_fc", C, I), ("mlp.c_proj", I, C)):
+            shapes[p + n + ".weight"] = (fin, fout)  # Conv1D: [in, out]
+            shapes[p + n + ".bias"] = (fout,)
+    return shapes
+
+
 def expected_shapes(cfg):
+    if cfg["model_type"] == "gpt2":
+        return gpt2_shapes(cfg)
     H, I, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
     nh, nkv, hd = cfg["num_attention_heads"], cfg["num_key_value_heads"], head_dim_of(cfg)
     qkv_bias = cfg["model_type"] == "qwen2" or cfg.get("attention_bias", False)
@@ -390,11 +466,11 @@ def random_weights(cfg, seed, head_std=0.2):
     rng = np.random.RandomState(seed)
     W = {}
     for name, shape in sorted(expected_shapes(cfg).items()):
-        if name.endswith("norm.weight"):
+        if name.endswith("norm.weight") or (".ln_" in name and name.endswith(".weight")):
             a = 1.0 + 0.1 * rng.standard_normal(shape)
         elif name.endswith(".bias"):
             a = 0.1 * rng.standard_normal(shape)
-        elif "embed_tokens" in name:
+        elif "embed_tokens" in name or ".wte." in name or ".wpe." in name:
             a = 0.2 * rng.standard_normal(shape)
         elif "lm_head" in name:
             a = head_std * rng.standard_normal(shape)
@@ -536,8 +612,43 @@ def qwen3_config(**kw):
     return cfg
 
 
-def make_model_dir(name, cfg, seed, shards=None, head_std=0.2):
-    """Writes config + weights; returns the float64 weights read back from disk."""
+def gpt2_config(**kw):
+    # GPT-2's config.json keys (GPT2Config), tiny; n_inner null means 4·n_embd.
+    cfg = {
+        "activation_function": "gelu_new",
+        "architectures": ["GPT2LMHeadModel"],
+        "attn_pdrop": 0.1,
+        "bos_token_id": 50256 % 64,
+        "embd_pdrop": 0.1,
+        "eos_token_id": 50256 % 64,
+        "initializer_range": 0.02,
+        "layer_norm_epsilon": 1e-05,
+        "model_type": "gpt2",
+        "n_ctx": 16,
+        "n_embd": 32,
+        "n_head": 4,
+        "n_inner": None,
+        "n_layer": 2,
+        "n_positions": 16,
+        "reorder_and_upcast_attn": False,
+        "resid_pdrop": 0.1,
+        "scale_attn_by_inverse_layer_idx": False,
+        "scale_attn_weights": True,
+        "torch_dtype": "float32",
+        "transformers_version": "4.46.3",
+        "use_cache": True,
+        "vocab_size": 64,
+    }
+    cfg.update(kw)
+    return cfg
+
+
+def make_model_dir(name, cfg, seed, shards=None, head_std=0.2, bare_gpt2=False):
+    """Writes config + weights; returns the float64 weights read back from disk.
+
+    bare_gpt2 writes GPT-2's weights as the original checkpoint names them
+    (h.N.…, wte, wpe, ln_f: no "transformer." prefix) together with the
+    attn.bias (causal mask) and attn.masked_bias buffers it carries."""
     d = os.path.join(HERE, name)
     if os.path.isdir(d):
         shutil.rmtree(d)
@@ -546,9 +657,17 @@ def make_model_dir(name, cfg, seed, shards=None, head_std=0.2):
     st = ST_OF_TORCH[cfg["torch_dtype"]]
     W = random_weights(cfg, seed, head_std)
     tensors = {k: (v, st) for k, v in W.items()}
+    if bare_gpt2:
+        tensors = {k[len("transformer."):]: v for k, v in tensors.items()}
+        P = cfg["n_positions"]
+        for i in range(cfg["n_layer"]):
+            tensors["h.%d.attn.bias" % i] = (torch.tril(torch.ones(P, P, dtype=F64)).view(1, 1, P, P), "F32")
+            tensors["h.%d.attn.masked_bias" % i] = (torch.tensor(-1e4, dtype=F64), "F32")
     if shards is None:
         write_safetensors(os.path.join(d, "model.safetensors"), tensors)
         back = read_safetensors(os.path.join(d, "model.safetensors"))
+        if bare_gpt2:
+            back = {"transformer." + k: v for k, v in back.items() if not k.endswith((".attn.bias", ".masked_bias"))}
     else:
         names = sorted(tensors, key=shard_sort_key)
         n = len(shards)
@@ -622,8 +741,8 @@ def log(*a):
 # Cases 1-6: forward fixtures
 # --------------------------------------------------------------------------
 
-def forward_case(name, cfg, seed, T, shards=None, grads=None, extra=None):
-    d, W = make_model_dir(name, cfg, seed, shards)
+def forward_case(name, cfg, seed, T, shards=None, grads=None, extra=None, bare_gpt2=False):
+    d, W = make_model_dir(name, cfg, seed, shards, bare_gpt2=bare_gpt2)
     rng = np.random.RandomState(seed + 1000)
     ids = random_ids(rng, 2, T, cfg["vocab_size"])
     logits = forward(cfg, W, ids)
@@ -953,7 +1072,8 @@ def lora_case(name="lora_train", cfg=None, seed=700, targets=("down_proj", "q_pr
 def main():
     torch.manual_seed(0)
     cases = ["llama_f32", "llama_bf16_tied", "mistral_f16_headdim", "qwen2_f32_bias",
-             "llama3_rope", "llama_sharded", "qwen3_f32", "qwen3_bf16_tied", "lora_train", "qwen3_lora_train"]
+             "llama3_rope", "llama_sharded", "qwen3_f32", "qwen3_bf16_tied", "gpt2_f32", "gpt2_bf16_bare",
+             "lora_train", "qwen3_lora_train"]
 
     forward_case("llama_f32", base_config(num_hidden_layers=3), seed=100, T=9,
                  grads=["model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
@@ -992,6 +1112,15 @@ def main():
 
     forward_case("qwen3_bf16_tied", qwen3_config(tie_word_embeddings=True, torch_dtype="bfloat16", vocab_size=56),
                  seed=800, T=8)
+
+    forward_case("gpt2_f32", gpt2_config(), seed=1000, T=9,
+                 grads=["transformer.wpe.weight", "transformer.h.0.ln_1.weight",
+                        "transformer.h.0.ln_1.bias", "transformer.h.0.attn.c_attn.weight",
+                        "transformer.h.1.mlp.c_fc.weight", "transformer.h.1.mlp.c_proj.bias",
+                        "transformer.ln_f.bias"])
+
+    forward_case("gpt2_bf16_bare", gpt2_config(torch_dtype="bfloat16", vocab_size=56), seed=1100, T=8,
+                 bare_gpt2=True)
 
     lora_case()
     # k_proj's adapter trains through the key norm.
