@@ -27,30 +27,23 @@ type Config struct {
 	Architecture     string // e.g. "LlamaForCausalLM"
 	ModelType        string // llama, mistral, qwen2, qwen3, gpt2
 	VocabSize        int
-	HiddenSize       int     // C
-	IntermediateSize int     // I, the MLP width
-	NumLayers        int     // L
-	NumHeads         int     // H, query heads
-	NumKVHeads       int     // KV heads; H is a multiple of KV (grouped-query attention)
-	HeadDim          int     // D; hidden_size/num_attention_heads unless head_dim is given
-	RMSNormEps       float64 // the norms' epsilon (LayerNorm's too)
+	HiddenSize       int // C
+	IntermediateSize int // I, the MLP width
+	NumLayers        int // L
+	NumHeads         int // H, query heads
+	NumKVHeads       int // KV heads; H is a multiple of KV (grouped-query attention)
+	HeadDim          int // D; hidden_size/num_attention_heads unless head_dim is given
+	RMSNormEps       float64
 	RopeTheta        float64
 	RopeScaling      *RopeScaling // nil: plain RoPE
 	MaxPositions     int
-	TieEmbeddings    bool // lm_head shares model.embed_tokens.weight
-	QKVBias          bool // q/k/v projections have a bias (qwen2, llama attention_bias)
-	OBias            bool // o_proj has a bias (llama and qwen3 attention_bias)
-	QKNorm           bool // queries and keys get a per-head RMSNorm over head_dim before RoPE (qwen3)
-	// GPT-2's layer: LayerNorm with bias, (x−mean)/sqrt(var+eps)·w + b,
-	// instead of RMSNorm; the MLP c_proj(gelu_tanh(c_fc(x))) instead of
-	// down(silu(gate)⊙up); learned absolute position embeddings added to
-	// the token embeddings instead of RoPE; q, k and v from one fused
-	// linear (its output [q | k | v]); Conv1D linears, whose weights are
-	// stored [in, out] (held transposed, [out, in], in memory).
-	LayerNorm, GELU, LearnedPos, FusedQKV, Conv1D bool
-	SlidingWindow                                 int    // 0: full causal attention; else key j is seen from query i when i-j < window
-	TorchDType                                    string // float32, bfloat16, float16 (informational: compute is float32)
-	BOS, EOS                                      []int
+	TieEmbeddings    bool   // lm_head shares model.embed_tokens.weight
+	QKVBias          bool   // q/k/v projections have a bias (qwen2, llama attention_bias)
+	OBias            bool   // o_proj has a bias (llama and qwen3 attention_bias)
+	QKNorm           bool   // queries and keys get a per-head RMSNorm over head_dim before RoPE (qwen3)
+	SlidingWindow    int    // 0: full causal attention; else key j is seen from query i when i-j < window
+	TorchDType       string // float32, bfloat16, float16 (informational: compute is float32)
+	BOS, EOS         []int
 	// Quant is the bitsandbytes 4-bit quantization_config, nil when the
 	// checkpoint is not quantized.
 	Quant *quant.Config
@@ -58,6 +51,15 @@ type Config struct {
 	// Raw is the whole parsed config.json, kept so that a merged or
 	// quantized model can be written back with every field it came with.
 	Raw map[string]any
+
+	// GPT-2's layer: LayerNorm with bias, (x−mean)/sqrt(var+eps)·w + b,
+	// instead of RMSNorm (eps is RMSNormEps); the MLP
+	// c_proj(gelu_tanh(c_fc(x))) instead of down(silu(gate)⊙up); learned
+	// absolute position embeddings added to the token embeddings instead
+	// of RoPE; q, k and v from one fused linear (its output [q | k | v]);
+	// Conv1D linears, whose weights are stored [in, out] (held transposed,
+	// [out, in], in memory).
+	LayerNorm, GELU, LearnedPos, FusedQKV, Conv1D bool
 }
 
 // RopeScaling is config.json's rope_scaling for the supported types.
