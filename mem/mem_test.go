@@ -84,6 +84,25 @@ func TestQwen3ParamCount(t *testing.T) {
 	}
 }
 
+// TestGPT2ParamCount: GPT-2 (124M)'s config.json has 124,439,808
+// parameters, the count the Hugging Face Hub gives for openai-community/gpt2
+// (tied head; the attn.bias mask buffers are not parameters).
+func TestGPT2ParamCount(t *testing.T) {
+	c, err := model.ParseConfig([]byte(`{"activation_function":"gelu_new","architectures":["GPT2LMHeadModel"],
+"layer_norm_epsilon":1e-05,"model_type":"gpt2","n_ctx":1024,"n_embd":768,"n_head":12,"n_inner":null,"n_layer":12,
+"n_positions":1024,"scale_attn_weights":true,"vocab_size":50257}`), "gpt2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Predict(c, Options{Method: Full, DTypeSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Params != 124_439_808 {
+		t.Errorf("GPT-2: %d parameters, want 124,439,808", b.Params)
+	}
+}
+
 func TestErrors(t *testing.T) {
 	c, _ := model.ParseConfig([]byte(llama2_7b), "llama2")
 	for _, o := range []Options{
@@ -162,6 +181,10 @@ func TestActivationsMatchTheState(t *testing.T) {
 			Options{Method: Full, Batch: 2, SeqLen: 12, Threads: 3}},
 		{"qwen3 checkpointed lora k,v, dropout", "qwen3", map[string]any{"head_dim": 8, "attention_bias": true},
 			Options{Method: LoRA, Rank: 2, Targets: "k_proj,v_proj", Dropout: 0.1, Batch: 2, SeqLen: 10, Threads: 2, GradCheckpoint: true}},
+		{"gpt2 layer norms, gelu, fused c_attn, full", "gpt2", map[string]any{"n_embd": 32, "n_inner": 48, "n_layer": 3, "n_head": 4, "n_positions": 40},
+			Options{Method: Full, Batch: 2, SeqLen: 20, Threads: 3}},
+		{"gpt2 checkpointed lora c_attn,c_fc, dropout", "gpt2", map[string]any{"n_embd": 32, "n_layer": 2, "n_head": 2},
+			Options{Method: LoRA, Rank: 2, Targets: "c_attn,c_fc", Dropout: 0.1, Batch: 2, SeqLen: 10, Threads: 2, GradCheckpoint: true}},
 		{"several lora targets, checkpointed, dropout", "mistral", map[string]any{"sliding_window": 5},
 			Options{Method: LoRA, Rank: 3, Targets: "q_proj,up_proj,down_proj", Dropout: 0.05, Batch: 2, SeqLen: 20, Threads: 5, GradCheckpoint: true}},
 	} {
