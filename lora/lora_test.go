@@ -17,11 +17,12 @@ import (
 // testdata/ref/lora_train holds a base model, two adapters in PEFT's layout
 // and logits computed by an independent PyTorch implementation;
 // qwen3_lora_train holds the same for a Qwen3 model (q/k head norms, the
-// adapters on q_proj, k_proj and v_proj).
+// adapters on q_proj, k_proj and v_proj), gpt2_lora_train for GPT-2 (its
+// Conv1D c_attn and c_fc, fan_in_fan_out).
 const ref = "../testdata/ref/lora_train"
 
 // refs are the fixtures of the tests that run on each.
-var refs = []string{ref, "../testdata/ref/qwen3_lora_train"}
+var refs = []string{ref, "../testdata/ref/qwen3_lora_train", "../testdata/ref/gpt2_lora_train"}
 
 // forEachRef runs f on each fixture directory of refs as a subtest.
 func forEachRef(t *testing.T, f func(t *testing.T, dir string)) {
@@ -418,6 +419,37 @@ func TestParsePEFTKey(t *testing.T) {
 		}
 		if !ok || mod != want[0] || which != want[1] {
 			t.Errorf("%s: got %q %q %v, want %v", key, mod, which, ok, want)
+		}
+	}
+}
+
+// TestFanInFanOut: an adapter on GPT-2's Conv1D modules is written with
+// fan_in_fan_out true, as PEFT writes it, one on Linear modules with false,
+// whatever the config read said (PEFT decides it by module type too).
+func TestFanInFanOut(t *testing.T) {
+	for _, tc := range []struct {
+		ref  string
+		want bool
+	}{{ref, false}, {"../testdata/ref/gpt2_lora_train", true}} {
+		a, err := Load(filepath.Join(tc.ref, "adapter_init"), loadBase(t, tc.ref), "default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Config.FanInFanOut = !tc.want
+		a.Config.raw["fan_in_fan_out"] = !tc.want
+		dir := t.TempDir()
+		if _, err := New(loadBase(t, tc.ref), "x", a.Config, 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Save(dir); err != nil {
+			t.Fatal(err)
+		}
+		c, err := LoadConfig(filepath.Join(dir, ConfigFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.FanInFanOut != tc.want {
+			t.Errorf("%s: saved fan_in_fan_out %v, want %v", tc.ref, c.FanInFanOut, tc.want)
 		}
 	}
 }

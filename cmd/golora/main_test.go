@@ -79,6 +79,7 @@ func TestLogitsMatchesReference(t *testing.T) {
 		{"qwen3_bf16_tied", "logits", ""},
 		{"lora_train", "logits_with_adapter_init", "lora_train/adapter_init"},
 		{"qwen3_lora_train", "logits_with_adapter_rslora", "qwen3_lora_train/adapter_rslora_bf16"},
+		{"gpt2_bf16_bare", "logits", ""},
 	} {
 		t.Run(tc.dir+tc.adapter, func(t *testing.T) {
 			var exp map[string]json.RawMessage
@@ -108,7 +109,7 @@ func TestLogitsMatchesReference(t *testing.T) {
 }
 
 func TestMergeEqualsAdapterLogits(t *testing.T) {
-	for _, fixture := range []string{"lora_train", "qwen3_lora_train"} {
+	for _, fixture := range []string{"lora_train", "qwen3_lora_train", "gpt2_lora_train"} {
 		t.Run(fixture, func(t *testing.T) { testMergeEqualsAdapterLogits(t, fixture) })
 	}
 }
@@ -171,6 +172,19 @@ func TestInspect(t *testing.T) {
 	if r.Architecture != "Qwen3ForCausalLM" || r.HeadDim != 16 || r.ByKind["norm"] != 2*(2*32+2*16)+32 ||
 		r.ByKind["attention"] != 2*(64*32+2*32*32+32*64) {
 		t.Errorf("qwen3 report %+v", r)
+	}
+	// GPT-2: wte and wpe are embeddings, ln_* norms (weights and biases).
+	out, errs, code = golora(t, "inspect", "--model", filepath.Join(ref, "gpt2_f32"), "--json")
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	r = inspectReport{}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Architecture != "GPT2LMHeadModel" || r.ByKind["embedding"] != 64*32+16*32 || r.ByKind["norm"] != 2*2*2*32+2*32 ||
+		r.ByKind["other"] != 0 || r.ByKind["lm_head"] != 0 {
+		t.Errorf("gpt2 report %+v", r)
 	}
 }
 

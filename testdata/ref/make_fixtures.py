@@ -420,6 +420,8 @@ def gpt2_shapes(cfg):
     I = cfg["n_inner"] or 4 * C
     shapes = {"transformer.wte.weight": (V, C), "transformer.wpe.weight": (P, C),
               "transformer.ln_f.weight": (C,), "transformer.ln_f.bias": (C,)}
+    if not cfg.get("tie_word_embeddings", True):
+        shapes["lm_head.weight"] = (V, C)
     for i in range(cfg["n_layer"]):
         p = "transformer.h.%d." % i
         for n in ("ln_1", "ln_2"):
@@ -860,11 +862,20 @@ PEFT_CONFIG_DEFAULTS = {
     "use_rslora": False,
 }
 
+GPT2_MODULE_PATHS = {"c_attn": ["attn.c_attn"], "c_proj": ["attn.c_proj", "mlp.c_proj"], "c_fc": ["mlp.c_fc"]}
+
 MODULE_PATHS = {
     "q_proj": "self_attn.q_proj", "k_proj": "self_attn.k_proj", "v_proj": "self_attn.v_proj",
     "o_proj": "self_attn.o_proj", "gate_proj": "mlp.gate_proj", "up_proj": "mlp.up_proj",
     "down_proj": "mlp.down_proj",
 }
+
+
+def module_paths(cfg, i, targets):
+    """The module paths of layer i that PEFT's target_modules select."""
+    if cfg["model_type"] == "gpt2":
+        return ["transformer.h.%d.%s" % (i, m) for t in targets for m in GPT2_MODULE_PATHS[t]]
+    return ["model.layers.%d.%s" % (i, MODULE_PATHS[t]) for t in targets]
 
 
 def lora_scale(pc):
@@ -881,10 +892,12 @@ def make_adapter(d, cfg, W, pc, seed, st_dtype, a_std, b_std):
     rng = np.random.RandomState(seed)
     r = pc["r"]
     tensors = {}
-    for i in range(cfg["num_hidden_layers"]):
-        for t in pc["target_modules"]:
-            path = "model.layers.%d.%s" % (i, MODULE_PATHS[t])
+    gpt2 = cfg["model_type"] == "gpt2"
+    for i in range(cfg["n_layer"] if gpt2 else cfg["num_hidden_layers"]):
+        for path in module_paths(cfg, i, pc["target_modules"]):
             out_f, in_f = W[path + ".weight"].shape
+            if gpt2:  # Conv1D weights are stored [in, out] (fan_in_fan_out); A, B keep PEFT's shapes
+                in_f, out_f = out_f, in_f
             A = a_std * rng.standard_normal((r, in_f))
             Bm = b_std * rng.standard_normal((out_f, r))
             tensors[lora_key(path, "A")] = (torch.from_numpy(A), st_dtype)
@@ -973,11 +986,12 @@ class ManualAdamW:
             self.p[k] = p - (lr / bc1) * self.m[k] / denom
 
 
-def lora_case(name="lora_train", cfg=None, seed=700, targets=("down_proj", "q_proj", "v_proj"), head_std=0.1):
+def lora_case(name="lora_train", cfg=None, seed=700, targets=("down_proj", "q_proj", "v_proj"), head_std=0.1,
+              rs_extra="o_proj"):
     if cfg is None:
         cfg = base_config(num_hidden_layers=2)
     # lm_head std 0.1 (not 0.2) so that the grad norms straddle max_grad_norm:
-    # the first steps are clipped, the later ones are not (qwen3_lora_train: 0.08).
+    # the first steps are clipped, the later ones are not (qwen3_lora_train: 0.08, gpt2_lora_train: 0.0975).
     d, W = make_model_dir(name, cfg, seed=seed, head_std=head_std)
     rng = np.random.RandomState(seed + 1000)
     ids = random_ids(rng, 2, 9, cfg["vocab_size"])
@@ -987,10 +1001,11 @@ def lora_case(name="lora_train", cfg=None, seed=700, targets=("down_proj", "q_pr
         labels[b, :pl] = -100
 
     base = "golora-ref/" + name
-    pc = dict(PEFT_CONFIG_DEFAULTS, base_model_name_or_path=base, target_modules=sorted(targets))
+    fan = cfg["model_type"] == "gpt2"  # PEFT sets fan_in_fan_out for Conv1D modules
+    pc = dict(PEFT_CONFIG_DEFAULTS, base_model_name_or_path=base, target_modules=sorted(targets), fan_in_fan_out=fan)
     lora_init = make_adapter(os.path.join(d, "adapter_init"), cfg, W, pc, seed + 1, "F32", 0.1, 0.1)
     pc2 = dict(PEFT_CONFIG_DEFAULTS, r=8, lora_alpha=16, use_rslora=True, base_model_name_or_path=base,
-               target_modules=sorted(set(targets) | {"o_proj"}))
+               target_modules=sorted(set(targets) | {rs_extra}), fan_in_fan_out=fan)
     lora_rs = make_adapter(os.path.join(d, "adapter_rslora_bf16"), cfg, W, pc2, seed + 2, "BF16", 0.1, 0.05)
     assert abs(lora_rs["scale"] - 16 / math.sqrt(8)) < 1e-15 and lora_init["scale"] == 2.0
 
@@ -1073,7 +1088,7 @@ def main():
     torch.manual_seed(0)
     cases = ["llama_f32", "llama_bf16_tied", "mistral_f16_headdim", "qwen2_f32_bias",
              "llama3_rope", "llama_sharded", "qwen3_f32", "qwen3_bf16_tied", "gpt2_f32", "gpt2_bf16_bare",
-             "lora_train", "qwen3_lora_train"]
+             "lora_train", "qwen3_lora_train", "gpt2_lora_train"]
 
     forward_case("llama_f32", base_config(num_hidden_layers=3), seed=100, T=9,
                  grads=["model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
@@ -1126,6 +1141,8 @@ def main():
     # k_proj's adapter trains through the key norm.
     lora_case("qwen3_lora_train", qwen3_config(), seed=900, targets=("k_proj", "q_proj", "v_proj"),
               head_std=0.08)
+    lora_case("gpt2_lora_train", gpt2_config(tie_word_embeddings=False), seed=1200, targets=("c_attn", "c_fc"), head_std=0.0975,
+              rs_extra="c_proj")
 
     total = 0
     for c in cases:
@@ -1133,7 +1150,7 @@ def main():
             for f in files:
                 total += os.path.getsize(os.path.join(root, f))
     log("total fixture bytes: %d" % total)
-    assert total < 2_000_000
+    assert total < 2_500_000
 
 
 if __name__ == "__main__":
