@@ -2,6 +2,7 @@ package model
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -60,5 +61,23 @@ func TestDecodeMatchesFullForward(t *testing.T) {
 				t.Error("decoding past the cache's size must fail")
 			}
 		})
+	}
+}
+
+// TestLearnedPositionsBound: a model with learned positions (GPT-2) refuses
+// positions past its table, in a forward pass and in decoding.
+func TestLearnedPositionsBound(t *testing.T) {
+	m := NewRandom(testConfig(t, "gpt2", nil), 0.3, 9) // 12 positions
+	if err := m.Forward(m.NewState(1, 13, false), make([]int, 13)); err == nil || !strings.Contains(err.Error(), "12 learned positions") {
+		t.Errorf("13 positions: %v", err)
+	}
+	cache, s := m.NewCache(13), m.NewState(1, 1, false)
+	for p := 0; p < 12; p++ {
+		if err := m.Decode(s, cache, []int{1}); err != nil {
+			t.Fatalf("position %d: %v", p, err)
+		}
+	}
+	if err := m.Decode(s, cache, []int{1}); err == nil {
+		t.Error("decoding position 12 must fail")
 	}
 }

@@ -81,7 +81,7 @@ func TestQuantizeSaveLoad(t *testing.T) {
 // TestQLoRAGrad: LoRA gradients through a frozen 4-bit base (for qwen3,
 // through its head norms too).
 func TestQLoRAGrad(t *testing.T) {
-	for _, model := range []string{"llama", "qwen3"} {
+	for _, model := range []string{"llama", "qwen3", "gpt2"} {
 		t.Run(model, func(t *testing.T) { testQLoRAGrad(t, model) })
 	}
 	m2 := NewRandom(testConfig(t, "llama", nil), 0.1, 1)
@@ -98,7 +98,8 @@ func testQLoRAGrad(t *testing.T, model string) {
 		t.Fatal(err)
 	}
 	var loras []*LoRA
-	for _, lin := range []*Linear{m.Layers[0].Q, m.Layers[0].K, m.Layers[1].Down} {
+	// q_proj and k_proj (GPT-2: c_attn and attn.c_proj, transposed Conv1D weights), down_proj.
+	for _, lin := range []*Linear{m.Layers[0].Linears()[0], m.Layers[0].Linears()[1], m.Layers[1].Down} {
 		a := &LoRA{Adapter: "x", Rank: 2, Scale: 2,
 			A: NewParam(lin.Name+".A", []int{2, lin.In}, randSlice(r, 2*lin.In, 0.2)),
 			B: NewParam(lin.Name+".B", []int{lin.Out, 2}, randSlice(r, 2*lin.Out, 0.2))}
@@ -120,6 +121,11 @@ func testQLoRAGrad(t *testing.T, model string) {
 	for _, a := range loras {
 		checkGrad(t, a.A.Name, a.A.W.F32, slices.Clone(a.A.Grad), loss, 20)
 		checkGrad(t, a.B.Name, a.B.W.F32, slices.Clone(a.B.Grad), loss, 20)
+	}
+	if model == "gpt2" { // bitsandbytes has no layout for a 4-bit Conv1D weight
+		if err := m.Save(t.TempDir(), tensor.F32); err == nil || !strings.Contains(err.Error(), "Conv1D") {
+			t.Errorf("saving a 4-bit GPT-2: %v", err)
+		}
 	}
 }
 
