@@ -227,32 +227,48 @@ const (
 
 // geluForward: h[i] = gelu(x[i]).
 func geluForward(h, x []float32) {
-	for i, v := range x {
-		t := tanh32(geluS * (v + geluA*v*v*v))
-		h[i] = 0.5 * v * (1 + t)
+	var t [geluBlock]float32
+	for i0 := 0; i0 < len(x); i0 += geluBlock {
+		xs := x[i0:min(i0+geluBlock, len(x))]
+		geluTanh(t[:len(xs)], xs)
+		for i, v := range xs {
+			h[i0+i] = 0.5 * v * (1 + t[i])
+		}
 	}
 }
 
 // geluBackward: dx[i] = dh[i]·gelu'(x[i]) with
 // gelu'(x) = (1 + t)/2 + x/2·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²), t = tanh(u).
 func geluBackward(dx, dh, x []float32) {
-	for i, v := range x {
-		t := tanh32(geluS * (v + geluA*v*v*v))
-		dx[i] = dh[i] * (0.5*(1+t) + 0.5*v*(1-t*t)*geluS*(1+3*geluA*v*v))
+	var t [geluBlock]float32
+	for i0 := 0; i0 < len(x); i0 += geluBlock {
+		xs := x[i0:min(i0+geluBlock, len(x))]
+		geluTanh(t[:len(xs)], xs)
+		for i, v := range xs {
+			ti := t[i]
+			dx[i0+i] = dh[i0+i] * (0.5*(1+ti) + 0.5*v*(1-ti*ti)*geluS*(1+3*geluA*v*v))
+		}
 	}
 }
 
-// tanh32 is tanh in float32 through one exponential:
-// tanh(u) = sign(u)·(1 − e)/(1 + e), e = exp(−2|u|) (no overflow).
-func tanh32(u float32) float32 {
-	a := u
-	if a < 0 {
-		a = -a
+// geluBlock is how many elements GELU takes through the vectorised
+// exponential at a time.
+const geluBlock = 256
+
+// geluTanh sets t[i] = tanh(u_i), u_i = √(2/π)·(x_i + 0.044715·x_i³), as
+// sign(u)·(1 − e)/(1 + e) with e = exp(−2|u|) (no overflow), the
+// exponentials by tensor.ExpShift.
+func geluTanh(t, x []float32) {
+	for i, v := range x {
+		u := geluS * (v + geluA*v*v*v)
+		t[i] = -2 * math.Float32frombits(math.Float32bits(u)&^(1<<31))
 	}
-	e := float32(math.Exp(float64(-2 * a)))
-	t := (1 - e) / (1 + e)
-	if u < 0 {
-		return -t
+	tensor.ExpShift(t, t, 0)
+	for i, v := range x {
+		e := t[i]
+		t[i] = (1 - e) / (1 + e)
+		if v < 0 { // u has the sign of x
+			t[i] = -t[i]
+		}
 	}
-	return t
 }
