@@ -40,7 +40,7 @@ type State struct {
 	dgate, dup  []float32   // (N,I)
 	dh          []float32   // (N,I)
 	scores, dsc [][]float32 // per chunk (T,T): one head's attention probabilities and their gradient
-	dwPart      [][]float32 // per chunk (max(C, D)): partial norm-weight gradients
+	dwPart      [][]float32 // per chunk (max(C, D), or 2C for LayerNorm): partial norm-weight (and bias) gradients
 	threads     int
 	lossSum     []float64 // per chunk: summed loss and target count
 	lossCount   []int
@@ -112,8 +112,9 @@ func (m *Model) NewLossState(B, T int) *State {
 // after RoPE and its values (N×(2C + 2·KV·D)) are kept from the forward
 // pass, and Backward recomputes one layer's other activations at a time
 // from them (running q_proj, attention, gate_proj and up_proj again, not
-// k_proj, v_proj, o_proj or down_proj) — about a fifth more compute for a
-// small fraction of the activation memory.
+// k_proj, v_proj, o_proj or down_proj; k_proj too with Config.QKNorm, and
+// GPT-2's fused c_attn and c_fc) — about a fifth more compute for a small
+// fraction of the activation memory.
 func (m *Model) NewCheckpointedState(B, T int) *State {
 	return m.newState(B, T, StateCheckpointed)
 }
