@@ -22,7 +22,7 @@ var Architectures = map[string]string{
 }
 
 // Config is the part of a Hugging Face config.json that fixes the shapes and
-// the numerics of a Llama-family model.
+// the numerics of a Llama-family (or GPT-2) model.
 type Config struct {
 	Architecture     string // e.g. "LlamaForCausalLM"
 	ModelType        string // llama, mistral, qwen2, qwen3, gpt2

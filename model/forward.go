@@ -303,7 +303,7 @@ func (m *Model) Forward(s *State, ids []int) error {
 	x := s.cache(0).x
 	embedForward(x, ids, m.Embed.W)
 	if m.Pos != nil {
-		posForward(x, m.Pos.W, s.T, s.pos0)
+		posForward(x, m.Pos.W, s.T, s.pos0, s.tmpC[:C])
 	}
 	for l, layer := range m.Layers {
 		lc := s.cache(l)

@@ -269,7 +269,7 @@ func LinearKinds() []string {
 	return kinds
 }
 
-// Model is a Llama-family causal language model.
+// Model is a Llama-family (or GPT-2) causal language model.
 type Model struct {
 	Cfg    *Config
 	Embed  *Param // model.embed_tokens.weight [V, C]

@@ -97,10 +97,9 @@ func embedForward(out []float32, ids []int, E tensor.Mat) {
 }
 
 // posForward adds the learned position rows: out[n] += P[pos0 + n mod T].
-// out (N,C), P (positions, C).
-func posForward(out []float32, P tensor.Mat, T, pos0 int) {
+// out (N,C), P (positions, C); row (C) is scratch.
+func posForward(out []float32, P tensor.Mat, T, pos0 int, row []float32) {
 	C := P.Cols
-	row := make([]float32, C)
 	for n := 0; n < len(out)/C; n++ {
 		o := out[n*C : (n+1)*C]
 		for j, v := range P.Row(pos0+n%T, row) {
