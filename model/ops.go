@@ -218,56 +218,55 @@ func layernormBackward(dx, dw, db, dy, x, w, mean, rstd []float32, N, C int) {
 }
 
 // GELU with the tanh approximation (GPT-2's gelu_new):
-// gelu(x) = x/2·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³).
+// gelu(x) = x/2·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³), computed as
+// x·σ(2u) with σ(z) = 1/(1 + e^−z) (the same function: (1 + tanh(u))/2 =
+// σ(2u)), the exponentials by the vectorised tensor.ExpShift, a block at
+// a time. e^−2u overflowing to +Inf gives σ = 0, not NaN.
 const (
 	geluS = 0.7978845608028654 // √(2/π)
 	geluA = 0.044715
 )
 
-// geluForward: h[i] = gelu(x[i]).
-func geluForward(h, x []float32) {
-	var t [geluBlock]float32
-	for i0 := 0; i0 < len(x); i0 += geluBlock {
-		xs := x[i0:min(i0+geluBlock, len(x))]
-		geluTanh(t[:len(xs)], xs)
-		for i, v := range xs {
-			h[i0+i] = 0.5 * v * (1 + t[i])
-		}
-	}
-}
-
-// geluBackward: dx[i] = dh[i]·gelu'(x[i]) with
-// gelu'(x) = (1 + t)/2 + x/2·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²), t = tanh(u).
-func geluBackward(dx, dh, x []float32) {
-	var t [geluBlock]float32
-	for i0 := 0; i0 < len(x); i0 += geluBlock {
-		xs := x[i0:min(i0+geluBlock, len(x))]
-		geluTanh(t[:len(xs)], xs)
-		for i, v := range xs {
-			ti := t[i]
-			dx[i0+i] = dh[i0+i] * (0.5*(1+ti) + 0.5*v*(1-ti*ti)*geluS*(1+3*geluA*v*v))
-		}
-	}
-}
-
-// geluBlock is how many elements GELU takes through the vectorised
-// exponential at a time.
+// geluBlock is how many elements GELU takes through the exponential at a
+// time.
 const geluBlock = 256
 
-// geluTanh sets t[i] = tanh(u_i), u_i = √(2/π)·(x_i + 0.044715·x_i³), as
-// sign(u)·(1 − e)/(1 + e) with e = exp(−2|u|) (no overflow), the
-// exponentials by tensor.ExpShift.
-func geluTanh(t, x []float32) {
+// geluSigma sets sg[i] = σ(2u_i) for x_i.
+func geluSigma(sg, x []float32) {
+	sg = sg[:len(x)]
 	for i, v := range x {
-		u := geluS * (v + geluA*v*v*v)
-		t[i] = -2 * math.Float32frombits(math.Float32bits(u)&^(1<<31))
+		sg[i] = -2 * geluS * (v + geluA*v*v*v)
 	}
-	tensor.ExpShift(t, t, 0)
-	for i, v := range x {
-		e := t[i]
-		t[i] = (1 - e) / (1 + e)
-		if v < 0 { // u has the sign of x
-			t[i] = -t[i]
+	tensor.ExpShift(sg, sg, 0)
+	for i, e := range sg {
+		sg[i] = 1 / (1 + e)
+	}
+}
+
+// geluForward: h[i] = gelu(x[i]).
+func geluForward(h, x []float32) {
+	var sg [geluBlock]float32
+	for i0 := 0; i0 < len(x); i0 += geluBlock {
+		xs := x[i0:min(i0+geluBlock, len(x))]
+		geluSigma(sg[:len(xs)], xs)
+		hs := h[i0 : i0+len(xs)]
+		for i, v := range xs {
+			hs[i] = v * sg[i]
+		}
+	}
+}
+
+// geluBackward: dx[i] = dh[i]·gelu'(x[i]) with, σ = σ(2u),
+// gelu'(x) = σ + x·σ(1 − σ)·2√(2/π)·(1 + 3·0.044715·x²).
+func geluBackward(dx, dh, x []float32) {
+	var sg [geluBlock]float32
+	for i0 := 0; i0 < len(x); i0 += geluBlock {
+		xs := x[i0:min(i0+geluBlock, len(x))]
+		geluSigma(sg[:len(xs)], xs)
+		dxs, dhs := dx[i0:i0+len(xs)], dh[i0:i0+len(xs)]
+		for i, v := range xs {
+			g := sg[i]
+			dxs[i] = dhs[i] * (g + v*g*(1-g)*(2*geluS)*(1+3*geluA*v*v))
 		}
 	}
 }
