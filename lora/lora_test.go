@@ -306,18 +306,25 @@ func TestNewAdapterStartsAsIdentity(t *testing.T) {
 
 func TestTargets(t *testing.T) {
 	m := loadBase(t, ref) // 2 layers
+	qwen3, gpt2 := loadBase(t, refs[1]), loadBase(t, refs[2])
 	for _, tc := range []struct {
+		m       *model.Model
 		targets string
 		layers  []int
 		want    int
 	}{
-		{"q_proj,v_proj", nil, 4},
-		{"all-linear", nil, 14},
-		{"re:.*\\.(q|k)_proj", nil, 4},
-		{"re:model\\.layers\\.1\\.mlp\\..*", nil, 3},
-		{"mlp.down_proj", nil, 2},
-		{"q_proj", []int{1}, 1},
+		{m, "q_proj,v_proj", nil, 4},
+		{m, "all-linear", nil, 14},
+		{m, "re:.*\\.(q|k)_proj", nil, 4},
+		{m, "re:model\\.layers\\.1\\.mlp\\..*", nil, 3},
+		{m, "mlp.down_proj", nil, 2},
+		{m, "q_proj", []int{1}, 1},
+		{qwen3, "all-linear", nil, 14}, // q_norm and k_norm are not linear
+		{gpt2, "all-linear", nil, 8},   // c_attn, attn.c_proj, c_fc, mlp.c_proj
+		{gpt2, "c_proj", nil, 4},       // both c_proj of each layer, as PEFT matches suffixes
+		{gpt2, "c_attn", []int{1}, 1},  // GPT-2's layers are h.N
 	} {
+		m := tc.m
 		cfg := &Config{R: 2, Alpha: 2, Layers: tc.layers}
 		cfg.ParseTargets(tc.targets)
 		lins, err := Targets(m, cfg)
