@@ -183,8 +183,13 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 		if act, _ := raw["activation_function"].(string); act != "" && act != "gelu_new" && act != "gelu_pytorch_tanh" {
 			p.fail("activation_function", fmt.Sprintf("activation %q is not supported (only gelu_new)", act))
 		}
-		if !p.bool("scale_attn_weights", true) || p.bool("scale_attn_by_inverse_layer_idx", false) {
-			p.fail("scale_attn_by_inverse_layer_idx", "attention scores scaled other than by 1/sqrt(head_dim) are not supported")
+		for _, f := range []struct {
+			key string
+			def bool
+		}{{"scale_attn_weights", true}, {"scale_attn_by_inverse_layer_idx", false}} {
+			if p.bool(f.key, f.def) != f.def {
+				p.fail(f.key, "attention scores scaled other than by 1/sqrt(head_dim) are not supported")
+			}
 		}
 		if p.bool("add_cross_attention", false) {
 			p.fail("add_cross_attention", "cross-attention is not supported")
