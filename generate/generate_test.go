@@ -40,10 +40,22 @@ func TestPick(t *testing.T) {
 
 // TestGreedyEqualsFullRecomputation: greedy decoding through the KV cache
 // picks, at every step, the argmax of a full forward pass over the
-// sequence so far.
+// sequence so far (Qwen2; Qwen3 with its head norms; GPT-2 with learned
+// positions).
 func TestGreedyEqualsFullRecomputation(t *testing.T) {
-	cfg, err := model.ParseConfig([]byte(`{"architectures":["Qwen2ForCausalLM"],"vocab_size":23,"hidden_size":16,
-		"intermediate_size":24,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2}`), "test")
+	for _, tc := range []struct{ name, config string }{
+		{"qwen2", `{"architectures":["Qwen2ForCausalLM"],"vocab_size":23,"hidden_size":16,
+		"intermediate_size":24,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2}`},
+		{"qwen3", `{"architectures":["Qwen3ForCausalLM"],"vocab_size":23,"hidden_size":16,"head_dim":8,
+		"intermediate_size":24,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2}`},
+		{"gpt2", `{"architectures":["GPT2LMHeadModel"],"vocab_size":23,"n_embd":16,"n_layer":2,"n_head":4,"n_positions":64}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testGreedyEqualsFullRecomputation(t, tc.config) })
+	}
+}
+
+func testGreedyEqualsFullRecomputation(t *testing.T, config string) {
+	cfg, err := model.ParseConfig([]byte(config), "test")
 	if err != nil {
 		t.Fatal(err)
 	}

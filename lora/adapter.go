@@ -137,6 +137,7 @@ func New(m *model.Model, name string, cfg *Config, seed uint64) (*Adapter, error
 	}
 	r := rand.New(rand.NewPCG(seed, 0x5851f42d4c957f2d))
 	a := &Adapter{Name: name, Config: cfg, Modules: map[string]*model.LoRA{}}
+	cfg.FanInFanOut = conv1D(lins)
 	for _, lin := range lins {
 		A := make([]float32, cfg.R*lin.In)
 		if cfg.Init == "gaussian" {
@@ -322,10 +323,19 @@ func Load(dir string, m *model.Model, name string) (*Adapter, error) {
 		}
 	}
 	a := &Adapter{Name: name, Config: f.Config, Modules: map[string]*model.LoRA{}}
+	var lins []*model.Linear
 	for _, mod := range f.Modules {
 		a.attach(byName[mod.Path], mod.A.F32, mod.B.F32)
+		lins = append(lins, byName[mod.Path])
 	}
+	a.Config.FanInFanOut = conv1D(lins)
 	return a, nil
+}
+
+// conv1D reports whether the modules store their weights [in, out]
+// (PEFT's fan_in_fan_out), as GPT-2's Conv1D modules do.
+func conv1D(lins []*model.Linear) bool {
+	return len(lins) > 0 && lins[0].W.Transposed
 }
 
 // parsePEFTKey splits base_model.model.<module>.lora_{A,B}[.<adapter>].weight.

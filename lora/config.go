@@ -33,6 +33,10 @@ type Config struct {
 	Layers      []int    // layers_to_transform; empty means all
 	BaseModel   string   // base_model_name_or_path
 	Bias        string   // only "none" is supported
+	// FanInFanOut is PEFT's fan_in_fan_out: the adapted modules store their
+	// weights [in, out] (GPT-2's Conv1D). As in PEFT, the model's modules
+	// decide it when the adapter is attached; A and B keep their shapes.
+	FanInFanOut bool
 	raw         map[string]any
 	rx          *regexp.Regexp // compiled TargetRegex, set by Validate
 }
@@ -166,12 +170,15 @@ func (c *Config) Select(paths []string) ([]int, error) {
 		want, strings.Join(ks, ", "), example)
 }
 
-// LayerIndex returns N of a module path containing "layers.N" (for example
-// 3 for model.layers.3.self_attn.q_proj), and false when it has none.
+// LayerIndex returns N of a module path containing "layers.N" or GPT-2's
+// "h.N" (for example 3 for model.layers.3.self_attn.q_proj and for
+// transformer.h.3.attn.c_attn), and false when it has none.
 func LayerIndex(name string) (int, bool) {
 	_, rest, ok := strings.Cut(name, "layers.")
 	if !ok {
-		return 0, false
+		if _, rest, ok = strings.Cut("."+name, ".h."); !ok {
+			return 0, false
+		}
 	}
 	num, _, _ := strings.Cut(rest, ".")
 	n, err := strconv.Atoi(num)
@@ -207,7 +214,7 @@ func (c *Config) peftJSON() map[string]any {
 		"lora_dropout": c.Dropout, "use_rslora": c.RSLoRA, "target_modules": targets,
 		"layers_to_transform": layers, "layers_pattern": nil, "bias": "none",
 		"init_lora_weights": init, "base_model_name_or_path": c.BaseModel,
-		"fan_in_fan_out": false, "modules_to_save": nil, "inference_mode": true,
+		"fan_in_fan_out": c.FanInFanOut, "modules_to_save": nil, "inference_mode": true,
 		"rank_pattern": map[string]any{}, "alpha_pattern": map[string]any{},
 		"use_dora": false, "lora_bias": false, "revision": nil,
 	} {
@@ -227,7 +234,7 @@ func LoadConfig(path string) (*Config, error) {
 
 // ParseConfig parses adapter_config.json bytes; name is used in errors.
 // Features golora does not implement (DoRA, rank/alpha patterns,
-// fan_in_fan_out, modules_to_save, LoRA biases) are refused by name.
+// modules_to_save, LoRA biases) are refused by name.
 func ParseConfig(data []byte, name string) (*Config, error) {
 	var raw map[string]any
 	if err := json.Unmarshal(data, &raw); err != nil {
@@ -294,7 +301,8 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 	if b, _ := raw["bias"].(string); b != "" && b != "none" {
 		return nil, bad("bias", fmt.Sprintf("%q is not supported (only none)", b))
 	}
-	for _, f := range []string{"use_dora", "fan_in_fan_out", "lora_bias"} {
+	c.FanInFanOut, _ = raw["fan_in_fan_out"].(bool)
+	for _, f := range []string{"use_dora", "lora_bias"} {
 		if v, _ := raw[f].(bool); v {
 			return nil, bad(f, "is not supported by golora")
 		}

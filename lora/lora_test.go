@@ -15,8 +15,21 @@ import (
 )
 
 // testdata/ref/lora_train holds a base model, two adapters in PEFT's layout
-// and logits computed by an independent PyTorch implementation.
+// and logits computed by an independent PyTorch implementation;
+// qwen3_lora_train holds the same for a Qwen3 model (q/k head norms, the
+// adapters on q_proj, k_proj and v_proj), gpt2_lora_train for GPT-2 (its
+// Conv1D c_attn and c_fc, fan_in_fan_out).
 const ref = "../testdata/ref/lora_train"
+
+// refs are the fixtures of the tests that run on each.
+var refs = []string{ref, "../testdata/ref/qwen3_lora_train", "../testdata/ref/gpt2_lora_train"}
+
+// forEachRef runs f on each fixture directory of refs as a subtest.
+func forEachRef(t *testing.T, f func(t *testing.T, dir string)) {
+	for _, dir := range refs {
+		t.Run(filepath.Base(dir), func(t *testing.T) { f(t, dir) })
+	}
+}
 
 type expected struct {
 	IDs          [][]int                `json:"ids"`
@@ -28,9 +41,9 @@ type expected struct {
 	GradsInit    map[string][][]float64 `json:"grads_init"` // by PEFT key
 }
 
-func loadExpected(t *testing.T) expected {
+func loadExpected(t *testing.T, dir string) expected {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(ref, "expected.json"))
+	raw, err := os.ReadFile(filepath.Join(dir, "expected.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,9 +54,9 @@ func loadExpected(t *testing.T) expected {
 	return e
 }
 
-func loadBase(t *testing.T) *model.Model {
+func loadBase(t *testing.T, dir string) *model.Model {
 	t.Helper()
-	m, err := model.Load(ref)
+	m, err := model.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,8 +101,10 @@ func flat3(x [][][]float64) []float64 {
 	return out
 }
 
-func TestPEFTAdapterLogits(t *testing.T) {
-	e := loadExpected(t)
+func TestPEFTAdapterLogits(t *testing.T) { forEachRef(t, testPEFTAdapterLogits) }
+
+func testPEFTAdapterLogits(t *testing.T, ref string) {
+	e := loadExpected(t, ref)
 	for _, tc := range []struct {
 		dir  string
 		want [][][]float64
@@ -98,7 +113,7 @@ func TestPEFTAdapterLogits(t *testing.T) {
 		{"adapter_rslora_bf16", e.WithRSLoRABF},
 	} {
 		t.Run(tc.dir, func(t *testing.T) {
-			m := loadBase(t)
+			m := loadBase(t, ref)
 			if err := relErrCheck(relErr(t, logits(t, m, e.IDs), flat3(e.Base))); err != "" {
 				t.Fatal("base " + err)
 			}
@@ -125,12 +140,14 @@ func relErrCheck(e float64) string {
 // reference's grads_init, and the loss with loss_with_adapter_init. The
 // loss is Σ CE over the targets labels[b][t+1] ≠ -100, divided by their
 // count (10 in the fixture).
-func TestPEFTAdapterGrads(t *testing.T) {
-	e := loadExpected(t)
+func TestPEFTAdapterGrads(t *testing.T) { forEachRef(t, testPEFTAdapterGrads) }
+
+func testPEFTAdapterGrads(t *testing.T, ref string) {
+	e := loadExpected(t, ref)
 	if len(e.GradsInit) == 0 {
 		t.Fatal("fixture has no grads_init")
 	}
-	m := loadBase(t)
+	m := loadBase(t, ref)
 	a, err := Load(filepath.Join(ref, "adapter_init"), m, "default")
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +194,7 @@ func TestPEFTAdapterGrads(t *testing.T) {
 }
 
 func TestSaveRoundTripKeepsPEFTNames(t *testing.T) {
-	m := loadBase(t)
+	m := loadBase(t, ref)
 	a, err := Load(filepath.Join(ref, "adapter_rslora_bf16"), m, "default")
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +231,7 @@ func TestSaveRoundTripKeepsPEFTNames(t *testing.T) {
 		t.Errorf("config after round trip: %+v", cfg)
 	}
 	// Reloaded, the adapter computes the same logits.
-	m2 := loadBase(t)
+	m2 := loadBase(t, ref)
 	if _, err := Load(dir, m2, "default"); err != nil {
 		t.Fatal(err)
 	}
@@ -224,8 +241,12 @@ func TestSaveRoundTripKeepsPEFTNames(t *testing.T) {
 }
 
 func TestMergeEqualsAdapterAndUnmergeRestores(t *testing.T) {
-	e := loadExpected(t)
-	m := loadBase(t)
+	forEachRef(t, testMergeEqualsAdapterAndUnmergeRestores)
+}
+
+func testMergeEqualsAdapterAndUnmergeRestores(t *testing.T, ref string) {
+	e := loadExpected(t, ref)
+	m := loadBase(t, ref)
 	a, err := Load(filepath.Join(ref, "adapter_init"), m, "default")
 	if err != nil {
 		t.Fatal(err)
@@ -249,7 +270,7 @@ func TestMergeEqualsAdapterAndUnmergeRestores(t *testing.T) {
 }
 
 func TestNewAdapterStartsAsIdentity(t *testing.T) {
-	m := loadBase(t)
+	m := loadBase(t, ref)
 	before := logits(t, m, [][]int{{5, 6, 7, 8}})
 	for _, init := range []string{"default", "gaussian"} {
 		cfg := &Config{R: 4, Alpha: 8, Init: init, Targets: []string{"all-linear"}}
@@ -284,19 +305,26 @@ func TestNewAdapterStartsAsIdentity(t *testing.T) {
 }
 
 func TestTargets(t *testing.T) {
-	m := loadBase(t) // 2 layers
+	m := loadBase(t, ref) // 2 layers
+	qwen3, gpt2 := loadBase(t, refs[1]), loadBase(t, refs[2])
 	for _, tc := range []struct {
+		m       *model.Model
 		targets string
 		layers  []int
 		want    int
 	}{
-		{"q_proj,v_proj", nil, 4},
-		{"all-linear", nil, 14},
-		{"re:.*\\.(q|k)_proj", nil, 4},
-		{"re:model\\.layers\\.1\\.mlp\\..*", nil, 3},
-		{"mlp.down_proj", nil, 2},
-		{"q_proj", []int{1}, 1},
+		{m, "q_proj,v_proj", nil, 4},
+		{m, "all-linear", nil, 14},
+		{m, "re:.*\\.(q|k)_proj", nil, 4},
+		{m, "re:model\\.layers\\.1\\.mlp\\..*", nil, 3},
+		{m, "mlp.down_proj", nil, 2},
+		{m, "q_proj", []int{1}, 1},
+		{qwen3, "all-linear", nil, 14}, // q_norm and k_norm are not linear
+		{gpt2, "all-linear", nil, 8},   // c_attn, attn.c_proj, c_fc, mlp.c_proj
+		{gpt2, "c_proj", nil, 4},       // both c_proj of each layer, as PEFT matches suffixes
+		{gpt2, "c_attn", []int{1}, 1},  // GPT-2's layers are h.N
 	} {
+		m := tc.m
 		cfg := &Config{R: 2, Alpha: 2, Layers: tc.layers}
 		cfg.ParseTargets(tc.targets)
 		lins, err := Targets(m, cfg)
@@ -372,7 +400,7 @@ func TestLoadRefusesAdaptersThatDoNotFit(t *testing.T) {
 		{"not lora", `{"peft_type":"IA3","r":2,"target_modules":["q_proj"]}`, "peft_type", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := loadBase(t)
+			m := loadBase(t, ref)
 			dir := writeAdapter(t, tc.cfg, tc.ts)
 			_, err := Load(dir, m, "x")
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -398,6 +426,37 @@ func TestParsePEFTKey(t *testing.T) {
 		}
 		if !ok || mod != want[0] || which != want[1] {
 			t.Errorf("%s: got %q %q %v, want %v", key, mod, which, ok, want)
+		}
+	}
+}
+
+// TestFanInFanOut: an adapter on GPT-2's Conv1D modules is written with
+// fan_in_fan_out true, as PEFT writes it, one on Linear modules with false,
+// whatever the config read said (PEFT decides it by module type too).
+func TestFanInFanOut(t *testing.T) {
+	for _, tc := range []struct {
+		ref  string
+		want bool
+	}{{ref, false}, {"../testdata/ref/gpt2_lora_train", true}} {
+		a, err := Load(filepath.Join(tc.ref, "adapter_init"), loadBase(t, tc.ref), "default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Config.FanInFanOut = !tc.want
+		a.Config.raw["fan_in_fan_out"] = !tc.want
+		dir := t.TempDir()
+		if _, err := New(loadBase(t, tc.ref), "x", a.Config, 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Save(dir); err != nil {
+			t.Fatal(err)
+		}
+		c, err := LoadConfig(filepath.Join(dir, ConfigFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.FanInFanOut != tc.want {
+			t.Errorf("%s: saved fan_in_fan_out %v, want %v", tc.ref, c.FanInFanOut, tc.want)
 		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 // TestReadDirRoundTrip reads back what Save writes: the config's fields and
 // every module's A and B, exactly, under PEFT's tensor names.
 func TestReadDirRoundTrip(t *testing.T) {
-	m := loadBase(t)
+	m := loadBase(t, ref)
 	cfg := &Config{R: 4, Alpha: 8, RSLoRA: true, Targets: []string{"q_proj", "down_proj"}, Layers: []int{1}, BaseModel: "some/base"}
 	a, err := New(m, "x", cfg, 7)
 	if err != nil {
@@ -104,8 +104,8 @@ func TestReadDirAdapterNameInKeys(t *testing.T) {
 			t.Errorf("module %d: %s (%s) differs from the original %s", i, mod.Path, mod.AName, o.Path)
 		}
 	}
-	e := loadExpected(t)
-	m := loadBase(t)
+	e := loadExpected(t, ref)
+	m := loadBase(t, ref)
 	if _, err := Load(dir, m, "default"); err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestReadDirWidensHalfPrecision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := loadBase(t)
+	m := loadBase(t, ref)
 	lins := map[string][2]int{}
 	for _, lin := range m.Linears() {
 		lins[lin.Name] = [2]int{lin.Out, lin.In}
@@ -233,7 +233,7 @@ func TestReadDirErrors(t *testing.T) {
 		if _, err := ReadDir(dir); err != nil {
 			t.Fatal(err)
 		}
-		_, err := Load(dir, loadBase(t), "x")
+		_, err := Load(dir, loadBase(t, ref), "x")
 		for _, w := range []string{filepath.Join(dir, WeightsFile), qA, "[2 31]", "[2 32]", "module model.layers.0.self_attn.q_proj"} {
 			if err == nil || !strings.Contains(err.Error(), w) {
 				t.Fatalf("error %v, want one mentioning %q", err, w)

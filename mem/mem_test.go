@@ -61,6 +61,48 @@ func TestBytesPerParameterOnLlama2_7B(t *testing.T) {
 	}
 }
 
+// TestQwen3ParamCount: Qwen/Qwen3-0.6B's config.json (the fields that
+// matter; head_dim 128 ≠ 1024/16, tied embeddings, q_norm and k_norm of
+// 128 per layer) has 596,049,920 parameters: the Hugging Face Hub's
+// safetensors metadata for the checkpoint ("596M params"), of which
+// 440,467,456 are not the embedding (the model card's "Non-Embedding:
+// 0.44B").
+func TestQwen3ParamCount(t *testing.T) {
+	c, err := model.ParseConfig([]byte(`{"architectures":["Qwen3ForCausalLM"],"model_type":"qwen3","vocab_size":151936,
+"hidden_size":1024,"intermediate_size":3072,"num_hidden_layers":28,"num_attention_heads":16,"num_key_value_heads":8,
+"head_dim":128,"rms_norm_eps":1e-06,"rope_theta":1000000,"tie_word_embeddings":true,"attention_bias":false,
+"use_sliding_window":false,"torch_dtype":"bfloat16"}`), "Qwen3-0.6B")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Predict(c, Options{Method: Full, DTypeSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Params != 596_049_920 || b.Params-151936*1024 != 440_467_456 {
+		t.Errorf("Qwen3-0.6B: %d parameters, want 596,049,920", b.Params)
+	}
+}
+
+// TestGPT2ParamCount: GPT-2 (124M)'s config.json has 124,439,808
+// parameters, the count the Hugging Face Hub gives for openai-community/gpt2
+// (tied head; the attn.bias mask buffers are not parameters).
+func TestGPT2ParamCount(t *testing.T) {
+	c, err := model.ParseConfig([]byte(`{"activation_function":"gelu_new","architectures":["GPT2LMHeadModel"],
+"layer_norm_epsilon":1e-05,"model_type":"gpt2","n_ctx":1024,"n_embd":768,"n_head":12,"n_inner":null,"n_layer":12,
+"n_positions":1024,"scale_attn_weights":true,"vocab_size":50257}`), "gpt2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Predict(c, Options{Method: Full, DTypeSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Params != 124_439_808 {
+		t.Errorf("GPT-2: %d parameters, want 124,439,808", b.Params)
+	}
+}
+
 func TestErrors(t *testing.T) {
 	c, _ := model.ParseConfig([]byte(llama2_7b), "llama2")
 	for _, o := range []Options{
@@ -135,6 +177,14 @@ func TestActivationsMatchTheState(t *testing.T) {
 			Options{Method: QLoRA, Rank: 8, Targets: "all-linear", Batch: 3, SeqLen: 100, Threads: 2, GradCheckpoint: true, DoubleQuant: true}},
 		{"qwen2 biases, regex targets in one layer, dropout", "qwen2", nil,
 			Options{Method: LoRA, Rank: 2, Targets: `re:.*\.(k_proj|o_proj|down_proj)`, Layers: []int{1}, Dropout: 0.1, Batch: 1, SeqLen: 33, Threads: 4}},
+		{"qwen3 head norms, full, heads wider than the hidden size", "qwen3", map[string]any{"head_dim": 40, "num_key_value_heads": 2},
+			Options{Method: Full, Batch: 2, SeqLen: 12, Threads: 3}},
+		{"qwen3 checkpointed lora k,v, dropout", "qwen3", map[string]any{"head_dim": 8, "attention_bias": true},
+			Options{Method: LoRA, Rank: 2, Targets: "k_proj,v_proj", Dropout: 0.1, Batch: 2, SeqLen: 10, Threads: 2, GradCheckpoint: true}},
+		{"gpt2 layer norms, gelu, fused c_attn, full", "gpt2", map[string]any{"n_embd": 32, "n_inner": 48, "n_layer": 3, "n_head": 4, "n_positions": 40},
+			Options{Method: Full, Batch: 2, SeqLen: 20, Threads: 3}},
+		{"gpt2 checkpointed lora c_attn,c_fc, dropout", "gpt2", map[string]any{"n_embd": 32, "n_layer": 2, "n_head": 2},
+			Options{Method: LoRA, Rank: 2, Targets: "c_attn,c_fc", Dropout: 0.1, Batch: 2, SeqLen: 10, Threads: 2, GradCheckpoint: true}},
 		{"several lora targets, checkpointed, dropout", "mistral", map[string]any{"sliding_window": 5},
 			Options{Method: LoRA, Rank: 3, Targets: "q_proj,up_proj,down_proj", Dropout: 0.05, Batch: 2, SeqLen: 20, Threads: 5, GradCheckpoint: true}},
 	} {

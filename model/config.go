@@ -17,13 +17,15 @@ var Architectures = map[string]string{
 	"LlamaForCausalLM":   "llama",
 	"MistralForCausalLM": "mistral",
 	"Qwen2ForCausalLM":   "qwen2",
+	"Qwen3ForCausalLM":   "qwen3",
+	"GPT2LMHeadModel":    "gpt2",
 }
 
 // Config is the part of a Hugging Face config.json that fixes the shapes and
-// the numerics of a Llama-family model.
+// the numerics of a Llama-family (or GPT-2) model.
 type Config struct {
 	Architecture     string // e.g. "LlamaForCausalLM"
-	ModelType        string // llama, mistral, qwen2
+	ModelType        string // llama, mistral, qwen2, qwen3, gpt2
 	VocabSize        int
 	HiddenSize       int // C
 	IntermediateSize int // I, the MLP width
@@ -37,7 +39,8 @@ type Config struct {
 	MaxPositions     int
 	TieEmbeddings    bool   // lm_head shares model.embed_tokens.weight
 	QKVBias          bool   // q/k/v projections have a bias (qwen2, llama attention_bias)
-	OBias            bool   // o_proj has a bias (llama attention_bias)
+	OBias            bool   // o_proj has a bias (llama and qwen3 attention_bias)
+	QKNorm           bool   // queries and keys get a per-head RMSNorm over head_dim before RoPE (qwen3)
 	SlidingWindow    int    // 0: full causal attention; else key j is seen from query i when i-j < window
 	TorchDType       string // float32, bfloat16, float16 (informational: compute is float32)
 	BOS, EOS         []int
@@ -48,6 +51,15 @@ type Config struct {
 	// Raw is the whole parsed config.json, kept so that a merged or
 	// quantized model can be written back with every field it came with.
 	Raw map[string]any
+
+	// GPT-2's layer: LayerNorm with bias, (x−mean)/sqrt(var+eps)·w + b,
+	// instead of RMSNorm (eps is RMSNormEps); the MLP
+	// c_proj(gelu_tanh(c_fc(x))) instead of down(silu(gate)⊙up); learned
+	// absolute position embeddings added to the token embeddings instead
+	// of RoPE; q, k and v from one fused linear (its output [q | k | v]);
+	// Conv1D linears, whose weights are stored [in, out] (held transposed,
+	// [out, in], in memory).
+	LayerNorm, GELU, LearnedPos, FusedQKV, Conv1D bool
 }
 
 // RopeScaling is config.json's rope_scaling for the supported types.
@@ -113,19 +125,31 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 	}
 	c.ModelType = Architectures[c.Architecture]
 
+	k := llamaKeys
+	if c.ModelType == "gpt2" {
+		k = gpt2Keys
+	}
 	c.VocabSize = p.int("vocab_size", 0)
-	c.HiddenSize = p.int("hidden_size", 0)
-	c.IntermediateSize = p.int("intermediate_size", 0)
-	c.NumLayers = p.int("num_hidden_layers", 0)
-	c.NumHeads = p.int("num_attention_heads", 0)
+	c.HiddenSize = p.int(k.hidden, 0)
+	c.NumLayers = p.int(k.layers, 0)
+	c.NumHeads = p.int(k.heads, 0)
 	c.NumKVHeads = p.int("num_key_value_heads", c.NumHeads)
 	if c.NumHeads > 0 {
-		c.HeadDim = p.int("head_dim", c.HiddenSize/c.NumHeads)
+		headDim := c.HiddenSize / c.NumHeads
+		if c.ModelType == "qwen3" {
+			headDim = 128 // transformers' Qwen3Config default
+		}
+		c.HeadDim = p.int("head_dim", headDim)
 	}
-	c.RMSNormEps = p.float("rms_norm_eps", 1e-6)
+	eps, positions, inter, tie := 1e-6, 2048, 0, false
+	if c.ModelType == "gpt2" { // GPT2Config's defaults; n_inner null means 4·n_embd
+		eps, positions, inter, tie = 1e-5, 1024, 4*c.HiddenSize, true
+	}
+	c.IntermediateSize = p.int(k.intermediate, inter)
+	c.RMSNormEps = p.float(k.eps, eps)
 	c.RopeTheta = p.float("rope_theta", 10000)
-	c.MaxPositions = p.int("max_position_embeddings", 2048)
-	c.TieEmbeddings = p.bool("tie_word_embeddings", false)
+	c.MaxPositions = p.int(k.positions, positions)
+	c.TieEmbeddings = p.bool("tie_word_embeddings", tie)
 	c.TorchDType, _ = raw["torch_dtype"].(string)
 	if c.TorchDType == "" {
 		c.TorchDType, _ = raw["dtype"].(string)
@@ -144,13 +168,40 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 		if p.bool("mlp_bias", false) {
 			p.fail("mlp_bias", "MLP biases are not supported")
 		}
+	case "qwen3":
+		c.QKVBias = p.bool("attention_bias", false)
+		c.OBias = c.QKVBias
+		c.QKNorm = true
+		if p.bool("use_sliding_window", false) {
+			p.fail("use_sliding_window", "sliding-window attention for qwen3 is not supported")
+		}
 	case "mistral":
 		c.SlidingWindow = p.int("sliding_window", 0)
+	case "gpt2":
+		c.QKVBias, c.OBias = true, true
+		c.LayerNorm, c.GELU, c.LearnedPos, c.FusedQKV, c.Conv1D = true, true, true, true, true
+		if act, _ := raw["activation_function"].(string); act != "" && act != "gelu_new" && act != "gelu_pytorch_tanh" {
+			p.fail("activation_function", fmt.Sprintf("activation %q is not supported (only gelu_new)", act))
+		}
+		for _, f := range []struct {
+			key string
+			def bool
+		}{{"scale_attn_weights", true}, {"scale_attn_by_inverse_layer_idx", false}} {
+			if p.bool(f.key, f.def) != f.def {
+				p.fail(f.key, "attention scores scaled other than by 1/sqrt(head_dim) are not supported")
+			}
+		}
+		if p.bool("add_cross_attention", false) {
+			p.fail("add_cross_attention", "cross-attention is not supported")
+		}
+		if _, ok := raw["quantization_config"]; ok {
+			p.fail("quantization_config", "4-bit GPT-2 checkpoints are not supported (quantize after loading instead)")
+		}
 	}
-	if act, ok := raw["hidden_act"].(string); ok && act != "silu" {
+	if act, ok := raw["hidden_act"].(string); ok && act != "silu" && c.ModelType != "gpt2" {
 		p.fail("hidden_act", fmt.Sprintf("activation %q is not supported (only silu)", act))
 	}
-	if qc, ok := raw["quantization_config"]; ok && qc != nil {
+	if qc, ok := raw["quantization_config"]; ok && qc != nil && p.err == nil {
 		js, _ := json.Marshal(qc)
 		q, err := quant.ParseQuantizationConfig(js)
 		if err != nil {
@@ -176,16 +227,20 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 	for _, f := range []struct {
 		key string
 		v   int
-	}{{"vocab_size", c.VocabSize}, {"hidden_size", c.HiddenSize}, {"intermediate_size", c.IntermediateSize},
-		{"num_hidden_layers", c.NumLayers}, {"num_attention_heads", c.NumHeads}, {"num_key_value_heads", c.NumKVHeads}, {"head_dim", c.HeadDim}} {
+	}{{"vocab_size", c.VocabSize}, {k.hidden, c.HiddenSize}, {k.intermediate, c.IntermediateSize},
+		{k.layers, c.NumLayers}, {k.heads, c.NumHeads}, {"num_key_value_heads", c.NumKVHeads}, {"head_dim", c.HeadDim},
+		{k.positions, c.MaxPositions}} {
 		if f.v <= 0 {
 			return nil, fmt.Errorf("%s: field %q must be a positive integer, got %d", name, f.key, f.v)
 		}
 	}
+	if c.LearnedPos && c.NumKVHeads != c.NumHeads {
+		return nil, fmt.Errorf("%s: num_key_value_heads must equal %s for %s", name, k.heads, c.ModelType)
+	}
 	if c.NumHeads%c.NumKVHeads != 0 {
 		return nil, fmt.Errorf("%s: num_attention_heads (%d) is not a multiple of num_key_value_heads (%d)", name, c.NumHeads, c.NumKVHeads)
 	}
-	if c.HeadDim%2 != 0 {
+	if c.HeadDim%2 != 0 && !c.LearnedPos {
 		return nil, fmt.Errorf("%s: head_dim %d must be even for rotary embeddings", name, c.HeadDim)
 	}
 	if !(c.RMSNormEps > 0) || !(c.RopeTheta > 0) {
@@ -193,6 +248,15 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 	}
 	return c, nil
 }
+
+// configKeys are the config.json names of the shape fields, which GPT-2
+// spells its own way.
+type configKeys struct{ hidden, intermediate, layers, heads, positions, eps string }
+
+var (
+	llamaKeys = configKeys{"hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "max_position_embeddings", "rms_norm_eps"}
+	gpt2Keys  = configKeys{"n_embd", "n_inner", "n_layer", "n_head", "n_positions", "layer_norm_epsilon"}
+)
 
 // cfgParser reads typed fields and remembers the first error.
 type cfgParser struct {

@@ -2,6 +2,7 @@ package model
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -15,6 +16,8 @@ func TestDecodeMatchesFullForward(t *testing.T) {
 	}{
 		{"llama-gqa", "llama", nil},
 		{"qwen2-bias", "qwen2", nil},
+		{"qwen3-qknorm", "qwen3", map[string]any{"head_dim": 8}},
+		{"gpt2-learned-positions", "gpt2", nil},
 		{"mistral-window", "mistral", map[string]any{"sliding_window": 3}},
 		{"llama3-rope", "llama", map[string]any{"rope_scaling": map[string]any{"rope_type": "llama3", "factor": 8, "original_max_position_embeddings": 8}}},
 		{"window-blocks", "mistral", map[string]any{"sliding_window": 3}}, // attention 2 query rows at a time
@@ -58,5 +61,23 @@ func TestDecodeMatchesFullForward(t *testing.T) {
 				t.Error("decoding past the cache's size must fail")
 			}
 		})
+	}
+}
+
+// TestLearnedPositionsBound: a model with learned positions (GPT-2) refuses
+// positions past its table, in a forward pass and in decoding.
+func TestLearnedPositionsBound(t *testing.T) {
+	m := NewRandom(testConfig(t, "gpt2", nil), 0.3, 9) // 12 positions
+	if err := m.Forward(m.NewState(1, 13, false), make([]int, 13)); err == nil || !strings.Contains(err.Error(), "12 learned positions") {
+		t.Errorf("13 positions: %v", err)
+	}
+	cache, s := m.NewCache(13), m.NewState(1, 1, false)
+	for p := 0; p < 12; p++ {
+		if err := m.Decode(s, cache, []int{1}); err != nil {
+			t.Fatalf("position %d: %v", p, err)
+		}
+	}
+	if err := m.Decode(s, cache, []int{1}); err == nil {
+		t.Error("decoding position 12 must fail")
 	}
 }

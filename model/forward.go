@@ -21,6 +21,8 @@ type State struct {
 	xOut   []float32    // (N,C) residual stream after the last layer
 	lnf    []float32    // (N,C) final norm output
 	rstdf  []float32    // (N)
+	meanf  []float32    // (N) the final LayerNorm's row means (Config.LayerNorm)
+	qkv    []float32    // (N,H·D+2·KV·D) the fused q/k/v projection's output, then its gradient (Config.FusedQKV)
 
 	// Logits (N,V) of an inference state: the next-token logits after
 	// Forward. A training or loss state never holds all of them: Loss
@@ -38,7 +40,7 @@ type State struct {
 	dgate, dup  []float32   // (N,I)
 	dh          []float32   // (N,I)
 	scores, dsc [][]float32 // per chunk (T,T): one head's attention probabilities and their gradient
-	dwPart      [][]float32 // per chunk (C): partial norm-weight gradients
+	dwPart      [][]float32 // per chunk (max(C, D), or 2C for LayerNorm): partial norm-weight (and bias) gradients
 	threads     int
 	lossSum     []float64 // per chunk: summed loss and target count
 	lossCount   []int
@@ -73,6 +75,12 @@ type layerCache struct {
 	gate  []float32 // (N,I)
 	up    []float32 // (N,I)
 	h     []float32 // (N,I) silu(gate)⊙up, down_proj input
+	// With Config.QKNorm: q_proj's and k_proj's outputs before the head
+	// norms, and the norms' 1/rms of each row of D (one per head).
+	qRaw, qRstd []float32 // (N,H·D), (N·H)
+	kRaw, kRstd []float32 // (N,KV·D), (N·KV)
+	// With Config.LayerNorm: the two norms' row means.
+	mean1, mean2 []float32 // (N)
 }
 
 // loraCache keeps xa = dropout(x)·Aᵀ (N,r) from forward for backward, and
@@ -104,8 +112,9 @@ func (m *Model) NewLossState(B, T int) *State {
 // after RoPE and its values (N×(2C + 2·KV·D)) are kept from the forward
 // pass, and Backward recomputes one layer's other activations at a time
 // from them (running q_proj, attention, gate_proj and up_proj again, not
-// k_proj, v_proj, o_proj or down_proj) — about a fifth more compute for a
-// small fraction of the activation memory.
+// k_proj, v_proj, o_proj or down_proj; k_proj too with Config.QKNorm, and
+// GPT-2's fused c_attn and c_fc) — about a fifth more compute for a small
+// fraction of the activation memory.
 func (m *Model) NewCheckpointedState(B, T int) *State {
 	return m.newState(B, T, StateCheckpointed)
 }
@@ -147,27 +156,113 @@ func (s *State) cache(layer int) *layerCache {
 	return &s.layers[0]
 }
 
-// rmsnorm is rmsnormForward over the N rows, in parallel.
+// rmsnorm is rmsnormForward over the len(rstd) rows of C values (the N
+// positions, or the N·heads heads of a head norm), in parallel.
 func (s *State) rmsnorm(out, rstd, x, w []float32, C int, eps float64) {
 	j := s.job(jobRMSNorm)
 	j.a, j.b, j.c, j.d, j.width, j.eps = out, rstd, x, w, C, eps
-	s.run(j, s.N)
+	s.run(j, len(rstd))
 }
 
-// rmsnormBack is rmsnormBackward over the N rows, in parallel; the weight
-// gradient (when p is trainable) is summed from per-chunk partials in
-// chunk order, so the result does not depend on scheduling.
+// rmsnormBack is rmsnormBackward over the len(rstd) rows of C values, in
+// parallel; the weight gradient (when p is trainable) is summed from
+// per-chunk partials in chunk order, so the result does not depend on
+// scheduling.
 func (s *State) rmsnormBack(dx []float32, p *Param, dy, x, rstd []float32, C int) {
 	j := s.job(jobRMSNormBack)
 	j.a, j.b, j.c, j.d, j.p, j.width = dx, dy, x, rstd, p, C
-	chunks := s.run(j, s.N)
+	chunks := s.run(j, len(rstd))
 	if p.Grad != nil {
 		for c := 0; c < chunks; c++ {
-			for i, v := range s.dwPart[c] {
+			for i, v := range s.dwPart[c][:C] {
 				p.Grad[i] += v
 			}
 		}
 	}
+}
+
+// norm computes out = norm(x) over the N rows of C: RMSNorm with weight
+// w, or, when the norm has a bias b (Config.LayerNorm), LayerNorm, its row
+// means left in mean.
+func (s *State) norm(c *Config, out, rstd, mean, x []float32, w, b *Param) {
+	if b == nil {
+		s.rmsnorm(out, rstd, x, w.W.F32, c.HiddenSize, c.RMSNormEps)
+		return
+	}
+	j := s.job(jobLayerNorm)
+	j.a, j.b, j.c, j.d, j.e, j.f, j.width, j.eps = out, rstd, x, w.W.F32, b.W.F32, mean, c.HiddenSize, c.RMSNormEps
+	s.run(j, s.N)
+}
+
+// normBack is the backward pass of norm: it adds d loss/d x to dx given
+// dy, and the weight's (and bias's) gradients where trainable, summed from
+// per-chunk partials in chunk order.
+func (s *State) normBack(c *Config, dx []float32, w, b *Param, dy, x, rstd, mean []float32) {
+	C := c.HiddenSize
+	if b == nil {
+		s.rmsnormBack(dx, w, dy, x, rstd, C)
+		return
+	}
+	j := s.job(jobLayerNormBack)
+	j.a, j.b, j.c, j.d, j.f, j.p, j.bias, j.width = dx, dy, x, rstd, mean, w, b, C
+	chunks := s.run(j, s.N)
+	for k, p := range []*Param{w, b} {
+		if p.Grad == nil {
+			continue
+		}
+		for ch := 0; ch < chunks; ch++ {
+			for i, v := range s.dwPart[ch][k*C : (k+1)*C] {
+				p.Grad[i] += v
+			}
+		}
+	}
+}
+
+// headsForward computes the heads of D values per row of a query or key
+// projection (before RoPE): out = lin(ln), or with a head norm
+// (Config.QKNorm) out = rmsnorm_D(raw) with raw = lin(ln), each head
+// normalised on its own with the [D] weight norm, its 1/rms left in rstd
+// (N·heads).
+func (s *State) headsForward(lin *Linear, norm *Param, out, raw, rstd []float32, c *Config) {
+	if norm == nil {
+		s.linearForward(lin, out, s.ln)
+		return
+	}
+	s.linearForward(lin, raw, s.ln)
+	s.rmsnorm(out, rstd, raw, norm.W.F32, c.HeadDim, c.RMSNormEps)
+}
+
+// splitQKV copies the fused projection's rows [q | k | v] into q, k, v;
+// joinQKV is its reverse, for the gradients.
+func splitQKV(qkv, q, k, v []float32, qd, kvd int) {
+	w := qd + 2*kvd
+	for n := 0; n < len(q)/qd; n++ {
+		row := qkv[n*w : (n+1)*w]
+		copy(q[n*qd:(n+1)*qd], row[:qd])
+		copy(k[n*kvd:(n+1)*kvd], row[qd:qd+kvd])
+		copy(v[n*kvd:(n+1)*kvd], row[qd+kvd:])
+	}
+}
+
+func joinQKV(qkv, q, k, v []float32, qd, kvd int) {
+	w := qd + 2*kvd
+	for n := 0; n < len(q)/qd; n++ {
+		row := qkv[n*w : (n+1)*w]
+		copy(row[:qd], q[n*qd:(n+1)*qd])
+		copy(row[qd:qd+kvd], k[n*kvd:(n+1)*kvd])
+		copy(row[qd+kvd:], v[n*kvd:(n+1)*kvd])
+	}
+}
+
+// gelu is geluForward (h = gelu(up)) or geluBackward (dup = dh·gelu'(up))
+// over the N rows of the layer's MLP, in parallel.
+func (s *State) gelu(lc *layerCache, I int, backward bool) {
+	j := s.job(jobGELU)
+	if backward {
+		j.kind = jobGELUBack
+	}
+	j.lc, j.width = lc, I
+	s.run(j, s.N)
 }
 
 // rope rotates (dir 1) or un-rotates (dir -1) the nh heads of every row.
@@ -200,10 +295,16 @@ func (m *Model) Forward(s *State, ids []int) error {
 			return fmt.Errorf("forward: token id %d at position %d is outside the vocabulary [0,%d)", id, i, c.VocabSize)
 		}
 	}
+	if m.Pos != nil && s.pos0+s.T > c.MaxPositions {
+		return fmt.Errorf("forward: position %d is past the model's %d learned positions", s.pos0+s.T-1, c.MaxPositions)
+	}
 	copy(s.ids, ids)
 	N, C := s.N, c.HiddenSize
 	x := s.cache(0).x
 	embedForward(x, ids, m.Embed.W)
+	if m.Pos != nil {
+		posForward(x, m.Pos.W, s.T, s.pos0, s.tmpC[:C])
+	}
 	for l, layer := range m.Layers {
 		lc := s.cache(l)
 		out := s.xOut
@@ -219,7 +320,7 @@ func (m *Model) Forward(s *State, ids []int) error {
 			copy(lc.x, out)
 		}
 	}
-	s.rmsnorm(s.lnf, s.rstdf, s.xOut, m.Norm.W.F32, C, c.RMSNormEps)
+	s.norm(c, s.lnf, s.rstdf, s.meanf, s.xOut, m.Norm, m.NormBias)
 	s.headDone = false
 	if !s.chunked {
 		tensor.Gemm(false, true, 1, tensor.FromF32(s.lnf, N, C), m.LMHead.W, 0, s.Logits, c.VocabSize)
@@ -228,21 +329,38 @@ func (m *Model) Forward(s *State, ids []int) error {
 }
 
 // layerForward computes out = x2 + down(swiglu(gate(ln2), up(ln2))) with
-// x2 = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1))). With out nil
-// it recomputes a checkpointed layer for backward from the kept x, x2, k
-// and v: k_proj and v_proj are not run again, and backward needs neither
-// o_proj's nor down_proj's output (each adapter keeps its own x·Aᵀ from
-// the forward pass), so those do not run either.
+// x2 = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1))) (with
+// Config.QKNorm, q and k are each normalised per head before RoPE; for
+// GPT-2, q, k and v come from the fused c_attn without RoPE, the MLP is
+// c_proj(gelu(c_fc(ln2))) and the norms are LayerNorms). With out nil it
+// recomputes a checkpointed layer for backward from the kept x, x2, k and
+// v: k_proj (unless the key norm's backward needs its output) and v_proj
+// are not run again, and backward needs neither o_proj's nor down_proj's
+// output (each adapter keeps its own x·Aᵀ from the forward pass), so those
+// do not run either.
 func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []float32) {
 	c := m.Cfg
-	C := c.HiddenSize
-	s.rmsnorm(s.ln, lc.rstd1, lc.x, l.InputNorm.W.F32, C, c.RMSNormEps)
-	s.linearForward(l.Q, lc.q, s.ln)
-	s.rope(lc.q, c.NumHeads, c.HeadDim, 1)
-	if out != nil {
-		s.linearForward(l.K, lc.k, s.ln)
-		s.linearForward(l.V, lc.v, s.ln)
-		s.rope(lc.k, c.NumKVHeads, c.HeadDim, 1)
+	qd, kvd := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
+	s.norm(c, s.ln, lc.rstd1, lc.mean1, lc.x, l.InputNorm, l.InputNormBias)
+	// Recomputed, k (and v) equal the kept ones bit for bit.
+	kAgain := out != nil || c.QKNorm || l.QKV != nil
+	if l.QKV != nil {
+		s.linearForward(l.QKV, s.qkv, s.ln)
+		splitQKV(s.qkv, lc.q, lc.k, lc.v, qd, kvd)
+	} else {
+		s.headsForward(l.Q, l.QNorm, lc.q, lc.qRaw, lc.qRstd, c)
+		if kAgain {
+			s.headsForward(l.K, l.KNorm, lc.k, lc.kRaw, lc.kRstd, c)
+		}
+		if out != nil {
+			s.linearForward(l.V, lc.v, s.ln)
+		}
+	}
+	if !c.LearnedPos {
+		s.rope(lc.q, c.NumHeads, c.HeadDim, 1)
+		if kAgain {
+			s.rope(lc.k, c.NumKVHeads, c.HeadDim, 1)
+		}
 	}
 	m.attentionForward(s, lc, li)
 	if out != nil {
@@ -251,11 +369,16 @@ func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []f
 			lc.x2[i] = lc.x[i] + s.tmpC[i]
 		}
 	}
-	s.rmsnorm(s.ln, lc.rstd2, lc.x2, l.PostNorm.W.F32, C, c.RMSNormEps)
-	s.linearForward(l.Gate, lc.gate, s.ln)
-	s.linearForward(l.Up, lc.up, s.ln)
+	s.norm(c, s.ln, lc.rstd2, lc.mean2, lc.x2, l.PostNorm, l.PostNormBias)
 	I := c.IntermediateSize
-	s.swiglu(lc, I, false)
+	if c.GELU {
+		s.linearForward(l.Up, lc.up, s.ln)
+		s.gelu(lc, I, false)
+	} else {
+		s.linearForward(l.Gate, lc.gate, s.ln)
+		s.linearForward(l.Up, lc.up, s.ln)
+		s.swiglu(lc, I, false)
+	}
 	if out == nil {
 		return
 	}
@@ -616,7 +739,7 @@ func (m *Model) Backward(s *State) {
 	c := m.Cfg
 	C := c.HiddenSize
 	clear(s.dx)
-	s.rmsnormBack(s.dx, m.Norm, s.dln, s.xOut, s.rstdf, C)
+	s.normBack(c, s.dx, m.Norm, m.NormBias, s.dln, s.xOut, s.rstdf, s.meanf)
 	for l := len(m.Layers) - 1; l >= 0; l-- {
 		lc := s.cache(l)
 		if s.kept != nil {
@@ -628,29 +751,59 @@ func (m *Model) Backward(s *State) {
 	if m.Embed.Grad != nil {
 		embedBackward(m.Embed.Grad, s.dx, s.ids, C)
 	}
+	if m.Pos != nil && m.Pos.Grad != nil {
+		posBackward(m.Pos.Grad, s.dx, s.T, C)
+	}
 }
 
 // layerBackward takes the gradient of the layer's output in s.dx and leaves
 // the gradient of its input there.
 func (m *Model) layerBackward(s *State, l *Layer, lc *layerCache) {
 	c := m.Cfg
-	C := c.HiddenSize
 	// MLP branch: out = x2 + down(h).
 	s.linearBackward(l.Down, s.dh, s.dx, lc.h, false)
 	I := c.IntermediateSize
-	s.swiglu(lc, I, true)
-	s.rmsnorm(s.ln, lc.rstd2, lc.x2, l.PostNorm.W.F32, C, c.RMSNormEps)
-	s.linearBackward(l.Gate, s.dln, s.dgate, s.ln, false)
-	s.linearBackward(l.Up, s.dln, s.dup, s.ln, true)
-	s.rmsnormBack(s.dx, l.PostNorm, s.dln, lc.x2, lc.rstd2, C)
+	if c.GELU {
+		s.gelu(lc, I, true)
+		s.norm(c, s.ln, lc.rstd2, lc.mean2, lc.x2, l.PostNorm, l.PostNormBias)
+		s.linearBackward(l.Up, s.dln, s.dup, s.ln, false)
+	} else {
+		s.swiglu(lc, I, true)
+		s.norm(c, s.ln, lc.rstd2, lc.mean2, lc.x2, l.PostNorm, l.PostNormBias)
+		s.linearBackward(l.Gate, s.dln, s.dgate, s.ln, false)
+		s.linearBackward(l.Up, s.dln, s.dup, s.ln, true)
+	}
+	s.normBack(c, s.dx, l.PostNorm, l.PostNormBias, s.dln, lc.x2, lc.rstd2, lc.mean2)
 	// Attention branch: x2 = x + o(att).
 	s.linearBackward(l.O, s.datt, s.dx, lc.att, false)
 	m.attentionBackward(s, lc)
-	s.rope(s.dq, c.NumHeads, c.HeadDim, -1)
-	s.rope(s.dk, c.NumKVHeads, c.HeadDim, -1)
-	s.rmsnorm(s.ln, lc.rstd1, lc.x, l.InputNorm.W.F32, C, c.RMSNormEps)
-	s.linearBackward(l.Q, s.dln, s.dq, s.ln, false)
-	s.linearBackward(l.K, s.dln, s.dk, s.ln, true)
+	if !c.LearnedPos {
+		s.rope(s.dq, c.NumHeads, c.HeadDim, -1)
+		s.rope(s.dk, c.NumKVHeads, c.HeadDim, -1)
+	}
+	s.norm(c, s.ln, lc.rstd1, lc.mean1, lc.x, l.InputNorm, l.InputNormBias)
+	if l.QKV != nil {
+		joinQKV(s.qkv, s.dq, s.dk, s.dv, c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim)
+		s.linearBackward(l.QKV, s.dln, s.qkv, s.ln, false)
+		s.normBack(c, s.dx, l.InputNorm, l.InputNormBias, s.dln, lc.x, lc.rstd1, lc.mean1)
+		return
+	}
+	dq, dk := s.dq, s.dk
+	if c.QKNorm {
+		// Through the head norms: d q_proj's output goes to datt (free
+		// once attention's backward is done), d k_proj's to dq (free once
+		// q_proj's backward is).
+		dq = s.datt
+		clear(dq)
+		s.rmsnormBack(dq, l.QNorm, s.dq, lc.qRaw, lc.qRstd, c.HeadDim)
+	}
+	s.linearBackward(l.Q, s.dln, dq, s.ln, false)
+	if c.QKNorm {
+		dk = s.dq[:len(s.dk)]
+		clear(dk)
+		s.rmsnormBack(dk, l.KNorm, s.dk, lc.kRaw, lc.kRstd, c.HeadDim)
+	}
+	s.linearBackward(l.K, s.dln, dk, s.ln, true)
 	s.linearBackward(l.V, s.dln, s.dv, s.ln, true)
-	s.rmsnormBack(s.dx, l.InputNorm, s.dln, lc.x, lc.rstd1, C)
+	s.normBack(c, s.dx, l.InputNorm, l.InputNormBias, s.dln, lc.x, lc.rstd1, lc.mean1)
 }

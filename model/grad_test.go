@@ -92,6 +92,73 @@ func TestRoPEGrad(t *testing.T) {
 	checkGrad(t, "dx", x, dx, loss, 200)
 }
 
+// TestHeadNormGrad checks the query/key head norm of Config.QKNorm as the
+// layer runs it: y = rope(w ⊙ x/rms(x)) over each head of D values of the
+// N·nh heads, on several threads (the weight gradient summed from the
+// chunks' partials, D wider than the hidden size C).
+func TestHeadNormGrad(t *testing.T) {
+	t.Cleanup(func() { tensor.SetThreads(0) })
+	tensor.SetThreads(3)
+	r := rand.New(rand.NewPCG(41, 42))
+	m := NewRandom(testConfig(t, "qwen3", map[string]any{"head_dim": 20}), 0.1, 1)
+	s := m.NewState(2, 3, true)
+	nh, D := m.Cfg.NumKVHeads, m.Cfg.HeadDim
+	w := m.Layers[0].KNorm
+	w.SetTrainable(true)
+	copy(w.W.F32, randSlice(r, D, 1))
+	x, rr := randSlice(r, s.N*nh*D, 1), randSlice(r, s.N*nh*D, 1)
+	y, rstd := make([]float32, len(x)), make([]float32, s.N*nh)
+	loss := func() float64 {
+		s.rmsnorm(y, rstd, x, w.W.F32, D, 1e-5)
+		s.rope(y, nh, D, 1)
+		return dot64(y, rr)
+	}
+	loss()
+	dy := slices.Clone(rr)
+	s.rope(dy, nh, D, -1)
+	dx := make([]float32, len(x))
+	s.rmsnormBack(dx, w, dy, x, rstd, D)
+	checkGrad(t, "dx", x, dx, loss, 100)
+	checkGrad(t, "dw", w.W.F32, slices.Clone(w.Grad), loss, D)
+}
+
+func TestLayerNormGrad(t *testing.T) {
+	r := rand.New(rand.NewPCG(43, 44))
+	N, C := 3, 8
+	x, w, b, rr := randSlice(r, N*C, 1), randSlice(r, C, 1), randSlice(r, C, 1), randSlice(r, N*C, 1)
+	out, mean, rstd := make([]float32, N*C), make([]float32, N), make([]float32, N)
+	loss := func() float64 {
+		layernormForward(out, mean, rstd, x, w, b, N, C, 1e-5)
+		return dot64(out, rr)
+	}
+	loss()
+	dx, dw, db := make([]float32, N*C), make([]float32, C), make([]float32, C)
+	layernormBackward(dx, dw, db, rr, x, w, mean, rstd, N, C)
+	checkGrad(t, "dx", x, dx, loss, 100)
+	checkGrad(t, "dw", w, dw, loss, 100)
+	checkGrad(t, "db", b, db, loss, 100)
+}
+
+func TestGELUGrad(t *testing.T) {
+	r := rand.New(rand.NewPCG(45, 46))
+	n := 60
+	x, rr := randSlice(r, n, 2), randSlice(r, n, 1)
+	x[0], x[1] = 12, -12 // saturated tanh
+	h := make([]float32, n)
+	loss := func() float64 { geluForward(h, x); return dot64(h, rr) }
+	loss()
+	// gelu(x) against float64 tanh: the float32 tanh through exp is exact to rounding.
+	for i, v := range x {
+		u := float64(v)
+		if want := 0.5 * u * (1 + math.Tanh(geluS*(u+geluA*u*u*u))); math.Abs(float64(h[i])-want) > 1e-6*math.Max(1, math.Abs(want)) {
+			t.Errorf("gelu(%g) = %g, want %g", v, h[i], want)
+		}
+	}
+	dx := make([]float32, n)
+	geluBackward(dx, rr, x)
+	checkGrad(t, "dx", x, dx, loss, n)
+}
+
 func TestSwiGLUGrad(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	n := 40
@@ -125,15 +192,26 @@ func TestCrossEntropyGrad(t *testing.T) {
 	checkGrad(t, "dlogits", logits, append([]float32(nil), work...), loss, N*V)
 }
 
-// testConfig is a tiny config of the given model type; extra fields
-// override the defaults.
+// testConfig is a tiny config of the given model type (head_dim 4 for
+// qwen3, whose default is 128); extra fields override the defaults.
 func testConfig(t testing.TB, modelType string, extra map[string]any) *Config {
 	t.Helper()
-	arch := map[string]string{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM"}[modelType]
+	arch := map[string]string{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
+		"qwen3": "Qwen3ForCausalLM"}[modelType]
 	js := fmt.Sprintf(`{"architectures":[%q],"model_type":%q,"vocab_size":19,"hidden_size":16,
 		"intermediate_size":24,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,
 		"rms_norm_eps":1e-5,"rope_theta":10000,"tie_word_embeddings":false,"hidden_act":"silu"`, arch, modelType)
+	if _, ok := extra["head_dim"]; modelType == "qwen3" && !ok {
+		js += `,"head_dim":4`
+	}
+	if modelType == "gpt2" { // GPT-2's own key names (extra's Llama names are translated); 4 heads of 4
+		js = `{"architectures":["GPT2LMHeadModel"],"model_type":"gpt2","vocab_size":19,"n_embd":16,"n_inner":24,
+			"n_layer":2,"n_head":4,"n_positions":12,"layer_norm_epsilon":1e-5,"activation_function":"gelu_new"`
+	}
 	for k, v := range extra {
+		if g, ok := gpt2Keys.of(k); ok && modelType == "gpt2" {
+			k = g
+		}
 		js += fmt.Sprintf(",%q:%s", k, jsonValue(v))
 	}
 	c, err := ParseConfig([]byte(js+"}"), "test config")
@@ -141,6 +219,16 @@ func testConfig(t testing.TB, modelType string, extra map[string]any) *Config {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// of is GPT-2's name for the Llama config key k.
+func (g configKeys) of(k string) (string, bool) {
+	for i, l := range []string{llamaKeys.hidden, llamaKeys.intermediate, llamaKeys.layers, llamaKeys.heads, llamaKeys.positions, llamaKeys.eps} {
+		if l == k {
+			return []string{g.hidden, g.intermediate, g.layers, g.heads, g.positions, g.eps}[i], true
+		}
+	}
+	return "", false
 }
 
 func jsonValue(v any) string {
@@ -243,6 +331,11 @@ func TestModelGrad(t *testing.T) {
 		{"llama-tied", "llama", map[string]any{"tie_word_embeddings": true}},
 		{"qwen2-bias", "qwen2", map[string]any{"tie_word_embeddings": true}},
 		{"mistral-window", "mistral", map[string]any{"sliding_window": 3, "head_dim": 6}},
+		{"qwen3-qknorm-tied", "qwen3", map[string]any{"tie_word_embeddings": true, "head_dim": 6}},
+		// Heads wider than the hidden size: the head norms are the widest norms.
+		{"qwen3-wide-heads-bias", "qwen3", map[string]any{"head_dim": 20, "attention_bias": true}},
+		{"gpt2", "gpt2", nil},
+		{"gpt2-untied", "gpt2", map[string]any{"tie_word_embeddings": false}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(15, 16))
@@ -286,22 +379,36 @@ func TestModelGrad(t *testing.T) {
 // (base and LoRA, dropout on) equals the one computed with all
 // activations kept.
 func TestCheckpointedMatchesFull(t *testing.T) {
+	for _, model := range []string{"qwen2", "qwen3", "gpt2"} {
+		t.Run(model, func(t *testing.T) { testCheckpointedMatchesFull(t, model) })
+	}
+}
+
+func testCheckpointedMatchesFull(t *testing.T, model string) {
 	r := rand.New(rand.NewPCG(31, 32))
-	m := NewRandom(testConfig(t, "qwen2", map[string]any{"num_hidden_layers": 3}), 0.3, 5)
+	m := NewRandom(testConfig(t, model, map[string]any{"num_hidden_layers": 3}), 0.3, 5)
+	q := m.Layers[1].Linears()[0] // q_proj, or GPT-2's fused c_attn
 	a := &LoRA{Adapter: "x", Rank: 2, Scale: 2, Dropout: 0.3,
-		A: NewParam("A", []int{2, 16}, randSlice(r, 32, 0.3)), B: NewParam("B", []int{16, 2}, randSlice(r, 32, 0.3))}
-	m.Layers[1].Q.LoRA = append(m.Layers[1].Q.LoRA, a)
+		A: NewParam("A", []int{2, 16}, randSlice(r, 32, 0.3)), B: NewParam("B", []int{q.Out, 2}, randSlice(r, 2*q.Out, 0.3))}
+	q.LoRA = append(q.LoRA, a)
 	// down_proj is not recomputed: its adapter keeps x·Aᵀ from the forward pass.
 	d := &LoRA{Adapter: "x", Rank: 2, Scale: 2, Dropout: 0.3,
 		A: NewParam("dA", []int{2, 24}, randSlice(r, 48, 0.3)), B: NewParam("dB", []int{16, 2}, randSlice(r, 32, 0.3))}
 	m.Layers[2].Down.LoRA = append(m.Layers[2].Down.LoRA, d)
+	adapters := []*Param{a.A, a.B, d.A, d.B}
+	if model == "qwen3" { // k_proj is recomputed for its norm's backward: give it an adapter too
+		k := &LoRA{Adapter: "x", Rank: 2, Scale: 2, Dropout: 0.3,
+			A: NewParam("kA", []int{2, 16}, randSlice(r, 32, 0.3)), B: NewParam("kB", []int{8, 2}, randSlice(r, 16, 0.3))}
+		m.Layers[0].K.LoRA = append(m.Layers[0].K.LoRA, k)
+		adapters = append(adapters, k.A, k.B)
+	}
 	m.SetTrainable(func(string) bool { return true })
-	for _, p := range []*Param{a.A, a.B, d.A, d.B} {
+	for _, p := range adapters {
 		p.SetTrainable(true)
 	}
 	ids := []int{1, 2, 3, 4, 5, 6, 7, 8}
 	grads := func(s *State) [][]float32 {
-		for _, p := range append(m.Params(), a.A, a.B, d.A, d.B) {
+		for _, p := range append(m.Params(), adapters...) {
 			clear(p.Grad)
 		}
 		s.Dropout, s.DropoutSeed = true, 99
@@ -311,7 +418,7 @@ func TestCheckpointedMatchesFull(t *testing.T) {
 		m.Loss(s, ids, 7)
 		m.Backward(s)
 		var out [][]float32
-		for _, p := range append(m.Params(), a.A, a.B, d.A, d.B) {
+		for _, p := range append(m.Params(), adapters...) {
 			out = append(out, slices.Clone(p.Grad))
 		}
 		return out

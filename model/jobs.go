@@ -20,6 +20,10 @@ const (
 	jobAttention
 	jobAttentionBack
 	jobLoss
+	jobLayerNorm
+	jobLayerNormBack
+	jobGELU
+	jobGELUBack
 )
 
 // maxChunks bounds the chunks of one loop (the pool runs at most 64 parts).
@@ -37,6 +41,8 @@ type job struct {
 	a, b, c   []float32
 	d         []float32
 	p         *Param
+	bias      *Param    // jobLayerNormBack: the LayerNorm's bias
+	e, f      []float32 // jobLayerNorm(Back): the bias values, the row means
 	width, d2 int
 	eps       float64
 	dir       float32
@@ -76,7 +82,7 @@ func (j *job) RunPart(c int) {
 		C := j.width
 		var part []float32
 		if j.p.Grad != nil {
-			part = s.dwPart[c]
+			part = s.dwPart[c][:C]
 			clear(part)
 		}
 		rmsnormBackward(j.a[lo*C:hi*C], part, j.b[lo*C:hi*C], j.c[lo*C:hi*C], j.p.W.F32, j.d[lo:hi], hi-lo, C)
@@ -92,6 +98,27 @@ func (j *job) RunPart(c int) {
 		j.m.attentionForwardPart(s, j.lc, j.layer, lo, hi, c)
 	case jobAttentionBack:
 		j.m.attentionBackwardPart(s, j.lc, lo, hi, c)
+	case jobLayerNorm:
+		C := j.width
+		layernormForward(j.a[lo*C:hi*C], j.f[lo:hi], j.b[lo:hi], j.c[lo*C:hi*C], j.d, j.e, hi-lo, C, j.eps)
+	case jobLayerNormBack:
+		C := j.width
+		var dw, db []float32
+		if j.p.Grad != nil {
+			dw = s.dwPart[c][:C]
+			clear(dw)
+		}
+		if j.bias.Grad != nil {
+			db = s.dwPart[c][C : 2*C]
+			clear(db)
+		}
+		layernormBackward(j.a[lo*C:hi*C], dw, db, j.b[lo*C:hi*C], j.c[lo*C:hi*C], j.p.W.F32, j.f[lo:hi], j.d[lo:hi], hi-lo, C)
+	case jobGELU:
+		I, lc := j.width, j.lc
+		geluForward(lc.h[lo*I:hi*I], lc.up[lo*I:hi*I])
+	case jobGELUBack:
+		I, lc := j.width, j.lc
+		geluBackward(s.dup[lo*I:hi*I], s.dh[lo*I:hi*I], lc.up[lo*I:hi*I])
 	case jobLoss:
 		s.lossSum[c], s.lossCount[c] = crossEntropy(j.a, j.r0, j.labels, j.r0+lo, j.r0+hi, s.T, j.width, j.norm)
 	}

@@ -27,12 +27,15 @@ func Load(dir string) (*Model, error) {
 		return nil, err
 	}
 	m, err := assemble(cfg, func(s paramSpec) (*Param, error) {
-		if cfg.Quant != nil && s.cols > 0 && strings.HasPrefix(s.name, "model.layers.") {
+		if cfg.Quant != nil && s.linear {
 			if p, err := loadQuantized(dir, set, s); p != nil || err != nil {
 				return p, err
 			}
 		}
 		t, ok := set.Tensor(s.name)
+		if bare, cut := strings.CutPrefix(s.name, "transformer."); !ok && cut {
+			t, ok = set.Tensor(bare) // the original GPT-2 checkpoint's names: h.0.…, wte, wpe, ln_f
+		}
 		if !ok {
 			return nil, fmt.Errorf("%s: tensor %q is missing (architecture %s needs it)", dir, s.name, cfg.Architecture)
 		}
@@ -61,6 +64,16 @@ func paramFromTensor(dir string, t safetensors.Tensor, s paramSpec) (*Param, err
 	w, err := t.Mat(rows, cols)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	if s.transposed { // held [out, in]: an owned float32 transpose
+		tr := make([]float32, rows*cols)
+		row := make([]float32, cols)
+		for i := 0; i < rows; i++ {
+			for j, v := range w.Row(i, row) {
+				tr[j*rows+i] = v
+			}
+		}
+		return &Param{Name: s.name, Shape: want, W: tensor.FromF32(tr, cols, rows), owned: true, Transposed: true}, nil
 	}
 	return &Param{Name: s.name, Shape: want, W: w}, nil
 }
@@ -93,6 +106,9 @@ func (m *Model) Save(dir string, dtype tensor.DType) error {
 	}
 	var ts []safetensors.Tensor
 	for _, p := range m.Params() {
+		if p.W.DType == tensor.Q4 && p.Transposed {
+			return fmt.Errorf("save: %s: 4-bit Conv1D weights cannot be written in bitsandbytes' layout", p.Name)
+		}
 		if p.W.DType == tensor.Q4 {
 			qt, err := quantTensors(p)
 			if err != nil {
@@ -109,10 +125,20 @@ func (m *Model) Save(dir string, dtype tensor.DType) error {
 	return atomicfile.WriteFile(filepath.Join(dir, "config.json"), append(js, '\n'))
 }
 
-// encodeParam converts a parameter to a safetensors tensor of dtype.
+// encodeParam converts a parameter to a safetensors tensor of dtype, in
+// its stored layout (a transposed parameter transposed back).
 func encodeParam(p *Param, dtype tensor.DType) safetensors.Tensor {
 	n := p.NumElements()
 	row := make([]float32, p.W.Cols)
+	if p.Transposed {
+		out := make([]float32, n)
+		for i := 0; i < p.W.Rows; i++ {
+			for j, v := range p.W.Row(i, row) {
+				out[j*p.W.Rows+i] = v
+			}
+		}
+		return encodeParam(&Param{Name: p.Name, Shape: p.Shape, W: tensor.FromF32(out, p.Shape[0], p.Shape[1])}, dtype)
+	}
 	switch dtype {
 	case tensor.F32:
 		out := make([]float32, 0, n)

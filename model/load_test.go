@@ -124,7 +124,16 @@ func TestLoadErrorsNameTheProblem(t *testing.T) {
 		}, []string{"model.safetensors"}},
 		{"unsupported architecture", func(dir string) {
 			os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"architectures":["GPTNeoXForCausalLM"],"vocab_size":19}`), 0o644)
-		}, []string{"GPTNeoXForCausalLM", "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"}},
+		}, []string{"GPTNeoXForCausalLM", "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "GPT2LMHeadModel"}},
+		{"gpt2 activation", func(dir string) {
+			os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"architectures":["GPT2LMHeadModel"],"vocab_size":19,"n_embd":16,"n_layer":2,"n_head":4,"activation_function":"relu"}`), 0o644)
+		}, []string{"config.json", "activation_function", "relu"}},
+		{"gpt2 shape field", func(dir string) {
+			os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"architectures":["GPT2LMHeadModel"],"vocab_size":19,"n_embd":16,"n_head":4}`), 0o644)
+		}, []string{"config.json", "n_layer"}},
+		{"qwen3 sliding window", func(dir string) {
+			os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"architectures":["Qwen3ForCausalLM"],"vocab_size":19,"hidden_size":16,"intermediate_size":24,"num_hidden_layers":2,"num_attention_heads":4,"head_dim":4,"use_sliding_window":true}`), 0o644)
+		}, []string{"config.json", "use_sliding_window", "qwen3"}},
 		{"bad config field", func(dir string) {
 			os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"architectures":["LlamaForCausalLM"],"vocab_size":"many"}`), 0o644)
 		}, []string{"config.json", "vocab_size"}},

@@ -1,4 +1,5 @@
-// Package model holds the Llama-family transformer (llama, mistral, qwen2):
+// Package model holds the Llama-family transformer (llama, mistral, qwen2,
+// qwen3) and GPT-2:
 // its config, its weights as views into memory-mapped safetensors files, and
 // a forward and backward pass with Hugging Face transformers semantics,
 // computed in float32 whatever the stored dtype.
@@ -29,6 +30,9 @@ type Param struct {
 	W     tensor.Mat // the value; may view a read-only file mapping
 	Grad  []float32  // d loss/d W, same layout as W; nil while frozen
 	owned bool       // W.F32 is a private float32 copy that may be written
+	// Transposed: W holds the transpose of the stored [Shape[0],
+	// Shape[1]] tensor (a Conv1D weight, stored [in, out], held [out, in]).
+	Transposed bool
 }
 
 // NewParam makes a parameter that owns data, viewed as shape (a vector is
@@ -100,10 +104,16 @@ type LoRA struct {
 // Layer is one decoder block.
 type Layer struct {
 	InputNorm, PostNorm *Param // [C]
+	QNorm, KNorm        *Param // [D] per-head query and key norms (Config.QKNorm), else nil
 	Q, K, V, O          *Linear
 	Gate, Up, Down      *Linear
 	linears             []*Linear // in Config.LayerLinears order
 	_                   struct{}
+	// GPT-2: the LayerNorms' biases ([C]); c_attn, the fused q/k/v
+	// projection (Q, K and V are nil), with o_proj's place taken by
+	// attn.c_proj, up_proj's by c_fc and down_proj's by mlp.c_proj.
+	InputNormBias, PostNormBias *Param
+	QKV                         *Linear
 }
 
 // Linears returns the layer's linear modules in the order of
@@ -118,6 +128,9 @@ type LinearSpec struct {
 	In, Out int
 	Bias    bool
 	slot    func(*Layer) **Linear // the Layer field the forward pass reads
+	// Conv1D: the weight is stored [In, Out] (GPT-2's Conv1D; PEFT's
+	// fan_in_fan_out).
+	Conv1D bool
 }
 
 // Kind is the module's own name, the last part of its path (q_proj): what
@@ -132,35 +145,108 @@ func (s LinearSpec) Kind() string { return s.Name[strings.LastIndex(s.Name, ".")
 // self_attn.q_proj C→H·D, self_attn.k_proj and v_proj C→KV·D (biased with
 // QKVBias), self_attn.o_proj H·D→C (biased with OBias), mlp.gate_proj and
 // up_proj C→I, mlp.down_proj I→C.
+//
+// GPT-2's, all biased and Conv1D: attn.c_attn C→3C (q, k, v fused),
+// attn.c_proj C→C, mlp.c_fc C→I, mlp.c_proj I→C.
 func (c *Config) LayerLinears() []LinearSpec {
 	C, I := c.HiddenSize, c.IntermediateSize
 	qd, kvd := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
+	if c.ModelType == "gpt2" {
+		return []LinearSpec{
+			{"attn.c_attn", C, qd + 2*kvd, true, func(l *Layer) **Linear { return &l.QKV }, true},
+			{"attn.c_proj", qd, C, true, func(l *Layer) **Linear { return &l.O }, true},
+			{"mlp.c_fc", C, I, true, func(l *Layer) **Linear { return &l.Up }, true},
+			{"mlp.c_proj", I, C, true, func(l *Layer) **Linear { return &l.Down }, true},
+		}
+	}
 	return []LinearSpec{
-		{"self_attn.q_proj", C, qd, c.QKVBias, func(l *Layer) **Linear { return &l.Q }},
-		{"self_attn.k_proj", C, kvd, c.QKVBias, func(l *Layer) **Linear { return &l.K }},
-		{"self_attn.v_proj", C, kvd, c.QKVBias, func(l *Layer) **Linear { return &l.V }},
-		{"self_attn.o_proj", qd, C, c.OBias, func(l *Layer) **Linear { return &l.O }},
-		{"mlp.gate_proj", C, I, false, func(l *Layer) **Linear { return &l.Gate }},
-		{"mlp.up_proj", C, I, false, func(l *Layer) **Linear { return &l.Up }},
-		{"mlp.down_proj", I, C, false, func(l *Layer) **Linear { return &l.Down }},
+		{"self_attn.q_proj", C, qd, c.QKVBias, func(l *Layer) **Linear { return &l.Q }, false},
+		{"self_attn.k_proj", C, kvd, c.QKVBias, func(l *Layer) **Linear { return &l.K }, false},
+		{"self_attn.v_proj", C, kvd, c.QKVBias, func(l *Layer) **Linear { return &l.V }, false},
+		{"self_attn.o_proj", qd, C, c.OBias, func(l *Layer) **Linear { return &l.O }, false},
+		{"mlp.gate_proj", C, I, false, func(l *Layer) **Linear { return &l.Gate }, false},
+		{"mlp.up_proj", C, I, false, func(l *Layer) **Linear { return &l.Up }, false},
+		{"mlp.down_proj", I, C, false, func(l *Layer) **Linear { return &l.Down }, false},
 	}
 }
 
-// layerNorms are the RMSNorm weights ([C]) of a Llama layer, each named
-// with the block (the first part of a module path) whose input it
-// normalises; a layer's tensors are stored norm first, then its block.
-var layerNorms = []struct {
+// layerNorms are the RMSNorm weights of a Llama layer, each named with
+// the block (the first part of a module path) it belongs to. A layer norm
+// ([C]) normalises its block's input and is stored before the block; a
+// head norm ([D], Config.QKNorm only: self_attn.q_norm and k_norm,
+// normalising each head of the queries and keys) is stored after the
+// block's linears, as transformers registers it.
+// GPT-2's LayerNorms (ln_1 before attn, ln_2 before mlp) have a bias
+// each, stored after the weight.
+type normSpec struct {
 	block, name string
-	slot        func(*Layer) **Param
-}{
-	{"self_attn", "input_layernorm", func(l *Layer) **Param { return &l.InputNorm }},
-	{"mlp", "post_attention_layernorm", func(l *Layer) **Param { return &l.PostNorm }},
+	head        bool
+	slot, bias  func(*Layer) **Param // bias: the LayerNorm's bias (Config.LayerNorm)
+}
+
+var layerNorms = []normSpec{
+	{"self_attn", "input_layernorm", false, func(l *Layer) **Param { return &l.InputNorm }, nil},
+	{"self_attn", "self_attn.q_norm", true, func(l *Layer) **Param { return &l.QNorm }, nil},
+	{"self_attn", "self_attn.k_norm", true, func(l *Layer) **Param { return &l.KNorm }, nil},
+	{"mlp", "post_attention_layernorm", false, func(l *Layer) **Param { return &l.PostNorm }, nil},
+}
+
+var gpt2Norms = []normSpec{
+	{"attn", "ln_1", false, func(l *Layer) **Param { return &l.InputNorm }, func(l *Layer) **Param { return &l.InputNormBias }},
+	{"mlp", "ln_2", false, func(l *Layer) **Param { return &l.PostNorm }, func(l *Layer) **Param { return &l.PostNormBias }},
+}
+
+// layerNorms returns the norms of c's layers.
+func (c *Config) layerNorms() []normSpec {
+	if c.ModelType == "gpt2" {
+		return gpt2Norms
+	}
+	return layerNorms
+}
+
+// norms returns the weight (and bias) specs of the layer norms of block in
+// layer prefix p whose head flag is head: none for head norms unless
+// c.QKNorm.
+func (c *Config) norms(p, block string, head bool) []paramSpec {
+	var s []paramSpec
+	for _, n := range c.layerNorms() {
+		if n.block != block || n.head != head {
+			continue
+		}
+		size := c.HiddenSize
+		if head {
+			if !c.QKNorm {
+				continue
+			}
+			size = c.HeadDim
+		}
+		s = append(s, paramSpec{name: p + n.name + ".weight", rows: size})
+		if n.bias != nil {
+			s = append(s, paramSpec{name: p + n.name + ".bias", rows: size})
+		}
+	}
+	return s
 }
 
 // LayerPrefix is the module path prefix of decoder layer i:
-// "model.layers.<i>.". A linear's full module path is
-// LayerPrefix(i) + LinearSpec.Name.
-func (c *Config) LayerPrefix(i int) string { return fmt.Sprintf("model.layers.%d.", i) }
+// "model.layers.<i>." ("transformer.h.<i>." for GPT-2). A linear's full
+// module path is LayerPrefix(i) + LinearSpec.Name.
+func (c *Config) LayerPrefix(i int) string {
+	if c.ModelType == "gpt2" {
+		return fmt.Sprintf("transformer.h.%d.", i)
+	}
+	return fmt.Sprintf("model.layers.%d.", i)
+}
+
+// topNames are the names of the tensors outside the layers: the token
+// embedding, the position embedding (learned positions only), the final
+// norm's weight and bias (LayerNorm only).
+func (c *Config) topNames() (embed, pos, norm, normBias string) {
+	if c.ModelType == "gpt2" {
+		return "transformer.wte.weight", "transformer.wpe.weight", "transformer.ln_f.weight", "transformer.ln_f.bias"
+	}
+	return "model.embed_tokens.weight", "", "model.norm.weight", ""
+}
 
 // LinearKinds lists the kinds (LinearSpec.Kind) of the layer linears of
 // every supported architecture, each once, in the order a layer runs them:
@@ -183,13 +269,16 @@ func LinearKinds() []string {
 	return kinds
 }
 
-// Model is a Llama-family causal language model.
+// Model is a Llama-family (or GPT-2) causal language model.
 type Model struct {
 	Cfg    *Config
 	Embed  *Param // model.embed_tokens.weight [V, C]
+	Pos    *Param // learned positions [MaxPositions, C] (GPT-2's wpe), else nil
 	Layers []*Layer
 	Norm   *Param // model.norm.weight [C]
-	LMHead *Param // lm_head.weight [V, C]; the same *Param as Embed when tied
+	// NormBias is the final LayerNorm's bias [C] (GPT-2's ln_f), else nil.
+	NormBias *Param
+	LMHead   *Param // lm_head.weight [V, C]; the same *Param as Embed when tied
 	// Source is the directory the weights came from ("" for a random model).
 	Source string
 	params []*Param // every distinct base parameter, in Config.specs order
@@ -252,39 +341,50 @@ func (m *Model) SetTrainable(keep func(name string) bool) {
 
 // paramSpec is one tensor the architecture expects.
 type paramSpec struct {
-	name string
-	rows int
-	cols int // 0: a vector of rows elements
+	name       string
+	rows       int
+	cols       int  // 0: a vector of rows elements
+	linear     bool // a layer linear's weight (what QLoRA quantizes)
+	transposed bool // held as its cols×rows transpose (a Conv1D weight)
 }
 
 // specs lists every tensor the config's architecture needs, with shapes,
-// in checkpoint order: the embedding; per layer each block's norm, then the
-// block's linears (weight, bias) in LayerLinears order; the final norm; the
-// output head unless tied.
+// in checkpoint order: the embedding; per layer each block's layer norm,
+// then the block's linears (weight, bias) in LayerLinears order, then its
+// head norms; the final norm; the output head unless tied.
 func (c *Config) specs() []paramSpec {
 	C, V := c.HiddenSize, c.VocabSize
-	s := []paramSpec{{"model.embed_tokens.weight", V, C}}
+	embed, pos, norm, normBias := c.topNames()
+	s := []paramSpec{{name: embed, rows: V, cols: C}}
+	if pos != "" {
+		s = append(s, paramSpec{name: pos, rows: c.MaxPositions, cols: C})
+	}
 	for i := 0; i < c.NumLayers; i++ {
 		p := c.LayerPrefix(i)
 		block := ""
 		for _, lin := range c.LayerLinears() {
 			if b, _, _ := strings.Cut(lin.Name, "."); b != block {
+				s = append(s, c.norms(p, block, true)...)
 				block = b
-				for _, n := range layerNorms {
-					if n.block == b {
-						s = append(s, paramSpec{p + n.name + ".weight", C, 0})
-					}
-				}
+				s = append(s, c.norms(p, block, false)...)
 			}
-			s = append(s, paramSpec{p + lin.Name + ".weight", lin.Out, lin.In})
+			w := paramSpec{name: p + lin.Name + ".weight", rows: lin.Out, cols: lin.In, linear: true}
+			if lin.Conv1D {
+				w.rows, w.cols, w.transposed = lin.In, lin.Out, true
+			}
+			s = append(s, w)
 			if lin.Bias {
-				s = append(s, paramSpec{p + lin.Name + ".bias", lin.Out, 0})
+				s = append(s, paramSpec{name: p + lin.Name + ".bias", rows: lin.Out})
 			}
 		}
+		s = append(s, c.norms(p, block, true)...)
 	}
-	s = append(s, paramSpec{"model.norm.weight", C, 0})
+	s = append(s, paramSpec{name: norm, rows: C})
+	if normBias != "" {
+		s = append(s, paramSpec{name: normBias, rows: C})
+	}
 	if !c.TieEmbeddings {
-		s = append(s, paramSpec{"lm_head.weight", V, C})
+		s = append(s, paramSpec{name: "lm_head.weight", rows: V, cols: C})
 	}
 	return s
 }
@@ -302,7 +402,8 @@ func assemble(c *Config, get func(s paramSpec) (*Param, error)) (*Model, error) 
 		ps[s.name] = p
 		m.params = append(m.params, p)
 	}
-	m.Embed, m.Norm = ps["model.embed_tokens.weight"], ps["model.norm.weight"]
+	embed, pos, norm, normBias := c.topNames()
+	m.Embed, m.Pos, m.Norm, m.NormBias = ps[embed], ps[pos], ps[norm], ps[normBias]
 	m.LMHead = m.Embed
 	if !c.TieEmbeddings {
 		m.LMHead = ps["lm_head.weight"]
@@ -310,8 +411,11 @@ func assemble(c *Config, get func(s paramSpec) (*Param, error)) (*Model, error) 
 	for i := 0; i < c.NumLayers; i++ {
 		p := c.LayerPrefix(i)
 		l := &Layer{}
-		for _, n := range layerNorms {
-			*n.slot(l) = ps[p+n.name+".weight"]
+		for _, n := range c.layerNorms() {
+			*n.slot(l) = ps[p+n.name+".weight"] // nil for a head norm the config lacks
+			if n.bias != nil {
+				*n.bias(l) = ps[p+n.name+".bias"]
+			}
 		}
 		for _, s := range c.LayerLinears() {
 			name := p + s.Name
@@ -362,11 +466,8 @@ func newRandom(c *Config, std float64, seed uint64, q func([]float32, int, int) 
 	r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 	var buf []float32
 	return assemble(c, func(s paramSpec) (*Param, error) {
-		rows, cols := s.rows, s.cols
-		if cols == 0 {
-			rows, cols = 1, s.rows
-		}
-		linear := q != nil && s.cols > 0 && strings.HasPrefix(s.name, "model.layers.")
+		rows, cols := s.held()
+		linear := q != nil && s.linear
 		var data []float32
 		if linear {
 			buf = slices.Grow(buf[:0], rows*cols)[:rows*cols]
@@ -375,7 +476,7 @@ func newRandom(c *Config, std float64, seed uint64, q func([]float32, int, int) 
 			data = make([]float32, rows*cols)
 		}
 		switch {
-		case strings.HasSuffix(s.name, "norm.weight"):
+		case s.cols == 0 && !strings.HasSuffix(s.name, ".bias"): // a norm's weight
 			for i := range data {
 				data[i] = 1
 			}
@@ -390,10 +491,22 @@ func newRandom(c *Config, std float64, seed uint64, q func([]float32, int, int) 
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", s.name, err)
 			}
-			return &Param{Name: s.name, Shape: s.shape(), W: tensor.FromQuant(qw)}, nil
+			return &Param{Name: s.name, Shape: s.shape(), W: tensor.FromQuant(qw), Transposed: s.transposed}, nil
 		}
-		return &Param{Name: s.name, Shape: s.shape(), W: tensor.FromF32(data, rows, cols), owned: true}, nil
+		return &Param{Name: s.name, Shape: s.shape(), W: tensor.FromF32(data, rows, cols), owned: true, Transposed: s.transposed}, nil
 	})
+}
+
+// held is the shape of the matrix a parameter holds: a vector as 1×n, a
+// transposed weight as cols×rows.
+func (s paramSpec) held() (rows, cols int) {
+	switch {
+	case s.cols == 0:
+		return 1, s.rows
+	case s.transposed:
+		return s.cols, s.rows
+	}
+	return s.rows, s.cols
 }
 
 func (s paramSpec) shape() []int {

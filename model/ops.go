@@ -96,6 +96,28 @@ func embedForward(out []float32, ids []int, E tensor.Mat) {
 	}
 }
 
+// posForward adds the learned position rows: out[n] += P[pos0 + n mod T].
+// out (N,C), P (positions, C); row (C) is scratch.
+func posForward(out []float32, P tensor.Mat, T, pos0 int, row []float32) {
+	C := P.Cols
+	for n := 0; n < len(out)/C; n++ {
+		o := out[n*C : (n+1)*C]
+		for j, v := range P.Row(pos0+n%T, row) {
+			o[j] += v
+		}
+	}
+}
+
+// posBackward scatters: dP[n mod T] += dout[n] (positions from 0).
+func posBackward(dP, dout []float32, T, C int) {
+	for n := 0; n < len(dout)/C; n++ {
+		d, s := dP[(n%T)*C:(n%T+1)*C], dout[n*C:(n+1)*C]
+		for j := range d {
+			d[j] += s[j]
+		}
+	}
+}
+
 // embedBackward scatters: dE[ids[n]] += dout[n].
 func embedBackward(dE, dout []float32, ids []int, C int) {
 	for n, id := range ids {
@@ -141,4 +163,110 @@ func crossEntropy(logits []float32, row0 int, labels []int, lo, hi, T, V int, no
 		}
 	}
 	return sum, count
+}
+
+// layernormForward: out = w ⊙ (x − mean)·rstd + b, row by row, with mean
+// = Σx/C and rstd = 1/sqrt(Σ(x − mean)²/C + eps) (sums in float64) left
+// in mean and rstd (N). x, out (N,C); w, b (C).
+func layernormForward(out, mean, rstd, x, w, b []float32, N, C int, eps float64) {
+	for i := 0; i < N; i++ {
+		row := x[i*C : (i+1)*C]
+		var sum float64
+		for _, v := range row {
+			sum += float64(v)
+		}
+		mu := float32(sum / float64(C))
+		var ss float64
+		for _, v := range row {
+			d := float64(v - mu)
+			ss += d * d
+		}
+		r := float32(1 / math.Sqrt(ss/float64(C)+eps))
+		mean[i], rstd[i] = mu, r
+		o := out[i*C : (i+1)*C]
+		for j, v := range row {
+			o[j] = w[j]*((v-mu)*r) + b[j]
+		}
+	}
+}
+
+// layernormBackward: with n = (x − mean)·rstd and g = w ⊙ dy,
+// dx += rstd·(g − mean(g) − n·mean(g⊙n)); dw += Σ_rows dy⊙n and
+// db += Σ_rows dy (each when not nil). dx (N,C) is accumulated into.
+func layernormBackward(dx, dw, db, dy, x, w, mean, rstd []float32, N, C int) {
+	for i := 0; i < N; i++ {
+		xr, dyr, dxr := x[i*C:(i+1)*C], dy[i*C:(i+1)*C], dx[i*C:(i+1)*C]
+		mu, r := mean[i], rstd[i]
+		var sg, sgn float64
+		for j, v := range xr {
+			g := w[j] * dyr[j]
+			sg += float64(g)
+			sgn += float64(g * (v - mu) * r)
+		}
+		mg, mgn := float32(sg/float64(C)), float32(sgn/float64(C))
+		for j, v := range xr {
+			n := (v - mu) * r
+			dxr[j] += r * (w[j]*dyr[j] - mg - n*mgn)
+			if dw != nil {
+				dw[j] += dyr[j] * n
+			}
+			if db != nil {
+				db[j] += dyr[j]
+			}
+		}
+	}
+}
+
+// GELU with the tanh approximation (GPT-2's gelu_new):
+// gelu(x) = x/2·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³), computed as
+// x·σ(2u) with σ(z) = 1/(1 + e^−z) (the same function: (1 + tanh(u))/2 =
+// σ(2u)), the exponentials by the vectorised tensor.ExpShift, a block at
+// a time. e^−2u overflowing to +Inf gives σ = 0, not NaN.
+const (
+	geluS = 0.7978845608028654 // √(2/π)
+	geluA = 0.044715
+)
+
+// geluBlock is how many elements GELU takes through the exponential at a
+// time.
+const geluBlock = 256
+
+// geluSigma sets sg[i] = σ(2u_i) for x_i.
+func geluSigma(sg, x []float32) {
+	sg = sg[:len(x)]
+	for i, v := range x {
+		sg[i] = -2 * geluS * (v + geluA*v*v*v)
+	}
+	tensor.ExpShift(sg, sg, 0)
+	for i, e := range sg {
+		sg[i] = 1 / (1 + e)
+	}
+}
+
+// geluForward: h[i] = gelu(x[i]).
+func geluForward(h, x []float32) {
+	var sg [geluBlock]float32
+	for i0 := 0; i0 < len(x); i0 += geluBlock {
+		xs := x[i0:min(i0+geluBlock, len(x))]
+		geluSigma(sg[:len(xs)], xs)
+		hs := h[i0 : i0+len(xs)]
+		for i, v := range xs {
+			hs[i] = v * sg[i]
+		}
+	}
+}
+
+// geluBackward: dx[i] = dh[i]·gelu'(x[i]) with, σ = σ(2u),
+// gelu'(x) = σ + x·σ(1 − σ)·2√(2/π)·(1 + 3·0.044715·x²).
+func geluBackward(dx, dh, x []float32) {
+	var sg [geluBlock]float32
+	for i0 := 0; i0 < len(x); i0 += geluBlock {
+		xs := x[i0:min(i0+geluBlock, len(x))]
+		geluSigma(sg[:len(xs)], xs)
+		dxs, dhs := dx[i0:i0+len(xs)], dh[i0:i0+len(xs)]
+		for i, v := range xs {
+			g := sg[i]
+			dxs[i] = dhs[i] * (g + v*g*(1-g)*(2*geluS)*(1+3*geluA*v*v))
+		}
+	}
 }

@@ -104,7 +104,18 @@ func (c *Config) layout(s *State, p StatePlan, a *planner) {
 		n := func(field string) string { return fmt.Sprintf("layers.%d.%s", i, field) }
 		lc := &s.layers[i]
 		lc.rstd1, lc.q, lc.lse, lc.att = f(n("rstd1"), N), f(n("q"), N*qd), f(n("lse"), B*c.NumHeads*T), f(n("att"), N*qd)
-		lc.rstd2, lc.gate, lc.up, lc.h = f(n("rstd2"), N), f(n("gate"), N*I), f(n("up"), N*I), f(n("h"), N*I)
+		lc.rstd2 = f(n("rstd2"), N)
+		if !c.GELU {
+			lc.gate = f(n("gate"), N*I)
+		}
+		lc.up, lc.h = f(n("up"), N*I), f(n("h"), N*I)
+		if c.LayerNorm {
+			lc.mean1, lc.mean2 = f(n("mean1"), N), f(n("mean2"), N)
+		}
+		if c.QKNorm {
+			lc.qRaw, lc.qRstd = f(n("qRaw"), N*qd), f(n("qRstd"), N*c.NumHeads)
+			lc.kRaw, lc.kRstd = f(n("kRaw"), N*kvd), f(n("kRstd"), N*c.NumKVHeads)
+		}
 		if !ckpt {
 			lc.x, lc.x2, lc.k, lc.v = f(n("x"), N*C), f(n("x2"), N*C), f(n("k"), N*kvd), f(n("v"), N*kvd)
 		}
@@ -118,27 +129,45 @@ func (c *Config) layout(s *State, p StatePlan, a *planner) {
 		}
 	}
 	s.xOut, s.lnf, s.rstdf = f("xOut", N*C), f("lnf", N*C), f("rstdf", N)
+	if c.LayerNorm {
+		s.meanf = f("meanf", N)
+	}
+	if c.FusedQKV {
+		s.qkv = f("qkv", N*(qd+2*kvd))
+	}
 	if s.chunked = p.Kind != StateInfer; s.chunked {
 		s.Logits = f("Logits", min(N, HeadChunk)*V)
 	} else {
 		s.Logits = f("Logits", N*V)
 	}
 	s.ln, s.tmpC = f("ln", N*C), f("tmpC", N*C)
+	normWidth := C // the widest norm (weight and bias): the partial gradients' size
+	if c.QKNorm {
+		normWidth = max(C, c.HeadDim)
+	}
+	if c.LayerNorm {
+		normWidth = 2 * C
+	}
 	s.threads = min(max(p.Threads, 1), maxChunks)
 	s.lossSum, s.lossCount = newBuf[float64](a, "lossSum", s.threads), newBuf[int](a, "lossCount", s.threads)
 	for i := 0; i < s.threads; i++ {
 		s.scores = append(s.scores, f(fmt.Sprintf("scores.%d", i), T*T))
 		if train {
 			s.dsc = append(s.dsc, f(fmt.Sprintf("dsc.%d", i), T*T))
-			s.dwPart = append(s.dwPart, f(fmt.Sprintf("dwPart.%d", i), C))
+			s.dwPart = append(s.dwPart, f(fmt.Sprintf("dwPart.%d", i), normWidth))
 		}
 	}
 	if train {
 		s.dx, s.dln = f("dx", N*C), f("dln", N*C)
 		s.dq, s.datt, s.dk, s.dv = f("dq", N*qd), f("datt", N*qd), f("dk", N*kvd), f("dv", N*kvd)
-		s.dgate, s.dup, s.dh = f("dgate", N*I), f("dup", N*I), f("dh", N*I)
+		if !c.GELU {
+			s.dgate = f("dgate", N*I)
+		}
+		s.dup, s.dh = f("dup", N*I), f("dh", N*I)
 	}
-	s.cos, s.sin = f("cos", T*c.HeadDim/2), f("sin", T*c.HeadDim/2)
+	if !c.LearnedPos {
+		s.cos, s.sin = f("cos", T*c.HeadDim/2), f("sin", T*c.HeadDim/2)
+	}
 	s.loraBufs = make([]loraCache, len(p.LoRA))
 	maxIn := 0
 	for i, l := range p.LoRA {

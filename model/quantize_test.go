@@ -17,9 +17,10 @@ func TestQuantizeSaveLoad(t *testing.T) {
 	for _, tc := range []struct {
 		typ    quant.Type
 		double bool
-	}{{quant.NF4, true}, {quant.FP4, false}} {
-		t.Run(tc.typ.String(), func(t *testing.T) {
-			m := NewRandom(testConfig(t, "qwen2", map[string]any{"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4}), 0.05, 4)
+		model  string
+	}{{quant.NF4, true, "qwen2"}, {quant.FP4, false, "qwen2"}, {quant.NF4, true, "qwen3"}} {
+		t.Run(tc.typ.String()+"-"+tc.model, func(t *testing.T) {
+			m := NewRandom(testConfig(t, tc.model, map[string]any{"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "head_dim": 16}), 0.05, 4)
 			ids := []int{1, 2, 3, 4, 5, 6}
 			full := m.NewState(1, len(ids), false)
 			m.Forward(full, ids)
@@ -77,15 +78,28 @@ func TestQuantizeSaveLoad(t *testing.T) {
 	}
 }
 
-// TestQLoRAGrad: LoRA gradients through a frozen 4-bit base.
+// TestQLoRAGrad: LoRA gradients through a frozen 4-bit base (for qwen3,
+// through its head norms too).
 func TestQLoRAGrad(t *testing.T) {
+	for _, model := range []string{"llama", "qwen3", "gpt2"} {
+		t.Run(model, func(t *testing.T) { testQLoRAGrad(t, model) })
+	}
+	m2 := NewRandom(testConfig(t, "llama", nil), 0.1, 1)
+	m2.Layers[0].Q.W.SetTrainable(true)
+	if err := m2.Quantize(quant.NF4, false); err == nil || !strings.Contains(err.Error(), "trainable") {
+		t.Errorf("quantizing a trainable weight: %v", err)
+	}
+}
+
+func testQLoRAGrad(t *testing.T, model string) {
 	r := rand.New(rand.NewPCG(21, 22))
-	m := NewRandom(testConfig(t, "llama", map[string]any{"hidden_size": 64, "intermediate_size": 96}), 0.1, 7)
+	m := NewRandom(testConfig(t, model, map[string]any{"hidden_size": 64, "intermediate_size": 96, "head_dim": 16}), 0.1, 7)
 	if err := m.Quantize(quant.NF4, true); err != nil {
 		t.Fatal(err)
 	}
 	var loras []*LoRA
-	for _, lin := range []*Linear{m.Layers[0].Q, m.Layers[1].Down} {
+	// q_proj and k_proj (GPT-2: c_attn and attn.c_proj, transposed Conv1D weights), down_proj.
+	for _, lin := range []*Linear{m.Layers[0].Linears()[0], m.Layers[0].Linears()[1], m.Layers[1].Down} {
 		a := &LoRA{Adapter: "x", Rank: 2, Scale: 2,
 			A: NewParam(lin.Name+".A", []int{2, lin.In}, randSlice(r, 2*lin.In, 0.2)),
 			B: NewParam(lin.Name+".B", []int{lin.Out, 2}, randSlice(r, 2*lin.Out, 0.2))}
@@ -108,15 +122,15 @@ func TestQLoRAGrad(t *testing.T) {
 		checkGrad(t, a.A.Name, a.A.W.F32, slices.Clone(a.A.Grad), loss, 20)
 		checkGrad(t, a.B.Name, a.B.W.F32, slices.Clone(a.B.Grad), loss, 20)
 	}
-	m2 := NewRandom(testConfig(t, "llama", nil), 0.1, 1)
-	m2.Layers[0].Q.W.SetTrainable(true)
-	if err := m2.Quantize(quant.NF4, false); err == nil || !strings.Contains(err.Error(), "trainable") {
-		t.Errorf("quantizing a trainable weight: %v", err)
+	if model == "gpt2" { // bitsandbytes has no layout for a 4-bit Conv1D weight
+		if err := m.Save(t.TempDir(), tensor.F32); err == nil || !strings.Contains(err.Error(), "Conv1D") {
+			t.Errorf("saving a 4-bit GPT-2: %v", err)
+		}
 	}
 }
 
 func TestNewRandomQuantized(t *testing.T) {
-	m, err := NewRandomQuantized(testConfig(t, "llama", map[string]any{"hidden_size": 64, "intermediate_size": 128}), 0.02, 1, quant.NF4, true)
+	m, err := NewRandomQuantized(testConfig(t, "qwen3", map[string]any{"hidden_size": 64, "intermediate_size": 128, "head_dim": 16}), 0.02, 1, quant.NF4, true)
 	if err != nil {
 		t.Fatal(err)
 	}

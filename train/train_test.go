@@ -32,16 +32,22 @@ func refConfig(batch, accum int) Config {
 // refRun prepares a run of the fixture's model with its initial adapter.
 func refRun(t *testing.T, c Config) *Run {
 	t.Helper()
-	m, err := model.Load(testref.Dir())
+	return refRunIn(t, testref.Dir(), c)
+}
+
+// refRunIn is refRun for the training fixture in dir.
+func refRunIn(t *testing.T, dir string, c Config) *Run {
+	t.Helper()
+	m, err := model.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	a, err := lora.Load(filepath.Join(testref.Dir(), "adapter_init"), m, "default")
+	a, err := lora.Load(filepath.Join(dir, "adapter_init"), m, "default")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Run{Config: c, Model: m, Adapter: a, Train: testref.Load(t).Examples()}
+	r := &Run{Config: c, Model: m, Adapter: a, Train: testref.LoadDir(t, dir).Examples()}
 	if err := r.Prepare(); err != nil {
 		t.Fatal(err)
 	}
@@ -65,14 +71,20 @@ func (s *recorder) Checkpoint(r *Run, step int) error {
 }
 
 func TestMatchesPyTorchAdamW(t *testing.T) {
-	r := testref.Load(t)
+	for _, name := range testref.Fixtures {
+		t.Run(name, func(t *testing.T) { testMatchesPyTorchAdamW(t, testref.DirOf(name)) })
+	}
+}
+
+func testMatchesPyTorchAdamW(t *testing.T, dir string) {
+	r := testref.LoadDir(t, dir)
 	for _, tc := range []struct {
 		name         string
 		batch, accum int
 	}{{"accum1", 2, 1}, {"accum2", 1, 2}} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := t.TempDir()
-			run := refRun(t, refConfig(tc.batch, tc.accum))
+			run := refRunIn(t, dir, refConfig(tc.batch, tc.accum))
 			sink := &recorder{dir: out}
 			run.Sink = sink
 			if err := run.Fit(0); err != nil {

@@ -87,18 +87,18 @@ func runInspect(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error 
 	return tw.Flush()
 }
 
-// paramKind groups a Hugging Face tensor name: embedding, attention, mlp,
-// norm or lm_head.
+// paramKind groups a Hugging Face tensor name (Llama's or GPT-2's):
+// embedding, attention, mlp, norm or lm_head.
 func paramKind(name string) string {
 	switch {
-	case strings.Contains(name, "embed_tokens"):
+	case strings.Contains(name, "embed_tokens"), strings.Contains(name, ".wte."), strings.Contains(name, ".wpe."):
 		return "embedding"
-	case strings.Contains(name, "self_attn"):
+	case strings.Contains(name, "norm"), strings.Contains(name, ".ln_"): // before attention: qwen3's self_attn.q_norm is a norm
+		return "norm"
+	case strings.Contains(name, "self_attn"), strings.Contains(name, ".attn."):
 		return "attention"
 	case strings.Contains(name, "mlp"):
 		return "mlp"
-	case strings.Contains(name, "norm"):
-		return "norm"
 	case strings.HasPrefix(name, "lm_head"):
 		return "lm_head"
 	}

@@ -76,7 +76,10 @@ func TestLogitsMatchesReference(t *testing.T) {
 	for _, tc := range []struct{ dir, key, adapter string }{
 		{"llama_f32", "logits", ""},
 		{"qwen2_f32_bias", "logits", ""},
+		{"qwen3_bf16_tied", "logits", ""},
 		{"lora_train", "logits_with_adapter_init", "lora_train/adapter_init"},
+		{"qwen3_lora_train", "logits_with_adapter_rslora", "qwen3_lora_train/adapter_rslora_bf16"},
+		{"gpt2_bf16_bare", "logits", ""},
 	} {
 		t.Run(tc.dir+tc.adapter, func(t *testing.T) {
 			var exp map[string]json.RawMessage
@@ -106,13 +109,19 @@ func TestLogitsMatchesReference(t *testing.T) {
 }
 
 func TestMergeEqualsAdapterLogits(t *testing.T) {
+	for _, fixture := range []string{"lora_train", "qwen3_lora_train", "gpt2_lora_train"} {
+		t.Run(fixture, func(t *testing.T) { testMergeEqualsAdapterLogits(t, fixture) })
+	}
+}
+
+func testMergeEqualsAdapterLogits(t *testing.T, fixture string) {
 	out := filepath.Join(t.TempDir(), "merged")
-	_, errs, code := golora(t, "merge", "--model", filepath.Join(ref, "lora_train"), "--adapter", filepath.Join(ref, "lora_train", "adapter_init"), "--out", out)
+	_, errs, code := golora(t, "merge", "--model", filepath.Join(ref, fixture), "--adapter", filepath.Join(ref, fixture, "adapter_init"), "--out", out)
 	if code != 0 {
 		t.Fatalf("merge: %s", errs)
 	}
 	ids := "1,5,9,13,2,7"
-	withAdapter, _, _ := golora(t, "logits", "--model", filepath.Join(ref, "lora_train"), "--adapter", filepath.Join(ref, "lora_train", "adapter_init"), "--ids", ids)
+	withAdapter, _, _ := golora(t, "logits", "--model", filepath.Join(ref, fixture), "--adapter", filepath.Join(ref, fixture, "adapter_init"), "--ids", ids)
 	merged, errs, code := golora(t, "logits", "--model", out, "--ids", ids)
 	if code != 0 {
 		t.Fatalf("logits of merged model: %s", errs)
@@ -123,7 +132,7 @@ func TestMergeEqualsAdapterLogits(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "config.json")); err != nil {
 		t.Error("merged model has no config.json")
 	}
-	if _, _, code := golora(t, "merge", "--model", out, "--adapter", filepath.Join(ref, "lora_train", "adapter_init"), "--out", out); code == 0 {
+	if _, _, code := golora(t, "merge", "--model", out, "--adapter", filepath.Join(ref, fixture, "adapter_init"), "--out", out); code == 0 {
 		t.Error("merging into the model's own directory must be refused")
 	}
 }
@@ -150,6 +159,32 @@ func TestInspect(t *testing.T) {
 	text, _, _ := golora(t, "inspect", "--model", filepath.Join(ref, "llama_f32"))
 	if !strings.Contains(text, "LlamaForCausalLM") || !strings.Contains(text, "attention") {
 		t.Errorf("text report lacks architecture or kinds:\n%s", text)
+	}
+	// Qwen3's head norms ([head_dim] q_norm and k_norm per layer) count as norms.
+	out, errs, code = golora(t, "inspect", "--model", filepath.Join(ref, "qwen3_f32"), "--json")
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	r = inspectReport{}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Architecture != "Qwen3ForCausalLM" || r.HeadDim != 16 || r.ByKind["norm"] != 2*(2*32+2*16)+32 ||
+		r.ByKind["attention"] != 2*(64*32+2*32*32+32*64) {
+		t.Errorf("qwen3 report %+v", r)
+	}
+	// GPT-2: wte and wpe are embeddings, ln_* norms (weights and biases).
+	out, errs, code = golora(t, "inspect", "--model", filepath.Join(ref, "gpt2_f32"), "--json")
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	r = inspectReport{}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Architecture != "GPT2LMHeadModel" || r.ByKind["embedding"] != 64*32+16*32 || r.ByKind["norm"] != 2*2*2*32+2*32 ||
+		r.ByKind["other"] != 0 || r.ByKind["lm_head"] != 0 {
+		t.Errorf("gpt2 report %+v", r)
 	}
 }
 

@@ -1,6 +1,7 @@
-// Package testref loads testdata/ref/lora_train for tests: six AdamW steps
-// of a PEFT adapter computed by PyTorch (float64), with and without
-// gradient accumulation, on a tiny Llama.
+// Package testref loads testdata/ref/lora_train (and its Qwen3 and GPT-2
+// twins) for tests: six AdamW steps of a PEFT adapter computed by PyTorch
+// (float64), with and without gradient accumulation, on a tiny Llama
+// (Qwen3, GPT-2).
 package testref
 
 import (
@@ -16,9 +17,17 @@ import (
 
 // Dir is testdata/ref/lora_train: the model (config.json,
 // model.safetensors), adapter_init/ and expected.json.
-func Dir() string {
+func Dir() string { return DirOf("lora_train") }
+
+// Fixtures are the training fixtures, each a directory of testdata/ref
+// laid out as Dir is: lora_train (Llama), qwen3_lora_train (Qwen3) and
+// gpt2_lora_train (GPT-2).
+var Fixtures = []string{"lora_train", "qwen3_lora_train", "gpt2_lora_train"}
+
+// DirOf is the directory of the training fixture name (one of Fixtures).
+func DirOf(name string) string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "ref", "lora_train")
+	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "ref", name)
 }
 
 // Step is one optimizer step PyTorch made (Step is 0-based).
@@ -41,10 +50,16 @@ type Train struct {
 	Final map[string]json.RawMessage `json:"final"`
 }
 
-// Load reads expected.json.
+// Load reads lora_train's expected.json.
 func Load(t testing.TB) Train {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(Dir(), "expected.json"))
+	return LoadDir(t, Dir())
+}
+
+// LoadDir reads the expected.json of the training fixture in dir.
+func LoadDir(t testing.TB, dir string) Train {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "expected.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,7 @@
 """Reference fixtures for golora.
 
 An independent float64 PyTorch re-implementation of Hugging Face transformers'
-Llama / Mistral / Qwen2 causal-LM forward pass, PEFT LoRA, and the training step
+Llama / Mistral / Qwen2 / Qwen3 / GPT-2 causal-LM forward pass, PEFT LoRA, and the training step
 of transformers' Trainer (AdamW + linear warmup/decay + clip_grad_norm_ +
 gradient accumulation).  It writes tiny random models as real HF model
 directories plus expected.json files that the Go tests read (no Python needed
@@ -16,7 +16,7 @@ written with sorted keys; rerunning reproduces the same bytes.
 Written for PyTorch 1.13 (Debian python3-torch) and numpy; no transformers,
 peft or safetensors package is used: the semantics were re-derived from the
 transformers / PEFT sources (modeling_llama.py, modeling_mistral.py,
-modeling_qwen2.py, modeling_rope_utils.py, optimization.py, trainer.py,
+modeling_qwen2.py, modeling_qwen3.py, modeling_gpt2.py, modeling_rope_utils.py, optimization.py, trainer.py,
 peft/tuners/lora) and re-written here.
 """
 
@@ -170,6 +170,10 @@ def inv_freq_of(cfg):
     return torch.tensor(out, dtype=F64)  # attention_factor is 1.0 for llama3
 
 
+def has_qk_norm(cfg):
+    return cfg["model_type"] == "qwen3"
+
+
 def rms_norm(x, w, eps):
     return w * (x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps))
 
@@ -197,11 +201,67 @@ def linear(W, name, x, lora):
     return y
 
 
+def gelu_new(x):
+    """GPT-2's gelu_new: x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³)))."""
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+def layer_norm(x, w, b, eps):
+    mu = x.mean(-1, keepdim=True)
+    var = ((x - mu) ** 2).mean(-1, keepdim=True)
+    return (x - mu) / torch.sqrt(var + eps) * w + b
+
+
+def conv1d(W, name, x, lora):
+    """GPT-2's Conv1D: y = x·W + b with W stored [in, out]; a PEFT adapter
+    (fan_in_fan_out) adds s·(x·Aᵀ)·Bᵀ with A [r, in], B [out, r]."""
+    y = x @ W[name + ".weight"] + W[name + ".bias"]
+    if lora is not None and lora_key(name, "A") in lora["tensors"]:
+        A = lora["tensors"][lora_key(name, "A")]
+        B = lora["tensors"][lora_key(name, "B")]
+        y = y + lora["scale"] * ((x @ A.T) @ B.T)
+    return y
+
+
+def gpt2_forward(cfg, W, ids, lora=None, builtin=False):
+    """GPT-2 logits [B, T, V]: learned positions, pre-LayerNorm blocks,
+    fused c_attn split into q | k | v, gelu_new MLP, tied head. builtin
+    uses torch's layer_norm, gelu(approximate="tanh") and a masked
+    softmax written differently, as a second implementation."""
+    Bsz, T = ids.shape
+    C, nh = cfg["n_embd"], cfg["n_head"]
+    hd = C // nh
+    eps = cfg["layer_norm_epsilon"]
+    F = torch.nn.functional
+    ln = (lambda x, w, b: F.layer_norm(x, (C,), w, b, eps)) if builtin else (lambda x, w, b: layer_norm(x, w, b, eps))
+    act = (lambda x: F.gelu(x, approximate="tanh")) if builtin else gelu_new
+    h = W["transformer.wte.weight"][ids] + W["transformer.wpe.weight"][:T][None]
+    for i in range(cfg["n_layer"]):
+        p = "transformer.h.%d." % i
+        x = ln(h, W[p + "ln_1.weight"], W[p + "ln_1.bias"])
+        q, k, v = conv1d(W, p + "attn.c_attn", x, lora).split(C, dim=-1)
+        q, k, v = (t.view(Bsz, T, nh, hd).transpose(1, 2) for t in (q, k, v))
+        s = (q @ k.transpose(-1, -2)) / math.sqrt(hd)
+        if builtin:
+            s = s + torch.triu(torch.full((T, T), float("-inf"), dtype=s.dtype), diagonal=1)
+        else:
+            s = s.masked_fill(torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1), float("-inf"))
+        o = (torch.softmax(s, dim=-1) @ v).transpose(1, 2).reshape(Bsz, T, C)
+        h = h + conv1d(W, p + "attn.c_proj", o, lora)
+        x = ln(h, W[p + "ln_2.weight"], W[p + "ln_2.bias"])
+        h = h + conv1d(W, p + "mlp.c_proj", act(conv1d(W, p + "mlp.c_fc", x, lora)), lora)
+    h = ln(h, W["transformer.ln_f.weight"], W["transformer.ln_f.bias"])
+    head = W["transformer.wte.weight"] if cfg.get("tie_word_embeddings", True) else W["lm_head.weight"]
+    return h @ head.T
+
+
 def forward(cfg, W, ids, lora=None, dtype=F64):
     """logits [B, T, V] for ids [B, T] (no padding, positions 0..T-1).
 
     dtype is the compute dtype of the position/rope tensors; float64 for the
     reference, float32 only for the sanity comparison."""
+    if cfg["model_type"] == "gpt2":
+        return gpt2_forward(cfg, W, ids, lora)
     Bsz, T = ids.shape
     H = cfg["hidden_size"]
     nh = cfg["num_attention_heads"]
@@ -228,8 +288,14 @@ def forward(cfg, W, ids, lora=None, dtype=F64):
         k = linear(W, p + "self_attn.k_proj", x, lora)          # [B,T,nkv*hd]
         v = linear(W, p + "self_attn.v_proj", x, lora)
         assert q.shape[-1] == nh * hd and k.shape[-1] == nkv * hd and v.shape[-1] == nkv * hd
-        q = q.view(Bsz, T, nh, hd).transpose(1, 2)              # [B,nh,T,hd]
-        k = k.view(Bsz, T, nkv, hd).transpose(1, 2)             # [B,nkv,T,hd]
+        q = q.view(Bsz, T, nh, hd)
+        k = k.view(Bsz, T, nkv, hd)
+        if has_qk_norm(cfg):
+            # Qwen3: each head of q and k normalised over head_dim, before RoPE
+            q = rms_norm(q, W[p + "self_attn.q_norm.weight"], eps)
+            k = rms_norm(k, W[p + "self_attn.k_norm.weight"], eps)
+        q = q.transpose(1, 2)                                   # [B,nh,T,hd]
+        k = k.transpose(1, 2)                                   # [B,nkv,T,hd]
         v = v.view(Bsz, T, nkv, hd).transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
@@ -269,6 +335,8 @@ def causal_lm_loss(logits, labels):
 # --------------------------------------------------------------------------
 
 def slow_forward(cfg, W, ids, lora=None):
+    if cfg["model_type"] == "gpt2":
+        return gpt2_forward(cfg, W, ids, lora, builtin=True)
     Wn = {k: v.numpy() for k, v in W.items()}
     L = None
     if lora is not None:
@@ -309,6 +377,11 @@ def slow_forward(cfg, W, ids, lora=None):
             Q = [lin(p + "self_attn.q_proj", x) for x in xs]
             K = [lin(p + "self_attn.k_proj", x) for x in xs]
             V = [lin(p + "self_attn.v_proj", x) for x in xs]
+            if has_qk_norm(cfg):
+                def heads_norm(vec, w, n):
+                    return np.concatenate([norm(vec[j * hd:(j + 1) * hd], w) for j in range(n)])
+                Q = [heads_norm(qq, Wn[p + "self_attn.q_norm.weight"], nh) for qq in Q]
+                K = [heads_norm(kk, Wn[p + "self_attn.k_norm.weight"], nkv) for kk in K]
             outs = []
             for t in range(T):
                 o = np.zeros(nh * hd)
@@ -342,10 +415,31 @@ def slow_forward(cfg, W, ids, lora=None):
 # Random model construction
 # --------------------------------------------------------------------------
 
+def gpt2_shapes(cfg):
+    C, V, P = cfg["n_embd"], cfg["vocab_size"], cfg["n_positions"]
+    I = cfg["n_inner"] or 4 * C
+    shapes = {"transformer.wte.weight": (V, C), "transformer.wpe.weight": (P, C),
+              "transformer.ln_f.weight": (C,), "transformer.ln_f.bias": (C,)}
+    if not cfg.get("tie_word_embeddings", True):
+        shapes["lm_head.weight"] = (V, C)
+    for i in range(cfg["n_layer"]):
+        p = "transformer.h.%d." % i
+        for n in ("ln_1", "ln_2"):
+            shapes[p + n + ".weight"] = (C,)
+            shapes[p + n + ".bias"] = (C,)
+        for n, fin, fout in (("attn.c_attn", C, 3 * C), ("attn.c_proj", C, C), ("mlp.c_fc", C, I), ("mlp.c_proj", I, C)):
+            shapes[p + n + ".weight"] = (fin, fout)  # Conv1D: [in, out]
+            shapes[p + n + ".bias"] = (fout,)
+    return shapes
+
+
 def expected_shapes(cfg):
+    if cfg["model_type"] == "gpt2":
+        return gpt2_shapes(cfg)
     H, I, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
     nh, nkv, hd = cfg["num_attention_heads"], cfg["num_key_value_heads"], head_dim_of(cfg)
     qkv_bias = cfg["model_type"] == "qwen2" or cfg.get("attention_bias", False)
+    assert not (cfg["model_type"] == "qwen3" and qkv_bias), "qwen3 attention_bias (o_proj bias too) is not modelled"
     shapes = {"model.embed_tokens.weight": (V, H), "model.norm.weight": (H,)}
     if not cfg["tie_word_embeddings"]:
         shapes["lm_head.weight"] = (V, H)
@@ -361,6 +455,9 @@ def expected_shapes(cfg):
             shapes[p + "self_attn.q_proj.bias"] = (nh * hd,)
             shapes[p + "self_attn.k_proj.bias"] = (nkv * hd,)
             shapes[p + "self_attn.v_proj.bias"] = (nkv * hd,)
+        if has_qk_norm(cfg):
+            shapes[p + "self_attn.q_norm.weight"] = (hd,)
+            shapes[p + "self_attn.k_norm.weight"] = (hd,)
         shapes[p + "mlp.gate_proj.weight"] = (I, H)
         shapes[p + "mlp.up_proj.weight"] = (I, H)
         shapes[p + "mlp.down_proj.weight"] = (H, I)
@@ -371,11 +468,11 @@ def random_weights(cfg, seed, head_std=0.2):
     rng = np.random.RandomState(seed)
     W = {}
     for name, shape in sorted(expected_shapes(cfg).items()):
-        if name.endswith("norm.weight"):
+        if name.endswith("norm.weight") or (".ln_" in name and name.endswith(".weight")):
             a = 1.0 + 0.1 * rng.standard_normal(shape)
         elif name.endswith(".bias"):
             a = 0.1 * rng.standard_normal(shape)
-        elif "embed_tokens" in name:
+        elif "embed_tokens" in name or ".wte." in name or ".wpe." in name:
             a = 0.2 * rng.standard_normal(shape)
         elif "lm_head" in name:
             a = head_std * rng.standard_normal(shape)
@@ -483,8 +580,77 @@ def qwen2_config(**kw):
     return cfg
 
 
-def make_model_dir(name, cfg, seed, shards=None, head_std=0.2):
-    """Writes config + weights; returns the float64 weights read back from disk."""
+def qwen3_config(**kw):
+    # Qwen3: explicit head_dim (here 16, not hidden/heads = 8), no biases, q_norm/k_norm.
+    cfg = {
+        "architectures": ["Qwen3ForCausalLM"],
+        "attention_bias": False,
+        "attention_dropout": 0.0,
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+        "head_dim": 16,
+        "hidden_act": "silu",
+        "hidden_size": 32,
+        "initializer_range": 0.02,
+        "intermediate_size": 48,
+        "max_position_embeddings": 128,
+        "max_window_layers": 2,
+        "model_type": "qwen3",
+        "num_attention_heads": 4,
+        "num_hidden_layers": 2,
+        "num_key_value_heads": 2,
+        "rms_norm_eps": 1e-06,
+        "rope_scaling": None,
+        "rope_theta": 1000000.0,
+        "sliding_window": None,
+        "tie_word_embeddings": False,
+        "torch_dtype": "float32",
+        "transformers_version": "4.51.0",
+        "use_cache": True,
+        "use_sliding_window": False,
+        "vocab_size": 64,
+    }
+    cfg.update(kw)
+    return cfg
+
+
+def gpt2_config(**kw):
+    # GPT-2's config.json keys (GPT2Config), tiny; n_inner null means 4·n_embd.
+    cfg = {
+        "activation_function": "gelu_new",
+        "architectures": ["GPT2LMHeadModel"],
+        "attn_pdrop": 0.1,
+        "bos_token_id": 50256 % 64,
+        "embd_pdrop": 0.1,
+        "eos_token_id": 50256 % 64,
+        "initializer_range": 0.02,
+        "layer_norm_epsilon": 1e-05,
+        "model_type": "gpt2",
+        "n_ctx": 16,
+        "n_embd": 32,
+        "n_head": 4,
+        "n_inner": None,
+        "n_layer": 2,
+        "n_positions": 16,
+        "reorder_and_upcast_attn": False,
+        "resid_pdrop": 0.1,
+        "scale_attn_by_inverse_layer_idx": False,
+        "scale_attn_weights": True,
+        "torch_dtype": "float32",
+        "transformers_version": "4.46.3",
+        "use_cache": True,
+        "vocab_size": 64,
+    }
+    cfg.update(kw)
+    return cfg
+
+
+def make_model_dir(name, cfg, seed, shards=None, head_std=0.2, bare_gpt2=False):
+    """Writes config + weights; returns the float64 weights read back from disk.
+
+    bare_gpt2 writes GPT-2's weights as the original checkpoint names them
+    (h.N.…, wte, wpe, ln_f: no "transformer." prefix) together with the
+    attn.bias (causal mask) and attn.masked_bias buffers it carries."""
     d = os.path.join(HERE, name)
     if os.path.isdir(d):
         shutil.rmtree(d)
@@ -493,9 +659,17 @@ def make_model_dir(name, cfg, seed, shards=None, head_std=0.2):
     st = ST_OF_TORCH[cfg["torch_dtype"]]
     W = random_weights(cfg, seed, head_std)
     tensors = {k: (v, st) for k, v in W.items()}
+    if bare_gpt2:
+        tensors = {k[len("transformer."):]: v for k, v in tensors.items()}
+        P = cfg["n_positions"]
+        for i in range(cfg["n_layer"]):
+            tensors["h.%d.attn.bias" % i] = (torch.tril(torch.ones(P, P, dtype=F64)).view(1, 1, P, P), "F32")
+            tensors["h.%d.attn.masked_bias" % i] = (torch.tensor(-1e4, dtype=F64), "F32")
     if shards is None:
         write_safetensors(os.path.join(d, "model.safetensors"), tensors)
         back = read_safetensors(os.path.join(d, "model.safetensors"))
+        if bare_gpt2:
+            back = {"transformer." + k: v for k, v in back.items() if not k.endswith((".attn.bias", ".masked_bias"))}
     else:
         names = sorted(tensors, key=shard_sort_key)
         n = len(shards)
@@ -569,8 +743,8 @@ def log(*a):
 # Cases 1-6: forward fixtures
 # --------------------------------------------------------------------------
 
-def forward_case(name, cfg, seed, T, shards=None, grads=None, extra=None):
-    d, W = make_model_dir(name, cfg, seed, shards)
+def forward_case(name, cfg, seed, T, shards=None, grads=None, extra=None, bare_gpt2=False):
+    d, W = make_model_dir(name, cfg, seed, shards, bare_gpt2=bare_gpt2)
     rng = np.random.RandomState(seed + 1000)
     ids = random_ids(rng, 2, T, cfg["vocab_size"])
     logits = forward(cfg, W, ids)
@@ -688,11 +862,20 @@ PEFT_CONFIG_DEFAULTS = {
     "use_rslora": False,
 }
 
+GPT2_MODULE_PATHS = {"c_attn": ["attn.c_attn"], "c_proj": ["attn.c_proj", "mlp.c_proj"], "c_fc": ["mlp.c_fc"]}
+
 MODULE_PATHS = {
     "q_proj": "self_attn.q_proj", "k_proj": "self_attn.k_proj", "v_proj": "self_attn.v_proj",
     "o_proj": "self_attn.o_proj", "gate_proj": "mlp.gate_proj", "up_proj": "mlp.up_proj",
     "down_proj": "mlp.down_proj",
 }
+
+
+def module_paths(cfg, i, targets):
+    """The module paths of layer i that PEFT's target_modules select."""
+    if cfg["model_type"] == "gpt2":
+        return ["transformer.h.%d.%s" % (i, m) for t in targets for m in GPT2_MODULE_PATHS[t]]
+    return ["model.layers.%d.%s" % (i, MODULE_PATHS[t]) for t in targets]
 
 
 def lora_scale(pc):
@@ -709,10 +892,12 @@ def make_adapter(d, cfg, W, pc, seed, st_dtype, a_std, b_std):
     rng = np.random.RandomState(seed)
     r = pc["r"]
     tensors = {}
-    for i in range(cfg["num_hidden_layers"]):
-        for t in pc["target_modules"]:
-            path = "model.layers.%d.%s" % (i, MODULE_PATHS[t])
+    gpt2 = cfg["model_type"] == "gpt2"
+    for i in range(cfg["n_layer"] if gpt2 else cfg["num_hidden_layers"]):
+        for path in module_paths(cfg, i, pc["target_modules"]):
             out_f, in_f = W[path + ".weight"].shape
+            if gpt2:  # Conv1D weights are stored [in, out] (fan_in_fan_out); A, B keep PEFT's shapes
+                in_f, out_f = out_f, in_f
             A = a_std * rng.standard_normal((r, in_f))
             Bm = b_std * rng.standard_normal((out_f, r))
             tensors[lora_key(path, "A")] = (torch.from_numpy(A), st_dtype)
@@ -801,24 +986,27 @@ class ManualAdamW:
             self.p[k] = p - (lr / bc1) * self.m[k] / denom
 
 
-def lora_case():
-    name = "lora_train"
-    cfg = base_config(num_hidden_layers=2)
+def lora_case(name="lora_train", cfg=None, seed=700, targets=("down_proj", "q_proj", "v_proj"), head_std=0.1,
+              rs_extra="o_proj"):
+    if cfg is None:
+        cfg = base_config(num_hidden_layers=2)
     # lm_head std 0.1 (not 0.2) so that the grad norms straddle max_grad_norm:
-    # the first steps are clipped, the later ones are not.
-    d, W = make_model_dir(name, cfg, seed=700, head_std=0.1)
-    rng = np.random.RandomState(1700)
+    # the first steps are clipped, the later ones are not (qwen3_lora_train: 0.08, gpt2_lora_train: 0.0975).
+    d, W = make_model_dir(name, cfg, seed=seed, head_std=head_std)
+    rng = np.random.RandomState(seed + 1000)
     ids = random_ids(rng, 2, 9, cfg["vocab_size"])
     labels = ids.clone()
     prompt_len = [3, 5]  # unequal so that mean-of-micro-means != global mean
     for b, pl in enumerate(prompt_len):
         labels[b, :pl] = -100
 
-    pc = dict(PEFT_CONFIG_DEFAULTS)
-    lora_init = make_adapter(os.path.join(d, "adapter_init"), cfg, W, pc, 701, "F32", 0.1, 0.1)
-    pc2 = dict(PEFT_CONFIG_DEFAULTS, r=8, lora_alpha=16, use_rslora=True,
-               target_modules=["down_proj", "o_proj", "q_proj", "v_proj"])
-    lora_rs = make_adapter(os.path.join(d, "adapter_rslora_bf16"), cfg, W, pc2, 702, "BF16", 0.1, 0.05)
+    base = "golora-ref/" + name
+    fan = cfg["model_type"] == "gpt2"  # PEFT sets fan_in_fan_out for Conv1D modules
+    pc = dict(PEFT_CONFIG_DEFAULTS, base_model_name_or_path=base, target_modules=sorted(targets), fan_in_fan_out=fan)
+    lora_init = make_adapter(os.path.join(d, "adapter_init"), cfg, W, pc, seed + 1, "F32", 0.1, 0.1)
+    pc2 = dict(PEFT_CONFIG_DEFAULTS, r=8, lora_alpha=16, use_rslora=True, base_model_name_or_path=base,
+               target_modules=sorted(set(targets) | {rs_extra}), fan_in_fan_out=fan)
+    lora_rs = make_adapter(os.path.join(d, "adapter_rslora_bf16"), cfg, W, pc2, seed + 2, "BF16", 0.1, 0.05)
     assert abs(lora_rs["scale"] - 16 / math.sqrt(8)) < 1e-15 and lora_init["scale"] == 2.0
 
     logits_base = forward(cfg, W, ids)
@@ -899,7 +1087,8 @@ def lora_case():
 def main():
     torch.manual_seed(0)
     cases = ["llama_f32", "llama_bf16_tied", "mistral_f16_headdim", "qwen2_f32_bias",
-             "llama3_rope", "llama_sharded", "lora_train"]
+             "llama3_rope", "llama_sharded", "qwen3_f32", "qwen3_bf16_tied", "gpt2_f32", "gpt2_bf16_bare",
+             "lora_train", "qwen3_lora_train", "gpt2_lora_train"]
 
     forward_case("llama_f32", base_config(num_hidden_layers=3), seed=100, T=9,
                  grads=["model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
@@ -931,7 +1120,29 @@ def main():
     forward_case("llama_sharded", base_config(vocab_size=48, intermediate_size=40), seed=600, T=7,
                  shards=[shard1, lambda k: not shard1(k)])
 
+    forward_case("qwen3_f32", qwen3_config(), seed=700, T=9,
+                 grads=["model.layers.0.self_attn.q_norm.weight", "model.layers.1.self_attn.k_norm.weight",
+                        "model.layers.0.self_attn.k_proj.weight", "model.layers.1.self_attn.q_proj.weight",
+                        "model.embed_tokens.weight", "lm_head.weight"])
+
+    forward_case("qwen3_bf16_tied", qwen3_config(tie_word_embeddings=True, torch_dtype="bfloat16", vocab_size=56),
+                 seed=800, T=8)
+
+    forward_case("gpt2_f32", gpt2_config(), seed=1000, T=9,
+                 grads=["transformer.wpe.weight", "transformer.h.0.ln_1.weight",
+                        "transformer.h.0.ln_1.bias", "transformer.h.0.attn.c_attn.weight",
+                        "transformer.h.1.mlp.c_fc.weight", "transformer.h.1.mlp.c_proj.bias",
+                        "transformer.ln_f.bias"])
+
+    forward_case("gpt2_bf16_bare", gpt2_config(torch_dtype="bfloat16", vocab_size=56), seed=1100, T=8,
+                 bare_gpt2=True)
+
     lora_case()
+    # k_proj's adapter trains through the key norm.
+    lora_case("qwen3_lora_train", qwen3_config(), seed=900, targets=("k_proj", "q_proj", "v_proj"),
+              head_std=0.08)
+    lora_case("gpt2_lora_train", gpt2_config(tie_word_embeddings=False), seed=1200, targets=("c_attn", "c_fc"), head_std=0.0975,
+              rs_extra="c_proj")
 
     total = 0
     for c in cases:
@@ -939,7 +1150,7 @@ def main():
             for f in files:
                 total += os.path.getsize(os.path.join(root, f))
     log("total fixture bytes: %d" % total)
-    assert total < 2_000_000
+    assert total < 2_500_000
 
 
 if __name__ == "__main__":
