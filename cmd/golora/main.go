@@ -15,7 +15,7 @@ import (
 
 // app holds the commands; the init functions of the subcommand files
 // register theirs.
-var app = cli.NewApp("golora", "golora fine-tunes Hugging Face Llama-family models with LoRA and QLoRA on a CPU.")
+var app = cli.NewApp("golora", "golora fine-tunes Hugging Face language models (Llama, Mistral, Qwen2, Qwen3, GPT-2) with LoRA and QLoRA on a CPU.")
 
 func register(c *cli.Command) { app.Register(c) }
 
