@@ -8,7 +8,8 @@ llama/gitRelease.bundle.)
 
 ref.gguf      metadata of every value type and arrays, tensors F32 (1-D, 2-D,
               3-D), F16, BF16, Q8_0, Q4_0 quantized by gguf-py from fixed
-              arrays, and Q4_K, Q6_K blocks of fixed pseudo-random bytes
+              arrays, and Q4_1, Q5_0, Q5_1, Q2_K…Q6_K blocks of fixed
+              pseudo-random bytes
 ref64.gguf    two tensors with general.alignment = 64
 ref.json      per tensor of both files: type, shape (row-major), the source
               values it was quantized from (null for the k-quants) and
@@ -36,7 +37,7 @@ def wave(n, phase, scale):
     return (np.sin(np.arange(n, dtype=np.float64) * 0.37 + phase) * scale).astype(np.float32)
 
 
-def kquant_blocks(qtype, n_blocks, seed, d_offsets):
+def raw_blocks(qtype, n_blocks, seed, d_offsets):
     """n_blocks blocks of deterministic bytes (an LCG), with the F16 scale
     fields at d_offsets set to small finite values."""
     _, size = gguf.GGML_QUANT_SIZES[qtype]
@@ -107,9 +108,14 @@ def main():
     q8[1, 32:] = 0  # an all-zero block: d = 0
     add(w, expect, "mat.q8_0", Q.Q8_0, q8)
     add(w, expect, "mat.q4_0", Q.Q4_0, wave(96, 0.9, 5.0).reshape(3, 32))
-    # Q4_K: d at 0, dmin at 2; Q6_K: d at 208.
-    add(w, expect, "mat.q4_k", Q.Q4_K, None, kquant_blocks(Q.Q4_K, 2, 7, [0, 2]), [2, 256])
-    add(w, expect, "mat.q6_k", Q.Q6_K, None, kquant_blocks(Q.Q6_K, 2, 11, [208]), [2, 256])
+    # Blocks of arbitrary bytes for the types golora only reads, with their
+    # F16 scale fields (offsets in the block) set to finite values.
+    for name, qtype, n, scales in (("mat.q4_1", Q.Q4_1, 2, [0, 2]), ("mat.q5_0", Q.Q5_0, 2, [0]),
+                                   ("mat.q5_1", Q.Q5_1, 2, [0, 2]), ("mat.q2_k", Q.Q2_K, 2, [80, 82]),
+                                   ("mat.q3_k", Q.Q3_K, 2, [108]), ("mat.q4_k", Q.Q4_K, 2, [0, 2]),
+                                   ("mat.q5_k", Q.Q5_K, 2, [0, 2]), ("mat.q6_k", Q.Q6_K, 2, [208])):
+        block = gguf.GGML_QUANT_SIZES[qtype][0]
+        add(w, expect, name, qtype, None, raw_blocks(qtype, n, 7 + int(qtype), scales), [n, block])
     write(os.path.join(HERE, "ref.gguf"), w)
 
     w = gguf.GGUFWriter(None, "llama")
