@@ -5,6 +5,7 @@ package export
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -27,16 +28,30 @@ const (
 	quantVersion = 2
 )
 
+// ggufArchInfo is how llama.cpp names and lays out one architecture.
+type ggufArchInfo struct {
+	name    string
+	permute bool
+}
+
 // ggufArch maps a config's model_type to llama.cpp's architecture name and
 // says whether llama.cpp stores q and k rows in its interleaved RoPE order
 // (see permuteRows).
-var ggufArch = map[string]struct {
-	name    string
-	permute bool
-}{
+var ggufArch = map[string]ggufArchInfo{
 	"llama":   {"llama", true},
 	"mistral": {"llama", true},
 	"qwen2":   {"qwen2", false},
+}
+
+// archOf is llama.cpp's architecture for cfg, or an error listing the
+// model types golora exports.
+func archOf(cfg *model.Config) (ggufArchInfo, error) {
+	arch, ok := ggufArch[cfg.ModelType]
+	if !ok {
+		names := slices.Sorted(maps.Keys(ggufArch))
+		return arch, fmt.Errorf("export: model type %q has no GGUF export (supported: %s)", cfg.ModelType, strings.Join(names, ", "))
+	}
+	return arch, nil
 }
 
 // linearNames maps the last part of a Hugging Face module path to llama.cpp's
@@ -105,16 +120,11 @@ func LlamaCppAlpha(c *lora.Config) float32 {
 // rows are not whole 32-element blocks (B when r is not a multiple of 32)
 // falls back to F16, as the converter's does.
 func LoRA(cfg *model.Config, ad *lora.File, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
-	arch, ok := ggufArch[cfg.ModelType]
-	if !ok {
-		names := make([]string, 0, len(ggufArch))
-		for n := range ggufArch {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		return nil, nil, fmt.Errorf("export: model type %q has no GGUF export (supported: %s)", cfg.ModelType, strings.Join(names, ", "))
+	arch, err := archOf(cfg)
+	if err != nil {
+		return nil, nil, err
 	}
-	if !slices.Contains([]gguf.Type{gguf.F32, gguf.F16, gguf.BF16, gguf.Q8_0}, typ) {
+	if _, ok := fileTypes[typ]; !ok {
 		return nil, nil, fmt.Errorf("export: cannot write a LoRA adapter as %s (F32, F16, BF16 or Q8_0)", typ)
 	}
 	meta := []gguf.KV{

@@ -20,7 +20,14 @@ Writes, next to this script:
   llama_<type>.gguf, qwen2_f32.gguf     the converter's output for --outtype
                                         f32, f16, bf16, q8_0 (llama) and f32
                                         (qwen2: no Q/K permutation)
+  models.json                           for five models of testdata/ref,
+                                        convert_hf_to_gguf.py's metadata (but
+                                        general.name and general.size_label)
+                                        and tensors (name, type, shape, sha256
+                                        of the data), the tokenizer left out
+                                        (set_vocab does nothing)
 """
+import hashlib
 import json
 import os
 import shutil
@@ -68,13 +75,17 @@ def write_safetensors(path, tensors):
 
 
 SHIM = '''
-import runpy, sys, torch
+import os, runpy, sys, torch
 for name in ("float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu"):
     if not hasattr(torch, name):
         setattr(torch, name, torch.uint8)
 for name in ("uint16", "uint32", "uint64"):
     if not hasattr(torch, name):
         setattr(torch, name, torch.int64)
+if os.environ.get("NO_VOCAB"):
+    import conversion.llama, conversion.qwen
+    conversion.llama.LlamaModel.set_vocab = lambda self: None
+    conversion.qwen.Qwen2Model.set_vocab = lambda self: None
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 '''
@@ -144,6 +155,29 @@ def main():
                             "--base", os.path.join(HERE, base), "--outtype", outtype, "--outfile", out, bin_adapter],
                            env=env, check=True, capture_output=True)
             print("wrote", out)
+
+        sys.path.insert(0, os.path.join(LLAMA_CPP, "gguf-py"))
+        import gguf
+        models = {}
+        ref = os.path.join(HERE, "..", "..", "testdata", "ref")
+        for name, outtype in (("llama_f32", "f32"), ("qwen2_f32_bias", "q8_0"), ("mistral_f16_headdim", "f16"),
+                              ("llama_bf16_tied", "bf16"), ("llama3_rope", "f32")):
+            out = os.path.join(tmp, name + ".gguf")
+            subprocess.run([sys.executable, shim, os.path.join(LLAMA_CPP, "convert_hf_to_gguf.py"),
+                            "--outtype", outtype, "--outfile", out, os.path.join(ref, name)],
+                           env=dict(env, NO_VOCAB="1"), check=True, capture_output=True)
+            r = gguf.GGUFReader(out)
+            meta = []
+            for key, field in r.fields.items():
+                if key.startswith("GGUF.") or key in ("general.name", "general.size_label"):
+                    continue
+                meta.append({"key": key, "type": field.types[0].name, "value": field.contents()})
+            tensors = [{"name": t.name, "type": t.tensor_type.name, "shape": [int(x) for x in reversed(t.shape)],
+                        "sha256": hashlib.sha256(t.data.tobytes()).hexdigest()} for t in r.tensors]
+            models[name] = {"outtype": outtype, "meta": meta, "tensors": tensors}
+        with open(os.path.join(HERE, "models.json"), "w") as f:
+            json.dump(models, f, indent=1, sort_keys=True)
+            f.write("\n")
 
 
 if __name__ == "__main__":
