@@ -99,22 +99,6 @@ func TestLoRARSLoRAAlpha(t *testing.T) {
 	}
 }
 
-// TestPermuteRows checks the row order on one head of 4 rows: HF's
-// [x0 x1 | y0 y1] (rotate-half pairs (x0,y0), (x1,y1)) becomes llama.cpp's
-// interleaved [x0 y0 x1 y1].
-func TestPermuteRows(t *testing.T) {
-	got, err := permuteRows([]float32{0, 1, 2, 3, 10, 11, 12, 13}, 8, 1, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []float32{0, 2, 1, 3, 10, 12, 11, 13}; !reflect.DeepEqual(got, want) {
-		t.Errorf("got %v, want %v", got, want)
-	}
-	if _, err := permuteRows(make([]float32, 6), 6, 1, 2); err == nil {
-		t.Error("odd head size: no error")
-	}
-}
-
 func TestLoRAErrors(t *testing.T) {
 	ad, err := lora.ReadDir("testdata/adapter")
 	if err != nil {

@@ -14,38 +14,6 @@ import (
 // whose matrices are stored as each type.
 var fileTypes = map[gguf.Type]uint32{gguf.F32: 0, gguf.F16: 1, gguf.Q8_0: 7, gguf.BF16: 32}
 
-// paramNames maps the part of a Hugging Face parameter name after
-// model.layers.N. to llama.cpp's, and the names outside the layers.
-var paramNames = map[string]string{
-	"input_layernorm.weight":          "attn_norm.weight",
-	"post_attention_layernorm.weight": "ffn_norm.weight",
-	"self_attn.q_proj.weight":         "attn_q.weight",
-	"self_attn.k_proj.weight":         "attn_k.weight",
-	"self_attn.v_proj.weight":         "attn_v.weight",
-	"self_attn.o_proj.weight":         "attn_output.weight",
-	"self_attn.q_proj.bias":           "attn_q.bias",
-	"self_attn.k_proj.bias":           "attn_k.bias",
-	"self_attn.v_proj.bias":           "attn_v.bias",
-	"self_attn.o_proj.bias":           "attn_output.bias",
-	"mlp.gate_proj.weight":            "ffn_gate.weight",
-	"mlp.up_proj.weight":              "ffn_up.weight",
-	"mlp.down_proj.weight":            "ffn_down.weight",
-	"model.embed_tokens.weight":       "token_embd.weight",
-	"model.norm.weight":               "output_norm.weight",
-	"lm_head.weight":                  "output.weight",
-}
-
-// paramName is llama.cpp's name of a Hugging Face parameter.
-func paramName(hf string) (string, bool) {
-	if rest, ok := strings.CutPrefix(hf, "model.layers."); ok {
-		n, tail, _ := strings.Cut(rest, ".")
-		name, ok := paramNames[tail]
-		return "blk." + n + "." + name, ok
-	}
-	name, ok := paramNames[hf]
-	return name, ok
-}
-
 // Model converts a loaded model (adapters already merged into it, if any)
 // into the metadata and tensors llama.cpp's convert_hf_to_gguf.py writes
 // for it, tokenizer aside:
@@ -62,7 +30,7 @@ func paramName(hf string) (string, bool) {
 // after a rope_freqs.weight of llama3 RoPE scaling factors. Vectors are
 // F32; matrices typ, a Q8_0 matrix whose rows are not whole blocks F16.
 // For llama and mistral the rows of q_proj and k_proj (weights and biases)
-// are permuted into llama.cpp's RoPE order (see permuteRows).
+// are permuted into llama.cpp's RoPE order (see gguf.PermuteRoPE).
 func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 	cfg := m.Cfg
 	arch, err := archOf(cfg)
@@ -73,9 +41,9 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("export: cannot write a model as %s (F32, F16, BF16 or Q8_0)", typ)
 	}
-	a := arch.name + "."
+	a := arch.Name + "."
 	meta := []gguf.KV{
-		{Key: keyArch, Value: arch.name},
+		{Key: keyArch, Value: arch.Name},
 		{Key: keyType, Value: "model"},
 		{Key: a + "block_count", Value: uint32(cfg.NumLayers)},
 		{Key: a + "context_length", Value: uint32(cfg.MaxPositions)},
@@ -99,7 +67,7 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 				gguf.KV{Key: a + "rope.scaling.type", Value: "linear"},
 				gguf.KV{Key: a + "rope.scaling.factor", Value: float32(rs.Factor)})
 		case "llama3":
-			if arch.name == "llama" {
+			if arch.Name == "llama" {
 				t, err := gguf.NewTensor("rope_freqs.weight", gguf.F32, []int{cfg.HeadDim / 2}, llama3Factors(cfg))
 				if err != nil {
 					return nil, nil, err
@@ -109,7 +77,7 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 		}
 	}
 	meta = append(meta, gguf.KV{Key: "general.file_type", Value: ft})
-	if arch.name == "llama" {
+	if arch.Name == "llama" {
 		meta = append(meta,
 			gguf.KV{Key: a + "vocab_size", Value: uint32(cfg.VocabSize)},
 			gguf.KV{Key: a + "rope.dimension_count", Value: uint32(cfg.HeadDim)})
@@ -119,7 +87,7 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 	params := m.Params()
 	slices.SortFunc(params, func(x, y *model.Param) int { return strings.Compare(x.Name, y.Name) })
 	for _, p := range params {
-		name, ok := paramName(p.Name)
+		name, ok := gguf.TensorName(p.Name)
 		if !ok {
 			return nil, nil, fmt.Errorf("export: %s: parameter %q has no llama.cpp tensor name", m.Source, p.Name)
 		}
@@ -127,22 +95,13 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 		for i := 0; i < p.W.Rows; i++ {
 			v = append(v, p.W.Row(i, make([]float32, p.W.Cols))...)
 		}
-		if arch.permute {
-			heads := 0
-			switch {
-			case strings.Contains(p.Name, ".q_proj."):
-				heads = cfg.NumHeads
-			case strings.Contains(p.Name, ".k_proj."):
-				heads = cfg.NumKVHeads
+		if heads := gguf.QKHeads(p.Name, cfg.NumHeads, cfg.NumKVHeads); arch.PermuteQK && heads > 0 {
+			rows, cols := p.Shape[0], 1
+			if len(p.Shape) == 2 {
+				cols = p.Shape[1]
 			}
-			if heads > 0 {
-				rows, cols := p.Shape[0], 1
-				if len(p.Shape) == 2 {
-					cols = p.Shape[1]
-				}
-				if v, err = permuteRows(v, rows, cols, heads); err != nil {
-					return nil, nil, fmt.Errorf("export: %s: parameter %s: %w", m.Source, p.Name, err)
-				}
+			if v, err = gguf.PermuteRoPE(v, rows, cols, heads, false); err != nil {
+				return nil, nil, fmt.Errorf("export: %s: parameter %s: %w", m.Source, p.Name, err)
 			}
 		}
 		tt := typ
