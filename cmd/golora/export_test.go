@@ -67,6 +67,10 @@ func TestLogitsOfGGUF(t *testing.T) {
 	if got != want {
 		t.Errorf("logits of the GGUF\n%s\ndiffer from the original's\n%s", got, want)
 	}
+	out, stderr, code := golora(t, "inspect", "--model", path)
+	if code != 0 || !strings.Contains(out, "LlamaForCausalLM") {
+		t.Errorf("inspect on a GGUF: exit %d, %q %q", code, out, stderr)
+	}
 	_, stderr, code = golora(t, "generate", "--model", path, "--prompt", "a", "--max-tokens", "1")
 	if code == 0 || !strings.Contains(stderr, "GGUF file's tokenizer") {
 		t.Errorf("generate on a GGUF: exit %d, %q", code, stderr)
