@@ -13,7 +13,7 @@ import (
 // survive Marshal and a second parse unchanged. Seeds: the gguf-py files
 // in testdata and the corpus in testdata/fuzz/FuzzParse.
 func FuzzParse(f *testing.F) {
-	for _, name := range []string{"testdata/ref.gguf", "testdata/ref64.gguf"} {
+	for _, name := range []string{"testdata/ref.gguf", "testdata/ref64.gguf", "testdata/meta.gguf"} {
 		b, err := os.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)

@@ -21,8 +21,9 @@ func Write(path string, meta []KV, tensors []Tensor) error {
 }
 
 // Marshal writes a version-3 GGUF file: the metadata in order, then the
-// tensor infos in order with offsets assigned consecutively, each tensor's
-// data padded with zeros to the alignment (general.alignment if meta sets
+// tensor infos in order with offsets assigned consecutively, zeros up to
+// the alignment (unless there are no tensors), each tensor's data padded
+// with zeros to the alignment (general.alignment if meta sets
 // it, else 32) — the layout of gguf-py's GGUFWriter. Each tensor's Data
 // must hold exactly the bytes its Type and Shape call for; a value of a Go
 // type KV does not list, a duplicate key or tensor name are errors naming
@@ -88,7 +89,9 @@ func Marshal(w io.Writer, meta []KV, tensors []Tensor) error {
 		off += alignUp(len(t.Data), align)
 	}
 	zeros := make([]byte, align)
-	e.raw(zeros[:alignUp(e.n, align)-e.n])
+	if len(tensors) > 0 { // a file without tensors ends after the header, as gguf-py's vocab-only files do
+		e.raw(zeros[:alignUp(e.n, align)-e.n])
+	}
 	for _, t := range tensors {
 		e.raw(t.Data)
 		e.raw(zeros[:alignUp(len(t.Data), align)-len(t.Data)])

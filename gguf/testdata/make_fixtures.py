@@ -11,6 +11,8 @@ ref.gguf      metadata of every value type and arrays, tensors F32 (1-D, 2-D,
               arrays, and Q4_1, Q5_0, Q5_1, Q2_K…Q6_K blocks of fixed
               pseudo-random bytes
 ref64.gguf    two tensors with general.alignment = 64
+meta.gguf     metadata only, written as convert_hf_to_gguf.py --vocab-only
+              writes (header and metadata, no tensor section)
 ref.json      per tensor of both files: type, shape (row-major), the source
               values it was quantized from (null for the k-quants) and
               gguf-py's dequantization of what it stored (GGUFReader +
@@ -123,6 +125,13 @@ def main():
     add(w, expect, "a64.f32", Q.F32, wave(3, 0.1, 1.0))
     add(w, expect, "b64.q8_0", Q.Q8_0, wave(32, 0.2, 1.0).reshape(1, 32))
     write(os.path.join(HERE, "ref64.gguf"), w)
+
+    w = gguf.GGUFWriter(os.path.join(HERE, "meta.gguf"), "llama")
+    w.add_string("tokenizer.ggml.model", "gpt2")
+    w.add_token_list(["a", "b", "ab"])
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.close()
 
     # gguf-py's reading of what it wrote.
     for fname in ("ref.gguf", "ref64.gguf"):
