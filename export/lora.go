@@ -1,6 +1,7 @@
 // Package export converts golora's models and adapters into the files other
 // runtimes load: a PEFT LoRA adapter into the LoRA GGUF of llama.cpp (which
-// ollama's Modelfile ADAPTER also reads).
+// ollama's Modelfile ADAPTER also reads), a model into the hyperparameters
+// and tensors of a llama.cpp GGUF.
 package export
 
 import (
@@ -38,7 +39,8 @@ func archOf(cfg *model.Config) (gguf.Arch, error) {
 	return arch, nil
 }
 
-// OutTypes lists the tensor types LoRA writes, by their --outtype names.
+// OutTypes lists the tensor types LoRA and Model write, by their --outtype
+// names.
 var OutTypes = map[string]gguf.Type{"f32": gguf.F32, "f16": gguf.F16, "bf16": gguf.BF16, "q8_0": gguf.Q8_0}
 
 // LlamaCppAlpha is the adapter.lora.alpha that makes llama.cpp's scale,
