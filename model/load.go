@@ -16,8 +16,12 @@ import (
 
 // Load opens a Hugging Face model directory: config.json and its safetensors
 // weights (model.safetensors, or shards through model.safetensors.index.json).
-// Weights are views into the mapped files; Close releases them.
+// Weights are views into the mapped files; Close releases them. A path
+// ending in .gguf is loaded by LoadGGUF.
 func Load(dir string) (*Model, error) {
+	if strings.EqualFold(filepath.Ext(dir), ".gguf") {
+		return LoadGGUF(dir)
+	}
 	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ import (
 	"sort"
 	"unsafe"
 
+	"github.com/golora/golora/internal/mmapfile"
 	"github.com/golora/golora/tensor"
 )
 
@@ -179,7 +180,7 @@ func Open(path string) (*File, error) {
 	if size > math.MaxInt {
 		return nil, &FormatError{Path: path, Msg: fmt.Sprintf("file is %d bytes, too large to map", size)}
 	}
-	buf, unmap, err := mapFile(f, int(size))
+	buf, unmap, err := mmapfile.Map(f, int(size))
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: map %s: %w", path, err)
 	}

@@ -94,6 +94,9 @@ type fileSpec struct {
 // special_tokens_map.json (bos_token, eos_token) and chat_template.jinja are
 // read too when they sit beside tokenizer.json.
 func Load(path string) (*Tokenizer, error) {
+	if strings.EqualFold(filepath.Ext(path), ".gguf") {
+		return nil, fmt.Errorf("tokenizer: %s: reading a GGUF file's tokenizer (tokenizer.ggml.*) is not supported yet", path)
+	}
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)

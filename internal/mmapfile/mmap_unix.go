@@ -1,6 +1,6 @@
 //go:build unix
 
-package safetensors
+package mmapfile
 
 import (
 	"os"
@@ -8,9 +8,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mapFile maps the first size bytes of f read-only and shared; the mapping
+// Map maps the first size bytes of f read-only and shared; the mapping
 // outlives f's descriptor. size must be positive.
-func mapFile(f *os.File, size int) ([]byte, func([]byte) error, error) {
+func Map(f *os.File, size int) ([]byte, func([]byte) error, error) {
 	buf, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		return nil, nil, err

@@ -1,15 +1,15 @@
 //go:build !unix
 
-package safetensors
+package mmapfile
 
 import (
 	"io"
 	"os"
 )
 
-// mapFile reads the first size bytes of f into memory: the fallback where
+// Map reads the first size bytes of f into memory: the fallback where
 // golora does not memory-map.
-func mapFile(f *os.File, size int) ([]byte, func([]byte) error, error) {
+func Map(f *os.File, size int) ([]byte, func([]byte) error, error) {
 	buf := make([]byte, size)
 	if _, err := io.ReadFull(f, buf); err != nil {
 		return nil, nil, err

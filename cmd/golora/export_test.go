@@ -1,0 +1,78 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/golora/golora/export"
+	"github.com/golora/golora/gguf"
+	"github.com/golora/golora/model"
+)
+
+// TestExportGGUF runs export gguf on the adapter and base of the export
+// package's converter fixtures: the file equals what the library writes
+// (checked there against llama.cpp's convert_lora_to_gguf.py), and a bad
+// --outtype is a usage error.
+func TestExportGGUF(t *testing.T) {
+	const td = "../../export/testdata"
+	out := filepath.Join(t.TempDir(), "a.gguf")
+	stdout, stderr, code := golora(t, "export", "gguf", "--model", td+"/llama", "--adapter", td+"/adapter", "--out", out, "--outtype", "q8_0")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "Q8_0") {
+		t.Errorf("stdout %q does not name the type", stdout)
+	}
+	f, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if typ, _ := f.String("general.type"); typ != "adapter" || len(f.Tensors()) != 28 {
+		t.Errorf("general.type %q, %d tensors; want adapter, 28", typ, len(f.Tensors()))
+	}
+	_, stderr, code = golora(t, "export", "gguf", "--model", td+"/llama", "--adapter", td+"/adapter", "--out", out, "--outtype", "q4_k")
+	if code != 2 || !strings.Contains(stderr, "bf16, f16, f32, q8_0") {
+		t.Errorf("--outtype q4_k: exit %d, %q", code, stderr)
+	}
+}
+
+// TestLogitsOfGGUF: --model file.gguf runs the model a GGUF holds: the
+// logits of a reference model exported to an f32 GGUF equal the original's
+// (the same printed numbers); a command that needs the tokenizer says it
+// cannot read a GGUF's yet.
+func TestLogitsOfGGUF(t *testing.T) {
+	hf, err := model.Load(ref + "/llama_f32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hf.Close()
+	meta, tensors, err := export.Model(hf, gguf.F32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	if err := gguf.Write(path, meta, tensors); err != nil {
+		t.Fatal(err)
+	}
+	want, stderr, code := golora(t, "logits", "--model", ref+"/llama_f32", "--ids", "1,2,3,4")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	got, stderr, code := golora(t, "logits", "--model", path, "--ids", "1,2,3,4")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if got != want {
+		t.Errorf("logits of the GGUF\n%s\ndiffer from the original's\n%s", got, want)
+	}
+	out, stderr, code := golora(t, "inspect", "--model", path)
+	if code != 0 || !strings.Contains(out, "LlamaForCausalLM") {
+		t.Errorf("inspect on a GGUF: exit %d, %q %q", code, out, stderr)
+	}
+	_, stderr, code = golora(t, "generate", "--model", path, "--prompt", "a", "--max-tokens", "1")
+	if code == 0 || !strings.Contains(stderr, "GGUF file's tokenizer") {
+		t.Errorf("generate on a GGUF: exit %d, %q", code, stderr)
+	}
+}

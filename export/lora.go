@@ -1,0 +1,137 @@
+// Package export converts golora's models and adapters into the files other
+// runtimes load: a PEFT LoRA adapter into the LoRA GGUF of llama.cpp (which
+// ollama's Modelfile ADAPTER also reads), a model into the hyperparameters
+// and tensors of a llama.cpp GGUF.
+package export
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/golora/golora/gguf"
+	"github.com/golora/golora/lora"
+	"github.com/golora/golora/model"
+)
+
+// LoRA GGUF metadata keys, as llama.cpp's convert_lora_to_gguf.py writes
+// them.
+const (
+	keyArch      = "general.architecture"
+	keyType      = "general.type"
+	keyQuantVer  = "general.quantization_version"
+	keyAdapter   = "adapter.type"
+	keyLoRAAlpha = "adapter.lora.alpha"
+	// quantVersion is ggml's GGML_QNT_VERSION.
+	quantVersion = 2
+)
+
+// archOf is llama.cpp's architecture for cfg, or an error listing the
+// model types golora exports.
+func archOf(cfg *model.Config) (gguf.Arch, error) {
+	arch, ok := gguf.Archs[cfg.ModelType]
+	if !ok {
+		names := slices.Sorted(maps.Keys(gguf.Archs))
+		return arch, fmt.Errorf("export: model type %q has no GGUF export (supported: %s)", cfg.ModelType, strings.Join(names, ", "))
+	}
+	return arch, nil
+}
+
+// OutTypes lists the tensor types LoRA and Model write, by their --outtype
+// names.
+var OutTypes = map[string]gguf.Type{"f32": gguf.F32, "f16": gguf.F16, "bf16": gguf.BF16, "q8_0": gguf.Q8_0}
+
+// LlamaCppAlpha is the adapter.lora.alpha that makes llama.cpp's scale,
+// alpha/r, equal the adapter's s: alpha itself, or alpha·√r for rsLoRA
+// (s = alpha/√r).
+func LlamaCppAlpha(c *lora.Config) float32 {
+	if c.RSLoRA {
+		return float32(c.Alpha * math.Sqrt(float64(c.R)))
+	}
+	return float32(c.Alpha)
+}
+
+// LoRA converts a PEFT adapter for a base model of configuration cfg into
+// the metadata and tensors of a llama.cpp LoRA GGUF, as
+// convert_lora_to_gguf.py writes them:
+//
+//	general.architecture  llama (llama, mistral) or qwen2
+//	general.type          adapter
+//	adapter.type          lora
+//	adapter.lora.alpha    LlamaCppAlpha (FLOAT32)
+//	<weight>.lora_a       A, shape [r, in]
+//	<weight>.lora_b       B, shape [out, r]
+//
+// with <weight> llama.cpp's name of the adapted weight (blk.N.attn_q.weight,
+// …), modules in the adapter's order. For llama and mistral the rows of the
+// q and k projections' B are permuted as llama.cpp permutes the base
+// weights (see gguf.PermuteRoPE), so that B·A adapts the weight llama.cpp holds.
+// Tensors are stored as typ (F32, F16, BF16 or Q8_0); a Q8_0 tensor whose
+// rows are not whole 32-element blocks (B when r is not a multiple of 32)
+// falls back to F16, as the converter's does.
+func LoRA(cfg *model.Config, ad *lora.File, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
+	arch, err := archOf(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, ok := fileTypes[typ]; !ok {
+		return nil, nil, fmt.Errorf("export: cannot write a LoRA adapter as %s (F32, F16, BF16 or Q8_0)", typ)
+	}
+	meta := []gguf.KV{
+		{Key: keyArch, Value: arch.Name},
+		{Key: keyType, Value: "adapter"},
+		{Key: keyAdapter, Value: "lora"},
+		{Key: keyLoRAAlpha, Value: LlamaCppAlpha(ad.Config)},
+		{Key: keyQuantVer, Value: uint32(quantVersion)},
+	}
+	var tensors []gguf.Tensor
+	for _, m := range ad.Modules {
+		name, ok := gguf.TensorName(m.Path + ".weight")
+		if !ok || !strings.HasSuffix(m.Path, "_proj") && m.Path != "lm_head" {
+			return nil, nil, fmt.Errorf("export: %s: module %q has no llama.cpp tensor name (adaptable: the q, k, v, o, gate, up and down projections, lm_head)", ad.Dir, m.Path)
+		}
+		if m.Path == "lm_head" && cfg.TieEmbeddings {
+			return nil, nil, fmt.Errorf("export: %s: module lm_head is tied to the embeddings, which llama.cpp cannot adapt", ad.Dir)
+		}
+		b := m.B.F32[:m.B.Rows*m.B.Cols]
+		if heads := gguf.QKHeads(m.Path+".weight", cfg.NumHeads, cfg.NumKVHeads); arch.PermuteQK && heads > 0 {
+			var err error
+			if b, err = gguf.PermuteRoPE(b, m.B.Rows, m.B.Cols, heads, false); err != nil {
+				return nil, nil, fmt.Errorf("export: %s: module %s: %w", ad.Dir, m.Path, err)
+			}
+		}
+		for _, t := range []struct {
+			suffix     string
+			v          []float32
+			rows, cols int
+		}{{".lora_a", m.A.F32, m.A.Rows, m.A.Cols}, {".lora_b", b, m.B.Rows, m.B.Cols}} {
+			tt := typ
+			if tt == gguf.Q8_0 && t.cols%gguf.Q8_0.BlockSize() != 0 {
+				tt = gguf.F16
+			}
+			tn, err := gguf.NewTensor(name+t.suffix, tt, []int{t.rows, t.cols}, t.v[:t.rows*t.cols])
+			if err != nil {
+				return nil, nil, fmt.Errorf("export: %s: %w", ad.Dir, err)
+			}
+			tensors = append(tensors, tn)
+		}
+	}
+	return meta, tensors, nil
+}
+
+// WriteLoRA reads the PEFT adapter directory adapterDir, converts it for a
+// base model of configuration cfg (see LoRA) and writes the GGUF to out
+// atomically.
+func WriteLoRA(out string, cfg *model.Config, adapterDir string, typ gguf.Type) error {
+	ad, err := lora.ReadDir(adapterDir)
+	if err != nil {
+		return err
+	}
+	meta, tensors, err := LoRA(cfg, ad, typ)
+	if err != nil {
+		return err
+	}
+	return gguf.Write(out, meta, tensors)
+}

@@ -1,0 +1,148 @@
+package export
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/golora/golora/gguf"
+	"github.com/golora/golora/model"
+)
+
+// fileTypes is llama.cpp's general.file_type (enum llama_ftype) of a model
+// whose matrices are stored as each type.
+var fileTypes = map[gguf.Type]uint32{gguf.F32: 0, gguf.F16: 1, gguf.Q8_0: 7, gguf.BF16: 32}
+
+// Model converts a loaded model (adapters already merged into it, if any)
+// into the metadata and tensors llama.cpp's convert_hf_to_gguf.py writes
+// for it, tokenizer aside:
+//
+//	general.architecture, general.type = model
+//	<arch>.block_count, context_length, embedding_length,
+//	feed_forward_length, attention.head_count, attention.head_count_kv,
+//	rope.freq_base, attention.layer_norm_rms_epsilon,
+//	[attention.key_length, value_length: config.json sets head_dim],
+//	[rope.scaling.type = linear, rope.scaling.factor], general.file_type,
+//	[vocab_size, rope.dimension_count: llama], general.quantization_version
+//
+// and every parameter under llama.cpp's name, in Hugging Face name order,
+// after a rope_freqs.weight of llama3 RoPE scaling factors. Vectors are
+// F32; matrices typ, a Q8_0 matrix whose rows are not whole blocks F16.
+// For llama and mistral the rows of q_proj and k_proj (weights and biases)
+// are permuted into llama.cpp's RoPE order (see gguf.PermuteRoPE).
+func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
+	cfg := m.Cfg
+	arch, err := archOf(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	ft, ok := fileTypes[typ]
+	if !ok {
+		return nil, nil, fmt.Errorf("export: cannot write a model as %s (F32, F16, BF16 or Q8_0)", typ)
+	}
+	a := arch.Name + "."
+	meta := []gguf.KV{
+		{Key: keyArch, Value: arch.Name},
+		{Key: keyType, Value: "model"},
+		{Key: a + "block_count", Value: uint32(cfg.NumLayers)},
+		{Key: a + "context_length", Value: uint32(cfg.MaxPositions)},
+		{Key: a + "embedding_length", Value: uint32(cfg.HiddenSize)},
+		{Key: a + "feed_forward_length", Value: uint32(cfg.IntermediateSize)},
+		{Key: a + "attention.head_count", Value: uint32(cfg.NumHeads)},
+		{Key: a + "attention.head_count_kv", Value: uint32(cfg.NumKVHeads)},
+		{Key: a + "rope.freq_base", Value: float32(cfg.RopeTheta)},
+		{Key: a + "attention.layer_norm_rms_epsilon", Value: float32(cfg.RMSNormEps)},
+	}
+	if _, ok := cfg.Raw["head_dim"]; ok && cfg.Raw["head_dim"] != nil {
+		meta = append(meta,
+			gguf.KV{Key: a + "attention.key_length", Value: uint32(cfg.HeadDim)},
+			gguf.KV{Key: a + "attention.value_length", Value: uint32(cfg.HeadDim)})
+	}
+	var tensors []gguf.Tensor
+	if rs := cfg.RopeScaling; rs != nil {
+		switch rs.Type {
+		case "linear":
+			meta = append(meta,
+				gguf.KV{Key: a + "rope.scaling.type", Value: "linear"},
+				gguf.KV{Key: a + "rope.scaling.factor", Value: float32(rs.Factor)})
+		case "llama3":
+			if arch.Name == "llama" {
+				t, err := gguf.NewTensor("rope_freqs.weight", gguf.F32, []int{cfg.HeadDim / 2}, llama3Factors(cfg))
+				if err != nil {
+					return nil, nil, err
+				}
+				tensors = append(tensors, t)
+			}
+		}
+	}
+	meta = append(meta, gguf.KV{Key: "general.file_type", Value: ft})
+	if arch.Name == "llama" {
+		meta = append(meta,
+			gguf.KV{Key: a + "vocab_size", Value: uint32(cfg.VocabSize)},
+			gguf.KV{Key: a + "rope.dimension_count", Value: uint32(cfg.HeadDim)})
+	}
+	meta = append(meta, gguf.KV{Key: keyQuantVer, Value: uint32(quantVersion)})
+
+	params := m.Params()
+	slices.SortFunc(params, func(x, y *model.Param) int { return strings.Compare(x.Name, y.Name) })
+	for _, p := range params {
+		name, ok := gguf.TensorName(p.Name)
+		if !ok {
+			return nil, nil, fmt.Errorf("export: %s: parameter %q has no llama.cpp tensor name", m.Source, p.Name)
+		}
+		v := make([]float32, 0, p.W.Rows*p.W.Cols)
+		for i := 0; i < p.W.Rows; i++ {
+			v = append(v, p.W.Row(i, make([]float32, p.W.Cols))...)
+		}
+		if heads := gguf.QKHeads(p.Name, cfg.NumHeads, cfg.NumKVHeads); arch.PermuteQK && heads > 0 {
+			rows, cols := p.Shape[0], 1
+			if len(p.Shape) == 2 {
+				cols = p.Shape[1]
+			}
+			if v, err = gguf.PermuteRoPE(v, rows, cols, heads, false); err != nil {
+				return nil, nil, fmt.Errorf("export: %s: parameter %s: %w", m.Source, p.Name, err)
+			}
+		}
+		tt := typ
+		switch {
+		case len(p.Shape) < 2 || strings.HasSuffix(name, "_norm.weight"):
+			tt = gguf.F32
+		case tt == gguf.Q8_0 && p.Shape[len(p.Shape)-1]%gguf.Q8_0.BlockSize() != 0:
+			tt = gguf.F16
+		}
+		t, err := gguf.NewTensor(name, tt, p.Shape, v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("export: %s: %w", m.Source, err)
+		}
+		tensors = append(tensors, t)
+	}
+	return meta, tensors, nil
+}
+
+// llama3Factors are llama.cpp's rope_freqs for llama3 RoPE scaling: for
+// each inverse frequency f of the head (base^(−2i/D)) with wavelength
+// λ = 2π/f, 1 when λ < Orig/HighFreqFactor, Factor when λ >
+// Orig/LowFreqFactor, else 1/((1−s)/Factor + s) with s = (Orig/λ −
+// LowFreqFactor)/(HighFreqFactor − LowFreqFactor): the divisor llama.cpp
+// applies to f, which equals model.Config.InvFreq's scaling.
+func llama3Factors(cfg *model.Config) []float32 {
+	rs := cfg.RopeScaling
+	d := cfg.HeadDim
+	out := make([]float32, d/2)
+	low, high := float64(rs.OrigMaxPos)/rs.LowFreqFactor, float64(rs.OrigMaxPos)/rs.HighFreqFactor
+	for i := range out {
+		f := 1 / math.Pow(cfg.RopeTheta, float64(2*i)/float64(d))
+		wl := 2 * math.Pi / f
+		switch {
+		case wl < high:
+			out[i] = 1
+		case wl > low:
+			out[i] = float32(rs.Factor)
+		default:
+			s := (float64(rs.OrigMaxPos)/wl - rs.LowFreqFactor) / (rs.HighFreqFactor - rs.LowFreqFactor)
+			out[i] = float32(1 / ((1-s)/rs.Factor + s))
+		}
+	}
+	return out
+}

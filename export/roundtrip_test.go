@@ -1,0 +1,121 @@
+package export
+
+import (
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/golora/golora/gguf"
+	"github.com/golora/golora/model"
+)
+
+// logits runs m on ids and returns the logits [T, V].
+func logits(t *testing.T, m *model.Model, ids []int) []float32 {
+	t.Helper()
+	s := m.NewState(1, len(ids), false)
+	if err := m.Forward(s, ids); err != nil {
+		t.Fatal(err)
+	}
+	return append([]float32(nil), s.Logits[:len(ids)*m.Cfg.VocabSize]...)
+}
+
+// TestModelRoundTrip: a reference model exported to GGUF (Model) and loaded
+// back (model.Load of a .gguf path) computes the logits of the Hugging Face
+// original — to float32 rounding for f32 (the RoPE permutation and its
+// inverse, the names, the configuration all undone), within the storage
+// rounding for f16 and q8_0.
+func TestModelRoundTrip(t *testing.T) {
+	ids := []int{1, 5, 9, 33, 2, 17, 40, 55}
+	for _, c := range []struct {
+		name, outtype string
+		tol           float64 // max |Δlogit| / max |logit|
+	}{
+		{"llama_f32", "f32", 1e-6},
+		{"qwen2_f32_bias", "f32", 1e-6},
+		{"mistral_f16_headdim", "f32", 1e-6},
+		{"llama_bf16_tied", "f32", 1e-6},
+		{"llama_f32", "f16", 1e-2},
+		{"llama_f32", "q8_0", 5e-2},
+	} {
+		t.Run(c.name+"_"+c.outtype, func(t *testing.T) {
+			hf, err := model.Load("../testdata/ref/" + c.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer hf.Close()
+			meta, tensors, err := Model(hf, OutTypes[c.outtype])
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "m.gguf")
+			if err := gguf.Write(path, meta, tensors); err != nil {
+				t.Fatal(err)
+			}
+			back, err := model.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer back.Close()
+			if back.Cfg.NumKVHeads != hf.Cfg.NumKVHeads || back.Cfg.HeadDim != hf.Cfg.HeadDim || back.Cfg.RMSNormEps != hf.Cfg.RMSNormEps ||
+				back.Cfg.TieEmbeddings != hf.Cfg.TieEmbeddings || back.Cfg.QKVBias != hf.Cfg.QKVBias {
+				t.Errorf("config %+v, want %+v", back.Cfg, hf.Cfg)
+			}
+			want, got := logits(t, hf, ids), logits(t, back, ids)
+			var maxAbs, maxDiff float64
+			for i := range want {
+				maxAbs = max(maxAbs, math.Abs(float64(want[i])))
+				maxDiff = max(maxDiff, math.Abs(float64(got[i]-want[i])))
+			}
+			if maxDiff > c.tol*maxAbs {
+				t.Errorf("logits differ by %g (max |logit| %g)", maxDiff, maxAbs)
+			}
+			t.Logf("max |Δlogit| %.3g of max |logit| %.3g", maxDiff, maxAbs)
+		})
+	}
+}
+
+// TestLoadGGUFErrors: GGUF files golora cannot run are refused with the
+// file and the key or tensor named.
+func TestLoadGGUFErrors(t *testing.T) {
+	hf, err := model.Load("../testdata/ref/llama_f32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hf.Close()
+	meta, tensors, err := Model(hf, gguf.F32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := func(f func(meta []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor)) string {
+		m, ts := f(append([]gguf.KV(nil), meta...), append([]gguf.Tensor(nil), tensors...))
+		path := filepath.Join(t.TempDir(), "bad.gguf")
+		if err := gguf.Write(path, m, ts); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	for _, c := range []struct {
+		name string
+		path string
+		want string
+	}{
+		{"architecture", edit(func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
+			m[0].Value = "gpt2"
+			return m, ts
+		}), `architecture "gpt2" is not supported`},
+		{"missing tensor", edit(func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
+			return m, ts[:len(ts)-1]
+		}), `tensor "output_norm.weight" is missing`},
+		{"llama3", edit(func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
+			return m, append(ts, gguf.Tensor{Name: "rope_freqs.weight", Type: gguf.F32, Shape: []int{1}, Data: make([]byte, 4)})
+		}), `"rope_freqs.weight"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := model.Load(c.path)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.path) {
+				t.Errorf("error %v, want one naming %s and %q", err, c.path, c.want)
+			}
+		})
+	}
+}

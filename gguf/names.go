@@ -1,0 +1,101 @@
+package gguf
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Arch is how llama.cpp names and lays out one Hugging Face model type.
+type Arch struct {
+	Name string // general.architecture: llama, qwen2
+	// PermuteQK: llama.cpp stores the rows of the q and k projections of
+	// each head in interleaved RoPE order (see PermuteRoPE).
+	PermuteQK bool
+	// HFArchitecture is the config.json architecture a GGUF of this Name
+	// loads as.
+	HFArchitecture string
+}
+
+// Archs maps config.json's model_type to llama.cpp's architecture, as
+// convert_hf_to_gguf.py converts them.
+var Archs = map[string]Arch{
+	"llama":   {"llama", true, "LlamaForCausalLM"},
+	"mistral": {"llama", true, "LlamaForCausalLM"},
+	"qwen2":   {"qwen2", false, "Qwen2ForCausalLM"},
+}
+
+// tensorNames maps the part of a Hugging Face parameter name after
+// model.layers.N. to llama.cpp's (after blk.N.), and the names outside the
+// layers.
+var tensorNames = map[string]string{
+	"input_layernorm.weight":          "attn_norm.weight",
+	"post_attention_layernorm.weight": "ffn_norm.weight",
+	"self_attn.q_proj.weight":         "attn_q.weight",
+	"self_attn.k_proj.weight":         "attn_k.weight",
+	"self_attn.v_proj.weight":         "attn_v.weight",
+	"self_attn.o_proj.weight":         "attn_output.weight",
+	"self_attn.q_proj.bias":           "attn_q.bias",
+	"self_attn.k_proj.bias":           "attn_k.bias",
+	"self_attn.v_proj.bias":           "attn_v.bias",
+	"self_attn.o_proj.bias":           "attn_output.bias",
+	"mlp.gate_proj.weight":            "ffn_gate.weight",
+	"mlp.up_proj.weight":              "ffn_up.weight",
+	"mlp.down_proj.weight":            "ffn_down.weight",
+	"model.embed_tokens.weight":       "token_embd.weight",
+	"model.norm.weight":               "output_norm.weight",
+	"lm_head.weight":                  "output.weight",
+}
+
+// TensorName is llama.cpp's name of a Hugging Face parameter of a Llama-
+// family model: model.layers.N.self_attn.q_proj.weight →
+// blk.N.attn_q.weight, model.embed_tokens.weight → token_embd.weight, ….
+func TensorName(hf string) (string, bool) {
+	if rest, ok := strings.CutPrefix(hf, "model.layers."); ok {
+		n, tail, _ := strings.Cut(rest, ".")
+		name, ok := tensorNames[tail]
+		return "blk." + n + "." + name, ok && n != ""
+	}
+	name, ok := tensorNames[hf]
+	return name, ok
+}
+
+// QKHeads is the number of heads whose rows PermuteRoPE reorders in the
+// Hugging Face parameter hf (a q_proj or k_proj weight or bias): heads for
+// q, kvHeads for k, 0 for any other parameter.
+func QKHeads(hf string, heads, kvHeads int) int {
+	switch {
+	case strings.HasSuffix(hf, ".q_proj.weight") || strings.HasSuffix(hf, ".q_proj.bias"):
+		return heads
+	case strings.HasSuffix(hf, ".k_proj.weight") || strings.HasSuffix(hf, ".k_proj.bias"):
+		return kvHeads
+	}
+	return 0
+}
+
+// PermuteRoPE reorders the rows of a q or k projection (rows×cols, heads
+// heads of D = rows/heads rows each) from Hugging Face's rotate-half RoPE
+// layout to llama.cpp's interleaved one, as convert_hf_to_gguf.py's
+// LlamaModel.permute does: within each head, new row 2j+i is old row
+// i·D/2+j (i ∈ {0, 1}, j < D/2). With inverse set it undoes that. It
+// returns a new slice; rows not split into heads of an even size are an
+// error.
+func PermuteRoPE(w []float32, rows, cols, heads int, inverse bool) ([]float32, error) {
+	if heads <= 0 || rows%(2*heads) != 0 || len(w) != rows*cols {
+		return nil, fmt.Errorf("%d rows do not split into %d heads of an even size", rows, heads)
+	}
+	d := rows / heads
+	out := make([]float32, rows*cols)
+	for h := 0; h < heads; h++ {
+		for i := 0; i < 2; i++ {
+			for j := 0; j < d/2; j++ {
+				hf, cpp := h*d+i*d/2+j, h*d+2*j+i
+				src, dst := hf, cpp
+				if inverse {
+					src, dst = cpp, hf
+				}
+				copy(out[dst*cols:(dst+1)*cols], w[src*cols:(src+1)*cols])
+			}
+		}
+	}
+	return out, nil
+}

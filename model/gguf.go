@@ -1,0 +1,159 @@
+package model
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/golora/golora/gguf"
+)
+
+// LoadGGUF loads a model from a GGUF file laid out as llama.cpp's
+// convert_hf_to_gguf.py writes one (general.architecture llama or qwen2).
+// The configuration comes from the metadata (<arch>.embedding_length,
+// block_count, feed_forward_length, attention.head_count[_kv],
+// attention.key_length, attention.layer_norm_rms_epsilon, rope.freq_base,
+// rope.scaling.type linear and rope.scaling.factor, context_length), the
+// vocabulary size from token_embd.weight, tied embeddings from a missing
+// output.weight, biases from blk.0.attn_q.bias / attn_output.bias. Every
+// weight of a type gguf.Dequantize decodes is decoded into owned float32,
+// and the q and k rows of a llama GGUF are put back into Hugging Face's
+// order (gguf.PermuteRoPE's inverse). Errors name the file and the key or
+// tensor.
+func LoadGGUF(path string) (*Model, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	cfg, arch, err := ggufConfig(f)
+	if err != nil {
+		return nil, err
+	}
+	m, err := assemble(cfg, func(s paramSpec) (*Param, error) {
+		name, _ := gguf.TensorName(s.name)
+		t, ok := f.Tensor(name)
+		if !ok {
+			return nil, fmt.Errorf("gguf: %s: tensor %q is missing (%s needs it as %s)", path, name, cfg.Architecture, s.name)
+		}
+		want := s.shape()
+		if !slices.Equal(t.Shape, want) {
+			return nil, fmt.Errorf("gguf: %s: tensor %q has shape %v, the metadata implies %v", path, name, t.Shape, want)
+		}
+		v, err := t.Float32()
+		if err != nil {
+			return nil, fmt.Errorf("gguf: %s: %w", path, err)
+		}
+		if heads := gguf.QKHeads(s.name, cfg.NumHeads, cfg.NumKVHeads); arch.PermuteQK && heads > 0 {
+			cols := max(s.cols, 1)
+			if v, err = gguf.PermuteRoPE(v, s.rows, cols, heads, true); err != nil {
+				return nil, fmt.Errorf("gguf: %s: tensor %q: %w", path, name, err)
+			}
+		}
+		return NewParam(s.name, want, v), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.Source = path
+	return m, nil
+}
+
+// ggufConfig builds the config.json a GGUF's metadata stands for and
+// parses it as ParseConfig does, so that a GGUF model is checked, and
+// saved again, as a Hugging Face one.
+func ggufConfig(f *gguf.File) (*Config, gguf.Arch, error) {
+	name, err := f.String("general.architecture")
+	if err != nil {
+		return nil, gguf.Arch{}, err
+	}
+	var arch gguf.Arch
+	var supported []string
+	for _, a := range gguf.Archs {
+		supported = append(supported, a.Name)
+		if a.Name == name {
+			arch = a
+		}
+	}
+	if arch.Name == "" {
+		slices.Sort(supported)
+		return nil, arch, fmt.Errorf("gguf: %s: architecture %q is not supported (supported: %v)", f.Path(), name, slices.Compact(supported))
+	}
+	p := name + "."
+	raw := map[string]any{"architectures": []string{arch.HFArchitecture}, "torch_dtype": "float32"}
+	ints := []struct{ key, field string }{
+		{p + "embedding_length", "hidden_size"},
+		{p + "feed_forward_length", "intermediate_size"},
+		{p + "block_count", "num_hidden_layers"},
+		{p + "attention.head_count", "num_attention_heads"},
+		{p + "attention.head_count_kv", "num_key_value_heads"},
+		{p + "attention.key_length", "head_dim"},
+		{p + "context_length", "max_position_embeddings"},
+		{"tokenizer.ggml.bos_token_id", "bos_token_id"},
+		{"tokenizer.ggml.eos_token_id", "eos_token_id"},
+	}
+	for _, k := range ints {
+		if _, ok := f.Value(k.key); !ok {
+			continue
+		}
+		n, err := f.Int(k.key)
+		if err != nil {
+			return nil, arch, err
+		}
+		raw[k.field] = n
+	}
+	// Floats are stored as float32: their shortest float32 decimal gives
+	// back the config's value (1e-05, not 9.999999747378752e-06).
+	floats := []struct{ key, field string }{
+		{p + "attention.layer_norm_rms_epsilon", "rms_norm_eps"},
+		{p + "rope.freq_base", "rope_theta"},
+	}
+	for _, k := range floats {
+		if _, ok := f.Value(k.key); !ok {
+			continue
+		}
+		x, err := f.Float(k.key)
+		if err != nil {
+			return nil, arch, err
+		}
+		raw[k.field] = json.Number(strconv.FormatFloat(x, 'g', -1, 32))
+	}
+	if typ, ok := f.Value(p + "rope.scaling.type"); ok {
+		if typ != "linear" {
+			return nil, arch, fmt.Errorf("gguf: %s: key %q: RoPE scaling %v is not supported (linear is)", f.Path(), p+"rope.scaling.type", typ)
+		}
+		factor, err := f.Float(p + "rope.scaling.factor")
+		if err != nil {
+			return nil, arch, err
+		}
+		raw["rope_scaling"] = map[string]any{"rope_type": "linear", "factor": json.Number(strconv.FormatFloat(factor, 'g', -1, 32))}
+	}
+	if _, ok := f.Tensor("rope_freqs.weight"); ok {
+		return nil, arch, fmt.Errorf("gguf: %s: tensor \"rope_freqs.weight\": RoPE frequency factors (llama3 scaling) are not supported", f.Path())
+	}
+	emb, ok := f.Tensor("token_embd.weight")
+	if !ok || len(emb.Shape) != 2 {
+		return nil, arch, fmt.Errorf("gguf: %s: tensor \"token_embd.weight\" is missing or not a matrix", f.Path())
+	}
+	raw["vocab_size"] = emb.Shape[0]
+	_, hasOutput := f.Tensor("output.weight")
+	raw["tie_word_embeddings"] = !hasOutput
+	if arch.HFArchitecture == "LlamaForCausalLM" {
+		_, qb := f.Tensor("blk.0.attn_q.bias")
+		_, ob := f.Tensor("blk.0.attn_output.bias")
+		if qb != ob {
+			return nil, arch, fmt.Errorf("gguf: %s: blk.0 has a bias on only one of attn_q and attn_output; llama's attention_bias puts one on both", f.Path())
+		}
+		raw["attention_bias"] = qb
+	}
+	js, err := json.Marshal(raw)
+	if err != nil {
+		return nil, arch, err
+	}
+	cfg, err := ParseConfig(js, f.Path()+" (GGUF metadata)")
+	if err != nil {
+		return nil, arch, err
+	}
+	return cfg, arch, nil
+}
