@@ -1,0 +1,230 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/golora/golora/tensor"
+)
+
+// Serving decodes many sequences at once on one base model, each with its
+// own KV cache and its own choice of adapters. A sequence's prompt goes
+// through Prefill (the single-sequence Decode of generation); after that
+// every step of every running sequence goes through one DecodeBatch call,
+// whatever the sequences' adapters.
+
+// Selection chooses adapters by name (LoRA.Adapter), each with a factor
+// its modules' Scale is multiplied by; adapters it does not name are off.
+// A nil Selection is the base model alone.
+type Selection map[string]float32
+
+// BatchRow is one sequence's next token in a DecodeBatch step.
+type BatchRow struct {
+	Cache *Cache    // the sequence's keys and values; the token goes at position Cache.Len
+	ID    int       // the token
+	LoRA  Selection // the sequence's adapters
+}
+
+// Batch holds the buffers of decode steps over up to Max sequences of one
+// token each, planned once. Logits (rows, V) holds each row's next-token
+// logits after DecodeBatch.
+type Batch struct {
+	Max    int
+	Logits []float32
+
+	x, x2, ln, tmp []float32 // (Max, C)
+	rstd           []float32 // (Max)
+	q, att         []float32 // (Max, H·D)
+	k, v           []float32 // (Max, KV·D)
+	gate, up, h    []float32 // (Max, I)
+	xa             []float32 // (r) one row's x·Aᵀ
+	scores         [maxChunks][]float32
+	threads        int
+
+	// the attention loop in flight (see RunPart)
+	team  tensor.Team
+	m     *Model
+	rows  []BatchRow
+	layer int
+	parts int
+}
+
+// NewBatch plans the buffers of decode steps over up to max sequences.
+func (m *Model) NewBatch(max int) *Batch {
+	c := m.Cfg
+	C, qs, ks, I := c.HiddenSize, c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim, c.IntermediateSize
+	f := func(n int) []float32 { return make([]float32, max*n) }
+	return &Batch{Max: max, Logits: f(c.VocabSize),
+		x: f(C), x2: f(C), ln: f(C), tmp: f(C), rstd: f(1),
+		q: f(qs), att: f(qs), k: f(ks), v: f(ks), gate: f(I), up: f(I), h: f(I)}
+}
+
+// Prefill is Decode (prompt tokens of one sequence into its cache, logits
+// in s.Logits) with the adapters of sel alone switched on, each module's
+// Scale multiplied by sel's factor for the call: the numbers generation
+// computes with exactly those adapters attached (lora.AttachAll). The
+// model's adapters are as before when it returns.
+func (m *Model) Prefill(s *State, c *Cache, ids []int, sel Selection) error {
+	type saved struct {
+		a        *LoRA
+		scale    float32
+		disabled bool
+	}
+	var keep []saved
+	for _, lin := range m.Linears() {
+		for _, a := range lin.LoRA {
+			keep = append(keep, saved{a, a.Scale, a.Disabled})
+			f, on := sel[a.Adapter]
+			a.Disabled = !on
+			if on {
+				a.Scale *= f
+			}
+		}
+	}
+	defer func() {
+		for _, k := range keep {
+			k.a.Scale, k.a.Disabled = k.scale, k.disabled
+		}
+	}()
+	return m.Decode(s, c, ids)
+}
+
+// DecodeBatch runs one token of each row's sequence at its cache's next
+// position, appends the keys and values to each row's cache and leaves
+// the next-token logits in b.Logits (len(rows), V). The base weights are
+// multiplied once for all rows (tensor.GemmRows); each row adds the LoRA
+// terms of its own Selection, s·f·(x·Aᵀ)·Bᵀ, in the order the adapters
+// were attached. Every row's numbers are bit for bit those of Decode on
+// its sequence alone with the same adapters, so a sequence decodes the
+// same tokens whatever it is batched with.
+func (m *Model) DecodeBatch(b *Batch, rows []BatchRow) error {
+	c := m.Cfg
+	n := len(rows)
+	if n == 0 || n > b.Max {
+		return fmt.Errorf("decode batch: %d rows for a batch of at most %d", n, b.Max)
+	}
+	for i, r := range rows {
+		if r.ID < 0 || r.ID >= c.VocabSize {
+			return fmt.Errorf("decode batch: row %d: token id %d is outside the vocabulary [0,%d)", i, r.ID, c.VocabSize)
+		}
+		if r.Cache.Len >= r.Cache.Max {
+			return fmt.Errorf("decode batch: row %d: the cache holds its %d tokens", i, r.Cache.Max)
+		}
+	}
+	C, H, KV, D := c.HiddenSize, c.NumHeads, c.NumKVHeads, c.HeadDim
+	qs, ks := H*D, KV*D
+	for i, r := range rows {
+		m.Embed.W.Row(r.ID, b.x[i*C:(i+1)*C])
+	}
+	b.m, b.rows = m, rows
+	for li, l := range m.Layers {
+		rmsnormForward(b.ln, b.rstd, b.x, l.InputNorm.W.F32, n, C, c.RMSNormEps)
+		b.linear(l.Q, b.q, b.ln, rows)
+		b.linear(l.K, b.k, b.ln, rows)
+		b.linear(l.V, b.v, b.ln, rows)
+		for i, r := range rows {
+			kc := r.Cache
+			ropeRotate(b.q[i*qs:(i+1)*qs], 0, 1, 1, kc.Len, H, D, kc.cos, kc.sin, 1)
+			ropeRotate(b.k[i*ks:(i+1)*ks], 0, 1, 1, kc.Len, KV, D, kc.cos, kc.sin, 1)
+			copy(kc.k[li][kc.Len*ks:], b.k[i*ks:(i+1)*ks])
+			copy(kc.v[li][kc.Len*ks:], b.v[i*ks:(i+1)*ks])
+		}
+		b.attention(li, n*KV)
+		b.linear(l.O, b.tmp, b.att, rows)
+		for i := range b.x2[:n*C] {
+			b.x2[i] = b.x[i] + b.tmp[i]
+		}
+		rmsnormForward(b.ln, b.rstd, b.x2, l.PostNorm.W.F32, n, C, c.RMSNormEps)
+		b.linear(l.Gate, b.gate, b.ln, rows)
+		b.linear(l.Up, b.up, b.ln, rows)
+		I := c.IntermediateSize
+		for i := 0; i < n; i++ { // row by row: the vector kernel's tail would differ from Decode's
+			tensor.SwiGLU(b.h[i*I:(i+1)*I], b.gate[i*I:(i+1)*I], b.up[i*I:(i+1)*I])
+		}
+		b.linear(l.Down, b.tmp, b.h, rows)
+		for i := range b.x[:n*C] {
+			b.x[i] = b.x2[i] + b.tmp[i]
+		}
+	}
+	rmsnormForward(b.ln, b.rstd, b.x, m.Norm.W.F32, n, C, c.RMSNormEps)
+	tensor.GemmRows(1, tensor.FromF32(b.ln[:n*C], n, C), m.LMHead.W, 0, b.Logits, c.VocabSize)
+	for _, r := range rows {
+		r.Cache.Len++
+	}
+	b.rows = nil
+	return nil
+}
+
+// linear: y (n,Out) = x (n,In)·Wᵀ + b, then for each row i and each
+// adapter its Selection names, y_i += Scale·f·(x_i·Aᵀ)·Bᵀ.
+func (b *Batch) linear(l *Linear, y, x []float32, rows []BatchRow) {
+	n := len(rows)
+	tensor.GemmRows(1, tensor.FromF32(x[:n*l.In], n, l.In), l.W.W, 0, y, l.Out)
+	if l.Bias != nil {
+		bias := l.Bias.W.F32
+		for i := 0; i < n; i++ {
+			row := y[i*l.Out : (i+1)*l.Out]
+			for j := range row {
+				row[j] += bias[j]
+			}
+		}
+	}
+	for _, a := range l.LoRA {
+		for i, r := range rows {
+			f, on := r.LoRA[a.Adapter]
+			if !on {
+				continue
+			}
+			if len(b.xa) < a.Rank {
+				b.xa = make([]float32, a.Rank)
+			}
+			xa := b.xa[:a.Rank]
+			tensor.Gemm(false, true, 1, tensor.FromF32(x[i*l.In:(i+1)*l.In], 1, l.In), a.A.W, 0, xa, a.Rank)
+			tensor.Gemm(false, true, a.Scale*f, tensor.FromF32(xa, 1, a.Rank), a.B.W, 1, y[i*l.Out:(i+1)*l.Out], l.Out)
+		}
+	}
+}
+
+// attention runs the items (row, KV group) of layer in parallel chunks.
+func (b *Batch) attention(layer, items int) {
+	b.layer = layer
+	b.parts = min(tensor.Threads(), items, maxChunks)
+	b.team.Run(b.parts, b)
+}
+
+// RunPart computes chunk p of the attention items: for row i at position
+// t (its cache's Len, keys and values already appended) and each query
+// head h of KV group g, P = softmax(q_h·K_gᵀ/√D) over the positions the
+// window lets it see, att_h = P·V_g — the one-query case of
+// attentionForwardPart, operation for operation.
+func (b *Batch) RunPart(p int) {
+	c := b.m.Cfg
+	H, KV, D := c.NumHeads, c.NumKVHeads, c.HeadDim
+	qs, ks, G := H*D, KV*D, H/KV
+	scale := float32(1 / math.Sqrt(float64(D)))
+	items := len(b.rows) * KV
+	for it := items * p / b.parts; it < items*(p+1)/b.parts; it++ {
+		i, g := it/KV, it%KV
+		kc := b.rows[i].Cache
+		t := kc.Len
+		L := t + 1
+		if len(b.scores[p]) < L {
+			b.scores[p] = make([]float32, kc.Max)
+		}
+		P := b.scores[p][:L]
+		k0 := c.windowStart(t)
+		kbuf, vbuf := kc.k[b.layer], kc.v[b.layer]
+		for h := g * G; h < (g+1)*G; h++ {
+			q := headView(b.q, i*qs+h*D, 1, D, qs)
+			k := headView(kbuf, k0*ks+g*D, L-k0, D, ks)
+			tensor.Gemm(false, true, scale, q, k, 0, P[k0:], L)
+			seen := P[k0:L]
+			mx := tensor.MaxF32(seen)
+			z := tensor.ExpShift(seen, seen, mx)
+			tensor.Scale(seen, float32(1/z))
+			pm := tensor.Mat{DType: tensor.F32, F32: P[k0:], Rows: 1, Cols: L - k0, Stride: L}
+			v := headView(vbuf, k0*ks+g*D, L-k0, D, ks)
+			tensor.Gemm(false, false, 1, pm, v, 0, b.att[i*qs+h*D:], qs)
+		}
+	}
+}
