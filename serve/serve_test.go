@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -414,5 +415,31 @@ func TestDetokenizer(t *testing.T) {
 	}
 	if s := strings.Join(got, ""); !stopped || s != "xab abd é " {
 		t.Errorf("got %q (stopped %v), want %q", s, stopped, "xab abd é ")
+	}
+}
+
+// TestPage: GET / is the chat page, with nothing loaded from elsewhere,
+// open without the API key.
+func TestPage(t *testing.T) {
+	f := newFixture(t)
+	_, ts := f.start(t, func(c *Config) { c.APIKey = "k" })
+	resp, err := http.Get(ts.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	html := string(body)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(html, "/v1/chat/completions") || !strings.Contains(html, "/v1/models") {
+		t.Errorf("GET /: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, ext := range []string{"http://", "https://", "src=", "<link"} {
+		if strings.Contains(html, ext) {
+			t.Errorf("the page refers to something outside it: %q", ext)
+		}
+	}
+	if resp, err := http.Get(ts.URL + "/v1/models"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("models without the key: %v %v", resp, err)
 	}
 }
