@@ -39,7 +39,6 @@ type Batch struct {
 	gate, up, h    []float32 // (Max, I)
 	xa             []float32 // (r) one row's x·Aᵀ
 	scores         [maxChunks][]float32
-	threads        int
 
 	// the attention loop in flight (see RunPart)
 	team  tensor.Team
