@@ -325,6 +325,9 @@ type usage struct {
 // completion or a text completion.
 func (s *Server) complete(w http.ResponseWriter, r *http.Request, f *sampling, prompt []int, isChat bool) {
 	ctx, cancel := context.WithCancel(r.Context())
+	if s.cfg.Timeout > 0 {
+		ctx, cancel = context.WithTimeout(r.Context(), s.cfg.Timeout)
+	}
 	defer cancel()
 	req, e := s.prepare(ctx, f, prompt)
 	if e != nil {
@@ -363,7 +366,10 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, f *sampling, p
 			}
 		}
 	}
-	if finish == "" { // the client went away
+	if finish == "" { // the client went away, or the request ran out of time
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			out.fail(ctx.Err())
+		}
 		return
 	}
 	if finish != "stop" || !dt.stopped {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/openai/openai-go"
 	"github.com/openai/openai-go/option"
@@ -441,5 +442,15 @@ func TestPage(t *testing.T) {
 	}
 	if resp, err := http.Get(ts.URL + "/v1/models"); err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("models without the key: %v %v", resp, err)
+	}
+}
+
+// TestTimeout: a request over the time limit is answered 504.
+func TestTimeout(t *testing.T) {
+	f := newFixture(t)
+	_, ts := f.start(t, func(c *Config) { c.Timeout = time.Nanosecond })
+	code, out := post(t, ts.URL+"/v1/completions", map[string]any{"model": "tiny", "prompt": "the", "max_tokens": 50})
+	if e, _ := out["error"].(map[string]any); code != http.StatusGatewayTimeout || e == nil || e["type"] != "timeout_error" {
+		t.Errorf("%d %v", code, out)
 	}
 }

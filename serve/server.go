@@ -40,7 +40,10 @@ type Config struct {
 	MaxBatch    int    // most sequences decoded together (KV-cache slots)
 	MaxQueue    int    // most requests waiting for a slot; more are refused with 429
 	Ctx         int    // most tokens of one sequence, prompt and completion together
-	Log         *log.Logger
+	// Timeout, when positive, bounds a request's time from arrival to its
+	// last token; a request over it is ended and answered 504.
+	Timeout time.Duration
+	Log     *log.Logger
 }
 
 // AdapterSpec names a PEFT adapter directory and its default scale (the

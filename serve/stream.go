@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -111,10 +112,14 @@ func (o *response) end(finish string, u usage) {
 // else an error response.
 func (o *response) fail(err error) {
 	status, typ := http.StatusInternalServerError, "server_error"
-	if errors.Is(err, errStopped) {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, errStopped):
 		status, typ = http.StatusServiceUnavailable, "unavailable_error"
+	case errors.Is(err, context.DeadlineExceeded):
+		status, typ, msg = http.StatusGatewayTimeout, "timeout_error", fmt.Sprintf("the request ran over the server's time limit of %v", o.s.cfg.Timeout)
 	}
-	e := errorf(status, typ, "", "%v", err)
+	e := errorf(status, typ, "", "%s", msg)
 	if o.started {
 		o.send(map[string]*apiError{"error": e})
 		return

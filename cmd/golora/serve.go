@@ -50,6 +50,7 @@ func runServe(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	maxBatch := fs.Int("max-batch", 8, "most sequences decoded together (each has a KV-cache slot of --ctx tokens)")
 	maxQueue := fs.Int("max-queue", 64, "most requests waiting for a slot; more get 429")
 	ctxLen := fs.Int("ctx", 0, "most tokens of one sequence, prompt and completion (0: the model's max_position_embeddings, at most 4096)")
+	timeout := fs.Int("timeout", 600, "longest a request may take, in seconds (0: no limit)")
 	threads := fs.Int("threads", 0, "threads (0: all cores, or $GOLORA_THREADS)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -60,8 +61,8 @@ func runServe(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if !loopback(*host) && *apiKey == "" {
 		return cli.Usagef("--host %s is reachable from other machines: set --api-key or $GOLORA_API_KEY", *host)
 	}
-	if *maxBatch < 1 || *maxQueue < 0 || *ctxLen < 0 {
-		return cli.Usagef("--max-batch must be ≥ 1, --max-queue and --ctx ≥ 0")
+	if *maxBatch < 1 || *maxQueue < 0 || *ctxLen < 0 || *timeout < 0 {
+		return cli.Usagef("--max-batch must be ≥ 1, --max-queue, --ctx and --timeout ≥ 0")
 	}
 	specs := make([]serve.AdapterSpec, len(adapters))
 	for i, a := range adapters {
@@ -97,7 +98,7 @@ func runServe(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	}
 	logger := log.New(stderr, "", log.LstdFlags)
 	srv, err := serve.New(serve.Config{Model: m, Tokenizer: tok, Name: *name, Adapters: specs, AdaptersDir: *adaptersDir,
-		APIKey: *apiKey, MaxBatch: *maxBatch, MaxQueue: *maxQueue, Ctx: *ctxLen, Log: logger})
+		APIKey: *apiKey, MaxBatch: *maxBatch, MaxQueue: *maxQueue, Ctx: *ctxLen, Timeout: time.Duration(*timeout) * time.Second, Log: logger})
 	if err != nil {
 		return err
 	}
