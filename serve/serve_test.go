@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -452,5 +453,15 @@ func TestTimeout(t *testing.T) {
 	code, out := post(t, ts.URL+"/v1/completions", map[string]any{"model": "tiny", "prompt": "the", "max_tokens": 50})
 	if e, _ := out["error"].(map[string]any); code != http.StatusGatewayTimeout || e == nil || e["type"] != "timeout_error" {
 		t.Errorf("%d %v", code, out)
+	}
+}
+
+func TestLoading(t *testing.T) {
+	for path, want := range map[string]int{"/health": http.StatusServiceUnavailable, "/v1/models": http.StatusServiceUnavailable} {
+		rec := httptest.NewRecorder()
+		Loading().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != want || !strings.Contains(rec.Body.String(), "loading") {
+			t.Errorf("%s while loading: %d %s", path, rec.Code, rec.Body)
+		}
 	}
 }

@@ -124,7 +124,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/adapters", s.handleLoadAdapter)
 	mux.HandleFunc("DELETE /v1/adapters/{name}", s.handleUnloadAdapter)
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	mux.HandleFunc("GET /metrics", s.handleMetrics)
 	mux.HandleFunc("GET /{$}", handlePage)
@@ -228,4 +228,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
+}
+
+// Loading is the handler to serve while the model loads: GET /health
+// answers 503 {"status": "loading"}, every other route a 503 error.
+func Loading() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "loading"})
+			return
+		}
+		w.Header().Set("Retry-After", "5")
+		writeError(w, errorf(http.StatusServiceUnavailable, "unavailable_error", "", "the model is loading"))
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -76,44 +77,32 @@ func runServe(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 		}
 		specs[i] = serve.AdapterSpec{Name: n, Dir: sp.Dir, Scale: sp.Scale}
 	}
-	tensor.SetThreads(threadCount(*threads))
-	m, err := model.Load(*dir)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	tok, err := tokenizer.Load(*dir)
-	if err != nil {
-		return err
-	}
-	if *name == "" {
-		abs, _ := filepath.Abs(*dir)
-		*name = filepath.Base(abs)
-	}
-	if *ctxLen == 0 {
-		*ctxLen = 4096
-		if p := m.Cfg.MaxPositions; p > 0 {
-			*ctxLen = min(p, *ctxLen)
-		}
-	}
-	logger := log.New(stderr, "", log.LstdFlags)
-	srv, err := serve.New(serve.Config{Model: m, Tokenizer: tok, Name: *name, Adapters: specs, AdaptersDir: *adaptersDir,
-		APIKey: *apiKey, MaxBatch: *maxBatch, MaxQueue: *maxQueue, Ctx: *ctxLen, Timeout: time.Duration(*timeout) * time.Second, Log: logger})
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
 	ln, err := net.Listen("tcp", net.JoinHostPort(*host, strconv.Itoa(*port)))
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// Until the model is loaded, /health says so and the API answers 503.
+	var handler atomic.Pointer[http.Handler]
+	loading := serve.Loading()
+	handler.Store(&loading)
+	hs := &http.Server{ReadHeaderTimeout: 10 * time.Second,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) })}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Fprintf(stdout, "golora serve: http://%s/ (OpenAI API at http://%s/v1)\n", ln.Addr(), ln.Addr())
-	fmt.Fprintf(stdout, "models: %s\n", strings.Join(srv.Models(), ", "))
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	fmt.Fprintf(stdout, "golora serve: http://%s/ (OpenAI API at http://%s/v1)\n", ln.Addr(), ln.Addr())
+	srv, closeServer, err := loadServer(*dir, *name, *ctxLen, threadCount(*threads), serve.Config{Adapters: specs, AdaptersDir: *adaptersDir,
+		APIKey: *apiKey, MaxBatch: *maxBatch, MaxQueue: *maxQueue, Timeout: time.Duration(*timeout) * time.Second,
+		Log: log.New(stderr, "", log.LstdFlags)})
+	if err != nil {
+		hs.Close()
+		return err
+	}
+	defer closeServer()
+	ready := srv.Handler()
+	handler.Store(&ready)
+	fmt.Fprintf(stdout, "models: %s\n", strings.Join(srv.Models(), ", "))
 	select {
 	case err := <-errc:
 		return err
@@ -135,4 +124,39 @@ func loopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// loadServer loads the model in dir with its tokenizer and starts the
+// server on it: cfg with the model, the base's id (name, else the
+// directory's name) and the context (ctx, else the model's
+// max_position_embeddings, at most 4096). The function it returns stops
+// the server and closes the model.
+func loadServer(dir, name string, ctx, threads int, cfg serve.Config) (*serve.Server, func(), error) {
+	tensor.SetThreads(threads)
+	m, err := model.Load(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	if name == "" {
+		abs, _ := filepath.Abs(dir)
+		name = filepath.Base(abs)
+	}
+	if ctx == 0 {
+		ctx = 4096
+		if p := m.Cfg.MaxPositions; p > 0 {
+			ctx = min(p, ctx)
+		}
+	}
+	cfg.Model, cfg.Tokenizer, cfg.Name, cfg.Ctx = m, tok, name, ctx
+	srv, err := serve.New(cfg)
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	return srv, func() { srv.Close(); m.Close() }, nil
 }

@@ -46,6 +46,9 @@ func TestServeCommand(t *testing.T) {
 		t.Errorf("models %+v, %v", list, err)
 	}
 	resp.Body.Close()
+	if resp, err := http.Get(url + "health"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("health once loaded: %v %v", resp, err)
+	}
 	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
