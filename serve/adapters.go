@@ -123,7 +123,7 @@ func confine(root, rel string) (string, error) {
 	for _, p := range []string{dir, filepath.Join(dir, lora.ConfigFile), filepath.Join(dir, lora.WeightsFile)} {
 		real, err := filepath.EvalSymlinks(p)
 		if err != nil {
-			return "", fmt.Errorf("%s: %w", rel, errors.Unwrap(err))
+			return "", fmt.Errorf("%s: no PEFT adapter there (%s and %s)", rel, lora.ConfigFile, lora.WeightsFile)
 		}
 		if r, err := filepath.Rel(realRoot, real); err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
 			return "", fmt.Errorf("%s leads out of the adapters directory", rel)

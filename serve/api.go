@@ -104,7 +104,8 @@ type request struct {
 // prepare checks the sampling fields against prompt and the context, and
 // makes the sequence, its adapters resolved (released by the scheduler
 // when it leaves, or here on an error).
-func (s *Server) prepare(ctx context.Context, f *sampling, prompt []int) (*request, *apiError) {
+// promptField names the request field the prompt came from, for errors.
+func (s *Server) prepare(ctx context.Context, f *sampling, prompt []int, promptField string) (*request, *apiError) {
 	if f.Model == "" {
 		return nil, invalid("model", "model is required; the models are %s", strings.Join(s.Models(), ", "))
 	}
@@ -146,11 +147,11 @@ func (s *Server) prepare(ctx context.Context, f *sampling, prompt []int) (*reque
 		return nil, e
 	}
 	if len(prompt) == 0 {
-		return nil, invalid("prompt", "the prompt is empty")
+		return nil, invalid(promptField, "the prompt is empty")
 	}
 	limit := s.cfg.Ctx
 	if len(prompt) >= limit {
-		return nil, invalid("messages", "the prompt has %d tokens; the context is %d tokens (--ctx), prompt and completion together", len(prompt), limit)
+		return nil, invalid(promptField, "the prompt has %d tokens; the context is %d tokens (--ctx), prompt and completion together", len(prompt), limit)
 	}
 	maxTokens := limit - len(prompt)
 	for _, m := range []struct {
@@ -329,7 +330,11 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, f *sampling, p
 		ctx, cancel = context.WithTimeout(r.Context(), s.cfg.Timeout)
 	}
 	defer cancel()
-	req, e := s.prepare(ctx, f, prompt)
+	field := "prompt"
+	if isChat {
+		field = "messages"
+	}
+	req, e := s.prepare(ctx, f, prompt, field)
 	if e != nil {
 		writeError(w, e)
 		return

@@ -245,6 +245,9 @@ func TestErrors(t *testing.T) {
 		{`{"prompt":"x"}`, 400, "model"},
 		{`{"model":"tiny","prompt":{}}`, 400, "prompt"},
 		{`{"model":`, 400, ""},
+		{`{"model":"tiny","prompt":[` + strings.Repeat("1,", 127) + `1]}`, 400, "prompt"}, // the context is 128
+		{`{"model":"tiny","prompt":"x","max_tokens":0}`, 400, "max_tokens"},
+		{`{"model":"tiny","prompt":"x","min_p":2}`, 400, "min_p"},
 	} {
 		resp, err := http.Post(ts.URL+"/v1/completions", "application/json", strings.NewReader(tc.body))
 		if err != nil {
