@@ -37,7 +37,8 @@ type Batch struct {
 	q, att         []float32 // (Max, H·D)
 	k, v           []float32 // (Max, KV·D)
 	gate, up, h    []float32 // (Max, I)
-	xa             []float32 // (r) one row's x·Aᵀ
+	gx, gy, xa     []float32 // the rows of one adapter: x (g,In), y (g,Out), x·Aᵀ (g,r)
+	pending, group []int     // rows that use an adapter, and those of one factor
 	scores         [maxChunks][]float32
 
 	// the attention loop in flight (see RunPart)
@@ -154,8 +155,12 @@ func (m *Model) DecodeBatch(b *Batch, rows []BatchRow) error {
 	return nil
 }
 
-// linear: y (n,Out) = x (n,In)·Wᵀ + b, then for each row i and each
-// adapter its Selection names, y_i += Scale·f·(x_i·Aᵀ)·Bᵀ.
+// linear: y (n,Out) = x (n,In)·Wᵀ + b, then for each adapter (in the
+// order they were attached) and each row i whose Selection names it,
+// y_i += Scale·f·(x_i·Aᵀ)·Bᵀ. The rows of one adapter and factor are
+// gathered and multiplied together (tensor.GemmRows: A and B read once,
+// each row's numbers those of its own one-row product), then scattered
+// back, as S-LoRA and Punica do.
 func (b *Batch) linear(l *Linear, y, x []float32, rows []BatchRow) {
 	n := len(rows)
 	tensor.GemmRows(1, tensor.FromF32(x[:n*l.In], n, l.In), l.W.W, 0, y, l.Out)
@@ -169,19 +174,51 @@ func (b *Batch) linear(l *Linear, y, x []float32, rows []BatchRow) {
 		}
 	}
 	for _, a := range l.LoRA {
+		b.pending = b.pending[:0]
 		for i, r := range rows {
-			f, on := r.LoRA[a.Adapter]
-			if !on {
-				continue
+			if _, on := r.LoRA[a.Adapter]; on {
+				b.pending = append(b.pending, i)
 			}
-			if len(b.xa) < a.Rank {
-				b.xa = make([]float32, a.Rank)
+		}
+		for len(b.pending) > 0 {
+			f := rows[b.pending[0]].LoRA[a.Adapter]
+			group, rest := b.group[:0], b.pending[:0]
+			for _, i := range b.pending {
+				if rows[i].LoRA[a.Adapter] == f {
+					group = append(group, i)
+				} else {
+					rest = append(rest, i)
+				}
 			}
-			xa := b.xa[:a.Rank]
-			tensor.Gemm(false, true, 1, tensor.FromF32(x[i*l.In:(i+1)*l.In], 1, l.In), a.A.W, 0, xa, a.Rank)
-			tensor.Gemm(false, true, a.Scale*f, tensor.FromF32(xa, 1, a.Rank), a.B.W, 1, y[i*l.Out:(i+1)*l.Out], l.Out)
+			b.group, b.pending = group, rest
+			b.loraGroup(l, a, f, y, x, group)
 		}
 	}
+}
+
+// loraGroup adds Scale·f·(x_i·Aᵀ)·Bᵀ to the rows i of group.
+func (b *Batch) loraGroup(l *Linear, a *LoRA, f float32, y, x []float32, group []int) {
+	g := len(group)
+	b.gx = grow(b.gx, g*l.In)
+	b.gy = grow(b.gy, g*l.Out)
+	b.xa = grow(b.xa, g*a.Rank)
+	for k, i := range group {
+		copy(b.gx[k*l.In:(k+1)*l.In], x[i*l.In:(i+1)*l.In])
+		copy(b.gy[k*l.Out:(k+1)*l.Out], y[i*l.Out:(i+1)*l.Out])
+	}
+	tensor.GemmRows(1, tensor.FromF32(b.gx, g, l.In), a.A.W, 0, b.xa, a.Rank)
+	tensor.GemmRows(a.Scale*f, tensor.FromF32(b.xa, g, a.Rank), a.B.W, 1, b.gy, l.Out)
+	for k, i := range group {
+		copy(y[i*l.Out:(i+1)*l.Out], b.gy[k*l.Out:(k+1)*l.Out])
+	}
+}
+
+// grow returns buf with length n, reallocated when too small.
+func grow(buf []float32, n int) []float32 {
+	if cap(buf) < n {
+		return make([]float32, n)
+	}
+	return buf[:n]
 }
 
 // attention runs the items (row, KV group) of layer in parallel chunks.
