@@ -1,6 +1,6 @@
 // Package generate samples continuations from a model: greedy at
-// temperature 0, else softmax sampling with temperature, top-k and top-p
-// (nucleus) filtering, stopping at end-of-sequence tokens.
+// temperature 0, else softmax sampling with temperature, top-k, top-p
+// (nucleus) and min-p filtering, stopping at end-of-sequence tokens.
 package generate
 
 import (
@@ -11,6 +11,7 @@ import (
 
 	"github.com/golora/golora/internal/human"
 	"github.com/golora/golora/model"
+	"github.com/golora/golora/tokenizer"
 )
 
 // Options control sampling.
@@ -19,6 +20,7 @@ type Options struct {
 	Temperature float64 // 0: greedy (argmax)
 	TopK        int     // 0: no limit
 	TopP        float64 // 0 or 1: no nucleus filtering
+	MinP        float64 // keep tokens with p ≥ MinP·p_max; 0: all
 	Seed        uint64
 	Stop        []int // token ids that end generation (not emitted)
 }
@@ -44,7 +46,7 @@ func Generate(m *model.Model, prompt []int, maxLen int, o Options, emit func(id 
 	}
 	logits := pre.Logits[(len(prompt)-1)*V:]
 	step := m.NewState(1, 1, false)
-	rng := rand.New(rand.NewPCG(o.Seed, 0xda3e39cb94b95bdb))
+	rng := NewRNG(o.Seed)
 	probs := make([]float64, V)
 	order := make([]int, V)
 	var out []int
@@ -72,6 +74,20 @@ func Generate(m *model.Model, prompt []int, maxLen int, o Options, emit func(id 
 // tokens: prompt + maxTokens, at most maxLen (the KV cache's size).
 func Total(prompt, maxTokens, maxLen int) int { return min(prompt+maxTokens, maxLen) }
 
+// NewRNG is the random source sampling with seed uses: the same seed
+// draws the same tokens from the same logits.
+func NewRNG(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0xda3e39cb94b95bdb)) }
+
+// StopIDs are the tokens that end generation: the tokenizer's EOS and the
+// config's eos_token_id(s).
+func StopIDs(m *model.Model, tok *tokenizer.Tokenizer) []int {
+	stop := append([]int(nil), m.Cfg.EOS...)
+	if e := tok.EOS(); e >= 0 {
+		stop = append(stop, e)
+	}
+	return stop
+}
+
 func stops(id int, stop []int) bool {
 	for _, s := range stop {
 		if id == s {
@@ -82,7 +98,10 @@ func stops(id int, stop []int) bool {
 }
 
 // Pick chooses the next token from one row of logits. probs and order are
-// scratch of the vocabulary's size.
+// scratch of the vocabulary's size. Sampling draws from p_i ∝
+// exp((logit_i − max)/T) restricted to the tokens with p_i ≥ MinP·p_max,
+// then to the TopK most likely, then to the smallest most-likely set
+// holding TopP of what is left.
 func Pick(logits []float32, o Options, rng *rand.Rand, probs []float64, order []int) int {
 	if o.Temperature <= 0 {
 		best := 0
@@ -100,6 +119,9 @@ func Pick(logits []float32, o Options, rng *rand.Rand, probs []float64, order []
 	var z float64
 	for i, v := range logits {
 		probs[i] = math.Exp((float64(v) - mx) / o.Temperature)
+		if probs[i] < o.MinP { // p_max is exp(0) = 1 before normalisation
+			probs[i] = 0
+		}
 		z += probs[i]
 		order[i] = i
 	}
@@ -125,11 +147,16 @@ func Pick(logits []float32, o Options, rng *rand.Rand, probs []float64, order []
 		}
 	}
 	u := rng.Float64() * z
+	last := order[0]
 	for _, id := range order[:n] {
+		if probs[id] == 0 { // filtered out by MinP
+			continue
+		}
+		last = id
 		u -= probs[id]
 		if u <= 0 {
 			return id
 		}
 	}
-	return order[n-1]
+	return last
 }

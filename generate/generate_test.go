@@ -22,6 +22,13 @@ func TestPick(t *testing.T) {
 	if got := Pick(logits, Options{Temperature: 1, TopP: 0.01}, rng, probs, order); got != 1 {
 		t.Errorf("top-p 0.01 picked %d, want 1", got)
 	}
+	// Min-p 0.5 keeps the tokens at least half as likely as the best:
+	// p_3/p_1 = e^−0.1, the others are below e^−2.
+	for i := 0; i < 1000; i++ {
+		if got := Pick(logits, Options{Temperature: 1, MinP: 0.5}, rng, probs, order); got != 1 && got != 3 {
+			t.Fatalf("min-p 0.5 picked %d", got)
+		}
+	}
 	// Top-k 2 only ever yields the two largest; their frequencies follow
 	// the softmax renormalised over them.
 	counts := map[int]int{}

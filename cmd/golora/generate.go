@@ -12,7 +12,6 @@ import (
 	"github.com/golora/golora/internal/cli"
 	"github.com/golora/golora/internal/human"
 	"github.com/golora/golora/mem"
-	"github.com/golora/golora/model"
 	"github.com/golora/golora/tensor"
 	"github.com/golora/golora/tokenizer"
 )
@@ -76,7 +75,7 @@ func runGenerate(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	}
-	stop := stopIDs(m, tok)
+	stop := generate.StopIDs(m, tok)
 	o := generate.Options{MaxTokens: *maxTokens, Temperature: *temp, TopK: *topK, TopP: *topP, Seed: *seed, Stop: stop}
 	var out []int
 	printed := 0
@@ -116,16 +115,6 @@ func runGenerate(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintln(stdout)
 	fmt.Fprintf(stderr, "%s in %.2fs (%.1f tokens/s)\n", human.Plural(len(out), "token"), secs, tps)
 	return nil
-}
-
-// stopIDs are the tokens that end generation: the tokenizer's EOS and the
-// config's eos_token_id(s).
-func stopIDs(m *model.Model, tok *tokenizer.Tokenizer) []int {
-	stop := append([]int(nil), m.Cfg.EOS...)
-	if e := tok.EOS(); e >= 0 {
-		stop = append(stop, e)
-	}
-	return stop
 }
 
 // chatPromptIDs renders prompt as one user turn in the model's chat

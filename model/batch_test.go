@@ -1,0 +1,125 @@
+package model
+
+import (
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// addRandomLoRA attaches an adapter named name with random A and B to
+// every linear module of m.
+func addRandomLoRA(m *Model, name string, rank int, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, 7))
+	rnd := func(n int) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * 0.3)
+		}
+		return x
+	}
+	for _, lin := range m.Linears() {
+		lin.LoRA = append(lin.LoRA, &LoRA{Adapter: name, Rank: rank, Scale: 2 / float32(rank),
+			A: NewParam(lin.Name+".A", []int{rank, lin.In}, rnd(rank*lin.In)),
+			B: NewParam(lin.Name+".B", []int{lin.Out, rank}, rnd(lin.Out*rank))})
+	}
+}
+
+// TestDecodeBatchEqualsDecodeAlone: sequences with different adapters
+// (none, one, another at a scale, both), prefilled and then decoded
+// together, get at every step bit for bit the logits of each decoded alone
+// through Prefill/Decode, and sequences join the batch at different times.
+func TestDecodeBatchEqualsDecodeAlone(t *testing.T) {
+	// Every architecture golora runs: DecodeBatch repeats the layer's
+	// forward pass, so a family whose layer differs must be handled there.
+	archs := slices.Sorted(maps.Keys(Architectures))
+	for _, arch := range archs {
+		js := `{"architectures":["` + arch + `"],"vocab_size":37,"hidden_size":32,"intermediate_size":40,
+			"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"head_dim":8,"sliding_window":5}`
+		if arch == "GPT2LMHeadModel" { // GPT-2's own keys; learned positions for the 32-token caches
+			js = `{"architectures":["GPT2LMHeadModel"],"vocab_size":37,"n_embd":32,"n_inner":40,"n_layer":2,"n_head":4,"n_positions":32}`
+		}
+		cfg, err := ParseConfig([]byte(js), "test")
+		if err != nil {
+			t.Errorf("%s: %v", arch, err)
+			continue
+		}
+		m := NewRandom(cfg, 0.5, 3)
+		addRandomLoRA(m, "a", 4, 1)
+		addRandomLoRA(m, "b", 2, 2)
+		sels := []Selection{nil, {"a": 1}, {"b": 0.5}, {"a": 1, "b": 2}}
+		prompts := [][]int{{1, 2, 3}, {4, 5}, {6, 7, 8, 9}, {10}}
+		const steps = 9
+		V := cfg.VocabSize
+		// Alone: prefill, then one token at a time, feeding back argmax.
+		want := make([][][]float32, len(sels))
+		for q, sel := range sels {
+			c := m.NewCache(32)
+			s := m.NewState(1, len(prompts[q]), false)
+			if err := m.Prefill(s, c, prompts[q], sel); err != nil {
+				t.Fatal(err)
+			}
+			logits := s.Logits[(len(prompts[q])-1)*V:]
+			one := m.NewState(1, 1, false)
+			for range steps {
+				id := argmax(logits)
+				if err := m.Prefill(one, c, []int{id}, sel); err != nil {
+					t.Fatal(err)
+				}
+				want[q] = append(want[q], append([]float32(nil), one.Logits...))
+				logits = one.Logits
+			}
+		}
+		// Together: sequence q joins at step q.
+		b := m.NewBatch(len(sels))
+		caches := make([]*Cache, len(sels))
+		last := make([][]float32, len(sels))
+		done := make([]int, len(sels))
+		for step := 0; step < steps+len(sels); step++ {
+			if step < len(sels) {
+				q := step
+				caches[q] = m.NewCache(32)
+				s := m.NewState(1, len(prompts[q]), false)
+				if err := m.Prefill(s, caches[q], prompts[q], sels[q]); err != nil {
+					t.Fatal(err)
+				}
+				last[q] = append([]float32(nil), s.Logits[(len(prompts[q])-1)*V:]...)
+			}
+			var rows []BatchRow
+			var who []int
+			for q := range sels {
+				if caches[q] != nil && done[q] < steps {
+					rows = append(rows, BatchRow{Cache: caches[q], ID: argmax(last[q]), LoRA: sels[q]})
+					who = append(who, q)
+				}
+			}
+			if len(rows) == 0 {
+				continue
+			}
+			if err := m.DecodeBatch(b, rows); err != nil {
+				t.Fatal(err)
+			}
+			for i, q := range who {
+				got := b.Logits[i*V : (i+1)*V]
+				for j, v := range got {
+					if v != want[q][done[q]][j] {
+						t.Fatalf("%s: sequence %d (adapters %v) step %d with %d rows: logit %d is %v, alone %v",
+							cfg.Architecture, q, sels[q], done[q], len(rows), j, v, want[q][done[q]][j])
+					}
+				}
+				last[q] = append(last[q][:0], got...)
+				done[q]++
+			}
+		}
+	}
+}
+
+func argmax(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}

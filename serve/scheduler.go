@@ -1,0 +1,275 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/golora/golora/generate"
+	"github.com/golora/golora/model"
+)
+
+// seq is one request's sequence. The handler fills the request fields and
+// reads events; the scheduler owns the rest.
+type seq struct {
+	ctx       context.Context
+	prompt    []int
+	sel       model.Selection
+	adapters  []string // the uses of resolve, given back when the sequence leaves
+	opt       generate.Options
+	maxTokens int
+	arrived   time.Time
+	// events receives each new token, then one final event; it has room
+	// for all of them, so the scheduler never waits on a slow client.
+	events chan event
+
+	cache *model.Cache
+	rng   *rand.Rand
+	last  int // the last token, the next step's input
+	n     int // tokens generated
+	prev  time.Time
+}
+
+// event is a generated token, or the end of the sequence: Finish "stop"
+// (an end-of-sequence token), "length" (max tokens) or finishCancelled
+// (the request's context ended), or Err.
+type event struct {
+	ID     int
+	Finish string
+	Err    error
+}
+
+// scheduler owns the model: it prefills arriving sequences into free KV
+// cache slots and decodes one token of every running sequence per step.
+type scheduler struct {
+	s       *Server
+	queue   chan *seq
+	ctl     chan func()
+	quit    chan struct{}
+	done    chan struct{}
+	free    []*model.Cache // slots not in use
+	running []*seq
+	batch   *model.Batch
+	rows    []model.BatchRow
+	probs   []float64
+	order   []int
+}
+
+func newScheduler(s *Server) *scheduler {
+	c := &scheduler{s: s, queue: make(chan *seq, s.cfg.MaxQueue), ctl: make(chan func()),
+		quit: make(chan struct{}), done: make(chan struct{}),
+		batch: s.m.NewBatch(s.cfg.MaxBatch), probs: make([]float64, s.m.Cfg.VocabSize), order: make([]int, s.m.Cfg.VocabSize)}
+	for range s.cfg.MaxBatch {
+		c.free = append(c.free, s.m.NewCache(s.cfg.Ctx))
+	}
+	return c
+}
+
+const finishCancelled = "cancelled"
+
+var errStopped = errors.New("the server is shutting down")
+
+// submit queues q, or reports false when the queue is full.
+func (c *scheduler) submit(q *seq) bool {
+	select {
+	case c.queue <- q:
+		c.s.metrics.queued(len(c.queue))
+		return true
+	default:
+		return false
+	}
+}
+
+// do runs f on the scheduler's goroutine between steps and returns its error.
+func (c *scheduler) do(f func() error) error {
+	res := make(chan error, 1)
+	select {
+	case c.ctl <- func() { res <- f() }:
+		return <-res
+	case <-c.done:
+		return errStopped
+	}
+}
+
+func (c *scheduler) stop() {
+	close(c.quit)
+	<-c.done
+}
+
+// run is the scheduler's loop: wait while idle; between steps run control
+// functions and admit queued sequences while slots are free; then decode
+// one step of all running sequences.
+func (c *scheduler) run() {
+	defer close(c.done)
+	for {
+		if len(c.running) == 0 {
+			select {
+			case f := <-c.ctl:
+				f()
+				continue
+			case q := <-c.queue:
+				c.admit(q)
+			case <-c.quit:
+				c.shutdown()
+				return
+			}
+		}
+	between:
+		for {
+			select {
+			case f := <-c.ctl:
+				f()
+			case <-c.quit:
+				c.shutdown()
+				return
+			default:
+				break between
+			}
+		}
+		for len(c.free) > 0 {
+			select {
+			case q := <-c.queue:
+				c.admit(q)
+				continue
+			default:
+			}
+			break
+		}
+		c.s.metrics.queued(len(c.queue))
+		c.s.metrics.batch(len(c.running))
+		if len(c.running) > 0 {
+			c.step()
+		}
+	}
+}
+
+// shutdown ends every sequence, running or queued, with errStopped.
+func (c *scheduler) shutdown() {
+	for _, q := range c.running {
+		c.finish(q, event{Err: errStopped})
+	}
+	c.running = nil
+	for {
+		select {
+		case q := <-c.queue:
+			c.finish(q, event{Err: errStopped})
+		default:
+			return
+		}
+	}
+}
+
+// admit prefills q's prompt into a free slot and picks its first token.
+func (c *scheduler) admit(q *seq) {
+	if q.ctx.Err() != nil {
+		c.finish(q, event{Finish: finishCancelled})
+		return
+	}
+	q.cache = c.free[len(c.free)-1]
+	c.free = c.free[:len(c.free)-1]
+	q.cache.Reset()
+	q.rng = generate.NewRNG(q.opt.Seed)
+	var st *model.State
+	err := guard(func() error {
+		st = c.s.m.NewState(1, len(q.prompt), false)
+		return c.s.m.Prefill(st, q.cache, q.prompt, q.sel)
+	})
+	if err != nil {
+		c.finish(q, event{Err: err})
+		return
+	}
+	V := c.s.m.Cfg.VocabSize
+	if c.advance(q, st.Logits[(len(q.prompt)-1)*V:]) {
+		c.running = append(c.running, q)
+	}
+}
+
+// step decodes one token of every running sequence, first dropping those
+// whose client has gone (or whose handler saw a stop string).
+func (c *scheduler) step() {
+	kept := c.running[:0]
+	for _, q := range c.running {
+		if q.ctx.Err() != nil {
+			c.finish(q, event{Finish: finishCancelled})
+			continue
+		}
+		kept = append(kept, q)
+	}
+	clear(c.running[len(kept):])
+	c.running = kept
+	if len(kept) == 0 {
+		return
+	}
+	c.rows = c.rows[:0]
+	for _, q := range kept {
+		c.rows = append(c.rows, model.BatchRow{Cache: q.cache, ID: q.last, LoRA: q.sel})
+	}
+	if err := guard(func() error { return c.s.m.DecodeBatch(c.batch, c.rows) }); err != nil {
+		for _, q := range kept {
+			c.finish(q, event{Err: err})
+		}
+		c.running = c.running[:0]
+		return
+	}
+	V := c.s.m.Cfg.VocabSize
+	kept = c.running[:0]
+	for i, q := range c.running {
+		if c.advance(q, c.batch.Logits[i*V:(i+1)*V]) {
+			kept = append(kept, q)
+		}
+	}
+	clear(c.running[len(kept):])
+	c.running = kept
+}
+
+// advance picks q's next token from logits and sends it, and reports
+// whether q goes on; a stop token or the last allowed token ends it.
+func (c *scheduler) advance(q *seq, logits []float32) bool {
+	id := generate.Pick(logits, q.opt, q.rng, c.probs, c.order)
+	now := time.Now()
+	if q.n == 0 {
+		c.s.metrics.firstToken(now.Sub(q.arrived))
+	} else {
+		c.s.metrics.interToken(now.Sub(q.prev))
+	}
+	q.prev = now
+	for _, s := range q.opt.Stop {
+		if id == s {
+			c.finish(q, event{Finish: "stop"})
+			return false
+		}
+	}
+	q.n++
+	q.last = id
+	c.s.metrics.generated(1)
+	q.events <- event{ID: id}
+	if q.n == q.maxTokens {
+		c.finish(q, event{Finish: "length"})
+		return false
+	}
+	return true
+}
+
+// finish sends q's last event, frees its slot and gives back its adapters.
+func (c *scheduler) finish(q *seq, e event) {
+	q.events <- e
+	close(q.events)
+	if q.cache != nil {
+		c.free = append(c.free, q.cache)
+		q.cache = nil
+	}
+	c.s.release(q.adapters)
+}
+
+// guard runs f, turning a panic into an error so that one bad request
+// does not stop the server.
+func guard(f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error: %v", p)
+		}
+	}()
+	return f()
+}

@@ -1,0 +1,100 @@
+package tensor
+
+import (
+	"fmt"
+	"sync"
+)
+
+// GemmRows computes C = alpha·A·Bᵀ + beta·C for A m×k (F32), B n×k and C
+// m×n with row stride ldc, such that every row of C is bit for bit what
+// Gemm computes for that row of A alone (the one-row product of a single
+// token): tokens of different sequences decoded together get exactly the
+// numbers each gets decoded alone. B is read once for all m rows: four of
+// its rows at a time are dotted with every row of A while they are in
+// cache, so a batch of m tokens costs about one pass over B, not m.
+func GemmRows(alpha float32, a, b Mat, beta float32, c []float32, ldc int) {
+	m, n, k := a.Rows, b.Rows, a.Cols
+	if a.DType != F32 || b.Cols != k {
+		panic(fmt.Sprintf("tensor.GemmRows: A %d×%d %v, B %d×%d: want F32 A and B with A's columns", a.Rows, a.Cols, a.DType, b.Rows, b.Cols))
+	}
+	kern := activeKernel
+	if kern.narrow != nil && n <= kern.narrow.nr {
+		kern = kern.narrow
+	}
+	if m <= 1 || kern.dot4 == nil || k == 0 || alpha == 0 {
+		for i := 0; i < m; i++ {
+			Gemm(false, true, alpha, a.rowView(i), b, beta, c[i*ldc:], ldc)
+		}
+		return
+	}
+	checkMat("A", a)
+	checkMat("B", b)
+	if need := (m-1)*ldc + n; len(c) < need || ldc < n {
+		panic(fmt.Sprintf("tensor.GemmRows: len(c) %d, ldc %d for %d×%d", len(c), ldc, m, n))
+	}
+	j := rowsPool.Get().(*rowsJob)
+	j.alpha, j.beta, j.a, j.b, j.c, j.ldc, j.kern = alpha, beta, a, b, c, ldc, kern
+	// The same column split as Gemm's one-row product: whole groups of
+	// four, each part worth waking a worker for.
+	t := min(Threads(), ceilDiv(n, 4), maxParts)
+	if f := 2 * m * n * k / max(minFlopsPerThread/4, 1); f < t {
+		t = max(f, 1)
+	}
+	j.parts = t
+	parallel(t, j, &j.team)
+	j.a, j.b, j.c = Mat{}, Mat{}, nil
+	rowsPool.Put(j)
+}
+
+// rowView is row i of a as a 1×Cols matrix.
+func (x Mat) rowView(i int) Mat {
+	return Mat{DType: x.DType, F32: x.F32[i*x.Stride : i*x.Stride+x.Cols], Rows: 1, Cols: x.Cols, Stride: x.Cols}
+}
+
+// rowsJob is one GemmRows call: part i computes a range of C's columns
+// for every row.
+type rowsJob struct {
+	alpha, beta float32
+	a, b        Mat
+	c           []float32
+	ldc, parts  int
+	kern        *gemmKernel
+	team        team
+}
+
+var rowsPool = sync.Pool{New: func() any { return new(rowsJob) }}
+
+// RunPart computes columns [j0, j1) of every row with the kernel's dot4,
+// exactly as gemvCols does for one row: four columns at a time, then the
+// rest one at a time (ld 0: four copies of one row of B).
+func (j *rowsJob) RunPart(i int) {
+	n, k := j.b.Rows, j.a.Cols
+	j0, j1 := ceilDiv(n, 4)*i/j.parts*4, min(ceilDiv(n, 4)*(i+1)/j.parts*4, n)
+	ws := getWorkspace()
+	ws.ensure(0, 0, 0, 4*k)
+	y := &ws.dot
+	store := func(row, col int, v float32) {
+		c := j.c[row*j.ldc:]
+		v *= j.alpha
+		if j.beta != 0 {
+			v += j.beta * c[col]
+		}
+		c[col] = v
+	}
+	col := j0
+	for ; col+4 <= j1; col += 4 {
+		for r := 0; r < j.a.Rows; r++ {
+			j.kern.dot4(k, j.a.F32[r*j.a.Stride:], j.b, col*j.b.Stride, j.b.Stride, y, ws.scratch)
+			for q, v := range y {
+				store(r, col+q, v)
+			}
+		}
+	}
+	for ; col < j1; col++ {
+		for r := 0; r < j.a.Rows; r++ {
+			j.kern.dot4(k, j.a.F32[r*j.a.Stride:], j.b, col*j.b.Stride, 0, y, ws.scratch)
+			store(r, col, y[0])
+		}
+	}
+	putWorkspace(ws)
+}
