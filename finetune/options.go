@@ -35,7 +35,7 @@ type Options struct {
 	Rank    int      `json:"rank"`
 	Alpha   float64  `json:"alpha"`
 	Dropout *float64 `json:"dropout,omitempty"` // nil: the init adapter's lora_dropout, else 0
-	Targets string   `json:"targets"`           // "q_proj,v_proj", "all-linear" or "re:<regex>"
+	Targets string   `json:"targets"`           // "q_proj,v_proj", "all-linear" or "re:<regex>"; "": the family's (lora.FamilyTargets)
 	Layers  []int    `json:"layers"`            // layers_to_transform
 	RSLoRA  bool     `json:"rslora"`
 	Init    string   `json:"init"` // default or gaussian
@@ -50,11 +50,12 @@ type Options struct {
 }
 
 // Defaults are PEFT's and the Hugging Face Trainer's defaults where they
-// have one (r 8, alpha 16, q_proj and v_proj; train.Defaults).
+// have one (r 8, alpha 16, the family's default target modules — q_proj
+// and v_proj, c_attn for GPT-2; train.Defaults).
 func Defaults() Options {
 	return Options{
 		Config: train.Defaults(),
-		Rank:   8, Alpha: 16, Targets: "q_proj,v_proj", Init: "default",
+		Rank:   8, Alpha: 16, Init: "default",
 		MaxSeqLen: 512, DoubleQuant: true,
 	}
 }

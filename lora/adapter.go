@@ -86,9 +86,12 @@ func (a *Adapter) SetDropout(p float64) error {
 	return nil
 }
 
-// Targets returns the linear modules of m that cfg selects. A selection
-// that matches nothing is an error listing the model's linear modules.
+// Targets returns the linear modules of m that cfg selects; a cfg that
+// names none first takes its family's default (FamilyTargets), as PEFT
+// does. A selection that matches nothing is an error listing the model's
+// linear modules.
 func Targets(m *model.Model, cfg *Config) ([]*model.Linear, error) {
+	cfg.defaultTargets(m.Cfg)
 	lins := m.Linears()
 	paths := make([]string, len(lins))
 	for i, lin := range lins {
@@ -109,6 +112,7 @@ func Targets(m *model.Model, cfg *Config) ([]*model.Linear, error) {
 // counts): the specs of the linear modules that cfg selects in a model of
 // config c, one entry per selected module, in Model.Linears order.
 func ConfigTargets(c *model.Config, cfg *Config) ([]model.LinearSpec, error) {
+	cfg.defaultTargets(c)
 	var paths []string
 	var specs []model.LinearSpec
 	for i := 0; i < c.NumLayers; i++ {

@@ -98,7 +98,7 @@ func runFlags(fs *cli.FlagSet, rank *int, targets *string, batch, seqLen *int) {
 	d := finetune.Defaults()
 	fs.Group("LoRA")
 	fs.IntVar(rank, "rank", d.Rank, "LoRA rank r")
-	fs.StringVar(targets, "targets", d.Targets, "LoRA target `MODULES`, or all-linear")
+	fs.StringVar(targets, "targets", d.Targets, "LoRA target `MODULES`, all-linear or re:REGEX (default: PEFT's for the family, as golora train)")
 	fs.Group("Data")
 	fs.IntVar(batch, "batch-size", d.BatchSize, "sequences per step")
 	fs.IntVar(seqLen, "seq-len", d.MaxSeqLen, "tokens per sequence (golora train's --max-seq-len)")
