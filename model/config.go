@@ -173,23 +173,8 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
-	for _, f := range []struct {
-		key string
-		v   int
-	}{{"vocab_size", c.VocabSize}, {"hidden_size", c.HiddenSize}, {"intermediate_size", c.IntermediateSize},
-		{"num_hidden_layers", c.NumLayers}, {"num_attention_heads", c.NumHeads}, {"num_key_value_heads", c.NumKVHeads}, {"head_dim", c.HeadDim}} {
-		if f.v <= 0 {
-			return nil, fmt.Errorf("%s: field %q must be a positive integer, got %d", name, f.key, f.v)
-		}
-	}
-	if c.NumHeads%c.NumKVHeads != 0 {
-		return nil, fmt.Errorf("%s: num_attention_heads (%d) is not a multiple of num_key_value_heads (%d)", name, c.NumHeads, c.NumKVHeads)
-	}
-	if c.HeadDim%2 != 0 {
-		return nil, fmt.Errorf("%s: head_dim %d must be even for rotary embeddings", name, c.HeadDim)
-	}
-	if !(c.RMSNormEps > 0) || !(c.RopeTheta > 0) {
-		return nil, fmt.Errorf("%s: rms_norm_eps and rope_theta must be positive", name)
+	if err := c.validateSizes(name); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -213,8 +198,12 @@ func (p *cfgParser) int(key string, def int) int {
 		return def
 	}
 	f, ok := v.(float64)
-	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<40 {
+	if !ok || f != math.Trunc(f) {
 		p.fail(key, fmt.Sprintf("want an integer, got %v", v))
+		return def
+	}
+	if math.Abs(f) > 1<<40 {
+		p.fail(key, fmt.Sprintf("%.0f is too large", f))
 		return def
 	}
 	return int(f)
