@@ -7,8 +7,9 @@ import (
 )
 
 // FuzzParse feeds arbitrary bytes to the parser behind Open and OpenBytes.
-// It must never panic; what it accepts must be self-consistent, and must
-// survive Marshal and a second parse unchanged. Seeds: the reference
+// It must never panic, and its errors must name the file; what it accepts
+// must be self-consistent, and must survive Marshal and a second parse
+// unchanged. Seeds: the reference
 // implementation's test vectors (rustVectors) and testdata/fuzz/FuzzParse.
 func FuzzParse(f *testing.F) {
 	for _, v := range rustVectors {
@@ -20,8 +21,8 @@ func FuzzParse(f *testing.F) {
 		p, err := parse("fuzz", data)
 		if err != nil {
 			var fe *FormatError
-			if !errors.As(err, &fe) {
-				t.Fatalf("error %T %v is not a *FormatError", err, err)
+			if !errors.As(err, &fe) || fe.Path != "fuzz" {
+				t.Fatalf("error %T %v is not a *FormatError naming the file", err, err)
 			}
 			return
 		}
