@@ -109,10 +109,14 @@ func FuzzConfig(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	base, err := parse(js, "f.json", nil, "", nil)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Add([]byte(`{"bos_token": {"content": "<s>"}, "add_eos_token": true, "eos_token": "</s>", "chat_template": [{"name": "tool", "template": "x"}, {"name": "default", "template": "{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}"}]}`), "a")
 	f.Fuzz(func(t *testing.T, cfg []byte, text string) {
-		tk, err := parse(js, "f.json", cfg, "c.json", nil)
-		if err != nil {
+		tk := *base // tokenizer.json parsed once: the sidecars set fields of their own
+		if err := tk.applySidecars(sidecars{cfg: cfg, cfgName: "c.json"}); err != nil {
 			if !strings.HasPrefix(err.Error(), "c.json: ") {
 				t.Fatalf("error without the config's name: %v", err)
 			}
