@@ -1,7 +1,6 @@
 package lora
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -200,11 +199,11 @@ func (a *Adapter) Save(dir string) error {
 	if err := safetensors.Write(filepath.Join(dir, WeightsFile), ts, map[string]string{"format": "pt"}); err != nil {
 		return err
 	}
-	js, err := json.MarshalIndent(a.Config.peftJSON(), "", "  ")
+	js, err := a.Config.peftJSON()
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(filepath.Join(dir, ConfigFile), append(js, '\n'))
+	return atomicfile.WriteFile(filepath.Join(dir, ConfigFile), js)
 }
 
 // File is a PEFT adapter directory as stored, read without a base model.

@@ -41,6 +41,15 @@ type Config struct {
 	rx          *regexp.Regexp // compiled TargetRegex, set by Validate
 }
 
+// maxRank bounds r: PEFT adapters use ranks up to a few thousand, and a rank
+// above a linear module's width (at most 2¹⁷ in any model) adds nothing.
+// maxLayer bounds layers_to_transform the same way (models have at most a
+// few hundred layers). Both keep a corrupt file from being sized from.
+const (
+	maxRank  = 1 << 16
+	maxLayer = 1 << 16
+)
+
 // Scale is s = alpha/r, or alpha/√r with rsLoRA.
 func (c *Config) Scale() float32 {
 	if c.RSLoRA {
@@ -51,8 +60,8 @@ func (c *Config) Scale() float32 {
 
 // Validate checks the fields a user sets.
 func (c *Config) Validate() error {
-	if c.R <= 0 {
-		return fmt.Errorf("lora: rank r must be positive, got %d", c.R)
+	if c.R <= 0 || c.R > maxRank {
+		return fmt.Errorf("lora: rank r must be in [1, %d], got %d", maxRank, c.R)
 	}
 	if c.Dropout < 0 || c.Dropout >= 1 {
 		return fmt.Errorf("lora: dropout must be in [0, 1), got %g", c.Dropout)
@@ -67,11 +76,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("lora: no target modules")
 	}
 	if c.TargetRegex != "" {
-		rx, err := regexp.Compile(`^(?:` + c.TargetRegex + `)$`)
-		if err != nil {
+		// Compiled alone first: "a)|(b" must not pass by closing the
+		// group that anchors it.
+		if _, err := regexp.Compile(c.TargetRegex); err != nil {
 			return fmt.Errorf("lora: target regex: %w", err)
 		}
-		c.rx = rx
+		c.rx = regexp.MustCompile(`^(?:` + c.TargetRegex + `)$`)
 	}
 	return nil
 }
@@ -185,9 +195,10 @@ func LayerIndex(name string) (int, bool) {
 	return n, err == nil
 }
 
-// peftJSON is adapter_config.json as PEFT writes it (the fields golora
-// sets; others read are kept in raw and written back unchanged).
-func (c *Config) peftJSON() map[string]any {
+// peftJSON is adapter_config.json's bytes as PEFT writes it (the fields
+// golora sets; others read are kept in raw and written back unchanged),
+// indented, with a final newline.
+func (c *Config) peftJSON() ([]byte, error) {
 	out := map[string]any{}
 	for k, v := range c.raw {
 		out[k] = v
@@ -220,7 +231,8 @@ func (c *Config) peftJSON() map[string]any {
 	} {
 		out[k] = v
 	}
-	return out
+	js, err := json.MarshalIndent(out, "", "  ")
+	return append(js, '\n'), err
 }
 
 // LoadConfig reads a PEFT adapter_config.json.
@@ -246,8 +258,8 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 	}
 	c := &Config{raw: raw, Init: "default", Bias: "none"}
 	r, ok := raw["r"].(float64)
-	if !ok || r != math.Trunc(r) || r <= 0 {
-		return nil, bad("r", fmt.Sprintf("want a positive integer, got %v", raw["r"]))
+	if !ok || r != math.Trunc(r) || r <= 0 || r > maxRank {
+		return nil, bad("r", fmt.Sprintf("want an integer in [1, %d], got %v", maxRank, raw["r"]))
 	}
 	c.R = int(r)
 	c.Alpha = float64(c.R)
@@ -285,14 +297,15 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 	default:
 		return nil, bad("target_modules", fmt.Sprintf("want a list or a string, got %v", v))
 	}
-	switch v := raw["layers_to_transform"].(type) {
-	case float64:
-		c.Layers = []int{int(v)}
-	case []any:
+	layers := raw["layers_to_transform"]
+	if f, ok := layers.(float64); ok {
+		layers = []any{f}
+	}
+	if v, ok := layers.([]any); ok {
 		for _, e := range v {
 			f, ok := e.(float64)
-			if !ok {
-				return nil, bad("layers_to_transform", "want integers")
+			if !ok || f < 0 || f > maxLayer || f != math.Trunc(f) {
+				return nil, bad("layers_to_transform", fmt.Sprintf("want layer numbers in [0, %d], got %v", maxLayer, e))
 			}
 			c.Layers = append(c.Layers, int(f))
 		}

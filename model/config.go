@@ -125,10 +125,7 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 	}
 	c.ModelType = Architectures[c.Architecture]
 
-	k := llamaKeys
-	if c.ModelType == "gpt2" {
-		k = gpt2Keys
-	}
+	k := keysOf(c.ModelType)
 	c.VocabSize = p.int("vocab_size", 0)
 	c.HiddenSize = p.int(k.hidden, 0)
 	c.NumLayers = p.int(k.layers, 0)
@@ -224,27 +221,8 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
-	for _, f := range []struct {
-		key string
-		v   int
-	}{{"vocab_size", c.VocabSize}, {k.hidden, c.HiddenSize}, {k.intermediate, c.IntermediateSize},
-		{k.layers, c.NumLayers}, {k.heads, c.NumHeads}, {"num_key_value_heads", c.NumKVHeads}, {"head_dim", c.HeadDim},
-		{k.positions, c.MaxPositions}} {
-		if f.v <= 0 {
-			return nil, fmt.Errorf("%s: field %q must be a positive integer, got %d", name, f.key, f.v)
-		}
-	}
-	if c.LearnedPos && c.NumKVHeads != c.NumHeads {
-		return nil, fmt.Errorf("%s: num_key_value_heads must equal %s for %s", name, k.heads, c.ModelType)
-	}
-	if c.NumHeads%c.NumKVHeads != 0 {
-		return nil, fmt.Errorf("%s: num_attention_heads (%d) is not a multiple of num_key_value_heads (%d)", name, c.NumHeads, c.NumKVHeads)
-	}
-	if c.HeadDim%2 != 0 && !c.LearnedPos {
-		return nil, fmt.Errorf("%s: head_dim %d must be even for rotary embeddings", name, c.HeadDim)
-	}
-	if !(c.RMSNormEps > 0) || !(c.RopeTheta > 0) {
-		return nil, fmt.Errorf("%s: rms_norm_eps and rope_theta must be positive", name)
+	if err := c.validateSizes(name, k); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -252,6 +230,14 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 // configKeys are the config.json names of the shape fields, which GPT-2
 // spells its own way.
 type configKeys struct{ hidden, intermediate, layers, heads, positions, eps string }
+
+// keysOf returns the shape fields' names for a model_type.
+func keysOf(modelType string) configKeys {
+	if modelType == "gpt2" {
+		return gpt2Keys
+	}
+	return llamaKeys
+}
 
 var (
 	llamaKeys = configKeys{"hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "max_position_embeddings", "rms_norm_eps"}
@@ -277,8 +263,12 @@ func (p *cfgParser) int(key string, def int) int {
 		return def
 	}
 	f, ok := v.(float64)
-	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<40 {
+	if !ok || f != math.Trunc(f) {
 		p.fail(key, fmt.Sprintf("want an integer, got %v", v))
+		return def
+	}
+	if math.Abs(f) > 1<<40 {
+		p.fail(key, fmt.Sprintf("%.0f is too large", f))
 		return def
 	}
 	return int(f)

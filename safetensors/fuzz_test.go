@@ -3,12 +3,17 @@ package safetensors
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
 // FuzzParse feeds arbitrary bytes to the parser behind Open and OpenBytes.
-// It must never panic; what it accepts must be self-consistent, and must
-// survive Marshal and a second parse unchanged. Seeds: the reference
+// It must never panic, and its errors must name the file; what it accepts
+// must be self-consistent, and must survive Marshal and a second parse
+// unchanged. Seeds: the reference
 // implementation's test vectors (rustVectors) and testdata/fuzz/FuzzParse.
 func FuzzParse(f *testing.F) {
 	for _, v := range rustVectors {
@@ -20,8 +25,8 @@ func FuzzParse(f *testing.F) {
 		p, err := parse("fuzz", data)
 		if err != nil {
 			var fe *FormatError
-			if !errors.As(err, &fe) {
-				t.Fatalf("error %T %v is not a *FormatError", err, err)
+			if !errors.As(err, &fe) || fe.Path != "fuzz" {
+				t.Fatalf("error %T %v is not a *FormatError naming the file", err, err)
 			}
 			return
 		}
@@ -59,6 +64,39 @@ func FuzzParse(f *testing.F) {
 		}
 		if again, _ := Marshal(q.tensors, q.metadata); !bytes.Equal(again, out) {
 			t.Fatal("Marshal is not deterministic")
+		}
+	})
+}
+
+// FuzzParseIndex: any model.safetensors.index.json bytes give a weight map
+// or a *FormatError naming the file, never a panic; every shard it accepts
+// is a file name inside the model directory. Seeds: the index files of
+// testdata and testdata/ref/llama_sharded, and testdata/fuzz/FuzzParseIndex.
+func FuzzParseIndex(f *testing.F) {
+	for _, p := range []string{filepath.Join("testdata", "index_python.json"), filepath.Join("..", "testdata", "ref", "llama_sharded", "model.safetensors.index.json")} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"metadata": {}, "weight_map": {"a": "../x.safetensors", "b": "sub/y.safetensors", "c": "C:\\z"}}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		wm, err := parseIndex("index.json", raw)
+		if err != nil {
+			var fe *FormatError
+			if !errors.As(err, &fe) || fe.Path != "index.json" {
+				t.Fatalf("error %T %v is not a *FormatError naming the file", err, err)
+			}
+			return
+		}
+		if len(wm) == 0 {
+			t.Fatal("empty weight map accepted")
+		}
+		for tensor, shard := range wm {
+			if p := path.Join("/model", shard); !strings.HasPrefix(p, "/model/") || strings.Contains(shard, `\`) {
+				t.Fatalf("tensor %q: shard %q is outside the directory", tensor, shard)
+			}
 		}
 	})
 }

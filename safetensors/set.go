@@ -160,7 +160,7 @@ func parseIndex(path string, raw []byte) (map[string]string, error) {
 		if !ok {
 			return nil, ferr(tensor, "weight_map", "shard is %T, want a file name", v)
 		}
-		if !filepath.IsLocal(filepath.FromSlash(shard)) || strings.Contains(shard, `\`) {
+		if !filepath.IsLocal(filepath.FromSlash(shard)) || strings.Contains(shard, `\`) || filepath.Clean(shard) == "." {
 			return nil, ferr(tensor, "weight_map", "shard %q is not a file name inside the model directory", shard)
 		}
 		out[tensor] = shard

@@ -167,6 +167,15 @@ func parseFiles(data []byte, name string, sc sidecars) (*Tokenizer, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	t.tokenizerJSON = data
+	if err := t.applySidecars(sc); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// applySidecars sets what the sidecar files say on a tokenizer built from
+// tokenizer.json; errors name the sidecar file.
+func (t *Tokenizer) applySidecars(sc sidecars) error {
 	t.chatTemplateRaw = sc.tmpl
 	if sc.tmpl != nil {
 		t.chatTemplate = string(sc.tmpl)
@@ -174,17 +183,17 @@ func parseFiles(data []byte, name string, sc sidecars) (*Tokenizer, error) {
 	t.bos, t.eos = t.guessBOSEOS()
 	if sc.stm != nil {
 		if err := t.applyConfig(sc.stm, false); err != nil {
-			return nil, fmt.Errorf("%s: %w", sc.stmName, err)
+			return fmt.Errorf("%s: %w", sc.stmName, err)
 		}
 		t.specialTokensMap = sc.stm
 	}
 	if sc.cfg != nil {
 		if err := t.applyConfig(sc.cfg, true); err != nil {
-			return nil, fmt.Errorf("%s: %w", sc.cfgName, err)
+			return fmt.Errorf("%s: %w", sc.cfgName, err)
 		}
 		t.tokenizerConfig = sc.cfg
 	}
-	return t, nil
+	return nil
 }
 
 func parseTokenizerJSON(data []byte) (*Tokenizer, error) {
