@@ -9,6 +9,27 @@ DATA nibbleMask<>+0(SB)/8, $0x0f0f0f0f0f0f0f0f
 DATA nibbleMask<>+8(SB)/8, $0x0f0f0f0f0f0f0f0f
 GLOBL nibbleMask<>(SB), RODATA|NOPTR, $16
 
+// shiftR[i] is the bit position of value i's nibble in a dword of 4 packed
+// bytes; shiftL[i] = 28 − shiftR[i] moves bit 3 of that nibble to bit 31.
+DATA shiftR<>+0(SB)/4, $4
+DATA shiftR<>+4(SB)/4, $0
+DATA shiftR<>+8(SB)/4, $12
+DATA shiftR<>+12(SB)/4, $8
+DATA shiftR<>+16(SB)/4, $20
+DATA shiftR<>+20(SB)/4, $16
+DATA shiftR<>+24(SB)/4, $28
+DATA shiftR<>+28(SB)/4, $24
+GLOBL shiftR<>(SB), RODATA|NOPTR, $32
+DATA shiftL<>+0(SB)/4, $24
+DATA shiftL<>+4(SB)/4, $28
+DATA shiftL<>+8(SB)/4, $16
+DATA shiftL<>+12(SB)/4, $20
+DATA shiftL<>+16(SB)/4, $8
+DATA shiftL<>+20(SB)/4, $12
+DATA shiftL<>+24(SB)/4, $0
+DATA shiftL<>+28(SB)/4, $4
+GLOBL shiftL<>(SB), RODATA|NOPTR, $32
+
 // func dequant64AVX512(dst *float32, packed *byte, absmax *float32, code *[16]float32, blocks int)
 //
 // For each of blocks blocks of 64 values: dst[i] = code[nibble]·absmax[block],
@@ -69,8 +90,8 @@ done:
 //
 // For each of blocks blocks of 64 values: dst[i] = code[nibble]·absmax[block],
 // the product rounded to float32 once per table entry, exactly as the Go code.
-// Y9 and Y10 hold entries 0…7 and 8…15 of the block's table; per 8 dword
-// indices, VPERMPS looks up both halves and VBLENDVPS picks by bit 3.
+// Y9 and Y10 hold entries 0…7 and 8…15 of the block's table; per 8 values,
+// VPERMPS looks up both halves and VBLENDVPS picks by bit 3 of the nibble.
 TEXT ·dequant64AVX2(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
 	MOVQ packed+8(FP), SI
@@ -79,7 +100,8 @@ TEXT ·dequant64AVX2(SB), NOSPLIT, $0-40
 	MOVQ blocks+32(FP), CX
 	VMOVUPS (AX), Y12
 	VMOVUPS 32(AX), Y13
-	VMOVDQU nibbleMask<>(SB), X8
+	VMOVDQU shiftR<>(SB), Y14
+	VMOVDQU shiftL<>(SB), Y15
 
 loop:
 	TESTQ CX, CX
@@ -88,70 +110,68 @@ loop:
 	VMULPS Y12, Y11, Y9 // the block's table: code · absmax
 	VMULPS Y13, Y11, Y10
 
-	VMOVDQU 0(SI), X0
-	VPSRLW $4, X0, X1
-	VPAND X8, X1, X1 // high nibbles: values 0, 2, 4, …
-	VPAND X8, X0, X0 // low nibbles: values 1, 3, 5, …
-	VPUNPCKLBW X0, X1, X2
-	VPUNPCKHBW X0, X1, X3
-	VPMOVZXBD X2, Y5
+	VPBROADCASTD 0(SI), Y0 // packed bytes 0…3
+	VPSRLVD Y14, Y0, Y1
+	VPSLLVD Y15, Y0, Y0
+	VPERMPS Y9, Y1, Y2
+	VPERMPS Y10, Y1, Y3
+	VBLENDVPS Y0, Y3, Y2, Y2
+	VMOVUPS Y2, 0(DI)
+
+	VPBROADCASTD 4(SI), Y4 // packed bytes 4…7
+	VPSRLVD Y14, Y4, Y5
+	VPSLLVD Y15, Y4, Y4
 	VPERMPS Y9, Y5, Y6
 	VPERMPS Y10, Y5, Y7
-	VPSLLD $28, Y5, Y5 // bit 3 of the index → sign
-	VBLENDVPS Y5, Y7, Y6, Y6
-	VMOVUPS Y6, 0(DI)
-	VPSRLDQ $8, X2, X4
-	VPMOVZXBD X4, Y5
-	VPERMPS Y9, Y5, Y6
-	VPERMPS Y10, Y5, Y7
-	VPSLLD $28, Y5, Y5 // bit 3 of the index → sign
-	VBLENDVPS Y5, Y7, Y6, Y6
+	VBLENDVPS Y4, Y7, Y6, Y6
 	VMOVUPS Y6, 32(DI)
-	VPMOVZXBD X3, Y5
+
+	VPBROADCASTD 8(SI), Y0 // packed bytes 8…11
+	VPSRLVD Y14, Y0, Y1
+	VPSLLVD Y15, Y0, Y0
+	VPERMPS Y9, Y1, Y2
+	VPERMPS Y10, Y1, Y3
+	VBLENDVPS Y0, Y3, Y2, Y2
+	VMOVUPS Y2, 64(DI)
+
+	VPBROADCASTD 12(SI), Y4 // packed bytes 12…15
+	VPSRLVD Y14, Y4, Y5
+	VPSLLVD Y15, Y4, Y4
 	VPERMPS Y9, Y5, Y6
 	VPERMPS Y10, Y5, Y7
-	VPSLLD $28, Y5, Y5 // bit 3 of the index → sign
-	VBLENDVPS Y5, Y7, Y6, Y6
-	VMOVUPS Y6, 64(DI)
-	VPSRLDQ $8, X3, X4
-	VPMOVZXBD X4, Y5
-	VPERMPS Y9, Y5, Y6
-	VPERMPS Y10, Y5, Y7
-	VPSLLD $28, Y5, Y5 // bit 3 of the index → sign
-	VBLENDVPS Y5, Y7, Y6, Y6
+	VBLENDVPS Y4, Y7, Y6, Y6
 	VMOVUPS Y6, 96(DI)
 
-	VMOVDQU 16(SI), X0
-	VPSRLW $4, X0, X1
-	VPAND X8, X1, X1 // high nibbles: values 0, 2, 4, …
-	VPAND X8, X0, X0 // low nibbles: values 1, 3, 5, …
-	VPUNPCKLBW X0, X1, X2
-	VPUNPCKHBW X0, X1, X3
-	VPMOVZXBD X2, Y5
+	VPBROADCASTD 16(SI), Y0 // packed bytes 16…19
+	VPSRLVD Y14, Y0, Y1
+	VPSLLVD Y15, Y0, Y0
+	VPERMPS Y9, Y1, Y2
+	VPERMPS Y10, Y1, Y3
+	VBLENDVPS Y0, Y3, Y2, Y2
+	VMOVUPS Y2, 128(DI)
+
+	VPBROADCASTD 20(SI), Y4 // packed bytes 20…23
+	VPSRLVD Y14, Y4, Y5
+	VPSLLVD Y15, Y4, Y4
 	VPERMPS Y9, Y5, Y6
 	VPERMPS Y10, Y5, Y7
-	VPSLLD $28, Y5, Y5 // bit 3 of the index → sign
-	VBLENDVPS Y5, Y7, Y6, Y6
-	VMOVUPS Y6, 128(DI)
-	VPSRLDQ $8, X2, X4
-	VPMOVZXBD X4, Y5
-	VPERMPS Y9, Y5, Y6
-	VPERMPS Y10, Y5, Y7
-	VPSLLD $28, Y5, Y5 // bit 3 of the index → sign
-	VBLENDVPS Y5, Y7, Y6, Y6
+	VBLENDVPS Y4, Y7, Y6, Y6
 	VMOVUPS Y6, 160(DI)
-	VPMOVZXBD X3, Y5
+
+	VPBROADCASTD 24(SI), Y0 // packed bytes 24…27
+	VPSRLVD Y14, Y0, Y1
+	VPSLLVD Y15, Y0, Y0
+	VPERMPS Y9, Y1, Y2
+	VPERMPS Y10, Y1, Y3
+	VBLENDVPS Y0, Y3, Y2, Y2
+	VMOVUPS Y2, 192(DI)
+
+	VPBROADCASTD 28(SI), Y4 // packed bytes 28…31
+	VPSRLVD Y14, Y4, Y5
+	VPSLLVD Y15, Y4, Y4
 	VPERMPS Y9, Y5, Y6
 	VPERMPS Y10, Y5, Y7
-	VPSLLD $28, Y5, Y5 // bit 3 of the index → sign
-	VBLENDVPS Y5, Y7, Y6, Y6
-	VMOVUPS Y6, 192(DI)
-	VPSRLDQ $8, X3, X4
-	VPMOVZXBD X4, Y5
-	VPERMPS Y9, Y5, Y6
-	VPERMPS Y10, Y5, Y7
-	VPSLLD $28, Y5, Y5 // bit 3 of the index → sign
-	VBLENDVPS Y5, Y7, Y6, Y6
+	VBLENDVPS Y4, Y7, Y6, Y6
 	VMOVUPS Y6, 224(DI)
 
 	ADDQ $32, SI

@@ -8,13 +8,10 @@
 // Both take whole blocks of 64 values (32 packed bytes, the first value of
 // a byte in its high nibble) and look each nibble up in the block's scaled
 // 16-entry table, code[k]·absmax rounded to float32 once per entry as the
-// Go code does, so that the results are bit-identical to it. Per 16 packed
-// bytes they split the nibbles and interleave them high first (VPUNPCKLBW
-// / VPUNPCKHBW) into 32 byte indices in value order, then widen them to
-// dword indices and look them up with VPERMPS: AVX-512 16 at a time in one
-// 16-entry table register; AVX2 8 at a time in the two 8-entry halves of
-// the table, choosing between the two lookups by bit 3 of the index
-// (shifted into the sign bit for VBLENDVPS).
+// Go code does, so that the results are bit-identical to it, with VPERMPS:
+// AVX-512 16 at a time in one 16-entry table register, AVX2 8 at a time in
+// the two 8-entry halves of the table, choosing between the two lookups by
+// bit 3 of the nibble.
 package main
 
 import (
@@ -101,36 +98,36 @@ func avx512() {
 }
 
 // avx2 looks 8 indices up at a time in Y9 (table entries 0…7) and Y10
-// (entries 8…15).
+// (entries 8…15). The 8 values of 4 packed bytes come from one dword
+// broadcast to all lanes: shifted right by shiftR, lane i holds value i's
+// nibble in its low 4 bits (VPERMPS reads the low 3); shifted left by
+// shiftL, bit 3 of that nibble is the lane's sign bit, which VBLENDVPS
+// reads. Shifts and loads run beside VPERMPS, which has a port of its own
+// on Intel and AMD cores.
 func avx2() {
-	prologue("dequant64AVX2", "Y9 and Y10 hold entries 0…7 and 8…15 of the block's table; per 8 dword\n"+
-		"// indices, VPERMPS looks up both halves and VBLENDVPS picks by bit 3.")
+	prologue("dequant64AVX2", "Y9 and Y10 hold entries 0…7 and 8…15 of the block's table; per 8 values,\n"+
+		"// VPERMPS looks up both halves and VBLENDVPS picks by bit 3 of the nibble.")
 	w("\tVMOVUPS (AX), Y12")
 	w("\tVMOVUPS 32(AX), Y13")
-	w("\tVMOVDQU nibbleMask<>(SB), X8")
+	w("\tVMOVDQU shiftR<>(SB), Y14")
+	w("\tVMOVDQU shiftL<>(SB), Y15")
 	loop(func() {
 		w("\tVBROADCASTSS (DX), Y11")
 		w("\tVMULPS Y12, Y11, Y9 // the block's table: code · absmax")
 		w("\tVMULPS Y13, Y11, Y10")
-		for half := 0; half < 2; half++ {
+		for k := 0; k < 8; k++ {
+			// Alternate two register sets so that consecutive groups
+			// are independent.
+			r := 4 * (k % 2)
+			x, idx, lo, hi := fmt.Sprintf("Y%d", r), fmt.Sprintf("Y%d", r+1), fmt.Sprintf("Y%d", r+2), fmt.Sprintf("Y%d", r+3)
 			w("")
-			nibbles(16*half, "X0", "X1", "X2", "X3")
-			for q, x := range []string{"X2", "X3"} {
-				for e := 0; e < 2; e++ { // the 8 low, then 8 high bytes of x
-					idx := "X4"
-					if e == 1 {
-						w("\tVPSRLDQ $8, %s, X4", x)
-					} else {
-						idx = x
-					}
-					w("\tVPMOVZXBD %s, Y5", idx)
-					w("\tVPERMPS Y9, Y5, Y6")
-					w("\tVPERMPS Y10, Y5, Y7")
-					w("\tVPSLLD $28, Y5, Y5 // bit 3 of the index → sign")
-					w("\tVBLENDVPS Y5, Y7, Y6, Y6")
-					w("\tVMOVUPS Y6, %d(DI)", 128*half+64*q+32*e)
-				}
-			}
+			w("\tVPBROADCASTD %d(SI), %s // packed bytes %d…%d", 4*k, x, 4*k, 4*k+3)
+			w("\tVPSRLVD Y14, %s, %s", x, idx)
+			w("\tVPSLLVD Y15, %s, %s", x, x)
+			w("\tVPERMPS Y9, %s, %s", idx, lo)
+			w("\tVPERMPS Y10, %s, %s", idx, hi)
+			w("\tVBLENDVPS %s, %s, %s, %s", x, hi, lo, lo)
+			w("\tVMOVUPS %s, %d(DI)", lo, 32*k)
 		}
 	})
 }
@@ -146,6 +143,20 @@ func main() {
 	w("DATA nibbleMask<>+0(SB)/8, $0x0f0f0f0f0f0f0f0f")
 	w("DATA nibbleMask<>+8(SB)/8, $0x0f0f0f0f0f0f0f0f")
 	w("GLOBL nibbleMask<>(SB), RODATA|NOPTR, $16")
+	w("")
+	// Lane i of a broadcast dword holds value i (of 8) in bits
+	// shiftR[i]…shiftR[i]+3: the first value of a byte is its high nibble.
+	shiftR := []int{4, 0, 12, 8, 20, 16, 28, 24}
+	w("// shiftR[i] is the bit position of value i's nibble in a dword of 4 packed")
+	w("// bytes; shiftL[i] = 28 − shiftR[i] moves bit 3 of that nibble to bit 31.")
+	for i, sh := range shiftR {
+		w("DATA shiftR<>+%d(SB)/4, $%d", 4*i, sh)
+	}
+	w("GLOBL shiftR<>(SB), RODATA|NOPTR, $32")
+	for i, sh := range shiftR {
+		w("DATA shiftL<>+%d(SB)/4, $%d", 4*i, 28-sh)
+	}
+	w("GLOBL shiftL<>(SB), RODATA|NOPTR, $32")
 	w("")
 	avx512()
 	avx2()
