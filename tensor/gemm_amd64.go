@@ -216,6 +216,7 @@ func packT32AVX512(d []float32, x Mat, off, kc int, scratch []float32) {
 	}
 }
 
+// The AVX-512 set's kernels borrow the AVX2 packers and dot products.
 func init() {
 	setKernels[kernels.AVX2] = avx2Kernel6x16
 	setKernels[kernels.AVX512] = avx512Kernel12x32
