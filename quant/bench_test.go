@@ -15,28 +15,28 @@ func BenchmarkDequantizeRow(b *testing.B) {
 		for _, dq := range []bool{false, true} {
 			for _, set := range kernels.Supported() {
 				b.Run(fmt.Sprintf("%dx%d/double=%v/%v", shape.rows, shape.cols, dq, set), func(b *testing.B) {
-					old := kernels.Active()
-					if err := kernels.Use(set); err != nil {
-						b.Fatal(err)
-					}
-					defer kernels.Use(old)
-					q, err := Quantize(gaussian(shape.rows*shape.cols, 1, 0.02), shape.rows, shape.cols, NF4, dq)
+					err := kernels.With(set, func() {
+						q, err := Quantize(gaussian(shape.rows*shape.cols, 1, 0.02), shape.rows, shape.cols, NF4, dq)
+						if err != nil {
+							b.Fatal(err)
+						}
+						dst := make([]float32, shape.cols)
+						b.ResetTimer()
+						r := 0
+						for b.Loop() {
+							q.DequantizeRow(r, dst)
+							if r++; r == shape.rows {
+								r = 0
+							}
+						}
+						elems := float64(b.N) * float64(shape.cols)
+						b.ReportMetric(elems/b.Elapsed().Seconds()/1e9, "Gelem/s")
+						b.ReportMetric(4*elems/b.Elapsed().Seconds()/1e9, "GB/s")
+						b.ReportMetric(64*b.Elapsed().Seconds()*1e9/elems, "ns/block")
+					})
 					if err != nil {
 						b.Fatal(err)
 					}
-					dst := make([]float32, shape.cols)
-					b.ResetTimer()
-					r := 0
-					for b.Loop() {
-						q.DequantizeRow(r, dst)
-						if r++; r == shape.rows {
-							r = 0
-						}
-					}
-					elems := float64(b.N) * float64(shape.cols)
-					b.ReportMetric(elems/b.Elapsed().Seconds()/1e9, "Gelem/s")
-					b.ReportMetric(4*elems/b.Elapsed().Seconds()/1e9, "GB/s")
-					b.ReportMetric(64*b.Elapsed().Seconds()*1e9/elems, "ns/block")
 				})
 			}
 		}

@@ -238,12 +238,9 @@ func TestQuantizeEdgeCases(t *testing.T) {
 func forKernelSets(t *testing.T, f func(t *testing.T)) {
 	for _, s := range kernels.Supported() {
 		t.Run(s.String(), func(t *testing.T) {
-			old := kernels.Active()
-			if err := kernels.Use(s); err != nil {
+			if err := kernels.With(s, func() { f(t) }); err != nil {
 				t.Fatal(err)
 			}
-			defer kernels.Use(old)
-			f(t)
 		})
 	}
 }
@@ -251,12 +248,11 @@ func forKernelSets(t *testing.T, f func(t *testing.T)) {
 // goDequantize is q.Dequantize computed by the portable Go loop.
 func goDequantize(t *testing.T, q *Quantized) []float32 {
 	t.Helper()
-	old := kernels.Active()
-	if err := kernels.Use(kernels.Go); err != nil {
+	var d []float32
+	if err := kernels.With(kernels.Go, func() { d = q.Dequantize() }); err != nil {
 		t.Fatal(err)
 	}
-	defer kernels.Use(old)
-	return q.Dequantize()
+	return d
 }
 
 // DequantizeSpan under every kernel set equals the portable Go loop bit

@@ -169,12 +169,9 @@ func checkGemm(t *testing.T, rng *rand.Rand, tc gemmCase) bool {
 
 // withKernels runs f with s as the active kernel set.
 func withKernels(s kernels.Set, f func()) {
-	old := kernels.Active()
-	if err := kernels.Use(s); err != nil {
+	if err := kernels.With(s, f); err != nil {
 		panic(err)
 	}
-	defer kernels.Use(old)
-	f()
 }
 
 // withKernel runs f with kern as the micro-kernel and its set as the

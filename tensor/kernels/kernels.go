@@ -83,6 +83,19 @@ func Use(s Set) error {
 	return fmt.Errorf("kernel set %v: %s (this machine runs %s)", s, unsupportedWhy(s), list())
 }
 
+// With runs f with s as the active set, then makes the set active before
+// it active again; where s cannot run here it returns Use's error without
+// running f. Tests and benchmarks use it to cover every supported set.
+func With(s Set, f func()) error {
+	old := Active()
+	if err := Use(s); err != nil {
+		return err
+	}
+	defer active.Store(int32(old))
+	f()
+	return nil
+}
+
 // fromEnv returns the set $GOLORA_KERNELS names (the best supported one
 // where it is unset or empty).
 func fromEnv() (Set, error) {

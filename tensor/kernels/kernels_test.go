@@ -26,11 +26,20 @@ func TestParseAndUse(t *testing.T) {
 	if _, err := Parse("sse"); err == nil || !strings.Contains(err.Error(), "unknown") {
 		t.Errorf(`Parse("sse") error = %v, want "unknown"`, err)
 	}
+	before := Active()
+	for _, s := range sup {
+		ran := false
+		if err := With(s, func() { ran = Active() == s }); err != nil || !ran || Active() != before {
+			t.Errorf("With(%v): error %v, ran with it %v, then active %v (want %v)", s, err, ran, Active(), before)
+		}
+	}
 	for _, s := range []Set{AVX2, AVX512} {
 		if isSupported(s) {
 			continue
 		}
-		before := Active()
+		if err := With(s, func() { t.Errorf("With(%v) ran f on a machine without it", s) }); err == nil {
+			t.Errorf("With(%v) on a machine without it: no error", s)
+		}
 		if err := Use(s); err == nil || Active() != before {
 			t.Errorf("Use(%v) on a machine without it: error %v, active %v", s, err, Active())
 		}
