@@ -17,6 +17,7 @@ import (
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/quant"
 	"github.com/golora/golora/tensor"
+	"github.com/golora/golora/tensor/kernels"
 	"github.com/golora/golora/train"
 )
 
@@ -39,6 +40,7 @@ type GemmResult struct {
 	Seconds float64 `json:"seconds_per_call"`
 	GFLOPS  float64 `json:"gflops"`
 	Peak    float64 `json:"peak_gflops"`
+	Kernels string  `json:"kernels"` // the kernel set that ran (package kernels)
 }
 
 // Gemm times C = op(A)·op(B) for trans "nn", "nt", "tn" or "tt" over about
@@ -77,7 +79,8 @@ func Gemm(m, n, k int, trans string, threads int) (GemmResult, error) {
 	}
 	sec := time.Since(start).Seconds() / float64(calls)
 	return GemmResult{M: m, N: n, K: k, Trans: trans, Threads: tensor.Threads(), Seconds: sec,
-		GFLOPS: 2 * float64(m) * float64(n) * float64(k) / sec / 1e9, Peak: PeakGFLOPS(tensor.Threads())}, nil
+		GFLOPS: 2 * float64(m) * float64(n) * float64(k) / sec / 1e9, Peak: PeakGFLOPS(tensor.Threads()),
+		Kernels: kernels.Active().String()}, nil
 }
 
 // TrainOptions describe a training-step measurement.
@@ -104,6 +107,7 @@ type TrainResult struct {
 	PeakRSS        int64   `json:"peak_rss_bytes"`
 	PredictedBytes int64   `json:"predicted_bytes"`
 	Threads        int     `json:"threads"`
+	Kernels        string  `json:"kernels"` // the kernel set that ran (package kernels)
 	Loss           float64 `json:"final_loss"`
 }
 
@@ -112,7 +116,7 @@ type TrainResult struct {
 // (nil for full fine-tuning), as Setup prepares them, over one batch of
 // random token ids.
 func Train(c *model.Config, m *model.Model, a *lora.Adapter, o TrainOptions) (TrainResult, error) {
-	res := TrainResult{Method: string(o.Method), Threads: tensor.Threads(), Params: m.NumParams()}
+	res := TrainResult{Method: string(o.Method), Threads: tensor.Threads(), Kernels: kernels.Active().String(), Params: m.NumParams()}
 	opt := train.Defaults()
 	ckpt := o.GradCheckpoint
 	opt.GradCheckpoint = &ckpt

@@ -5,6 +5,7 @@ import (
 
 	"github.com/golora/golora/mem"
 	"github.com/golora/golora/model"
+	"github.com/golora/golora/tensor/kernels"
 )
 
 func TestTrainTiny(t *testing.T) {
@@ -23,7 +24,7 @@ func TestTrainTiny(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Tokens != 16 || r.TokensPerSec <= 0 || r.GFLOPS <= 0 || r.PredictedBytes <= 0 || r.Loss <= 0 {
+		if r.Tokens != 16 || r.TokensPerSec <= 0 || r.GFLOPS <= 0 || r.PredictedBytes <= 0 || r.Loss <= 0 || r.Kernels != kernels.Active().String() {
 			t.Errorf("%s: %+v", method, r)
 		}
 		wantTrainable := 2 * 4 * (32 + 32 + 32 + 16) // layers × rank × (in+out) of q and v

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/golora/golora/tensor/kernels"
 )
 
 const (
@@ -205,9 +207,10 @@ func (q *Quantized) DequantizeRow(r int, dst []float32) {
 // DequantizeSpan writes the flat elements off … off+len(dst)−1 of W
 // (row-major) into dst, with the formula of DequantizeRow. Per block it
 // scales the 16 code values once and then only looks up nibbles, so the
-// result is bit-identical to Code()[code]·absmax; with AVX-512, whole
-// blocks of 64 go through assembly that does the same lookups sixteen at a
-// time. It panics if the span is out of range.
+// result is bit-identical to Code()[code]·absmax; unless the active kernel
+// set (package kernels) is the portable Go one, whole blocks of 64 go
+// through AVX-512 or AVX2 assembly that does the same lookups sixteen or
+// eight at a time. It panics if the span is out of range.
 func (q *Quantized) DequantizeSpan(off int, dst []float32) {
 	n := q.Rows * q.Cols
 	if off < 0 || off > n || len(dst) > n-off {
@@ -215,11 +218,12 @@ func (q *Quantized) DequantizeSpan(off int, dst []float32) {
 	}
 	code := q.Type.Code()
 	bs := q.BlockSize
+	asm := kernels.Active() != kernels.Go
 	var scales [64]float32
 	for i := 0; i < len(dst); {
 		e := off + i
 		b := e / bs
-		if hasDequantAsm && bs == 64 && e%64 == 0 && len(dst)-i >= 64 {
+		if asm && bs == 64 && e%64 == 0 && len(dst)-i >= 64 {
 			// Whole 64-value blocks in assembly, up to 64 at a time.
 			n := min((len(dst)-i)/64, len(scales))
 			for j := range n {

@@ -1,11 +1,14 @@
 package quant
 
 import (
+	"fmt"
 	"math"
 	"math/big"
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/golora/golora/tensor/kernels"
 )
 
 // argminRef is the reference rule written out: argmin_i |x − code[i]| in
@@ -230,47 +233,74 @@ func TestQuantizeEdgeCases(t *testing.T) {
 	}
 }
 
-// DequantizeSpan over arbitrary (odd, block-straddling) spans equals the
-// corresponding slice of Dequantize, and the assembly (whole blocks of 64,
-// where the CPU has it) equals the Go loop bit for bit.
-func TestDequantizeSpan(t *testing.T) {
-	for _, typ := range []Type{NF4, FP4} {
-		for _, dq := range []bool{false, true} {
-			w := gaussian(7*201*64, 11, 1)
-			q, err := Quantize(w, 7*64, 201, typ, dq)
-			if err != nil {
+// forKernelSets runs f as a subtest under every kernel set the CPU
+// supports.
+func forKernelSets(t *testing.T, f func(t *testing.T)) {
+	for _, s := range kernels.Supported() {
+		t.Run(s.String(), func(t *testing.T) {
+			if err := kernels.With(s, func() { f(t) }); err != nil {
 				t.Fatal(err)
 			}
-			full := q.Dequantize()
-			asm := hasDequantAsm
-			hasDequantAsm = false
-			goFull := q.Dequantize()
-			hasDequantAsm = asm
-			for i := range full {
-				if math.Float32bits(full[i]) != math.Float32bits(goFull[i]) {
-					t.Fatalf("%v double-quant %v: element %d = %v with assembly, %v in Go", typ, dq, i, full[i], goFull[i])
+		})
+	}
+}
+
+// goDequantize is q.Dequantize computed by the portable Go loop.
+func goDequantize(t *testing.T, q *Quantized) []float32 {
+	t.Helper()
+	var d []float32
+	if err := kernels.With(kernels.Go, func() { d = q.Dequantize() }); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// DequantizeSpan under every kernel set equals the portable Go loop bit
+// for bit, for NF4 and FP4 with and without double quantization, over the
+// whole matrix and over random (odd, block-straddling) spans; the
+// assembly of each set other than Go really runs (dequant64 takes whole
+// blocks).
+func TestDequantizeSpan(t *testing.T) {
+	forKernelSets(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(5, 6))
+		for _, typ := range []Type{NF4, FP4} {
+			for _, dq := range []bool{false, true} {
+				w := gaussian(7*201*64, 11, 1)
+				q, err := Quantize(w, 7*64, 201, typ, dq)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := goDequantize(t, q)
+				name := fmt.Sprintf("%v double-quant %v", typ, dq)
+				full := q.Dequantize()
+				for i := range full {
+					if math.Float32bits(full[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s: element %d = %v, %v in Go", name, i, full[i], want[i])
+					}
+				}
+				for range 500 {
+					off := r.IntN(len(want) + 1)
+					n := r.IntN(min(len(want)-off, 3000) + 1)
+					dst := make([]float32, n)
+					q.DequantizeSpan(off, dst)
+					for i := range dst {
+						if math.Float32bits(dst[i]) != math.Float32bits(want[off+i]) {
+							t.Fatalf("%s: span(%d, %d)[%d] = %v, want %v", name, off, n, i, dst[i], want[off+i])
+						}
+					}
+				}
+				scales := make([]float32, 5)
+				for j := range scales {
+					scales[j] = q.BlockAbsmax(j)
+				}
+				code := typ.Code()
+				done := dequant64(make([]float32, 64*len(scales)), q.Packed, scales, &code)
+				if asm := kernels.Active() != kernels.Go; asm && done != len(scales) || !asm && done != 0 {
+					t.Fatalf("%s: dequant64 did %d of %d blocks", name, done, len(scales))
 				}
 			}
 		}
-	}
-	w := gaussian(7*201, 11, 1)
-	q, err := Quantize(w, 7, 201, NF4, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	full := q.Dequantize()
-	r := rand.New(rand.NewPCG(5, 6))
-	for range 2000 {
-		off := r.IntN(len(full) + 1)
-		n := r.IntN(len(full) - off + 1)
-		dst := make([]float32, n)
-		q.DequantizeSpan(off, dst)
-		for i := range dst {
-			if math.Float32bits(dst[i]) != math.Float32bits(full[off+i]) {
-				t.Fatalf("span(%d, %d)[%d] = %v, want %v", off, n, i, dst[i], full[off+i])
-			}
-		}
-	}
+	})
 }
 
 func TestValidate(t *testing.T) {

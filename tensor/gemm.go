@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync"
 	"unsafe"
+
+	"github.com/golora/golora/tensor/kernels"
 )
 
 // Gemm computes C = alpha·op(A)·op(B) + beta·C, where op(X) is X, or Xᵀ when
@@ -34,10 +36,11 @@ import (
 // Method: Goto/BLIS blocking. op(B) is packed kc×nc at a time into panels
 // of nr columns and op(A) mc×kc at a time into panels of mr rows (packing
 // absorbs transposition and widening); a register-blocked mr×nr
-// micro-kernel multiplies a pair of panels. The kernel is the best the CPU
-// runs (gemm_amd64.go): AVX-512F assembly 12×32, with a 14×16 one for
-// products at most 16 columns wide; else AVX2+FMA assembly 6×16; else
-// (other architectures, or -tags purego) the portable Go 4×4. An F32 operand that would be used only once
+// micro-kernel multiplies a pair of panels. The kernel is that of the
+// active kernel set (package kernels; by default the best the CPU runs):
+// avx512, AVX-512F assembly 12×32 with a 14×16 one for products at most 16
+// columns wide; avx2, AVX2+FMA assembly 6×16; go (the only one on other
+// architectures, or with -tags purego), the portable Go 4×4. An F32 operand that would be used only once
 // or twice after packing is read in place, and a one-row product with
 // transB (one token times Wᵀ) takes dot products straight from B's rows.
 func Gemm(transA, transB bool, alpha float32, a, b Mat, beta float32, c []float32, ldc int) {
@@ -68,7 +71,7 @@ func Gemm(transA, transB bool, alpha float32, a, b Mat, beta float32, c []float3
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	kern := activeKernel
+	kern := activeKernel()
 	if kern.narrow != nil && n <= kern.narrow.nr {
 		kern = kern.narrow
 	}
@@ -174,6 +177,7 @@ type blocking struct {
 //     r < 4, with scratch (≥ 4·k floats) as work space.
 type gemmKernel struct {
 	name   string
+	set    kernels.Set // the kernel set whose code it runs
 	mr, nr int
 	blk    blocking
 	full   func(kc int, a []float32, rsa, csa int, b []float32, csb int, c []float32, ldc int, alpha, beta float32)
@@ -185,9 +189,23 @@ type gemmKernel struct {
 	narrow *gemmKernel
 }
 
-// activeKernel is the micro-kernel Gemm uses: the fastest one the CPU
-// supports (see gemm_amd64.go), else portableKernel.
-var activeKernel = portableKernel
+// setKernels is the micro-kernel of each kernel set: portableKernel for
+// Go, the assembly ones of gemm_amd64.go for the others (nil where this
+// build has none).
+var setKernels = [...]*gemmKernel{kernels.Go: portableKernel, kernels.AVX2: nil, kernels.AVX512: nil}
+
+// kernelOverride, when set (by tests), is the micro-kernel Gemm uses
+// instead of the active set's.
+var kernelOverride *gemmKernel
+
+// activeKernel returns the micro-kernel Gemm uses: that of the active
+// kernel set (kernels.Active).
+func activeKernel() *gemmKernel {
+	if kernelOverride != nil {
+		return kernelOverride
+	}
+	return setKernels[kernels.Active()]
+}
 
 // rect is one thread's share of C: rows [i0, i1), columns [j0, j1).
 type rect struct{ i0, i1, j0, j1 int }

@@ -2,7 +2,7 @@
 
 package tensor
 
-import "golang.org/x/sys/cpu"
+import "github.com/golora/golora/tensor/kernels"
 
 // The assembly in gemm_amd64.s is written by gemm_asm_gen.go.
 //go:generate go run gemm_asm_gen.go
@@ -33,6 +33,7 @@ func packT16BF16AVX2(dst *float32, src *uint16, ld, kc8 int)
 // 256×4080 block of op(B) (4 MiB) in L3.
 var avx2Kernel6x16 = &gemmKernel{
 	name: "avx2-6x16",
+	set:  kernels.AVX2,
 	mr:   6,
 	nr:   16,
 	blk:  blocking{mc: 144, kc: 256, nc: 4080},
@@ -143,6 +144,7 @@ func packT16x32BF16AVX2(dst *float32, src *uint16, ld, kc8 int)
 // of op(A) (240 KiB) the 1 MiB L2.
 var avx512Kernel12x32 = &gemmKernel{
 	name: "avx512-12x32",
+	set:  kernels.AVX512,
 	mr:   12,
 	nr:   32,
 	blk:  blocking{mc: 240, kc: 256, nc: 4096},
@@ -167,6 +169,7 @@ func sgemm14x16AVX512(kc int, a *float32, rsa, csa int, b *float32, csb int, c *
 // to 16 columns instead of 32, and op(A) is then read in place.
 var avx512Kernel14x16 = &gemmKernel{
 	name: "avx512-14x16",
+	set:  kernels.AVX512,
 	mr:   14,
 	nr:   16,
 	blk:  blocking{mc: 280, kc: 256, nc: 4096},
@@ -213,16 +216,8 @@ func packT32AVX512(d []float32, x Mat, off, kc int, scratch []float32) {
 	}
 }
 
-// asmKernels are the assembly kernels this CPU can run, best first.
-var asmKernels []*gemmKernel
-
+// The AVX-512 set's kernels borrow the AVX2 packers and dot products.
 func init() {
-	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		asmKernels = []*gemmKernel{avx2Kernel6x16}
-		// The AVX-512 kernel borrows the AVX2 packers and dot products.
-		if cpu.X86.HasAVX512F {
-			asmKernels = []*gemmKernel{avx512Kernel12x32, avx2Kernel6x16, avx512Kernel14x16}
-		}
-		activeKernel = asmKernels[0]
-	}
+	setKernels[kernels.AVX2] = avx2Kernel6x16
+	setKernels[kernels.AVX512] = avx512Kernel12x32
 }

@@ -1,11 +1,16 @@
 package tensor
 
-import "runtime"
+import (
+	"runtime"
+
+	"github.com/golora/golora/tensor/kernels"
+)
 
 // portableKernel is the pure-Go micro-kernel, available on every platform
 // and used where no assembly kernel fits the CPU (or with -tags purego).
 var portableKernel = &gemmKernel{
 	name: "go4x4",
+	set:  kernels.Go,
 	mr:   4,
 	nr:   4,
 	blk:  blocking{mc: 128, kc: 256, nc: 4096},

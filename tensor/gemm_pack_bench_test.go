@@ -24,7 +24,7 @@ func BenchmarkPack(b *testing.B) {
 							if which == "A" {
 								packA(dst, x, trans, blk*mn, mn, blk*kc/2, kc, 6)
 							} else {
-								packB(dst, x, trans, blk*kc/2, kc, blk*mn, mn, 16, activeKernel.packT, scratch)
+								packB(dst, x, trans, blk*kc/2, kc, blk*mn, mn, 16, activeKernel().packT, scratch)
 							}
 						}
 					}

@@ -5,12 +5,14 @@ import (
 	"testing"
 
 	"github.com/golora/golora/quant"
+	"github.com/golora/golora/tensor/kernels"
 )
 
 // TestGemmQ4 checks that a 4-bit operand gives exactly the product of its
 // dequantized float32 values, in every product the model uses it in
 // (x·Wᵀ forward, including the one-row path of generation, and dY·W of
-// backward).
+// backward), for every micro-kernel and kernel set, against the values the
+// portable Go code dequantizes.
 func TestGemmQ4(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range []struct {
@@ -24,7 +26,9 @@ func TestGemmQ4(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wq, wf := FromQuant(q), FromF32(q.Dequantize(), tc.out, tc.in)
+		var wf Mat
+		withKernels(kernels.Go, func() { wf = FromF32(q.Dequantize(), tc.out, tc.in) })
+		wq := FromQuant(q)
 		for _, transB := range []bool{true, false} {
 			k, n := tc.in, tc.out
 			if !transB {

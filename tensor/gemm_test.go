@@ -8,12 +8,29 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/golora/golora/quant"
+	"github.com/golora/golora/tensor/kernels"
 )
 
 // testMat returns a rows×cols matrix of dtype dt with values in [-1, 1),
 // viewed inside a larger buffer (stride cols+pad, offset by a few elements)
-// so that strides and offsets are exercised.
+// so that strides and offsets are exercised. A Q4 matrix (NF4 or FP4, with
+// or without double quantization, at random) has no padding: its stride is
+// its width.
 func testMat(rng *rand.Rand, dt DType, rows, cols, pad int) Mat {
+	if dt == Q4 {
+		w := make([]float32, rows*cols)
+		for i := range w {
+			w[i] = float32(rng.Float64()*2 - 1)
+		}
+		typ := []quant.Type{quant.NF4, quant.FP4}[rng.IntN(2)]
+		q, err := quant.Quantize(w, rows, cols, typ, rng.IntN(2) == 1)
+		if err != nil {
+			panic(err)
+		}
+		return FromQuant(q)
+	}
 	stride := cols + pad
 	off := rng.IntN(3)
 	n := off + rows*stride
@@ -150,17 +167,29 @@ func checkGemm(t *testing.T, rng *rand.Rand, tc gemmCase) bool {
 	return bad == 0
 }
 
-// withKernel runs f with kern as the active micro-kernel.
-func withKernel(kern *gemmKernel, f func()) {
-	old := activeKernel
-	activeKernel = kern
-	defer func() { activeKernel = old }()
-	f()
+// withKernels runs f with s as the active kernel set.
+func withKernels(s kernels.Set, f func()) {
+	if err := kernels.With(s, f); err != nil {
+		panic(err)
+	}
 }
 
-// testKernels lists the portable kernel and every assembly kernel the CPU
-// supports, so the portable one is tested on AVX2 machines too.
-// Both variants of the portable kernel are tested on every architecture.
+// withKernel runs f with kern as the micro-kernel and its set as the
+// active kernel set (which the packers' dequantization and the
+// element-wise math follow).
+func withKernel(kern *gemmKernel, f func()) {
+	withKernels(kern.set, func() {
+		old := kernelOverride
+		kernelOverride = kern
+		defer func() { kernelOverride = old }()
+		f()
+	})
+}
+
+// testKernels lists the micro-kernels of every kernel set the CPU
+// supports (each set's narrow kernel too), so that an AVX-512 machine
+// tests the AVX2 and portable ones as well. Both variants of the portable
+// kernel are tested on every architecture.
 func testKernels() []*gemmKernel {
 	other := *portableKernel
 	if fewFPRegs {
@@ -168,7 +197,14 @@ func testKernels() []*gemmKernel {
 	} else {
 		other.name, other.full = "go4x4split", kernGo4x4Split
 	}
-	return append([]*gemmKernel{portableKernel, &other}, asmKernels...)
+	list := []*gemmKernel{&other}
+	for _, s := range kernels.Supported() {
+		list = append(list, setKernels[s])
+		if n := setKernels[s].narrow; n != nil {
+			list = append(list, n)
+		}
+	}
+	return list
 }
 
 // setTestKnobs sets the internal tuning knobs and the thread count for the
@@ -186,7 +222,7 @@ func setTestKnobs(t *testing.T, minFlops int, blk *blocking, threads int) {
 
 var (
 	allTrans  = [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}}
-	allDTypes = []DType{F32, BF16, F16}
+	allDTypes = []DType{F32, BF16, F16, Q4}
 	// alphaBeta covers overwrite (beta 0 over NaN), accumulate and scale.
 	alphaBeta = [][2]float32{{1, 0}, {1, 1}, {-0.75, 0.5}}
 )

@@ -8,7 +8,7 @@ import "time"
 // against (a VM's reported clock is often the base clock, not the one the
 // core runs at).
 func KernelGFLOPS(d time.Duration) float64 {
-	k := activeKernel
+	k := activeKernel()
 	const kc = 256
 	a := make([]float32, k.mr*kc)
 	b := make([]float32, k.nr*kc)
@@ -31,4 +31,4 @@ func KernelGFLOPS(d time.Duration) float64 {
 }
 
 // KernelName names the active micro-kernel (e.g. "avx512-12x32").
-func KernelName() string { return activeKernel.name }
+func KernelName() string { return activeKernel().name }

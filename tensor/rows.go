@@ -17,7 +17,7 @@ func GemmRows(alpha float32, a, b Mat, beta float32, c []float32, ldc int) {
 	if a.DType != F32 || b.Cols != k {
 		panic(fmt.Sprintf("tensor.GemmRows: A %d×%d %v, B %d×%d: want F32 A and B with A's columns", a.Rows, a.Cols, a.DType, b.Rows, b.Cols))
 	}
-	kern := activeKernel
+	kern := activeKernel()
 	if kern.narrow != nil && n <= kern.narrow.nr {
 		kern = kern.narrow
 	}

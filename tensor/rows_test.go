@@ -3,12 +3,20 @@ package tensor
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/golora/golora/tensor/kernels"
 )
 
 // TestGemmRowsEqualsOneRowGemm: every row of GemmRows is bit for bit the
 // one-row Gemm of that row, for F32 and BF16 B, widths below, at and above
 // the narrow kernel's, and depths that are not multiples of 16.
 func TestGemmRowsEqualsOneRowGemm(t *testing.T) {
+	for _, set := range kernels.Supported() { // every kernel set this CPU runs
+		withKernels(set, func() { testGemmRows(t, set) })
+	}
+}
+
+func testGemmRows(t *testing.T, set kernels.Set) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, dt := range []DType{F32, BF16} {
 		for _, sh := range []struct{ m, n, k int }{{3, 5, 7}, {4, 16, 33}, {7, 67, 48}, {2, 130, 100}, {9, 1, 20}} {
@@ -41,7 +49,7 @@ func TestGemmRowsEqualsOneRowGemm(t *testing.T) {
 			}
 			for i := range got {
 				if got[i] != want[i] {
-					t.Fatalf("%v %+v: element %d is %v, one-row Gemm %v", dt, sh, i, got[i], want[i])
+					t.Fatalf("%v %v %+v: element %d is %v, one-row Gemm %v", set, dt, sh, i, got[i], want[i])
 				}
 			}
 		}

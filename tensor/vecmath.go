@@ -19,7 +19,7 @@ import "math"
 // documented at ExpShift.
 //
 // On amd64 the loops run in AVX2+FMA (8 lanes) or AVX-512 (16 lanes)
-// assembly chosen at run time; the Go code below, with the same formulas,
+// assembly, as the active kernel set says (package kernels); the Go code below, with the same formulas,
 // serves the purego build, other architectures and the loop tails.
 
 // Constants of the exponential. The input is clamped to [expMin, expMax]:
@@ -41,19 +41,6 @@ const (
 	expC6    = 1.0 / 720
 	expC7    = 1.0 / 5040
 )
-
-// Implementations of the element-wise kernels.
-const (
-	vecGo     = iota // portable Go
-	vecAVX2          // AVX2+FMA assembly, 8 lanes
-	vecAVX512        // AVX-512F assembly, 16 lanes
-)
-
-var vecNames = [...]string{vecGo: "go", vecAVX2: "avx2", vecAVX512: "avx512"}
-
-// vecImpl selects the implementation; tests switch it to cover every one
-// the CPU supports (vecImpls).
-var vecImpl = vecBest()
 
 // expf32 returns e^x in float32 by the method described above.
 func expf32(x float32) float32 {

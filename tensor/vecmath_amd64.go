@@ -2,7 +2,7 @@
 
 package tensor
 
-import "golang.org/x/sys/cpu"
+import "github.com/golora/golora/tensor/kernels"
 
 // The assembly in vecmath_amd64.s is written by vecmath_asm_gen.go.
 //go:generate go run vecmath_asm_gen.go
@@ -50,39 +50,13 @@ func maxAVX2(x *float32, n int, lanes *[16]float32)
 //go:noescape
 func scaleAVX2(x *float32, n int, a float32)
 
-var hasVecAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
-
-var hasVecAVX512 = hasVecAVX2 && cpu.X86.HasAVX512F
-
-func vecBest() int {
-	switch {
-	case hasVecAVX512:
-		return vecAVX512
-	case hasVecAVX2:
-		return vecAVX2
-	}
-	return vecGo
-}
-
-// vecImpls lists the implementations this build and CPU can run.
-func vecImpls() []int {
-	impls := []int{vecGo}
-	if hasVecAVX2 {
-		impls = append(impls, vecAVX2)
-	}
-	if hasVecAVX512 {
-		impls = append(impls, vecAVX512)
-	}
-	return impls
-}
-
-// vecWidth is the number of elements the assembly of vecImpl handles per
-// step (0 for Go).
+// vecWidth is the number of elements the assembly of the active kernel set
+// handles per step (0 for Go).
 func vecWidth() int {
-	switch vecImpl {
-	case vecAVX2:
+	switch kernels.Active() {
+	case kernels.AVX2:
 		return 8
-	case vecAVX512:
+	case kernels.AVX512:
 		return 16
 	}
 	return 0
@@ -112,7 +86,7 @@ func expShiftArch(dst, src []float32, c float32) (int, float64) {
 }
 
 func maxArch(x []float32) (int, float32) {
-	if vecImpl == vecGo || len(x) < 8 {
+	if kernels.Active() == kernels.Go || len(x) < 8 {
 		return 1, x[0]
 	}
 	n := len(x) &^ 7
@@ -158,7 +132,7 @@ func swigluBackwardArch(dg, du, dout, g, u []float32) int {
 }
 
 func scaleArch(x []float32, a float32) int {
-	if vecImpl == vecGo || len(x) < 8 {
+	if kernels.Active() == kernels.Go || len(x) < 8 {
 		return 0
 	}
 	n := len(x) &^ 7

@@ -4,11 +4,6 @@ package tensor
 
 // This build has no assembly: every element-wise kernel runs in Go.
 
-func vecBest() int { return vecGo }
-
-// vecImpls lists the implementations this build and CPU can run.
-func vecImpls() []int { return []int{vecGo} }
-
 func expShiftArch(dst, src []float32, c float32) (int, float64) { return 0, 0 }
 func maxArch(x []float32) (int, float32)                        { return 1, x[0] }
 func swigluArch(out, g, u []float32) int                        { return 0 }

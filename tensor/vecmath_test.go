@@ -4,20 +4,14 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/golora/golora/tensor/kernels"
 )
 
-// withVecImpl runs f with impl as the element-wise implementation.
-func withVecImpl(impl int, f func()) {
-	old := vecImpl
-	vecImpl = impl
-	defer func() { vecImpl = old }()
-	f()
-}
-
-// forVecImpls runs f as a subtest for every implementation the CPU has.
+// forVecImpls runs f as a subtest for every kernel set the CPU has.
 func forVecImpls(t *testing.T, f func(t *testing.T)) {
-	for _, impl := range vecImpls() {
-		t.Run(vecNames[impl], func(t *testing.T) { withVecImpl(impl, func() { f(t) }) })
+	for _, s := range kernels.Supported() {
+		t.Run(s.String(), func(t *testing.T) { withKernels(s, func() { f(t) }) })
 	}
 }
 
@@ -390,9 +384,9 @@ func TestSwiGLUBackward(t *testing.T) {
 // around math.Exp in float64 for comparison.
 
 func benchImpls(b *testing.B, n int, f func()) {
-	for _, impl := range vecImpls() {
-		b.Run(vecNames[impl], func(b *testing.B) {
-			withVecImpl(impl, func() {
+	for _, s := range kernels.Supported() {
+		b.Run(s.String(), func(b *testing.B) {
+			withKernels(s, func() {
 				for b.Loop() {
 					f()
 				}

@@ -10,12 +10,13 @@ import (
 	"github.com/golora/golora/bench"
 	"github.com/golora/golora/internal/cli"
 	"github.com/golora/golora/mem"
+	"github.com/golora/golora/tensor/kernels"
 )
 
 func init() {
 	register(&cli.Command{Name: "bench", Summary: "measure the GEMM (bench gemm) or training steps (bench train)", Subcommands: []*cli.Command{
 		{Name: "gemm", Summary: "GFLOP/s of the matrix product C = op(A)·op(B)", Run: runBenchGemm,
-			Usage: "bench gemm [--m N --n N --k N] [--trans nn|nt|tn|tt] [--threads N]",
+			Usage: "bench gemm [--m N --n N --k N] [--trans nn|nt|tn|tt] [--threads N] [--kernels SET]",
 			Doc:   "Times the GEMM that every product of golora goes through, C = op(A)·op(B) with op(A) m×k and op(B) k×n, and prints one JSON object with its GFLOP/s and the machine's peak."},
 		{Name: "train", Summary: "tokens/s, GFLOP/s and peak RSS of training steps on random weights", Run: runBenchTrain,
 			Usage: "bench train (--model-config FILE | --model DIR) [--method full|lora|qlora] [flags]",
@@ -25,10 +26,25 @@ func init() {
 	}})
 }
 
-// benchThreads defines bench's --threads flag.
-func benchThreads(fs *cli.FlagSet) *int {
+// benchPerfFlags defines bench's --threads and --kernels flags; call the
+// function it returns after parsing to apply --kernels.
+func benchPerfFlags(fs *cli.FlagSet) (*int, func() error) {
 	fs.Group("Performance")
-	return fs.Int("threads", 0, "threads (0: all cores, or $GOLORA_THREADS)")
+	threads := fs.Int("threads", 0, "threads (0: all cores, or $GOLORA_THREADS)")
+	set := fs.String("kernels", "", "kernel `SET` avx512, avx2 or go (default: $GOLORA_KERNELS, else the best the CPU runs)")
+	return threads, func() error {
+		if *set == "" {
+			return nil
+		}
+		s, err := kernels.Parse(*set)
+		if err == nil {
+			err = kernels.Use(s)
+		}
+		if err != nil {
+			return cli.Usagef("--kernels: %v", err)
+		}
+		return nil
+	}
 }
 
 func runBenchGemm(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
@@ -37,8 +53,11 @@ func runBenchGemm(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) erro
 	n := fs.Int("n", 1536, "columns of C")
 	k := fs.Int("k", 576, "inner dimension")
 	trans := fs.String("trans", "nn", "`OPS` nn, nt, tn or tt: whether A and B are transposed")
-	threads := benchThreads(fs)
+	threads, useKernels := benchPerfFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := useKernels(); err != nil {
 		return err
 	}
 	r, err := bench.Gemm(*m, *n, *k, *trans, threadCount(*threads))
@@ -46,7 +65,7 @@ func runBenchGemm(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return json.NewEncoder(stdout).Encode(map[string]any{"m": *m, "n": *n, "k": *k, "trans": r.Trans, "threads": r.Threads,
-		"gflops": r.GFLOPS, "seconds_per_call": r.Seconds, "peak_gflops": r.Peak})
+		"gflops": r.GFLOPS, "seconds_per_call": r.Seconds, "peak_gflops": r.Peak, "kernels": r.Kernels})
 }
 
 func runBenchTrain(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
@@ -58,10 +77,13 @@ func runBenchTrain(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) err
 	fs.Group("Measurement")
 	fs.IntVar(&o.Steps, "steps", 3, "timed steps (after one warm-up step)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to `FILE` (go tool pprof)")
-	threads := benchThreads(fs)
+	threads, useKernels := benchPerfFlags(fs)
 	var ckptFlag *bool
 	fs.OptBoolVar(&ckptFlag, "grad-checkpoint", "recompute activations in backward (default: on for qlora, as golora train)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := useKernels(); err != nil {
 		return err
 	}
 	c, _, err := configFlag(*cfgPath, *dir)
