@@ -172,8 +172,9 @@ var chatML = func() *Template {
 func ChatML() *Template { return chatML }
 
 // Render renders the conversation. A template that calls raise_exception
-// returns a *RaisedError with its message; other failures are
-// *RenderError.
+// returns a *RaisedError with its message; other failures of the template
+// are *RenderError. A tool call or tool that is not valid JSON is an error
+// naming the message and index ("chat: message 2: tool_calls[0]: ...").
 func (t *Template) Render(msgs []Message, v Vars) (string, error) {
 	out, _, err := t.render(msgs, v)
 	return out, err

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -212,6 +213,8 @@ func TestParseErrors(t *testing.T) {
 
 func seg(text string, train bool) Segment { return Segment{Text: text, Train: train} }
 
+func ptr[T any](v T) *T { return &v }
+
 func fmtSegs(segs []Segment) string {
 	var b strings.Builder
 	for _, s := range segs {
@@ -257,6 +260,18 @@ func TestSegments(t *testing.T) {
 			[]Message{{Role: "user", Content: "Q1"}, {Role: "assistant", Content: "<think>\nR1\n</think>\n\nA1"}, {Role: "user", Content: "Q2"}, {Role: "assistant", Content: "<think>\nR2\n</think>\n\nA2"}}, Vars{EOS: "<|im_end|>"}, []Segment{
 				seg("<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\n", false), seg("A1<|im_end|>", true),
 				seg("\n<|im_start|>user\nQ2<|im_end|>\n<|im_start|>assistant\n", false), seg("<think>\nR2\n</think>\n\nA2<|im_end|>", true), seg("\n", false)}},
+		{"qwen3 trains the reasoning_content of the last turn only", "qwen3",
+			[]Message{{Role: "user", Content: "Q1"}, {Role: "assistant", Content: "A1", ReasoningContent: ptr("R1")}, {Role: "user", Content: "Q2"}, {Role: "assistant", Content: "A2", ReasoningContent: ptr("R2")}}, Vars{EOS: "<|im_end|>"}, []Segment{
+				seg("<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\n", false), seg("A1<|im_end|>", true),
+				seg("\n<|im_start|>user\nQ2<|im_end|>\n<|im_start|>assistant\n", false), seg("<think>\nR2\n</think>\n\nA2<|im_end|>", true), seg("\n", false)}},
+		{"qwen3 trains the empty think block the template adds", "qwen3", qa[:2], Vars{EOS: "<|im_end|>"}, []Segment{
+			seg("<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\n", false), seg("<think>\n\n</think>\n\nA1<|im_end|>", true), seg("\n", false)}},
+		{"qwen3 with enable_thinking=false prompts with the empty think block", "qwen3", qa[:2], Vars{EOS: "<|im_end|>", EnableThinking: ptr(false)}, []Segment{
+			seg("<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n", false), seg("A1<|im_end|>", true), seg("\n", false)}},
+		{"qwen3 trains tool calls, not tool responses", "qwen3",
+			[]Message{{Role: "user", Content: "Q"}, {Role: "assistant", ToolCalls: []json.RawMessage{[]byte(`{"type": "function", "function": {"name": "f", "arguments": {"x": 1}}}`)}}, {Role: "tool", Content: "R"}, {Role: "assistant", Content: "A"}}, Vars{EOS: "<|im_end|>"}, []Segment{
+				seg("<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n", false), seg("<tool_call>\n{\"name\": \"f\", \"arguments\": {\"x\": 1}}\n</tool_call><|im_end|>", true),
+				seg("\n<|im_start|>user\n<tool_response>\nR\n</tool_response><|im_end|>\n<|im_start|>assistant\n", false), seg("<think>\n\n</think>\n\nA<|im_end|>", true), seg("\n", false)}},
 		{"empty assistant content", "chatml", []Message{{Role: "user", Content: "Q"}, {Role: "assistant", Content: ""}}, Vars{}, []Segment{
 			seg("<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n", false), seg("<|im_end|>", true), seg("\n", false)}},
 		{"content that looks like a sentinel", "chatml", []Message{{Role: "user", Content: "Q"}, {Role: "assistant", Content: "\uE0000\uE001\uE001"}}, Vars{}, []Segment{
@@ -431,5 +446,71 @@ func BenchmarkSegments(b *testing.B) {
 		if _, err := src.Segments(msgs, v); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestMessageFields checks reasoning_content, tool_calls, tools and
+// enable_thinking as templates see them: JSON decoded as json.loads does
+// (key order kept, a repeated key in its first place with its last value,
+// 1.0 a float), undefined where not set. The expected text is Jinja2
+// 3.1.6's with transformers' tojson.
+func TestMessageFields(t *testing.T) {
+	tmpl, err := Parse("{{ messages[0].tool_calls | tojson }}|{{ messages[0].tool_calls[0].a.b[2] is float }} {{ messages[0].tool_calls[0].z is integer }} {{ messages[0].tool_calls[1] is string }}|{{ messages[0].tool_calls[0].a.b[3] }}|{{ tools[0] }} {{ tools | length }}|{{ enable_thinking }}|{{ messages[0].reasoning_content is defined }} {{ messages[1].reasoning_content }} {{ messages[1].tool_calls is defined }}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := []Message{
+		{Role: "assistant", ToolCalls: []json.RawMessage{
+			[]byte(`{"z": 1, "a": {"y": null, "b": [true, false, 1.0, 2.5e3, -7, "é\n\"q\""]}, "z": 2}`),
+			[]byte(`"{\"k\": 1}"`),
+		}},
+		{Role: "assistant", Content: "x", ReasoningContent: ptr("")},
+	}
+	v := Vars{Tools: []json.RawMessage{[]byte(`{"name": "f", "n": [1, null]}`)}, EnableThinking: ptr(false)}
+	got, err := tmpl.Render(msgs, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "[{\"z\": 2, \"a\": {\"y\": null, \"b\": [true, false, 1.0, 2500.0, -7, \"é\\n\\\"q\\\"\"]}}, \"{\\\"k\\\": 1}\"]|True True True|2500.0|{'name': 'f', 'n': [1, None]} 1|False|False  False"
+	if got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+
+	undef, err := Parse("{{ enable_thinking is defined }} {{ tools is defined }}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := undef.Render(nil, Vars{}); err != nil || got != "False False" {
+		t.Fatalf("got %q, %v; want enable_thinking and tools undefined", got, err)
+	}
+}
+
+func TestMessageFieldsErrors(t *testing.T) {
+	tmpl := ChatML()
+	tests := []struct {
+		name string
+		msgs []Message
+		v    Vars
+		want string
+	}{
+		{"tool call not JSON", []Message{{Role: "user"}, {Role: "assistant", ToolCalls: []json.RawMessage{[]byte(`{}`), []byte(`{"a": }`)}}}, Vars{},
+			"chat: message 1: tool_calls[1]: invalid JSON"},
+		{"data after the tool call", []Message{{Role: "assistant", ToolCalls: []json.RawMessage{[]byte(`{} {}`)}}}, Vars{},
+			"chat: message 0: tool_calls[0]: invalid JSON: data after the value"},
+		{"integer out of range", []Message{{Role: "assistant", ToolCalls: []json.RawMessage{[]byte(`{"n": 99999999999999999999}`)}}}, Vars{},
+			"integer 99999999999999999999 out of range"},
+		{"tools not JSON", nil, Vars{Tools: []json.RawMessage{[]byte(`[`)}}, "chat: tools[0]: invalid JSON"},
+		{"nested too deep", nil, Vars{Tools: []json.RawMessage{[]byte(strings.Repeat("[", maxNesting+2) + strings.Repeat("]", maxNesting+2))}}, "nested more than"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tmpl.Render(tc.msgs, tc.v)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+			if _, err := tmpl.Segments(tc.msgs, tc.v); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Segments: got %v, want an error containing %q", err, tc.want)
+			}
+		})
 	}
 }

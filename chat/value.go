@@ -609,6 +609,7 @@ func jsonList(raws []json.RawMessage) ([]value, error) {
 // fromJSON decodes one JSON value as Python's json.loads does: objects
 // become dicts in their key order (a repeated key keeps its first place
 // and its last value), integers int, other numbers float, null None.
+// Integers beyond int64 and nesting deeper than maxNesting are errors.
 func fromJSON(raw []byte) (value, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
