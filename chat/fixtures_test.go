@@ -78,6 +78,7 @@ func loadTemplate(t testing.TB, name string) *Template {
 // renders the cases with Jinja2 (3.1.6) and lists these differences.
 var jsDeviations = []struct{ prefix, js, jinja2 string }{
 	{"qwen3/whitespace/", "</think>\n\npadded answer", "</think>\n\n  padded answer"},
+	{"qwen3-thinking-2507/whitespace/", "</think>\n\npadded answer", "</think>\n\n  padded answer"},
 }
 
 // expectedOutput is the output case name should render, from the fixture's.

@@ -94,15 +94,14 @@ const conversations = {
 // Template variables beyond bos_token, eos_token and add_generation_prompt
 // that some templates read; each template listed here is rendered once
 // more with each of its variants, for every conversation.
+const tools = {
+	tools: [
+		{ type: "function", function: { name: "get_weather", description: "Current weather.", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } },
+	],
+};
 const variants = {
-	qwen3: {
-		nothink: { enable_thinking: false },
-		tools: {
-			tools: [
-				{ type: "function", function: { name: "get_weather", description: "Current weather.", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } },
-			],
-		},
-	},
+	qwen3: { nothink: { enable_thinking: false }, tools },
+	"qwen3-thinking-2507": { tools },
 };
 
 // Special tokens per template family.
@@ -124,6 +123,7 @@ const tokens = {
 	qwen2: ["", "<|im_end|>"],
 	"qwen2.5": ["", "<|im_end|>"],
 	qwen3: ["", "<|im_end|>"],
+	"qwen3-thinking-2507": ["", "<|im_end|>"],
 	zephyr: ["<s>", "</s>"],
 };
 
