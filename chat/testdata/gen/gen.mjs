@@ -4,7 +4,9 @@
 // ../fixtures.json for the Go tests. Run: npm install && node gen.mjs
 //
 // As transformers does, templates get messages, bos_token, eos_token and
-// add_generation_prompt. golora leaves strftime_now undefined (Llama 3.2
+// add_generation_prompt, and in the variants below enable_thinking or
+// tools. Errors that do not come from raise_exception are marked
+// render_error. jinja2_check.py renders the same cases with Jinja2. golora leaves strftime_now undefined (Llama 3.2
 // then prints its fallback date), so it is removed from @huggingface/jinja's
 // globals here too. Constructs @huggingface/jinja lacks or gets wrong
 // (str.strip(chars), chained and string comparisons, tests with arguments,
