@@ -272,6 +272,9 @@ func TestSegments(t *testing.T) {
 			[]Message{{Role: "user", Content: "Q"}, {Role: "assistant", ToolCalls: []json.RawMessage{[]byte(`{"type": "function", "function": {"name": "f", "arguments": {"x": 1}}}`)}}, {Role: "tool", Content: "R"}, {Role: "assistant", Content: "A"}}, Vars{EOS: "<|im_end|>"}, []Segment{
 				seg("<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n", false), seg("<tool_call>\n{\"name\": \"f\", \"arguments\": {\"x\": 1}}\n</tool_call><|im_end|>", true),
 				seg("\n<|im_start|>user\n<tool_response>\nR\n</tool_response><|im_end|>\n<|im_start|>assistant\n", false), seg("<think>\n\n</think>\n\nA<|im_end|>", true), seg("\n", false)}},
+		{"qwen3 thinking-2507 prompts with <think>, trains the reasoning after it", "qwen3-thinking-2507",
+			[]Message{{Role: "user", Content: "Q1"}, {Role: "assistant", Content: "A1", ReasoningContent: ptr("R1")}}, Vars{EOS: "<|im_end|>"}, []Segment{
+				seg("<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\n<think>\n", false), seg("R1\n</think>\n\nA1<|im_end|>", true), seg("\n", false)}},
 		{"empty assistant content", "chatml", []Message{{Role: "user", Content: "Q"}, {Role: "assistant", Content: ""}}, Vars{}, []Segment{
 			seg("<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n", false), seg("<|im_end|>", true), seg("\n", false)}},
 		{"content that looks like a sentinel", "chatml", []Message{{Role: "user", Content: "Q"}, {Role: "assistant", Content: "\uE0000\uE001\uE001"}}, Vars{}, []Segment{
