@@ -29,11 +29,12 @@
 //   - methods: str.strip/lstrip/rstrip/split/startswith/endswith/upper/
 //     lower/title/capitalize/replace/find/count, dict.get/items/keys/values;
 //   - globals: raise_exception, namespace, dict, range; the variables
-//     messages, bos_token, eos_token and add_generation_prompt.
+//     messages, bos_token, eos_token and add_generation_prompt, and
+//     enable_thinking and tools where Vars sets them.
 //
 // strftime_now is not defined, so templates that check for it (Llama 3.2)
 // fall back to their fixed date and renders stay reproducible; other
-// variables a template may test (tools, documents, ...) are undefined.
+// variables a template may test (documents, ...) are undefined.
 // Anything else (macros, includes, unknown filters, tests or methods) is a
 // *SyntaxError from Parse naming the construct and its line and column.
 // Errors while rendering are *RenderError, or *RaisedError when the
@@ -56,16 +57,35 @@ import (
 	"unicode/utf8"
 )
 
-// Message is one turn of a conversation.
+// Message is one turn of a conversation. Templates see it as a dict with
+// role and content, and reasoning_content and tool_calls where set (they
+// are undefined otherwise).
 type Message struct {
-	Role, Content string
+	Role    string `json:"role"`
+	Content string `json:"content"`
+	// ReasoningContent is an assistant turn's reasoning, kept apart from
+	// its content (Qwen3 renders it in a <think> block); nil leaves
+	// reasoning_content undefined.
+	ReasoningContent *string `json:"reasoning_content,omitempty"`
+	// ToolCalls are an assistant turn's tool calls, each a JSON value as
+	// in transformers' and OpenAI's messages, e.g.
+	// {"type": "function", "function": {"name": "f", "arguments": {...}}};
+	// objects keep their key order.
+	ToolCalls []json.RawMessage `json:"tool_calls,omitempty"`
 }
 
 // Vars are the template variables besides the messages: bos_token,
-// eos_token and add_generation_prompt. Empty BOS or EOS render as "".
+// eos_token, add_generation_prompt, and enable_thinking and tools where
+// set. Empty BOS or EOS render as "".
 type Vars struct {
 	BOS, EOS            string
 	AddGenerationPrompt bool
+	// EnableThinking sets enable_thinking (Qwen3's switch for reasoning);
+	// nil leaves it undefined.
+	EnableThinking *bool
+	// Tools sets tools, the JSON schemas of the tools a template lists;
+	// empty leaves it undefined.
+	Tools []json.RawMessage
 }
 
 // Template is a parsed chat template. It is immutable and safe for
@@ -152,8 +172,9 @@ var chatML = func() *Template {
 func ChatML() *Template { return chatML }
 
 // Render renders the conversation. A template that calls raise_exception
-// returns a *RaisedError with its message; other failures are
-// *RenderError.
+// returns a *RaisedError with its message; other failures of the template
+// are *RenderError. A tool call or tool that is not valid JSON is an error
+// naming the message and index ("chat: message 2: tool_calls[0]: ...").
 func (t *Template) Render(msgs []Message, v Vars) (string, error) {
 	out, _, err := t.render(msgs, v)
 	return out, err
@@ -165,6 +186,16 @@ func (t *Template) render(msgs []Message, v Vars) (string, [][2]int, error) {
 		d := newDict()
 		d.set("role", m.Role)
 		d.set("content", m.Content)
+		if m.ReasoningContent != nil {
+			d.set("reasoning_content", *m.ReasoningContent)
+		}
+		if m.ToolCalls != nil {
+			calls, err := jsonList(m.ToolCalls)
+			if err != nil {
+				return "", nil, fmt.Errorf("chat: message %d: tool_calls%w", i, err)
+			}
+			d.set("tool_calls", calls)
+		}
 		list[i] = d
 	}
 	sc := &scope{vars: map[string]value{
@@ -173,6 +204,16 @@ func (t *Template) render(msgs []Message, v Vars) (string, [][2]int, error) {
 		"eos_token":             v.EOS,
 		"add_generation_prompt": v.AddGenerationPrompt,
 	}}
+	if v.EnableThinking != nil {
+		sc.vars["enable_thinking"] = *v.EnableThinking
+	}
+	if len(v.Tools) > 0 {
+		tools, err := jsonList(v.Tools)
+		if err != nil {
+			return "", nil, fmt.Errorf("chat: tools%w", err)
+		}
+		sc.vars["tools"] = tools
+	}
 	r := &renderer{src: t.norm}
 	if _, err := r.execBody(t.body, sc); err != nil {
 		return "", nil, err
@@ -338,9 +379,11 @@ func (t *Template) assistantSpan(msgs []Message, i int, v Vars, out, sentinel st
 	// generation prompt) is trained too.
 	// (Only for templates with a generation prompt: without one, the text
 	// before the content is the assistant's header.)
-	if gp, _, err := t.render(msgs[:i], Vars{BOS: v.BOS, EOS: v.EOS, AddGenerationPrompt: true}); err == nil &&
+	gv, nv := v, v
+	gv.AddGenerationPrompt, nv.AddGenerationPrompt = true, false
+	if gp, _, err := t.render(msgs[:i], gv); err == nil &&
 		len(gp) < start && strings.HasPrefix(out, gp) {
-		if noGP, _, err := t.render(msgs[:i], Vars{BOS: v.BOS, EOS: v.EOS}); err == nil && noGP != gp {
+		if noGP, _, err := t.render(msgs[:i], nv); err == nil && noGP != gp {
 			start = len(gp)
 		}
 	}
@@ -357,9 +400,7 @@ func (t *Template) assistantSpan(msgs []Message, i int, v Vars, out, sentinel st
 	// not other messages follow.
 	after := q[len(q)-b:]
 	last := ""
-	pv := v
-	pv.AddGenerationPrompt = false
-	if ts, _, err := t.render(mod[:i+1], pv); err == nil && strings.Count(ts, sentinel) == 1 {
+	if ts, _, err := t.render(mod[:i+1], nv); err == nil && strings.Count(ts, sentinel) == 1 {
 		last = ts[strings.Index(ts, sentinel)+len(sentinel):]
 		d := len(q) - b // content-dependent text right after the content
 		if len(last) >= d && last[:d] == q[:d] {

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -9,10 +10,10 @@ import (
 )
 
 var testConversation = []Message{
-	{"system", "You are a helpful assistant."},
-	{"user", "What is 2+2?"},
-	{"assistant", "4"},
-	{"user", "And 3+3?"},
+	{Role: "system", Content: "You are a helpful assistant."},
+	{Role: "user", Content: "What is 2+2?"},
+	{Role: "assistant", Content: "4"},
+	{Role: "user", Content: "And 3+3?"},
 }
 
 var testVars = Vars{BOS: "<s>", EOS: "</s>", AddGenerationPrompt: true}
@@ -212,6 +213,8 @@ func TestParseErrors(t *testing.T) {
 
 func seg(text string, train bool) Segment { return Segment{Text: text, Train: train} }
 
+func ptr[T any](v T) *T { return &v }
+
 func fmtSegs(segs []Segment) string {
 	var b strings.Builder
 	for _, s := range segs {
@@ -221,7 +224,7 @@ func fmtSegs(segs []Segment) string {
 }
 
 func TestSegments(t *testing.T) {
-	qa := []Message{{"user", "Q1"}, {"assistant", "A1"}, {"user", "Q2"}, {"assistant", "A2"}}
+	qa := []Message{{Role: "user", Content: "Q1"}, {Role: "assistant", Content: "A1"}, {Role: "user", Content: "Q2"}, {Role: "assistant", Content: "A2"}}
 	tests := []struct {
 		name     string
 		template string // file in testdata/templates, or source when it contains "{"
@@ -229,10 +232,10 @@ func TestSegments(t *testing.T) {
 		vars     Vars
 		want     []Segment
 	}{
-		{"chatml", "chatml", []Message{{"system", "S"}, {"user", "Q"}, {"assistant", "A"}}, Vars{}, []Segment{
+		{"chatml", "chatml", []Message{{Role: "system", Content: "S"}, {Role: "user", Content: "Q"}, {Role: "assistant", Content: "A"}}, Vars{}, []Segment{
 			seg("<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n", false),
 			seg("A<|im_end|>", true), seg("\n", false)}},
-		{"llama3 trims the content", "llama3", []Message{{"user", "Q"}, {"assistant", "  A \n"}}, Vars{BOS: "<|begin_of_text|>"}, []Segment{
+		{"llama3 trims the content", "llama3", []Message{{Role: "user", Content: "Q"}, {Role: "assistant", Content: "  A \n"}}, Vars{BOS: "<|begin_of_text|>"}, []Segment{
 			seg("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nQ<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", false),
 			seg("A<|eot_id|>", true)}},
 		{"llama3.1 system header", "llama3.1", qa[:2], Vars{BOS: "<|begin_of_text|>"}, []Segment{
@@ -240,9 +243,9 @@ func TestSegments(t *testing.T) {
 			seg("A1<|eot_id|>", true)}},
 		{"mistral v0.1 leaves the space after </s>", "mistral-v0.1", qa, Vars{BOS: "<s>", EOS: "</s>"}, []Segment{
 			seg("<s>[INST] Q1 [/INST]", false), seg("A1</s>", true), seg(" [INST] Q2 [/INST]", false), seg("A2</s>", true), seg(" ", false)}},
-		{"mistral v0.3 moves the system message", "mistral-v0.3", append([]Message{{"system", "S"}}, qa...), Vars{BOS: "<s>", EOS: "</s>"}, []Segment{
+		{"mistral v0.3 moves the system message", "mistral-v0.3", append([]Message{{Role: "system", Content: "S"}}, qa...), Vars{BOS: "<s>", EOS: "</s>"}, []Segment{
 			seg("<s>[INST] Q1[/INST]", false), seg(" A1</s>", true), seg("[INST] Q2[/INST]", false), seg(" A2</s>", true)}},
-		{"mistral v0.3 with the system message in the last user turn", "mistral-v0.3", []Message{{"system", "S"}, {"user", "Q1"}, {"assistant", "A1"}, {"user", "Q2"}}, Vars{BOS: "<s>", EOS: "</s>"}, []Segment{
+		{"mistral v0.3 with the system message in the last user turn", "mistral-v0.3", []Message{{Role: "system", Content: "S"}, {Role: "user", Content: "Q1"}, {Role: "assistant", Content: "A1"}, {Role: "user", Content: "Q2"}}, Vars{BOS: "<s>", EOS: "</s>"}, []Segment{
 			seg("<s>[INST] Q1[/INST]", false), seg(" A1</s>", true), seg("[INST] S\n\nQ2[/INST]", false)}},
 		{"gemma", "gemma", qa[:2], Vars{BOS: "<bos>", EOS: "<eos>"}, []Segment{
 			seg("<bos><start_of_turn>user\nQ1<end_of_turn>\n<start_of_turn>model\n", false), seg("A1<end_of_turn>", true), seg("\n", false)}},
@@ -254,14 +257,29 @@ func TestSegments(t *testing.T) {
 		{"internlm2 ends a finished conversation with EOS", "internlm2", qa[:2], Vars{BOS: "<s>", EOS: "</s>"}, []Segment{
 			seg("<s><|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\n", false), seg("A1<|im_end|>\n</s>", true)}},
 		{"qwen3 trains reasoning of the last turn only", "qwen3",
-			[]Message{{"user", "Q1"}, {"assistant", "<think>\nR1\n</think>\n\nA1"}, {"user", "Q2"}, {"assistant", "<think>\nR2\n</think>\n\nA2"}}, Vars{EOS: "<|im_end|>"}, []Segment{
+			[]Message{{Role: "user", Content: "Q1"}, {Role: "assistant", Content: "<think>\nR1\n</think>\n\nA1"}, {Role: "user", Content: "Q2"}, {Role: "assistant", Content: "<think>\nR2\n</think>\n\nA2"}}, Vars{EOS: "<|im_end|>"}, []Segment{
 				seg("<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\n", false), seg("A1<|im_end|>", true),
 				seg("\n<|im_start|>user\nQ2<|im_end|>\n<|im_start|>assistant\n", false), seg("<think>\nR2\n</think>\n\nA2<|im_end|>", true), seg("\n", false)}},
-		{"empty assistant content", "chatml", []Message{{"user", "Q"}, {"assistant", ""}}, Vars{}, []Segment{
+		{"qwen3 trains the reasoning_content of the last turn only", "qwen3",
+			[]Message{{Role: "user", Content: "Q1"}, {Role: "assistant", Content: "A1", ReasoningContent: ptr("R1")}, {Role: "user", Content: "Q2"}, {Role: "assistant", Content: "A2", ReasoningContent: ptr("R2")}}, Vars{EOS: "<|im_end|>"}, []Segment{
+				seg("<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\n", false), seg("A1<|im_end|>", true),
+				seg("\n<|im_start|>user\nQ2<|im_end|>\n<|im_start|>assistant\n", false), seg("<think>\nR2\n</think>\n\nA2<|im_end|>", true), seg("\n", false)}},
+		{"qwen3 trains the empty think block the template adds", "qwen3", qa[:2], Vars{EOS: "<|im_end|>"}, []Segment{
+			seg("<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\n", false), seg("<think>\n\n</think>\n\nA1<|im_end|>", true), seg("\n", false)}},
+		{"qwen3 with enable_thinking=false prompts with the empty think block", "qwen3", qa[:2], Vars{EOS: "<|im_end|>", EnableThinking: ptr(false)}, []Segment{
+			seg("<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n", false), seg("A1<|im_end|>", true), seg("\n", false)}},
+		{"qwen3 trains tool calls, not tool responses", "qwen3",
+			[]Message{{Role: "user", Content: "Q"}, {Role: "assistant", ToolCalls: []json.RawMessage{[]byte(`{"type": "function", "function": {"name": "f", "arguments": {"x": 1}}}`)}}, {Role: "tool", Content: "R"}, {Role: "assistant", Content: "A"}}, Vars{EOS: "<|im_end|>"}, []Segment{
+				seg("<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n", false), seg("<tool_call>\n{\"name\": \"f\", \"arguments\": {\"x\": 1}}\n</tool_call><|im_end|>", true),
+				seg("\n<|im_start|>user\n<tool_response>\nR\n</tool_response><|im_end|>\n<|im_start|>assistant\n", false), seg("<think>\n\n</think>\n\nA<|im_end|>", true), seg("\n", false)}},
+		{"qwen3 thinking-2507 prompts with <think>, trains the reasoning after it", "qwen3-thinking-2507",
+			[]Message{{Role: "user", Content: "Q1"}, {Role: "assistant", Content: "A1", ReasoningContent: ptr("R1")}}, Vars{EOS: "<|im_end|>"}, []Segment{
+				seg("<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\n<think>\n", false), seg("R1\n</think>\n\nA1<|im_end|>", true), seg("\n", false)}},
+		{"empty assistant content", "chatml", []Message{{Role: "user", Content: "Q"}, {Role: "assistant", Content: ""}}, Vars{}, []Segment{
 			seg("<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n", false), seg("<|im_end|>", true), seg("\n", false)}},
-		{"content that looks like a sentinel", "chatml", []Message{{"user", "Q"}, {"assistant", "\uE0000\uE001\uE001"}}, Vars{}, []Segment{
+		{"content that looks like a sentinel", "chatml", []Message{{Role: "user", Content: "Q"}, {Role: "assistant", Content: "\uE0000\uE001\uE001"}}, Vars{}, []Segment{
 			seg("<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n", false), seg("\uE0000\uE001\uE001<|im_end|>", true), seg("\n", false)}},
-		{"no assistant message", "chatml", []Message{{"user", "Q"}}, Vars{AddGenerationPrompt: true}, []Segment{
+		{"no assistant message", "chatml", []Message{{Role: "user", Content: "Q"}}, Vars{AddGenerationPrompt: true}, []Segment{
 			seg("<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n", false)}},
 		{"generation blocks decide", "{% for m in messages %}[{{ m.role }}]{% if m.role == 'assistant' %}{% generation %}{{ m.content }}<end>{% endgeneration %}{% else %}{{ m.content }}{% endif %}\n{% endfor %}",
 			qa[:2], Vars{}, []Segment{seg("[user]Q1[assistant]", false), seg("A1<end>", true)}},
@@ -325,7 +343,7 @@ func TestChatML(t *testing.T) {
 	if got, want := ChatML().Source(), loadTemplate(t, "chatml").Source(); got != want {
 		t.Fatalf("ChatML source %q differs from testdata/templates/chatml.jinja %q", got, want)
 	}
-	msgs := []Message{{"user", "hi"}, {"assistant", "yo"}}
+	msgs := []Message{{Role: "user", Content: "hi"}, {Role: "assistant", Content: "yo"}}
 	segs, err := ChatML().Segments(msgs, Vars{})
 	if err != nil {
 		t.Fatal(err)
@@ -421,9 +439,9 @@ func TestPyFloat(t *testing.T) {
 func BenchmarkSegments(b *testing.B) {
 	src := loadTemplate(b, "llama3.1")
 	var msgs []Message
-	msgs = append(msgs, Message{"system", "You are a helpful assistant."})
+	msgs = append(msgs, Message{Role: "system", Content: "You are a helpful assistant."})
 	for i := 0; i < 5; i++ {
-		msgs = append(msgs, Message{"user", strings.Repeat("question words ", 20)}, Message{"assistant", strings.Repeat("answer words ", 40)})
+		msgs = append(msgs, Message{Role: "user", Content: strings.Repeat("question words ", 20)}, Message{Role: "assistant", Content: strings.Repeat("answer words ", 40)})
 	}
 	v := Vars{BOS: "<|begin_of_text|>", EOS: "<|eot_id|>"}
 	b.ReportAllocs()
@@ -431,5 +449,71 @@ func BenchmarkSegments(b *testing.B) {
 		if _, err := src.Segments(msgs, v); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestMessageFields checks reasoning_content, tool_calls, tools and
+// enable_thinking as templates see them: JSON decoded as json.loads does
+// (key order kept, a repeated key in its first place with its last value,
+// 1.0 a float), undefined where not set. The expected text is Jinja2
+// 3.1.6's with transformers' tojson.
+func TestMessageFields(t *testing.T) {
+	tmpl, err := Parse("{{ messages[0].tool_calls | tojson }}|{{ messages[0].tool_calls[0].a.b[2] is float }} {{ messages[0].tool_calls[0].z is integer }} {{ messages[0].tool_calls[1] is string }}|{{ messages[0].tool_calls[0].a.b[3] }}|{{ tools[0] }} {{ tools | length }}|{{ enable_thinking }}|{{ messages[0].reasoning_content is defined }} {{ messages[1].reasoning_content }} {{ messages[1].tool_calls is defined }}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := []Message{
+		{Role: "assistant", ToolCalls: []json.RawMessage{
+			[]byte(`{"z": 1, "a": {"y": null, "b": [true, false, 1.0, 2.5e3, -7, "é\n\"q\""]}, "z": 2}`),
+			[]byte(`"{\"k\": 1}"`),
+		}},
+		{Role: "assistant", Content: "x", ReasoningContent: ptr("")},
+	}
+	v := Vars{Tools: []json.RawMessage{[]byte(`{"name": "f", "n": [1, null]}`)}, EnableThinking: ptr(false)}
+	got, err := tmpl.Render(msgs, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "[{\"z\": 2, \"a\": {\"y\": null, \"b\": [true, false, 1.0, 2500.0, -7, \"é\\n\\\"q\\\"\"]}}, \"{\\\"k\\\": 1}\"]|True True True|2500.0|{'name': 'f', 'n': [1, None]} 1|False|False  False"
+	if got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+
+	undef, err := Parse("{{ enable_thinking is defined }} {{ tools is defined }}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := undef.Render(nil, Vars{}); err != nil || got != "False False" {
+		t.Fatalf("got %q, %v; want enable_thinking and tools undefined", got, err)
+	}
+}
+
+func TestMessageFieldsErrors(t *testing.T) {
+	tmpl := ChatML()
+	tests := []struct {
+		name string
+		msgs []Message
+		v    Vars
+		want string
+	}{
+		{"tool call not JSON", []Message{{Role: "user"}, {Role: "assistant", ToolCalls: []json.RawMessage{[]byte(`{}`), []byte(`{"a": }`)}}}, Vars{},
+			"chat: message 1: tool_calls[1]: invalid JSON"},
+		{"data after the tool call", []Message{{Role: "assistant", ToolCalls: []json.RawMessage{[]byte(`{} {}`)}}}, Vars{},
+			"chat: message 0: tool_calls[0]: invalid JSON: data after the value"},
+		{"integer out of range", []Message{{Role: "assistant", ToolCalls: []json.RawMessage{[]byte(`{"n": 99999999999999999999}`)}}}, Vars{},
+			"integer 99999999999999999999 out of range"},
+		{"tools not JSON", nil, Vars{Tools: []json.RawMessage{[]byte(`[`)}}, "chat: tools[0]: invalid JSON"},
+		{"nested too deep", nil, Vars{Tools: []json.RawMessage{[]byte(strings.Repeat("[", maxNesting+2) + strings.Repeat("]", maxNesting+2))}}, "nested more than"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tmpl.Render(tc.msgs, tc.v)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+			if _, err := tmpl.Segments(tc.msgs, tc.v); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Segments: got %v, want an error containing %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -11,14 +11,21 @@ import (
 
 // fixtures.json holds renders made by an independent implementation,
 // @huggingface/jinja (see testdata/gen/gen.mjs).
+// A case with a variant also sets enable_thinking or tools. Error is the
+// message of raise_exception, or, with RenderError, of an error the
+// template ran into by itself (its text is the JavaScript library's).
 type fixtureCase struct {
 	Template            string
 	Conversation        string
-	BOS                 string `json:"bos"`
-	EOS                 string `json:"eos"`
-	AddGenerationPrompt bool   `json:"add_generation_prompt"`
+	Variant             string
+	BOS                 string            `json:"bos"`
+	EOS                 string            `json:"eos"`
+	AddGenerationPrompt bool              `json:"add_generation_prompt"`
+	EnableThinking      *bool             `json:"enable_thinking"`
+	Tools               []json.RawMessage `json:"tools"`
 	Output              *string
 	Error               *string
+	RenderError         bool `json:"render_error"`
 }
 
 type fixtureFeature struct {
@@ -63,13 +70,29 @@ func loadTemplate(t testing.TB, name string) *Template {
 	return tmpl
 }
 
-// jsDeviations are the fixture cases where @huggingface/jinja departs from
-// Python's Jinja2, which transformers uses: its str.lstrip ignores the
-// characters argument, so Qwen3's content.lstrip('\n') also strips spaces.
-// The expected values were checked with Jinja2 3.1.6.
-var jsDeviations = map[string]string{
-	"qwen3/whitespace/false": "<|im_start|>user\n  padded question \n<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n  padded answer  \n<|im_end|>\n",
-	"qwen3/whitespace/true":  "<|im_start|>user\n  padded question \n<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n  padded answer  \n<|im_end|>\n<|im_start|>assistant\n",
+// jsDeviations are where @huggingface/jinja departs from Python's Jinja2,
+// which transformers uses: in the cases whose name starts with prefix, the
+// expected output is the fixture's with js replaced by jinja2. Its
+// str.lstrip ignores the characters argument, so Qwen3's
+// content.lstrip('\n') also strips spaces. testdata/gen/jinja2_check.py
+// renders the cases with Jinja2 (3.1.6) and lists these differences.
+var jsDeviations = []struct{ prefix, js, jinja2 string }{
+	{"qwen3/whitespace/", "</think>\n\npadded answer", "</think>\n\n  padded answer"},
+	{"qwen3-thinking-2507/whitespace/", "</think>\n\npadded answer", "</think>\n\n  padded answer"},
+}
+
+// expectedOutput is the output case name should render, from the fixture's.
+func expectedOutput(t *testing.T, name, fixture string) string {
+	t.Helper()
+	for _, d := range jsDeviations {
+		if strings.HasPrefix(name, d.prefix) {
+			if !strings.Contains(fixture, d.js) {
+				t.Fatalf("deviation %q: fixture %q lacks %q", d.prefix, fixture, d.js)
+			}
+			return strings.Replace(fixture, d.js, d.jinja2, 1)
+		}
+	}
+	return fixture
 }
 
 func TestTemplateFixtures(t *testing.T) {
@@ -77,6 +100,9 @@ func TestTemplateFixtures(t *testing.T) {
 	templates := map[string]*Template{}
 	for _, c := range f.Cases {
 		name := c.Template + "/" + c.Conversation
+		if c.Variant != "" {
+			name += "/" + c.Variant
+		}
 		if c.AddGenerationPrompt {
 			name += "/true"
 		} else {
@@ -92,13 +118,19 @@ func TestTemplateFixtures(t *testing.T) {
 			if !ok {
 				t.Fatalf("unknown conversation %q", c.Conversation)
 			}
-			v := Vars{BOS: c.BOS, EOS: c.EOS, AddGenerationPrompt: c.AddGenerationPrompt}
+			v := Vars{BOS: c.BOS, EOS: c.EOS, AddGenerationPrompt: c.AddGenerationPrompt, EnableThinking: c.EnableThinking, Tools: c.Tools}
 			got, err := tmpl.Render(msgs, v)
-			want, deviates := jsDeviations[name]
-			if !deviates && c.Output != nil {
-				want = *c.Output
+			var want string
+			if c.Output != nil {
+				want = expectedOutput(t, name, *c.Output)
 			}
 			switch {
+			case c.RenderError:
+				var re *RenderError
+				if !errors.As(err, &re) {
+					t.Fatalf("got %q, %v; want a *RenderError like %q", got, err, *c.Error)
+				}
+				return
 			case c.Error != nil:
 				var re *RaisedError
 				if !errors.As(err, &re) || re.Message != *c.Error {

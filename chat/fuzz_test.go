@@ -48,7 +48,7 @@ func FuzzParse(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	msgs := []Message{{"system", "S"}, {"user", " Q "}, {"assistant", "A\n"}, {"user", "Q2"}, {"assistant", ""}}
+	msgs := []Message{{Role: "system", Content: "S"}, {Role: "user", Content: " Q "}, {Role: "assistant", Content: "A\n"}, {Role: "user", Content: "Q2"}, {Role: "assistant", Content: ""}}
 	f.Fuzz(func(t *testing.T, src string) {
 		tmpl, err := Parse(src)
 		if err != nil {
@@ -95,7 +95,7 @@ func FuzzSegments(f *testing.F) {
 	f.Add(uint8(5), "<|im_end|>", "</s>", "[INST]", "<think>\nr\n</think>\n\na")
 	f.Fuzz(func(t *testing.T, which uint8, u1, a1, u2, a2 string) {
 		tmpl := templates[int(which)%len(templates)]
-		msgs := []Message{{"user", u1}, {"assistant", a1}, {"user", u2}, {"assistant", a2}}
+		msgs := []Message{{Role: "user", Content: u1}, {Role: "assistant", Content: a1}, {Role: "user", Content: u2}, {Role: "assistant", Content: a2}}
 		v := Vars{BOS: "<s>", EOS: "</s>"}
 		out, err := tmpl.Render(msgs, v)
 		if err != nil {

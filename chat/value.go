@@ -1,7 +1,11 @@
 package chat
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"sort"
 	"strconv"
@@ -586,4 +590,88 @@ func jsonString(b *strings.Builder, s string) {
 		}
 	}
 	b.WriteByte('"')
+}
+
+// jsonList decodes each of raws with fromJSON; an error names the index
+// ("[2]: ...").
+func jsonList(raws []json.RawMessage) ([]value, error) {
+	out := make([]value, len(raws))
+	for i, raw := range raws {
+		v, err := fromJSON(raw)
+		if err != nil {
+			return nil, fmt.Errorf("[%d]: %w", i, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// fromJSON decodes one JSON value as Python's json.loads does: objects
+// become dicts in their key order (a repeated key keeps its first place
+// and its last value), integers int, other numbers float, null None.
+// Integers beyond int64 and nesting deeper than maxNesting are errors.
+func fromJSON(raw []byte) (value, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	v, err := decodeJSON(dec, 0)
+	if err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("invalid JSON: data after the value")
+	}
+	return v, nil
+}
+
+func decodeJSON(dec *json.Decoder, depth int) (value, error) {
+	if depth > maxNesting {
+		return nil, fmt.Errorf("nested more than %d levels deep", maxNesting)
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch x := tok.(type) {
+	case nil:
+		return noneValue, nil
+	case bool, string:
+		return x, nil
+	case json.Number:
+		if !strings.ContainsAny(string(x), ".eE") {
+			n, err := strconv.ParseInt(string(x), 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("integer %s out of range", x)
+			}
+			return n, nil
+		}
+		return strconv.ParseFloat(string(x), 64)
+	case json.Delim:
+		if x == '[' {
+			list := []value{}
+			for dec.More() {
+				it, err := decodeJSON(dec, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				list = append(list, it)
+			}
+			_, err := dec.Token()
+			return list, err
+		}
+		d := newDict()
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return nil, err
+			}
+			it, err := decodeJSON(dec, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			d.set(k.(string), it)
+		}
+		_, err := dec.Token()
+		return d, err
+	}
+	return nil, fmt.Errorf("unexpected %v", tok)
 }

@@ -4,7 +4,9 @@
 // ../fixtures.json for the Go tests. Run: npm install && node gen.mjs
 //
 // As transformers does, templates get messages, bos_token, eos_token and
-// add_generation_prompt. golora leaves strftime_now undefined (Llama 3.2
+// add_generation_prompt, and in the variants below enable_thinking or
+// tools. Errors that do not come from raise_exception are marked
+// render_error. jinja2_check.py renders the same cases with Jinja2. golora leaves strftime_now undefined (Llama 3.2
 // then prints its fallback date), so it is removed from @huggingface/jinja's
 // globals here too. Constructs @huggingface/jinja lacks or gets wrong
 // (str.strip(chars), chained and string comparisons, tests with arguments,
@@ -61,6 +63,47 @@ const conversations = {
 		{ role: "user", content: "Thanks" },
 		{ role: "assistant", content: "<think>\nPolite.\n</think>\n\nYou're welcome." },
 	],
+	reasoning: [
+		{ role: "user", content: "What is 2+2?" },
+		{ role: "assistant", content: "4", reasoning_content: "\nAdd them.\n" },
+		{ role: "user", content: "Thanks" },
+		{ role: "assistant", content: "\nYou're welcome.", reasoning_content: "Polite." },
+	],
+	"tool-calls": [
+		{ role: "system", content: "You are a weather bot." },
+		{ role: "user", content: "Weather in Paris and Rome?" },
+		{
+			role: "assistant",
+			content: "",
+			tool_calls: [
+				{ type: "function", function: { name: "get_weather", arguments: { city: "Paris", unit: "celsius", days: 2, hourly: false, extra: null, tags: ["a", "b"], scale: 1.5 } } },
+				{ type: "function", function: { name: "get_weather", arguments: '{"city": "Rome"}' } },
+			],
+		},
+		{ role: "tool", content: '{"temperature": 20}' },
+		{ role: "tool", content: '{"temperature": 25}' },
+		{ role: "assistant", content: "<think>\nBoth are warm.\n</think>\n\nParis: 20 degrees, Rome: 25." },
+	],
+	"tool-call-with-content": [
+		{ role: "user", content: "Find golora." },
+		{ role: "assistant", content: "Searching.", reasoning_content: "Use search.", tool_calls: [{ name: "search", arguments: { q: "golora" } }] },
+		{ role: "tool", content: "<tool_response>found</tool_response>" },
+		{ role: "user", content: "<tool_response>a user message that looks like a tool response</tool_response>" },
+		{ role: "assistant", content: "It is a Go module." },
+	],
+};
+
+// Template variables beyond bos_token, eos_token and add_generation_prompt
+// that some templates read; each template listed here is rendered once
+// more with each of its variants, for every conversation.
+const tools = {
+	tools: [
+		{ type: "function", function: { name: "get_weather", description: "Current weather.", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } },
+	],
+};
+const variants = {
+	qwen3: { nothink: { enable_thinking: false }, tools },
+	"qwen3-thinking-2507": { tools },
 };
 
 // Special tokens per template family.
@@ -82,6 +125,7 @@ const tokens = {
 	qwen2: ["", "<|im_end|>"],
 	"qwen2.5": ["", "<|im_end|>"],
 	qwen3: ["", "<|im_end|>"],
+	"qwen3-thinking-2507": ["", "<|im_end|>"],
 	zephyr: ["<s>", "</s>"],
 };
 
@@ -138,23 +182,38 @@ const templates = readdirSync(templatesDir)
 	.map((f) => [f.slice(0, -".jinja".length), readFileSync(join(templatesDir, f), "utf8")]);
 
 // Template.render declares its globals with Environment.set; skip
-// strftime_now there.
+// strftime_now there, and tag the errors raise_exception throws so that
+// other errors (a template failing on its own, as on undefined + string)
+// are marked render_error in the fixtures.
+class Raised extends Error {}
 const declare = Environment.prototype.set;
 Environment.prototype.set = function (name, value) {
-	return name === "strftime_now" ? undefined : declare.call(this, name, value);
+	if (name === "strftime_now") return undefined;
+	if (name === "raise_exception") {
+		return declare.call(this, name, (args) => {
+			try {
+				value(args);
+			} catch (e) {
+				throw new Raised(e.message);
+			}
+		});
+	}
+	return declare.call(this, name, value);
 };
 
-function render(source, messages, bos, eos, addGenerationPrompt) {
+function render(source, messages, bos, eos, addGenerationPrompt, vars = {}) {
 	try {
 		const out = new Template(source).render({
 			messages,
 			bos_token: bos,
 			eos_token: eos,
 			add_generation_prompt: addGenerationPrompt,
+			...vars,
 		});
 		return { output: out };
 	} catch (e) {
-		return { error: String(e && e.message ? e.message : e) };
+		const error = String(e && e.message ? e.message : e);
+		return e instanceof Raised ? { error } : { error, render_error: true };
 	}
 }
 
@@ -171,6 +230,18 @@ for (const [name, source] of templates) {
 				add_generation_prompt: agp,
 				...render(source, conversations[conv], bos, eos, agp),
 			});
+			for (const [variant, vars] of Object.entries(variants[name] ?? {})) {
+				cases.push({
+					template: name,
+					conversation: conv,
+					variant,
+					bos,
+					eos,
+					add_generation_prompt: agp,
+					...vars,
+					...render(source, conversations[conv], bos, eos, agp, vars),
+				});
+			}
 		}
 	}
 }
