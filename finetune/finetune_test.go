@@ -457,3 +457,50 @@ func (c *cancelAfter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// TestDataWarningAndTruncation trains on lines with keys golora ignores and
+// an over-long one: one warning per file, the count printed and in run.json.
+func TestDataWarningAndTruncation(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "train.jsonl")
+	lines := `{"input_ids": [1, 2, 3], "id": 1}` + "\n" + `{"input_ids": [4, 5, 6], "id": 2, "source": "x"}` + "\n" +
+		`{"input_ids": [1, 2, 3, 4, 5, 6, 7, 8]}` + "\n"
+	if err := os.WriteFile(path, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		trunc              string
+		truncated, dropped int
+		examples           int
+		printed            string
+	}{
+		{"left", 1, 0, 3, "1 training example truncated (left), 0 training examples dropped"},
+		{"drop", 0, 1, 2, "0 training examples truncated (drop), 1 training example dropped"},
+	} {
+		o := refOptions(path, filepath.Join(dir, tc.trunc), 1, 1)
+		o.Steps, o.MaxSeqLen, o.Truncation = 1, 4, tc.trunc
+		var log strings.Builder
+		if _, err := Execute(o, &log); err != nil {
+			t.Fatal(err)
+		}
+		warn := `warning: ` + path + `: ignoring keys "id", "source" on 2 lines (--strict-data refuses them)`
+		if n := strings.Count(log.String(), "ignoring keys"); n != 1 || !strings.Contains(log.String(), warn) {
+			t.Errorf("%s: want one %q in the log, got:\n%s", tc.trunc, warn, log.String())
+		}
+		if !strings.Contains(log.String(), tc.printed) {
+			t.Errorf("%s: log lacks %q:\n%s", tc.trunc, tc.printed, log.String())
+		}
+		ri, err := runlog.ReadRunInfo(filepath.Join(o.Out, "run.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ri.TrainTruncated != tc.truncated || ri.TrainDropped != tc.dropped || ri.TrainExamples != tc.examples || ri.Options.Truncation != tc.trunc {
+			t.Errorf("%s: run.json %+v", tc.trunc, ri)
+		}
+	}
+	o := refOptions(path, filepath.Join(dir, "strict"), 1, 1)
+	o.StrictData = true
+	if _, err := Execute(o, nil); err == nil || !strings.Contains(err.Error(), path+`:1: unknown key "id"`) {
+		t.Errorf("--strict-data: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package finetune
 import (
 	"fmt"
 
+	"github.com/golora/golora/data"
 	"github.com/golora/golora/internal/cfgfile"
 	"github.com/golora/golora/quant"
 	"github.com/golora/golora/train"
@@ -40,7 +41,14 @@ type Options struct {
 	RSLoRA  bool     `json:"rslora"`
 	Init    string   `json:"init"` // default or gaussian
 
-	MaxSeqLen     int  `json:"max-seq-len"`
+	MaxSeqLen int `json:"max-seq-len"`
+	// Truncation cuts examples longer than MaxSeqLen: "right" keeps their
+	// first tokens, "left" their last, "drop" leaves them out
+	// (data.Options.Truncation).
+	Truncation string `json:"truncation"`
+	// StrictData refuses data lines with keys golora does not use instead
+	// of ignoring them with a warning.
+	StrictData    bool `json:"strict-data"`
 	TrainOnPrompt bool `json:"train-on-prompt"`
 	Threads       int  `json:"threads"` // 0: $GOLORA_THREADS or every core
 	// Force trains even when the predicted peak memory exceeds the memory
@@ -56,7 +64,7 @@ func Defaults() Options {
 	return Options{
 		Config: train.Defaults(),
 		Rank:   8, Alpha: 16, Init: "default",
-		MaxSeqLen: 512, DoubleQuant: true,
+		MaxSeqLen: 512, Truncation: data.TruncateRight, DoubleQuant: true,
 	}
 }
 
@@ -93,6 +101,9 @@ func (o *Options) Validate() error {
 	case o.NormEvery < 0:
 		return fmt.Errorf("norm-every must not be negative")
 	}
+	if err := data.CheckTruncation(o.Truncation); err != nil {
+		return fmt.Errorf("--truncation: %w", err)
+	}
 	if o.Quantize != "" {
 		if _, err := quant.ParseType(o.Quantize); err != nil {
 			return fmt.Errorf("--quantize: %w", err)
@@ -124,6 +135,7 @@ var ConfigAliases = map[string]cfgfile.Alias{
 	"gradient_checkpointing":      {Key: "grad-checkpoint"},
 	"max_seq_length":              {Key: "max-seq-len"},
 	"max_length":                  {Key: "max-seq-len"},
+	"truncation_mode":             {Key: "truncation"},
 	"weight_decay":                {Key: "weight-decay"},
 	"max_grad_norm":               {Key: "max-grad-norm"},
 	"adam_beta1":                  {Key: "beta1"},

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/golora/golora/data"
 	"github.com/golora/golora/internal/rss"
 	"github.com/golora/golora/lora"
 	"github.com/golora/golora/runlog"
@@ -33,6 +34,14 @@ type Recorder struct {
 	t0      time.Time
 	stepSec float64 // time spent in optimizer steps (excluding validation)
 	saved   int     // step of the newest checkpoint (0: none)
+}
+
+// noteData records in run.json how many examples of the training and
+// validation data were truncated or dropped.
+func (rec *Recorder) noteData(tr, va data.Stats) error {
+	rec.info.TrainTruncated, rec.info.TrainDropped = tr.Truncated, tr.Dropped
+	rec.info.ValidTruncated, rec.info.ValidDropped = va.Truncated, va.Dropped
+	return runlog.WriteRunInfo(rec.out, &rec.info)
 }
 
 // DefaultNormEvery is the interval NewRecorder uses for NormEvery ≤ 0:

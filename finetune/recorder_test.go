@@ -36,7 +36,7 @@ func recordedRun(t *testing.T, out string, steps, every, saveEvery int, resume b
 		t.Fatal(err)
 	}
 	defer m.Close()
-	exs, err := data.LoadFile(o.Data, noTokenizer{o.Model}, data.Options{MaxSeqLen: 512})
+	exs, _, err := data.LoadFile(o.Data, noTokenizer{o.Model}, data.Options{MaxSeqLen: 512})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,8 @@ type Settings struct {
 	BatchSize      int     `json:"batch-size"`
 	GradAccum      int     `json:"grad-accum"`
 	MaxSeqLen      int     `json:"max-seq-len"`
+	Truncation     string  `json:"truncation,omitempty"`
+	StrictData     bool    `json:"strict-data,omitempty"`
 	GradCheckpoint bool    `json:"grad-checkpoint"`
 	WeightDecay    float64 `json:"weight-decay"`
 	Beta1          float64 `json:"beta1"`
@@ -64,13 +66,18 @@ type RunInfo struct {
 	// Status is "running" while training, then "done", "stopped" (asked
 	// to stop early; Error says where it stopped) or "failed" (Error says
 	// why).
-	Status          string  `json:"status"`
-	Error           string  `json:"error,omitempty"`
-	StartStep       int     `json:"start_step"` // > 0 for a resumed run
-	TotalSteps      int     `json:"total_steps"`
-	SeqLen          int     `json:"seq_len"` // padded tokens per sequence
-	TrainExamples   int     `json:"train_examples"`
-	ValidExamples   int     `json:"valid_examples"`
+	Status        string `json:"status"`
+	Error         string `json:"error,omitempty"`
+	StartStep     int    `json:"start_step"` // > 0 for a resumed run
+	TotalSteps    int    `json:"total_steps"`
+	SeqLen        int    `json:"seq_len"` // padded tokens per sequence
+	TrainExamples int    `json:"train_examples"`
+	ValidExamples int    `json:"valid_examples"`
+	// Examples longer than max-seq-len, cut or left out (Options.Truncation).
+	TrainTruncated  int     `json:"train_truncated,omitempty"`
+	TrainDropped    int     `json:"train_dropped,omitempty"`
+	ValidTruncated  int     `json:"valid_truncated,omitempty"`
+	ValidDropped    int     `json:"valid_dropped,omitempty"`
 	TrainableParams int     `json:"trainable_params"`
 	BaseParams      int     `json:"base_params"`
 	AdapterParams   int     `json:"adapter_params"`

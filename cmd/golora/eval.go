@@ -66,9 +66,12 @@ func runEval(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	exs, err := finetune.LoadData(*dir, enc, *path, data.Options{TrainOnPrompt: *onPrompt, MaxSeqLen: *maxLen, VocabSize: m.Cfg.VocabSize})
+	exs, st, err := finetune.LoadData(*dir, enc, *path, data.Options{TrainOnPrompt: *onPrompt, MaxSeqLen: *maxLen, VocabSize: m.Cfg.VocabSize})
 	if err != nil {
 		return err
+	}
+	if w := st.Warning(*path); w != "" {
+		fmt.Fprintln(stderr, "warning: "+w)
 	}
 	res := evalResult{Model: *dir, Adapters: append([]string{}, adapters...), Data: *path, Examples: len(exs)}
 	for _, e := range exs {

@@ -37,6 +37,8 @@ func trainFlags(fs *cli.FlagSet, o *finetune.Options) {
 	fs.StringVar(&o.Data, "data", o.Data, "training data, jsonl `FILE` (text, prompt/completion, messages or input_ids lines)")
 	fs.StringVar(&o.Valid, "valid", o.Valid, "validation data, jsonl `FILE`")
 	fs.IntVar(&o.MaxSeqLen, "max-seq-len", o.MaxSeqLen, "truncate examples to this many tokens")
+	fs.StringVar(&o.Truncation, "truncation", o.Truncation, "how to cut an example longer than --max-seq-len: `MODE` right (keep its start), left (keep its end) or drop (leave it out)")
+	fs.BoolVar(&o.StrictData, "strict-data", o.StrictData, "refuse data lines with keys golora does not use (default: ignore them with one warning per file)")
 	fs.BoolVar(&o.TrainOnPrompt, "train-on-prompt", o.TrainOnPrompt, "also train on prompt tokens")
 	fs.BoolVar(&o.Shuffle, "shuffle", o.Shuffle, "shuffle the examples every epoch")
 	fs.Group("LoRA")
