@@ -66,16 +66,15 @@ type RunInfo struct {
 	// Status is "running" while training, then "done", "stopped" (asked
 	// to stop early; Error says where it stopped) or "failed" (Error says
 	// why).
-	Status        string `json:"status"`
-	Error         string `json:"error,omitempty"`
-	StartStep     int    `json:"start_step"` // > 0 for a resumed run
-	TotalSteps    int    `json:"total_steps"`
-	SeqLen        int    `json:"seq_len"` // padded tokens per sequence
-	TrainExamples int    `json:"train_examples"`
-	ValidExamples int    `json:"valid_examples"`
-	// Examples longer than max-seq-len, cut or left out (Options.Truncation).
-	TrainTruncated  int     `json:"train_truncated,omitempty"`
-	TrainDropped    int     `json:"train_dropped,omitempty"`
+	Status          string  `json:"status"`
+	Error           string  `json:"error,omitempty"`
+	StartStep       int     `json:"start_step"` // > 0 for a resumed run
+	TotalSteps      int     `json:"total_steps"`
+	SeqLen          int     `json:"seq_len"` // padded tokens per sequence
+	TrainExamples   int     `json:"train_examples"`
+	ValidExamples   int     `json:"valid_examples"`
+	TrainTruncated  int     `json:"train_truncated,omitempty"` // examples longer than max-seq-len, cut (Settings.Truncation)
+	TrainDropped    int     `json:"train_dropped,omitempty"`   // … left out
 	ValidTruncated  int     `json:"valid_truncated,omitempty"`
 	ValidDropped    int     `json:"valid_dropped,omitempty"`
 	TrainableParams int     `json:"trainable_params"`
