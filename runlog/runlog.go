@@ -41,6 +41,7 @@ type Metric struct {
 	Step         int      `json:"step"`
 	Epoch        float64  `json:"epoch"`
 	Loss         float64  `json:"loss"`
+	Accuracy     float64  `json:"mean_token_accuracy"` // targets whose label is the logits' argmax, as a fraction
 	LR           float64  `json:"lr"`
 	GradNorm     float64  `json:"grad_norm"`
 	Tokens       int      `json:"tokens"`

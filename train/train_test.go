@@ -274,3 +274,28 @@ func (s *stopSink) Checkpoint(_ *Run, step int) error {
 	*s.saved = append(*s.saved, step)
 	return nil
 }
+
+// TestStepAccuracy: a step's mean_token_accuracy is that of its examples
+// scored before the update (the weights its forward pass used).
+func TestStepAccuracy(t *testing.T) {
+	n := len(testref.Load(t).IDs)
+	r := refRun(t, refConfig(1, n))
+	before, err := Score(r.Model, r.Train, 2, r.PadID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.Step(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Accuracy != before.Accuracy || before.Targets == 0 || before.Accuracy == 0 {
+		t.Errorf("step accuracy %v, scored before the step %v over %d targets", st.Accuracy, before.Accuracy, before.Targets)
+	}
+	after, err := Score(r.Model, r.Train, 2, r.PadID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loss, _ := r.Evaluate(r.Train); loss != after.Loss || after.Accuracy < 0 || after.Accuracy > 1 {
+		t.Errorf("Evaluate %v, Score %+v", loss, after)
+	}
+}
