@@ -145,6 +145,13 @@ func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.R
 			err = serr
 		}
 	}
+	if step := r.EarlyStop(); step > 0 && err == nil {
+		rec.info.EarlyStop = step
+		fmt.Fprintf(log, "early stopping after step %d: no lower validation loss in %s\n", step, human.Plural(o.EarlyStoppingPatience, "evaluation"))
+	}
+	if err == nil && o.LoadBest {
+		err = rec.loadBest(log)
+	}
 	err = rec.explain(err)
 	if ferr := rec.Finish(err); err == nil {
 		err = ferr
@@ -241,6 +248,7 @@ func settings(o Options, r *train.Run) runlog.Settings {
 	s.Model, s.Data, s.Valid, s.Out, s.InitAdapter = o.Model, o.Data, o.Valid, o.Out, o.InitAdapter
 	s.Resume, s.MaxSeqLen, s.TrainOnPrompt, s.Threads, s.NormEvery = o.Resume, o.MaxSeqLen, o.TrainOnPrompt, o.Threads, o.NormEvery
 	s.Truncation, s.StrictData = truncation(o.Truncation), o.StrictData
+	s.SaveTotalLimit, s.LoadBest = o.SaveTotalLimit, o.LoadBest
 	return s
 }
 
@@ -254,7 +262,7 @@ func RunSettings(r *train.Run) runlog.Settings {
 		Full: r.Full, LR: c.LR, Schedule: c.Schedule, Warmup: c.Warmup, Steps: c.Steps, Epochs: c.Epochs,
 		BatchSize: c.BatchSize, GradAccum: c.GradAccum, GradCheckpoint: r.Checkpointing(), WeightDecay: c.WeightDecay,
 		Beta1: c.Beta1, Beta2: c.Beta2, Eps: c.Eps, MaxGradNorm: c.MaxGradNorm, Seed: c.Seed,
-		SaveEvery: c.SaveEvery, EvalEvery: c.EvalEvery, Shuffle: c.Shuffle,
+		SaveEvery: c.SaveEvery, EvalEvery: c.EvalEvery, Shuffle: c.Shuffle, Patience: c.EarlyStoppingPatience,
 	}
 	if t, double, ok := r.Model.QuantType(); ok {
 		s.Quantize, s.DoubleQuant = t.String(), double

@@ -55,6 +55,11 @@ type Options struct {
 	// available.
 	Force     bool `json:"force"`
 	NormEvery int  `json:"norm-every"` // record ‖s·B·A‖ per module every N steps (0: about 100 times a run)
+	// SaveTotalLimit, when > 0, keeps only the newest N checkpoints.
+	SaveTotalLimit int `json:"save-total-limit"`
+	// LoadBest makes OUT/best (the weights of the evaluation with the
+	// lowest validation loss) the final adapter.
+	LoadBest bool `json:"load-best"`
 }
 
 // Defaults are PEFT's and the Hugging Face Trainer's defaults where they
@@ -101,6 +106,12 @@ func (o *Options) Validate() error {
 	case o.NormEvery < 0:
 		return fmt.Errorf("norm-every must not be negative")
 	}
+	switch {
+	case o.SaveTotalLimit < 0:
+		return fmt.Errorf("save-total-limit must not be negative")
+	case (o.LoadBest || o.EarlyStoppingPatience > 0) && (o.Valid == "" || o.EvalEvery == 0):
+		return fmt.Errorf("load-best and early-stopping-patience compare validation losses: they need --valid and --eval-every")
+	}
 	if err := data.CheckTruncation(o.Truncation); err != nil {
 		return fmt.Errorf("--truncation: %w", err)
 	}
@@ -144,4 +155,7 @@ var ConfigAliases = map[string]cfgfile.Alias{
 	"output_dir":                  {Key: "out"},
 	"save_steps":                  {Key: "save-every"},
 	"eval_steps":                  {Key: "eval-every"},
+	"save_total_limit":            {Key: "save-total-limit"},
+	"load_best_model_at_end":      {Key: "load-best"},
+	"early_stopping_patience":     {Key: "early-stopping-patience"},
 }

@@ -126,6 +126,7 @@ func TestRecorderResumeKeepsEarlierNorms(t *testing.T) {
 	out := t.TempDir()
 	recordedRun(t, out, 4, 1, 2, false)
 	// Pretend the run died after checkpoint 2 with lines for steps 3, 4 written.
+	os.RemoveAll(runlog.CheckpointDir(out, 4))
 	ri := recordedRun(t, out, 4, 1, 2, true)
 	norms, _ := runlog.ReadNorms(filepath.Join(out, runlog.NormsFile))
 	var steps []int

@@ -53,6 +53,9 @@ type Settings struct {
 	Seed           uint64  `json:"seed"`
 	Threads        int     `json:"threads"`
 	SaveEvery      int     `json:"save-every"`
+	SaveTotalLimit int     `json:"save-total-limit,omitempty"`
+	LoadBest       bool    `json:"load-best,omitempty"`
+	Patience       int     `json:"early-stopping-patience,omitempty"`
 	EvalEvery      int     `json:"eval-every"`
 	NormEvery      int     `json:"norm-every"`
 	TrainOnPrompt  bool    `json:"train-on-prompt"`
@@ -77,6 +80,9 @@ type RunInfo struct {
 	TrainDropped    int     `json:"train_dropped,omitempty"`   // … left out
 	ValidTruncated  int     `json:"valid_truncated,omitempty"`
 	ValidDropped    int     `json:"valid_dropped,omitempty"`
+	BestStep        int     `json:"best_step,omitempty"` // the evaluation whose weights OUT/best holds
+	BestValidLoss   float64 `json:"best_valid_loss,omitempty"`
+	EarlyStop       int     `json:"early_stop,omitempty"` // the step training stopped after for lack of improvement
 	TrainableParams int     `json:"trainable_params"`
 	BaseParams      int     `json:"base_params"`
 	AdapterParams   int     `json:"adapter_params"`

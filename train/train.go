@@ -20,9 +20,10 @@ type Sink interface {
 	// Step is called after every optimizer step with its metric (ValidLoss
 	// set on the steps that evaluated). An error stops Fit.
 	Step(r *Run, m runlog.Metric) error
-	// Checkpoint is called after every SaveEvery-th step but the last;
-	// it typically calls r.SaveCheckpoint with a directory of its choice.
-	// An error stops Fit.
+	// Checkpoint is called after every SaveEvery-th step and, when
+	// SaveEvery > 0, after the last (the last of an early stop too); it
+	// typically calls r.SaveCheckpoint with a directory of its choice. An
+	// error stops Fit.
 	Checkpoint(r *Run, step int) error
 }
 
@@ -53,6 +54,7 @@ type Run struct {
 	state       *model.State
 	total       int // optimizer steps in the run
 	done        int // optimizer steps made (or restored from a checkpoint)
+	earlyStop   int // step after which Fit stopped early (EarlyStop)
 
 	// Step's buffers: one micro-batch, and the epoch's permutation.
 	ids, labels []int
@@ -285,13 +287,19 @@ func (r *Run) Step(k int) (StepStats, error) {
 
 // Fit trains from step start (0, or the step LoadCheckpoint returned) to
 // the end, evaluating on Valid every EvalEvery steps and after the last,
-// and handing each step's metric, and every SaveEvery-th step but the last,
-// to the Sink. When Stop returns true after a step that is not the last,
-// that step is checkpointed (Sink.Checkpoint) and Fit returns ErrStopped.
+// and handing each step's metric, and every SaveEvery-th step and the
+// last, to the Sink. When Stop returns true after a step that is not the
+// last, that step is checkpointed (Sink.Checkpoint) and Fit returns
+// ErrStopped. With EarlyStoppingPatience K, an evaluation whose loss is
+// not below the best so far counts against it; after K in a row the step
+// is the last (EarlyStop says so) and Fit returns nil. A resumed run
+// counts from the checkpoint on.
 func (r *Run) Fit(start int) error {
 	o := &r.Config
 	perStep := o.BatchSize * o.GradAccum
 	t0 := time.Now()
+	best, worse := math.Inf(1), 0
+	r.earlyStop = 0
 	for k := start; k < r.total; k++ {
 		ts := time.Now()
 		st, err := r.Step(k)
@@ -308,13 +316,18 @@ func (r *Run) Fit(start int) error {
 				return err
 			}
 			m.ValidLoss = &v
+			if v < best {
+				best, worse = v, 0
+			} else if worse++; o.EarlyStoppingPatience > 0 && worse >= o.EarlyStoppingPatience && !last {
+				last, r.earlyStop = true, k+1
+			}
 		}
 		stop := !last && r.Stop != nil && r.Stop()
 		if r.Sink != nil {
 			if err := r.Sink.Step(r, m); err != nil {
 				return err
 			}
-			if (o.SaveEvery > 0 && (k+1)%o.SaveEvery == 0 || stop) && !last {
+			if o.SaveEvery > 0 && ((k+1)%o.SaveEvery == 0 || last) || stop {
 				if err := r.Sink.Checkpoint(r, k+1); err != nil {
 					return err
 				}
@@ -323,9 +336,16 @@ func (r *Run) Fit(start int) error {
 		if stop {
 			return ErrStopped
 		}
+		if r.earlyStop > 0 {
+			return nil
+		}
 	}
 	return nil
 }
+
+// EarlyStop is the step after which the last Fit stopped early
+// (EarlyStoppingPatience), 0 when it did not.
+func (r *Run) EarlyStop() int { return r.earlyStop }
 
 // Evaluate returns the mean loss over examples with the run's buffers.
 func (r *Run) Evaluate(examples []data.Example) (float64, error) {

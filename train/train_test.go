@@ -156,8 +156,8 @@ func TestCheckpointResumesBitIdentically(t *testing.T) {
 	if err := full.Fit(0); err != nil {
 		t.Fatal(err)
 	}
-	if entries, _ := os.ReadDir(fullSink.dir); len(entries) != 1 || entries[0].Name() != "checkpoint-4" {
-		t.Fatalf("checkpoints written: %v, want checkpoint-4 only", entries)
+	if entries, _ := os.ReadDir(fullSink.dir); len(entries) != 2 || entries[0].Name() != "checkpoint-4" || entries[1].Name() != "checkpoint-6" {
+		t.Fatalf("checkpoints written: %v, want checkpoint-4 and the last step's, checkpoint-6", entries)
 	}
 	resumed := refRun(t, c)
 	step, err := resumed.LoadCheckpoint(runlog.CheckpointDir(fullSink.dir, 4))
