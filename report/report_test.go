@@ -260,7 +260,7 @@ func TestReportWithoutRecorder(t *testing.T) {
 	}
 	// ... and one written before train.Config was split from the command's
 	// options held all of them, as run.json does.
-	for _, step := range []int{4, 8} {
+	for _, step := range []int{4, 8, 12} {
 		path := filepath.Join(runlog.CheckpointDir(o.Out, step), runlog.TrainerStateFile)
 		raw, err := os.ReadFile(path)
 		if err != nil {
