@@ -305,10 +305,6 @@ func detect(obj map[string]json.RawMessage, strict bool) (string, []string, erro
 	sort.Strings(found)
 	format, err := "", error(nil)
 	switch {
-	case strict && len(unknown) == 1:
-		return "", nil, fmt.Errorf("unknown key %s (want text, prompt+completion, messages or input_ids[+labels])", unknown[0])
-	case strict && len(unknown) > 1:
-		return "", nil, fmt.Errorf("unknown keys %s (want text, prompt+completion, messages or input_ids[+labels])", strings.Join(unknown, ", "))
 	case len(found) > 1:
 		return "", nil, fmt.Errorf("keys of several formats (%s): use one per line", strings.Join(found, ", "))
 	case len(found) == 0:
@@ -329,6 +325,12 @@ func detect(obj map[string]json.RawMessage, strict bool) (string, []string, erro
 				}
 			}
 		}
+	}
+	switch {
+	case strict && len(unknown) == 1:
+		return "", nil, fmt.Errorf("unknown key %s (want text, prompt+completion, messages or input_ids[+labels])", unknown[0])
+	case strict && len(unknown) > 1:
+		return "", nil, fmt.Errorf("unknown keys %s (want text, prompt+completion, messages or input_ids[+labels])", strings.Join(unknown, ", "))
 	}
 	if err != nil {
 		if len(obj) == 0 {

@@ -153,6 +153,7 @@ func TestParseErrors(t *testing.T) {
 		{`{"prompt": "a", "completion": "b", "completoin": "c"}`, Options{}, `unknown key "completoin" (did you mean "completion"?)`},
 		{`{"input_ids": [4, 5], "label": [4, 5]}`, Options{}, `unknown key "label" (did you mean "labels"?)`},
 		{`{"mesages": []}`, Options{}, `did you mean "messages"?`},
+		{`{"promt": "a", "completion": "b"}`, Options{Strict: true}, `unknown key "promt" (did you mean "prompt"?)`},
 		{`{"id": 3}`, Options{}, "no key of a format"},
 		{`{"text": "a", "prompt": "b", "completion": "c"}`, Options{}, "several formats (prompt/completion, text)"},
 		{`{"text": "a", "input_ids": [4]}`, Options{}, "several formats"},

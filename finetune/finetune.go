@@ -347,8 +347,9 @@ func (noTokenizer) EOS() int { return -1 }
 // LoadData reads a jsonl data set for the model in modelDir, tokenized by
 // enc (LoadEncoder(modelDir)): {"messages"} lines are rendered with the
 // model's chat template (tokenizer_config.json's chat_template; ChatML when
-// it has none). The Stats say what was ignored and cut (data.Parse). Training, validation and `golora eval` all read data
-// through it, so they score the same tokens.
+// it has none). Training, validation and `golora eval` all read data
+// through it, so they score the same tokens. The Stats say what was
+// ignored and cut (data.Parse).
 func LoadData(modelDir string, enc data.Encoder, path string, o data.Options) ([]data.Example, data.Stats, error) {
 	if tok, ok := enc.(*tokenizer.Tokenizer); ok {
 		tmpl, vars, err := tok.Chat()
