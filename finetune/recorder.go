@@ -172,15 +172,16 @@ func (rec *Recorder) Step(r *train.Run, m runlog.Metric) error {
 	if m.TokensPerSec > 0 {
 		rec.stepSec += float64(m.Tokens) / m.TokensPerSec
 	}
-	if err := rec.metrics.Write(m); err != nil {
-		return err
-	}
-	rec.prog.Step(r, m)
+	// best/ first: metrics.jsonl never names a best that best/ lacks.
 	if rec.evals && rec.noteEval(m) {
 		if err := r.SaveWeightsAtomically(filepath.Join(rec.out, runlog.BestDir)); err != nil {
 			return err
 		}
 	}
+	if err := rec.metrics.Write(m); err != nil {
+		return err
+	}
+	rec.prog.Step(r, m)
 	if rec.norms != nil && (m.Step%rec.every == 0 || m.Step == r.TotalSteps()) {
 		return rec.record(r, m.Step)
 	}
