@@ -604,3 +604,19 @@ func TestEarlyStopping(t *testing.T) {
 		t.Errorf("patience without validation: %v", err)
 	}
 }
+
+func TestLoopConfigAliases(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte("save_total_limit: 2\nload_best_model_at_end: true\nearly_stopping_patience: 3\ntruncation: left\nstrict-data: true\n"), 0o644)
+	o := Defaults()
+	if err := o.LoadConfigFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if o.SaveTotalLimit != 2 || !o.LoadBest || o.EarlyStoppingPatience != 3 || o.Truncation != "left" || !o.StrictData {
+		t.Errorf("options %+v", o)
+	}
+	o.Model, o.Data, o.Out, o.Steps, o.Valid, o.EvalEvery, o.Truncation = "m", "d", "o", 1, "v", 1, "middle"
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), `--truncation: unknown truncation "middle"`) {
+		t.Errorf("bad truncation: %v", err)
+	}
+}

@@ -146,7 +146,6 @@ var ConfigAliases = map[string]cfgfile.Alias{
 	"gradient_checkpointing":      {Key: "grad-checkpoint"},
 	"max_seq_length":              {Key: "max-seq-len"},
 	"max_length":                  {Key: "max-seq-len"},
-	"truncation_mode":             {Key: "truncation"},
 	"weight_decay":                {Key: "weight-decay"},
 	"max_grad_norm":               {Key: "max-grad-norm"},
 	"adam_beta1":                  {Key: "beta1"},
