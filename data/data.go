@@ -2,8 +2,7 @@
 // masks, and draws the reproducible shuffled order they are trained in.
 //
 // Each non-empty line of the file is one JSON object in one of four formats
-// (blank lines are skipped; any other key, or keys of two formats, is an
-// error):
+// (blank lines are skipped; keys of two formats are an error):
 //
 //	{"text": "..."}
 //	    Encode(text, addSpecial=true), then EOS appended if the tokenizer has
@@ -38,6 +37,16 @@
 // against Labels[t+1], so Labels[0] never counts, and an example must keep
 // a trained label at some t ≥ 1 after truncation to MaxSeqLen.
 //
+// Other keys (an "id", a "source", "metadata") are ignored and counted in
+// Stats, or refused with Options.Strict. A key within edit distance 2 of a
+// key of the line's format, or of any format when the line has no complete
+// one ("promt"), is refused as a likely misspelling.
+//
+// An example longer than MaxSeqLen is cut as Options.Truncation says:
+// "right" (or "") keeps its first MaxSeqLen tokens, "left" its last (the
+// end of the conversation or the completion, as TRL truncates prompts from
+// the left), "drop" leaves it out of the data set.
+//
 // Errors name the file and line and what is wrong, and the whole file is
 // checked before any example is returned.
 package data
@@ -55,6 +64,7 @@ import (
 	"strings"
 
 	"github.com/golora/golora/chat"
+	"github.com/golora/golora/internal/suggest"
 )
 
 // IgnoreIndex is the label of a position the loss skips (PyTorch's
@@ -90,9 +100,14 @@ type Options struct {
 	// TrainOnPrompt trains every position, not only completions and
 	// assistant turns.
 	TrainOnPrompt bool
-	// MaxSeqLen truncates longer examples to their first MaxSeqLen tokens;
-	// 0 means no limit.
+	// MaxSeqLen truncates longer examples as Truncation says; 0 means no
+	// limit.
 	MaxSeqLen int
+	// Truncation is how an example longer than MaxSeqLen is cut:
+	// TruncateRight ("" too), TruncateLeft or TruncateDrop.
+	Truncation string
+	// Strict refuses keys that no format uses instead of ignoring them.
+	Strict bool
 	// VocabSize, when > 0, makes any id or label ≥ VocabSize an error.
 	VocabSize int
 	// Chat renders a conversation to segments (the model's chat template);
@@ -100,48 +115,125 @@ type Options struct {
 	Chat func(msgs []Message) (segments []Segment, err error)
 }
 
+// The values of Options.Truncation.
+const (
+	TruncateRight = "right"
+	TruncateLeft  = "left"
+	TruncateDrop  = "drop"
+)
+
+// CheckTruncation returns an error unless t is a value of
+// Options.Truncation.
+func CheckTruncation(t string) error {
+	switch t {
+	case "", TruncateRight, TruncateLeft, TruncateDrop:
+		return nil
+	}
+	return fmt.Errorf("unknown truncation %q (want right, left or drop)", t)
+}
+
+// Stats count what Parse did to a file besides reading its examples.
+type Stats struct {
+	// IgnoredKeys are the keys no format uses (sorted, quoted), found on
+	// IgnoredLines lines.
+	IgnoredKeys  []string
+	IgnoredLines int
+	// Truncated examples were cut to MaxSeqLen; Dropped ones left out.
+	Truncated, Dropped int
+}
+
+// Warning is the one line that tells a user about ignored keys, "" when
+// there were none.
+func (s Stats) Warning(name string) string {
+	if s.IgnoredLines == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s: ignoring key%s %s on %d line%s (--strict-data refuses them)", name,
+		plural(len(s.IgnoredKeys)), strings.Join(s.IgnoredKeys, ", "), s.IgnoredLines, plural(s.IgnoredLines))
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
 // LoadFile reads a jsonl file with Parse, naming errors after path.
-func LoadFile(path string, enc Encoder, opt Options) ([]Example, error) {
+func LoadFile(path string, enc Encoder, opt Options) ([]Example, Stats, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("data: %w", err)
+		return nil, Stats{}, fmt.Errorf("data: %w", err)
 	}
 	defer f.Close()
 	return Parse(f, path, enc, opt)
 }
 
 // Parse reads jsonl from r (name is used in errors) and returns one Example
-// per non-blank line, or the first error, as "name:line: what is wrong". A
-// file without examples is an error.
-func Parse(r io.Reader, name string, enc Encoder, opt Options) ([]Example, error) {
+// per non-blank line that is not dropped, with what it ignored and cut, or
+// the first error, as "name:line: what is wrong". A file without examples
+// is an error.
+func Parse(r io.Reader, name string, enc Encoder, opt Options) ([]Example, Stats, error) {
+	var st Stats
 	if opt.MaxSeqLen < 0 {
-		return nil, fmt.Errorf("data: %s: negative MaxSeqLen %d", name, opt.MaxSeqLen)
+		return nil, st, fmt.Errorf("data: %s: negative MaxSeqLen %d", name, opt.MaxSeqLen)
 	}
+	if err := CheckTruncation(opt.Truncation); err != nil {
+		return nil, st, fmt.Errorf("data: %s: %w", name, err)
+	}
+	ignored := map[string]bool{}
 	br := bufio.NewReader(r)
 	var out []Example
 	for lineNo := 1; ; lineNo++ {
 		line, err := br.ReadBytes('\n')
 		if err != nil && err != io.EOF {
-			return nil, fmt.Errorf("%s:%d: read: %w", name, lineNo, err)
+			return nil, st, fmt.Errorf("%s:%d: read: %w", name, lineNo, err)
 		}
 		if lineNo == 1 {
 			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf")) // UTF-8 BOM
 		}
 		if len(bytes.TrimSpace(line)) > 0 {
-			ex, perr := parseLine(line, enc, opt)
+			ex, l, perr := parseLine(line, enc, opt)
 			if perr != nil {
-				return nil, fmt.Errorf("%s:%d: %w", name, lineNo, perr)
+				return nil, st, fmt.Errorf("%s:%d: %w", name, lineNo, perr)
 			}
-			out = append(out, ex)
+			if len(l.ignored) > 0 {
+				st.IgnoredLines++
+				for _, k := range l.ignored {
+					ignored[k] = true
+				}
+			}
+			switch {
+			case l.dropped:
+				st.Dropped++
+			case l.truncated:
+				st.Truncated++
+				out = append(out, ex)
+			default:
+				out = append(out, ex)
+			}
 		}
 		if err == io.EOF {
 			break
 		}
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no examples", name)
+	for k := range ignored {
+		st.IgnoredKeys = append(st.IgnoredKeys, k)
 	}
-	return out, nil
+	sort.Strings(st.IgnoredKeys)
+	if len(out) == 0 {
+		if st.Dropped > 0 {
+			return nil, st, fmt.Errorf("%s: no examples: all %d are longer than MaxSeqLen %d (truncation drop)", name, st.Dropped, opt.MaxSeqLen)
+		}
+		return nil, st, fmt.Errorf("%s: no examples", name)
+	}
+	return out, st, nil
+}
+
+// lineInfo is what parseLine did to a line besides making its example.
+type lineInfo struct {
+	ignored            []string // quoted keys no format uses
+	truncated, dropped bool
 }
 
 // keys each format may use; a line must use keys of exactly one.
@@ -155,22 +247,24 @@ var formats = []struct {
 	{"input_ids", []string{"input_ids", "labels"}},
 }
 
-func parseLine(line []byte, enc Encoder, opt Options) (Example, error) {
+func parseLine(line []byte, enc Encoder, opt Options) (Example, lineInfo, error) {
 	var obj map[string]json.RawMessage
+	var l lineInfo
 	if err := json.Unmarshal(line, &obj); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return Example{}, fmt.Errorf("want a JSON object, got %s", te.Value)
+			return Example{}, l, fmt.Errorf("want a JSON object, got %s", te.Value)
 		}
-		return Example{}, fmt.Errorf("invalid JSON: %v", err)
+		return Example{}, l, fmt.Errorf("invalid JSON: %v", err)
 	}
 	if obj == nil {
-		return Example{}, errors.New("want a JSON object, got null")
+		return Example{}, l, errors.New("want a JSON object, got null")
 	}
-	format, err := detect(obj)
+	format, ignored, err := detect(obj, opt.Strict)
 	if err != nil {
-		return Example{}, err
+		return Example{}, l, err
 	}
+	l.ignored = ignored
 	var ex Example
 	switch format {
 	case "text":
@@ -183,13 +277,17 @@ func parseLine(line []byte, enc Encoder, opt Options) (Example, error) {
 		ex, err = fromIDs(obj)
 	}
 	if err != nil {
-		return Example{}, err
+		return Example{}, l, err
 	}
-	return finish(ex, opt)
+	ex, l.truncated, l.dropped, err = finish(ex, opt)
+	return ex, l, err
 }
 
-// detect names the line's format, or says which keys are wrong.
-func detect(obj map[string]json.RawMessage) (string, error) {
+// detect names the line's format and the keys it ignores (quoted, sorted),
+// or says which keys are wrong: every unknown key when strict, else one
+// that looks like a misspelt key of the format (or of any format when the
+// line has no complete one).
+func detect(obj map[string]json.RawMessage, strict bool) (string, []string, error) {
 	var unknown, found []string
 	seen := map[string]bool{}
 	for k := range obj {
@@ -205,27 +303,57 @@ func detect(obj map[string]json.RawMessage) (string, error) {
 	}
 	sort.Strings(unknown)
 	sort.Strings(found)
+	format, err := "", error(nil)
 	switch {
-	case len(unknown) == 1:
-		return "", fmt.Errorf("unknown key %s (want text, prompt+completion, messages or input_ids[+labels])", unknown[0])
-	case len(unknown) > 1:
-		return "", fmt.Errorf("unknown keys %s (want text, prompt+completion, messages or input_ids[+labels])", strings.Join(unknown, ", "))
-	case len(found) == 0:
-		return "", errors.New("empty object: want text, prompt+completion, messages or input_ids[+labels]")
 	case len(found) > 1:
-		return "", fmt.Errorf("keys of several formats (%s): use one per line", strings.Join(found, ", "))
+		return "", nil, fmt.Errorf("keys of several formats (%s): use one per line", strings.Join(found, ", "))
+	case len(found) == 0:
+		err = errors.New("no key of a format: want text, prompt+completion, messages or input_ids[+labels]")
+	default:
+		format = found[0]
+		err = missingKey(obj, format)
 	}
+	for _, q := range unknown {
+		k, _ := strconv.Unquote(q)
+		for _, f := range formats {
+			if err == nil && f.name != format {
+				continue
+			}
+			for _, known := range f.keys {
+				if suggest.Distance(k, known) <= 2 {
+					return "", nil, fmt.Errorf("unknown key %s (did you mean %q?)", q, known)
+				}
+			}
+		}
+	}
+	switch {
+	case strict && len(unknown) == 1:
+		return "", nil, fmt.Errorf("unknown key %s (want text, prompt+completion, messages or input_ids[+labels])", unknown[0])
+	case strict && len(unknown) > 1:
+		return "", nil, fmt.Errorf("unknown keys %s (want text, prompt+completion, messages or input_ids[+labels])", strings.Join(unknown, ", "))
+	}
+	if err != nil {
+		if len(obj) == 0 {
+			err = errors.New("empty object: want text, prompt+completion, messages or input_ids[+labels]")
+		}
+		return "", nil, err
+	}
+	return format, unknown, nil
+}
+
+// missingKey says which required key of format the line lacks.
+func missingKey(obj map[string]json.RawMessage, format string) error {
 	for _, f := range formats {
-		if f.name != found[0] {
+		if f.name != format {
 			continue
 		}
 		for _, k := range f.keys {
 			if _, ok := obj[k]; !ok && k != "labels" {
-				return "", fmt.Errorf("%s format without %q", f.name, k)
+				return fmt.Errorf("%s format without %q", f.name, k)
 			}
 		}
 	}
-	return found[0], nil
+	return nil
 }
 
 func formatOf(key string) string {
@@ -448,33 +576,41 @@ func fromIDs(obj map[string]json.RawMessage) (Example, error) {
 	return Example{IDs: ids, Labels: labels}, nil
 }
 
-// finish checks ids and labels, truncates to MaxSeqLen and checks that some
-// label is still trained.
-func finish(ex Example, opt Options) (Example, error) {
+// finish checks ids and labels, cuts an example longer than MaxSeqLen as
+// Truncation says (truncated or dropped) and checks that some label is
+// still trained.
+func finish(ex Example, opt Options) (out Example, truncated, dropped bool, err error) {
 	for i, id := range ex.IDs {
 		if id < 0 || (opt.VocabSize > 0 && id >= opt.VocabSize) {
-			return Example{}, fmt.Errorf("token id %d at position %d %s", id, i, rangeMsg(opt.VocabSize))
+			return Example{}, false, false, fmt.Errorf("token id %d at position %d %s", id, i, rangeMsg(opt.VocabSize))
 		}
 	}
 	for i, l := range ex.Labels {
 		if l != IgnoreIndex && (l < 0 || (opt.VocabSize > 0 && l >= opt.VocabSize)) {
-			return Example{}, fmt.Errorf("label %d at position %d %s (or %d to mask)", l, i, rangeMsg(opt.VocabSize), IgnoreIndex)
+			return Example{}, false, false, fmt.Errorf("label %d at position %d %s (or %d to mask)", l, i, rangeMsg(opt.VocabSize), IgnoreIndex)
 		}
 	}
 	orig, n := len(ex.IDs), len(ex.IDs)
 	if opt.MaxSeqLen > 0 && n > opt.MaxSeqLen {
 		n = opt.MaxSeqLen
-		ex.IDs, ex.Labels = ex.IDs[:n:n], ex.Labels[:n:n]
+		switch opt.Truncation {
+		case TruncateDrop:
+			return Example{}, false, true, nil
+		case TruncateLeft:
+			ex.IDs, ex.Labels = ex.IDs[orig-n:], ex.Labels[orig-n:]
+		default:
+			ex.IDs, ex.Labels = ex.IDs[:n:n], ex.Labels[:n:n]
+		}
 	}
 	for _, l := range ex.Labels[min(1, n):] {
 		if l != IgnoreIndex {
-			return ex, nil
+			return ex, n < orig, false, nil
 		}
 	}
 	if n < orig {
-		return Example{}, fmt.Errorf("no trained token left after truncating %d tokens to MaxSeqLen %d (labels[0] never counts)", orig, n)
+		return Example{}, false, false, fmt.Errorf("no trained token left after truncating %d tokens to MaxSeqLen %d (labels[0] never counts)", orig, n)
 	}
-	return Example{}, fmt.Errorf("no trained token in %d tokens (labels[0] never counts)", n)
+	return Example{}, false, false, fmt.Errorf("no trained token in %d tokens (labels[0] never counts)", n)
 }
 
 func rangeMsg(vocab int) string {

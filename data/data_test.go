@@ -107,7 +107,7 @@ func TestParseFormats(t *testing.T) {
 			[]int{5, 6}, []int{5, 6}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			exs, err := Parse(strings.NewReader(tc.line), "x.jsonl", tc.enc, tc.opt)
+			exs, _, err := Parse(strings.NewReader(tc.line), "x.jsonl", tc.enc, tc.opt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -126,7 +126,7 @@ func TestParseFormats(t *testing.T) {
 
 func TestParseLinesAndBlanks(t *testing.T) {
 	in := "\xef\xbb\xbf{\"text\":\"a\"}\r\n\n   \n{\"input_ids\":[4,5]}\n{\"text\":\"b\"}" // BOM, CRLF, blanks, no final newline
-	exs, err := Parse(strings.NewReader(in), "x.jsonl", enc, Options{})
+	exs, _, err := Parse(strings.NewReader(in), "x.jsonl", enc, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,14 @@ func TestParseErrors(t *testing.T) {
 		{`null`, Options{}, "want a JSON object, got null"},
 		{`{}`, Options{}, "empty object"},
 		{`{"txt": "a"}`, Options{}, `unknown key "txt"`},
-		{`{"text": "a", "id": 3, "source": "x"}`, Options{}, `unknown keys "id", "source"`},
+		{`{"text": "a", "id": 3, "source": "x"}`, Options{Strict: true}, `unknown keys "id", "source"`},
+		{`{"text": "a", "id": 3}`, Options{Strict: true}, `unknown key "id"`},
+		{`{"promt": "a", "completion": "b"}`, Options{}, `unknown key "promt" (did you mean "prompt"?)`},
+		{`{"prompt": "a", "completion": "b", "completoin": "c"}`, Options{}, `unknown key "completoin" (did you mean "completion"?)`},
+		{`{"input_ids": [4, 5], "label": [4, 5]}`, Options{}, `unknown key "label" (did you mean "labels"?)`},
+		{`{"mesages": []}`, Options{}, `did you mean "messages"?`},
+		{`{"promt": "a", "completion": "b"}`, Options{Strict: true}, `unknown key "promt" (did you mean "prompt"?)`},
+		{`{"id": 3}`, Options{}, "no key of a format"},
 		{`{"text": "a", "prompt": "b", "completion": "c"}`, Options{}, "several formats (prompt/completion, text)"},
 		{`{"text": "a", "input_ids": [4]}`, Options{}, "several formats"},
 		{`{"prompt": "a"}`, Options{}, `without "completion"`},
@@ -187,7 +194,7 @@ func TestParseErrors(t *testing.T) {
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			in := `{"input_ids": [3, 4]}` + "\n" + tc.line + "\n" + `{"text": "never reached"}` + "\n"
-			exs, err := Parse(strings.NewReader(in), "bad.jsonl", enc, tc.opt)
+			exs, _, err := Parse(strings.NewReader(in), "bad.jsonl", enc, tc.opt)
 			if err == nil {
 				t.Fatalf("no error, %d examples", len(exs))
 			}
@@ -202,11 +209,15 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestParseEmptyAndOptions(t *testing.T) {
-	if _, err := Parse(strings.NewReader("\n \n"), "e.jsonl", enc, Options{}); err == nil || !strings.Contains(err.Error(), "e.jsonl: no examples") {
+	if _, _, err := Parse(strings.NewReader("\n \n"), "e.jsonl", enc, Options{}); err == nil || !strings.Contains(err.Error(), "e.jsonl: no examples") {
 		t.Errorf("empty file: %v", err)
 	}
-	if _, err := Parse(strings.NewReader(`{"text":"a"}`), "e.jsonl", enc, Options{MaxSeqLen: -1}); err == nil {
+	if _, _, err := Parse(strings.NewReader(`{"text":"a"}`), "e.jsonl", enc, Options{MaxSeqLen: -1}); err == nil {
 		t.Error("negative MaxSeqLen: no error")
+	}
+	if _, _, err := Parse(strings.NewReader(`{"text":"a"}`), "e.jsonl", enc, Options{Truncation: "middle"}); err == nil ||
+		!strings.Contains(err.Error(), `e.jsonl: unknown truncation "middle" (want right, left or drop)`) {
+		t.Errorf("unknown truncation: %v", err)
 	}
 }
 
@@ -215,16 +226,16 @@ func TestLoadFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("{\"text\":\"ab\"}\n{\"text\":7}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadFile(path, enc, Options{}); err == nil || !strings.HasPrefix(err.Error(), path+":2: text: want a string") {
+	if _, _, err := LoadFile(path, enc, Options{}); err == nil || !strings.HasPrefix(err.Error(), path+":2: text: want a string") {
 		t.Errorf("got %v", err)
 	}
-	if _, err := LoadFile(path+".missing", enc, Options{}); err == nil {
+	if _, _, err := LoadFile(path+".missing", enc, Options{}); err == nil {
 		t.Error("missing file: no error")
 	}
 	if err := os.WriteFile(path, []byte("{\"text\":\"ab\"}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if exs, err := LoadFile(path, enc, Options{}); err != nil || len(exs) != 1 {
+	if exs, _, err := LoadFile(path, enc, Options{}); err != nil || len(exs) != 1 {
 		t.Errorf("got %v, %v", exs, err)
 	}
 }
@@ -258,7 +269,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte, trainOnPrompt bool, maxLen uint8) {
 		opt := Options{TrainOnPrompt: trainOnPrompt, MaxSeqLen: int(maxLen % 16), VocabSize: 300}
-		exs, err := Parse(strings.NewReader(string(in)), "f.jsonl", enc, opt)
+		exs, _, err := Parse(strings.NewReader(string(in)), "f.jsonl", enc, opt)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "f.jsonl") {
 				t.Errorf("error without file name: %v", err)
@@ -286,4 +297,76 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseIgnoredKeys(t *testing.T) {
+	in := `{"text": "a", "id": 1, "source": "web"}` + "\n" +
+		`{"prompt": "p", "completion": "c", "metadata": {"k": 1}}` + "\n" +
+		`{"text": "b", "label": 1}` + "\n" + // near "labels", but not a key of the text format
+		`{"text": "d"}` + "\n"
+	plain := `{"text": "a"}` + "\n" + `{"prompt": "p", "completion": "c"}` + "\n" + `{"text": "b"}` + "\n" + `{"text": "d"}` + "\n"
+	exs, st, err := Parse(strings.NewReader(in), "x.jsonl", enc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := Parse(strings.NewReader(plain), "x.jsonl", enc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(exs, want) {
+		t.Errorf("examples with ignored keys differ from those without:\n got %v\nwant %v", exs, want)
+	}
+	if keys := []string{`"id"`, `"label"`, `"metadata"`, `"source"`}; !reflect.DeepEqual(st.IgnoredKeys, keys) || st.IgnoredLines != 3 {
+		t.Errorf("stats %+v, want keys %v on 3 lines", st, keys)
+	}
+	if w := st.Warning("x.jsonl"); w != `x.jsonl: ignoring keys "id", "label", "metadata", "source" on 3 lines (--strict-data refuses them)` {
+		t.Errorf("warning %q", w)
+	}
+	if w := (Stats{}).Warning("x.jsonl"); w != "" {
+		t.Errorf("warning without ignored keys: %q", w)
+	}
+	if _, _, err := Parse(strings.NewReader(in), "x.jsonl", enc, Options{Strict: true}); err == nil ||
+		err.Error() != `x.jsonl:1: unknown keys "id", "source" (want text, prompt+completion, messages or input_ids[+labels])` {
+		t.Errorf("strict: %v", err)
+	}
+}
+
+func TestParseTruncation(t *testing.T) {
+	// Line 1 has 7 tokens, line 2 has 3, line 3 has 8 (BOS, "ab" masked, "cdef", EOS).
+	in := `{"input_ids": [1, 2, 3, 4, 5, 6, 7]}` + "\n" + `{"input_ids": [8, 9, 10]}` + "\n" + `{"prompt": "ab", "completion": "cdef"}` + "\n"
+	for _, tc := range []struct {
+		trunc              string
+		ids, labels        [][]int
+		truncated, dropped int
+	}{
+		{"", [][]int{{1, 2, 3, 4, 5}, {8, 9, 10}, cat([]int{1}, bytesOf("abcd"))},
+			[][]int{{1, 2, 3, 4, 5}, {8, 9, 10}, cat(masked(3), bytesOf("cd"))}, 2, 0},
+		{TruncateRight, [][]int{{1, 2, 3, 4, 5}, {8, 9, 10}, cat([]int{1}, bytesOf("abcd"))},
+			[][]int{{1, 2, 3, 4, 5}, {8, 9, 10}, cat(masked(3), bytesOf("cd"))}, 2, 0},
+		{TruncateLeft, [][]int{{3, 4, 5, 6, 7}, {8, 9, 10}, cat(bytesOf("cdef"), []int{2})},
+			[][]int{{3, 4, 5, 6, 7}, {8, 9, 10}, cat(bytesOf("cdef"), []int{2})}, 2, 0},
+		{TruncateDrop, [][]int{{8, 9, 10}}, [][]int{{8, 9, 10}}, 0, 2},
+	} {
+		t.Run(tc.trunc, func(t *testing.T) {
+			exs, st, err := Parse(strings.NewReader(in), "x.jsonl", enc, Options{MaxSeqLen: 5, Truncation: tc.trunc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(exs) != len(tc.ids) {
+				t.Fatalf("%d examples, want %d", len(exs), len(tc.ids))
+			}
+			for i, ex := range exs {
+				if !reflect.DeepEqual(ex.IDs, tc.ids[i]) || !reflect.DeepEqual(ex.Labels, tc.labels[i]) {
+					t.Errorf("example %d: ids %v labels %v, want %v %v", i, ex.IDs, ex.Labels, tc.ids[i], tc.labels[i])
+				}
+			}
+			if st.Truncated != tc.truncated || st.Dropped != tc.dropped {
+				t.Errorf("truncated %d dropped %d, want %d %d", st.Truncated, st.Dropped, tc.truncated, tc.dropped)
+			}
+		})
+	}
+	_, _, err := Parse(strings.NewReader(`{"input_ids": [1, 2, 3]}`), "x.jsonl", enc, Options{MaxSeqLen: 2, Truncation: TruncateDrop})
+	if err == nil || !strings.Contains(err.Error(), "x.jsonl: no examples: all 1 are longer than MaxSeqLen 2") {
+		t.Errorf("all dropped: %v", err)
+	}
 }

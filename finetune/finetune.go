@@ -69,15 +69,22 @@ func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.R
 	if err != nil {
 		return nil, err
 	}
-	dopt := data.Options{TrainOnPrompt: o.TrainOnPrompt, MaxSeqLen: o.MaxSeqLen, VocabSize: m.Cfg.VocabSize}
-	trainSet, err := LoadData(o.Model, enc, o.Data, dopt)
+	dopt := data.Options{TrainOnPrompt: o.TrainOnPrompt, MaxSeqLen: o.MaxSeqLen, VocabSize: m.Cfg.VocabSize,
+		Truncation: o.Truncation, Strict: o.StrictData}
+	trainSet, trainStats, err := LoadData(o.Model, enc, o.Data, dopt)
 	if err != nil {
 		return nil, err
 	}
 	var validSet []data.Example
+	var validStats data.Stats
 	if o.Valid != "" {
-		if validSet, err = LoadData(o.Model, enc, o.Valid, dopt); err != nil {
+		if validSet, validStats, err = LoadData(o.Model, enc, o.Valid, dopt); err != nil {
 			return nil, err
+		}
+	}
+	for _, w := range []string{trainStats.Warning(o.Data), validStats.Warning(o.Valid)} {
+		if w != "" {
+			fmt.Fprintln(log, "warning: "+w)
 		}
 	}
 	if !o.Force {
@@ -112,6 +119,11 @@ func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.R
 	fmt.Fprintf(log, "%s, %d validation, %s of %d×%d sequences (padded to %s)\n",
 		human.Plural(len(trainSet), "training example"), len(validSet), human.Plural(r.TotalSteps(), "step"),
 		o.BatchSize, o.GradAccum, human.Plural(r.T, "token"))
+	if n := trainStats.Truncated + trainStats.Dropped + validStats.Truncated + validStats.Dropped; n > 0 {
+		fmt.Fprintf(log, "longer than --max-seq-len %d: %s truncated (%s), %s dropped; validation: %d truncated, %d dropped\n",
+			o.MaxSeqLen, human.Plural(trainStats.Truncated, "training example"), truncation(o.Truncation), human.Plural(trainStats.Dropped, "training example"),
+			validStats.Truncated, validStats.Dropped)
+	}
 	if r.Checkpointing() {
 		fmt.Fprintln(log, "gradient checkpointing: each layer keeps its input, residual, keys and values; the rest is recomputed in backward (--grad-checkpoint=false keeps it all)")
 	}
@@ -122,6 +134,9 @@ func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.R
 	if err != nil {
 		return nil, err
 	}
+	if err := rec.noteData(trainStats, validStats); err != nil {
+		return nil, err
+	}
 	r.Sink = rec
 	r.Stop = func() bool { return ctx.Err() != nil }
 	err = r.Fit(start)
@@ -129,6 +144,13 @@ func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.R
 		if serr := r.SaveWeights(o.Out); serr != nil {
 			err = serr
 		}
+	}
+	if step := r.EarlyStop(); step > 0 && err == nil {
+		rec.info.EarlyStop = step
+		fmt.Fprintf(log, "early stopping after step %d: no lower validation loss in %s\n", step, human.Plural(o.EarlyStoppingPatience, "evaluation"))
+	}
+	if err == nil && o.LoadBest {
+		err = rec.loadBest(log)
 	}
 	err = rec.explain(err)
 	if ferr := rec.Finish(err); err == nil {
@@ -225,6 +247,8 @@ func settings(o Options, r *train.Run) runlog.Settings {
 	s := RunSettings(r)
 	s.Model, s.Data, s.Valid, s.Out, s.InitAdapter = o.Model, o.Data, o.Valid, o.Out, o.InitAdapter
 	s.Resume, s.MaxSeqLen, s.TrainOnPrompt, s.Threads, s.NormEvery = o.Resume, o.MaxSeqLen, o.TrainOnPrompt, o.Threads, o.NormEvery
+	s.Truncation, s.StrictData = truncation(o.Truncation), o.StrictData
+	s.SaveTotalLimit, s.LoadBest = o.SaveTotalLimit, o.LoadBest
 	return s
 }
 
@@ -238,7 +262,7 @@ func RunSettings(r *train.Run) runlog.Settings {
 		Full: r.Full, LR: c.LR, Schedule: c.Schedule, Warmup: c.Warmup, Steps: c.Steps, Epochs: c.Epochs,
 		BatchSize: c.BatchSize, GradAccum: c.GradAccum, GradCheckpoint: r.Checkpointing(), WeightDecay: c.WeightDecay,
 		Beta1: c.Beta1, Beta2: c.Beta2, Eps: c.Eps, MaxGradNorm: c.MaxGradNorm, Seed: c.Seed,
-		SaveEvery: c.SaveEvery, EvalEvery: c.EvalEvery, Shuffle: c.Shuffle,
+		SaveEvery: c.SaveEvery, EvalEvery: c.EvalEvery, Shuffle: c.Shuffle, Patience: c.EarlyStoppingPatience,
 	}
 	if t, double, ok := r.Model.QuantType(); ok {
 		s.Quantize, s.DoubleQuant = t.String(), double
@@ -324,14 +348,23 @@ func (noTokenizer) EOS() int { return -1 }
 // enc (LoadEncoder(modelDir)): {"messages"} lines are rendered with the
 // model's chat template (tokenizer_config.json's chat_template; ChatML when
 // it has none). Training, validation and `golora eval` all read data
-// through it, so they score the same tokens.
-func LoadData(modelDir string, enc data.Encoder, path string, o data.Options) ([]data.Example, error) {
+// through it, so they score the same tokens. The Stats say what was
+// ignored and cut (data.Parse).
+func LoadData(modelDir string, enc data.Encoder, path string, o data.Options) ([]data.Example, data.Stats, error) {
 	if tok, ok := enc.(*tokenizer.Tokenizer); ok {
 		tmpl, vars, err := tok.Chat()
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", modelDir, err)
+			return nil, data.Stats{}, fmt.Errorf("%s: %w", modelDir, err)
 		}
 		o.Chat = func(msgs []data.Message) ([]data.Segment, error) { return tmpl.Segments(msgs, vars) }
 	}
 	return data.LoadFile(path, enc, o)
+}
+
+// truncation names the data.Options.Truncation t ("" is right).
+func truncation(t string) string {
+	if t == "" {
+		return data.TruncateRight
+	}
+	return t
 }

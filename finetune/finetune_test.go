@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,6 +56,7 @@ func TestResumeIsBitIdentical(t *testing.T) {
 	}
 	// Pretend the run died after the checkpoint: drop its later output.
 	os.Remove(filepath.Join(part, "adapter_model.safetensors"))
+	os.RemoveAll(runlog.CheckpointDir(part, 6))
 	if step, _ := runlog.LatestCheckpoint(part); step != 4 {
 		t.Fatalf("latest checkpoint %d, want 4", step)
 	}
@@ -271,6 +274,7 @@ func TestCorruptCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	c2, c4 := runlog.CheckpointDir(out, 2), runlog.CheckpointDir(out, 4)
+	os.RemoveAll(runlog.CheckpointDir(out, 6)) // as if the run died before its last step
 	optim := filepath.Join(c4, "optimizer.safetensors")
 	good, _ := os.ReadFile(optim)
 	// The same tensors, each a value short: shapes that do not fit the run.
@@ -383,9 +387,10 @@ func TestResumeCleansKilledWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, _ := os.ReadFile(filepath.Join(out, "adapter_model.safetensors"))
-	c4 := runlog.CheckpointDir(out, 4)
+	c4, c6 := runlog.CheckpointDir(out, 4), runlog.CheckpointDir(out, 6)
+	os.RemoveAll(c6)
 	os.Rename(c4, c4+".old")
-	os.Mkdir(runlog.CheckpointDir(out, 6)+".tmp", 0o755)
+	os.Mkdir(c6+".tmp", 0o755)
 	os.WriteFile(filepath.Join(out, ".adapter_model.safetensors.tmp-123"), []byte("half"), 0o644)
 	o.Resume = true
 	var log bytes.Buffer
@@ -456,4 +461,162 @@ func (c *cancelAfter) Write(p []byte) (int, error) {
 		c.cancel()
 	}
 	return len(p), nil
+}
+
+// TestDataWarningAndTruncation trains on lines with keys golora ignores and
+// an over-long one: one warning per file, the count printed and in run.json.
+func TestDataWarningAndTruncation(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "train.jsonl")
+	lines := `{"input_ids": [1, 2, 3], "id": 1}` + "\n" + `{"input_ids": [4, 5, 6], "id": 2, "source": "x"}` + "\n" +
+		`{"input_ids": [1, 2, 3, 4, 5, 6, 7, 8]}` + "\n"
+	if err := os.WriteFile(path, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		trunc              string
+		truncated, dropped int
+		examples           int
+		printed            string
+	}{
+		{"left", 1, 0, 3, "1 training example truncated (left), 0 training examples dropped"},
+		{"drop", 0, 1, 2, "0 training examples truncated (drop), 1 training example dropped"},
+	} {
+		o := refOptions(path, filepath.Join(dir, tc.trunc), 1, 1)
+		o.Steps, o.MaxSeqLen, o.Truncation = 1, 4, tc.trunc
+		var log strings.Builder
+		if _, err := Execute(o, &log); err != nil {
+			t.Fatal(err)
+		}
+		warn := `warning: ` + path + `: ignoring keys "id", "source" on 2 lines (--strict-data refuses them)`
+		if n := strings.Count(log.String(), "ignoring keys"); n != 1 || !strings.Contains(log.String(), warn) {
+			t.Errorf("%s: want one %q in the log, got:\n%s", tc.trunc, warn, log.String())
+		}
+		if !strings.Contains(log.String(), tc.printed) {
+			t.Errorf("%s: log lacks %q:\n%s", tc.trunc, tc.printed, log.String())
+		}
+		ri, err := runlog.ReadRunInfo(filepath.Join(o.Out, "run.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ri.TrainTruncated != tc.truncated || ri.TrainDropped != tc.dropped || ri.TrainExamples != tc.examples || ri.Options.Truncation != tc.trunc {
+			t.Errorf("%s: run.json %+v", tc.trunc, ri)
+		}
+	}
+	o := refOptions(path, filepath.Join(dir, "strict"), 1, 1)
+	o.StrictData = true
+	if _, err := Execute(o, nil); err == nil || !strings.Contains(err.Error(), path+`:1: unknown key "id"`) {
+		t.Errorf("--strict-data: %v", err)
+	}
+}
+
+// TestBestAdapterAndSaveTotalLimit: with --eval-every OUT/best holds the
+// weights of the lowest validation loss (those of that step's checkpoint),
+// --load-best makes them the final adapter, and --save-total-limit keeps
+// the newest checkpoints, the last step's among them.
+func TestBestAdapterAndSaveTotalLimit(t *testing.T) {
+	data := testref.Load(t).WriteIDs(t)
+	o := refOptions(data, t.TempDir(), 1, 1)
+	o.Valid, o.EvalEvery, o.SaveEvery, o.LoadBest = data, 1, 1, true
+	o.LR, o.Steps, o.Warmup, o.Schedule = 0.3, 7, 0, "constant" // the validation loss rises at step 7
+	var log bytes.Buffer
+	if _, err := Execute(o, &log); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := runlog.ReadMetrics(filepath.Join(o.Out, runlog.MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	best := 0
+	for i, m := range ms {
+		if *m.ValidLoss < *ms[best].ValidLoss {
+			best = i
+		}
+	}
+	bestStep := ms[best].Step
+	if bestStep == len(ms) {
+		t.Fatalf("the last step is the best: the test needs a run whose validation loss rises")
+	}
+	ri, err := runlog.ReadRunInfo(filepath.Join(o.Out, "run.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ri.BestStep != bestStep || ri.BestValidLoss != *ms[best].ValidLoss {
+		t.Errorf("run.json best step %d loss %v, metrics say %d %v", ri.BestStep, ri.BestValidLoss, bestStep, *ms[best].ValidLoss)
+	}
+	weights := func(dir string) []byte {
+		b, err := os.ReadFile(filepath.Join(dir, "adapter_model.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	want := weights(runlog.CheckpointDir(o.Out, bestStep))
+	if !bytes.Equal(weights(filepath.Join(o.Out, runlog.BestDir)), want) {
+		t.Errorf("best/ differs from checkpoint-%d", bestStep)
+	}
+	if !bytes.Equal(weights(o.Out), want) {
+		t.Errorf("--load-best: the final adapter is not best/'s")
+	}
+	if !strings.Contains(log.String(), fmt.Sprintf("the best by validation loss, step %d", bestStep)) {
+		t.Errorf("log: %s", log.String())
+	}
+	if steps, _ := runlog.Checkpoints(o.Out); len(steps) != 7 {
+		t.Errorf("checkpoints %v, want one per step", steps)
+	}
+	if tmp, _ := runlog.Temporaries(o.Out); len(tmp) != 0 {
+		t.Errorf("left: %v", tmp)
+	}
+
+	o.Out, o.SaveTotalLimit, o.LoadBest = t.TempDir(), 3, false
+	if _, err := Execute(o, nil); err != nil {
+		t.Fatal(err)
+	}
+	if steps, _ := runlog.Checkpoints(o.Out); !slices.Equal(steps, []int{5, 6, 7}) {
+		t.Errorf("--save-total-limit 3: checkpoints %v, want [5 6 7]", steps)
+	}
+	if bytes.Equal(weights(o.Out), want) || !bytes.Equal(weights(filepath.Join(o.Out, runlog.BestDir)), want) {
+		t.Errorf("without --load-best the final adapter is the last step's, best/ the best's")
+	}
+}
+
+// TestEarlyStopping: with the learning rate 0 the validation loss never
+// falls below the first evaluation's; patience 2 ends the run after the
+// third evaluation, with its checkpoint written.
+func TestEarlyStopping(t *testing.T) {
+	data := testref.Load(t).WriteIDs(t)
+	o := refOptions(data, t.TempDir(), 1, 1)
+	o.Valid, o.EvalEvery, o.SaveEvery, o.EarlyStoppingPatience = data, 1, 2, 2
+	o.LR, o.Warmup = 0, 0
+	var log bytes.Buffer
+	if _, err := Execute(o, &log); err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := runlog.ReadMetrics(filepath.Join(o.Out, runlog.MetricsFile))
+	steps, _ := runlog.Checkpoints(o.Out)
+	ri, _ := runlog.ReadRunInfo(filepath.Join(o.Out, "run.json"))
+	if len(ms) != 3 || !slices.Equal(steps, []int{2, 3}) || ri.EarlyStop != 3 || ri.Status != "done" ||
+		!strings.Contains(log.String(), "early stopping after step 3: no lower validation loss in 2 evaluations") {
+		t.Errorf("%d steps, checkpoints %v, run.json early_stop %d status %s; log:\n%s", len(ms), steps, ri.EarlyStop, ri.Status, log.String())
+	}
+	o.Valid = ""
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "need --valid and --eval-every") {
+		t.Errorf("patience without validation: %v", err)
+	}
+}
+
+func TestLoopConfigAliases(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte("save_total_limit: 2\nload_best_model_at_end: true\nearly_stopping_patience: 3\ntruncation: left\nstrict-data: true\n"), 0o644)
+	o := Defaults()
+	if err := o.LoadConfigFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if o.SaveTotalLimit != 2 || !o.LoadBest || o.EarlyStoppingPatience != 3 || o.Truncation != "left" || !o.StrictData {
+		t.Errorf("options %+v", o)
+	}
+	o.Model, o.Data, o.Out, o.Steps, o.Valid, o.EvalEvery, o.Truncation = "m", "d", "o", 1, "v", 1, "middle"
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), `--truncation: unknown truncation "middle"`) {
+		t.Errorf("bad truncation: %v", err)
+	}
 }

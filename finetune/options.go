@@ -3,6 +3,7 @@ package finetune
 import (
 	"fmt"
 
+	"github.com/golora/golora/data"
 	"github.com/golora/golora/internal/cfgfile"
 	"github.com/golora/golora/quant"
 	"github.com/golora/golora/train"
@@ -40,13 +41,25 @@ type Options struct {
 	RSLoRA  bool     `json:"rslora"`
 	Init    string   `json:"init"` // default or gaussian
 
-	MaxSeqLen     int  `json:"max-seq-len"`
+	MaxSeqLen int `json:"max-seq-len"`
+	// Truncation cuts examples longer than MaxSeqLen: "right" keeps their
+	// first tokens, "left" their last, "drop" leaves them out
+	// (data.Options.Truncation).
+	Truncation string `json:"truncation"`
+	// StrictData refuses data lines with keys golora does not use instead
+	// of ignoring them with a warning.
+	StrictData    bool `json:"strict-data"`
 	TrainOnPrompt bool `json:"train-on-prompt"`
 	Threads       int  `json:"threads"` // 0: $GOLORA_THREADS or every core
 	// Force trains even when the predicted peak memory exceeds the memory
 	// available.
 	Force     bool `json:"force"`
 	NormEvery int  `json:"norm-every"` // record ‖s·B·A‖ per module every N steps (0: about 100 times a run)
+	// SaveTotalLimit, when > 0, keeps only the newest N checkpoints.
+	SaveTotalLimit int `json:"save-total-limit"`
+	// LoadBest makes OUT/best (the weights of the evaluation with the
+	// lowest validation loss) the final adapter.
+	LoadBest bool `json:"load-best"`
 }
 
 // Defaults are PEFT's and the Hugging Face Trainer's defaults where they
@@ -56,7 +69,7 @@ func Defaults() Options {
 	return Options{
 		Config: train.Defaults(),
 		Rank:   8, Alpha: 16, Init: "default",
-		MaxSeqLen: 512, DoubleQuant: true,
+		MaxSeqLen: 512, Truncation: data.TruncateRight, DoubleQuant: true,
 	}
 }
 
@@ -92,6 +105,15 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("max-seq-len must be at least 2")
 	case o.NormEvery < 0:
 		return fmt.Errorf("norm-every must not be negative")
+	}
+	switch {
+	case o.SaveTotalLimit < 0:
+		return fmt.Errorf("save-total-limit must not be negative")
+	case (o.LoadBest || o.EarlyStoppingPatience > 0) && (o.Valid == "" || o.EvalEvery == 0):
+		return fmt.Errorf("load-best and early-stopping-patience compare validation losses: they need --valid and --eval-every")
+	}
+	if err := data.CheckTruncation(o.Truncation); err != nil {
+		return fmt.Errorf("--truncation: %w", err)
 	}
 	if o.Quantize != "" {
 		if _, err := quant.ParseType(o.Quantize); err != nil {
@@ -132,4 +154,7 @@ var ConfigAliases = map[string]cfgfile.Alias{
 	"output_dir":                  {Key: "out"},
 	"save_steps":                  {Key: "save-every"},
 	"eval_steps":                  {Key: "eval-every"},
+	"save_total_limit":            {Key: "save-total-limit"},
+	"load_best_model_at_end":      {Key: "load-best"},
+	"early_stopping_patience":     {Key: "early-stopping-patience"},
 }

@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/golora/golora/data"
+	"github.com/golora/golora/internal/atomicfile"
 	"github.com/golora/golora/internal/rss"
 	"github.com/golora/golora/lora"
 	"github.com/golora/golora/runlog"
@@ -22,7 +24,11 @@ import (
 //	OUT/metrics.jsonl  every step's metric
 //	OUT/norms.jsonl    ‖s·B·A‖_F of every module, every NormEvery steps
 //	OUT/run.json       the run's settings, sizes and resources (runlog.RunInfo)
-//	OUT/checkpoint-N/  every SaveEvery steps (train.Run.SaveCheckpoint)
+//	OUT/checkpoint-N/  every SaveEvery steps and after the last
+//	                   (train.Run.SaveCheckpoint), the newest
+//	                   SaveTotalLimit of them kept
+//	OUT/best/          with EvalEvery, the weights of the evaluation with
+//	                   the lowest validation loss so far
 type Recorder struct {
 	out     string
 	every   int
@@ -33,6 +39,16 @@ type Recorder struct {
 	t0      time.Time
 	stepSec float64 // time spent in optimizer steps (excluding validation)
 	saved   int     // step of the newest checkpoint (0: none)
+	limit   int     // checkpoints kept (0: all)
+	evals   bool    // evaluations during training: keep OUT/best
+}
+
+// noteData records in run.json how many examples of the training and
+// validation data were truncated or dropped.
+func (rec *Recorder) noteData(tr, va data.Stats) error {
+	rec.info.TrainTruncated, rec.info.TrainDropped = tr.Truncated, tr.Dropped
+	rec.info.ValidTruncated, rec.info.ValidDropped = va.Truncated, va.Dropped
+	return runlog.WriteRunInfo(rec.out, &rec.info)
 }
 
 // DefaultNormEvery is the interval NewRecorder uses for NormEvery ≤ 0:
@@ -52,7 +68,8 @@ func NewRecorder(r *train.Run, s runlog.Settings, start int, log io.Writer) (*Re
 	if every <= 0 {
 		every = DefaultNormEvery(r.TotalSteps())
 	}
-	rec := &Recorder{out: s.Out, every: every, t0: time.Now(), saved: start}
+	rec := &Recorder{out: s.Out, every: every, t0: time.Now(), saved: start, limit: s.SaveTotalLimit,
+		evals: s.EvalEvery > 0 && len(r.Valid) > 0}
 	abs := s.Model
 	if abs != "" {
 		if a, err := filepath.Abs(abs); err == nil {
@@ -97,8 +114,56 @@ func NewRecorder(r *train.Run, s runlog.Settings, start int, log io.Writer) (*Re
 		}
 		return nil, err
 	}
+	if rec.evals && start > 0 {
+		// The best of the steps before start, which OUT/best holds.
+		ms, err := runlog.ReadMetrics(filepath.Join(rec.out, runlog.MetricsFile))
+		if err != nil {
+			rec.metrics.Close()
+			if rec.norms != nil {
+				rec.norms.Close()
+			}
+			return nil, err
+		}
+		for _, m := range ms {
+			rec.noteEval(m)
+		}
+	}
 	rec.prog = NewProgress(log, r.TotalSteps(), start)
 	return rec, nil
+}
+
+// noteEval records m's validation loss when it is the lowest so far and
+// reports whether it is.
+func (rec *Recorder) noteEval(m runlog.Metric) bool {
+	if m.ValidLoss == nil || (rec.info.BestStep > 0 && !(*m.ValidLoss < rec.info.BestValidLoss)) {
+		return false
+	}
+	rec.info.BestStep, rec.info.BestValidLoss = m.Step, *m.ValidLoss
+	return true
+}
+
+// loadBest makes OUT/best the final weights in OUT, copying its files
+// (each atomically).
+func (rec *Recorder) loadBest(log io.Writer) error {
+	if rec.info.BestStep == 0 {
+		return nil
+	}
+	best := filepath.Join(rec.out, runlog.BestDir)
+	entries, err := os.ReadDir(best)
+	if err != nil {
+		return fmt.Errorf("load-best: %w", err)
+	}
+	for _, e := range entries {
+		raw, err := os.ReadFile(filepath.Join(best, e.Name()))
+		if err != nil {
+			return fmt.Errorf("load-best: %w", err)
+		}
+		if err := atomicfile.WriteFile(filepath.Join(rec.out, e.Name()), raw); err != nil {
+			return fmt.Errorf("load-best: %w", err)
+		}
+	}
+	fmt.Fprintf(log, "final weights: the best by validation loss, step %d (%.4f)\n", rec.info.BestStep, rec.info.BestValidLoss)
+	return nil
 }
 
 // Step records the metric of a finished optimizer step (train.Sink).
@@ -106,6 +171,12 @@ func (rec *Recorder) Step(r *train.Run, m runlog.Metric) error {
 	rec.info.Tokens += m.Tokens
 	if m.TokensPerSec > 0 {
 		rec.stepSec += float64(m.Tokens) / m.TokensPerSec
+	}
+	// best/ first: metrics.jsonl never names a best that best/ lacks.
+	if rec.evals && rec.noteEval(m) {
+		if err := r.SaveWeightsAtomically(filepath.Join(rec.out, runlog.BestDir)); err != nil {
+			return err
+		}
 	}
 	if err := rec.metrics.Write(m); err != nil {
 		return err
@@ -117,12 +188,26 @@ func (rec *Recorder) Step(r *train.Run, m runlog.Metric) error {
 	return nil
 }
 
-// Checkpoint writes OUT/checkpoint-<step> (train.Sink).
+// Checkpoint writes OUT/checkpoint-<step> (train.Sink) and removes the
+// oldest checkpoints beyond the newest SaveTotalLimit.
 func (rec *Recorder) Checkpoint(r *train.Run, step int) error {
 	if err := r.SaveCheckpoint(runlog.CheckpointDir(rec.out, step)); err != nil {
 		return err
 	}
 	rec.saved = step
+	if rec.limit == 0 {
+		return nil
+	}
+	steps, err := runlog.Checkpoints(rec.out)
+	if err != nil {
+		return err
+	}
+	for len(steps) > rec.limit {
+		if err := os.RemoveAll(runlog.CheckpointDir(rec.out, steps[0])); err != nil {
+			return err
+		}
+		steps = steps[1:]
+	}
 	return nil
 }
 

@@ -36,7 +36,7 @@ func recordedRun(t *testing.T, out string, steps, every, saveEvery int, resume b
 		t.Fatal(err)
 	}
 	defer m.Close()
-	exs, err := data.LoadFile(o.Data, noTokenizer{o.Model}, data.Options{MaxSeqLen: 512})
+	exs, _, err := data.LoadFile(o.Data, noTokenizer{o.Model}, data.Options{MaxSeqLen: 512})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +126,7 @@ func TestRecorderResumeKeepsEarlierNorms(t *testing.T) {
 	out := t.TempDir()
 	recordedRun(t, out, 4, 1, 2, false)
 	// Pretend the run died after checkpoint 2 with lines for steps 3, 4 written.
+	os.RemoveAll(runlog.CheckpointDir(out, 4))
 	ri := recordedRun(t, out, 4, 1, 2, true)
 	norms, _ := runlog.ReadNorms(filepath.Join(out, runlog.NormsFile))
 	var steps []int

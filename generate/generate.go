@@ -1,6 +1,7 @@
 // Package generate samples continuations from a model: greedy at
 // temperature 0, else softmax sampling with temperature, top-k, top-p
-// (nucleus) and min-p filtering, stopping at end-of-sequence tokens.
+// (nucleus) and min-p filtering, after an optional repetition penalty,
+// stopping at end-of-sequence tokens.
 package generate
 
 import (
@@ -23,6 +24,11 @@ type Options struct {
 	MinP        float64 // keep tokens with p ≥ MinP·p_max; 0: all
 	Seed        uint64
 	Stop        []int // token ids that end generation (not emitted)
+	// RepetitionPenalty θ (Generate only; 0 or 1: none) penalises every
+	// token of the prompt and the output so far, as transformers'
+	// RepetitionPenaltyLogitsProcessor: its logit l becomes l/θ when
+	// positive, l·θ when negative (Penalize).
+	RepetitionPenalty float64
 }
 
 // Generate extends prompt by up to o.MaxTokens tokens, calling emit (when
@@ -49,9 +55,29 @@ func Generate(m *model.Model, prompt []int, maxLen int, o Options, emit func(id 
 	rng := NewRNG(o.Seed)
 	probs := make([]float64, V)
 	order := make([]int, V)
+	// seen marks the tokens of prompt and output; uniq lists them once.
+	penalize := o.RepetitionPenalty > 0 && o.RepetitionPenalty != 1
+	var seen []bool
+	var uniq []int
+	note := func(id int) {
+		if penalize && id >= 0 && id < V && !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, id)
+		}
+	}
+	if penalize {
+		seen = make([]bool, V)
+		for _, id := range prompt {
+			note(id)
+		}
+	}
 	var out []int
 	for n := len(prompt); n < total; n++ {
+		if penalize {
+			Penalize(logits, uniq, o.RepetitionPenalty)
+		}
 		next := Pick(logits, o, rng, probs, order)
+		note(next)
 		if stops(next, o.Stop) {
 			break
 		}
@@ -88,6 +114,19 @@ func StopIDs(m *model.Model, tok *tokenizer.Tokenizer) []int {
 	return stop
 }
 
+// Penalize applies transformers' RepetitionPenaltyLogitsProcessor with
+// penalty θ to the logits of the tokens ids (each listed once): l/θ where
+// l > 0, l·θ where l < 0.
+func Penalize(logits []float32, ids []int, penalty float64) {
+	for _, id := range ids {
+		if l := logits[id]; l > 0 {
+			logits[id] = float32(float64(l) / penalty)
+		} else {
+			logits[id] = float32(float64(l) * penalty)
+		}
+	}
+}
+
 func stops(id int, stop []int) bool {
 	for _, s := range stop {
 		if id == s {
@@ -112,11 +151,30 @@ func Pick(logits []float32, o Options, rng *rand.Rand, probs []float64, order []
 		}
 		return best
 	}
+	n, z := weights(logits, o, probs, order)
+	u := rng.Float64() * z
+	last := order[0]
+	for _, id := range order[:n] {
+		if probs[id] == 0 { // filtered out by MinP
+			continue
+		}
+		last = id
+		u -= probs[id]
+		if u <= 0 {
+			return id
+		}
+	}
+	return last
+}
+
+// weights leaves in probs the unnormalised probabilities Pick samples
+// from at a temperature > 0 and returns the candidates, order[:n] (0 in
+// probs where MinP filtered them), and the sum z of their probabilities.
+func weights(logits []float32, o Options, probs []float64, order []int) (n int, z float64) {
 	mx := math.Inf(-1)
 	for _, v := range logits {
 		mx = math.Max(mx, float64(v))
 	}
-	var z float64
 	for i, v := range logits {
 		probs[i] = math.Exp((float64(v) - mx) / o.Temperature)
 		if probs[i] < o.MinP { // p_max is exp(0) = 1 before normalisation
@@ -125,7 +183,7 @@ func Pick(logits []float32, o Options, rng *rand.Rand, probs []float64, order []
 		z += probs[i]
 		order[i] = i
 	}
-	n := len(logits)
+	n = len(logits)
 	if (o.TopK > 0 && o.TopK < n) || (o.TopP > 0 && o.TopP < 1) {
 		sort.Slice(order, func(a, b int) bool { return probs[order[a]] > probs[order[b]] })
 		if o.TopK > 0 && o.TopK < n {
@@ -146,17 +204,5 @@ func Pick(logits []float32, o Options, rng *rand.Rand, probs []float64, order []
 			z += probs[id]
 		}
 	}
-	u := rng.Float64() * z
-	last := order[0]
-	for _, id := range order[:n] {
-		if probs[id] == 0 { // filtered out by MinP
-			continue
-		}
-		last = id
-		u -= probs[id]
-		if u <= 0 {
-			return id
-		}
-	}
-	return last
+	return n, z
 }

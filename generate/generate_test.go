@@ -114,3 +114,84 @@ func BenchmarkGenerate(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "tokens/s")
 }
+
+// TestMinPDistribution: the probabilities Pick samples from under min-p,
+// against values computed by hand (softmax of l/T over the tokens with
+// exp((l − max)/T) ≥ min-p, renormalised).
+func TestMinPDistribution(t *testing.T) {
+	logits := []float32{2, 1, 0, -1}
+	for _, tc := range []struct {
+		temp, minP float64
+		want       []float64
+	}{
+		// e^-1 = 0.368 ≥ 0.3 > e^-2: tokens 0 and 1.
+		{1, 0.3, []float64{0.7310585786300049, 0.2689414213699951, 0, 0}},
+		// At T = 2 e^-1 = 0.368 ≥ 0.3 > e^-1.5: tokens 0, 1 and 2.
+		{2, 0.3, []float64{0.506480391055654, 0.3071958857184984, 0.1863237232258476, 0}},
+	} {
+		probs, order := make([]float64, 4), make([]int, 4)
+		n, z := weights(logits, Options{Temperature: tc.temp, MinP: tc.minP}, probs, order)
+		got := make([]float64, 4)
+		for _, id := range order[:n] {
+			got[id] = probs[id] / z
+		}
+		for i := range got {
+			if math.Abs(got[i]-tc.want[i]) > 1e-12 {
+				t.Errorf("T %v min-p %v: p = %v, want %v", tc.temp, tc.minP, got, tc.want)
+				break
+			}
+		}
+	}
+}
+
+// TestRepetitionPenalty: Penalize as transformers' processor (positive
+// logits divided, negative multiplied, each listed token once), and
+// Generate applies it to the prompt's and the output's tokens: greedy
+// with a penalty picks, at every step, the argmax of the full forward
+// pass's logits so penalised.
+func TestRepetitionPenalty(t *testing.T) {
+	logits := []float32{2, -1, 0.5, -3, 1}
+	Penalize(logits, []int{0, 1, 3}, 2)
+	if want := []float32{1, -2, 0.5, -6, 1}; !slices.Equal(logits, want) {
+		t.Errorf("penalised %v, want %v", logits, want)
+	}
+	cfg, err := model.ParseConfig([]byte(`{"architectures":["Qwen2ForCausalLM"],"vocab_size":23,"hidden_size":16,
+		"intermediate_size":24,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2}`), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := model.NewRandom(cfg, 0.5, 3)
+	prompt := []int{1, 2, 3, 2}
+	const theta = 3
+	got, err := Generate(m, prompt, 64, Options{MaxTokens: 10, RepetitionPenalty: theta}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := Generate(m, prompt, 64, Options{MaxTokens: 10}, nil)
+	if slices.Equal(got, plain) {
+		t.Fatalf("the penalty changed nothing: %v", got)
+	}
+	seq := slices.Clone(prompt)
+	for i, id := range got {
+		s := m.NewState(1, len(seq), false)
+		if err := m.Forward(s, seq); err != nil {
+			t.Fatal(err)
+		}
+		row := s.Logits[(len(seq)-1)*cfg.VocabSize:]
+		seen := map[int]bool{}
+		for _, tok := range seq {
+			if !seen[tok] {
+				seen[tok] = true
+				if row[tok] > 0 {
+					row[tok] /= theta
+				} else {
+					row[tok] *= theta
+				}
+			}
+		}
+		if want := Pick(row, Options{}, nil, nil, nil); id != want {
+			t.Fatalf("step %d: %d, want %d", i, id, want)
+		}
+		seq = append(seq, id)
+	}
+}

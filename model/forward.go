@@ -42,8 +42,10 @@ type State struct {
 	scores, dsc [][]float32 // per chunk (T,T): one head's attention probabilities and their gradient
 	dwPart      [][]float32 // per chunk (max(C, D), or 2C for LayerNorm): partial norm-weight (and bias) gradients
 	threads     int
-	lossSum     []float64 // per chunk: summed loss and target count
+	lossSum     []float64 // per chunk: summed loss, target count and argmax hits
 	lossCount   []int
+	lossCorrect []int
+	correct     int                  // of the last Loss (Correct)
 	cos, sin    []float32            // (T,D/2)
 	lora        map[*LoRA]*loraCache // each adapter's entry of loraBufs
 	loraBufs    []loraCache
@@ -674,8 +676,11 @@ const HeadChunk = 256
 // lnf·Wᵀ, dlogits = (softmax − onehot)/norm, d lnf = dlogits·W and
 // dW += dlogitsᵀ·lnf. A loss state (NewLossState) computes the logits in
 // the same chunks, for the loss alone. On an inference state it reads
-// s.Logits (and with norm > 0 overwrites them by their gradient).
+// s.Logits (and with norm > 0 overwrites them by their gradient). Along
+// the way it counts the targets whose logit is the row's argmax
+// (s.Correct).
 func (m *Model) Loss(s *State, labels []int, norm float32) (sum float64, count int, err error) {
+	s.correct = 0
 	if len(labels) != s.N {
 		return 0, 0, fmt.Errorf("loss: %d labels for a state of %d×%d", len(labels), s.B, s.T)
 	}
@@ -723,9 +728,15 @@ func (s *State) crossEntropy(logits []float32, r0, r1 int, labels []int, V int, 
 	for c := 0; c < chunks; c++ {
 		sum += s.lossSum[c]
 		count += s.lossCount[c]
+		s.correct += s.lossCorrect[c]
 	}
 	return sum, count
 }
+
+// Correct is how many targets of the last Loss have their label as the
+// argmax of the logits (the first largest, as torch.argmax): Σ correct /
+// count is Hugging Face TRL's mean_token_accuracy.
+func (s *State) Correct() int { return s.correct }
 
 // Backward propagates the gradient Loss (with norm > 0) left at the output
 // head through the model, adding into the Grad of every trainable

@@ -181,11 +181,11 @@ func TestCrossEntropyGrad(t *testing.T) {
 	const norm = 3
 	loss := func() float64 {
 		copy(work, logits)
-		s, _ := crossEntropy(work, 0, labels, 0, N, T, V, 0)
+		s, _, _ := crossEntropy(work, 0, labels, 0, N, T, V, 0)
 		return s / norm
 	}
 	copy(work, logits)
-	_, count := crossEntropy(work, 0, labels, 0, N, T, V, norm)
+	_, count, _ := crossEntropy(work, 0, labels, 0, N, T, V, norm)
 	if count != 4 { // labels[t+1] for t = 0, 2 of the first sequence, t = 0, 1 of the second
 		t.Fatalf("count %d, want 4", count)
 	}

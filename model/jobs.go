@@ -120,6 +120,6 @@ func (j *job) RunPart(c int) {
 		I, lc := j.width, j.lc
 		geluBackward(s.dup[lo*I:hi*I], s.dh[lo*I:hi*I], lc.up[lo*I:hi*I])
 	case jobLoss:
-		s.lossSum[c], s.lossCount[c] = crossEntropy(j.a, j.r0, j.labels, j.r0+lo, j.r0+hi, s.T, j.width, j.norm)
+		s.lossSum[c], s.lossCount[c], s.lossCorrect[c] = crossEntropy(j.a, j.r0, j.labels, j.r0+lo, j.r0+hi, s.T, j.width, j.norm)
 	}
 }

@@ -2,6 +2,7 @@ package model
 
 import (
 	"math"
+	"slices"
 
 	"github.com/golora/golora/tensor"
 )
@@ -134,12 +135,14 @@ const IgnoreIndex = -100
 // crossEntropy computes the causal-LM loss of Hugging Face: position t of
 // each sequence predicts labels[t+1]; the last position and labels equal to
 // IgnoreIndex have no target. It returns the summed loss over targets (in
-// float64) and their count, and overwrites logits (N,V) with
+// float64), their count and how many of them are the row's argmax (the
+// first index of the largest logit, as torch.argmax), and overwrites
+// logits (N,V) with
 // d(Σ loss / norm)/d logits = (softmax − onehot)/norm (0 on rows without a
 // target); with norm = 0 the rows with a target are left holding
 // exp(logit − row max). Only rows [lo, hi)
 // are visited; logits holds rows from row0 on.
-func crossEntropy(logits []float32, row0 int, labels []int, lo, hi, T, V int, norm float32) (sum float64, count int) {
+func crossEntropy(logits []float32, row0 int, labels []int, lo, hi, T, V int, norm float32) (sum float64, count, correct int) {
 	for n := lo; n < hi; n++ {
 		row := logits[(n-row0)*V : (n-row0+1)*V]
 		target := IgnoreIndex
@@ -154,6 +157,9 @@ func crossEntropy(logits []float32, row0 int, labels []int, lo, hi, T, V int, no
 		}
 		vt := row[target]
 		mx := tensor.MaxF32(row)
+		if vt == mx && slices.Index(row[:target], mx) < 0 {
+			correct++
+		}
 		z := tensor.ExpShift(row, row, mx) // row is now exp(v − max)
 		sum += float64(mx) + math.Log(z) - float64(vt)
 		count++
@@ -162,7 +168,7 @@ func crossEntropy(logits []float32, row0 int, labels []int, lo, hi, T, V int, no
 			row[target] -= 1 / norm
 		}
 	}
-	return sum, count
+	return sum, count, correct
 }
 
 // layernormForward: out = w ⊙ (x − mean)·rstd + b, row by row, with mean

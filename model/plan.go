@@ -150,6 +150,7 @@ func (c *Config) layout(s *State, p StatePlan, a *planner) {
 	}
 	s.threads = min(max(p.Threads, 1), maxChunks)
 	s.lossSum, s.lossCount = newBuf[float64](a, "lossSum", s.threads), newBuf[int](a, "lossCount", s.threads)
+	s.lossCorrect = newBuf[int](a, "lossCorrect", s.threads)
 	for i := 0; i < s.threads; i++ {
 		s.scores = append(s.scores, f(fmt.Sprintf("scores.%d", i), T*T))
 		if train {

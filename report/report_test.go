@@ -71,11 +71,11 @@ func recordedTrain(t *testing.T, o finetune.Options) {
 	defer m.Close()
 	enc, _ := finetune.LoadEncoder(o.Model)
 	dopt := data.Options{MaxSeqLen: o.MaxSeqLen, VocabSize: m.Cfg.VocabSize}
-	tr, err := finetune.LoadData(o.Model, enc, o.Data, dopt)
+	tr, _, err := finetune.LoadData(o.Model, enc, o.Data, dopt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	va, err := finetune.LoadData(o.Model, enc, o.Valid, dopt)
+	va, _, err := finetune.LoadData(o.Model, enc, o.Valid, dopt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func TestReportWithoutRecorder(t *testing.T) {
 	}
 	// ... and one written before train.Config was split from the command's
 	// options held all of them, as run.json does.
-	for _, step := range []int{4, 8} {
+	for _, step := range []int{4, 8, 12} {
 		path := filepath.Join(runlog.CheckpointDir(o.Out, step), runlog.TrainerStateFile)
 		raw, err := os.ReadFile(path)
 		if err != nil {

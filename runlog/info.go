@@ -42,6 +42,8 @@ type Settings struct {
 	BatchSize      int     `json:"batch-size"`
 	GradAccum      int     `json:"grad-accum"`
 	MaxSeqLen      int     `json:"max-seq-len"`
+	Truncation     string  `json:"truncation,omitempty"`
+	StrictData     bool    `json:"strict-data,omitempty"`
 	GradCheckpoint bool    `json:"grad-checkpoint"`
 	WeightDecay    float64 `json:"weight-decay"`
 	Beta1          float64 `json:"beta1"`
@@ -51,6 +53,9 @@ type Settings struct {
 	Seed           uint64  `json:"seed"`
 	Threads        int     `json:"threads"`
 	SaveEvery      int     `json:"save-every"`
+	SaveTotalLimit int     `json:"save-total-limit,omitempty"`
+	LoadBest       bool    `json:"load-best,omitempty"`
+	Patience       int     `json:"early-stopping-patience,omitempty"`
 	EvalEvery      int     `json:"eval-every"`
 	NormEvery      int     `json:"norm-every"`
 	TrainOnPrompt  bool    `json:"train-on-prompt"`
@@ -71,6 +76,13 @@ type RunInfo struct {
 	SeqLen          int     `json:"seq_len"` // padded tokens per sequence
 	TrainExamples   int     `json:"train_examples"`
 	ValidExamples   int     `json:"valid_examples"`
+	TrainTruncated  int     `json:"train_truncated,omitempty"` // examples longer than max-seq-len, cut (Settings.Truncation)
+	TrainDropped    int     `json:"train_dropped,omitempty"`   // … left out
+	ValidTruncated  int     `json:"valid_truncated,omitempty"`
+	ValidDropped    int     `json:"valid_dropped,omitempty"`
+	BestStep        int     `json:"best_step,omitempty"` // the evaluation whose weights OUT/best holds
+	BestValidLoss   float64 `json:"best_valid_loss,omitempty"`
+	EarlyStop       int     `json:"early_stop,omitempty"` // the step training stopped after for lack of improvement
 	TrainableParams int     `json:"trainable_params"`
 	BaseParams      int     `json:"base_params"`
 	AdapterParams   int     `json:"adapter_params"`

@@ -41,6 +41,7 @@ type Metric struct {
 	Step         int      `json:"step"`
 	Epoch        float64  `json:"epoch"`
 	Loss         float64  `json:"loss"`
+	Accuracy     float64  `json:"mean_token_accuracy"` // targets whose label is the logits' argmax, as a fraction
 	LR           float64  `json:"lr"`
 	GradNorm     float64  `json:"grad_norm"`
 	Tokens       int      `json:"tokens"`
@@ -156,6 +157,10 @@ func read[T any](path string) ([]T, error) {
 	return out, sc.Err()
 }
 
+// BestDir (OUT/best) holds the adapter of the evaluation with the lowest
+// validation loss so far.
+const BestDir = "best"
+
 // CheckpointDir is the directory of the checkpoint after step.
 func CheckpointDir(out string, step int) string {
 	return filepath.Join(out, fmt.Sprintf("checkpoint-%d", step))
@@ -195,8 +200,8 @@ func Checkpoints(out string) ([]int, error) {
 }
 
 // Temporaries lists what interrupted writes leave at the top of a run
-// directory: checkpoint-N.tmp and checkpoint-N.old directories (package
-// train) and .NAME.tmp-* files (package atomicfile).
+// directory: checkpoint-N.tmp, checkpoint-N.old, best.tmp and best.old
+// directories (package train) and .NAME.tmp-* files (package atomicfile).
 func Temporaries(out string) ([]string, error) {
 	entries, err := os.ReadDir(out)
 	if err != nil {
@@ -208,7 +213,7 @@ func Temporaries(out string) ([]string, error) {
 	var tmp []string
 	for _, e := range entries {
 		n := e.Name()
-		if strings.HasPrefix(n, "checkpoint-") && (strings.HasSuffix(n, ".tmp") || strings.HasSuffix(n, ".old")) ||
+		if (strings.HasPrefix(n, "checkpoint-") || n == BestDir+".tmp" || n == BestDir+".old") && (strings.HasSuffix(n, ".tmp") || strings.HasSuffix(n, ".old")) ||
 			strings.HasPrefix(n, ".") && strings.Contains(n, ".tmp-") {
 			tmp = append(tmp, filepath.Join(out, n))
 		}

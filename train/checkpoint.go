@@ -61,7 +61,12 @@ func (r *Run) SaveCheckpoint(dir string) (err error) {
 	if err := atomicfile.WriteFile(filepath.Join(tmp, runlog.TrainerStateFile), append(js, '\n')); err != nil {
 		return err
 	}
-	// An existing dir is moved aside, not deleted, until tmp is in place.
+	return replaceDir(tmp, dir)
+}
+
+// replaceDir renames the complete directory tmp to dir. An existing dir
+// is moved aside (DIR.old), not deleted, until tmp is in place.
+func replaceDir(tmp, dir string) error {
 	old := dir + ".old"
 	os.RemoveAll(old)
 	moved := os.Rename(dir, old) == nil
@@ -72,6 +77,22 @@ func (r *Run) SaveCheckpoint(dir string) (err error) {
 		return err
 	}
 	return os.RemoveAll(old)
+}
+
+// SaveWeightsAtomically is SaveWeights into DIR.tmp renamed into place:
+// dir holds either the weights it held before or the new ones, whole.
+func (r *Run) SaveWeightsAtomically(dir string) (err error) {
+	tmp := dir + ".tmp"
+	os.RemoveAll(tmp)
+	if err := r.SaveWeights(tmp); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	if err := replaceDir(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	return nil
 }
 
 // SaveWeights writes the trainable weights into dir (made if missing): the

@@ -40,7 +40,10 @@ type Config struct {
 	Seed           uint64  `json:"seed"`          // shuffling and dropout masks
 	Shuffle        bool    `json:"shuffle"`       // a new permutation of the examples every epoch
 	EvalEvery      int     `json:"eval-every"`    // validation loss every N steps (and after the last)
-	SaveEvery      int     `json:"save-every"`    // Sink.Checkpoint every N steps (not after the last); 0: never
+	SaveEvery      int     `json:"save-every"`    // Sink.Checkpoint every N steps and after the last; 0: never
+	// EarlyStoppingPatience, when > 0, ends training after this many
+	// evaluations in a row without a validation loss below the best so far.
+	EarlyStoppingPatience int `json:"early-stopping-patience,omitempty"`
 }
 
 // Defaults are the Hugging Face Trainer's defaults where it has one (AdamW
@@ -76,8 +79,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("batch-size and grad-accum must be positive")
 	case !(c.LR >= 0):
 		return fmt.Errorf("lr must be a non-negative number")
-	case c.Warmup < 0 || c.SaveEvery < 0 || c.EvalEvery < 0:
-		return fmt.Errorf("warmup, save-every and eval-every must not be negative")
+	case c.Warmup < 0 || c.SaveEvery < 0 || c.EvalEvery < 0 || c.EarlyStoppingPatience < 0:
+		return fmt.Errorf("warmup, save-every, eval-every and early-stopping-patience must not be negative")
+	case c.EarlyStoppingPatience > 0 && c.EvalEvery == 0:
+		return fmt.Errorf("early-stopping-patience needs eval-every: it counts evaluations")
 	case c.MaxGradNorm < 0 || c.WeightDecay < 0:
 		return fmt.Errorf("max-grad-norm and weight-decay must not be negative")
 	}

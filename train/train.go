@@ -20,9 +20,10 @@ type Sink interface {
 	// Step is called after every optimizer step with its metric (ValidLoss
 	// set on the steps that evaluated). An error stops Fit.
 	Step(r *Run, m runlog.Metric) error
-	// Checkpoint is called after every SaveEvery-th step but the last;
-	// it typically calls r.SaveCheckpoint with a directory of its choice.
-	// An error stops Fit.
+	// Checkpoint is called after every SaveEvery-th step and, when
+	// SaveEvery > 0, after the last (the last of an early stop too); it
+	// typically calls r.SaveCheckpoint with a directory of its choice. An
+	// error stops Fit.
 	Checkpoint(r *Run, step int) error
 }
 
@@ -53,6 +54,7 @@ type Run struct {
 	state       *model.State
 	total       int // optimizer steps in the run
 	done        int // optimizer steps made (or restored from a checkpoint)
+	earlyStop   int // step after which Fit stopped early (EarlyStop)
 
 	// Step's buffers: one micro-batch, and the epoch's permutation.
 	ids, labels []int
@@ -220,6 +222,9 @@ type StepStats struct {
 	LR       float64
 	GradNorm float64 // before clipping
 	Tokens   int     // real (unpadded) tokens in the step's sequences
+	// Accuracy is the fraction of the step's targets whose label is the
+	// argmax of the logits (TRL's mean_token_accuracy).
+	Accuracy float64
 }
 
 // Step runs optimizer step k (0-based): its GradAccum micro-batches
@@ -244,6 +249,7 @@ func (r *Run) Step(k int) (StepStats, error) {
 		norm += targets(r.Train[r.exampleAt(first+j)])
 	}
 	var sum float64
+	correct := 0
 	for micro := 0; micro < o.GradAccum; micro++ {
 		r.exs = r.exs[:0]
 		for b := 0; b < B; b++ {
@@ -264,9 +270,11 @@ func (r *Run) Step(k int) (StepStats, error) {
 			return st, err
 		}
 		sum += s
+		correct += r.state.Correct()
 		r.Model.Backward(r.state)
 	}
 	st.Loss = sum / float64(max(norm, 1))
+	st.Accuracy = float64(correct) / float64(max(norm, 1))
 	st.GradNorm = optim.ClipGradNorm(r.grads, o.MaxGradNorm)
 	if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) || math.IsNaN(st.GradNorm) || math.IsInf(st.GradNorm, 0) {
 		return st, fmt.Errorf("%w at step %d (loss %v, gradient norm %v): stopped without updating",
@@ -279,13 +287,19 @@ func (r *Run) Step(k int) (StepStats, error) {
 
 // Fit trains from step start (0, or the step LoadCheckpoint returned) to
 // the end, evaluating on Valid every EvalEvery steps and after the last,
-// and handing each step's metric, and every SaveEvery-th step but the last,
-// to the Sink. When Stop returns true after a step that is not the last,
-// that step is checkpointed (Sink.Checkpoint) and Fit returns ErrStopped.
+// and handing each step's metric, and every SaveEvery-th step and the
+// last, to the Sink. When Stop returns true after a step that is not the
+// last, that step is checkpointed (Sink.Checkpoint) and Fit returns
+// ErrStopped. With EarlyStoppingPatience K, an evaluation whose loss is
+// not below the best so far counts against it; after K in a row the step
+// is the last (EarlyStop says so) and Fit returns nil. A resumed run
+// counts from the checkpoint on.
 func (r *Run) Fit(start int) error {
 	o := &r.Config
 	perStep := o.BatchSize * o.GradAccum
 	t0 := time.Now()
+	best, worse := math.Inf(1), 0
+	r.earlyStop = 0
 	for k := start; k < r.total; k++ {
 		ts := time.Now()
 		st, err := r.Step(k)
@@ -293,7 +307,7 @@ func (r *Run) Fit(start int) error {
 			return err
 		}
 		elapsed := time.Since(ts).Seconds()
-		m := runlog.Metric{Step: k + 1, Epoch: float64((k+1)*perStep) / float64(len(r.Train)), Loss: st.Loss, LR: st.LR,
+		m := runlog.Metric{Step: k + 1, Epoch: float64((k+1)*perStep) / float64(len(r.Train)), Loss: st.Loss, Accuracy: st.Accuracy, LR: st.LR,
 			GradNorm: st.GradNorm, Tokens: st.Tokens, TokensPerSec: float64(st.Tokens) / elapsed, ElapsedSec: time.Since(t0).Seconds()}
 		last := k+1 == r.total
 		if len(r.Valid) > 0 && ((o.EvalEvery > 0 && (k+1)%o.EvalEvery == 0) || last) {
@@ -302,13 +316,18 @@ func (r *Run) Fit(start int) error {
 				return err
 			}
 			m.ValidLoss = &v
+			if v < best {
+				best, worse = v, 0
+			} else if worse++; o.EarlyStoppingPatience > 0 && worse >= o.EarlyStoppingPatience && !last {
+				last, r.earlyStop = true, k+1
+			}
 		}
 		stop := !last && r.Stop != nil && r.Stop()
 		if r.Sink != nil {
 			if err := r.Sink.Step(r, m); err != nil {
 				return err
 			}
-			if (o.SaveEvery > 0 && (k+1)%o.SaveEvery == 0 || stop) && !last {
+			if o.SaveEvery > 0 && ((k+1)%o.SaveEvery == 0 || last) || stop {
 				if err := r.Sink.Checkpoint(r, k+1); err != nil {
 					return err
 				}
@@ -317,43 +336,66 @@ func (r *Run) Fit(start int) error {
 		if stop {
 			return ErrStopped
 		}
+		if r.earlyStop > 0 {
+			return nil
+		}
 	}
 	return nil
 }
 
+// EarlyStop is the step after which the last Fit stopped early
+// (EarlyStoppingPatience), 0 when it did not.
+func (r *Run) EarlyStop() int { return r.earlyStop }
+
 // Evaluate returns the mean loss over examples with the run's buffers.
 func (r *Run) Evaluate(examples []data.Example) (float64, error) {
-	return evaluate(r.Model, r.state, examples, r.PadID)
+	sc, err := score(r.Model, r.state, examples, r.PadID)
+	return sc.Loss, err
 }
 
 // Evaluate returns the mean causal-LM loss (nats per target token) of m
 // over examples, in batches of batch sequences padded with pad.
 func Evaluate(m *model.Model, examples []data.Example, batch, pad int) (float64, error) {
-	return evaluate(m, m.NewLossState(batch, PaddedLen(examples)), examples, pad)
+	sc, err := Score(m, examples, batch, pad)
+	return sc.Loss, err
 }
 
-// evaluate runs examples through s with dropout off; every example must
-// fit in s.T tokens.
-func evaluate(m *model.Model, s *model.State, examples []data.Example, pad int) (float64, error) {
+// Scores are a model's results on a data set.
+type Scores struct {
+	Loss     float64 // mean causal-LM loss, nats per target token (NaN without targets)
+	Accuracy float64 // fraction of targets that are the argmax of the logits (NaN without targets)
+	Targets  int
+}
+
+// Score runs examples through m in batches of batch sequences padded with
+// pad, with dropout off, and returns the mean loss and token accuracy.
+func Score(m *model.Model, examples []data.Example, batch, pad int) (Scores, error) {
+	return score(m, m.NewLossState(batch, PaddedLen(examples)), examples, pad)
+}
+
+// score runs examples through s with dropout off; every example must fit
+// in s.T tokens.
+func score(m *model.Model, s *model.State, examples []data.Example, pad int) (Scores, error) {
 	B, T := s.B, s.T
 	ids, labels := make([]int, B*T), make([]int, B*T)
 	s.Dropout = false
 	var sum float64
-	count := 0
+	count, correct := 0, 0
 	for i := 0; i < len(examples); i += B {
 		fill(ids, labels, examples[i:min(i+B, len(examples))], T, pad)
 		if err := m.Forward(s, ids); err != nil {
-			return 0, err
+			return Scores{}, err
 		}
 		c0, c, err := m.Loss(s, labels, 0)
 		if err != nil {
-			return 0, err
+			return Scores{}, err
 		}
 		sum += c0
 		count += c
+		correct += s.Correct()
 	}
 	if count == 0 {
-		return math.NaN(), nil
+		return Scores{Loss: math.NaN(), Accuracy: math.NaN()}, nil
 	}
-	return sum / float64(count), nil
+	return Scores{Loss: sum / float64(count), Accuracy: float64(correct) / float64(count), Targets: count}, nil
 }

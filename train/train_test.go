@@ -156,8 +156,8 @@ func TestCheckpointResumesBitIdentically(t *testing.T) {
 	if err := full.Fit(0); err != nil {
 		t.Fatal(err)
 	}
-	if entries, _ := os.ReadDir(fullSink.dir); len(entries) != 1 || entries[0].Name() != "checkpoint-4" {
-		t.Fatalf("checkpoints written: %v, want checkpoint-4 only", entries)
+	if entries, _ := os.ReadDir(fullSink.dir); len(entries) != 2 || entries[0].Name() != "checkpoint-4" || entries[1].Name() != "checkpoint-6" {
+		t.Fatalf("checkpoints written: %v, want checkpoint-4 and the last step's, checkpoint-6", entries)
 	}
 	resumed := refRun(t, c)
 	step, err := resumed.LoadCheckpoint(runlog.CheckpointDir(fullSink.dir, 4))
@@ -273,4 +273,29 @@ func (s *stopSink) Step(*Run, runlog.Metric) error { return nil }
 func (s *stopSink) Checkpoint(_ *Run, step int) error {
 	*s.saved = append(*s.saved, step)
 	return nil
+}
+
+// TestStepAccuracy: a step's mean_token_accuracy is that of its examples
+// scored before the update (the weights its forward pass used).
+func TestStepAccuracy(t *testing.T) {
+	n := len(testref.Load(t).IDs)
+	r := refRun(t, refConfig(1, n))
+	before, err := Score(r.Model, r.Train, 2, r.PadID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.Step(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Accuracy != before.Accuracy || before.Targets == 0 || before.Accuracy == 0 {
+		t.Errorf("step accuracy %v, scored before the step %v over %d targets", st.Accuracy, before.Accuracy, before.Targets)
+	}
+	after, err := Score(r.Model, r.Train, 2, r.PadID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loss, _ := r.Evaluate(r.Train); loss != after.Loss || after.Accuracy < 0 || after.Accuracy > 1 {
+		t.Errorf("Evaluate %v, Score %+v", loss, after)
+	}
 }

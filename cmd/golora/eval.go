@@ -29,6 +29,9 @@ type evalResult struct {
 	Tokens     int      `json:"tokens"` // predicted (unmasked) target tokens
 	Loss       float64  `json:"loss"`   // mean cross-entropy, nats per target token
 	Perplexity float64  `json:"perplexity"`
+	// Accuracy is the fraction of target tokens that are the argmax of
+	// the logits.
+	Accuracy float64 `json:"mean_token_accuracy"`
 }
 
 func runEval(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
@@ -66,9 +69,12 @@ func runEval(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	exs, err := finetune.LoadData(*dir, enc, *path, data.Options{TrainOnPrompt: *onPrompt, MaxSeqLen: *maxLen, VocabSize: m.Cfg.VocabSize})
+	exs, st, err := finetune.LoadData(*dir, enc, *path, data.Options{TrainOnPrompt: *onPrompt, MaxSeqLen: *maxLen, VocabSize: m.Cfg.VocabSize})
 	if err != nil {
 		return err
+	}
+	if w := st.Warning(*path); w != "" {
+		fmt.Fprintln(stderr, "warning: "+w)
 	}
 	res := evalResult{Model: *dir, Adapters: append([]string{}, adapters...), Data: *path, Examples: len(exs)}
 	for _, e := range exs {
@@ -81,9 +87,11 @@ func runEval(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if res.Tokens == 0 {
 		return fmt.Errorf("%s: no target tokens to score (every label is masked)", *path)
 	}
-	if res.Loss, err = train.Evaluate(m, exs, *batch, data.PadID(enc, m.Cfg.VocabSize)); err != nil {
+	sc, err := train.Score(m, exs, *batch, data.PadID(enc, m.Cfg.VocabSize))
+	if err != nil {
 		return err
 	}
+	res.Loss, res.Accuracy = sc.Loss, sc.Accuracy
 	res.Perplexity = math.Exp(res.Loss)
 	if *asJSON {
 		js, err := json.MarshalIndent(res, "", "  ")
@@ -93,7 +101,7 @@ func runEval(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 		_, err = fmt.Fprintf(stdout, "%s\n", js)
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "loss %.4f nats/token, perplexity %.4g over %s in %s of %s\n",
-		res.Loss, res.Perplexity, human.Plural(res.Tokens, "target token"), human.Plural(res.Examples, "example"), *path)
+	_, err = fmt.Fprintf(stdout, "loss %.4f nats/token, perplexity %.4g, mean token accuracy %.4f over %s in %s of %s\n",
+		res.Loss, res.Perplexity, res.Accuracy, human.Plural(res.Tokens, "target token"), human.Plural(res.Examples, "example"), *path)
 	return err
 }

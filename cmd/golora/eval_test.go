@@ -51,6 +51,33 @@ func TestEvalMatchesReference(t *testing.T) {
 	if math.Abs(r.Loss-want) > 1e-4*want {
 		t.Errorf("loss %.7f, PyTorch %.7f", r.Loss, want)
 	}
+	// mean_token_accuracy from PyTorch's logits: position t predicts labels[t+1].
+	var logits [][][]float64
+	var labels [][]int
+	json.Unmarshal(exp["logits_with_adapter_init"], &logits)
+	json.Unmarshal(exp["labels"], &labels)
+	hits, targets := 0, 0
+	for b := range labels {
+		for t := 0; t+1 < len(labels[b]); t++ {
+			if labels[b][t+1] == -100 {
+				continue
+			}
+			targets++
+			row := logits[b][t]
+			best := 0
+			for j, v := range row {
+				if v > row[best] {
+					best = j
+				}
+			}
+			if best == labels[b][t+1] {
+				hits++
+			}
+		}
+	}
+	if wantAcc := float64(hits) / float64(targets); targets != 10 || r.Accuracy != wantAcc {
+		t.Errorf("mean_token_accuracy %v, from PyTorch's logits %d/%d", r.Accuracy, hits, targets)
+	}
 	if math.Abs(r.Perplexity-math.Exp(r.Loss)) > 1e-9*r.Perplexity || r.Examples != 2 || r.Tokens != 10 {
 		t.Errorf("perplexity %g for loss %g, %d examples, %d tokens (want 2 and 10: masked labels are not scored)", r.Perplexity, r.Loss, r.Examples, r.Tokens)
 	}
@@ -59,8 +86,8 @@ func TestEvalMatchesReference(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("eval: %s", errs)
 	}
-	var loss, ppl float64
-	if _, err := fmt.Sscanf(text, "loss %g nats/token, perplexity %g", &loss, &ppl); err != nil {
+	var loss, ppl, acc float64
+	if _, err := fmt.Sscanf(text, "loss %g nats/token, perplexity %g, mean token accuracy %g", &loss, &ppl, &acc); err != nil {
 		t.Fatalf("text output %q: %v", text, err)
 	}
 	if loss == r.Loss || math.Abs(ppl-math.Exp(loss)) > 1e-3*ppl {

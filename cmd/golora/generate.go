@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -35,9 +37,12 @@ func runGenerate(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error
 	temp := fs.Float64("temperature", 0.8, "sampling temperature; 0 is greedy")
 	topK := fs.Int("top-k", 0, "sample among the k most likely tokens (0: all)")
 	topP := fs.Float64("top-p", 1, "sample from the smallest set with this much probability")
-	seed := fs.Uint64("seed", 0, "random seed")
+	minP := fs.Float64("min-p", 0, "sample among the tokens at least this fraction as likely as the most likely (0: all)")
+	penalty := fs.Float64("repetition-penalty", 1, "divide the positive logits, multiply the negative ones, of tokens already in the prompt or output by this (1: none)")
+	seed := fs.Uint64("seed", 0, "random seed (default: a random one, printed to stderr)")
 	fs.Group("Prompt")
 	chat := fs.Bool("chat", false, "wrap the prompt as a user message in the model's chat template")
+	system := fs.String("system", "", "with --chat: a system message `TEXT` before the prompt")
 	fs.Group("Output")
 	asJSON := fs.Bool("json", false, `print one JSON object {"prompt_ids", "ids", "text", "tokens_per_sec"}`)
 	force := fs.Bool("force", false, "generate even when the predicted memory exceeds the memory available")
@@ -46,6 +51,20 @@ func runGenerate(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error
 	}
 	if *dir == "" {
 		return fmt.Errorf("--model is required")
+	}
+	switch {
+	case *system != "" && !*chat:
+		return cli.Usagef("--system is a message of the chat template: give --chat too")
+	case !(*minP >= 0 && *minP <= 1):
+		return cli.Usagef("--min-p %v: want a number in [0, 1]", *minP)
+	case !(*penalty > 0):
+		return cli.Usagef("--repetition-penalty %v: want a positive number", *penalty)
+	}
+	seedGiven := false
+	fs.Visit(func(f *flag.Flag) { seedGiven = seedGiven || f.Name == "seed" })
+	if !seedGiven {
+		*seed = rand.Uint64()
+		fmt.Fprintf(stderr, "seed %d (--seed %d repeats this run)\n", *seed, *seed)
 	}
 	m, err := loadWithAdapters(*dir, adapters)
 	if err != nil {
@@ -58,7 +77,7 @@ func runGenerate(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error
 	}
 	var ids []int
 	if *chat {
-		ids, err = chatPromptIDs(tok, *prompt)
+		ids, err = chatPromptIDs(tok, *system, *prompt)
 	} else {
 		ids, err = tok.Encode(*prompt, true)
 	}
@@ -76,7 +95,8 @@ func runGenerate(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	stop := generate.StopIDs(m, tok)
-	o := generate.Options{MaxTokens: *maxTokens, Temperature: *temp, TopK: *topK, TopP: *topP, Seed: *seed, Stop: stop}
+	o := generate.Options{MaxTokens: *maxTokens, Temperature: *temp, TopK: *topK, TopP: *topP, MinP: *minP,
+		RepetitionPenalty: *penalty, Seed: *seed, Stop: stop}
 	var out []int
 	printed := 0
 	stream := func(id int) {
@@ -117,15 +137,20 @@ func runGenerate(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-// chatPromptIDs renders prompt as one user turn in the model's chat
-// template (ChatML when it has none), followed by the generation prompt.
-func chatPromptIDs(tok *tokenizer.Tokenizer, prompt string) ([]int, error) {
+// chatPromptIDs renders prompt as one user turn, after a system message
+// when system is not empty, in the model's chat template (ChatML when it
+// has none), followed by the generation prompt.
+func chatPromptIDs(tok *tokenizer.Tokenizer, system, prompt string) ([]int, error) {
 	tmpl, vars, err := tok.Chat()
 	if err != nil {
 		return nil, err
 	}
 	vars.AddGenerationPrompt = true
-	text, err := tmpl.Render([]chat.Message{{Role: "user", Content: prompt}}, vars)
+	var msgs []chat.Message
+	if system != "" {
+		msgs = append(msgs, chat.Message{Role: "system", Content: system})
+	}
+	text, err := tmpl.Render(append(msgs, chat.Message{Role: "user", Content: prompt}), vars)
 	if err != nil {
 		return nil, err
 	}
