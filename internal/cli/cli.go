@@ -84,6 +84,24 @@ func sorted(cs []*Command) []*Command {
 	return out
 }
 
+// Paths lists every command that runs, as the words after the program's
+// name ("train", "bench gemm"), in name order, built-in ones included.
+func (a *App) Paths() []string {
+	var out []string
+	var walk func(prefix string, cs []*Command)
+	walk = func(prefix string, cs []*Command) {
+		for _, c := range sorted(cs) {
+			if c.Subcommands != nil {
+				walk(prefix+c.Name+" ", c.Subcommands)
+				continue
+			}
+			out = append(out, prefix+c.Name)
+		}
+	}
+	walk("", a.commands)
+	return out
+}
+
 func (a *App) names() []string {
 	var out []string
 	for _, c := range sorted(a.commands) {
