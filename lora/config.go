@@ -268,10 +268,16 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 			return nil, bad("lora_alpha", fmt.Sprintf("want a number, got %v", a))
 		}
 	}
-	if d, ok := raw["lora_dropout"].(float64); ok {
-		c.Dropout = d
+	if d, ok := raw["lora_dropout"]; ok && d != nil {
+		if c.Dropout, ok = d.(float64); !ok || !(c.Dropout >= 0 && c.Dropout < 1) {
+			return nil, bad("lora_dropout", fmt.Sprintf("want a number in [0, 1), got %v", d))
+		}
 	}
-	c.RSLoRA, _ = raw["use_rslora"].(bool)
+	if v, ok := raw["use_rslora"]; ok && v != nil {
+		if c.RSLoRA, ok = v.(bool); !ok {
+			return nil, bad("use_rslora", fmt.Sprintf("want true or false, got %v", v))
+		}
+	}
 	switch v := raw["init_lora_weights"].(type) {
 	case string:
 		c.Init = v

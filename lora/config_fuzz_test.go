@@ -80,6 +80,9 @@ func TestParseConfigRefusesNonsense(t *testing.T) {
 		{`{"r": 2, "target_modules": ["q_proj"], "layers_to_transform": [0, -1]}`, `field "layers_to_transform": want layer numbers in [0, 65536], got -1`},
 		{`{"r": 2, "target_modules": ["q_proj"], "layers_to_transform": [1e300]}`, `field "layers_to_transform"`},
 		{`{"r": 2, "target_modules": "q_proj)|(.*"}`, `target regex: error parsing regexp: unexpected )`},
+		{`{"r": 2, "target_modules": ["q_proj"], "lora_dropout": "0.1"}`, `field "lora_dropout": want a number in [0, 1), got 0.1`},
+		{`{"r": 2, "target_modules": ["q_proj"], "lora_dropout": 1.5}`, `field "lora_dropout": want a number in [0, 1), got 1.5`},
+		{`{"r": 2, "target_modules": ["q_proj"], "use_rslora": "yes"}`, `field "use_rslora": want true or false, got yes`},
 	} {
 		_, err := ParseConfig([]byte(tc.js), "a.json")
 		if err == nil || !strings.HasPrefix(err.Error(), "a.json: ") || !strings.Contains(err.Error(), tc.want) {
