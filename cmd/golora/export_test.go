@@ -76,3 +76,19 @@ func TestLogitsOfGGUF(t *testing.T) {
 		t.Errorf("generate on a GGUF: exit %d, %q", code, stderr)
 	}
 }
+
+// TestExportGGUFModel: export gguf without --adapter writes the whole model;
+// a model without a tokenizer.json is refused naming the file, and --merge
+// with --adapter is a usage error.
+func TestExportGGUFModel(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "m.gguf")
+	_, stderr, code := golora(t, "export", "gguf", "--model", ref+"/llama_f32", "--out", out)
+	if code != 1 || !strings.Contains(stderr, "tokenizer.json") {
+		t.Errorf("model without a tokenizer: exit %d, %q", code, stderr)
+	}
+	_, stderr, code = golora(t, "export", "gguf", "--model", ref+"/llama_f32", "--adapter", "../../export/testdata/adapter",
+		"--merge", "../../export/testdata/adapter", "--out", out)
+	if code != 2 || !strings.Contains(stderr, "--merge") {
+		t.Errorf("--adapter with --merge: exit %d, %q", code, stderr)
+	}
+}
