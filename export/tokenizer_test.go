@@ -8,10 +8,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/golora/golora/gguf"
 	"github.com/golora/golora/tokenizer"
 )
 
@@ -138,5 +140,68 @@ func TestTokenizerErrors(t *testing.T) {
 	}
 	if _, err := Tokenizer(tok, tok.VocabSize()-1, "qwen2"); err == nil || !strings.Contains(err.Error(), "embedding rows") {
 		t.Errorf("vocabulary larger than the model: err = %v", err)
+	}
+}
+
+// TestTokenizerReadBack: the tokenizer metadata written for the GPT-2,
+// Llama-3 and Qwen3 fixtures, read back from a GGUF by tokenizer.Load,
+// encodes every test text of the fixture to the ids the Hugging Face
+// tokenizers library gives (with and without special tokens), decodes them
+// back, and keeps BOS, EOS and the chat template.
+func TestTokenizerReadBack(t *testing.T) {
+	for name, pre := range map[string]string{"gpt2": "", "llama3": "llama-bpe", "qwen3": "qwen2"} {
+		t.Run(name, func(t *testing.T) {
+			tok, _ := loadTokenizer(t, name)
+			meta, err := Tokenizer(tok, tok.VocabSize()+3, pre) // three padding rows
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "tok.gguf")
+			if err := gguf.Write(path, meta, nil); err != nil {
+				t.Fatal(err)
+			}
+			back, err := tokenizer.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back.BOS() != tok.BOS() || back.EOS() != tok.EOS() || back.ChatTemplate() != tok.ChatTemplate() {
+				t.Errorf("bos %d eos %d, want %d %d; chat template equal: %v", back.BOS(), back.EOS(), tok.BOS(), tok.EOS(), back.ChatTemplate() == tok.ChatTemplate())
+			}
+			var f struct {
+				Cases []struct {
+					Text       string `json:"text"`
+					IDs        []int  `json:"ids"`
+					IDsSpecial []int  `json:"ids_special"`
+				} `json:"cases"`
+			}
+			zf, err := os.Open(filepath.Join("..", "tokenizer", "testdata", name, "cases.json.gz"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer zf.Close()
+			zr, err := gzip.NewReader(zf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.NewDecoder(zr).Decode(&f); err != nil {
+				t.Fatal(err)
+			}
+			if len(f.Cases) < 100 {
+				t.Fatalf("only %d cases", len(f.Cases))
+			}
+			bad := 0
+			for _, c := range f.Cases {
+				ids, err1 := back.Encode(c.Text, false)
+				sp, err2 := back.Encode(c.Text, true)
+				if err1 != nil || err2 != nil || !slices.Equal(ids, c.IDs) || (c.IDsSpecial != nil && !slices.Equal(sp, c.IDsSpecial)) {
+					if bad++; bad <= 3 {
+						t.Errorf("%q: ids %v %v (%v %v), want %v %v", c.Text, ids, sp, err1, err2, c.IDs, c.IDsSpecial)
+					}
+				}
+			}
+			if bad > 0 {
+				t.Errorf("%d of %d texts tokenized differently", bad, len(f.Cases))
+			}
+		})
 	}
 }
