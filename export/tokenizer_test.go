@@ -146,8 +146,9 @@ func TestTokenizerErrors(t *testing.T) {
 // TestTokenizerReadBack: the tokenizer metadata written for the GPT-2,
 // Llama-3 and Qwen3 fixtures, read back from a GGUF by tokenizer.Load,
 // encodes every test text of the fixture to the ids the Hugging Face
-// tokenizers library gives (with and without special tokens), decodes them
-// back, and keeps BOS, EOS and the chat template.
+// tokenizers library gives (with and without special tokens) and the text
+// of every token as the tokenizer.json does, and keeps BOS, EOS and the
+// chat template.
 func TestTokenizerReadBack(t *testing.T) {
 	for name, pre := range map[string]string{"gpt2": "", "llama3": "llama-bpe", "qwen3": "qwen2"} {
 		t.Run(name, func(t *testing.T) {
@@ -201,6 +202,25 @@ func TestTokenizerReadBack(t *testing.T) {
 			}
 			if bad > 0 {
 				t.Errorf("%d of %d texts tokenized differently", bad, len(f.Cases))
+			}
+			// Every token's text alone, where a BPE model's ignore_merges
+			// shows: the ids of the tokenizer.json read directly.
+			bad = 0
+			for id := range tok.VocabSize() {
+				text, err := tok.Decode([]int{id}, true)
+				if err != nil || text == "" {
+					continue
+				}
+				want, err1 := tok.Encode(text, false)
+				got, err2 := back.Encode(text, false)
+				if err1 != nil || err2 != nil || !slices.Equal(got, want) {
+					if bad++; bad <= 3 {
+						t.Errorf("token %d %q: ids %v (%v), want %v (%v)", id, text, got, err2, want, err1)
+					}
+				}
+			}
+			if bad > 0 {
+				t.Errorf("%d tokens' texts tokenized differently", bad)
 			}
 		})
 	}

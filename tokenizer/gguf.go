@@ -10,15 +10,19 @@ import (
 
 // ggufPre are the pre-tokenizers of llama.cpp's tokenizer.ggml.pre names
 // golora reads, as the tokenizer.json of the models that have them spells
-// them (pre_tokenizer, normalizer).
-var ggufPre = map[string]struct{ pre, normalizer string }{
-	"gpt-2": {`{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,"use_regex":true}`, `null`},
+// them (pre_tokenizer, normalizer, the BPE model's ignore_merges, which
+// llama.cpp sets for llama-bpe).
+var ggufPre = map[string]struct {
+	pre, normalizer string
+	ignoreMerges    bool
+}{
+	"gpt-2": {`{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,"use_regex":true}`, `null`, false},
 	"llama-bpe": {`{"type":"Sequence","pretokenizers":[{"type":"Split","pattern":{"Regex":` +
 		`"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},` +
-		`"behavior":"Isolated","invert":false},{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,"use_regex":false}]}`, `null`},
+		`"behavior":"Isolated","invert":false},{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,"use_regex":false}]}`, `null`, true},
 	"qwen2": {`{"type":"Sequence","pretokenizers":[{"type":"Split","pattern":{"Regex":` +
 		`"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},` +
-		`"behavior":"Isolated","invert":false},{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":false,"use_regex":false}]}`, `{"type":"NFC"}`},
+		`"behavior":"Isolated","invert":false},{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":false,"use_regex":false}]}`, `{"type":"NFC"}`, false},
 }
 
 // llama.cpp's token types (tokenizer.ggml.token_type).
@@ -32,7 +36,7 @@ const (
 // (tokenizer.ggml.model = gpt2): tokenizer.ggml.tokens (UNUSED ones left
 // out), token_type (CONTROL tokens become special added tokens,
 // USER_DEFINED ones added tokens), merges ("left right"), the pre-tokenizer
-// of tokenizer.ggml.pre (gpt-2, llama-bpe, qwen2), bos/eos_token_id,
+// of tokenizer.ggml.pre (gpt-2, llama-bpe, qwen2; see ggufPre), bos/eos_token_id,
 // add_bos/add_eos_token and tokenizer.chat_template, by building the
 // tokenizer.json and tokenizer_config.json a Hugging Face directory would
 // hold.
@@ -105,7 +109,7 @@ func loadGGUF(path string) (*Tokenizer, error) {
 		"pre_tokenizer":  json.RawMessage(pre.pre),
 		"post_processor": nil,
 		"decoder":        json.RawMessage(`{"type":"ByteLevel","add_prefix_space":true,"trim_offsets":true,"use_regex":true}`),
-		"model":          map[string]any{"type": "BPE", "vocab": vocab, "merges": merges},
+		"model":          map[string]any{"type": "BPE", "vocab": vocab, "merges": merges, "ignore_merges": pre.ignoreMerges},
 	}
 	cfg := map[string]any{}
 	for _, s := range []struct{ key, field string }{{"bos_token_id", "bos_token"}, {"eos_token_id", "eos_token"}} {
