@@ -88,14 +88,15 @@ type fileSpec struct {
 	Model         json.RawMessage   `json:"model"`
 }
 
-// Load reads a tokenizer. path is a tokenizer.json file or a model
-// directory holding one. tokenizer_config.json (bos_token, eos_token,
+// Load reads a tokenizer. path is a tokenizer.json file, a model
+// directory holding one, or a .gguf file with a byte-level BPE tokenizer in
+// its tokenizer.ggml.* metadata (see loadGGUF). tokenizer_config.json (bos_token, eos_token,
 // add_bos_token, add_eos_token, chat_template, clean_up_tokenization_spaces),
 // special_tokens_map.json (bos_token, eos_token) and chat_template.jinja are
 // read too when they sit beside tokenizer.json.
 func Load(path string) (*Tokenizer, error) {
 	if strings.EqualFold(filepath.Ext(path), ".gguf") {
-		return nil, fmt.Errorf("tokenizer: %s: reading a GGUF file's tokenizer (tokenizer.ggml.*) is not supported yet", path)
+		return loadGGUF(path)
 	}
 	st, err := os.Stat(path)
 	if err != nil {

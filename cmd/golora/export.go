@@ -10,24 +10,31 @@ import (
 
 	"github.com/golora/golora/export"
 	"github.com/golora/golora/internal/cli"
+	"github.com/golora/golora/lora"
 	"github.com/golora/golora/model"
 )
 
 func init() {
-	register(&cli.Command{Name: "export", Summary: "write an adapter in another runtime's format (export gguf)", Subcommands: []*cli.Command{
-		{Name: "gguf", Summary: "a LoRA adapter as a llama.cpp / ollama GGUF", Run: runExportGGUF,
-			Usage: "export gguf --model DIR --adapter DIR --out FILE [--outtype f32|f16|bf16|q8_0]",
-			Doc: "Writes the PEFT adapter as the LoRA GGUF llama.cpp's convert_lora_to_gguf.py writes, for llama-cli --lora, " +
+	register(&cli.Command{Name: "export", Summary: "write a model or an adapter in another runtime's format (export gguf)", Subcommands: []*cli.Command{
+		{Name: "gguf", Summary: "a model or a LoRA adapter as a llama.cpp / ollama GGUF", Run: runExportGGUF,
+			Usage: "export gguf --model DIR (--adapter DIR | [--merge DIR[:SCALE]]...) --out FILE [--outtype f32|f16|bf16|q8_0]",
+			Doc: "With --adapter, writes the PEFT adapter as the LoRA GGUF llama.cpp's convert_lora_to_gguf.py writes, for llama-cli --lora, " +
 				"llama-server's /lora-adapters and ollama's Modelfile ADAPTER: tensors blk.N.<name>.weight.lora_a/.lora_b, " +
 				"the q and k rows in llama.cpp's RoPE order, an rsLoRA adapter's alpha set so that llama.cpp's alpha/r is its alpha/√r. " +
-				"The base model's config.json gives the architecture and heads."},
+				"The base model's config.json gives the architecture and heads. " +
+				"Without it, writes the whole model, the --merge adapters merged in, as convert_hf_to_gguf.py writes it: " +
+				"hyperparameters, tensors, and a byte-level BPE tokenizer (tokens, types, merges, special ids, chat template; " +
+				"llama.cpp's pre-tokenizer name found by the converter's check-text hash, or --pre), and a Modelfile beside it for ollama create."},
 	}})
 }
 
 func runExportGGUF(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	fs.Group("Input")
 	dir := fs.String("model", "", "base model `DIR` (its config.json)")
-	adapter := fs.String("adapter", "", "PEFT adapter `DIR`")
+	adapter := fs.String("adapter", "", "PEFT adapter `DIR` to write alone")
+	var merges adapterFlags
+	fs.Var(&merges, "merge", "PEFT adapter `DIR[:SCALE]` to merge into the written model, its update multiplied by SCALE (default 1; repeatable)")
+	pre := fs.String("pre", "", "llama.cpp's pre-tokenizer `NAME` (tokenizer.ggml.pre) for a tokenizer the converter's hash table does not know")
 	fs.Group("Output")
 	out := fs.String("out", "", "GGUF `FILE` to write")
 	types := slices.Sorted(maps.Keys(export.OutTypes))
@@ -38,12 +45,34 @@ func runExportGGUF(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) err
 	if fs.NArg() > 0 {
 		return cli.Usagef("unexpected argument %q", fs.Arg(0))
 	}
-	if *dir == "" || *adapter == "" || *out == "" {
-		return fmt.Errorf("--model, --adapter and --out are required")
+	if *dir == "" || *out == "" {
+		return fmt.Errorf("--model and --out are required")
 	}
 	typ, ok := export.OutTypes[strings.ToLower(*outtype)]
 	if !ok {
 		return cli.Usagef("--outtype %q: want one of %s", *outtype, strings.Join(types, ", "))
+	}
+	if *adapter == "" {
+		specs := make([]lora.Spec, len(merges))
+		for i, a := range merges {
+			var err error
+			if specs[i], err = lora.ParseSpec(a); err != nil {
+				return fmt.Errorf("--merge: %w", err)
+			}
+		}
+		if err := export.WriteModel(*out, *dir, specs, typ, *pre); err != nil {
+			return err
+		}
+		with := ""
+		if len(merges) > 0 {
+			with = " with " + strings.Join(merges, ", ") + " merged in"
+		}
+		fmt.Fprintf(stdout, "exported %s%s as a llama.cpp GGUF with %s matrices to %s, and %s for ollama create\n",
+			*dir, with, typ, *out, filepath.Join(filepath.Dir(*out), "Modelfile"))
+		return nil
+	}
+	if len(merges) > 0 || *pre != "" {
+		return cli.Usagef("--merge and --pre write a whole model; --adapter writes the adapter alone")
 	}
 	cfg, err := model.LoadConfig(filepath.Join(*dir, "config.json"))
 	if err != nil {

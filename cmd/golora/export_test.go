@@ -1,6 +1,9 @@
 package main
 
 import (
+	"compress/gzip"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -8,6 +11,7 @@ import (
 	"github.com/golora/golora/export"
 	"github.com/golora/golora/gguf"
 	"github.com/golora/golora/model"
+	"github.com/golora/golora/tensor"
 )
 
 // TestExportGGUF runs export gguf on the adapter and base of the export
@@ -40,8 +44,8 @@ func TestExportGGUF(t *testing.T) {
 
 // TestLogitsOfGGUF: --model file.gguf runs the model a GGUF holds: the
 // logits of a reference model exported to an f32 GGUF equal the original's
-// (the same printed numbers); a command that needs the tokenizer says it
-// cannot read a GGUF's yet.
+// (the same printed numbers); a command that needs the tokenizer names the
+// tokenizer key the GGUF lacks.
 func TestLogitsOfGGUF(t *testing.T) {
 	hf, err := model.Load(ref + "/llama_f32")
 	if err != nil {
@@ -72,7 +76,77 @@ func TestLogitsOfGGUF(t *testing.T) {
 		t.Errorf("inspect on a GGUF: exit %d, %q %q", code, out, stderr)
 	}
 	_, stderr, code = golora(t, "generate", "--model", path, "--prompt", "a", "--max-tokens", "1")
-	if code == 0 || !strings.Contains(stderr, "GGUF file's tokenizer") {
+	if code == 0 || !strings.Contains(stderr, `"tokenizer.ggml.model": missing`) {
 		t.Errorf("generate on a GGUF: exit %d, %q", code, stderr)
+	}
+}
+
+// TestExportGGUFModel: export gguf without --adapter writes the whole model
+// (a random one of export's fixture shape with GPT-2's tokenizer, an adapter
+// merged in) and a Modelfile, and greedy generate on the GGUF gives the text
+// it gives on the directory with the adapter; a model without a
+// tokenizer.json is refused naming the file, and --merge with --adapter is
+// a usage error.
+func TestExportGGUFModel(t *testing.T) {
+	dir := t.TempDir()
+	zf, err := os.Open("../../tokenizer/testdata/gpt2/tokenizer.json.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zf.Close()
+	zr, err := gzip.NewReader(zf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgJS, err := os.ReadFile("../../export/testdata/llama/config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgJS = []byte(strings.Replace(string(cfgJS), `"vocab_size": 32`, `"vocab_size": 50257`, 1))
+	for name, data := range map[string][]byte{"tokenizer.json": js, "config.json": cfgJS} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := model.LoadConfig(filepath.Join(dir, "config.json"))
+	if err != nil || cfg.VocabSize != 50257 {
+		t.Fatalf("config: %v, vocab %d", err, cfg.VocabSize)
+	}
+	m := model.NewRandom(cfg, 0.1, 3)
+	if err := m.Save(dir, tensor.F32); err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	const adapter = "../../export/testdata/adapter"
+	out := filepath.Join(t.TempDir(), "m.gguf")
+	stdout, stderr, code := golora(t, "export", "gguf", "--model", dir, "--merge", adapter+":0.5", "--out", out)
+	if code != 0 || !strings.Contains(stdout, "Modelfile") {
+		t.Fatalf("exit %d: %q %q", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(out), "Modelfile")); err != nil {
+		t.Error(err)
+	}
+	gen := []string{"generate", "--prompt", "Hello world", "--max-tokens", "6", "--temperature", "0"}
+	want, stderr, code := golora(t, append(gen, "--model", dir, "--adapter", adapter+":0.5")...)
+	if code != 0 {
+		t.Fatalf("generate on the directory: exit %d: %s", code, stderr)
+	}
+	got, stderr, code := golora(t, append(gen, "--model", out)...)
+	if code != 0 || got != want {
+		t.Errorf("generate on the GGUF: exit %d, %q (%s); on the directory %q", code, got, stderr, want)
+	}
+
+	_, stderr, code = golora(t, "export", "gguf", "--model", ref+"/llama_f32", "--out", out)
+	if code != 1 || !strings.Contains(stderr, "tokenizer.json") {
+		t.Errorf("model without a tokenizer: exit %d, %q", code, stderr)
+	}
+	_, stderr, code = golora(t, "export", "gguf", "--model", ref+"/llama_f32", "--adapter", "../../export/testdata/adapter",
+		"--merge", "../../export/testdata/adapter", "--out", out)
+	if code != 2 || !strings.Contains(stderr, "--merge") {
+		t.Errorf("--adapter with --merge: exit %d, %q", code, stderr)
 	}
 }
