@@ -51,6 +51,7 @@ func runServe(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	maxBatch := fs.Int("max-batch", 8, "most sequences decoded together (each has a KV-cache slot of --ctx tokens)")
 	maxQueue := fs.Int("max-queue", 64, "most requests waiting for a slot; more get 429")
 	ctxLen := fs.Int("ctx", 0, "most tokens of one sequence, prompt and completion (0: the model's max_position_embeddings, at most 4096)")
+	prefillChunk := fs.Int("prefill-chunk", serve.DefaultPrefillChunk, "most prompt tokens prefilled between two decode steps of the running sequences")
 	timeout := fs.Int("timeout", 600, "longest a request may take, in seconds (0: no limit)")
 	threads := fs.Int("threads", 0, "threads (0: all cores, or $GOLORA_THREADS)")
 	if err := fs.Parse(args); err != nil {
@@ -62,8 +63,8 @@ func runServe(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if !loopback(*host) && *apiKey == "" {
 		return cli.Usagef("--host %s is reachable from other machines: set --api-key or $GOLORA_API_KEY", *host)
 	}
-	if *maxBatch < 1 || *maxQueue < 0 || *ctxLen < 0 || *timeout < 0 {
-		return cli.Usagef("--max-batch must be ≥ 1, --max-queue, --ctx and --timeout ≥ 0")
+	if *maxBatch < 1 || *prefillChunk < 1 || *maxQueue < 0 || *ctxLen < 0 || *timeout < 0 {
+		return cli.Usagef("--max-batch and --prefill-chunk must be ≥ 1, --max-queue, --ctx and --timeout ≥ 0")
 	}
 	specs := make([]serve.AdapterSpec, len(adapters))
 	for i, a := range adapters {
@@ -93,7 +94,7 @@ func runServe(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	go func() { errc <- hs.Serve(ln) }()
 	fmt.Fprintf(stdout, "golora serve: http://%s/ (OpenAI API at http://%s/v1)\n", ln.Addr(), ln.Addr())
 	srv, closeServer, err := loadServer(*dir, *name, *ctxLen, threadCount(*threads), serve.Config{Adapters: specs, AdaptersDir: *adaptersDir,
-		APIKey: *apiKey, MaxBatch: *maxBatch, MaxQueue: *maxQueue, Timeout: time.Duration(*timeout) * time.Second,
+		APIKey: *apiKey, MaxBatch: *maxBatch, PrefillChunk: *prefillChunk, MaxQueue: *maxQueue, Timeout: time.Duration(*timeout) * time.Second,
 		Log: log.New(stderr, "", log.LstdFlags)})
 	if err != nil {
 		hs.Close()
