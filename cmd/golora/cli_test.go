@@ -14,7 +14,7 @@ import (
 // Every command prints its usage to stdout for -h, --help and golora help
 // CMD, in the one format: synopsis, description, grouped --flags.
 func TestEveryCommandHelp(t *testing.T) {
-	for _, name := range []string{"bench gemm", "bench train", "compare", "demo", "eval", "generate", "inspect", "logits",
+	for _, name := range []string{"bench gemm", "bench serve", "bench train", "compare", "demo", "eval", "generate", "inspect", "logits",
 		"mem", "merge", "quantize", "report", "sweep", "tokenize", "train", "completion", "help", "version"} {
 		words := strings.Fields(name)
 		var first string

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/serve"
 	"github.com/golora/golora/tensor"
+	"github.com/golora/golora/tensor/kernels"
 	"github.com/golora/golora/tokenizer"
 )
 
@@ -160,4 +162,45 @@ func loadServer(dir, name string, ctx, threads int, cfg serve.Config) (*serve.Se
 		return nil, nil, err
 	}
 	return srv, func() { srv.Close(); m.Close() }, nil
+}
+
+func runBenchServe(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
+	cfgPath, dir := modelConfigFlags(fs)
+	fs.Group("Measurement")
+	clients := fs.String("clients", "1,4,16", "comma-separated concurrent stream `COUNTS`")
+	var o serve.BenchOptions
+	fs.IntVar(&o.Adapters, "adapters", 4, "random adapters the mixed streams are spread over")
+	fs.IntVar(&o.Tokens, "tokens", 64, "tokens each stream generates")
+	fs.IntVar(&o.Prompt, "prompt", 16, "prompt tokens of each stream")
+	threads, useKernels := benchPerfFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := useKernels(); err != nil {
+		return err
+	}
+	for _, f := range strings.Split(*clients, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return cli.Usagef("--clients %q: want comma-separated counts ≥ 1", *clients)
+		}
+		o.Clients = append(o.Clients, n)
+	}
+	if o.Adapters < 1 || o.Tokens < 1 || o.Prompt < 1 {
+		return cli.Usagef("--adapters, --tokens and --prompt must be ≥ 1")
+	}
+	c, _, err := configFlag(*cfgPath, *dir)
+	if err != nil {
+		return err
+	}
+	tensor.SetThreads(threadCount(*threads))
+	res, err := serve.Bench(model.NewRandom(c, 0.02, 1), o)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(stdout).Encode(struct {
+		Threads int                 `json:"threads"`
+		Kernels string              `json:"kernels"`
+		Results []serve.BenchResult `json:"results"`
+	}{tensor.Threads(), kernels.Active().String(), res})
 }
