@@ -161,7 +161,7 @@ func measure(s *model.State) int64 { return stateBytes(reflect.ValueOf(s), map[u
 // TestActivationsMatchTheState checks that the predicted activation bytes
 // are exactly the bytes of the buffers the training state holds, measured
 // on the State itself, and that Config.StateBuffers lists the inference
-// and loss states exactly too.
+// loss and prefill states exactly too.
 func TestActivationsMatchTheState(t *testing.T) {
 	t.Cleanup(func() { tensor.SetThreads(0) })
 	for _, tc := range []struct {
@@ -237,9 +237,11 @@ func TestActivationsMatchTheState(t *testing.T) {
 			}
 			for _, k := range []struct {
 				kind model.StateKind
+				b    int
 				s    *model.State
-			}{{model.StateInfer, m.NewState(tc.o.Batch, tc.o.SeqLen, false)}, {model.StateLoss, m.NewLossState(tc.o.Batch, tc.o.SeqLen)}} {
-				p := model.StatePlan{B: tc.o.Batch, T: tc.o.SeqLen, Kind: k.kind, Threads: tc.o.Threads, LoRA: plan}
+			}{{model.StateInfer, tc.o.Batch, m.NewState(tc.o.Batch, tc.o.SeqLen, false)}, {model.StateLoss, tc.o.Batch, m.NewLossState(tc.o.Batch, tc.o.SeqLen)},
+				{model.StatePrefill, 1, m.NewPrefillState(tc.o.SeqLen)}} {
+				p := model.StatePlan{B: k.b, T: tc.o.SeqLen, Kind: k.kind, Threads: tc.o.Threads, LoRA: plan}
 				if want, got := model.BufferBytes(c.StateBuffers(p)), measure(k.s); got != want {
 					t.Errorf("state kind %d: StateBuffers lists %d bytes, the state holds %d", k.kind, want, got)
 				}

@@ -9,7 +9,8 @@ import (
 
 // Serving decodes many sequences at once on one base model, each with its
 // own KV cache and its own choice of adapters. A sequence's prompt goes
-// through Prefill (the single-sequence Decode of generation); after that
+// through Prefill (the single-sequence Decode of generation), a chunk at a
+// time into a NewPrefillState state (no logits but the last); after that
 // every step of every running sequence goes through one DecodeBatch call,
 // whatever the sequences' adapters.
 

@@ -2,6 +2,7 @@ package model
 
 import (
 	"maps"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -122,4 +123,77 @@ func argmax(x []float32) int {
 		}
 	}
 	return best
+}
+
+// TestPrefillState: a NewPrefillState state prefilling a whole prompt
+// leaves bit for bit the keys, values and next-token logits of Decode with
+// an all-logits state (prompts of 1 and 10 tokens); prefilled in chunks of
+// at most 4 tokens, the numbers agree to float rounding (a chunk's
+// attention sums over fewer keys than the whole prompt's block).
+func TestPrefillState(t *testing.T) {
+	for _, tc := range []struct {
+		name, model string
+		extra       map[string]any
+	}{
+		{"llama-gqa", "llama", nil},
+		{"qwen3-qknorm", "qwen3", map[string]any{"head_dim": 8}},
+		{"gpt2-learned-positions", "gpt2", nil},
+		{"mistral-window", "mistral", map[string]any{"sliding_window": 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := NewRandom(testConfig(t, tc.model, tc.extra), 0.3, 9)
+			addRandomLoRA(m, "a", 2, 5)
+			sel := Selection{"a": 1}
+			V := m.Cfg.VocabSize
+			prefill := func(ids []int, chunk int) (*Cache, []float32) {
+				c := m.NewCache(len(ids))
+				var s *State
+				for i := 0; i < len(ids); i += chunk {
+					part := ids[i:min(i+chunk, len(ids))]
+					s = m.NewPrefillState(len(part))
+					if err := m.Prefill(s, c, part, sel); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if len(s.Logits) > 2*V {
+					t.Fatalf("a prefill state holds %d logits, more than two positions' %d", len(s.Logits), 2*V)
+				}
+				return c, s.Logits[len(s.Logits)-V:]
+			}
+			for _, ids := range [][]int{{7}, {3, 1, 4, 1, 5, 9, 2, 6, 5, 3}} {
+				n := len(ids)
+				want := m.NewCache(n)
+				all := m.NewState(1, n, false)
+				if err := m.Prefill(all, want, ids, sel); err != nil {
+					t.Fatal(err)
+				}
+				wantLogits := all.Logits[(n-1)*V:]
+				got, logits := prefill(ids, n)
+				if !slices.Equal(logits, wantLogits) {
+					t.Errorf("%d tokens: the prefill state's logits differ from the all-logits state's", n)
+				}
+				for l := range m.Layers {
+					if !slices.Equal(got.k[l], want.k[l]) || !slices.Equal(got.v[l], want.v[l]) {
+						t.Errorf("%d tokens, layer %d: the prefill state's keys or values differ", n, l)
+					}
+				}
+				got, logits = prefill(ids, 4)
+				near := func(what string, a, b []float32) {
+					for j := range a {
+						if d := math.Abs(float64(a[j] - b[j])); d > 1e-5*(1+math.Abs(float64(b[j]))) {
+							t.Fatalf("%d tokens in chunks of 4: %s[%d] %g, one pass %g", n, what, j, a[j], b[j])
+						}
+					}
+				}
+				near("logits", logits, wantLogits)
+				for l := range m.Layers {
+					near("keys", got.k[l], want.k[l])
+					near("values", got.v[l], want.v[l])
+				}
+				if _, _, err := m.Loss(m.NewPrefillState(n), make([]int, n), 0); err == nil {
+					t.Errorf("Loss on a prefill state: no error")
+				}
+			}
+		})
+	}
 }

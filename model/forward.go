@@ -14,6 +14,7 @@ type State struct {
 	B, T, N int  // N = B·T token positions
 	train   bool // keep per-layer activations for Backward
 	chunked bool // Logits holds HeadChunk rows (training, NewLossState)
+	last    bool // Logits holds the last min(T,2) rows (NewPrefillState)
 	ids     []int
 
 	layers []layerCache // L entries when training, 1 otherwise
@@ -107,6 +108,18 @@ func (m *Model) NewState(B, T int, train bool) *State {
 // time inside Loss instead of all N×V of them in Forward.
 func (m *Model) NewLossState(B, T int) *State {
 	return m.newState(B, T, StateLoss)
+}
+
+// NewPrefillState plans an inference state for one sequence of T tokens
+// whose Forward (and Decode) computes the logits of the last min(T,2)
+// positions alone, (min(T,2), V) in Logits: the next-token logits are its
+// last V, bit for bit those of NewState(1, T, false). Two rows, not one:
+// Gemm multiplies a single row by dot products summed in another order
+// than its packed kernel's, and the last row must be what the all-logits
+// state computes. A prompt is prefilled without its T×V logits; Loss
+// refuses such a state.
+func (m *Model) NewPrefillState(T int) *State {
+	return m.newState(1, T, StatePrefill)
 }
 
 // NewCheckpointedState plans a training state with gradient checkpointing:
@@ -324,7 +337,11 @@ func (m *Model) Forward(s *State, ids []int) error {
 	}
 	s.norm(c, s.lnf, s.rstdf, s.meanf, s.xOut, m.Norm, m.NormBias)
 	s.headDone = false
-	if !s.chunked {
+	switch {
+	case s.last:
+		r := min(s.T, 2)
+		tensor.Gemm(false, true, 1, tensor.FromF32(s.lnf[(s.T-r)*C:], r, C), m.LMHead.W, 0, s.Logits, c.VocabSize)
+	case !s.chunked:
 		tensor.Gemm(false, true, 1, tensor.FromF32(s.lnf, N, C), m.LMHead.W, 0, s.Logits, c.VocabSize)
 	}
 	return nil
@@ -689,6 +706,9 @@ func (m *Model) Loss(s *State, labels []int, norm float32) (sum float64, count i
 		if t != IgnoreIndex && (t < 0 || t >= V) {
 			return 0, 0, fmt.Errorf("loss: label %d at position %d is outside the vocabulary [0,%d)", t, i, V)
 		}
+	}
+	if s.last {
+		return 0, 0, fmt.Errorf("loss: a prefill state holds the last position's logits alone")
 	}
 	if !s.chunked {
 		sum, count = s.crossEntropy(s.Logits, 0, s.N, labels, V, norm)

@@ -17,6 +17,7 @@ const (
 	StateLoss                          // Forward then Loss, logits in chunks (NewLossState)
 	StateTrain                         // every layer's activations kept (NewState, train true)
 	StateCheckpointed                  // x, x2, k, v kept, the rest recomputed (NewCheckpointedState)
+	StatePrefill                       // Forward leaves the last min(T,2) positions' logits (NewPrefillState, B = 1)
 )
 
 // StatePlan is everything a State's buffers depend on besides the config.
@@ -91,7 +92,7 @@ func (c *Config) layout(s *State, p StatePlan, a *planner) {
 	B, T := p.B, p.T
 	N, C, I, V := B*T, c.HiddenSize, c.IntermediateSize, c.VocabSize
 	qd, kvd := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
-	train, ckpt := p.Kind >= StateTrain, p.Kind == StateCheckpointed
+	train, ckpt := p.Kind == StateTrain || p.Kind == StateCheckpointed, p.Kind == StateCheckpointed
 	f := func(name string, n int) []float32 { return newBuf[float32](a, name, n) }
 	s.B, s.T, s.N, s.train = B, T, N, train
 	s.ids = newBuf[int](a, "ids", N)
@@ -135,9 +136,13 @@ func (c *Config) layout(s *State, p StatePlan, a *planner) {
 	if c.FusedQKV {
 		s.qkv = f("qkv", N*(qd+2*kvd))
 	}
-	if s.chunked = p.Kind != StateInfer; s.chunked {
+	s.last = p.Kind == StatePrefill
+	switch s.chunked = p.Kind != StateInfer && !s.last; {
+	case s.chunked:
 		s.Logits = f("Logits", min(N, HeadChunk)*V)
-	} else {
+	case s.last:
+		s.Logits = f("Logits", min(T, 2)*V)
+	default:
 		s.Logits = f("Logits", N*V)
 	}
 	s.ln, s.tmpC = f("ln", N*C), f("tmpC", N*C)

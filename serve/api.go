@@ -81,6 +81,12 @@ func decodeBody(r *http.Request, v any) *apiError {
 		}
 		return invalid("", "reading the request body: %v", err)
 	}
+	return unmarshalBody(body, v)
+}
+
+// unmarshalBody decodes the JSON body into v; a field of the wrong type is
+// named as the error's param.
+func unmarshalBody(body []byte, v any) *apiError {
 	if err := json.Unmarshal(body, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
@@ -109,43 +115,11 @@ func (s *Server) prepare(ctx context.Context, f *sampling, prompt []int, promptF
 	if f.Model == "" {
 		return nil, invalid("model", "model is required; the models are %s", strings.Join(s.Models(), ", "))
 	}
-	if f.N != nil && *f.N != 1 {
-		return nil, invalid("n", "n must be 1 (one choice per request), got %d", *f.N)
-	}
-	o := generate.Options{Temperature: 1, Stop: s.stopIDs}
-	if f.Temperature != nil {
-		if t := *f.Temperature; t < 0 || math.IsNaN(t) {
-			return nil, invalid("temperature", "temperature must be ≥ 0, got %g", t)
-		}
-		o.Temperature = *f.Temperature
-	}
-	if f.TopP != nil {
-		if p := *f.TopP; !(p > 0 && p <= 1) {
-			return nil, invalid("top_p", "top_p must be in (0, 1], got %g", p)
-		}
-		o.TopP = *f.TopP
-	}
-	if f.TopK != nil {
-		if *f.TopK < -1 {
-			return nil, invalid("top_k", "top_k must be ≥ 0 (0 or -1: no limit), got %d", *f.TopK)
-		}
-		o.TopK = max(*f.TopK, 0)
-	}
-	if f.MinP != nil {
-		if p := *f.MinP; !(p >= 0 && p <= 1) {
-			return nil, invalid("min_p", "min_p must be in [0, 1], got %g", p)
-		}
-		o.MinP = *f.MinP
-	}
-	if f.Seed != nil {
-		o.Seed = uint64(*f.Seed)
-	} else {
-		o.Seed = mrand.Uint64()
-	}
-	stops, e := parseStop(f.Stop)
+	o, stops, e := f.options()
 	if e != nil {
 		return nil, e
 	}
+	o.Stop = s.stopIDs
 	if len(prompt) == 0 {
 		return nil, invalid(promptField, "the prompt is empty")
 	}
@@ -182,6 +156,50 @@ func (s *Server) prepare(ctx context.Context, f *sampling, prompt []int, promptF
 	return r, nil
 }
 
+// options checks the sampling fields that depend on nothing else and
+// makes the generation options (without stop tokens) and the stop
+// strings; without a seed, the seed is random.
+func (f *sampling) options() (generate.Options, []string, *apiError) {
+	o := generate.Options{Temperature: 1}
+	if f.N != nil && *f.N != 1 {
+		return o, nil, invalid("n", "n must be 1 (one choice per request), got %d", *f.N)
+	}
+	if f.Temperature != nil {
+		if t := *f.Temperature; t < 0 || math.IsNaN(t) {
+			return o, nil, invalid("temperature", "temperature must be ≥ 0, got %g", t)
+		}
+		o.Temperature = *f.Temperature
+	}
+	if f.TopP != nil {
+		if p := *f.TopP; !(p > 0 && p <= 1) {
+			return o, nil, invalid("top_p", "top_p must be in (0, 1], got %g", p)
+		}
+		o.TopP = *f.TopP
+	}
+	if f.TopK != nil {
+		if *f.TopK < -1 {
+			return o, nil, invalid("top_k", "top_k must be ≥ 0 (0 or -1: no limit), got %d", *f.TopK)
+		}
+		o.TopK = max(*f.TopK, 0)
+	}
+	if f.MinP != nil {
+		if p := *f.MinP; !(p >= 0 && p <= 1) {
+			return o, nil, invalid("min_p", "min_p must be in [0, 1], got %g", p)
+		}
+		o.MinP = *f.MinP
+	}
+	if f.Seed != nil {
+		o.Seed = uint64(*f.Seed)
+	} else {
+		o.Seed = mrand.Uint64()
+	}
+	stops, e := parseStop(f.Stop)
+	if e != nil {
+		return o, nil, e
+	}
+	return o, stops, nil
+}
+
 // parseStop reads "stop": null, a string, or a list of strings.
 func parseStop(raw json.RawMessage) ([]string, *apiError) {
 	if len(raw) == 0 || string(raw) == "null" {
@@ -213,23 +231,10 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	if len(req.Messages) == 0 {
-		writeError(w, invalid("messages", "messages must hold at least one message"))
+	msgs, e := req.messages()
+	if e != nil {
+		writeError(w, e)
 		return
-	}
-	msgs := make([]chat.Message, len(req.Messages))
-	for i, m := range req.Messages {
-		field := fmt.Sprintf("messages[%d]", i)
-		if m.Role == "" {
-			writeError(w, invalid(field+".role", "%s.role is required", field))
-			return
-		}
-		text, err := messageText(m.Content)
-		if err != nil {
-			writeError(w, invalid(field+".content", "%s.content: %v", field, err))
-			return
-		}
-		msgs[i] = chat.Message{Role: m.Role, Content: text}
 	}
 	text, err := s.tmpl.Render(msgs, s.vars)
 	if err != nil {
@@ -242,6 +247,27 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.complete(w, r, &req.sampling, ids, true)
+}
+
+// messages checks the request's messages and returns their roles and
+// texts.
+func (req *chatRequest) messages() ([]chat.Message, *apiError) {
+	if len(req.Messages) == 0 {
+		return nil, invalid("messages", "messages must hold at least one message")
+	}
+	msgs := make([]chat.Message, len(req.Messages))
+	for i, m := range req.Messages {
+		field := fmt.Sprintf("messages[%d]", i)
+		if m.Role == "" {
+			return nil, invalid(field+".role", "%s.role is required", field)
+		}
+		text, err := messageText(m.Content)
+		if err != nil {
+			return nil, invalid(field+".content", "%s.content: %v", field, err)
+		}
+		msgs[i] = chat.Message{Role: m.Role, Content: text}
+	}
+	return msgs, nil
 }
 
 // messageText is a message's content: a string, or a list of parts of

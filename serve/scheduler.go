@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/golora/golora/generate"
@@ -26,6 +27,7 @@ type seq struct {
 	events chan event
 
 	cache *model.Cache
+	done  int // prompt tokens prefilled into cache
 	rng   *rand.Rand
 	last  int // the last token, the next step's input
 	n     int // tokens generated
@@ -42,7 +44,8 @@ type event struct {
 }
 
 // scheduler owns the model: it prefills arriving sequences into free KV
-// cache slots and decodes one token of every running sequence per step.
+// cache slots, one chunk of at most Config.PrefillChunk prompt tokens per
+// step, and decodes one token of every running sequence per step.
 type scheduler struct {
 	s       *Server
 	queue   chan *seq
@@ -51,10 +54,14 @@ type scheduler struct {
 	done    chan struct{}
 	free    []*model.Cache // slots not in use
 	running []*seq
+	filling []*seq // admitted, their prompts partly prefilled, first come first
 	batch   *model.Batch
 	rows    []model.BatchRow
 	probs   []float64
 	order   []int
+	// traced, when set (by tests), is called after each prefill chunk
+	// (prefill true) and each decode step of the running sequences.
+	traced func(prefill bool)
 }
 
 func newScheduler(s *Server) *scheduler {
@@ -99,12 +106,13 @@ func (c *scheduler) stop() {
 }
 
 // run is the scheduler's loop: wait while idle; between steps run control
-// functions and admit queued sequences while slots are free; then decode
-// one step of all running sequences.
+// functions and admit queued sequences while slots are free; then prefill
+// one chunk of the first admitted prompt and decode one step of all
+// running sequences.
 func (c *scheduler) run() {
 	defer close(c.done)
 	for {
-		if len(c.running) == 0 {
+		if len(c.running) == 0 && len(c.filling) == 0 {
 			select {
 			case f := <-c.ctl:
 				f()
@@ -139,18 +147,22 @@ func (c *scheduler) run() {
 		}
 		c.s.metrics.queued(len(c.queue))
 		c.s.metrics.batch(len(c.running))
+		if len(c.filling) > 0 {
+			c.prefill()
+		}
 		if len(c.running) > 0 {
 			c.step()
 		}
 	}
 }
 
-// shutdown ends every sequence, running or queued, with errStopped.
+// shutdown ends every sequence, running, prefilling or queued, with
+// errStopped.
 func (c *scheduler) shutdown() {
-	for _, q := range c.running {
+	for _, q := range append(c.running, c.filling...) {
 		c.finish(q, event{Err: errStopped})
 	}
-	c.running = nil
+	c.running, c.filling = nil, nil
 	for {
 		select {
 		case q := <-c.queue:
@@ -161,7 +173,7 @@ func (c *scheduler) shutdown() {
 	}
 }
 
-// admit prefills q's prompt into a free slot and picks its first token.
+// admit gives q a free slot and queues its prompt for prefill.
 func (c *scheduler) admit(q *seq) {
 	if q.ctx.Err() != nil {
 		c.finish(q, event{Finish: finishCancelled})
@@ -170,18 +182,42 @@ func (c *scheduler) admit(q *seq) {
 	q.cache = c.free[len(c.free)-1]
 	c.free = c.free[:len(c.free)-1]
 	q.cache.Reset()
+	q.done = 0
 	q.rng = generate.NewRNG(q.opt.Seed)
+	c.filling = append(c.filling, q)
+}
+
+// prefill runs the next chunk of the first admitted prompt through a
+// prefill state (the last positions' logits alone); after the prompt's
+// last chunk it picks the first token and the sequence joins the running
+// ones. A prompt of at most Config.PrefillChunk tokens goes in one pass,
+// bit for bit generate's prefill.
+func (c *scheduler) prefill() {
+	q := c.filling[0]
+	if q.ctx.Err() != nil {
+		c.filling = slices.Delete(c.filling, 0, 1)
+		c.finish(q, event{Finish: finishCancelled})
+		return
+	}
+	chunk := q.prompt[q.done:min(q.done+c.s.cfg.PrefillChunk, len(q.prompt))]
 	var st *model.State
 	err := guard(func() error {
-		st = c.s.m.NewState(1, len(q.prompt), false)
-		return c.s.m.Prefill(st, q.cache, q.prompt, q.sel)
+		st = c.s.m.NewPrefillState(len(chunk))
+		return c.s.m.Prefill(st, q.cache, chunk, q.sel)
 	})
+	if c.traced != nil {
+		c.traced(true)
+	}
 	if err != nil {
+		c.filling = slices.Delete(c.filling, 0, 1)
 		c.finish(q, event{Err: err})
 		return
 	}
-	V := c.s.m.Cfg.VocabSize
-	if c.advance(q, st.Logits[(len(q.prompt)-1)*V:]) {
+	if q.done += len(chunk); q.done < len(q.prompt) {
+		return
+	}
+	c.filling = slices.Delete(c.filling, 0, 1)
+	if c.advance(q, st.Logits[len(st.Logits)-c.s.m.Cfg.VocabSize:]) {
 		c.running = append(c.running, q)
 	}
 }
@@ -206,7 +242,11 @@ func (c *scheduler) step() {
 	for _, q := range kept {
 		c.rows = append(c.rows, model.BatchRow{Cache: q.cache, ID: q.last, LoRA: q.sel})
 	}
-	if err := guard(func() error { return c.s.m.DecodeBatch(c.batch, c.rows) }); err != nil {
+	err := guard(func() error { return c.s.m.DecodeBatch(c.batch, c.rows) })
+	if c.traced != nil {
+		c.traced(false)
+	}
+	if err != nil {
 		for _, q := range kept {
 			c.finish(q, event{Err: err})
 		}

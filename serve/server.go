@@ -40,6 +40,10 @@ type Config struct {
 	MaxBatch    int    // most sequences decoded together (KV-cache slots)
 	MaxQueue    int    // most requests waiting for a slot; more are refused with 429
 	Ctx         int    // most tokens of one sequence, prompt and completion together
+	// PrefillChunk is the most prompt tokens prefilled between two decode
+	// steps of the running sequences (0 means DefaultPrefillChunk): a long
+	// prompt joins in chunks and does not stall the others' streams.
+	PrefillChunk int
 	// Timeout, when positive, bounds a request's time from arrival to its
 	// last token; a request over it is ended and answered 504.
 	Timeout time.Duration
@@ -52,6 +56,9 @@ type AdapterSpec struct {
 	Name, Dir string
 	Scale     float32
 }
+
+// DefaultPrefillChunk is Config.PrefillChunk's default.
+const DefaultPrefillChunk = 256
 
 // maxBody is the largest request body accepted.
 const maxBody = 8 << 20
@@ -76,8 +83,12 @@ type Server struct {
 
 // New loads cfg's adapters onto the model and starts the scheduler.
 func New(cfg Config) (*Server, error) {
-	if cfg.MaxBatch < 1 || cfg.MaxQueue < 0 || cfg.Ctx < 2 {
-		return nil, fmt.Errorf("serve: max batch %d, max queue %d, context %d: want ≥ 1, ≥ 0, ≥ 2", cfg.MaxBatch, cfg.MaxQueue, cfg.Ctx)
+	if cfg.MaxBatch < 1 || cfg.MaxQueue < 0 || cfg.Ctx < 2 || cfg.PrefillChunk < 0 {
+		return nil, fmt.Errorf("serve: max batch %d, max queue %d, context %d, prefill chunk %d: want ≥ 1, ≥ 0, ≥ 2, ≥ 0",
+			cfg.MaxBatch, cfg.MaxQueue, cfg.Ctx, cfg.PrefillChunk)
+	}
+	if cfg.PrefillChunk == 0 {
+		cfg.PrefillChunk = DefaultPrefillChunk
 	}
 	if cfg.Log == nil {
 		cfg.Log = log.New(nopWriter{}, "", 0)

@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	register(&cli.Command{Name: "bench", Summary: "measure the GEMM (bench gemm) or training steps (bench train)", Subcommands: []*cli.Command{
+	register(&cli.Command{Name: "bench", Summary: "measure the GEMM (bench gemm), training steps (bench train) or serving (bench serve)", Subcommands: []*cli.Command{
 		{Name: "gemm", Summary: "GFLOP/s of the matrix product C = op(A)·op(B)", Run: runBenchGemm,
 			Usage: "bench gemm [--m N --n N --k N] [--trans nn|nt|tn|tt] [--threads N] [--kernels SET]",
 			Doc:   "Times the GEMM that every product of golora goes through, C = op(A)·op(B) with op(A) m×k and op(B) k×n, and prints one JSON object with its GFLOP/s and the machine's peak."},
@@ -23,6 +23,12 @@ func init() {
 			Doc: "Times training steps of a model of the shape a config.json gives, with random weights, after one warm-up step, " +
 				"and prints one JSON object: tokens/s, GFLOP/s, model FLOP utilisation, peak RSS and the predicted memory. " +
 				"Rank, targets, batch size, sequence length and gradient checkpointing default to what golora train runs."},
+		{Name: "serve", Summary: "aggregate tokens/s of the serve scheduler per client count, one adapter and mixed", Run: runBenchServe,
+			Usage: "bench serve (--model-config FILE | --model DIR) [--clients 1,4,16] [--adapters N] [--tokens T]",
+			Doc: "Decodes greedily with golora serve's scheduler (no HTTP) on a model of the shape a config.json gives, with random weights " +
+				"and N random rank-8 adapters on every linear module, after one warm-up round, and prints one JSON object: for each client count, " +
+				"the aggregate tokens/s with every stream on one adapter and with the streams spread over the adapters, their ratio, " +
+				"and the one-adapter speed over the first client count's."},
 	}})
 }
 

@@ -16,7 +16,7 @@ import (
 // CMD, in the one format: synopsis, description, grouped --flags.
 func TestEveryCommandHelp(t *testing.T) {
 	paths := app.Paths()
-	for _, want := range []string{"bench gemm", "train", "completion", "help", "version"} {
+	for _, want := range []string{"bench gemm", "bench serve", "train", "completion", "help", "version"} {
 		if !slices.Contains(paths, want) {
 			t.Fatalf("app.Paths() %v lacks %q", paths, want)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/serve"
 	"github.com/golora/golora/tensor"
+	"github.com/golora/golora/tensor/kernels"
 	"github.com/golora/golora/tokenizer"
 )
 
@@ -51,6 +53,7 @@ func runServe(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	maxBatch := fs.Int("max-batch", 8, "most sequences decoded together (each has a KV-cache slot of --ctx tokens)")
 	maxQueue := fs.Int("max-queue", 64, "most requests waiting for a slot; more get 429")
 	ctxLen := fs.Int("ctx", 0, "most tokens of one sequence, prompt and completion (0: the model's max_position_embeddings, at most 4096)")
+	prefillChunk := fs.Int("prefill-chunk", serve.DefaultPrefillChunk, "most prompt tokens prefilled between two decode steps of the running sequences")
 	timeout := fs.Int("timeout", 600, "longest a request may take, in seconds (0: no limit)")
 	threads := fs.Int("threads", 0, "threads (0: all cores, or $GOLORA_THREADS)")
 	if err := fs.Parse(args); err != nil {
@@ -62,8 +65,8 @@ func runServe(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if !loopback(*host) && *apiKey == "" {
 		return cli.Usagef("--host %s is reachable from other machines: set --api-key or $GOLORA_API_KEY", *host)
 	}
-	if *maxBatch < 1 || *maxQueue < 0 || *ctxLen < 0 || *timeout < 0 {
-		return cli.Usagef("--max-batch must be ≥ 1, --max-queue, --ctx and --timeout ≥ 0")
+	if *maxBatch < 1 || *prefillChunk < 1 || *maxQueue < 0 || *ctxLen < 0 || *timeout < 0 {
+		return cli.Usagef("--max-batch and --prefill-chunk must be ≥ 1, --max-queue, --ctx and --timeout ≥ 0")
 	}
 	specs := make([]serve.AdapterSpec, len(adapters))
 	for i, a := range adapters {
@@ -93,7 +96,7 @@ func runServe(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	go func() { errc <- hs.Serve(ln) }()
 	fmt.Fprintf(stdout, "golora serve: http://%s/ (OpenAI API at http://%s/v1)\n", ln.Addr(), ln.Addr())
 	srv, closeServer, err := loadServer(*dir, *name, *ctxLen, threadCount(*threads), serve.Config{Adapters: specs, AdaptersDir: *adaptersDir,
-		APIKey: *apiKey, MaxBatch: *maxBatch, MaxQueue: *maxQueue, Timeout: time.Duration(*timeout) * time.Second,
+		APIKey: *apiKey, MaxBatch: *maxBatch, PrefillChunk: *prefillChunk, MaxQueue: *maxQueue, Timeout: time.Duration(*timeout) * time.Second,
 		Log: log.New(stderr, "", log.LstdFlags)})
 	if err != nil {
 		hs.Close()
@@ -159,4 +162,45 @@ func loadServer(dir, name string, ctx, threads int, cfg serve.Config) (*serve.Se
 		return nil, nil, err
 	}
 	return srv, func() { srv.Close(); m.Close() }, nil
+}
+
+func runBenchServe(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
+	cfgPath, dir := modelConfigFlags(fs)
+	fs.Group("Measurement")
+	clients := fs.String("clients", "1,4,16", "comma-separated concurrent stream `COUNTS`")
+	var o serve.BenchOptions
+	fs.IntVar(&o.Adapters, "adapters", 4, "random adapters the mixed streams are spread over")
+	fs.IntVar(&o.Tokens, "tokens", 64, "tokens each stream generates")
+	fs.IntVar(&o.Prompt, "prompt", 16, "prompt tokens of each stream")
+	threads, useKernels := benchPerfFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := useKernels(); err != nil {
+		return err
+	}
+	for _, f := range strings.Split(*clients, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return cli.Usagef("--clients %q: want comma-separated counts ≥ 1", *clients)
+		}
+		o.Clients = append(o.Clients, n)
+	}
+	if o.Adapters < 1 || o.Tokens < 1 || o.Prompt < 1 {
+		return cli.Usagef("--adapters, --tokens and --prompt must be ≥ 1")
+	}
+	c, _, err := configFlag(*cfgPath, *dir)
+	if err != nil {
+		return err
+	}
+	tensor.SetThreads(threadCount(*threads))
+	res, err := serve.Bench(model.NewRandom(c, 0.02, 1), o)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(stdout).Encode(struct {
+		Threads int                 `json:"threads"`
+		Kernels string              `json:"kernels"`
+		Results []serve.BenchResult `json:"results"`
+	}{tensor.Threads(), kernels.Active().String(), res})
 }

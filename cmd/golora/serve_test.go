@@ -6,9 +6,12 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/golora/golora/serve"
 )
 
 // TestServeCommand starts `golora serve` on a free port, lists its models,
@@ -62,5 +65,32 @@ func TestServeRefusesOpenHostWithoutKey(t *testing.T) {
 	_, errs, code := golora(t, "serve", "--model", "x", "--host", "0.0.0.0")
 	if code == 0 || !strings.Contains(errs, "--api-key") {
 		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+}
+
+// TestBenchServe: bench serve prints one result per client count, with
+// the mixed-adapters ratio and the scaling over the first count.
+func TestBenchServe(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.json")
+	os.WriteFile(path, []byte(`{"architectures":["LlamaForCausalLM"],"vocab_size":64,"hidden_size":32,"intermediate_size":48,
+		"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2}`), 0o644)
+	stdout, stderr, code := golora(t, "bench", "serve", "--model-config", path, "--clients", "1,3", "--adapters", "2", "--tokens", "4", "--threads", "1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var out struct{ Results []serve.BenchResult }
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	if len(out.Results) != 2 || out.Results[0].Clients != 1 || out.Results[1].Clients != 3 || out.Results[0].Scaling != 1 {
+		t.Fatalf("results %+v", out.Results)
+	}
+	for _, r := range out.Results {
+		if !(r.OneAdapter > 0 && r.Mixed > 0) || r.MixedRatio != r.Mixed/r.OneAdapter {
+			t.Errorf("result %+v", r)
+		}
+	}
+	if _, stderr, code := golora(t, "bench", "serve", "--model-config", path, "--clients", "1,x"); code != 2 || !strings.Contains(stderr, "--clients") {
+		t.Errorf("--clients 1,x: exit %d, %s", code, stderr)
 	}
 }
