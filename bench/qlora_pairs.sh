@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# QLoRA against f32 LoRA, as issue #6 states its targets: step time and peak
+# QLoRA against f32 LoRA, the two figures the README quotes: step time and peak
 # RSS of `golora bench train --method qlora` over `--method lora`, run in
 # interleaved pairs so that a noisy machine slows both sides of a pair alike.
 #
