@@ -2,11 +2,14 @@ package serve
 
 import (
 	"context"
+	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/golora/golora/generate"
+	"github.com/golora/golora/model"
 )
 
 // TestLongPromptDoesNotStall: a 40-token prompt admitted while another
@@ -69,5 +72,52 @@ func TestLongPromptDoesNotStall(t *testing.T) {
 		if chunks[k]-chunks[k-1] != 2 {
 			t.Errorf("prefill chunks %d and %d of the long prompt are not separated by one decode step: %v", k-2, k-1, trace)
 		}
+	}
+}
+
+// TestChunkStateReuse: the prefill state kept for full chunks serves one
+// long prompt after another, and an adapter loaded between them (a
+// control function) is planned for: the answers equal those of a server
+// that had the adapter from the start.
+func TestChunkStateReuse(t *testing.T) {
+	f := newFixture(t)
+	long := make([]int, 40)
+	for i := range long {
+		long[i] = 1 + i*11%200
+	}
+	ask := func(s *Server, sel model.Selection) []int {
+		t.Helper()
+		q := &seq{ctx: context.Background(), prompt: long, sel: sel, opt: generate.Options{},
+			maxTokens: 6, arrived: time.Now(), events: make(chan event, 7)}
+		if !s.sched.submit(q) {
+			t.Fatal("queue full")
+		}
+		var ids []int
+		for e := range q.events {
+			if e.Err != nil {
+				t.Fatal(e.Err)
+			}
+			if e.Finish == "" {
+				ids = append(ids, e.ID)
+			}
+		}
+		return ids
+	}
+	pirateOnly := func(c *Config) { c.PrefillChunk, c.Adapters = 4, c.Adapters[:1] }
+	s, _ := f.start(t, pirateOnly)
+	first := ask(s, model.Selection{"pirate": 1})
+	if again := ask(s, model.Selection{"pirate": 1}); !slices.Equal(again, first) {
+		t.Errorf("pirate again: %v, first %v", again, first)
+	}
+	if err := s.sched.do(func() error { return s.attach("poet", filepath.Join(f.adapters, "poet"), 1) }); err != nil {
+		t.Fatal(err)
+	}
+	poet := ask(s, model.Selection{"poet": 1})
+	fresh, _ := f.start(t, func(c *Config) { c.PrefillChunk = 4 })
+	if want := ask(fresh, model.Selection{"poet": 1}); !slices.Equal(poet, want) {
+		t.Errorf("poet after loading: %v, on a server that had it from the start %v", poet, want)
+	}
+	if len(first) != 6 {
+		t.Errorf("%d tokens, want 6", len(first))
 	}
 }

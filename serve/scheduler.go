@@ -59,6 +59,11 @@ type scheduler struct {
 	rows    []model.BatchRow
 	probs   []float64
 	order   []int
+	// chunkState is the prefill state of a full Config.PrefillChunk chunk,
+	// made once and reused by every long prompt (its buffers, attention
+	// scores included, are sized by the chunk); dropped after a control
+	// function, which may attach or detach adapters the state plans for.
+	chunkState *model.State
 	// traced, when set (by tests), is called after each prefill chunk
 	// (prefill true) and each decode step of the running sequences.
 	traced func(prefill bool)
@@ -115,7 +120,7 @@ func (c *scheduler) run() {
 		if len(c.running) == 0 && len(c.filling) == 0 {
 			select {
 			case f := <-c.ctl:
-				f()
+				c.control(f)
 				continue
 			case q := <-c.queue:
 				c.admit(q)
@@ -128,7 +133,7 @@ func (c *scheduler) run() {
 		for {
 			select {
 			case f := <-c.ctl:
-				f()
+				c.control(f)
 			case <-c.quit:
 				c.shutdown()
 				return
@@ -187,6 +192,25 @@ func (c *scheduler) admit(q *seq) {
 	c.filling = append(c.filling, q)
 }
 
+// control runs a control function (adapters loaded or unloaded) between
+// steps; a kept prefill state may no longer fit the model's adapters.
+func (c *scheduler) control(f func()) {
+	f()
+	c.chunkState = nil
+}
+
+// prefillState returns a prefill state for T prompt tokens: the kept one
+// for a full chunk, else a new one.
+func (c *scheduler) prefillState(T int) *model.State {
+	if T != c.s.cfg.PrefillChunk {
+		return c.s.m.NewPrefillState(T)
+	}
+	if c.chunkState == nil {
+		c.chunkState = c.s.m.NewPrefillState(T)
+	}
+	return c.chunkState
+}
+
 // prefill runs the next chunk of the first admitted prompt through a
 // prefill state (the last positions' logits alone); after the prompt's
 // last chunk it picks the first token and the sequence joins the running
@@ -202,7 +226,7 @@ func (c *scheduler) prefill() {
 	chunk := q.prompt[q.done:min(q.done+c.s.cfg.PrefillChunk, len(q.prompt))]
 	var st *model.State
 	err := guard(func() error {
-		st = c.s.m.NewPrefillState(len(chunk))
+		st = c.prefillState(len(chunk))
 		return c.s.m.Prefill(st, q.cache, chunk, q.sel)
 	})
 	if c.traced != nil {
