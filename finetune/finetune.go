@@ -270,10 +270,7 @@ func RunSettings(r *train.Run) runlog.Settings {
 	if a := r.Adapter; a != nil && !r.Full {
 		lc := a.Config
 		s.Rank, s.Alpha, s.Dropout, s.RSLoRA, s.Init, s.Layers = lc.R, lc.Alpha, lc.Dropout, lc.RSLoRA, lc.Init, lc.Layers
-		s.Targets = strings.Join(lc.Targets, ",")
-		if lc.TargetRegex != "" {
-			s.Targets = "re:" + lc.TargetRegex
-		}
+		s.Targets = lc.TargetsSpec()
 	}
 	return s
 }

@@ -39,10 +39,7 @@ func PeakMemory(m *model.Model, o Options, T int) (mem.Breakdown, mem.Options, e
 		if err != nil {
 			return mem.Breakdown{}, mo, err
 		}
-		mo.Rank, mo.Layers, mo.Targets = c.R, c.Layers, strings.Join(c.Targets, ",")
-		if c.TargetRegex != "" {
-			mo.Targets = "re:" + c.TargetRegex
-		}
+		mo.Rank, mo.Layers, mo.Targets = c.R, c.Layers, c.TargetsSpec()
 		if o.Dropout == nil {
 			mo.Dropout = c.Dropout
 		}

@@ -103,6 +103,15 @@ func (c *Config) ParseTargets(s string) {
 	}
 }
 
+// TargetsSpec is c's targets written as ParseTargets reads them:
+// "q_proj,v_proj", "all-linear" or "re:REGEX".
+func (c *Config) TargetsSpec() string {
+	if c.TargetRegex != "" {
+		return "re:" + c.TargetRegex
+	}
+	return strings.Join(c.Targets, ",")
+}
+
 // Matches reports whether the module with the given full name (for example
 // model.layers.3.self_attn.q_proj) is a target, as PEFT decides it: a regex
 // must match the whole name; a list entry must equal the name or be its

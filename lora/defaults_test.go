@@ -56,3 +56,14 @@ func TestFamilyDefaultTargets(t *testing.T) {
 		}
 	}
 }
+
+// TargetsSpec writes targets back as ParseTargets reads them.
+func TestTargetsSpecRoundTrip(t *testing.T) {
+	for _, s := range []string{"q_proj,v_proj", "all-linear", `re:.*\.(q|v)_proj`, ""} {
+		var c Config
+		c.ParseTargets(s)
+		if got := c.TargetsSpec(); got != s {
+			t.Errorf("ParseTargets(%q).TargetsSpec() = %q", s, got)
+		}
+	}
+}
