@@ -91,6 +91,10 @@ type TrainOptions struct {
 	Threads              int
 	Method               mem.Method // full, lora or qlora
 	GradCheckpoint       bool
+	// DType holds the random base in float32, bfloat16 or float16, as a
+	// checkpoint stored in it is held (lora and full; qlora's non-4-bit
+	// weights are float32).
+	DType tensor.DType
 }
 
 // TrainResult is what `golora bench train` prints.
@@ -107,6 +111,7 @@ type TrainResult struct {
 	PeakRSS        int64   `json:"peak_rss_bytes"`
 	PredictedBytes int64   `json:"predicted_bytes"`
 	Threads        int     `json:"threads"`
+	DType          string  `json:"dtype"`   // the base's storage type
 	Kernels        string  `json:"kernels"` // the kernel set that ran (package kernels)
 	Loss           float64 `json:"final_loss"`
 }
@@ -116,7 +121,7 @@ type TrainResult struct {
 // (nil for full fine-tuning), as Setup prepares them, over one batch of
 // random token ids.
 func Train(c *model.Config, m *model.Model, a *lora.Adapter, o TrainOptions) (TrainResult, error) {
-	res := TrainResult{Method: string(o.Method), Threads: tensor.Threads(), Kernels: kernels.Active().String(), Params: m.NumParams()}
+	res := TrainResult{Method: string(o.Method), Threads: tensor.Threads(), DType: o.DType.String(), Kernels: kernels.Active().String(), Params: m.NumParams()}
 	opt := train.Defaults()
 	ckpt := o.GradCheckpoint
 	opt.GradCheckpoint = &ckpt
@@ -153,7 +158,11 @@ func Train(c *model.Config, m *model.Model, a *lora.Adapter, o TrainOptions) (Tr
 	res.PeakGFLOPS = PeakGFLOPS(res.Threads)
 	res.MFU = res.GFLOPS / res.PeakGFLOPS
 	res.PeakRSS = rss.Peak()
-	pred, err := mem.Predict(c, mem.Options{Method: o.Method, DTypeSize: 4, Rank: o.Rank, Targets: o.Targets,
+	size := 4
+	if o.DType != tensor.F32 {
+		size = 2
+	}
+	pred, err := mem.Predict(c, mem.Options{Method: o.Method, DTypeSize: size, Rank: o.Rank, Targets: o.Targets,
 		Batch: o.Batch, SeqLen: o.SeqLen, Threads: tensor.Threads(), DoubleQuant: true, GradCheckpoint: o.GradCheckpoint})
 	if err == nil {
 		res.PredictedBytes = pred.TotalBytes
@@ -161,8 +170,8 @@ func Train(c *model.Config, m *model.Model, a *lora.Adapter, o TrainOptions) (Tr
 	return res, nil
 }
 
-// Setup builds a random model of config c ready for the method: float32
-// weights, or 4-bit linears drawn one at a time for qlora, with a fresh
+// Setup builds a random model of config c ready for the method: weights in
+// o.DType, or 4-bit linears drawn one at a time for qlora, with a fresh
 // adapter on the targets unless the method is full.
 func Setup(c *model.Config, o TrainOptions) (*model.Model, *lora.Adapter, error) {
 	tensor.SetThreads(o.Threads)
@@ -170,6 +179,8 @@ func Setup(c *model.Config, o TrainOptions) (*model.Model, *lora.Adapter, error)
 	var err error
 	if o.Method == mem.QLoRA {
 		m, err = model.NewRandomQuantized(c, 0.02, 1, quant.NF4, true)
+	} else if o.DType != tensor.F32 {
+		m = model.NewRandomDType(c, 0.02, 1, o.DType)
 	} else {
 		m = model.NewRandom(c, 0.02, 1)
 	}

@@ -5,9 +5,12 @@
 //
 // Per parameter with b bytes per value: full fine-tuning needs b (weight)
 // + b (gradient) + 2b (AdamW m and v) = 4b — 16 bytes in float32, 8 in
-// float16. LoRA keeps the base at b bytes and pays gradients and optimizer
-// states only for A and B. QLoRA stores the base linear layers in 4 bits
-// (plus their block constants) and the rest as before.
+// float16. LoRA keeps the base at b bytes — except what golora holds in
+// float32 whatever the checkpoint's dtype: norm weights, biases and
+// transposed Conv1D weights (model.Config.F32HeldParams) — and pays
+// gradients and optimizer states only for A and B, in float32. QLoRA
+// stores the base linear layers in 4 bits (plus each matrix's block
+// constants) and the rest as LoRA does.
 //
 // Activations are golora's own: the bytes of the buffers the training
 // state (model.NewState, or NewCheckpointedState) allocates for a batch —
@@ -82,11 +85,14 @@ func Predict(c *model.Config, o Options) (Breakdown, error) {
 		return b, fmt.Errorf("mem: dtype size %d (want 2 or 4)", o.DTypeSize)
 	}
 	dt := int64(o.DTypeSize)
-	var linearParams, loraParams int64
+	var linearParams, loraParams, quantized int64
 	for _, l := range c.LayerLinears() {
 		linearParams += int64(l.In) * int64(l.Out)
+		quantized += quantizedBytes(int64(l.In)*int64(l.Out), o.DoubleQuant)
 	}
 	linearParams *= int64(c.NumLayers)
+	quantized *= int64(c.NumLayers)
+	f32, linearF32 := c.F32HeldParams()
 	other := int64(c.NumParams()) - linearParams // embedding, norms, biases, head
 	var mods []model.LoRAPlan
 	if o.Method == LoRA || o.Method == QLoRA {
@@ -113,10 +119,11 @@ func Predict(c *model.Config, o Options) (Breakdown, error) {
 		// golora keeps adapters, their gradients and AdamW states in float32.
 		b.GradsBytes = 4 * loraParams
 		b.OptimizerBytes = 8 * loraParams
-		b.WeightsBytes = b.Params*dt + 4*loraParams
+		b.WeightsBytes = (b.Params-int64(f32))*dt + 4*int64(f32) + 4*loraParams
 		if o.Method == QLoRA {
-			b.QuantizedWeightsBytes = quantizedBytes(linearParams, o.DoubleQuant)
-			b.WeightsBytes = other*dt + b.QuantizedWeightsBytes + 4*loraParams
+			b.QuantizedWeightsBytes = quantized
+			otherF32 := int64(f32 - linearF32)
+			b.WeightsBytes = (other-otherF32)*dt + 4*otherF32 + quantized + 4*loraParams
 		}
 	default:
 		return b, fmt.Errorf("mem: unknown method %q (full, lora, qlora)", o.Method)
@@ -126,7 +133,7 @@ func Predict(c *model.Config, o Options) (Breakdown, error) {
 	return b, nil
 }
 
-// quantizedBytes is the 4-bit storage of n linear weights in blocks of 64:
+// quantizedBytes is the 4-bit storage of a matrix of n weights in blocks of 64:
 // n/2 packed bytes plus, per block, a float32 absmax, or with double
 // quantization an 8-bit code plus a float32 per 256 blocks (and the
 // 256-entry float32 map).

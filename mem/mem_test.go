@@ -189,16 +189,7 @@ func TestActivationsMatchTheState(t *testing.T) {
 			Options{Method: LoRA, Rank: 3, Targets: "q_proj,up_proj,down_proj", Dropout: 0.05, Batch: 2, SeqLen: 20, Threads: 5, GradCheckpoint: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			raw := map[string]any{"model_type": tc.modelType, "vocab_size": 50, "hidden_size": 32, "intermediate_size": 48,
-				"num_hidden_layers": 3, "num_attention_heads": 4}
-			for k, v := range tc.cfg {
-				raw[k] = v
-			}
-			js, _ := json.Marshal(raw)
-			c, err := model.ParseConfig(js, tc.name)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := tinyConfig(t, tc.modelType, tc.cfg)
 			tc.o.DTypeSize = 4
 			b, err := Predict(c, tc.o)
 			if err != nil {
@@ -248,4 +239,66 @@ func TestActivationsMatchTheState(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWeightsMatchTheModel checks LoRA's and QLoRA's predicted weight bytes
+// against what a model held in each dtype (as Load holds a checkpoint
+// stored in it) with an adapter attached actually takes. (Full fine-tuning
+// is predicted with the QLoRA paper's b bytes per value.)
+func TestWeightsMatchTheModel(t *testing.T) {
+	for _, tc := range []struct {
+		modelType string
+		cfg       map[string]any
+	}{
+		{"llama", map[string]any{"num_key_value_heads": 2, "tie_word_embeddings": true}},
+		{"qwen2", nil},
+		{"gpt2", map[string]any{"n_embd": 32, "n_inner": 48, "n_layer": 2, "n_head": 4, "n_positions": 40}},
+	} {
+		c := tinyConfig(t, tc.modelType, tc.cfg)
+		for _, v := range []struct {
+			method Method
+			size   int
+			make   func() (*model.Model, error)
+		}{
+			{LoRA, 4, func() (*model.Model, error) { return model.NewRandom(c, 0.02, 1), nil }},
+			{LoRA, 2, func() (*model.Model, error) { return model.NewRandomDType(c, 0.02, 1, tensor.BF16), nil }},
+			{LoRA, 2, func() (*model.Model, error) { return model.NewRandomDType(c, 0.02, 1, tensor.F16), nil }},
+			{QLoRA, 4, func() (*model.Model, error) { return model.NewRandomQuantized(c, 0.02, 1, quant.NF4, true) }},
+		} {
+			o := Options{Method: v.method, DTypeSize: v.size, Rank: 2, Targets: "all-linear", DoubleQuant: true, Batch: 1, SeqLen: 4, Threads: 1}
+			b, err := Predict(c, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := v.make()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := &lora.Config{R: 2, Alpha: 1}
+			cfg.ParseTargets(o.Targets)
+			if _, err := lora.New(m, "t", cfg, 1); err != nil {
+				t.Fatal(err)
+			}
+			if got := Held(m); got != b.WeightsBytes {
+				t.Errorf("%s %s, %d-byte base: predicted weights %d bytes, the model holds %d", tc.modelType, v.method, v.size, b.WeightsBytes, got)
+			}
+		}
+	}
+}
+
+// tinyConfig is a 3-layer config of the family with hidden size 32, MLP
+// width 48, 4 heads and 50 tokens, changed by the keys of cfg.
+func tinyConfig(t *testing.T, modelType string, cfg map[string]any) *model.Config {
+	t.Helper()
+	raw := map[string]any{"model_type": modelType, "vocab_size": 50, "hidden_size": 32, "intermediate_size": 48,
+		"num_hidden_layers": 3, "num_attention_heads": 4}
+	for k, v := range cfg {
+		raw[k] = v
+	}
+	js, _ := json.Marshal(raw)
+	c, err := model.ParseConfig(js, modelType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -389,6 +389,26 @@ func (c *Config) specs() []paramSpec {
 	return s
 }
 
+// F32HeldParams counts the parameters of c that Load holds as owned
+// float32 whatever dtype the checkpoint stores them in: the vectors (norm
+// weights and biases, which the element-wise kernels read as float32;
+// assemble widens them) and the Conv1D weights it transposes. linear is
+// the part of them that are decoder-layer linear weights.
+func (c *Config) F32HeldParams() (all, linear int) {
+	for _, s := range c.specs() {
+		switch {
+		case s.cols == 0:
+			all += s.rows
+		case s.transposed:
+			all += s.rows * s.cols
+			if s.linear {
+				linear += s.rows * s.cols
+			}
+		}
+	}
+	return all, linear
+}
+
 // assemble builds the model structure from a function that supplies each
 // tensor the architecture needs.
 func assemble(c *Config, get func(s paramSpec) (*Param, error)) (*Model, error) {
@@ -457,19 +477,58 @@ func NewRandom(c *Config, std float64, seed uint64) *Model {
 // quantized to 4 bits as soon as it is drawn, so that no float32 copy of
 // the whole model ever exists (for QLoRA memory measurements).
 func NewRandomQuantized(c *Config, std float64, seed uint64, t quant.Type, double bool) (*Model, error) {
-	return newRandom(c, std, seed, func(data []float32, rows, cols int) (*quant.Quantized, error) {
-		return quant.Quantize(data, rows, cols, t, double)
+	return newRandom(c, std, seed, func(s paramSpec) holdFunc {
+		if !s.linear {
+			return nil
+		}
+		return func(data []float32, rows, cols int) (tensor.Mat, error) {
+			qw, err := quant.Quantize(data, rows, cols, t, double)
+			return tensor.FromQuant(qw), err
+		}
 	})
 }
 
-func newRandom(c *Config, std float64, seed uint64, q func([]float32, int, int) (*quant.Quantized, error)) (*Model, error) {
+// NewRandomDType is NewRandom with every weight rounded to dt (tensor.BF16
+// or tensor.F16) as soon as it is drawn and held in it, as Load holds a
+// checkpoint stored in that dtype (a transposed Conv1D weight stays
+// float32, as Load makes it).
+func NewRandomDType(c *Config, std float64, seed uint64, dt tensor.DType) *Model {
+	conv := tensor.F32ToBF16
+	if dt == tensor.F16 {
+		conv = tensor.F32ToF16
+	}
+	m, _ := newRandom(c, std, seed, func(s paramSpec) holdFunc {
+		if s.transposed {
+			return nil
+		}
+		return func(data []float32, rows, cols int) (tensor.Mat, error) {
+			h := make([]uint16, len(data))
+			for i, v := range data {
+				h[i] = conv(v)
+			}
+			return tensor.FromU16(dt, h, rows, cols), nil
+		}
+	})
+	return m
+}
+
+// A holdFunc turns a freshly drawn weight (rows×cols, in a scratch buffer
+// it must not keep) into the matrix the model holds.
+type holdFunc func(data []float32, rows, cols int) (tensor.Mat, error)
+
+// newRandom draws every parameter; hold(s), when hold and its result are
+// not nil, converts the draw, else the parameter keeps it in float32.
+func newRandom(c *Config, std float64, seed uint64, hold func(s paramSpec) holdFunc) (*Model, error) {
 	r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 	var buf []float32
 	return assemble(c, func(s paramSpec) (*Param, error) {
 		rows, cols := s.held()
-		linear := q != nil && s.linear
+		var conv holdFunc
+		if hold != nil {
+			conv = hold(s)
+		}
 		var data []float32
-		if linear {
+		if conv != nil {
 			buf = slices.Grow(buf[:0], rows*cols)[:rows*cols]
 			data = buf
 		} else {
@@ -481,17 +540,18 @@ func newRandom(c *Config, std float64, seed uint64, q func([]float32, int, int) 
 				data[i] = 1
 			}
 		case strings.HasSuffix(s.name, ".bias"):
+			clear(data)
 		default:
 			for i := range data {
 				data[i] = float32(r.NormFloat64() * std)
 			}
 		}
-		if linear {
-			qw, err := q(data, rows, cols)
+		if conv != nil {
+			w, err := conv(data, rows, cols)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", s.name, err)
 			}
-			return &Param{Name: s.name, Shape: s.shape(), W: tensor.FromQuant(qw), Transposed: s.transposed}, nil
+			return &Param{Name: s.name, Shape: s.shape(), W: w, Transposed: s.transposed}, nil
 		}
 		return &Param{Name: s.name, Shape: s.shape(), W: tensor.FromF32(data, rows, cols), owned: true, Transposed: s.transposed}, nil
 	})

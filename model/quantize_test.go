@@ -141,3 +141,32 @@ func TestNewRandomQuantized(t *testing.T) {
 		}
 	}
 }
+
+// TestNewRandomDType: the same draws as NewRandom, rounded to the dtype and
+// held in it, except what Load also holds as float32 (vectors, Conv1D).
+func TestNewRandomDType(t *testing.T) {
+	for _, mt := range []string{"llama", "gpt2"} {
+		c := testConfig(t, mt, nil)
+		ref := NewRandom(c, 0.02, 1)
+		m := NewRandomDType(c, 0.02, 1, tensor.BF16)
+		row := make([]float32, 0)
+		for i, p := range m.Params() {
+			r := ref.Params()[i]
+			want := tensor.BF16
+			if p.W.Rows == 1 || p.Transposed {
+				want = tensor.F32
+			}
+			if p.W.DType != want {
+				t.Fatalf("%s %s held as %s, want %s", mt, p.Name, p.W.DType, want)
+			}
+			for j := 0; j < p.W.Rows; j++ {
+				row = p.W.Row(j, slices.Grow(row[:0], p.W.Cols)[:p.W.Cols])
+				for k, v := range r.W.Row(j, make([]float32, r.W.Cols)) {
+					if w := tensor.BF16ToF32(tensor.F32ToBF16(v)); want == tensor.BF16 && row[k] != w || want == tensor.F32 && row[k] != v {
+						t.Fatalf("%s %s[%d,%d] = %g, drawn %g", mt, p.Name, j, k, row[k], v)
+					}
+				}
+			}
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/golora/golora/bench"
 	"github.com/golora/golora/internal/cli"
 	"github.com/golora/golora/mem"
+	"github.com/golora/golora/tensor"
 	"github.com/golora/golora/tensor/kernels"
 )
 
@@ -76,6 +77,7 @@ func runBenchGemm(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) erro
 
 func runBenchTrain(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	cfgPath, dir := modelConfigFlags(fs)
+	dtype := dtypeFlag(fs)
 	var o bench.TrainOptions
 	fs.Group("Method")
 	method := fs.String("method", "lora", "fine-tuning `METHOD`: full, lora or qlora (nf4, double-quantized)")
@@ -97,6 +99,12 @@ func runBenchTrain(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	o.Threads, o.Method = threadCount(*threads), mem.Method(*method)
+	if o.DType, err = parseDType(*dtype); err != nil {
+		return err
+	}
+	if o.DType != tensor.F32 && o.Method == mem.QLoRA {
+		return cli.Usagef("--dtype %s: qlora's random base is float32 outside its 4-bit linears; --dtype applies to lora and full", *dtype)
+	}
 	o.GradCheckpoint = checkpointing(ckptFlag, o.Method)
 	if o.Steps <= 0 || o.Batch <= 0 || o.SeqLen < 2 {
 		return fmt.Errorf("--steps, --batch-size must be positive and --seq-len at least 2")

@@ -26,7 +26,7 @@ func init() {
 func runMem(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	fs.Group("Model")
 	cfgPath, dir := modelConfigFlags(fs)
-	dtype := fs.String("dtype", "float32", "base weight `DTYPE`: float32, float16 or bfloat16")
+	dtype := dtypeFlag(fs)
 	fs.Group("Method")
 	method := fs.String("method", "lora", "fine-tuning `METHOD`: full, lora or qlora")
 	double := fs.Bool("double-quant", finetune.Defaults().DoubleQuant, "qlora: double-quantized absmax")
@@ -46,11 +46,11 @@ func runMem(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	ckpt := checkpointing(ckptFlag, mem.Method(*method))
-	size := map[string]int{"float32": 4, "float16": 2, "bfloat16": 2}[*dtype]
-	if size == 0 {
-		return fmt.Errorf("--dtype %q: want float32, float16 or bfloat16", *dtype)
+	dt, err := parseDType(*dtype)
+	if err != nil {
+		return err
 	}
-	o := mem.Options{Method: mem.Method(*method), DTypeSize: size, Rank: rank, Targets: targets,
+	o := mem.Options{Method: mem.Method(*method), DTypeSize: dtypeSize(dt), Rank: rank, Targets: targets,
 		Batch: batch, SeqLen: seq, Threads: tensor.Threads(), DoubleQuant: *double, GradCheckpoint: ckpt}
 	b, err := mem.Predict(c, o)
 	if err != nil {
@@ -89,6 +89,33 @@ func modelConfigFlags(fs *cli.FlagSet) (file, dir *string) {
 	file = fs.String("model-config", "", "the model's config.json `FILE`")
 	dir = fs.String("model", "", "a model `DIR` (only its config.json is read)")
 	return file, dir
+}
+
+// dtypeFlag defines --dtype, the dtype the base weights are stored in, by
+// its torch name (parseDType reads it).
+func dtypeFlag(fs *cli.FlagSet) *string {
+	return fs.String("dtype", "float32", "base weight `DTYPE`: float32, float16 or bfloat16")
+}
+
+// parseDType reads a --dtype value.
+func parseDType(name string) (tensor.DType, error) {
+	switch name {
+	case "float32":
+		return tensor.F32, nil
+	case "float16":
+		return tensor.F16, nil
+	case "bfloat16":
+		return tensor.BF16, nil
+	}
+	return 0, cli.Usagef("--dtype %q: want float32, float16 or bfloat16", name)
+}
+
+// dtypeSize is the bytes a stored base value of dt takes.
+func dtypeSize(dt tensor.DType) int {
+	if dt == tensor.F32 {
+		return 4
+	}
+	return 2
 }
 
 // runFlags defines --rank, --targets, --batch-size and --seq-len, the
