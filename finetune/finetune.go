@@ -7,12 +7,16 @@
 package finetune
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/golora/golora/data"
@@ -111,6 +115,8 @@ func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.R
 	if err := r.Prepare(); err != nil {
 		return nil, err
 	}
+	rs := settings(o, r)
+	r.Settings = absPaths(rs)
 	start, err := resume(r, o, log)
 	if err != nil {
 		return nil, err
@@ -130,7 +136,7 @@ func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.R
 	if ctx.Err() != nil {
 		return nil, errors.New("stopped before training began: nothing was trained or recorded")
 	}
-	rec, err := NewRecorder(r, settings(o, r), start, log)
+	rec, err := NewRecorder(r, rs, start, log)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +229,11 @@ func resume(r *train.Run, o Options, log io.Writer) (int, error) {
 		}
 		dir = runlog.CheckpointDir(o.Out, step)
 	}
-	start, err := r.LoadCheckpoint(dir)
+	start, err := restore(r, dir, log)
+	var other *otherRun
+	if errors.As(err, &other) {
+		return 0, fmt.Errorf("cannot resume from %s: %w", dir, err)
+	}
 	if err != nil {
 		msg := fmt.Sprintf("cannot resume from %s: %v", dir, err)
 		steps, _ := runlog.Checkpoints(o.Out)
@@ -242,6 +252,75 @@ func resume(r *train.Run, o Options, log io.Writer) (int, error) {
 	return start, nil
 }
 
+// restore loads the checkpoint in dir into r after checking that r is the
+// run it belongs to, or that run extended: every setting but the bookkeeping
+// ones (resumable) must be the same, and the length (--steps, --epochs)
+// may grow (train.Run.LoadCheckpoint says what the learning rate then is);
+// otherwise the error is an *otherRun. A checkpoint of an earlier golora,
+// which records only the train.Config, is checked on that.
+func restore(r *train.Run, dir string, log io.Writer) (int, error) {
+	st, err := train.ReadCheckpointState(dir)
+	if err != nil {
+		return 0, err
+	}
+	var was, now any = st.Config, r.Config
+	if st.Settings != nil {
+		was, now = *st.Settings, *r.Settings
+	}
+	diff := changedSettings(was, now)
+	if st.Total > r.TotalSteps() {
+		diff = append(diff, fmt.Sprintf("--steps/--epochs make %d steps, fewer than its %d", r.TotalSteps(), st.Total))
+	}
+	if len(diff) > 0 {
+		return 0, &otherRun{diff}
+	}
+	start, err := r.LoadCheckpoint(dir)
+	if err != nil {
+		return 0, err
+	}
+	if st.Total < r.TotalSteps() {
+		fmt.Fprintf(log, "extending the run from %d to %d steps; the learning-rate schedule is recomputed\n", st.Total, r.TotalSteps())
+	}
+	return start, nil
+}
+
+// otherRun is the refusal to resume a checkpoint with other settings than
+// its run's: diff lists them.
+type otherRun struct{ diff []string }
+
+func (e *otherRun) Error() string {
+	return fmt.Sprintf("the run is resumed with other settings than it was trained with: %s; a run can be extended with more --steps or --epochs, the others must stay (to change them, start a new run in another --out)",
+		strings.Join(e.diff, "; "))
+}
+
+// resumable are the settings (their flag names) a resumed run may change:
+// its length, which LoadCheckpoint checks, and what decides only where and
+// how often results are written and how many cores compute them.
+var resumable = map[string]bool{"steps": true, "epochs": true, "out": true, "resume": true, "threads": true,
+	"norm-every": true, "save-every": true, "save-total-limit": true, "load-best": true, "strict-data": true}
+
+// changedSettings lists the settings, other than the resumable ones, in
+// which now (a runlog.Settings or train.Config) differs from was (of the
+// same type), as "--flag was OLD, now NEW", in the order of the flag names.
+func changedSettings(was, now any) []string {
+	a, b := jsonFields(was), jsonFields(now)
+	var diff []string
+	for _, k := range slices.Sorted(maps.Keys(a)) {
+		if !resumable[k] && !bytes.Equal(a[k], b[k]) {
+			diff = append(diff, fmt.Sprintf("--%s was %s, now %s", k, a[k], b[k]))
+		}
+	}
+	return diff
+}
+
+// jsonFields maps the JSON keys of v to their encoded values.
+func jsonFields(v any) map[string]json.RawMessage {
+	js, _ := json.Marshal(v)
+	var m map[string]json.RawMessage
+	json.Unmarshal(js, &m)
+	return m
+}
+
 // settings is what run.json records of o for the prepared run r.
 func settings(o Options, r *train.Run) runlog.Settings {
 	s := RunSettings(r)
@@ -250,6 +329,20 @@ func settings(o Options, r *train.Run) runlog.Settings {
 	s.Truncation, s.StrictData = truncation(o.Truncation), o.StrictData
 	s.SaveTotalLimit, s.LoadBest = o.SaveTotalLimit, o.LoadBest
 	return s
+}
+
+// absPaths is s with its paths made absolute (those that can be), as a
+// checkpoint records them: a resumed run started from another directory
+// names the same files with other relative paths.
+func absPaths(s runlog.Settings) *runlog.Settings {
+	for _, p := range []*string{&s.Model, &s.Data, &s.Valid, &s.Out, &s.InitAdapter} {
+		if *p != "" {
+			if a, err := filepath.Abs(*p); err == nil {
+				*p = a
+			}
+		}
+	}
+	return &s
 }
 
 // RunSettings records what a prepared run uses: its Config, the adapter's

@@ -85,6 +85,51 @@ func TestResumeIsBitIdentical(t *testing.T) {
 	}
 }
 
+// TestResumeExtends resumes a finished 6-step run with --steps 9: it
+// continues from checkpoint-6 with the schedule over 9 steps, and says so;
+// resuming with another --lr is refused, naming it.
+func TestResumeExtends(t *testing.T) {
+	r := testref.Load(t)
+	data := r.WriteIDs(t)
+	out := t.TempDir()
+	o := refOptions(data, out, 1, 1)
+	o.SaveEvery = 3
+	if _, err := Execute(o, nil); err != nil {
+		t.Fatal(err)
+	}
+	o.Resume = true
+	changed := o
+	changed.Steps, changed.LR = 9, 2e-2
+	if _, err := Execute(changed, nil); err == nil || !strings.Contains(err.Error(), "--lr was 0.01, now 0.02") || strings.Contains(err.Error(), "--steps was") || strings.Contains(err.Error(), "--resume-from") {
+		t.Fatalf("resuming with another --lr: %v, want a refusal naming --lr, 0.01 and 0.02 only", err)
+	}
+	o.Steps = 9
+	var log bytes.Buffer
+	if _, err := Execute(o, &log); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "extending the run from 6 to 9 steps; the learning-rate schedule is recomputed") {
+		t.Errorf("no extension message in %q", log.String())
+	}
+	ms, err := runlog.ReadMetrics(filepath.Join(out, runlog.MetricsFile))
+	if err != nil || len(ms) != 9 {
+		t.Fatalf("metrics after extending: %d lines, %v; want 9", len(ms), err)
+	}
+	for k := 6; k < 9; k++ {
+		// Linear with warmup 2 over 9 steps: LR·(9−k)/(9−2).
+		if want := o.LR * float64(9-k) / 7; ms[k].Step != k+1 || math.Abs(ms[k].LR-want) > 1e-15 {
+			t.Errorf("step %d: lr %v, want %v", ms[k].Step, ms[k].LR, want)
+		}
+	}
+	if _, err := os.Stat(runlog.CheckpointDir(out, 9)); err != nil {
+		t.Errorf("the extended run's last checkpoint: %v", err)
+	}
+	o.Steps = 8
+	if _, err := Execute(o, nil); err == nil || !strings.Contains(err.Error(), "make 8 steps, fewer than its 9") {
+		t.Errorf("resuming a 9-step run with --steps 8: %v, want a refusal", err)
+	}
+}
+
 func TestBadDataStopsBeforeTraining(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "bad.jsonl")
