@@ -297,7 +297,7 @@ func (e *otherRun) Error() string {
 // its length, which LoadCheckpoint checks, and what decides only where and
 // how often results are written and how many cores compute them.
 var resumable = map[string]bool{"steps": true, "epochs": true, "out": true, "resume": true, "threads": true,
-	"norm-every": true, "save-every": true, "save-total-limit": true, "load-best": true, "strict-data": true}
+	"norm-every": true, "save-every": true, "save-total-limit": true, "load-best": true, "strict-data": true, "report-to": true}
 
 // changedSettings lists the settings, other than the resumable ones, in
 // which now (a runlog.Settings or train.Config) differs from was (of the
@@ -327,7 +327,7 @@ func settings(o Options, r *train.Run) runlog.Settings {
 	s.Model, s.Data, s.Valid, s.Out, s.InitAdapter = o.Model, o.Data, o.Valid, o.Out, o.InitAdapter
 	s.Resume, s.MaxSeqLen, s.TrainOnPrompt, s.Threads, s.NormEvery = o.Resume, o.MaxSeqLen, o.TrainOnPrompt, o.Threads, o.NormEvery
 	s.Truncation, s.StrictData = truncation(o.Truncation), o.StrictData
-	s.SaveTotalLimit, s.LoadBest = o.SaveTotalLimit, o.LoadBest
+	s.SaveTotalLimit, s.LoadBest, s.ReportTo = o.SaveTotalLimit, o.LoadBest, o.ReportTo
 	return s
 }
 

@@ -665,3 +665,47 @@ func TestLoopConfigAliases(t *testing.T) {
 		t.Errorf("bad truncation: %v", err)
 	}
 }
+
+// TestReportToTensorBoard: report_to (a list in a config file, as
+// transformers takes it) writes an event file into OUT/runs with every
+// step; a fresh run replaces it, a resumed run adds its own; an unknown
+// integration is refused.
+func TestReportToTensorBoard(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte("report_to: [tensorboard]\n"), 0o644)
+	r := testref.Load(t)
+	out := t.TempDir()
+	o := refOptions(r.WriteIDs(t), out, 1, 1)
+	if err := o.LoadConfigFile(path); err != nil || o.ReportTo != "tensorboard" {
+		t.Fatalf("report_to read as %q, %v", o.ReportTo, err)
+	}
+	o.SaveEvery = 3
+	events := func() []string {
+		t.Helper()
+		names, _ := filepath.Glob(filepath.Join(out, runlog.EventsDir, "events.out.tfevents.*"))
+		return names
+	}
+	for range 2 {
+		if _, err := Execute(o, nil); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(events()); n != 1 {
+			t.Fatalf("%d event files after a fresh run, want 1", n)
+		}
+	}
+	raw, _ := os.ReadFile(events()[0])
+	if !bytes.Contains(raw, []byte("brain.Event:2")) || bytes.Count(raw, []byte("train/loss")) != 6 || bytes.Count(raw, []byte("train/learning_rate")) != 6 {
+		t.Errorf("event file %s lacks the file version or the 6 steps' scalars", events()[0])
+	}
+	o.Resume, o.Steps = true, 8
+	if _, err := Execute(o, nil); err != nil {
+		t.Fatal(err)
+	}
+	if names := events(); len(names) != 2 {
+		t.Errorf("event files after resuming: %v, want the first run's and the resumed run's", names)
+	}
+	o.ReportTo = "tensorboard,wandb"
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), `--report-to "wandb"`) {
+		t.Errorf("report-to wandb: %v", err)
+	}
+}

@@ -69,6 +69,7 @@ func trainFlags(fs *cli.FlagSet, o *finetune.Options) {
 	fs.IntVar(&o.EvalEvery, "eval-every", o.EvalEvery, "validation loss every N steps (always at the end); the best weights are kept in OUT/best")
 	fs.IntVar(&o.EarlyStoppingPatience, "early-stopping-patience", o.EarlyStoppingPatience, "with --eval-every: stop after K evaluations in a row without a lower validation loss (0: never)")
 	fs.BoolVar(&o.LoadBest, "load-best", o.LoadBest, "with --eval-every: make OUT/best, the weights of the lowest validation loss, the final adapter")
+	fs.StringVar(&o.ReportTo, "report-to", o.ReportTo, "also write the metrics for `TOOLS`: tensorboard (event files in OUT/runs) or none")
 	fs.IntVar(&o.NormEvery, "norm-every", o.NormEvery, "record every module's ‖s·B·A‖ each N steps for the report (0: about 100 times a run)")
 	fs.Group("Performance")
 	fs.IntVar(&o.Threads, "threads", o.Threads, "cores to compute on (0: $GOLORA_THREADS, else all)")
