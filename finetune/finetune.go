@@ -75,14 +75,14 @@ func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.R
 	}
 	dopt := data.Options{TrainOnPrompt: o.TrainOnPrompt, MaxSeqLen: o.MaxSeqLen, VocabSize: m.Cfg.VocabSize,
 		Truncation: o.Truncation, Strict: o.StrictData}
-	trainSet, trainStats, err := LoadData(o.Model, enc, o.Data, dopt)
+	trainSet, trainStats, err := LoadData(o.Model, enc, o.Data, dopt, o.EnableThinking)
 	if err != nil {
 		return nil, err
 	}
 	var validSet []data.Example
 	var validStats data.Stats
 	if o.Valid != "" {
-		if validSet, validStats, err = LoadData(o.Model, enc, o.Valid, dopt); err != nil {
+		if validSet, validStats, err = LoadData(o.Model, enc, o.Valid, dopt, o.EnableThinking); err != nil {
 			return nil, err
 		}
 	}
@@ -326,7 +326,7 @@ func settings(o Options, r *train.Run) runlog.Settings {
 	s := RunSettings(r)
 	s.Model, s.Data, s.Valid, s.Out, s.InitAdapter = o.Model, o.Data, o.Valid, o.Out, o.InitAdapter
 	s.Resume, s.MaxSeqLen, s.TrainOnPrompt, s.Threads, s.NormEvery = o.Resume, o.MaxSeqLen, o.TrainOnPrompt, o.Threads, o.NormEvery
-	s.Truncation, s.StrictData = truncation(o.Truncation), o.StrictData
+	s.Truncation, s.StrictData, s.EnableThinking = truncation(o.Truncation), o.StrictData, o.EnableThinking
 	s.SaveTotalLimit, s.LoadBest, s.ReportTo = o.SaveTotalLimit, o.LoadBest, o.ReportTo
 	return s
 }
@@ -437,16 +437,23 @@ func (noTokenizer) EOS() int { return -1 }
 // LoadData reads a jsonl data set for the model in modelDir, tokenized by
 // enc (LoadEncoder(modelDir)): {"messages"} lines are rendered with the
 // model's chat template (tokenizer_config.json's chat_template; ChatML when
-// it has none). Training, validation and `golora eval` all read data
-// through it, so they score the same tokens. The Stats say what was
-// ignored and cut (data.Parse).
-func LoadData(modelDir string, enc data.Encoder, path string, o data.Options) ([]data.Example, data.Stats, error) {
+// it has none), with the line's tools and enable_thinking set to
+// *enableThinking (nil: left undefined, the template's default).
+// Training, validation and `golora eval` all read data through it, so they
+// score the same tokens. The Stats say what was ignored and cut
+// (data.Parse).
+func LoadData(modelDir string, enc data.Encoder, path string, o data.Options, enableThinking *bool) ([]data.Example, data.Stats, error) {
 	if tok, ok := enc.(*tokenizer.Tokenizer); ok {
 		tmpl, vars, err := tok.Chat()
 		if err != nil {
 			return nil, data.Stats{}, fmt.Errorf("%s: %w", modelDir, err)
 		}
-		o.Chat = func(msgs []data.Message) ([]data.Segment, error) { return tmpl.Segments(msgs, vars) }
+		vars.EnableThinking = enableThinking
+		o.Chat = func(msgs []data.Message, tools []json.RawMessage) ([]data.Segment, error) {
+			v := vars
+			v.Tools = tools
+			return tmpl.Segments(msgs, v)
+		}
 	}
 	return data.LoadFile(path, enc, o)
 }

@@ -66,6 +66,10 @@ type Options struct {
 	// (also "all") writes TensorBoard event files into OUT/runs; "none" or
 	// "" nothing else.
 	ReportTo string `json:"report-to"`
+	// EnableThinking sets the chat template's enable_thinking (Qwen3's
+	// switch for reasoning) for messages lines; nil leaves it to the
+	// template.
+	EnableThinking *bool `json:"enable-thinking,omitempty"`
 }
 
 // Defaults are PEFT's and the Hugging Face Trainer's defaults where they

@@ -40,6 +40,7 @@ func trainFlags(fs *cli.FlagSet, o *finetune.Options) {
 	fs.StringVar(&o.Truncation, "truncation", o.Truncation, "how to cut an example longer than --max-seq-len: `MODE` right (keep its start), left (keep its end) or drop (leave it out)")
 	fs.BoolVar(&o.StrictData, "strict-data", o.StrictData, "refuse data lines with keys golora does not use (default: ignore them with one warning per file)")
 	fs.BoolVar(&o.TrainOnPrompt, "train-on-prompt", o.TrainOnPrompt, "also train on prompt tokens")
+	fs.OptBoolVar(&o.EnableThinking, "enable-thinking", "set the chat template's enable_thinking for messages lines (Qwen3: false renders an empty <think> block; default: the template's)")
 	fs.BoolVar(&o.Shuffle, "shuffle", o.Shuffle, "shuffle the examples every epoch")
 	fs.Group("LoRA")
 	fs.IntVar(&o.Rank, "rank", o.Rank, "LoRA rank r")
