@@ -8,6 +8,7 @@ package finetune
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -301,13 +302,22 @@ var resumable = map[string]bool{"steps": true, "epochs": true, "out": true, "res
 
 // changedSettings lists the settings, other than the resumable ones, in
 // which now (a runlog.Settings or train.Config) differs from was (of the
-// same type), as "--flag was OLD, now NEW", in the order of the flag names.
+// same type), as "--flag was OLD, now NEW" (a setting left out of the JSON
+// is "unset"), in the order of the flag names.
 func changedSettings(was, now any) []string {
 	a, b := jsonFields(was), jsonFields(now)
+	show := func(v json.RawMessage) string { return cmp.Or(string(v), "unset") }
+	keys := slices.Collect(maps.Keys(a))
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
 	var diff []string
-	for _, k := range slices.Sorted(maps.Keys(a)) {
+	for _, k := range keys {
 		if !resumable[k] && !bytes.Equal(a[k], b[k]) {
-			diff = append(diff, fmt.Sprintf("--%s was %s, now %s", k, a[k], b[k]))
+			diff = append(diff, fmt.Sprintf("--%s was %s, now %s", k, show(a[k]), show(b[k])))
 		}
 	}
 	return diff

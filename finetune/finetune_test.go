@@ -709,3 +709,14 @@ func TestReportToTensorBoard(t *testing.T) {
 		t.Errorf("report-to wandb: %v", err)
 	}
 }
+
+// A setting left unset on one side is named as such.
+func TestChangedSettingsUnset(t *testing.T) {
+	was, now := runlog.Settings{LR: 1}, runlog.Settings{LR: 1, EnableThinking: ptr(false), Threads: 3}
+	if got := changedSettings(was, now); !slices.Equal(got, []string{"--enable-thinking was unset, now false"}) {
+		t.Errorf("changed settings %q", got)
+	}
+	if got := changedSettings(now, was); !slices.Equal(got, []string{"--enable-thinking was false, now unset"}) {
+		t.Errorf("changed settings %q", got)
+	}
+}

@@ -122,7 +122,7 @@ func (o *Options) Validate() error {
 	case (o.LoadBest || o.EarlyStoppingPatience > 0) && (o.Valid == "" || o.EvalEvery == 0):
 		return fmt.Errorf("load-best and early-stopping-patience compare validation losses: they need --valid and --eval-every")
 	}
-	if _, err := TensorBoard(o.ReportTo); err != nil {
+	if _, err := tensorBoard(o.ReportTo); err != nil {
 		return err
 	}
 	if err := data.CheckTruncation(o.Truncation); err != nil {
@@ -173,10 +173,10 @@ var ConfigAliases = map[string]cfgfile.Alias{
 	"report_to":                   {Key: "report-to"},
 }
 
-// TensorBoard reports whether the --report-to list reportTo asks for
+// tensorBoard reports whether the --report-to list reportTo asks for
 // TensorBoard event files ("tensorboard" or "all"); "none" asks for
 // nothing, as does an empty list. Another name is an error.
-func TensorBoard(reportTo string) (bool, error) {
+func tensorBoard(reportTo string) (bool, error) {
 	tb := false
 	for name := range strings.SplitSeq(reportTo, ",") {
 		switch strings.TrimSpace(name) {

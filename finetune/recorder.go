@@ -127,7 +127,7 @@ func NewRecorder(r *train.Run, s runlog.Settings, start int, log io.Writer) (*Re
 			rec.noteEval(m)
 		}
 	}
-	if tb, _ := TensorBoard(s.ReportTo); tb {
+	if tb, _ := tensorBoard(s.ReportTo); tb {
 		host, _ := os.Hostname()
 		if host == "" {
 			host = "localhost"

@@ -26,20 +26,20 @@ const eventsPrefix = "events.out.tfevents."
 // with mask(c) = ((c >> 15) | (c << 17)) + 0xa282ead8 (TFRecord framing).
 // The first Event has file_version "brain.Event:2"; each metric is one
 // Event {wall_time, step, summary} whose Summary holds one Value
-// {tag, simple_value} per scalar of the metric (Metric.Scalars).
+// {tag, simple_value} per scalar of the metric (Metric.scalars).
 type EventWriter struct {
 	f   *os.File
 	buf []byte
 }
 
-// EventFileName is the name torch's SummaryWriter gives an event file:
+// eventFileName is the name torch's SummaryWriter gives an event file:
 // events.out.tfevents.<unix seconds, 10 digits>.<host>.<pid>.<n>.
-func EventFileName(t time.Time, host string, pid, n int) string {
+func eventFileName(t time.Time, host string, pid, n int) string {
 	return fmt.Sprintf("%s%010d.%s.%d.%d", eventsPrefix, t.Unix(), host, pid, n)
 }
 
 // CreateEvents starts a new event file in dir (made if missing) for a run
-// that continues from step start, named by EventFileName with the first n
+// that continues from step start, named by eventFileName with the first n
 // ≥ 0 not taken. For a fresh run (start 0) the event files of an earlier
 // run in dir are removed first, as metrics.jsonl is emptied. A resumed run
 // keeps them and begins its file with a SessionLog START at step start+1:
@@ -65,7 +65,7 @@ func CreateEvents(dir string, start int, wall time.Time, host string, pid int) (
 	var f *os.File
 	for n := 0; f == nil; n++ {
 		var err error
-		f, err = os.OpenFile(filepath.Join(dir, EventFileName(wall, host, pid, n)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		f, err = os.OpenFile(filepath.Join(dir, eventFileName(wall, host, pid, n)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if err != nil && !errors.Is(err, os.ErrExist) {
 			return nil, err
 		}
@@ -92,18 +92,18 @@ func CreateEvents(dir string, start int, wall time.Time, host string, pid int) (
 	return w, nil
 }
 
-// Scalar is one value of a TensorBoard summary.
-type Scalar struct {
+// scalar is one value of a TensorBoard summary.
+type scalar struct {
 	Tag   string
 	Value float64 // written as float32 (simple_value)
 }
 
-// Scalars are the values of m as the Hugging Face Trainer's TensorBoard
+// scalars are the values of m as the Hugging Face Trainer's TensorBoard
 // callback tags them: every field of metrics.jsonl but the step (the
 // event's step) under "train/", lr as train/learning_rate, and valid_loss,
 // when the step evaluated, as eval/loss.
-func (m Metric) Scalars() []Scalar {
-	s := []Scalar{
+func (m Metric) scalars() []scalar {
+	s := []scalar{
 		{"train/epoch", m.Epoch},
 		{"train/loss", m.Loss},
 		{"train/mean_token_accuracy", m.Accuracy},
@@ -114,7 +114,7 @@ func (m Metric) Scalars() []Scalar {
 		{"train/elapsed_sec", m.ElapsedSec},
 	}
 	if m.ValidLoss != nil {
-		s = append(s, Scalar{"eval/loss", *m.ValidLoss})
+		s = append(s, scalar{"eval/loss", *m.ValidLoss})
 	}
 	return s
 }
@@ -122,7 +122,7 @@ func (m Metric) Scalars() []Scalar {
 // WriteMetric appends m as one Event at step m.Step and wall time wall.
 func (w *EventWriter) WriteMetric(m Metric, wall time.Time) error {
 	var summary []byte
-	for _, s := range m.Scalars() {
+	for _, s := range m.scalars() {
 		v := appendBytes(nil, 1, []byte(s.Tag)) // Summary.Value.tag
 		v = binary.AppendUvarint(v, 2<<3|5)     // Summary.Value.simple_value, fixed32
 		v = binary.LittleEndian.AppendUint32(v, math.Float32bits(float32(s.Value)))
@@ -131,9 +131,6 @@ func (w *EventWriter) WriteMetric(m Metric, wall time.Time) error {
 	return w.write(appendBytes(appendWallStep(nil, wall, m.Step), 5, summary)) // Event.summary
 }
 
-// Path is the event file's path.
-func (w *EventWriter) Path() string { return w.f.Name() }
-
 // Close closes the file.
 func (w *EventWriter) Close() error { return w.f.Close() }
 
@@ -141,9 +138,9 @@ func (w *EventWriter) Close() error { return w.f.Close() }
 // one write call, as each metrics.jsonl line is.
 func (w *EventWriter) write(ev []byte) error {
 	b := binary.LittleEndian.AppendUint64(w.buf[:0], uint64(len(ev)))
-	b = binary.LittleEndian.AppendUint32(b, MaskedCRC32C(b))
+	b = binary.LittleEndian.AppendUint32(b, maskedCRC32C(b))
 	b = append(b, ev...)
-	b = binary.LittleEndian.AppendUint32(b, MaskedCRC32C(ev))
+	b = binary.LittleEndian.AppendUint32(b, maskedCRC32C(ev))
 	w.buf = b
 	if _, err := w.f.Write(b); err != nil {
 		return fmt.Errorf("%s: %w", w.f.Name(), err)
@@ -153,13 +150,13 @@ func (w *EventWriter) write(ev []byte) error {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// CRC32C is the Castagnoli CRC of b (polynomial 0x1EDC6F41, reflected).
-func CRC32C(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+// crc32c is the Castagnoli CRC of b (polynomial 0x1EDC6F41, reflected).
+func crc32c(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 
-// MaskedCRC32C is the CRC32C of b masked as TFRecord files store it:
+// maskedCRC32C is the CRC32C of b masked as TFRecord files store it:
 // ((c >> 15) | (c << 17)) + 0xa282ead8.
-func MaskedCRC32C(b []byte) uint32 {
-	c := CRC32C(b)
+func maskedCRC32C(b []byte) uint32 {
+	c := crc32c(b)
 	return (c>>15 | c<<17) + 0xa282ead8
 }
 

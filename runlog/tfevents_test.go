@@ -20,7 +20,7 @@ var updateEvents = flag.Bool("update", false, "rewrite testdata/tfevents/ (then 
 
 // The published check value of CRC-32C (Castagnoli).
 func TestCRC32C(t *testing.T) {
-	if got := CRC32C([]byte("123456789")); got != 0xE3069283 {
+	if got := crc32c([]byte("123456789")); got != 0xE3069283 {
 		t.Errorf("crc32c(\"123456789\") = %#x, want 0xe3069283", got)
 	}
 }
@@ -114,7 +114,7 @@ func TestScalarsCoverMetric(t *testing.T) {
 	js, _ := json.Marshal(Metric{ValidLoss: &v})
 	var keys map[string]any
 	json.Unmarshal(js, &keys)
-	if got, want := len(Metric{ValidLoss: &v}.Scalars()), len(keys)-1; got != want {
+	if got, want := len(Metric{ValidLoss: &v}.scalars()), len(keys)-1; got != want {
 		t.Errorf("%d scalars for the %d fields of metrics.jsonl besides step", got, want)
 	}
 }
@@ -138,7 +138,7 @@ func sameEventLine(a, b string) bool {
 // dropping the scalars of steps ≥ s) into the lines the Python reader
 // prints.
 func readEvents(dir string) ([]string, error) {
-	type scalar struct {
+	type value struct {
 		step  int
 		tag   string
 		value float32
@@ -150,7 +150,7 @@ func readEvents(dir string) ([]string, error) {
 	}
 	slices.Sort(names)
 	var head []string
-	var scalars []scalar
+	var scalars []value
 	for _, p := range names {
 		raw, err := os.ReadFile(p)
 		if err != nil {
@@ -161,14 +161,14 @@ func readEvents(dir string) ([]string, error) {
 				return nil, fmt.Errorf("%s: truncated record header", p)
 			}
 			n := binary.LittleEndian.Uint64(raw)
-			if binary.LittleEndian.Uint32(raw[8:]) != MaskedCRC32C(raw[:8]) {
+			if binary.LittleEndian.Uint32(raw[8:]) != maskedCRC32C(raw[:8]) {
 				return nil, fmt.Errorf("%s: bad length CRC", p)
 			}
 			if uint64(len(raw)-16) < n {
 				return nil, fmt.Errorf("%s: truncated record", p)
 			}
 			ev := raw[12 : 12+n]
-			if binary.LittleEndian.Uint32(raw[12+n:]) != MaskedCRC32C(ev) {
+			if binary.LittleEndian.Uint32(raw[12+n:]) != maskedCRC32C(ev) {
 				return nil, fmt.Errorf("%s: bad data CRC", p)
 			}
 			raw = raw[16+n:]
@@ -189,12 +189,12 @@ func readEvents(dir string) ([]string, error) {
 				case 6:
 					for _, s := range protoFields(f.data) {
 						if s.num == 1 && s.varint == 1 { // START
-							scalars = slices.DeleteFunc(scalars, func(x scalar) bool { return x.step >= step })
+							scalars = slices.DeleteFunc(scalars, func(x value) bool { return x.step >= step })
 						}
 					}
 				case 5:
 					for _, v := range protoFields(f.data) {
-						var x scalar
+						var x value
 						x.step, x.wall = step, wall
 						for _, vf := range protoFields(v.data) {
 							switch vf.num {
