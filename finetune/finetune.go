@@ -265,7 +265,7 @@ func restore(r *train.Run, dir string, log io.Writer) (int, error) {
 		return 0, err
 	}
 	var was, now any = st.Config, r.Config
-	if st.Settings != nil {
+	if st.Settings != nil && r.Settings != nil {
 		was, now = *st.Settings, *r.Settings
 	}
 	diff := changedSettings(was, now)

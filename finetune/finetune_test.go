@@ -668,8 +668,8 @@ func TestLoopConfigAliases(t *testing.T) {
 
 // TestReportToTensorBoard: report_to (a list in a config file, as
 // transformers takes it) writes an event file into OUT/runs with every
-// step; a fresh run replaces it, a resumed run adds its own; an unknown
-// integration is refused.
+// step; a fresh run replaces it (one not reporting removes it), a resumed
+// run adds its own; an unknown integration is refused.
 func TestReportToTensorBoard(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.yaml")
 	os.WriteFile(path, []byte("report_to: [tensorboard]\n"), 0o644)
@@ -703,6 +703,13 @@ func TestReportToTensorBoard(t *testing.T) {
 	}
 	if names := events(); len(names) != 2 {
 		t.Errorf("event files after resuming: %v, want the first run's and the resumed run's", names)
+	}
+	o.Resume, o.ReportTo = false, "none"
+	if _, err := Execute(o, nil); err != nil {
+		t.Fatal(err)
+	}
+	if names := events(); len(names) != 0 {
+		t.Errorf("event files of an earlier run after a fresh run without --report-to: %v", names)
 	}
 	o.ReportTo = "tensorboard,wandb"
 	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), `--report-to "wandb"`) {

@@ -127,12 +127,18 @@ func NewRecorder(r *train.Run, s runlog.Settings, start int, log io.Writer) (*Re
 			rec.noteEval(m)
 		}
 	}
+	events := filepath.Join(rec.out, runlog.EventsDir)
 	if tb, _ := tensorBoard(s.ReportTo); tb {
 		host, _ := os.Hostname()
 		if host == "" {
 			host = "localhost"
 		}
-		if rec.events, err = runlog.CreateEvents(filepath.Join(rec.out, runlog.EventsDir), start, rec.t0, host, os.Getpid()); err != nil {
+		if rec.events, err = runlog.CreateEvents(events, start, rec.t0, host, os.Getpid()); err != nil {
+			rec.closeFiles()
+			return nil, err
+		}
+	} else if start == 0 { // no events: drop those of an earlier run in the directory
+		if err := runlog.RemoveEvents(events); err != nil {
 			rec.closeFiles()
 			return nil, err
 		}

@@ -52,14 +52,8 @@ func CreateEvents(dir string, start int, wall time.Time, host string, pid int) (
 		return nil, err
 	}
 	if start == 0 {
-		old, err := filepath.Glob(filepath.Join(dir, eventsPrefix+"*"))
-		if err != nil {
+		if err := RemoveEvents(dir); err != nil {
 			return nil, err
-		}
-		for _, p := range old {
-			if err := os.Remove(p); err != nil {
-				return nil, err
-			}
 		}
 	}
 	var f *os.File
@@ -90,6 +84,21 @@ func CreateEvents(dir string, start int, wall time.Time, host string, pid int) (
 		}
 	}
 	return w, nil
+}
+
+// RemoveEvents removes the event files in dir (none when it does not
+// exist).
+func RemoveEvents(dir string) error {
+	old, err := filepath.Glob(filepath.Join(dir, eventsPrefix+"*"))
+	if err != nil {
+		return err
+	}
+	for _, p := range old {
+		if err := os.Remove(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // scalar is one value of a TensorBoard summary.

@@ -17,9 +17,9 @@ import (
 // A checkpoint is a directory holding the trainable weights (a PEFT
 // adapter, or model.safetensors in full fine-tuning), the AdamW moments in
 // optimizer.safetensors and trainer_state.json (CheckpointState: the step,
-// the run's length, its Config and the application's Settings). It is written into a temporary directory (DIR.tmp) that
-// is renamed into place, so a checkpoint directory either is complete or
-// does not exist.
+// the run's length, its Config and the application's Settings). It is
+// written into a temporary directory (DIR.tmp) that is renamed into place,
+// so a checkpoint directory either is complete or does not exist.
 
 const (
 	optimizerFile = "optimizer.safetensors"
