@@ -58,8 +58,8 @@ import (
 )
 
 // Message is one turn of a conversation. Templates see it as a dict with
-// role and content, and reasoning_content and tool_calls where set (they
-// are undefined otherwise).
+// role and content, and reasoning_content, tool_calls, tool_call_id and
+// name where set (they are undefined otherwise).
 type Message struct {
 	Role    string `json:"role"`
 	Content string `json:"content"`
@@ -72,6 +72,11 @@ type Message struct {
 	// {"type": "function", "function": {"name": "f", "arguments": {...}}};
 	// objects keep their key order.
 	ToolCalls []json.RawMessage `json:"tool_calls,omitempty"`
+	// ToolCallID and Name are a tool message's tool_call_id and name
+	// (the call it answers, the tool that answered); "" leaves them
+	// undefined.
+	ToolCallID string `json:"tool_call_id,omitempty"`
+	Name       string `json:"name,omitempty"`
 }
 
 // Vars are the template variables besides the messages: bos_token,
@@ -188,6 +193,12 @@ func (t *Template) render(msgs []Message, v Vars) (string, [][2]int, error) {
 		d.set("content", m.Content)
 		if m.ReasoningContent != nil {
 			d.set("reasoning_content", *m.ReasoningContent)
+		}
+		if m.ToolCallID != "" {
+			d.set("tool_call_id", m.ToolCallID)
+		}
+		if m.Name != "" {
+			d.set("name", m.Name)
 		}
 		if m.ToolCalls != nil {
 			calls, err := jsonList(m.ToolCalls)

@@ -11,7 +11,14 @@
 //	    Encode(prompt, true) ++ Encode(completion, false) ++ EOS (as above).
 //	    The prompt's positions are masked unless Options.TrainOnPrompt.
 //	    The prompt may be empty, the completion may not.
-//	{"messages": [{"role": "system"|"user"|"assistant", "content": "..."}, ...]}
+//	{"messages": [{"role": "system"|"user"|"assistant"|"tool", "content": "..."}, ...],
+//	 "tools": [{...}, ...]}
+//	    An assistant message may also have "reasoning_content" (a string) and
+//	    "tool_calls" (OpenAI's [{"type": "function", "id": "...", "function":
+//	    {"name": "...", "arguments": {...} or "{...}"}}], type and id
+//	    optional; content may then be missing or null); a tool message
+//	    "tool_call_id" and "name". "tools" (optional, an array of objects)
+//	    is handed to Options.Chat with the messages.
 //	    Rendered to segments by Options.Chat, or by the ChatML fallback below;
 //	    segments marked Train are trained, the rest masked unless
 //	    TrainOnPrompt. Adjacent segments with the same mark are joined and
@@ -58,7 +65,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -110,9 +119,10 @@ type Options struct {
 	Strict bool
 	// VocabSize, when > 0, makes any id or label ≥ VocabSize an error.
 	VocabSize int
-	// Chat renders a conversation to segments (the model's chat template);
-	// nil uses ChatML.
-	Chat func(msgs []Message) (segments []Segment, err error)
+	// Chat renders a conversation, with the tools its line lists (nil
+	// when none), to segments (the model's chat template); nil uses
+	// ChatML, which renders neither tools nor tool calls.
+	Chat func(msgs []Message, tools []json.RawMessage) (segments []Segment, err error)
 }
 
 // The values of Options.Truncation.
@@ -243,9 +253,12 @@ var formats = []struct {
 }{
 	{"text", []string{"text"}},
 	{"prompt/completion", []string{"prompt", "completion"}},
-	{"messages", []string{"messages"}},
+	{"messages", []string{"messages", "tools"}},
 	{"input_ids", []string{"input_ids", "labels"}},
 }
+
+// optional are the keys a format may leave out.
+var optional = map[string]bool{"labels": true, "tools": true}
 
 func parseLine(line []byte, enc Encoder, opt Options) (Example, lineInfo, error) {
 	var obj map[string]json.RawMessage
@@ -348,7 +361,7 @@ func missingKey(obj map[string]json.RawMessage, format string) error {
 			continue
 		}
 		for _, k := range f.keys {
-			if _, ok := obj[k]; !ok && k != "labels" {
+			if _, ok := obj[k]; !ok && !optional[k] {
 				return fmt.Errorf("%s format without %q", f.name, k)
 			}
 		}
@@ -470,7 +483,15 @@ func fromPrompt(obj map[string]json.RawMessage, enc Encoder, opt Options) (Examp
 	return Example{IDs: ids, Labels: labels}, nil
 }
 
-var roles = map[string]bool{"system": true, "user": true, "assistant": true}
+var roles = map[string]bool{"system": true, "user": true, "assistant": true, "tool": true}
+
+// messageKeys are the keys of a message, and the roles that may have each
+// (all when nil).
+var messageKeys = map[string]map[string]bool{
+	"role": nil, "content": nil,
+	"reasoning_content": {"assistant": true}, "tool_calls": {"assistant": true},
+	"tool_call_id": {"tool": true}, "name": {"tool": true},
+}
 
 func fromMessages(obj map[string]json.RawMessage, enc Encoder, opt Options) (Example, error) {
 	var raws []json.RawMessage
@@ -482,46 +503,24 @@ func fromMessages(obj map[string]json.RawMessage, enc Encoder, opt Options) (Exa
 	}
 	msgs := make([]Message, len(raws))
 	for i, raw := range raws {
-		var m map[string]json.RawMessage
-		if jsonType(raw) != "an object" || json.Unmarshal(raw, &m) != nil {
-			return Example{}, fmt.Errorf("messages[%d]: want an object, got %s", i, jsonType(raw))
-		}
-		var unknown []string
-		for k := range m {
-			if k != "role" && k != "content" {
-				unknown = append(unknown, strconv.Quote(k))
-			}
-		}
-		if len(unknown) > 0 {
-			sort.Strings(unknown)
-			return Example{}, fmt.Errorf("messages[%d]: unknown key %s (want role and content)", i, strings.Join(unknown, ", "))
-		}
-		rawRole, ok := m["role"]
-		if !ok {
-			return Example{}, fmt.Errorf("messages[%d]: missing role", i)
-		}
-		role, err := str(rawRole, fmt.Sprintf("messages[%d].role", i))
+		m, err := parseMessage(raw, fmt.Sprintf("messages[%d]", i))
 		if err != nil {
 			return Example{}, err
 		}
-		if !roles[role] {
-			return Example{}, fmt.Errorf("messages[%d]: unknown role %q (want system, user or assistant)", i, role)
-		}
-		rawContent, ok := m["content"]
-		if !ok {
-			return Example{}, fmt.Errorf("messages[%d]: missing content", i)
-		}
-		content, err := str(rawContent, fmt.Sprintf("messages[%d].content", i))
-		if err != nil {
+		msgs[i] = m
+	}
+	var tools []json.RawMessage
+	if raw, ok := obj["tools"]; ok {
+		var err error
+		if tools, err = objects(raw, "tools"); err != nil {
 			return Example{}, err
 		}
-		msgs[i] = Message{Role: role, Content: content}
 	}
 	render := opt.Chat
 	if render == nil {
 		render = chatML
 	}
-	segs, err := render(msgs)
+	segs, err := render(msgs, tools)
 	if err != nil {
 		return Example{}, fmt.Errorf("chat template: %w", err)
 	}
@@ -551,8 +550,163 @@ func fromMessages(obj map[string]json.RawMessage, enc Encoder, opt Options) (Exa
 	return Example{IDs: ids, Labels: labels}, nil
 }
 
+// parseMessage reads the message what (messages[i]): a role, its content
+// (a string; an assistant message with tool_calls may leave it out or
+// null), an assistant's reasoning_content and tool_calls (OpenAI's shape,
+// checked by toolCall), and a tool message's tool_call_id and name.
+func parseMessage(raw json.RawMessage, what string) (Message, error) {
+	var m map[string]json.RawMessage
+	if jsonType(raw) != "an object" || json.Unmarshal(raw, &m) != nil {
+		return Message{}, fmt.Errorf("%s: want an object, got %s", what, jsonType(raw))
+	}
+	var unknown []string
+	for k := range m {
+		if _, ok := messageKeys[k]; !ok {
+			unknown = append(unknown, strconv.Quote(k))
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return Message{}, fmt.Errorf("%s: unknown key %s (want role, content, reasoning_content, tool_calls, tool_call_id or name)", what, strings.Join(unknown, ", "))
+	}
+	rawRole, ok := m["role"]
+	if !ok {
+		return Message{}, fmt.Errorf("%s: missing role", what)
+	}
+	role, err := str(rawRole, what+".role")
+	if err != nil {
+		return Message{}, err
+	}
+	if !roles[role] {
+		return Message{}, fmt.Errorf("%s: unknown role %q (want system, user, assistant or tool)", what, role)
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if only := messageKeys[k]; only != nil && !only[role] {
+			return Message{}, fmt.Errorf("%s.%s: a %s message has none (only %s)", what, k, role, strings.Join(slices.Sorted(maps.Keys(only)), ", "))
+		}
+	}
+	msg := Message{Role: role}
+	if raw, ok := m["tool_calls"]; ok {
+		calls, err := objects(raw, what+".tool_calls")
+		if err != nil {
+			return Message{}, err
+		}
+		for j, c := range calls {
+			if err := toolCall(c, fmt.Sprintf("%s.tool_calls[%d]", what, j)); err != nil {
+				return Message{}, err
+			}
+		}
+		msg.ToolCalls = calls
+	}
+	rawContent, ok := m["content"]
+	switch {
+	case (!ok || jsonType(rawContent) == "null") && len(msg.ToolCalls) > 0:
+	case !ok:
+		return Message{}, fmt.Errorf("%s: missing content", what)
+	default:
+		if msg.Content, err = str(rawContent, what+".content"); err != nil {
+			return Message{}, err
+		}
+	}
+	if raw, ok := m["reasoning_content"]; ok {
+		rc, err := str(raw, what+".reasoning_content")
+		if err != nil {
+			return Message{}, err
+		}
+		msg.ReasoningContent = &rc
+	}
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"tool_call_id", &msg.ToolCallID}, {"name", &msg.Name}} {
+		if raw, ok := m[f.key]; ok {
+			if *f.dst, err = str(raw, what+"."+f.key); err != nil {
+				return Message{}, err
+			}
+		}
+	}
+	return msg, nil
+}
+
+// objects decodes an array of JSON objects, each kept as written.
+func objects(raw json.RawMessage, what string) ([]json.RawMessage, error) {
+	var elems []json.RawMessage
+	if jsonType(raw) != "an array" || json.Unmarshal(raw, &elems) != nil {
+		return nil, fmt.Errorf("%s: want an array of objects, got %s", what, jsonType(raw))
+	}
+	for i, e := range elems {
+		if jsonType(e) != "an object" {
+			return nil, fmt.Errorf("%s[%d]: want an object, got %s", what, i, jsonType(e))
+		}
+	}
+	return elems, nil
+}
+
+// toolCall checks a tool call (what names it) in OpenAI's shape:
+// {"type": "function", "id": "...", "function": {"name": "...",
+// "arguments": {...}}}, type and id optional, arguments an object or a
+// string holding one.
+func toolCall(raw json.RawMessage, what string) error {
+	const want = `{"type": "function", "function": {"name", "arguments"}}`
+	var c map[string]json.RawMessage
+	json.Unmarshal(raw, &c)
+	for _, k := range slices.Sorted(maps.Keys(c)) {
+		if k != "type" && k != "id" && k != "function" {
+			return fmt.Errorf("%s: unknown key %q (want %s)", what, k, want)
+		}
+	}
+	if raw, ok := c["type"]; ok {
+		if t, err := str(raw, what+".type"); err != nil || t != "function" {
+			return fmt.Errorf("%s.type: want \"function\", got %s", what, raw)
+		}
+	}
+	if raw, ok := c["id"]; ok {
+		if _, err := str(raw, what+".id"); err != nil {
+			return err
+		}
+	}
+	rawFn, ok := c["function"]
+	if !ok {
+		return fmt.Errorf("%s: missing function (want %s)", what, want)
+	}
+	var fn map[string]json.RawMessage
+	if jsonType(rawFn) != "an object" || json.Unmarshal(rawFn, &fn) != nil {
+		return fmt.Errorf("%s.function: want an object, got %s", what, jsonType(rawFn))
+	}
+	for _, k := range slices.Sorted(maps.Keys(fn)) {
+		if k != "name" && k != "arguments" {
+			return fmt.Errorf("%s.function: unknown key %q (want name and arguments)", what, k)
+		}
+	}
+	rawName, ok := fn["name"]
+	if !ok {
+		return fmt.Errorf("%s.function: missing name", what)
+	}
+	if name, err := str(rawName, what+".function.name"); err != nil {
+		return err
+	} else if name == "" {
+		return fmt.Errorf("%s.function.name is empty", what)
+	}
+	args, ok := fn["arguments"]
+	if !ok {
+		return fmt.Errorf("%s.function: missing arguments", what)
+	}
+	switch jsonType(args) {
+	case "an object":
+	case "a string":
+		var s string
+		json.Unmarshal(args, &s)
+		if jsonType(json.RawMessage(s)) != "an object" || !json.Valid([]byte(s)) {
+			return fmt.Errorf("%s.function.arguments: want a JSON object, or a string holding one; got the string %s", what, args)
+		}
+	default:
+		return fmt.Errorf("%s.function.arguments: want an object or a string holding one, got %s", what, jsonType(args))
+	}
+	return nil
+}
+
 // chatML is the fallback renderer: package chat's ChatML template.
-func chatML(msgs []Message) ([]Segment, error) {
+func chatML(msgs []Message, _ []json.RawMessage) ([]Segment, error) {
 	return chat.ChatML().Segments(msgs, chat.Vars{})
 }
 

@@ -1,12 +1,15 @@
 package data
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/golora/golora/chat"
 )
 
 // byteEnc is a fake tokenizer: id = byte + 3, BOS 1, EOS 2, and the text
@@ -64,7 +67,7 @@ func TestParseFormats(t *testing.T) {
 	prefix := len("<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n")
 	trained := len("A<|im_end|>")
 	chatLabels := cat(masked(prefix), chatIDs[prefix:prefix+trained], masked(1))
-	custom := func(msgs []Message) ([]Segment, error) {
+	custom := func(msgs []Message, _ []json.RawMessage) ([]Segment, error) {
 		var segs []Segment
 		for _, m := range msgs {
 			segs = append(segs, Segment{Text: "[" + m.Role[:1] + "]"}, Segment{Text: m.Content, Train: m.Role == "assistant"})
@@ -174,9 +177,26 @@ func TestParseErrors(t *testing.T) {
 		{`{"messages": [{"role": "user", "content": "x"}, {"role": "assistant"}]}`, Options{}, "messages[1]: missing content"},
 		{`{"messages": [{"content": "x"}]}`, Options{}, "messages[0]: missing role"},
 		{`{"messages": [{"role": "user", "content": null}]}`, Options{}, "messages[0].content: want a string, got null"},
-		{`{"messages": [{"role": "user", "content": "x", "name": "n"}]}`, Options{}, `messages[0]: unknown key "name"`},
+		{`{"messages": [{"role": "user", "content": "x", "nom": "n"}]}`, Options{}, `messages[0]: unknown key "nom"`},
+		{`{"messages": [{"role": "user", "content": "x", "name": "n"}]}`, Options{}, `messages[0].name: a user message has none (only tool)`},
+		{`{"messages": [{"role": "user", "content": "x", "reasoning_content": "r"}]}`, Options{}, `messages[0].reasoning_content: a user message has none (only assistant)`},
+		{`{"messages": [{"role": "assistant", "content": "x", "reasoning_content": 5}]}`, Options{}, `messages[0].reasoning_content: want a string, got a number`},
+		{`{"messages": [{"role": "tool", "content": "x", "tool_call_id": 1}]}`, Options{}, `messages[0].tool_call_id: want a string, got a number`},
+		{`{"messages": [{"role": "assistant", "content": null}]}`, Options{}, "messages[0].content: want a string, got null"},
+		{`{"messages": [{"role": "assistant", "tool_calls": {}}]}`, Options{}, "messages[0].tool_calls: want an array of objects, got an object"},
+		{`{"messages": [{"role": "assistant", "tool_calls": ["f"]}]}`, Options{}, "messages[0].tool_calls[0]: want an object, got a string"},
+		{`{"messages": [{"role": "assistant", "tool_calls": [{"name": "f", "arguments": {}}]}]}`, Options{}, `messages[0].tool_calls[0]: unknown key "arguments"`},
+		{`{"messages": [{"role": "assistant", "tool_calls": [{"type": "function"}]}]}`, Options{}, "messages[0].tool_calls[0]: missing function"},
+		{`{"messages": [{"role": "assistant", "tool_calls": [{"type": "code", "function": {"name": "f", "arguments": {}}}]}]}`, Options{}, `messages[0].tool_calls[0].type: want "function", got "code"`},
+		{`{"messages": [{"role": "assistant", "tool_calls": [{"function": {"arguments": {}}}]}]}`, Options{}, "messages[0].tool_calls[0].function: missing name"},
+		{`{"messages": [{"role": "assistant", "tool_calls": [{"function": {"name": "", "arguments": {}}}]}]}`, Options{}, "messages[0].tool_calls[0].function.name is empty"},
+		{`{"messages": [{"role": "assistant", "tool_calls": [{"function": {"name": "f"}}]}]}`, Options{}, "messages[0].tool_calls[0].function: missing arguments"},
+		{`{"messages": [{"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": "{\"x\": "}}]}]}`, Options{}, "messages[0].tool_calls[0].function.arguments: want a JSON object, or a string holding one"},
+		{`{"messages": [{"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": [1]}}]}]}`, Options{}, "messages[0].tool_calls[0].function.arguments: want an object or a string holding one, got an array"},
+		{`{"messages": [{"role": "assistant", "content": "x"}], "tools": {"type": "function"}}`, Options{}, "tools: want an array of objects, got an object"},
+		{`{"messages": [{"role": "assistant", "content": "x"}], "tools": [1]}`, Options{}, "tools[0]: want an object, got a number"},
 		{`{"messages": [{"role": "user", "content": "only a question"}]}`, Options{}, "no trained token in"},
-		{`{"messages": [{"role": "assistant", "content": "x"}]}`, Options{Chat: func([]Message) ([]Segment, error) { return nil, errors.New("boom") }}, "chat template: boom"},
+		{`{"messages": [{"role": "assistant", "content": "x"}]}`, Options{Chat: func([]Message, []json.RawMessage) ([]Segment, error) { return nil, errors.New("boom") }}, "chat template: boom"},
 		{`{"input_ids": []}`, Options{}, "input_ids is empty"},
 		{`{"input_ids": "1 2"}`, Options{}, "input_ids: want an array of integers, got a string"},
 		{`{"input_ids": [1, null]}`, Options{}, "input_ids[1]: want an integer, got null"},
@@ -241,7 +261,7 @@ func TestLoadFile(t *testing.T) {
 }
 
 func TestChatML(t *testing.T) {
-	segs, err := chatML([]Message{{Role: "user", Content: "hi"}, {Role: "assistant", Content: "yo"}})
+	segs, err := chatML([]Message{{Role: "user", Content: "hi"}, {Role: "assistant", Content: "yo"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,6 +284,7 @@ func FuzzParse(f *testing.F) {
 		"{\"text\": \"a\"}\n\n{\"text\": \"b</s>\"}",
 		`{"input_ids": [1, null]}`,
 		`{"text": "\u0000\ud800"}`,
+		`{"messages": [{"role": "assistant", "reasoning_content": "r", "content": null, "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": "{\"x\": 1}"}}]}, {"role": "tool", "tool_call_id": "1", "name": "f", "content": "r"}], "tools": [{"type": "function"}]}`,
 	} {
 		f.Add([]byte(s), false, uint8(0))
 	}
@@ -369,4 +390,114 @@ func TestParseTruncation(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "x.jsonl: no examples: all 1 are longer than MaxSeqLen 2") {
 		t.Errorf("all dropped: %v", err)
 	}
+}
+
+// A tool-call conversation with tools, in OpenAI's shape, renders through
+// the Qwen3 template to what @huggingface/jinja renders
+// (chat/testdata/fixtures.json), and only the assistant turns are trained:
+// the tool calls and the final answer, not the tool responses.
+func TestMessagesWithToolCalls(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "chat", "testdata", "templates", "qwen3.jinja"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := chat.Parse(string(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join("..", "chat", "testdata", "fixtures.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fx struct {
+		Cases []struct {
+			Template, Conversation, Variant string
+			AddGenerationPrompt             bool `json:"add_generation_prompt"`
+			Output                          string
+		}
+	}
+	if err := json.Unmarshal(raw, &fx); err != nil {
+		t.Fatal(err)
+	}
+	want := ""
+	for _, c := range fx.Cases {
+		if c.Template == "qwen3" && c.Conversation == "tool-calls" && c.Variant == "tools" && !c.AddGenerationPrompt {
+			want = c.Output
+		}
+	}
+	if want == "" {
+		t.Fatal("no qwen3 tool-calls fixture")
+	}
+	line := `{"tools": [{"type": "function", "function": {"name": "get_weather", "description": "Current weather.", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}],
+	"messages": [{"role": "system", "content": "You are a weather bot."}, {"role": "user", "content": "Weather in Paris and Rome?"},
+	{"role": "assistant", "content": null, "tool_calls": [
+		{"type": "function", "id": "c1", "function": {"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius", "days": 2, "hourly": false, "extra": null, "tags": ["a", "b"], "scale": 1.5}}},
+		{"type": "function", "id": "c2", "function": {"name": "get_weather", "arguments": "{\"city\": \"Rome\"}"}}]},
+	{"role": "tool", "tool_call_id": "c1", "name": "get_weather", "content": "{\"temperature\": 20}"},
+	{"role": "tool", "tool_call_id": "c2", "content": "{\"temperature\": 25}"},
+	{"role": "assistant", "content": "<think>\nBoth are warm.\n</think>\n\nParis: 20 degrees, Rome: 25."}]}`
+	line = strings.ReplaceAll(line, "\n", " ")
+	opt := Options{Chat: func(msgs []Message, tools []json.RawMessage) ([]Segment, error) {
+		return tmpl.Segments(msgs, chat.Vars{EOS: "<|im_end|>", Tools: tools})
+	}}
+	exs, _, err := Parse(strings.NewReader(line), "tools.jsonl", enc, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := exs[0].IDs; !reflect.DeepEqual(got, bytesOf(want)) {
+		t.Fatalf("ids are not the template's rendering\n got %q\nwant %q", decodeBytes(got), want)
+	}
+	calls := "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"unit\": \"celsius\", \"days\": 2, \"hourly\": false, \"extra\": null, \"tags\": [\"a\", \"b\"], \"scale\": 1.5}}\n</tool_call>\n" +
+		"<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Rome\"}}\n</tool_call><|im_end|>"
+	answer := "<think>\nBoth are warm.\n</think>\n\nParis: 20 degrees, Rome: 25.<|im_end|>"
+	labels := masked(len(want))
+	for _, s := range []string{calls, answer} {
+		i := strings.Index(want, s)
+		if i < 0 || strings.Count(want, s) != 1 {
+			t.Fatalf("%q is not once in the rendering", s)
+		}
+		copy(labels[i:], bytesOf(s))
+	}
+	if !reflect.DeepEqual(exs[0].Labels, labels) {
+		t.Errorf("trained text %q, want %q and %q", trainedText(exs[0]), calls, answer)
+	}
+}
+
+// Tool messages' tool_call_id and name reach the template.
+func TestToolMessageFields(t *testing.T) {
+	tmpl, err := chat.Parse("{% for m in messages %}{{ m.role }}{% if m.tool_call_id is defined %}[{{ m.tool_call_id }} {{ m.name }}]{% endif %}:{{ m.content }};{% endfor %}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := Options{Chat: func(msgs []Message, tools []json.RawMessage) ([]Segment, error) {
+		return tmpl.Segments(msgs, chat.Vars{})
+	}}
+	line := `{"messages": [{"role": "tool", "tool_call_id": "c1", "name": "f", "content": "R"}, {"role": "assistant", "content": "A"}]}`
+	exs, _, err := Parse(strings.NewReader(line), "t.jsonl", enc, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := decodeBytes(exs[0].IDs), "tool[c1 f]:R;assistant:A;"; got != want {
+		t.Errorf("rendered %q, want %q", got, want)
+	}
+}
+
+// decodeBytes inverts bytesOf.
+func decodeBytes(ids []int) string {
+	b := make([]byte, len(ids))
+	for i, id := range ids {
+		b[i] = byte(id - 3)
+	}
+	return string(b)
+}
+
+// trainedText is the text of an example's trained positions.
+func trainedText(ex Example) string {
+	var b []int
+	for _, l := range ex.Labels {
+		if l != IgnoreIndex {
+			b = append(b, l)
+		}
+	}
+	return decodeBytes(b)
 }

@@ -7,12 +7,17 @@
 package finetune
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/golora/golora/data"
@@ -71,14 +76,14 @@ func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.R
 	}
 	dopt := data.Options{TrainOnPrompt: o.TrainOnPrompt, MaxSeqLen: o.MaxSeqLen, VocabSize: m.Cfg.VocabSize,
 		Truncation: o.Truncation, Strict: o.StrictData}
-	trainSet, trainStats, err := LoadData(o.Model, enc, o.Data, dopt)
+	trainSet, trainStats, err := LoadData(o.Model, enc, o.Data, dopt, o.EnableThinking)
 	if err != nil {
 		return nil, err
 	}
 	var validSet []data.Example
 	var validStats data.Stats
 	if o.Valid != "" {
-		if validSet, validStats, err = LoadData(o.Model, enc, o.Valid, dopt); err != nil {
+		if validSet, validStats, err = LoadData(o.Model, enc, o.Valid, dopt, o.EnableThinking); err != nil {
 			return nil, err
 		}
 	}
@@ -111,6 +116,8 @@ func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.R
 	if err := r.Prepare(); err != nil {
 		return nil, err
 	}
+	rs := settings(o, r)
+	r.Settings = absPaths(rs)
 	start, err := resume(r, o, log)
 	if err != nil {
 		return nil, err
@@ -130,7 +137,7 @@ func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.R
 	if ctx.Err() != nil {
 		return nil, errors.New("stopped before training began: nothing was trained or recorded")
 	}
-	rec, err := NewRecorder(r, settings(o, r), start, log)
+	rec, err := NewRecorder(r, rs, start, log)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +230,11 @@ func resume(r *train.Run, o Options, log io.Writer) (int, error) {
 		}
 		dir = runlog.CheckpointDir(o.Out, step)
 	}
-	start, err := r.LoadCheckpoint(dir)
+	start, err := restore(r, dir, log)
+	var other *otherRun
+	if errors.As(err, &other) {
+		return 0, fmt.Errorf("cannot resume from %s: %w", dir, err)
+	}
 	if err != nil {
 		msg := fmt.Sprintf("cannot resume from %s: %v", dir, err)
 		steps, _ := runlog.Checkpoints(o.Out)
@@ -242,14 +253,106 @@ func resume(r *train.Run, o Options, log io.Writer) (int, error) {
 	return start, nil
 }
 
+// restore loads the checkpoint in dir into r after checking that r is the
+// run it belongs to, or that run extended: every setting but the bookkeeping
+// ones (resumable) must be the same, and the length (--steps, --epochs)
+// may grow (train.Run.LoadCheckpoint says what the learning rate then is);
+// otherwise the error is an *otherRun. A checkpoint of an earlier golora,
+// which records only the train.Config, is checked on that.
+func restore(r *train.Run, dir string, log io.Writer) (int, error) {
+	st, err := train.ReadCheckpointState(dir)
+	if err != nil {
+		return 0, err
+	}
+	var was, now any = st.Config, r.Config
+	if st.Settings != nil && r.Settings != nil {
+		was, now = *st.Settings, *r.Settings
+	}
+	diff := changedSettings(was, now)
+	if st.Total > r.TotalSteps() {
+		diff = append(diff, fmt.Sprintf("--steps/--epochs make %d steps, fewer than its %d", r.TotalSteps(), st.Total))
+	}
+	if len(diff) > 0 {
+		return 0, &otherRun{diff}
+	}
+	start, err := r.LoadCheckpoint(dir)
+	if err != nil {
+		return 0, err
+	}
+	if st.Total < r.TotalSteps() {
+		fmt.Fprintf(log, "extending the run from %d to %d steps; the learning-rate schedule is recomputed\n", st.Total, r.TotalSteps())
+	}
+	return start, nil
+}
+
+// otherRun is the refusal to resume a checkpoint with other settings than
+// its run's: diff lists them.
+type otherRun struct{ diff []string }
+
+func (e *otherRun) Error() string {
+	return fmt.Sprintf("the run is resumed with other settings than it was trained with: %s; a run can be extended with more --steps or --epochs, the others must stay (to change them, start a new run in another --out)",
+		strings.Join(e.diff, "; "))
+}
+
+// resumable are the settings (their flag names) a resumed run may change:
+// its length, which LoadCheckpoint checks, and what decides only where and
+// how often results are written and how many cores compute them.
+var resumable = map[string]bool{"steps": true, "epochs": true, "out": true, "resume": true, "threads": true,
+	"norm-every": true, "save-every": true, "save-total-limit": true, "load-best": true, "strict-data": true, "report-to": true}
+
+// changedSettings lists the settings, other than the resumable ones, in
+// which now (a runlog.Settings or train.Config) differs from was (of the
+// same type), as "--flag was OLD, now NEW" (a setting left out of the JSON
+// is "unset"), in the order of the flag names.
+func changedSettings(was, now any) []string {
+	a, b := jsonFields(was), jsonFields(now)
+	show := func(v json.RawMessage) string { return cmp.Or(string(v), "unset") }
+	keys := slices.Collect(maps.Keys(a))
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	var diff []string
+	for _, k := range keys {
+		if !resumable[k] && !bytes.Equal(a[k], b[k]) {
+			diff = append(diff, fmt.Sprintf("--%s was %s, now %s", k, show(a[k]), show(b[k])))
+		}
+	}
+	return diff
+}
+
+// jsonFields maps the JSON keys of v to their encoded values.
+func jsonFields(v any) map[string]json.RawMessage {
+	js, _ := json.Marshal(v)
+	var m map[string]json.RawMessage
+	json.Unmarshal(js, &m)
+	return m
+}
+
 // settings is what run.json records of o for the prepared run r.
 func settings(o Options, r *train.Run) runlog.Settings {
 	s := RunSettings(r)
 	s.Model, s.Data, s.Valid, s.Out, s.InitAdapter = o.Model, o.Data, o.Valid, o.Out, o.InitAdapter
 	s.Resume, s.MaxSeqLen, s.TrainOnPrompt, s.Threads, s.NormEvery = o.Resume, o.MaxSeqLen, o.TrainOnPrompt, o.Threads, o.NormEvery
-	s.Truncation, s.StrictData = truncation(o.Truncation), o.StrictData
-	s.SaveTotalLimit, s.LoadBest = o.SaveTotalLimit, o.LoadBest
+	s.Truncation, s.StrictData, s.EnableThinking = truncation(o.Truncation), o.StrictData, o.EnableThinking
+	s.SaveTotalLimit, s.LoadBest, s.ReportTo = o.SaveTotalLimit, o.LoadBest, o.ReportTo
 	return s
+}
+
+// absPaths is s with its paths made absolute (those that can be), as a
+// checkpoint records them: a resumed run started from another directory
+// names the same files with other relative paths.
+func absPaths(s runlog.Settings) *runlog.Settings {
+	for _, p := range []*string{&s.Model, &s.Data, &s.Valid, &s.Out, &s.InitAdapter} {
+		if *p != "" {
+			if a, err := filepath.Abs(*p); err == nil {
+				*p = a
+			}
+		}
+	}
+	return &s
 }
 
 // RunSettings records what a prepared run uses: its Config, the adapter's
@@ -344,16 +447,23 @@ func (noTokenizer) EOS() int { return -1 }
 // LoadData reads a jsonl data set for the model in modelDir, tokenized by
 // enc (LoadEncoder(modelDir)): {"messages"} lines are rendered with the
 // model's chat template (tokenizer_config.json's chat_template; ChatML when
-// it has none). Training, validation and `golora eval` all read data
-// through it, so they score the same tokens. The Stats say what was
-// ignored and cut (data.Parse).
-func LoadData(modelDir string, enc data.Encoder, path string, o data.Options) ([]data.Example, data.Stats, error) {
+// it has none), with the line's tools and enable_thinking set to
+// *enableThinking (nil: left undefined, the template's default).
+// Training, validation and `golora eval` all read data through it, so they
+// score the same tokens. The Stats say what was ignored and cut
+// (data.Parse).
+func LoadData(modelDir string, enc data.Encoder, path string, o data.Options, enableThinking *bool) ([]data.Example, data.Stats, error) {
 	if tok, ok := enc.(*tokenizer.Tokenizer); ok {
 		tmpl, vars, err := tok.Chat()
 		if err != nil {
 			return nil, data.Stats{}, fmt.Errorf("%s: %w", modelDir, err)
 		}
-		o.Chat = func(msgs []data.Message) ([]data.Segment, error) { return tmpl.Segments(msgs, vars) }
+		vars.EnableThinking = enableThinking
+		o.Chat = func(msgs []data.Message, tools []json.RawMessage) ([]data.Segment, error) {
+			v := vars
+			v.Tools = tools
+			return tmpl.Segments(msgs, v)
+		}
 	}
 	return data.LoadFile(path, enc, o)
 }

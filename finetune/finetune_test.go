@@ -85,6 +85,51 @@ func TestResumeIsBitIdentical(t *testing.T) {
 	}
 }
 
+// TestResumeExtends resumes a finished 6-step run with --steps 9: it
+// continues from checkpoint-6 with the schedule over 9 steps, and says so;
+// resuming with another --lr is refused, naming it.
+func TestResumeExtends(t *testing.T) {
+	r := testref.Load(t)
+	data := r.WriteIDs(t)
+	out := t.TempDir()
+	o := refOptions(data, out, 1, 1)
+	o.SaveEvery = 3
+	if _, err := Execute(o, nil); err != nil {
+		t.Fatal(err)
+	}
+	o.Resume = true
+	changed := o
+	changed.Steps, changed.LR = 9, 2e-2
+	if _, err := Execute(changed, nil); err == nil || !strings.Contains(err.Error(), "--lr was 0.01, now 0.02") || strings.Contains(err.Error(), "--steps was") || strings.Contains(err.Error(), "--resume-from") {
+		t.Fatalf("resuming with another --lr: %v, want a refusal naming --lr, 0.01 and 0.02 only", err)
+	}
+	o.Steps = 9
+	var log bytes.Buffer
+	if _, err := Execute(o, &log); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "extending the run from 6 to 9 steps; the learning-rate schedule is recomputed") {
+		t.Errorf("no extension message in %q", log.String())
+	}
+	ms, err := runlog.ReadMetrics(filepath.Join(out, runlog.MetricsFile))
+	if err != nil || len(ms) != 9 {
+		t.Fatalf("metrics after extending: %d lines, %v; want 9", len(ms), err)
+	}
+	for k := 6; k < 9; k++ {
+		// Linear with warmup 2 over 9 steps: LR·(9−k)/(9−2).
+		if want := o.LR * float64(9-k) / 7; ms[k].Step != k+1 || math.Abs(ms[k].LR-want) > 1e-15 {
+			t.Errorf("step %d: lr %v, want %v", ms[k].Step, ms[k].LR, want)
+		}
+	}
+	if _, err := os.Stat(runlog.CheckpointDir(out, 9)); err != nil {
+		t.Errorf("the extended run's last checkpoint: %v", err)
+	}
+	o.Steps = 8
+	if _, err := Execute(o, nil); err == nil || !strings.Contains(err.Error(), "make 8 steps, fewer than its 9") {
+		t.Errorf("resuming a 9-step run with --steps 8: %v, want a refusal", err)
+	}
+}
+
 func TestBadDataStopsBeforeTraining(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "bad.jsonl")
@@ -618,5 +663,67 @@ func TestLoopConfigAliases(t *testing.T) {
 	o.Model, o.Data, o.Out, o.Steps, o.Valid, o.EvalEvery, o.Truncation = "m", "d", "o", 1, "v", 1, "middle"
 	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), `--truncation: unknown truncation "middle"`) {
 		t.Errorf("bad truncation: %v", err)
+	}
+}
+
+// TestReportToTensorBoard: report_to (a list in a config file, as
+// transformers takes it) writes an event file into OUT/runs with every
+// step; a fresh run replaces it (one not reporting removes it), a resumed
+// run adds its own; an unknown integration is refused.
+func TestReportToTensorBoard(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte("report_to: [tensorboard]\n"), 0o644)
+	r := testref.Load(t)
+	out := t.TempDir()
+	o := refOptions(r.WriteIDs(t), out, 1, 1)
+	if err := o.LoadConfigFile(path); err != nil || o.ReportTo != "tensorboard" {
+		t.Fatalf("report_to read as %q, %v", o.ReportTo, err)
+	}
+	o.SaveEvery = 3
+	events := func() []string {
+		t.Helper()
+		names, _ := filepath.Glob(filepath.Join(out, runlog.EventsDir, "events.out.tfevents.*"))
+		return names
+	}
+	for range 2 {
+		if _, err := Execute(o, nil); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(events()); n != 1 {
+			t.Fatalf("%d event files after a fresh run, want 1", n)
+		}
+	}
+	raw, _ := os.ReadFile(events()[0])
+	if !bytes.Contains(raw, []byte("brain.Event:2")) || bytes.Count(raw, []byte("train/loss")) != 6 || bytes.Count(raw, []byte("train/learning_rate")) != 6 {
+		t.Errorf("event file %s lacks the file version or the 6 steps' scalars", events()[0])
+	}
+	o.Resume, o.Steps = true, 8
+	if _, err := Execute(o, nil); err != nil {
+		t.Fatal(err)
+	}
+	if names := events(); len(names) != 2 {
+		t.Errorf("event files after resuming: %v, want the first run's and the resumed run's", names)
+	}
+	o.Resume, o.ReportTo = false, "none"
+	if _, err := Execute(o, nil); err != nil {
+		t.Fatal(err)
+	}
+	if names := events(); len(names) != 0 {
+		t.Errorf("event files of an earlier run after a fresh run without --report-to: %v", names)
+	}
+	o.ReportTo = "tensorboard,wandb"
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), `--report-to "wandb"`) {
+		t.Errorf("report-to wandb: %v", err)
+	}
+}
+
+// A setting left unset on one side is named as such.
+func TestChangedSettingsUnset(t *testing.T) {
+	was, now := runlog.Settings{LR: 1}, runlog.Settings{LR: 1, EnableThinking: ptr(false), Threads: 3}
+	if got := changedSettings(was, now); !slices.Equal(got, []string{"--enable-thinking was unset, now false"}) {
+		t.Errorf("changed settings %q", got)
+	}
+	if got := changedSettings(now, was); !slices.Equal(got, []string{"--enable-thinking was false, now unset"}) {
+		t.Errorf("changed settings %q", got)
 	}
 }

@@ -2,6 +2,7 @@ package finetune
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/golora/golora/data"
 	"github.com/golora/golora/internal/cfgfile"
@@ -60,6 +61,15 @@ type Options struct {
 	// LoadBest makes OUT/best (the weights of the evaluation with the
 	// lowest validation loss) the final adapter.
 	LoadBest bool `json:"load-best"`
+	// ReportTo lists, comma-separated, where metrics go besides
+	// metrics.jsonl, as the Hugging Face Trainer's report_to: "tensorboard"
+	// (also "all") writes TensorBoard event files into OUT/runs; "none" or
+	// "" nothing else.
+	ReportTo string `json:"report-to"`
+	// EnableThinking sets the chat template's enable_thinking (Qwen3's
+	// switch for reasoning) for messages lines; nil leaves it to the
+	// template.
+	EnableThinking *bool `json:"enable-thinking,omitempty"`
 }
 
 // Defaults are PEFT's and the Hugging Face Trainer's defaults where they
@@ -112,6 +122,9 @@ func (o *Options) Validate() error {
 	case (o.LoadBest || o.EarlyStoppingPatience > 0) && (o.Valid == "" || o.EvalEvery == 0):
 		return fmt.Errorf("load-best and early-stopping-patience compare validation losses: they need --valid and --eval-every")
 	}
+	if _, err := tensorBoard(o.ReportTo); err != nil {
+		return err
+	}
 	if err := data.CheckTruncation(o.Truncation); err != nil {
 		return fmt.Errorf("--truncation: %w", err)
 	}
@@ -157,4 +170,22 @@ var ConfigAliases = map[string]cfgfile.Alias{
 	"save_total_limit":            {Key: "save-total-limit"},
 	"load_best_model_at_end":      {Key: "load-best"},
 	"early_stopping_patience":     {Key: "early-stopping-patience"},
+	"report_to":                   {Key: "report-to"},
+}
+
+// tensorBoard reports whether the --report-to list reportTo asks for
+// TensorBoard event files ("tensorboard" or "all"); "none" asks for
+// nothing, as does an empty list. Another name is an error.
+func tensorBoard(reportTo string) (bool, error) {
+	tb := false
+	for name := range strings.SplitSeq(reportTo, ",") {
+		switch strings.TrimSpace(name) {
+		case "tensorboard", "all":
+			tb = true
+		case "none", "":
+		default:
+			return false, fmt.Errorf("--report-to %q: golora reports to tensorboard (or all, or none)", strings.TrimSpace(name))
+		}
+	}
+	return tb, nil
 }

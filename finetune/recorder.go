@@ -1,6 +1,7 @@
 package finetune
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -29,11 +30,14 @@ import (
 //	                   SaveTotalLimit of them kept
 //	OUT/best/          with EvalEvery, the weights of the evaluation with
 //	                   the lowest validation loss so far
+//	OUT/runs/          with --report-to tensorboard, every step's metric
+//	                   as TensorBoard events (runlog.EventWriter)
 type Recorder struct {
 	out     string
 	every   int
 	metrics *runlog.Writer[runlog.Metric]
 	norms   *runlog.Writer[runlog.NormRecord] // nil in full fine-tuning
+	events  *runlog.EventWriter               // with --report-to tensorboard, else nil
 	prog    *Progress
 	info    runlog.RunInfo
 	t0      time.Time
@@ -103,33 +107,60 @@ func NewRecorder(r *train.Run, s runlog.Settings, start int, log io.Writer) (*Re
 		}
 		if start == 0 {
 			if err := rec.record(r, 0); err != nil {
-				rec.norms.Close()
+				rec.closeFiles()
 				return nil, err
 			}
 		}
 	}
 	if rec.metrics, err = runlog.OpenMetrics(rec.out, start); err != nil {
-		if rec.norms != nil {
-			rec.norms.Close()
-		}
+		rec.closeFiles()
 		return nil, err
 	}
 	if rec.evals && start > 0 {
 		// The best of the steps before start, which OUT/best holds.
 		ms, err := runlog.ReadMetrics(filepath.Join(rec.out, runlog.MetricsFile))
 		if err != nil {
-			rec.metrics.Close()
-			if rec.norms != nil {
-				rec.norms.Close()
-			}
+			rec.closeFiles()
 			return nil, err
 		}
 		for _, m := range ms {
 			rec.noteEval(m)
 		}
 	}
+	events := filepath.Join(rec.out, runlog.EventsDir)
+	if tb, _ := tensorBoard(s.ReportTo); tb {
+		host, _ := os.Hostname()
+		if host == "" {
+			host = "localhost"
+		}
+		if rec.events, err = runlog.CreateEvents(events, start, rec.t0, host, os.Getpid()); err != nil {
+			rec.closeFiles()
+			return nil, err
+		}
+	} else if start == 0 { // no events: drop those of an earlier run in the directory
+		if err := runlog.RemoveEvents(events); err != nil {
+			rec.closeFiles()
+			return nil, err
+		}
+	}
 	rec.prog = NewProgress(log, r.TotalSteps(), start)
 	return rec, nil
+}
+
+// closeFiles closes the files NewRecorder opened, returning the first
+// error.
+func (rec *Recorder) closeFiles() error {
+	var err error
+	if rec.metrics != nil {
+		err = rec.metrics.Close()
+	}
+	if rec.norms != nil {
+		err = cmp.Or(err, rec.norms.Close())
+	}
+	if rec.events != nil {
+		err = cmp.Or(err, rec.events.Close())
+	}
+	return err
 }
 
 // noteEval records m's validation loss when it is the lowest so far and
@@ -181,6 +212,11 @@ func (rec *Recorder) Step(r *train.Run, m runlog.Metric) error {
 	if err := rec.metrics.Write(m); err != nil {
 		return err
 	}
+	if rec.events != nil {
+		if err := rec.events.WriteMetric(m, time.Now()); err != nil {
+			return err
+		}
+	}
 	rec.prog.Step(r, m)
 	if rec.norms != nil && (m.Step%rec.every == 0 || m.Step == r.TotalSteps()) {
 		return rec.record(r, m.Step)
@@ -225,12 +261,7 @@ func (rec *Recorder) record(r *train.Run, step int) error {
 // first error met while doing so.
 func (rec *Recorder) Finish(runErr error) error {
 	rec.prog.Done()
-	err := rec.metrics.Close()
-	if rec.norms != nil {
-		if nerr := rec.norms.Close(); err == nil {
-			err = nerr
-		}
-	}
+	err := rec.closeFiles()
 	rec.info.Status = "done"
 	switch {
 	case errors.Is(runErr, train.ErrStopped):

@@ -71,11 +71,11 @@ func recordedTrain(t *testing.T, o finetune.Options) {
 	defer m.Close()
 	enc, _ := finetune.LoadEncoder(o.Model)
 	dopt := data.Options{MaxSeqLen: o.MaxSeqLen, VocabSize: m.Cfg.VocabSize}
-	tr, _, err := finetune.LoadData(o.Model, enc, o.Data, dopt)
+	tr, _, err := finetune.LoadData(o.Model, enc, o.Data, dopt, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	va, _, err := finetune.LoadData(o.Model, enc, o.Valid, dopt)
+	va, _, err := finetune.LoadData(o.Model, enc, o.Valid, dopt, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

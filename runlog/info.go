@@ -44,6 +44,7 @@ type Settings struct {
 	MaxSeqLen      int     `json:"max-seq-len"`
 	Truncation     string  `json:"truncation,omitempty"`
 	StrictData     bool    `json:"strict-data,omitempty"`
+	EnableThinking *bool   `json:"enable-thinking,omitempty"`
 	GradCheckpoint bool    `json:"grad-checkpoint"`
 	WeightDecay    float64 `json:"weight-decay"`
 	Beta1          float64 `json:"beta1"`
@@ -60,6 +61,7 @@ type Settings struct {
 	NormEvery      int     `json:"norm-every"`
 	TrainOnPrompt  bool    `json:"train-on-prompt"`
 	Shuffle        bool    `json:"shuffle"`
+	ReportTo       string  `json:"report-to,omitempty"`
 }
 
 // RunInfo is run.json: what a run was asked to do and what it cost.

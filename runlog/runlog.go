@@ -6,6 +6,7 @@
 //	OUT/norms.jsonl       one NormRecord per recorded step: ‖s·B·A‖_F by module
 //	OUT/run.json          RunInfo: the run's Settings, sizes and resources
 //	OUT/checkpoint-<N>/   the state after step N (written by package train)
+//	OUT/runs/             TensorBoard event files (EventWriter), when asked for
 //
 // The jsonl files are appended one line per write; a resumed run first
 // keeps only the lines of steps up to the checkpoint it resumes from, so a

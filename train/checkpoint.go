@@ -16,20 +16,39 @@ import (
 
 // A checkpoint is a directory holding the trainable weights (a PEFT
 // adapter, or model.safetensors in full fine-tuning), the AdamW moments in
-// optimizer.safetensors and trainer_state.json (the step, the run's length
-// and its Config). It is written into a temporary directory (DIR.tmp) that
-// is renamed into place, so a checkpoint directory either is complete or
-// does not exist.
+// optimizer.safetensors and trainer_state.json (CheckpointState: the step,
+// the run's length, its Config and the application's Settings). It is
+// written into a temporary directory (DIR.tmp) that is renamed into place,
+// so a checkpoint directory either is complete or does not exist.
 
 const (
 	optimizerFile = "optimizer.safetensors"
 	paramsFile    = "model.safetensors"
 )
 
-type trainerState struct {
-	Step   int    `json:"step"`
-	Total  int    `json:"total_steps"`
+// CheckpointState is a checkpoint's trainer_state.json.
+type CheckpointState struct {
+	Step   int    `json:"step"`        // optimizer steps made
+	Total  int    `json:"total_steps"` // the run's length when it was written
 	Config Config `json:"options"`
+	// Settings are the Run's Settings when it had them (checkpoints of
+	// earlier golora versions have none).
+	Settings *runlog.Settings `json:"settings,omitempty"`
+}
+
+// ReadCheckpointState reads the trainer_state.json of the checkpoint in
+// dir.
+func ReadCheckpointState(dir string) (CheckpointState, error) {
+	var st CheckpointState
+	path := filepath.Join(dir, runlog.TrainerStateFile)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return st, fmt.Errorf("%s: %w", path, err)
+	}
+	return st, nil
 }
 
 // SaveCheckpoint writes the run's state after its last step into dir
@@ -57,7 +76,7 @@ func (r *Run) SaveCheckpoint(dir string) (err error) {
 	if err := safetensors.Write(filepath.Join(tmp, optimizerFile), ts, map[string]string{"optimizer_step": strconv.Itoa(n)}); err != nil {
 		return err
 	}
-	js, _ := json.MarshalIndent(trainerState{Step: r.done, Total: r.total, Config: r.Config}, "", "  ")
+	js, _ := json.MarshalIndent(CheckpointState{Step: r.done, Total: r.total, Config: r.Config, Settings: r.Settings}, "", "  ")
 	if err := atomicfile.WriteFile(filepath.Join(tmp, runlog.TrainerStateFile), append(js, '\n')); err != nil {
 		return err
 	}
@@ -107,18 +126,25 @@ func (r *Run) SaveWeights(dir string) error {
 
 // LoadCheckpoint restores weights and optimizer state from the checkpoint
 // in dir and returns its step, from which Fit continues. The run must have
-// been prepared with the same Config and data length.
+// been prepared with the same Config and data, except that it may be
+// longer (more Steps or Epochs) than the run that wrote the checkpoint: it
+// is then extended, as the Hugging Face Trainer extends a run resumed with
+// a larger max_steps (the scheduler is rebuilt for the new length and its
+// step count restored). With N the checkpointed run's length and M > N
+// this run's, the steps before the checkpoint's step S were made with
+// optim.LR over N and every step k ≥ S gets optim.LR(Schedule, LR, k,
+// Warmup, M), the rate an uninterrupted M-step run has at k: constant
+// stays LR; linear is LR·(M−k)/max(1, M−Warmup) past the warmup, so a
+// completed run (S = N) goes on from LR·(M−N)/(M−Warmup) down to LR/(M−Warmup)
+// at k = M−1; cosine is LR·½(1+cos(π·(k−Warmup)/max(1, M−Warmup))). A
+// shorter run than the checkpoint's is refused.
 func (r *Run) LoadCheckpoint(dir string) (step int, err error) {
-	var st trainerState
-	raw, err := os.ReadFile(filepath.Join(dir, runlog.TrainerStateFile))
+	st, err := ReadCheckpointState(dir)
 	if err != nil {
 		return 0, err
 	}
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return 0, fmt.Errorf("%s: %w", filepath.Join(dir, runlog.TrainerStateFile), err)
-	}
-	if st.Total != r.total {
-		return 0, fmt.Errorf("%s: the checkpoint belongs to a run of %d steps, this run has %d; resume with the same options", dir, st.Total, r.total)
+	if st.Total > r.total || st.Step > r.total {
+		return 0, fmt.Errorf("%s: the checkpoint belongs to a run of %d steps, this run has %d: a resumed run can be extended (more steps or epochs), not shortened", dir, st.Total, r.total)
 	}
 	wfile := filepath.Join(dir, paramsFile)
 	if !r.Full {

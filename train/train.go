@@ -40,6 +40,10 @@ type Run struct {
 	Valid []data.Example
 	PadID int // the id in padding positions (data.PadID)
 	Sink  Sink
+	// Settings, when set, are recorded in every checkpoint
+	// (CheckpointState.Settings), for the application to check that a
+	// resumed run is the run it continues.
+	Settings *runlog.Settings
 	// Stop, when set, is asked after every step but the last; when it
 	// returns true Fit ends there: it hands that step to Sink.Checkpoint
 	// (once, also on a SaveEvery step) and returns ErrStopped.

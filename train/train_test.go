@@ -185,10 +185,48 @@ func TestCheckpointResumesBitIdentically(t *testing.T) {
 	if len(wa) == 0 || !bytes.Equal(wa, wb) {
 		t.Error("resumed run's adapter differs from the uninterrupted run's")
 	}
-	// A run of another length refuses the checkpoint.
-	c.Steps = 7
+	// A shorter run refuses the checkpoint.
+	c.Steps = 5
 	if _, err := refRun(t, c).LoadCheckpoint(runlog.CheckpointDir(fullSink.dir, 4)); err == nil || !strings.Contains(err.Error(), "6 steps") {
-		t.Errorf("a checkpoint of a 6-step run loaded into a 7-step run: %v", err)
+		t.Errorf("a checkpoint of a 6-step run loaded into a 5-step run: %v", err)
+	}
+}
+
+// A longer run extends the checkpointed one: it continues from the
+// checkpoint's weights and step, with the schedule over its own length.
+func TestCheckpointExtendsRun(t *testing.T) {
+	c := refConfig(1, 1)
+	c.SaveEvery = 4
+	short := refRun(t, c)
+	shortSink := &recorder{dir: t.TempDir()}
+	short.Sink = shortSink
+	if err := short.Fit(0); err != nil {
+		t.Fatal(err)
+	}
+	c.Steps = 9
+	long := refRun(t, c)
+	step, err := long.LoadCheckpoint(runlog.CheckpointDir(shortSink.dir, 4))
+	if err != nil || step != 4 {
+		t.Fatalf("LoadCheckpoint into a 9-step run: step %d, %v", step, err)
+	}
+	sink := &recorder{dir: t.TempDir()}
+	long.Sink = sink
+	if err := long.Fit(step); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.metrics) != 5 || long.TotalSteps() != 9 {
+		t.Fatalf("extended run made %d steps of %d, want 5 of 9", len(sink.metrics), long.TotalSteps())
+	}
+	// Step 5's loss is computed before its update: that of the 6-step run.
+	if got, want := sink.metrics[0].Loss, shortSink.metrics[4].Loss; got != want {
+		t.Errorf("step 5 loss %v, the checkpointed run's %v: the checkpoint's weights were not used", got, want)
+	}
+	for i, m := range sink.metrics {
+		k := 4 + i
+		// Linear with warmup 2 over 9 steps: LR·(9−k)/(9−2).
+		if want := c.LR * float64(9-k) / 7; m.Step != k+1 || math.Abs(m.LR-want) > 1e-15 {
+			t.Errorf("step %d: lr %v, want %v (the schedule over 9 steps)", m.Step, m.LR, want)
+		}
 	}
 }
 

@@ -44,6 +44,8 @@ func runEval(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	d := finetune.Defaults()
 	maxLen := fs.Int("max-seq-len", d.MaxSeqLen, "truncate examples to this many tokens")
 	onPrompt := fs.Bool("train-on-prompt", false, "also score prompt tokens (as --train-on-prompt trains them)")
+	var thinking *bool
+	fs.OptBoolVar(&thinking, "enable-thinking", "set the chat template's enable_thinking for messages lines, as training did (default: the template's)")
 	fs.Group("Performance")
 	batch := fs.Int("batch-size", d.BatchSize, "sequences per forward pass")
 	fs.Group("Output")
@@ -69,7 +71,7 @@ func runEval(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	exs, st, err := finetune.LoadData(*dir, enc, *path, data.Options{TrainOnPrompt: *onPrompt, MaxSeqLen: *maxLen, VocabSize: m.Cfg.VocabSize})
+	exs, st, err := finetune.LoadData(*dir, enc, *path, data.Options{TrainOnPrompt: *onPrompt, MaxSeqLen: *maxLen, VocabSize: m.Cfg.VocabSize}, thinking)
 	if err != nil {
 		return err
 	}

@@ -153,3 +153,48 @@ func TestEvalMatchesTrainingValidLoss(t *testing.T) {
 		t.Errorf("eval loss %.7f, training's final valid_loss %.7f", r.Loss, want)
 	}
 }
+
+// --enable-thinking reaches the chat template in generate --chat, eval
+// and train, and run.json records it.
+func TestEnableThinkingFlag(t *testing.T) {
+	dir := tinyModelWithTokenizer(t)
+	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(`{"chat_template": "{% for m in messages %}<{{ m.role }}> {% if m.role == 'assistant' and enable_thinking is defined and not enable_thinking %}the lazy dog {% endif %}{{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<assistant> {% if enable_thinking is defined and not enable_thinking %}the lazy dog {% endif %}{% endif %}"}`), 0o644)
+	promptIDs := func(extra ...string) []int {
+		t.Helper()
+		out, errs, code := golora(t, append([]string{"generate", "--model", dir, "--prompt", "the dog", "--max-tokens", "1", "--json", "--chat", "--seed", "1"}, extra...)...)
+		if code != 0 {
+			t.Fatal(errs)
+		}
+		var r struct {
+			PromptIDs []int `json:"prompt_ids"`
+		}
+		json.Unmarshal([]byte(out), &r)
+		return r.PromptIDs
+	}
+	if a, b := promptIDs(), promptIDs("--enable-thinking=false"); len(b) <= len(a) {
+		t.Errorf("generate --enable-thinking=false: prompt ids %v, without %v", b, a)
+	}
+	chats := filepath.Join(t.TempDir(), "chats.jsonl")
+	os.WriteFile(chats, []byte(`{"messages": [{"role": "user", "content": "say the fox"}, {"role": "assistant", "content": "the quick brown fox"}]}`+"\n"), 0o644)
+	loss := func(extra ...string) float64 {
+		t.Helper()
+		out, errs, code := golora(t, append([]string{"eval", "--model", dir, "--data", chats, "--json"}, extra...)...)
+		if code != 0 {
+			t.Fatal(errs)
+		}
+		var r evalResult
+		json.Unmarshal([]byte(out), &r)
+		return r.Loss
+	}
+	if a, b := loss(), loss("--enable-thinking=false"); a == b {
+		t.Errorf("eval --enable-thinking=false scores the same loss %v", a)
+	}
+	out := filepath.Join(t.TempDir(), "adapter")
+	if _, errs, code := golora(t, "train", "--model", dir, "--data", chats, "--out", out, "--steps", "1", "--enable-thinking=false"); code != 0 {
+		t.Fatalf("train: %s", errs)
+	}
+	ri, err := runlog.ReadRunInfo(filepath.Join(out, runlog.RunFile))
+	if err != nil || ri.Options.EnableThinking == nil || *ri.Options.EnableThinking {
+		t.Errorf("run.json enable-thinking: %v, %v", ri, err)
+	}
+}

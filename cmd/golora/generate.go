@@ -43,6 +43,8 @@ func runGenerate(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error
 	fs.Group("Prompt")
 	chat := fs.Bool("chat", false, "wrap the prompt as a user message in the model's chat template")
 	system := fs.String("system", "", "with --chat: a system message `TEXT` before the prompt")
+	var thinking *bool
+	fs.OptBoolVar(&thinking, "enable-thinking", "with --chat: set the template's enable_thinking (Qwen3: false answers without reasoning; default: the template's)")
 	fs.Group("Output")
 	asJSON := fs.Bool("json", false, `print one JSON object {"prompt_ids", "ids", "text", "tokens_per_sec"}`)
 	force := fs.Bool("force", false, "generate even when the predicted memory exceeds the memory available")
@@ -55,6 +57,8 @@ func runGenerate(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error
 	switch {
 	case *system != "" && !*chat:
 		return cli.Usagef("--system is a message of the chat template: give --chat too")
+	case thinking != nil && !*chat:
+		return cli.Usagef("--enable-thinking is a variable of the chat template: give --chat too")
 	case !(*minP >= 0 && *minP <= 1):
 		return cli.Usagef("--min-p %v: want a number in [0, 1]", *minP)
 	case !(*penalty > 0):
@@ -77,7 +81,7 @@ func runGenerate(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error
 	}
 	var ids []int
 	if *chat {
-		ids, err = chatPromptIDs(tok, *system, *prompt)
+		ids, err = chatPromptIDs(tok, *system, *prompt, thinking)
 	} else {
 		ids, err = tok.Encode(*prompt, true)
 	}
@@ -139,13 +143,14 @@ func runGenerate(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error
 
 // chatPromptIDs renders prompt as one user turn, after a system message
 // when system is not empty, in the model's chat template (ChatML when it
-// has none), followed by the generation prompt.
-func chatPromptIDs(tok *tokenizer.Tokenizer, system, prompt string) ([]int, error) {
+// has none), followed by the generation prompt, with enable_thinking set
+// to *thinking (nil: left undefined).
+func chatPromptIDs(tok *tokenizer.Tokenizer, system, prompt string, thinking *bool) ([]int, error) {
 	tmpl, vars, err := tok.Chat()
 	if err != nil {
 		return nil, err
 	}
-	vars.AddGenerationPrompt = true
+	vars.AddGenerationPrompt, vars.EnableThinking = true, thinking
 	var msgs []chat.Message
 	if system != "" {
 		msgs = append(msgs, chat.Message{Role: "system", Content: system})
