@@ -102,6 +102,14 @@ func TestGemmaConfig(t *testing.T) {
 	if want := []bool{false, true}; !slices.Equal(lt.SlidingLayers, want) || lt.localRope(0) || !lt.localRope(1) {
 		t.Errorf("layer_types: sliding layers %v, want %v", lt.SlidingLayers, want)
 	}
+	// transformers v5: rope_parameters per layer type.
+	v5 := testConfig(t, "gemma3_text", map[string]any{"rope_theta": nil, "rope_parameters": map[string]any{
+		"full_attention":    map[string]any{"rope_type": "linear", "factor": 8, "rope_theta": 1e6},
+		"sliding_attention": map[string]any{"rope_type": "default", "rope_theta": 1e4}}})
+	if v5.RopeTheta != 1e6 || v5.RopeScaling == nil || v5.RopeScaling.Type != "linear" || v5.RopeScaling.Factor != 8 ||
+		v5.RopeLocalTheta != 1e4 {
+		t.Errorf("rope_parameters per layer type: theta %g, scaling %+v, local theta %g", v5.RopeTheta, v5.RopeScaling, v5.RopeLocalTheta)
+	}
 	for _, bad := range []string{
 		`"hidden_activation":"gelu"`, `"query_pre_attn_scalar":0`, `"final_logit_softcapping":-1`,
 		`"layer_types":["full_attention"]`, `"layer_types":["full_attention","global"]`, `"sliding_window_pattern":0`,
@@ -113,5 +121,15 @@ func TestGemmaConfig(t *testing.T) {
 		} else {
 			t.Log(err)
 		}
+	}
+}
+
+// TestGemmaAttentionScores: Gemma 2's layer 0 slides, layer 1 attends to
+// every earlier position.
+func TestGemmaAttentionScores(t *testing.T) {
+	c := testConfig(t, "gemma2", map[string]any{"sliding_window": 16})
+	sliding, full := 64*64+64*(128-(64-16+1)), 64*64+64*128
+	if got := c.AttentionScores(128); got != sliding+full {
+		t.Errorf("window 16 on layer 0, T=128: %d scores, want %d", got, sliding+full)
 	}
 }
