@@ -111,7 +111,8 @@ func (m *Model) Prefill(s *State, c *Cache, ids []int, sel Selection) error {
 // its sequence alone with the same adapters (the layer is Forward's
 // layerForward, one token per row: per-head query/key norms, the fused
 // projection, LayerNorm, GELU and learned positions where the family has
-// them), so a sequence decodes the same tokens whatever it is batched with.
+// them; Gemma's output norms, soft-caps and per-layer windows and RoPE
+// tables), so a sequence decodes the same tokens whatever it is batched with.
 func (m *Model) DecodeBatch(b *Batch, rows []BatchRow) error {
 	c := m.Cfg
 	n := len(rows)
@@ -314,7 +315,7 @@ func (b *Batch) attention(layer, items int) {
 
 // RunPart computes chunk p of the attention items: for row i at position
 // t (its cache's Len, keys and values already appended) and each query
-// head h of KV group g, P = softmax(q_h·K_gᵀ/√D) over the positions the
+// head h of KV group g, P = softmax(cap(q_h·K_gᵀ·scale)) over the positions the
 // window lets it see, att_h = P·V_g — the one-query case of
 // attentionForwardPart, operation for operation.
 func (b *Batch) RunPart(p int) {

@@ -382,12 +382,14 @@ func (m *Model) Forward(s *State, ids []int) error {
 // x2 = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1))) (with
 // Config.QKNorm, q and k are each normalised per head before RoPE; for
 // GPT-2, q, k and v come from the fused c_attn without RoPE, the MLP is
-// c_proj(gelu(c_fc(ln2))) and the norms are LayerNorms). With out nil it
+// c_proj(gelu(c_fc(ln2))) and the norms are LayerNorms; for Gemma, o's and
+// down's outputs are normalised before they are added, and the MLP is
+// down(gelu(gate(ln2))⊙up(ln2))). With out nil it
 // recomputes a checkpointed layer for backward from the kept x, x2, k and
 // v: k_proj (unless the key norm's backward needs its output) and v_proj
 // are not run again, and backward needs neither o_proj's nor down_proj's
 // output (each adapter keeps its own x·Aᵀ from the forward pass), so those
-// do not run either.
+// do not run either — unless Gemma's output norms need their outputs.
 func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []float32) {
 	c := m.Cfg
 	qd, kvd := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
@@ -558,8 +560,10 @@ func splitmix64(x uint64) uint64 {
 }
 
 // attentionForward: for each sequence b and query head h (served by KV head
-// g = h/(H/KV)), P = softmax(Q_h·K_gᵀ/√D + mask) with the causal (and
-// sliding-window) mask, O_h = P·V_g. The row log-sum-exps are kept in lse
+// g = h/(H/KV)), P = softmax(cap(Q_h·K_gᵀ·scale) + mask) with the causal
+// (and the layer's sliding-window) mask, O_h = P·V_g; scale is 1/√D or
+// Config.AttnScale, cap(s) = c·tanh(s/c) with c = Config.AttnSoftcap, or
+// s. The row log-sum-exps are kept in lse
 // so that backward can rebuild P without storing it. During Decode the keys
 // and values of this layer are first appended to the cache, and the queries
 // (at positions pos0…pos0+T−1) attend over all L = pos0+T cached positions.
@@ -643,8 +647,9 @@ func (c *Config) AttentionScores(T int) int {
 }
 
 // attentionBackward: given dO in s.datt, rebuild P from lse and compute
-// dV_g += Pᵀ·dO_h, dP = dO_h·V_gᵀ, dS = P⊙(dP − rowsum(P⊙dP)),
-// dQ_h = dS·K_g/√D, dK_g += dSᵀ·Q_h/√D into s.dq, s.dk, s.dv.
+// dV_g += Pᵀ·dO_h, dP = dO_h·V_gᵀ, dS = P⊙(dP − rowsum(P⊙dP)) (with the
+// soft-cap, times cap' = 1 − (cap(s)/c)²), dQ_h = dS·K_g·scale,
+// dK_g += dSᵀ·Q_h·scale into s.dq, s.dk, s.dv.
 func (m *Model) attentionBackward(s *State, lc *layerCache, layer int) {
 	j := s.job(jobAttentionBack)
 	j.m, j.lc, j.layer = m, lc, layer
