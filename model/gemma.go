@@ -70,7 +70,11 @@ func (p *cfgParser) gemma(c *Config) {
 		return // validateSizes names the field
 	}
 	c.SlidingLayers = make([]bool, c.NumLayers)
-	if types, ok := p.raw["layer_types"].([]any); ok {
+	types, ok := p.raw["layer_types"].([]any)
+	if v := p.raw["layer_types"]; v != nil && !ok {
+		p.fail("layer_types", fmt.Sprintf("want a list, got %v", v))
+	}
+	if ok {
 		if len(types) != c.NumLayers {
 			p.fail("layer_types", fmt.Sprintf("%d entries for %d layers", len(types), c.NumLayers))
 		}

@@ -112,7 +112,7 @@ func TestGemmaConfig(t *testing.T) {
 	}
 	for _, bad := range []string{
 		`"hidden_activation":"gelu"`, `"query_pre_attn_scalar":0`, `"final_logit_softcapping":-1`,
-		`"layer_types":["full_attention"]`, `"layer_types":["full_attention","global"]`, `"sliding_window_pattern":0`,
+		`"layer_types":["full_attention"]`, `"layer_types":"sliding_attention"`, `"layer_types":["full_attention","global"]`, `"sliding_window_pattern":0`,
 	} {
 		js := `{"architectures":["Gemma3ForCausalLM"],"vocab_size":19,"hidden_size":16,"intermediate_size":24,
 			"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"head_dim":4,` + bad + `}`
