@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -39,9 +40,22 @@ const gemmaTokenizer = `{
 
 // TestGemmaStyle: no ▁ is prepended (a leading word is "ab", not "▁ab";
 // spaces become ▁ where they are), bytes fall back to <0x..> tokens, the
-// turn markers split the text, and decoding keeps a leading space.
+// turn markers split the text, and decoding keeps a leading space. The
+// same holds with the Split(" ", merged_with_previous) pre-tokenizer that
+// transformers' GemmaTokenizer conversion writes (a no-op after the
+// normalizer).
 func TestGemmaStyle(t *testing.T) {
-	tk := mustParse(t, gemmaTokenizer)
+	split := strings.Replace(gemmaTokenizer, `"pre_tokenizer": null`,
+		`"pre_tokenizer": {"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithPrevious", "invert": false}`, 1)
+	if split == gemmaTokenizer {
+		t.Fatal("no pre_tokenizer to replace")
+	}
+	for _, js := range []string{gemmaTokenizer, split} {
+		testGemmaStyle(t, mustParse(t, js))
+	}
+}
+
+func testGemmaStyle(t *testing.T, tk *Tokenizer) {
 	for _, c := range []struct {
 		in   string
 		want []int
