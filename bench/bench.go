@@ -232,6 +232,6 @@ func StepFLOPs(c *model.Config, o TrainOptions) float64 {
 	}
 	loraFLOPs := 2 * N * adapters * 4 // forward (two products) and backward (dxa, dB, dA, dx)
 	scores := float64(c.AttentionScores(o.SeqLen))
-	attn := float64(o.Batch) * L * float64(c.NumHeads) * 2 * scores * float64(c.HeadDim) * 7
+	attn := float64(o.Batch) * float64(c.NumHeads) * 2 * scores * float64(c.HeadDim) * 7 // scores: all layers
 	return fwd + bwdX + bwdW + loraFLOPs + attn
 }

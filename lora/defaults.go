@@ -10,11 +10,13 @@ import (
 // its TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING, by model_type,
 // for the families golora loads.
 var familyTargets = map[string][]string{
-	"llama":   {"q_proj", "v_proj"},
-	"mistral": {"q_proj", "v_proj"},
-	"qwen2":   {"q_proj", "v_proj"},
-	"qwen3":   {"q_proj", "v_proj"},
-	"gpt2":    {"c_attn"},
+	"llama":       {"q_proj", "v_proj"},
+	"mistral":     {"q_proj", "v_proj"},
+	"qwen2":       {"q_proj", "v_proj"},
+	"qwen3":       {"q_proj", "v_proj"},
+	"gpt2":        {"c_attn"},
+	"gemma2":      {"q_proj", "v_proj"},
+	"gemma3_text": {"q_proj", "v_proj"},
 }
 
 // FamilyTargets returns the modules PEFT adapts by default in a model of

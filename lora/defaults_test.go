@@ -20,6 +20,8 @@ func TestFamilyDefaultTargets(t *testing.T) {
 		{`{"architectures":["Qwen3ForCausalLM"],"vocab_size":19,"hidden_size":16,"intermediate_size":24,
 			"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"head_dim":4}`, []string{"q_proj", "v_proj"}},
 		{`{"architectures":["GPT2LMHeadModel"],"vocab_size":19,"n_embd":16,"n_layer":2,"n_head":4,"n_positions":8}`, []string{"c_attn"}},
+		{`{"architectures":["Gemma3ForCausalLM"],"vocab_size":19,"hidden_size":16,"intermediate_size":24,
+			"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"head_dim":4}`, []string{"q_proj", "v_proj"}},
 	} {
 		c, err := model.ParseConfig([]byte(tc.js), "test")
 		if err != nil {

@@ -18,11 +18,12 @@ import (
 // and logits computed by an independent PyTorch implementation;
 // qwen3_lora_train holds the same for a Qwen3 model (q/k head norms, the
 // adapters on q_proj, k_proj and v_proj), gpt2_lora_train for GPT-2 (its
-// Conv1D c_attn and c_fc, fan_in_fan_out).
+// Conv1D c_attn and c_fc, fan_in_fan_out), gemma2_lora_train for Gemma 2
+// (soft-capped, its (1 + w) norms).
 const ref = "../testdata/ref/lora_train"
 
 // refs are the fixtures of the tests that run on each.
-var refs = []string{ref, "../testdata/ref/qwen3_lora_train", "../testdata/ref/gpt2_lora_train"}
+var refs = []string{ref, "../testdata/ref/qwen3_lora_train", "../testdata/ref/gpt2_lora_train", "../testdata/ref/gemma2_lora_train"}
 
 // forEachRef runs f on each fixture directory of refs as a subtest.
 func forEachRef(t *testing.T, f func(t *testing.T, dir string)) {

@@ -185,6 +185,10 @@ func TestActivationsMatchTheState(t *testing.T) {
 			Options{Method: Full, Batch: 2, SeqLen: 20, Threads: 3}},
 		{"gpt2 checkpointed lora c_attn,c_fc, dropout", "gpt2", map[string]any{"n_embd": 32, "n_layer": 2, "n_head": 2},
 			Options{Method: LoRA, Rank: 2, Targets: "c_attn,c_fc", Dropout: 0.1, Batch: 2, SeqLen: 10, Threads: 2, GradCheckpoint: true}},
+		{"gemma2 soft-caps, four norms, full", "gemma2", map[string]any{"head_dim": 8, "sliding_window": 4},
+			Options{Method: Full, Batch: 2, SeqLen: 12, Threads: 3}},
+		{"gemma3 local rope, final soft-cap, checkpointed lora all-linear", "gemma3_text", map[string]any{"head_dim": 8, "final_logit_softcapping": 2},
+			Options{Method: LoRA, Rank: 2, Targets: "all-linear", Dropout: 0.1, Batch: 2, SeqLen: 10, Threads: 2, GradCheckpoint: true}},
 		{"several lora targets, checkpointed, dropout", "mistral", map[string]any{"sliding_window": 5},
 			Options{Method: LoRA, Rank: 3, Targets: "q_proj,up_proj,down_proj", Dropout: 0.05, Batch: 2, SeqLen: 20, Threads: 5, GradCheckpoint: true}},
 	} {

@@ -2,7 +2,6 @@ package model
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/golora/golora/tensor"
 )
@@ -34,6 +33,7 @@ type Batch struct {
 	Logits []float32
 
 	x, x2, ln, tmp []float32 // (Max, C)
+	raw            []float32 // (Max, C): a block's output before Gemma's output norm
 	rstd, mean     []float32 // (Max): a norm's 1/rms (and LayerNorm's mean)
 	q, att, qRaw   []float32 // (Max, H·D); qRaw before the head norm (Config.QKNorm)
 	k, v, kRaw     []float32 // (Max, KV·D)
@@ -65,6 +65,9 @@ func (m *Model) NewBatch(max int) *Batch {
 	}
 	if c.FusedQKV {
 		b.qkv = f(qs + 2*ks)
+	}
+	if c.Gemma {
+		b.raw = f(C)
 	}
 	return b
 }
@@ -108,7 +111,8 @@ func (m *Model) Prefill(s *State, c *Cache, ids []int, sel Selection) error {
 // its sequence alone with the same adapters (the layer is Forward's
 // layerForward, one token per row: per-head query/key norms, the fused
 // projection, LayerNorm, GELU and learned positions where the family has
-// them), so a sequence decodes the same tokens whatever it is batched with.
+// them; Gemma's output norms, soft-caps and per-layer windows and RoPE
+// tables), so a sequence decodes the same tokens whatever it is batched with.
 func (m *Model) DecodeBatch(b *Batch, rows []BatchRow) error {
 	c := m.Cfg
 	n := len(rows)
@@ -131,6 +135,9 @@ func (m *Model) DecodeBatch(b *Batch, rows []BatchRow) error {
 	for i, r := range rows {
 		x := b.x[i*C : (i+1)*C]
 		m.Embed.W.Row(r.ID, x)
+		if c.Gemma {
+			tensor.Scale(x, m.embedScale)
+		}
 		if m.Pos != nil {
 			posForward(x, m.Pos.W, 1, r.Cache.Len, b.tmp[:C])
 		}
@@ -149,14 +156,18 @@ func (m *Model) DecodeBatch(b *Batch, rows []BatchRow) error {
 		for i, r := range rows {
 			kc := r.Cache
 			if !c.LearnedPos {
-				ropeRotate(b.q[i*qs:(i+1)*qs], 0, 1, 1, kc.Len, H, D, kc.cos, kc.sin, 1)
-				ropeRotate(b.k[i*ks:(i+1)*ks], 0, 1, 1, kc.Len, KV, D, kc.cos, kc.sin, 1)
+				cos, sin := kc.cos, kc.sin
+				if c.localRope(li) {
+					cos, sin = kc.cosL, kc.sinL
+				}
+				ropeRotate(b.q[i*qs:(i+1)*qs], 0, 1, 1, kc.Len, H, D, cos, sin, 1)
+				ropeRotate(b.k[i*ks:(i+1)*ks], 0, 1, 1, kc.Len, KV, D, cos, sin, 1)
 			}
 			copy(kc.k[li][kc.Len*ks:], b.k[i*ks:(i+1)*ks])
 			copy(kc.v[li][kc.Len*ks:], b.v[i*ks:(i+1)*ks])
 		}
 		b.attention(li, n*KV)
-		b.linear(l.O, b.tmp, b.att, rows)
+		b.branchOut(l.O, l.AttnOutNorm, b.att, rows)
 		for i := range b.x2[:n*C] {
 			b.x2[i] = b.x[i] + b.tmp[i]
 		}
@@ -171,16 +182,21 @@ func (m *Model) DecodeBatch(b *Batch, rows []BatchRow) error {
 			b.linear(l.Gate, b.gate, b.ln, rows)
 			b.linear(l.Up, b.up, b.ln, rows)
 			for i := 0; i < n; i++ { // row by row: the vector kernel's tail would differ from Decode's
-				tensor.SwiGLU(b.h[i*I:(i+1)*I], b.gate[i*I:(i+1)*I], b.up[i*I:(i+1)*I])
+				if c.Gemma {
+					gegluForward(b.h[i*I:(i+1)*I], b.gate[i*I:(i+1)*I], b.up[i*I:(i+1)*I])
+				} else {
+					tensor.SwiGLU(b.h[i*I:(i+1)*I], b.gate[i*I:(i+1)*I], b.up[i*I:(i+1)*I])
+				}
 			}
 		}
-		b.linear(l.Down, b.tmp, b.h, rows)
+		b.branchOut(l.Down, l.MLPOutNorm, b.h, rows)
 		for i := range b.x[:n*C] {
 			b.x[i] = b.x2[i] + b.tmp[i]
 		}
 	}
 	b.norm(c, b.ln, b.x, m.Norm, m.NormBias, n)
 	tensor.GemmRows(1, tensor.FromF32(b.ln[:n*C], n, C), m.LMHead.W, 0, b.Logits, c.VocabSize)
+	softcapRows(b.Logits[:n*c.VocabSize], c.VocabSize, c.FinalSoftcap)
 	for _, r := range rows {
 		r.Cache.Len++
 	}
@@ -193,7 +209,7 @@ func (m *Model) DecodeBatch(b *Batch, rows []BatchRow) error {
 func (b *Batch) norm(c *Config, out, x []float32, w, bias *Param, n int) {
 	C := c.HiddenSize
 	if bias == nil {
-		rmsnormForward(out[:n*C], b.rstd[:n], x[:n*C], w.W.F32, n, C, c.RMSNormEps)
+		rmsnormForward(out[:n*C], b.rstd[:n], x[:n*C], w.W.F32, n, C, c.RMSNormEps, c.normOffset())
 		return
 	}
 	layernormForward(out[:n*C], b.mean[:n], b.rstd[:n], x[:n*C], w.W.F32, bias.W.F32, n, C, c.RMSNormEps)
@@ -210,7 +226,18 @@ func (b *Batch) heads(lin *Linear, norm *Param, out, raw []float32, nh int, rows
 	}
 	D := c.HeadDim
 	b.linear(lin, raw, b.ln, rows)
-	rmsnormForward(out[:nh*D], b.headRstd[:nh], raw[:nh*D], norm.W.F32, nh, D, c.RMSNormEps)
+	rmsnormForward(out[:nh*D], b.headRstd[:nh], raw[:nh*D], norm.W.F32, nh, D, c.RMSNormEps, c.normOffset())
+}
+
+// branchOut is State.branchOut for the rows: a block's output lin(x) in
+// b.tmp, or with a Gemma output norm, norm(lin(x)) (lin(x) in b.raw).
+func (b *Batch) branchOut(lin *Linear, norm *Param, x []float32, rows []BatchRow) {
+	if norm == nil {
+		b.linear(lin, b.tmp, x, rows)
+		return
+	}
+	b.linear(lin, b.raw, x, rows)
+	b.norm(b.m.Cfg, b.tmp, b.raw, norm, nil, len(rows))
 }
 
 // linear: y (n,Out) = x (n,In)·Wᵀ + b, then for each adapter (in the
@@ -288,14 +315,14 @@ func (b *Batch) attention(layer, items int) {
 
 // RunPart computes chunk p of the attention items: for row i at position
 // t (its cache's Len, keys and values already appended) and each query
-// head h of KV group g, P = softmax(q_h·K_gᵀ/√D) over the positions the
+// head h of KV group g, P = softmax(cap(q_h·K_gᵀ·scale)) over the positions the
 // window lets it see, att_h = P·V_g — the one-query case of
 // attentionForwardPart, operation for operation.
 func (b *Batch) RunPart(p int) {
 	c := b.m.Cfg
 	H, KV, D := c.NumHeads, c.NumKVHeads, c.HeadDim
 	qs, ks, G := H*D, KV*D, H/KV
-	scale := float32(1 / math.Sqrt(float64(D)))
+	scale := c.attnScale()
 	items := len(b.rows) * KV
 	for it := items * p / b.parts; it < items*(p+1)/b.parts; it++ {
 		i, g := it/KV, it%KV
@@ -306,13 +333,16 @@ func (b *Batch) RunPart(p int) {
 			b.scores[p] = make([]float32, kc.Max)
 		}
 		P := b.scores[p][:L]
-		k0 := c.windowStart(t)
+		k0 := c.windowStart(b.layer, t)
 		kbuf, vbuf := kc.k[b.layer], kc.v[b.layer]
 		for h := g * G; h < (g+1)*G; h++ {
 			q := headView(b.q, i*qs+h*D, 1, D, qs)
 			k := headView(kbuf, k0*ks+g*D, L-k0, D, ks)
 			tensor.Gemm(false, true, scale, q, k, 0, P[k0:], L)
 			seen := P[k0:L]
+			if c.AttnSoftcap > 0 {
+				softcap(seen, float32(c.AttnSoftcap))
+			}
 			mx := tensor.MaxF32(seen)
 			z := tensor.ExpShift(seen, seen, mx)
 			tensor.Scale(seen, float32(1/z))

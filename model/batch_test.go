@@ -33,10 +33,14 @@ func addRandomLoRA(m *Model, name string, rank int, seed uint64) {
 func TestDecodeBatchEqualsDecodeAlone(t *testing.T) {
 	// Every architecture golora runs: DecodeBatch repeats the layer's
 	// forward pass, so a family whose layer differs must be handled there.
+	// The Gemma keys (ignored by the others) give gemma3_text a global
+	// layer 1 next to its local-RoPE sliding layer 0, and both Gemmas
+	// soft-caps that bend their numbers.
 	archs := slices.Sorted(maps.Keys(Architectures))
 	for _, arch := range archs {
 		js := `{"architectures":["` + arch + `"],"vocab_size":37,"hidden_size":32,"intermediate_size":40,
-			"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"head_dim":8,"sliding_window":5}`
+			"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"head_dim":8,"sliding_window":5,
+			"sliding_window_pattern":2,"rope_local_base_freq":100,"attn_logit_softcapping":3,"final_logit_softcapping":2}`
 		if arch == "GPT2LMHeadModel" { // GPT-2's own keys; learned positions for the 32-token caches
 			js = `{"architectures":["GPT2LMHeadModel"],"vocab_size":37,"n_embd":32,"n_inner":40,"n_layer":2,"n_head":4,"n_positions":32}`
 		}

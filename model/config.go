@@ -19,13 +19,15 @@ var Architectures = map[string]string{
 	"Qwen2ForCausalLM":   "qwen2",
 	"Qwen3ForCausalLM":   "qwen3",
 	"GPT2LMHeadModel":    "gpt2",
+	"Gemma2ForCausalLM":  "gemma2",
+	"Gemma3ForCausalLM":  "gemma3_text",
 }
 
 // Config is the part of a Hugging Face config.json that fixes the shapes and
 // the numerics of a Llama-family (or GPT-2) model.
 type Config struct {
 	Architecture     string // e.g. "LlamaForCausalLM"
-	ModelType        string // llama, mistral, qwen2, qwen3, gpt2
+	ModelType        string // llama, mistral, qwen2, qwen3, gpt2, gemma2, gemma3_text
 	VocabSize        int
 	HiddenSize       int // C
 	IntermediateSize int // I, the MLP width
@@ -60,6 +62,29 @@ type Config struct {
 	// Conv1D linears, whose weights are stored [in, out] (held transposed,
 	// [out, in], in memory).
 	LayerNorm, GELU, LearnedPos, FusedQKV, Conv1D bool
+
+	// Gemma's layer (gemma2, gemma3_text): each RMSNorm weight is an
+	// offset, y = x/rms(x)·(1 + w); the token embeddings are multiplied by
+	// √C rounded to the embedding's dtype; the MLP is
+	// down(gelu_tanh(gate)⊙up); and the attention's and the MLP's outputs
+	// are normalised again before they join the residual stream
+	// (post_attention_layernorm and post_feedforward_layernorm, while
+	// pre_feedforward_layernorm is the MLP's input norm).
+	Gemma bool
+	// AttnScale multiplies the query–key products (0: 1/√head_dim;
+	// Gemma's query_pre_attn_scalar^-0.5).
+	AttnScale float64
+	// AttnSoftcap, FinalSoftcap: when positive, the scaled attention
+	// scores (before the mask) and the output logits become
+	// cap·tanh(x/cap) (attn_logit_softcapping, final_logit_softcapping).
+	AttnSoftcap, FinalSoftcap float64
+	// SlidingLayers marks the layers whose attention is limited to
+	// SlidingWindow; nil: every layer is, when SlidingWindow > 0.
+	SlidingLayers []bool
+	// RopeLocalTheta, when positive, is the RoPE base of the sliding
+	// layers, unscaled (Gemma 3's rope_local_base_freq); the other layers
+	// use RopeTheta and RopeScaling.
+	RopeLocalTheta float64
 }
 
 // RopeScaling is config.json's rope_scaling for the supported types.
@@ -133,14 +158,20 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 	c.NumKVHeads = p.int("num_key_value_heads", c.NumHeads)
 	if c.NumHeads > 0 {
 		headDim := c.HiddenSize / c.NumHeads
-		if c.ModelType == "qwen3" {
+		switch c.ModelType {
+		case "qwen3":
 			headDim = 128 // transformers' Qwen3Config default
+		case "gemma2", "gemma3_text":
+			headDim = 256 // Gemma2Config's and Gemma3TextConfig's
 		}
 		c.HeadDim = p.int("head_dim", headDim)
 	}
 	eps, positions, inter, tie := 1e-6, 2048, 0, false
-	if c.ModelType == "gpt2" { // GPT2Config's defaults; n_inner null means 4·n_embd
+	switch c.ModelType {
+	case "gpt2": // GPT2Config's defaults; n_inner null means 4·n_embd
 		eps, positions, inter, tie = 1e-5, 1024, 4*c.HiddenSize, true
+	case "gemma2", "gemma3_text":
+		positions, tie = 8192, true
 	}
 	c.IntermediateSize = p.int(k.intermediate, inter)
 	c.RMSNormEps = p.float(k.eps, eps)
@@ -194,8 +225,10 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 		if _, ok := raw["quantization_config"]; ok {
 			p.fail("quantization_config", "4-bit GPT-2 checkpoints are not supported (quantize after loading instead)")
 		}
+	case "gemma2", "gemma3_text":
+		p.gemma(c)
 	}
-	if act, ok := raw["hidden_act"].(string); ok && act != "silu" && c.ModelType != "gpt2" {
+	if act, ok := raw["hidden_act"].(string); ok && act != "silu" && c.ModelType != "gpt2" && !c.Gemma {
 		p.fail("hidden_act", fmt.Sprintf("activation %q is not supported (only silu)", act))
 	}
 	if qc, ok := raw["quantization_config"]; ok && qc != nil && p.err == nil {
@@ -211,6 +244,9 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 	}
 	// transformers v5 writes rope_theta and the scaling into rope_parameters.
 	if rp, ok := raw["rope_parameters"].(map[string]any); ok {
+		if full, ok := rp["full_attention"].(map[string]any); ok { // per layer type (Gemma 3; the sliding layers' in cfgParser.gemma)
+			rp = full
+		}
 		sub := cfgParser{name: name, raw: rp}
 		c.RopeTheta = sub.float("rope_theta", c.RopeTheta)
 		c.RopeScaling = p.ropeScaling(rp)

@@ -9,6 +9,8 @@ type Cache struct {
 	k, v     [][]float32 // per layer (Max, KV·D)
 	Len, Max int
 	cos, sin []float32 // (Max, D/2)
+	// the sliding layers' tables (Config.RopeLocalTheta), else nil
+	cosL, sinL []float32 // (Max, D/2)
 }
 
 // NewCache makes an empty cache for sequences of up to max tokens.
@@ -20,6 +22,10 @@ func (m *Model) NewCache(max int) *Cache {
 		c.v = append(c.v, make([]float32, max*kvd))
 	}
 	c.cos, c.sin = m.Cfg.ropeTables(max)
+	if m.Cfg.RopeLocalTheta > 0 {
+		c.cosL, c.sinL = make([]float32, len(c.cos)), make([]float32, len(c.sin))
+		m.Cfg.ropeLocalFill(c.cosL, c.sinL)
+	}
 	return c
 }
 
@@ -43,10 +49,10 @@ func (m *Model) Decode(s *State, c *Cache, ids []int) error {
 			s.scores[i] = make([]float32, s.T*c.Max)
 		}
 	}
-	cos, sin := s.cos, s.sin
-	s.kv, s.pos0, s.cos, s.sin = c, c.Len, c.cos, c.sin
+	cos, sin, cosL, sinL := s.cos, s.sin, s.cosL, s.sinL
+	s.kv, s.pos0, s.cos, s.sin, s.cosL, s.sinL = c, c.Len, c.cos, c.sin, c.cosL, c.sinL
 	err := m.Forward(s, ids)
-	s.kv, s.pos0, s.cos, s.sin = nil, 0, cos, sin
+	s.kv, s.pos0, s.cos, s.sin, s.cosL, s.sinL = nil, 0, cos, sin, cosL, sinL
 	if err == nil {
 		c.Len = L
 	}

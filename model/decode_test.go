@@ -21,6 +21,10 @@ func TestDecodeMatchesFullForward(t *testing.T) {
 		{"mistral-window", "mistral", map[string]any{"sliding_window": 3}},
 		{"llama3-rope", "llama", map[string]any{"rope_scaling": map[string]any{"rope_type": "llama3", "factor": 8, "original_max_position_embeddings": 8}}},
 		{"window-blocks", "mistral", map[string]any{"sliding_window": 3}}, // attention 2 query rows at a time
+		{"gemma2-softcap-window", "gemma2", gemmaTestExtra},
+		{"gemma3-local-rope", "gemma3_text", map[string]any{"sliding_window": 3, "sliding_window_pattern": 2,
+			"rope_local_base_freq": 100, "rope_scaling": map[string]any{"rope_type": "linear", "factor": 2},
+			"final_logit_softcapping": 1.5}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.name == "window-blocks" {

@@ -63,6 +63,16 @@ type State struct {
 	// exactly (resume) and backward regenerates the forward's mask.
 	Dropout     bool
 	DropoutSeed uint64
+
+	// Gemma (see Config.Gemma and gemma.go)
+	normOff    float32     // Config.normOffset
+	geglu      bool        // the gated MLP is gelu_tanh(gate)⊙up
+	attnCap    float32     // Config.AttnSoftcap
+	finalCap   float32     // Config.FinalSoftcap
+	capT       [][]float32 // per chunk (T,T), training with attnCap: 1 − (capped score/cap)² of one head
+	capF       [][]float32 // per chunk (V) with finalCap: the derivative of the capped logits of one row
+	cosL, sinL []float32   // (T,D/2): the sliding layers' RoPE tables (Config.RopeLocalTheta)
+	localRope  []bool      // per layer: rotates with cosL, sinL
 }
 
 // layerCache is what one layer's backward needs from its forward.
@@ -84,6 +94,10 @@ type layerCache struct {
 	kRaw, kRstd []float32 // (N,KV·D), (N·KV)
 	// With Config.LayerNorm: the two norms' row means.
 	mean1, mean2 []float32 // (N)
+	// With Config.Gemma: o_proj's and down_proj's outputs before their
+	// output norms, and the norms' 1/rms.
+	attnOut, mlpOut []float32 // (N,C)
+	rstd3, rstd4    []float32 // (N)
 }
 
 // loraCache keeps xa = dropout(x)·Aᵀ (N,r) from forward for backward, and
@@ -127,9 +141,10 @@ func (m *Model) NewPrefillState(T int) *State {
 // after RoPE and its values (N×(2C + 2·KV·D)) are kept from the forward
 // pass, and Backward recomputes one layer's other activations at a time
 // from them (running q_proj, attention, gate_proj and up_proj again, not
-// k_proj, v_proj, o_proj or down_proj; k_proj too with Config.QKNorm, and
-// GPT-2's fused c_attn and c_fc) — about a fifth more compute for a small
-// fraction of the activation memory.
+// k_proj, v_proj, o_proj or down_proj; k_proj too with Config.QKNorm,
+// o_proj and down_proj too with Gemma's output norms, and GPT-2's fused
+// c_attn and c_fc) — about a fifth more compute for a small fraction of
+// the activation memory.
 func (m *Model) NewCheckpointedState(B, T int) *State {
 	return m.newState(B, T, StateCheckpointed)
 }
@@ -153,6 +168,9 @@ func (m *Model) newState(B, T int, kind StateKind) *State {
 		s.lora[a] = &s.loraBufs[i]
 	}
 	m.Cfg.ropeFill(s.cos, s.sin)
+	if s.cosL != nil {
+		m.Cfg.ropeLocalFill(s.cosL, s.sinL)
+	}
 	return s
 }
 
@@ -280,19 +298,26 @@ func (s *State) gelu(lc *layerCache, I int, backward bool) {
 	s.run(j, s.N)
 }
 
-// rope rotates (dir 1) or un-rotates (dir -1) the nh heads of every row.
-func (s *State) rope(x []float32, nh, D int, dir float32) {
+// rope rotates (dir 1) or un-rotates (dir -1) the nh heads of every row
+// with layer li's tables.
+func (s *State) rope(x []float32, li, nh, D int, dir float32) {
 	j := s.job(jobRoPE)
 	j.a, j.width, j.d2, j.dir = x, nh, D, dir
+	j.b, j.c = s.layerRope(li)
 	s.run(j, s.N)
 }
 
 // swiglu is tensor.SwiGLU (forward) or tensor.SwiGLUBackward over the N
-// rows of the layer's MLP, in parallel.
+// rows of the layer's MLP, in parallel; for Gemma, the gated GELU
+// gegluForward or gegluBackward.
 func (s *State) swiglu(lc *layerCache, I int, backward bool) {
-	j := s.job(jobSwiGLU)
+	kind := jobSwiGLU
+	if s.geglu {
+		kind = jobGeGLU
+	}
+	j := s.job(kind)
 	if backward {
-		j.kind = jobSwiGLUBack
+		j.kind = kind + 1
 	}
 	j.lc, j.width = lc, I
 	s.run(j, s.N)
@@ -317,6 +342,9 @@ func (m *Model) Forward(s *State, ids []int) error {
 	N, C := s.N, c.HiddenSize
 	x := s.cache(0).x
 	embedForward(x, ids, m.Embed.W)
+	if c.Gemma {
+		tensor.Scale(x, m.embedScale)
+	}
 	if m.Pos != nil {
 		posForward(x, m.Pos.W, s.T, s.pos0, s.tmpC[:C])
 	}
@@ -344,6 +372,9 @@ func (m *Model) Forward(s *State, ids []int) error {
 	case !s.chunked:
 		tensor.Gemm(false, true, 1, tensor.FromF32(s.lnf, N, C), m.LMHead.W, 0, s.Logits, c.VocabSize)
 	}
+	if !s.chunked {
+		softcapRows(s.Logits, c.VocabSize, c.FinalSoftcap)
+	}
 	return nil
 }
 
@@ -351,12 +382,14 @@ func (m *Model) Forward(s *State, ids []int) error {
 // x2 = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1))) (with
 // Config.QKNorm, q and k are each normalised per head before RoPE; for
 // GPT-2, q, k and v come from the fused c_attn without RoPE, the MLP is
-// c_proj(gelu(c_fc(ln2))) and the norms are LayerNorms). With out nil it
+// c_proj(gelu(c_fc(ln2))) and the norms are LayerNorms; for Gemma, o's and
+// down's outputs are normalised before they are added, and the MLP is
+// down(gelu(gate(ln2))⊙up(ln2))). With out nil it
 // recomputes a checkpointed layer for backward from the kept x, x2, k and
 // v: k_proj (unless the key norm's backward needs its output) and v_proj
 // are not run again, and backward needs neither o_proj's nor down_proj's
 // output (each adapter keeps its own x·Aᵀ from the forward pass), so those
-// do not run either.
+// do not run either — unless Gemma's output norms need their outputs.
 func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []float32) {
 	c := m.Cfg
 	qd, kvd := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
@@ -376,14 +409,16 @@ func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []f
 		}
 	}
 	if !c.LearnedPos {
-		s.rope(lc.q, c.NumHeads, c.HeadDim, 1)
+		s.rope(lc.q, li, c.NumHeads, c.HeadDim, 1)
 		if kAgain {
-			s.rope(lc.k, c.NumKVHeads, c.HeadDim, 1)
+			s.rope(lc.k, li, c.NumKVHeads, c.HeadDim, 1)
 		}
 	}
 	m.attentionForward(s, lc, li)
+	if out != nil || l.AttnOutNorm != nil {
+		s.branchOut(c, l.O, l.AttnOutNorm, lc.att, lc.attnOut, lc.rstd3)
+	}
 	if out != nil {
-		s.linearForward(l.O, s.tmpC, lc.att)
 		for i := range lc.x2 {
 			lc.x2[i] = lc.x[i] + s.tmpC[i]
 		}
@@ -398,10 +433,13 @@ func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []f
 		s.linearForward(l.Up, lc.up, s.ln)
 		s.swiglu(lc, I, false)
 	}
+	if out == nil && l.MLPOutNorm == nil {
+		return
+	}
+	s.branchOut(c, l.Down, l.MLPOutNorm, lc.h, lc.mlpOut, lc.rstd4)
 	if out == nil {
 		return
 	}
-	s.linearForward(l.Down, s.tmpC, lc.h)
 	for i := range out {
 		out[i] = lc.x2[i] + s.tmpC[i]
 	}
@@ -522,8 +560,10 @@ func splitmix64(x uint64) uint64 {
 }
 
 // attentionForward: for each sequence b and query head h (served by KV head
-// g = h/(H/KV)), P = softmax(Q_h·K_gᵀ/√D + mask) with the causal (and
-// sliding-window) mask, O_h = P·V_g. The row log-sum-exps are kept in lse
+// g = h/(H/KV)), P = softmax(cap(Q_h·K_gᵀ·scale) + mask) with the causal
+// (and the layer's sliding-window) mask, O_h = P·V_g; scale is 1/√D or
+// Config.AttnScale, cap(s) = c·tanh(s/c) with c = Config.AttnSoftcap, or
+// s. The row log-sum-exps are kept in lse
 // so that backward can rebuild P without storing it. During Decode the keys
 // and values of this layer are first appended to the cache, and the queries
 // (at positions pos0…pos0+T−1) attend over all L = pos0+T cached positions.
@@ -551,7 +591,7 @@ func (m *Model) attentionForwardPart(s *State, lc *layerCache, layer, lo, hi, ch
 	if s.kv != nil {
 		kbuf, vbuf, L = s.kv.k[layer], s.kv.v[layer], s.pos0+T
 	}
-	scale := float32(1 / math.Sqrt(float64(D)))
+	scale := c.attnScale()
 	P := s.scores[chunk][:T*L]
 	for bg := lo; bg < hi; bg++ {
 		b, g := bg/KV, bg%KV
@@ -561,15 +601,18 @@ func (m *Model) attentionForwardPart(s *State, lc *layerCache, layer, lo, hi, ch
 			lse := lc.lse[(b*H+h)*T : (b*H+h+1)*T]
 			for i0 := 0; i0 < T; i0 += attnRows {
 				i1 := min(i0+attnRows, T)
-				k0, k1 := c.windowStart(s.pos0+i0), s.pos0+i1 // the keys rows i0…i1−1 see
+				k0, k1 := c.windowStart(layer, s.pos0+i0), s.pos0+i1 // the keys rows i0…i1−1 see
 				q := headView(lc.q, qo+i0*qs, i1-i0, D, qs)
 				k := headView(kbuf, ko+k0*ks, k1-k0, D, ks)
 				tensor.Gemm(false, true, scale, q, k, 0, P[i0*L+k0:], L)
 				for i := i0; i < i1; i++ {
 					row := P[i*L : (i+1)*L]
 					a := s.pos0 + i
-					w := c.windowStart(a)
+					w := c.windowStart(layer, a)
 					seen := row[w : a+1]
+					if s.attnCap > 0 {
+						softcap(seen, s.attnCap)
+					}
 					mx := tensor.MaxF32(seen)
 					z := tensor.ExpShift(seen, seen, mx)
 					lse[i] = float32(float64(mx) + math.Log(z))
@@ -589,34 +632,38 @@ func (m *Model) attentionForwardPart(s *State, lc *layerCache, layer, lo, hi, ch
 var attnRows = 64
 
 // AttentionScores is how many query–key scores attention computes for one
-// head of one sequence of T tokens: the causal (and sliding-window) key
-// ranges of its query blocks, about T²/2 + 32·T instead of T².
+// head of one sequence of T tokens, summed over the layers: the causal
+// (and sliding-window) key ranges of its query blocks, about T²/2 + 32·T
+// a layer instead of T².
 func (c *Config) AttentionScores(T int) int {
 	n := 0
-	for i0 := 0; i0 < T; i0 += attnRows {
-		i1 := min(i0+attnRows, T)
-		n += (i1 - i0) * (i1 - c.windowStart(i0))
+	for l := 0; l < c.NumLayers; l++ {
+		for i0 := 0; i0 < T; i0 += attnRows {
+			i1 := min(i0+attnRows, T)
+			n += (i1 - i0) * (i1 - c.windowStart(l, i0))
+		}
 	}
 	return n
 }
 
 // attentionBackward: given dO in s.datt, rebuild P from lse and compute
-// dV_g += Pᵀ·dO_h, dP = dO_h·V_gᵀ, dS = P⊙(dP − rowsum(P⊙dP)),
-// dQ_h = dS·K_g/√D, dK_g += dSᵀ·Q_h/√D into s.dq, s.dk, s.dv.
-func (m *Model) attentionBackward(s *State, lc *layerCache) {
+// dV_g += Pᵀ·dO_h, dP = dO_h·V_gᵀ, dS = P⊙(dP − rowsum(P⊙dP)) (with the
+// soft-cap, times cap' = 1 − (cap(s)/c)²), dQ_h = dS·K_g·scale,
+// dK_g += dSᵀ·Q_h·scale into s.dq, s.dk, s.dv.
+func (m *Model) attentionBackward(s *State, lc *layerCache, layer int) {
 	j := s.job(jobAttentionBack)
-	j.m, j.lc = m, lc
+	j.m, j.lc, j.layer = m, lc, layer
 	s.run(j, s.B*m.Cfg.NumKVHeads)
 }
 
 // attentionBackwardPart runs the (sequence, KV group) pairs [lo, hi): the
 // KV group's dK and dV rows belong to this part alone. Like the forward
 // pass it goes attnRows queries at a time over the keys they see.
-func (m *Model) attentionBackwardPart(s *State, lc *layerCache, lo, hi, chunk int) {
+func (m *Model) attentionBackwardPart(s *State, lc *layerCache, layer, lo, hi, chunk int) {
 	c := m.Cfg
 	T, H, KV, D := s.T, c.NumHeads, c.NumKVHeads, c.HeadDim
 	qs, ks, G := H*D, KV*D, H/KV
-	scale := float32(1 / math.Sqrt(float64(D)))
+	scale := c.attnScale()
 	P, dS := s.scores[chunk], s.dsc[chunk]
 	for bg := lo; bg < hi; bg++ {
 		b, g := bg/KV, bg%KV
@@ -630,7 +677,7 @@ func (m *Model) attentionBackwardPart(s *State, lc *layerCache, lo, hi, chunk in
 			lse := lc.lse[(b*H+h)*T : (b*H+h+1)*T]
 			for i0 := 0; i0 < T; i0 += attnRows {
 				i1 := min(i0+attnRows, T)
-				k0, k1 := c.windowStart(i0), i1
+				k0, k1 := c.windowStart(layer, i0), i1
 				n, w := i1-i0, k1-k0
 				q := headView(lc.q, qo+i0*qs, n, D, qs)
 				dO := headView(s.datt, qo+i0*qs, n, D, qs)
@@ -642,8 +689,11 @@ func (m *Model) attentionBackwardPart(s *State, lc *layerCache, lo, hi, chunk in
 				tensor.Gemm(false, true, scale, q, k, 0, P[i0*T+k0:], T)
 				for i := i0; i < i1; i++ {
 					row := P[i*T : (i+1)*T]
-					ws := c.windowStart(i)
+					ws := c.windowStart(layer, i)
 					clear(row[k0:ws])
+					if s.attnCap > 0 {
+						s.softcapScores(row[ws:i+1], s.capT[chunk][i*T+ws:i*T+i+1])
+					}
 					tensor.ExpShift(row[ws:i+1], row[ws:i+1], lse[i])
 					clear(row[i+1 : k1])
 				}
@@ -658,6 +708,11 @@ func (m *Model) attentionBackwardPart(s *State, lc *layerCache, lo, hi, chunk in
 					for j, pj := range p {
 						d[j] = pj * (d[j] - dot)
 					}
+					if s.attnCap > 0 { // through the soft-cap
+						for j, f := range s.capT[chunk][i*T+k0 : i*T+i+1] {
+							d[j] *= f
+						}
+					}
 					clear(d[len(p):])
 				}
 				tensor.Gemm(false, false, scale, dsm, k, 0, s.dq[qo+i0*qs:], qs)
@@ -667,9 +722,10 @@ func (m *Model) attentionBackwardPart(s *State, lc *layerCache, lo, hi, chunk in
 	}
 }
 
-// windowStart is the first key position query i may attend to.
-func (c *Config) windowStart(i int) int {
-	if c.SlidingWindow > 0 && i-c.SlidingWindow+1 > 0 {
+// windowStart is the first key position query i of layer li may attend
+// to.
+func (c *Config) windowStart(li, i int) int {
+	if c.sliding(li) && i-c.SlidingWindow+1 > 0 {
 		return i - c.SlidingWindow + 1
 	}
 	return 0
@@ -724,6 +780,7 @@ func (m *Model) Loss(s *State, labels []int, norm float32) (sum float64, count i
 		logits := s.Logits[:n*V]
 		lnf := tensor.FromF32(s.lnf[r0*C:], n, C)
 		tensor.Gemm(false, true, 1, lnf, m.LMHead.W, 0, logits, V)
+		softcapRows(logits, V, m.Cfg.FinalSoftcap)
 		cs, cc := s.crossEntropy(logits, r0, r0+n, labels, V, norm)
 		sum += cs
 		count += cc
@@ -777,9 +834,12 @@ func (m *Model) Backward(s *State) {
 			// Recompute this layer's activations from what it kept.
 			m.layerForward(s, l, m.Layers[l], lc, nil)
 		}
-		m.layerBackward(s, m.Layers[l], lc)
+		m.layerBackward(s, l, m.Layers[l], lc)
 	}
 	if m.Embed.Grad != nil {
+		if c.Gemma {
+			tensor.Scale(s.dx, m.embedScale)
+		}
 		embedBackward(m.Embed.Grad, s.dx, s.ids, C)
 	}
 	if m.Pos != nil && m.Pos.Grad != nil {
@@ -789,10 +849,10 @@ func (m *Model) Backward(s *State) {
 
 // layerBackward takes the gradient of the layer's output in s.dx and leaves
 // the gradient of its input there.
-func (m *Model) layerBackward(s *State, l *Layer, lc *layerCache) {
+func (m *Model) layerBackward(s *State, li int, l *Layer, lc *layerCache) {
 	c := m.Cfg
-	// MLP branch: out = x2 + down(h).
-	s.linearBackward(l.Down, s.dh, s.dx, lc.h, false)
+	// MLP branch: out = x2 + down(h) (Gemma: x2 + norm(down(h))).
+	s.linearBackward(l.Down, s.dh, s.branchBack(c, l.MLPOutNorm, lc.mlpOut, lc.rstd4), lc.h, false)
 	I := c.IntermediateSize
 	if c.GELU {
 		s.gelu(lc, I, true)
@@ -805,12 +865,12 @@ func (m *Model) layerBackward(s *State, l *Layer, lc *layerCache) {
 		s.linearBackward(l.Up, s.dln, s.dup, s.ln, true)
 	}
 	s.normBack(c, s.dx, l.PostNorm, l.PostNormBias, s.dln, lc.x2, lc.rstd2, lc.mean2)
-	// Attention branch: x2 = x + o(att).
-	s.linearBackward(l.O, s.datt, s.dx, lc.att, false)
-	m.attentionBackward(s, lc)
+	// Attention branch: x2 = x + o(att) (Gemma: x + norm(o(att))).
+	s.linearBackward(l.O, s.datt, s.branchBack(c, l.AttnOutNorm, lc.attnOut, lc.rstd3), lc.att, false)
+	m.attentionBackward(s, lc, li)
 	if !c.LearnedPos {
-		s.rope(s.dq, c.NumHeads, c.HeadDim, -1)
-		s.rope(s.dk, c.NumKVHeads, c.HeadDim, -1)
+		s.rope(s.dq, li, c.NumHeads, c.HeadDim, -1)
+		s.rope(s.dk, li, c.NumKVHeads, c.HeadDim, -1)
 	}
 	s.norm(c, s.ln, lc.rstd1, lc.mean1, lc.x, l.InputNorm, l.InputNormBias)
 	if l.QKV != nil {

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -58,20 +59,24 @@ func checkGrad(t *testing.T, name string, x, analytic []float32, loss func() flo
 	}
 }
 
+// TestRMSNormGrad checks the RMSNorm w ⊙ x/rms(x) and Gemma's
+// (1 + w) ⊙ x/rms(x) (offset 1).
 func TestRMSNormGrad(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 4))
-	N, C := 3, 8
-	x, w, rr := randSlice(r, N*C, 1), randSlice(r, C, 1), randSlice(r, N*C, 1)
-	out, rstd := make([]float32, N*C), make([]float32, N)
-	loss := func() float64 {
-		rmsnormForward(out, rstd, x, w, N, C, 1e-5)
-		return dot64(out, rr)
+	for _, off := range []float32{0, 1} {
+		r := rand.New(rand.NewPCG(3, 4))
+		N, C := 3, 8
+		x, w, rr := randSlice(r, N*C, 1), randSlice(r, C, 1), randSlice(r, N*C, 1)
+		out, rstd := make([]float32, N*C), make([]float32, N)
+		loss := func() float64 {
+			rmsnormForward(out, rstd, x, w, N, C, 1e-5, off)
+			return dot64(out, rr)
+		}
+		loss()
+		dx, dw := make([]float32, N*C), make([]float32, C)
+		rmsnormBackward(dx, dw, rr, x, w, rstd, N, C, off)
+		checkGrad(t, fmt.Sprintf("offset %g: dx", off), x, dx, loss, 100)
+		checkGrad(t, fmt.Sprintf("offset %g: dw", off), w, dw, loss, 100)
 	}
-	loss()
-	dx, dw := make([]float32, N*C), make([]float32, C)
-	rmsnormBackward(dx, dw, rr, x, w, rstd, N, C)
-	checkGrad(t, "dx", x, dx, loss, 100)
-	checkGrad(t, "dw", w, dw, loss, 100)
 }
 
 func TestRoPEGrad(t *testing.T) {
@@ -110,12 +115,12 @@ func TestHeadNormGrad(t *testing.T) {
 	y, rstd := make([]float32, len(x)), make([]float32, s.N*nh)
 	loss := func() float64 {
 		s.rmsnorm(y, rstd, x, w.W.F32, D, 1e-5)
-		s.rope(y, nh, D, 1)
+		s.rope(y, 0, nh, D, 1)
 		return dot64(y, rr)
 	}
 	loss()
 	dy := slices.Clone(rr)
-	s.rope(dy, nh, D, -1)
+	s.rope(dy, 0, nh, D, -1)
 	dx := make([]float32, len(x))
 	s.rmsnormBack(dx, w, dy, x, rstd, D)
 	checkGrad(t, "dx", x, dx, loss, 100)
@@ -197,11 +202,11 @@ func TestCrossEntropyGrad(t *testing.T) {
 func testConfig(t testing.TB, modelType string, extra map[string]any) *Config {
 	t.Helper()
 	arch := map[string]string{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
-		"qwen3": "Qwen3ForCausalLM"}[modelType]
+		"qwen3": "Qwen3ForCausalLM", "gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM"}[modelType]
 	js := fmt.Sprintf(`{"architectures":[%q],"model_type":%q,"vocab_size":19,"hidden_size":16,
 		"intermediate_size":24,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,
 		"rms_norm_eps":1e-5,"rope_theta":10000,"tie_word_embeddings":false,"hidden_act":"silu"`, arch, modelType)
-	if _, ok := extra["head_dim"]; modelType == "qwen3" && !ok {
+	if _, ok := extra["head_dim"]; (modelType == "qwen3" || modelType == "gemma2" || modelType == "gemma3_text") && !ok {
 		js += `,"head_dim":4`
 	}
 	if modelType == "gpt2" { // GPT-2's own key names (extra's Llama names are translated); 4 heads of 4
@@ -245,7 +250,8 @@ func jsonValue(v any) string {
 		}
 		return s + "}"
 	}
-	return fmt.Sprint(v)
+	js, _ := json.Marshal(v)
+	return string(js)
 }
 
 func TestAttentionGrad(t *testing.T) {
@@ -281,7 +287,7 @@ func testAttentionGrad(t *testing.T, model string, extra map[string]any) {
 	loss := func() float64 { m.attentionForward(s, lc, 0); return dot64(lc.att, rr) }
 	loss()
 	copy(s.datt, rr)
-	m.attentionBackward(s, lc)
+	m.attentionBackward(s, lc, 0)
 	dq, dk, dv := append([]float32(nil), s.dq...), append([]float32(nil), s.dk...), append([]float32(nil), s.dv...)
 	checkGrad(t, "dq", lc.q, dq, loss, 60)
 	checkGrad(t, "dk", lc.k, dk, loss, 60)
@@ -336,6 +342,11 @@ func TestModelGrad(t *testing.T) {
 		{"qwen3-wide-heads-bias", "qwen3", map[string]any{"head_dim": 20, "attention_bias": true}},
 		{"gpt2", "gpt2", nil},
 		{"gpt2-untied", "gpt2", map[string]any{"tie_word_embeddings": false}},
+		// Soft-capping strong enough to bend the scores and logits, the
+		// (1 + w) norms, the scaled embeddings, sliding layer 0.
+		{"gemma2-softcap", "gemma2", gemmaTestExtra},
+		{"gemma3-qknorm-local-rope", "gemma3_text", map[string]any{"head_dim": 6, "sliding_window": 2, "sliding_window_pattern": 2,
+			"rope_local_base_freq": 100, "query_pre_attn_scalar": 3, "tie_word_embeddings": false}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(15, 16))
@@ -379,7 +390,7 @@ func TestModelGrad(t *testing.T) {
 // (base and LoRA, dropout on) equals the one computed with all
 // activations kept.
 func TestCheckpointedMatchesFull(t *testing.T) {
-	for _, model := range []string{"qwen2", "qwen3", "gpt2"} {
+	for _, model := range []string{"qwen2", "qwen3", "gpt2", "gemma2", "gemma3_text"} {
 		t.Run(model, func(t *testing.T) { testCheckpointedMatchesFull(t, model) })
 	}
 }
@@ -396,7 +407,7 @@ func testCheckpointedMatchesFull(t *testing.T, model string) {
 		A: NewParam("dA", []int{2, 24}, randSlice(r, 48, 0.3)), B: NewParam("dB", []int{16, 2}, randSlice(r, 32, 0.3))}
 	m.Layers[2].Down.LoRA = append(m.Layers[2].Down.LoRA, d)
 	adapters := []*Param{a.A, a.B, d.A, d.B}
-	if model == "qwen3" { // k_proj is recomputed for its norm's backward: give it an adapter too
+	if m.Cfg.QKNorm { // k_proj is recomputed for its norm's backward: give it an adapter too
 		k := &LoRA{Adapter: "x", Rank: 2, Scale: 2, Dropout: 0.3,
 			A: NewParam("kA", []int{2, 16}, randSlice(r, 32, 0.3)), B: NewParam("kB", []int{8, 2}, randSlice(r, 16, 0.3))}
 		m.Layers[0].K.LoRA = append(m.Layers[0].K.LoRA, k)
@@ -503,15 +514,16 @@ func TestLossStateMatchesInference(t *testing.T) {
 
 func TestAttentionScores(t *testing.T) {
 	c := testConfig(t, "llama", nil)
-	if got, want := c.AttentionScores(256), 256*256/2+32*256; got != want {
+	// Summed over testConfig's 2 layers.
+	if got, want := c.AttentionScores(256), 2*(256*256/2+32*256); got != want {
 		t.Errorf("T=256: %d scores, want %d", got, want)
 	}
-	if got, want := c.AttentionScores(5), 5*5; got != want { // one block: the full square
+	if got, want := c.AttentionScores(5), 2*5*5; got != want { // one block: the full square
 		t.Errorf("T=5: %d scores, want %d", got, want)
 	}
 	w := testConfig(t, "mistral", map[string]any{"sliding_window": 16})
 	// Blocks of 64 rows see from the window start of their first query.
-	if got, want := w.AttentionScores(128), 64*64+64*(128-(64-16+1)); got != want {
+	if got, want := w.AttentionScores(128), 2*(64*64+64*(128-(64-16+1))); got != want {
 		t.Errorf("window 16, T=128: %d scores, want %d", got, want)
 	}
 }

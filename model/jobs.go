@@ -24,6 +24,8 @@ const (
 	jobLayerNormBack
 	jobGELU
 	jobGELUBack
+	jobGeGLU // jobGeGLU+1 must be its backward pass, as for jobSwiGLU
+	jobGeGLUBack
 )
 
 // maxChunks bounds the chunks of one loop (the pool runs at most 64 parts).
@@ -77,7 +79,7 @@ func (j *job) RunPart(c int) {
 	switch j.kind {
 	case jobRMSNorm:
 		C := j.width
-		rmsnormForward(j.a[lo*C:hi*C], j.b[lo:hi], j.c[lo*C:hi*C], j.d, hi-lo, C, j.eps)
+		rmsnormForward(j.a[lo*C:hi*C], j.b[lo:hi], j.c[lo*C:hi*C], j.d, hi-lo, C, j.eps, s.normOff)
 	case jobRMSNormBack:
 		C := j.width
 		var part []float32
@@ -85,9 +87,9 @@ func (j *job) RunPart(c int) {
 			part = s.dwPart[c][:C]
 			clear(part)
 		}
-		rmsnormBackward(j.a[lo*C:hi*C], part, j.b[lo*C:hi*C], j.c[lo*C:hi*C], j.p.W.F32, j.d[lo:hi], hi-lo, C)
+		rmsnormBackward(j.a[lo*C:hi*C], part, j.b[lo*C:hi*C], j.c[lo*C:hi*C], j.p.W.F32, j.d[lo:hi], hi-lo, C, s.normOff)
 	case jobRoPE:
-		ropeRotate(j.a, lo, hi, s.T, s.pos0, j.width, j.d2, s.cos, s.sin, j.dir)
+		ropeRotate(j.a, lo, hi, s.T, s.pos0, j.width, j.d2, j.b, j.c, j.dir)
 	case jobSwiGLU:
 		I, lc := j.width, j.lc
 		tensor.SwiGLU(lc.h[lo*I:hi*I], lc.gate[lo*I:hi*I], lc.up[lo*I:hi*I])
@@ -97,7 +99,7 @@ func (j *job) RunPart(c int) {
 	case jobAttention:
 		j.m.attentionForwardPart(s, j.lc, j.layer, lo, hi, c)
 	case jobAttentionBack:
-		j.m.attentionBackwardPart(s, j.lc, lo, hi, c)
+		j.m.attentionBackwardPart(s, j.lc, j.layer, lo, hi, c)
 	case jobLayerNorm:
 		C := j.width
 		layernormForward(j.a[lo*C:hi*C], j.f[lo:hi], j.b[lo:hi], j.c[lo*C:hi*C], j.d, j.e, hi-lo, C, j.eps)
@@ -119,7 +121,17 @@ func (j *job) RunPart(c int) {
 	case jobGELUBack:
 		I, lc := j.width, j.lc
 		geluBackward(s.dup[lo*I:hi*I], s.dh[lo*I:hi*I], lc.up[lo*I:hi*I])
+	case jobGeGLU:
+		I, lc := j.width, j.lc
+		gegluForward(lc.h[lo*I:hi*I], lc.gate[lo*I:hi*I], lc.up[lo*I:hi*I])
+	case jobGeGLUBack:
+		I, lc := j.width, j.lc
+		gegluBackward(s.dgate[lo*I:hi*I], s.dup[lo*I:hi*I], s.dh[lo*I:hi*I], lc.gate[lo*I:hi*I], lc.up[lo*I:hi*I])
 	case jobLoss:
+		if s.finalCap > 0 {
+			s.lossSum[c], s.lossCount[c], s.lossCorrect[c] = crossEntropyCapped(j.a, j.r0, j.labels, j.r0+lo, j.r0+hi, s.T, j.width, j.norm, s.finalCap, s.capF[c])
+			break
+		}
 		s.lossSum[c], s.lossCount[c], s.lossCorrect[c] = crossEntropy(j.a, j.r0, j.labels, j.r0+lo, j.r0+hi, s.T, j.width, j.norm)
 	}
 }

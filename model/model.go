@@ -1,5 +1,5 @@
 // Package model holds the Llama-family transformer (llama, mistral, qwen2,
-// qwen3) and GPT-2:
+// qwen3, and Gemma's variant of it: gemma2, gemma3_text) and GPT-2:
 // its config, its weights as views into memory-mapped safetensors files, and
 // a forward and backward pass with Hugging Face transformers semantics,
 // computed in float32 whatever the stored dtype.
@@ -114,6 +114,10 @@ type Layer struct {
 	// attn.c_proj, up_proj's by c_fc and down_proj's by mlp.c_proj.
 	InputNormBias, PostNormBias *Param
 	QKV                         *Linear
+	// Gemma (Config.Gemma): the norms of the attention's output
+	// (post_attention_layernorm) and of the MLP's (post_feedforward_layernorm),
+	// [C]; PostNorm is then pre_feedforward_layernorm.
+	AttnOutNorm, MLPOutNorm *Param
 }
 
 // Linears returns the layer's linear modules in the order of
@@ -198,8 +202,11 @@ var gpt2Norms = []normSpec{
 
 // layerNorms returns the norms of c's layers.
 func (c *Config) layerNorms() []normSpec {
-	if c.ModelType == "gpt2" {
+	switch {
+	case c.ModelType == "gpt2":
 		return gpt2Norms
+	case c.Gemma:
+		return gemmaNorms
 	}
 	return layerNorms
 }
@@ -283,6 +290,10 @@ type Model struct {
 	Source string
 	params []*Param // every distinct base parameter, in Config.specs order
 	closer io.Closer
+
+	// embedScale multiplies the token embeddings (Config.embedScale of
+	// the embedding's dtype as loaded; 1 but for Gemma).
+	embedScale float32
 }
 
 // Close releases the file mappings the weights view. The model must not be
@@ -425,6 +436,7 @@ func assemble(c *Config, get func(s paramSpec) (*Param, error)) (*Model, error) 
 	embed, pos, norm, normBias := c.topNames()
 	m.Embed, m.Pos, m.Norm, m.NormBias = ps[embed], ps[pos], ps[norm], ps[normBias]
 	m.LMHead = m.Embed
+	m.embedScale = c.embedScale(m.Embed.W.DType)
 	if !c.TieEmbeddings {
 		m.LMHead = ps["lm_head.weight"]
 	}
@@ -467,7 +479,7 @@ func (c *Config) NumParams() int {
 
 // NewRandom builds a model with freshly initialised float32 weights, as
 // transformers' _init_weights does: linear and embedding weights
-// N(0, std²), biases 0, norm weights 1.
+// N(0, std²), biases 0, norm weights 1 (0 for Gemma's 1 + w norms).
 func NewRandom(c *Config, std float64, seed uint64) *Model {
 	m, _ := newRandom(c, std, seed, nil)
 	return m
@@ -537,7 +549,7 @@ func newRandom(c *Config, std float64, seed uint64, hold func(s paramSpec) holdF
 		switch {
 		case s.cols == 0 && !strings.HasSuffix(s.name, ".bias"): // a norm's weight
 			for i := range data {
-				data[i] = 1
+				data[i] = 1 - c.normOffset()
 			}
 		case strings.HasSuffix(s.name, ".bias"):
 			clear(data)

@@ -12,16 +12,17 @@ import (
 // size. Backward functions accumulate (+=) into parameter gradients and, where
 // the comment says so, into input gradients.
 
-// rmsnormForward: out = w ⊙ x / sqrt(mean(x²) + eps), row by row.
+// rmsnormForward: out = (off + w) ⊙ x / sqrt(mean(x²) + eps), row by row
+// (off is Config.normOffset: 0, or 1 for Gemma's norms).
 // x, out (N,C); w (C); rstd (N) receives 1/sqrt(mean(x²)+eps).
-func rmsnormForward(out, rstd, x, w []float32, N, C int, eps float64) {
+func rmsnormForward(out, rstd, x, w []float32, N, C int, eps float64, off float32) {
 	for i := 0; i < N; i++ {
 		row := x[i*C : (i+1)*C]
 		r := float32(1 / math.Sqrt(sumSquares(row)/float64(C)+eps))
 		rstd[i] = r
 		o := out[i*C : (i+1)*C]
 		for j, v := range row {
-			o[j] = w[j] * (v * r)
+			o[j] = (off + w[j]) * (v * r)
 		}
 	}
 }
@@ -44,21 +45,21 @@ func sumSquares(x []float32) float64 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// rmsnormBackward: with n = x·rstd, y = w ⊙ n,
-// dx += rstd·(w⊙dy − n·mean(w⊙dy⊙n)); dw += Σ_rows dy⊙n (when dw != nil).
+// rmsnormBackward: with n = x·rstd, g = off + w, y = g ⊙ n,
+// dx += rstd·(g⊙dy − n·mean(g⊙dy⊙n)); dw += Σ_rows dy⊙n (when dw != nil).
 // dx (N,C) is accumulated into.
-func rmsnormBackward(dx, dw, dy, x, w, rstd []float32, N, C int) {
+func rmsnormBackward(dx, dw, dy, x, w, rstd []float32, N, C int, off float32) {
 	for i := 0; i < N; i++ {
 		xr, dyr, dxr := x[i*C:(i+1)*C], dy[i*C:(i+1)*C], dx[i*C:(i+1)*C]
 		r := rstd[i]
 		var dot float64
 		for j := range xr {
-			dot += float64(w[j] * dyr[j] * xr[j] * r)
+			dot += float64((off + w[j]) * dyr[j] * xr[j] * r)
 		}
 		m := float32(dot / float64(C))
 		for j := range xr {
 			n := xr[j] * r
-			dxr[j] += r * (w[j]*dyr[j] - n*m)
+			dxr[j] += r * ((off+w[j])*dyr[j] - n*m)
 			if dw != nil {
 				dw[j] += dyr[j] * n
 			}

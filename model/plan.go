@@ -117,6 +117,10 @@ func (c *Config) layout(s *State, p StatePlan, a *planner) {
 			lc.qRaw, lc.qRstd = f(n("qRaw"), N*qd), f(n("qRstd"), N*c.NumHeads)
 			lc.kRaw, lc.kRstd = f(n("kRaw"), N*kvd), f(n("kRstd"), N*c.NumKVHeads)
 		}
+		if c.Gemma {
+			lc.attnOut, lc.rstd3 = f(n("attnOut"), N*C), f(n("rstd3"), N)
+			lc.mlpOut, lc.rstd4 = f(n("mlpOut"), N*C), f(n("rstd4"), N)
+		}
 		if !ckpt {
 			lc.x, lc.x2, lc.k, lc.v = f(n("x"), N*C), f(n("x2"), N*C), f(n("k"), N*kvd), f(n("v"), N*kvd)
 		}
@@ -162,7 +166,15 @@ func (c *Config) layout(s *State, p StatePlan, a *planner) {
 			s.dsc = append(s.dsc, f(fmt.Sprintf("dsc.%d", i), T*T))
 			s.dwPart = append(s.dwPart, f(fmt.Sprintf("dwPart.%d", i), normWidth))
 		}
+		if train && c.AttnSoftcap > 0 {
+			s.capT = append(s.capT, f(fmt.Sprintf("capT.%d", i), T*T))
+		}
+		if c.FinalSoftcap > 0 && !s.last {
+			s.capF = append(s.capF, f(fmt.Sprintf("capF.%d", i), V))
+		}
 	}
+	s.normOff, s.geglu = c.normOffset(), c.Gemma
+	s.attnCap, s.finalCap = float32(c.AttnSoftcap), float32(c.FinalSoftcap)
 	if train {
 		s.dx, s.dln = f("dx", N*C), f("dln", N*C)
 		s.dq, s.datt, s.dk, s.dv = f("dq", N*qd), f("datt", N*qd), f("dk", N*kvd), f("dv", N*kvd)
@@ -173,6 +185,13 @@ func (c *Config) layout(s *State, p StatePlan, a *planner) {
 	}
 	if !c.LearnedPos {
 		s.cos, s.sin = f("cos", T*c.HeadDim/2), f("sin", T*c.HeadDim/2)
+	}
+	if c.RopeLocalTheta > 0 {
+		s.cosL, s.sinL = f("cosLocal", T*c.HeadDim/2), f("sinLocal", T*c.HeadDim/2)
+		s.localRope = make([]bool, c.NumLayers)
+		for i := range s.localRope {
+			s.localRope[i] = c.localRope(i)
+		}
 	}
 	s.loraBufs = make([]loraCache, len(p.LoRA))
 	maxIn := 0

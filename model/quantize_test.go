@@ -18,7 +18,7 @@ func TestQuantizeSaveLoad(t *testing.T) {
 		typ    quant.Type
 		double bool
 		model  string
-	}{{quant.NF4, true, "qwen2"}, {quant.FP4, false, "qwen2"}, {quant.NF4, true, "qwen3"}} {
+	}{{quant.NF4, true, "qwen2"}, {quant.FP4, false, "qwen2"}, {quant.NF4, true, "qwen3"}, {quant.NF4, true, "gemma3_text"}} {
 		t.Run(tc.typ.String()+"-"+tc.model, func(t *testing.T) {
 			m := NewRandom(testConfig(t, tc.model, map[string]any{"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "head_dim": 16}), 0.05, 4)
 			ids := []int{1, 2, 3, 4, 5, 6}
@@ -79,9 +79,10 @@ func TestQuantizeSaveLoad(t *testing.T) {
 }
 
 // TestQLoRAGrad: LoRA gradients through a frozen 4-bit base (for qwen3,
-// through its head norms too).
+// through its head norms too; for Gemma, through soft-caps and (1 + w)
+// norms).
 func TestQLoRAGrad(t *testing.T) {
-	for _, model := range []string{"llama", "qwen3", "gpt2"} {
+	for _, model := range []string{"llama", "qwen3", "gpt2", "gemma2", "gemma3_text"} {
 		t.Run(model, func(t *testing.T) { testQLoRAGrad(t, model) })
 	}
 	m2 := NewRandom(testConfig(t, "llama", nil), 0.1, 1)

@@ -71,42 +71,39 @@ func flattenIDs(x [][]int) []int {
 func TestReferenceLogits(t *testing.T) {
 	for _, name := range []string{"llama_f32", "llama_bf16_tied", "mistral_f16_headdim", "qwen2_f32_bias", "llama3_rope", "llama_sharded",
 		"qwen3_f32", "qwen3_bf16_tied", "gpt2_f32", "gpt2_bf16_bare"} {
-		t.Run(name, func(t *testing.T) {
-			dir := filepath.Join(refDir, name)
-			var exp refExpected
-			readJSON(t, filepath.Join(dir, "expected.json"), &exp)
-			m, err := Load(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
-			B, T := len(exp.IDs), len(exp.IDs[0])
-			ids := flattenIDs(exp.IDs)
-			s := m.NewState(B, T, false)
-			if err := m.Forward(s, ids); err != nil {
-				t.Fatal(err)
-			}
-			if e := relErr(t, s.Logits, flatten3(exp.Logits)); e > 1e-4 {
-				t.Errorf("logits: relative error %.3g > 1e-4", e)
-			} else {
-				t.Logf("logits: relative error %.3g", e)
-			}
-			// The loss of a training state, whose logits are computed a
-			// chunk at a time inside Loss, and of the inference state.
-			st := m.NewState(B, T, true)
-			if err := m.Forward(st, ids); err != nil {
-				t.Fatal(err)
-			}
-			for _, state := range []*State{st, s} {
-				sum, count, err := m.Loss(state, ids, 0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if loss := sum / float64(count); math.Abs(loss-exp.Loss) > 1e-4*math.Abs(exp.Loss) {
-					t.Errorf("train=%v: loss %.7g, reference %.7g", state.train, loss, exp.Loss)
-				}
-			}
-		})
+		t.Run(name, func(t *testing.T) { testReferenceLogits(t, name) })
+	}
+}
+
+// testReferenceLogits compares the logits and the loss of the fixture
+// name's model with the reference's.
+func testReferenceLogits(t *testing.T, name string) {
+	m, exp := loadRef(t, name)
+	B, T := len(exp.IDs), len(exp.IDs[0])
+	ids := flattenIDs(exp.IDs)
+	s := m.NewState(B, T, false)
+	if err := m.Forward(s, ids); err != nil {
+		t.Fatal(err)
+	}
+	if e := relErr(t, s.Logits, flatten3(exp.Logits)); e > 1e-4 {
+		t.Errorf("logits: relative error %.3g > 1e-4", e)
+	} else {
+		t.Logf("logits: relative error %.3g", e)
+	}
+	// The loss of a training state, whose logits are computed a
+	// chunk at a time inside Loss, and of the inference state.
+	st := m.NewState(B, T, true)
+	if err := m.Forward(st, ids); err != nil {
+		t.Fatal(err)
+	}
+	for _, state := range []*State{st, s} {
+		sum, count, err := m.Loss(state, ids, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if loss := sum / float64(count); math.Abs(loss-exp.Loss) > 1e-4*math.Abs(exp.Loss) {
+			t.Errorf("train=%v: loss %.7g, reference %.7g", state.train, loss, exp.Loss)
+		}
 	}
 }
 
@@ -120,7 +117,9 @@ func TestReferenceGrads(t *testing.T) {
 	}
 }
 
-func testReferenceGrads(t *testing.T, name string) {
+// loadRef loads the model of the fixture name and its expected.json; the
+// model is closed when the test ends.
+func loadRef(t *testing.T, name string) (*Model, refExpected) {
 	dir := filepath.Join(refDir, name)
 	var exp refExpected
 	readJSON(t, filepath.Join(dir, "expected.json"), &exp)
@@ -128,7 +127,12 @@ func testReferenceGrads(t *testing.T, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
+	t.Cleanup(func() { m.Close() })
+	return m, exp
+}
+
+func testReferenceGrads(t *testing.T, name string) {
+	m, exp := loadRef(t, name)
 	m.SetTrainable(func(string) bool { return true })
 	B, T := len(exp.IDs), len(exp.IDs[0])
 	s := m.NewState(B, T, true)
