@@ -21,6 +21,7 @@ func TestDecodeMatchesFullForward(t *testing.T) {
 		{"mistral-window", "mistral", map[string]any{"sliding_window": 3}},
 		{"llama3-rope", "llama", map[string]any{"rope_scaling": map[string]any{"rope_type": "llama3", "factor": 8, "original_max_position_embeddings": 8}}},
 		{"window-blocks", "mistral", map[string]any{"sliding_window": 3}}, // attention 2 query rows at a time
+		{"phi3-partial-window", "phi3", map[string]any{"head_dim": 8, "partial_rotary_factor": 0.5, "sliding_window": 4}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.name == "window-blocks" {

@@ -74,22 +74,30 @@ func TestRMSNormGrad(t *testing.T) {
 	checkGrad(t, "dw", w, dw, loss, 100)
 }
 
+// TestRoPEGrad checks RoPE's backward (dir −1) against central
+// differences: over whole heads (llama), and over the first half of each
+// head with longrope's scaled long-factor tables (phi3 with
+// partial_rotary_factor 0.5, T past original_max_position_embeddings),
+// where the other dims pass unchanged.
 func TestRoPEGrad(t *testing.T) {
-	r := rand.New(rand.NewPCG(5, 6))
-	cfg := testConfig(t, "llama", nil)
-	B, T, nh, D := 2, 5, 2, cfg.HeadDim
-	N := B * T
-	cos, sin := cfg.ropeTables(T)
-	x, rr := randSlice(r, N*nh*D, 1), randSlice(r, N*nh*D, 1)
-	y := make([]float32, len(x))
-	loss := func() float64 {
-		copy(y, x)
-		ropeRotate(y, 0, N, T, 0, nh, D, cos, sin, 1)
-		return dot64(y, rr)
+	longrope := map[string]any{"head_dim": 8, "partial_rotary_factor": 0.5, "max_position_embeddings": 64, "original_max_position_embeddings": 4,
+		"rope_scaling": map[string]any{"type": "longrope", "short_factor": []float64{1, 1.5}, "long_factor": []float64{2, 7}}}
+	for _, cfg := range []*Config{testConfig(t, "llama", nil), testConfig(t, "phi3", longrope)} {
+		r := rand.New(rand.NewPCG(5, 6))
+		B, T, nh, D, R := 2, 5, 2, cfg.HeadDim, cfg.RotaryDim
+		N := B * T
+		cos, sin := cfg.ropeTables(T, T)
+		x, rr := randSlice(r, N*nh*D, 1), randSlice(r, N*nh*D, 1)
+		y := make([]float32, len(x))
+		loss := func() float64 {
+			copy(y, x)
+			ropeRotate(y, 0, N, T, 0, nh, D, R, cos, sin, 1)
+			return dot64(y, rr)
+		}
+		dx := append([]float32(nil), rr...)
+		ropeRotate(dx, 0, N, T, 0, nh, D, R, cos, sin, -1)
+		checkGrad(t, cfg.ModelType+" dx", x, dx, loss, 200)
 	}
-	dx := append([]float32(nil), rr...)
-	ropeRotate(dx, 0, N, T, 0, nh, D, cos, sin, -1)
-	checkGrad(t, "dx", x, dx, loss, 200)
 }
 
 // TestHeadNormGrad checks the query/key head norm of Config.QKNorm as the
@@ -197,7 +205,7 @@ func TestCrossEntropyGrad(t *testing.T) {
 func testConfig(t testing.TB, modelType string, extra map[string]any) *Config {
 	t.Helper()
 	arch := map[string]string{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
-		"qwen3": "Qwen3ForCausalLM"}[modelType]
+		"qwen3": "Qwen3ForCausalLM", "phi3": "Phi3ForCausalLM"}[modelType]
 	js := fmt.Sprintf(`{"architectures":[%q],"model_type":%q,"vocab_size":19,"hidden_size":16,
 		"intermediate_size":24,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,
 		"rms_norm_eps":1e-5,"rope_theta":10000,"tie_word_embeddings":false,"hidden_act":"silu"`, arch, modelType)
@@ -235,6 +243,15 @@ func jsonValue(v any) string {
 	switch v := v.(type) {
 	case string:
 		return fmt.Sprintf("%q", v)
+	case []float64:
+		s := ""
+		for _, e := range v {
+			if s != "" {
+				s += ","
+			}
+			s += fmt.Sprint(e)
+		}
+		return "[" + s + "]"
 	case map[string]any:
 		s := "{"
 		for k, e := range v {
