@@ -396,7 +396,7 @@ func TestModelGrad(t *testing.T) {
 // (base and LoRA, dropout on) equals the one computed with all
 // activations kept.
 func TestCheckpointedMatchesFull(t *testing.T) {
-	for _, model := range []string{"qwen2", "qwen3", "gpt2"} {
+	for _, model := range []string{"qwen2", "qwen3", "gpt2", "phi3"} {
 		t.Run(model, func(t *testing.T) { testCheckpointedMatchesFull(t, model) })
 	}
 }
@@ -404,7 +404,7 @@ func TestCheckpointedMatchesFull(t *testing.T) {
 func testCheckpointedMatchesFull(t *testing.T, model string) {
 	r := rand.New(rand.NewPCG(31, 32))
 	m := NewRandom(testConfig(t, model, map[string]any{"num_hidden_layers": 3}), 0.3, 5)
-	q := m.Layers[1].Linears()[0] // q_proj, or GPT-2's fused c_attn
+	q := m.Layers[1].Linears()[0] // q_proj, or the fused c_attn (GPT-2) and qkv_proj (Phi-3)
 	a := &LoRA{Adapter: "x", Rank: 2, Scale: 2, Dropout: 0.3,
 		A: NewParam("A", []int{2, 16}, randSlice(r, 32, 0.3)), B: NewParam("B", []int{q.Out, 2}, randSlice(r, 2*q.Out, 0.3))}
 	q.LoRA = append(q.LoRA, a)

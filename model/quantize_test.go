@@ -79,9 +79,9 @@ func TestQuantizeSaveLoad(t *testing.T) {
 }
 
 // TestQLoRAGrad: LoRA gradients through a frozen 4-bit base (for qwen3,
-// through its head norms too).
+// through its head norms too; for phi3, through the fused qkv_proj).
 func TestQLoRAGrad(t *testing.T) {
-	for _, model := range []string{"llama", "qwen3", "gpt2"} {
+	for _, model := range []string{"llama", "qwen3", "gpt2", "phi3"} {
 		t.Run(model, func(t *testing.T) { testQLoRAGrad(t, model) })
 	}
 	m2 := NewRandom(testConfig(t, "llama", nil), 0.1, 1)
