@@ -1,5 +1,5 @@
 // Package model holds the Llama-family transformer (llama, mistral, qwen2,
-// qwen3) and GPT-2:
+// qwen3, and phi3 with its fused projections) and GPT-2:
 // its config, its weights as views into memory-mapped safetensors files, and
 // a forward and backward pass with Hugging Face transformers semantics,
 // computed in float32 whatever the stored dtype.

@@ -24,13 +24,23 @@ import (
 // attention_dropout are not applied: golora trains with LoRA dropout only,
 // as for every family.
 
-// phi3 reads the phi3-specific fields of config.json into c.
+// phi3 reads the phi3-specific fields of config.json into c:
+// partial_rotary_factor at the top level or, as transformers v5 may write
+// it, in rope_parameters.
 func (p *cfgParser) phi3(c *Config) {
 	c.FusedQKV, c.FusedGateUp = true, true
 	c.SlidingWindow = p.int("sliding_window", 0)
-	if f := p.float("partial_rotary_factor", 1); !(f > 0 && f <= 1) {
+	f := p.float("partial_rotary_factor", 1)
+	if rp, ok := p.raw["rope_parameters"].(map[string]any); ok {
+		sub := cfgParser{name: p.name, raw: rp}
+		f = sub.float("partial_rotary_factor", f)
+		if sub.err != nil && p.err == nil {
+			p.err = sub.err
+		}
+	}
+	if !(f > 0 && f <= 1) {
 		p.fail("partial_rotary_factor", fmt.Sprintf("must be in (0, 1], got %g", f))
-	} else if r := int(float64(c.HeadDim) * f); r%2 != 0 || r == 0 {
+	} else if r := int(float64(c.HeadDim) * f); c.HeadDim > 0 && (r%2 != 0 || r == 0) {
 		// transformers: dim = int(head_dim · partial_rotary_factor)
 		p.fail("partial_rotary_factor", fmt.Sprintf("rotates %d of head_dim %d dims; that must be even and positive", r, c.HeadDim))
 	} else {

@@ -114,9 +114,11 @@ func TestPhi3Config(t *testing.T) {
 			t.Errorf("%s: read as %+v", name, got)
 		}
 	}
-	c := testConfig(t, "phi3", with(map[string]any{"partial_rotary_factor": 0.5}))
-	if c.RotaryDim != 4 || len(c.InvFreq()) != 2 {
-		t.Errorf("partial_rotary_factor 0.5 of head_dim 8: rotary dims %d, %d frequencies", c.RotaryDim, len(c.InvFreq()))
+	for _, extra := range []map[string]any{{"partial_rotary_factor": 0.5}, {"rope_parameters": map[string]any{"rope_theta": 10000, "partial_rotary_factor": 0.5}}} {
+		c := testConfig(t, "phi3", with(extra))
+		if c.RotaryDim != 4 || len(c.InvFreq()) != 2 {
+			t.Errorf("%v of head_dim 8: rotary dims %d, %d frequencies", extra, c.RotaryDim, len(c.InvFreq()))
+		}
 	}
 	for _, tc := range []struct {
 		model string
