@@ -61,6 +61,9 @@ func (c *Cache) Reset() {
 // train false) at positions c.Len, c.Len+1, …, attending to everything in
 // the cache, appends their keys and values, and leaves their logits in
 // s.Logits. Prefill with the prompt, then decode one token at a time.
+// With longrope, a call that takes the sequence past
+// original_max_position_embeddings first recomputes the cached tokens
+// with the long factors (Model.ropeSwitch).
 func (m *Model) Decode(s *State, c *Cache, ids []int) error {
 	if s.B != 1 || s.train {
 		return fmt.Errorf("decode: needs an inference state with one sequence")
