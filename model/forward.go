@@ -130,7 +130,8 @@ func (m *Model) NewPrefillState(T int) *State {
 // pass, and Backward recomputes one layer's other activations at a time
 // from them (running q_proj, attention, gate_proj and up_proj again, not
 // k_proj, v_proj, o_proj or down_proj; k_proj too with Config.QKNorm, and
-// GPT-2's fused c_attn and c_fc) — about a fifth more compute for a small
+// the fused c_attn and c_fc of GPT-2, qkv_proj and gate_up_proj of Phi-3)
+// — about a fifth more compute for a small
 // fraction of the activation memory.
 func (m *Model) NewCheckpointedState(B, T int) *State {
 	return m.newState(B, T, StateCheckpointed)
@@ -362,9 +363,11 @@ func (m *Model) Forward(s *State, ids []int) error {
 // x2 = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1))) (with
 // Config.QKNorm, q and k are each normalised per head before RoPE; for
 // GPT-2, q, k and v come from the fused c_attn without RoPE, the MLP is
-// c_proj(gelu(c_fc(ln2))) and the norms are LayerNorms). With out nil it
-// recomputes a checkpointed layer for backward from the kept x, x2, k and
-// v: k_proj (unless the key norm's backward needs its output) and v_proj
+// c_proj(gelu(c_fc(ln2))) and the norms are LayerNorms; for Phi-3, q, k
+// and v come from the fused qkv_proj, gate and up from the fused
+// gate_up_proj, and RoPE rotates the first RotaryDim dims of each head).
+// With out nil it recomputes a checkpointed layer for backward from the
+// kept x, x2, k and v: k_proj (unless the key norm's backward needs its output) and v_proj
 // are not run again, and backward needs neither o_proj's nor down_proj's
 // output (each adapter keeps its own x·Aᵀ from the forward pass), so those
 // do not run either.
