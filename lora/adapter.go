@@ -90,7 +90,9 @@ func (a *Adapter) SetDropout(p float64) error {
 // does. A selection that matches nothing is an error listing the model's
 // linear modules.
 func Targets(m *model.Model, cfg *Config) ([]*model.Linear, error) {
-	cfg.defaultTargets(m.Cfg)
+	if err := cfg.defaultTargets(m.Cfg); err != nil {
+		return nil, err
+	}
 	lins := m.Linears()
 	paths := make([]string, len(lins))
 	for i, lin := range lins {
@@ -111,7 +113,9 @@ func Targets(m *model.Model, cfg *Config) ([]*model.Linear, error) {
 // counts): the specs of the linear modules that cfg selects in a model of
 // config c, one entry per selected module, in Model.Linears order.
 func ConfigTargets(c *model.Config, cfg *Config) ([]model.LinearSpec, error) {
-	cfg.defaultTargets(c)
+	if err := cfg.defaultTargets(c); err != nil {
+		return nil, err
+	}
 	var paths []string
 	var specs []model.LinearSpec
 	for i := 0; i < c.NumLayers; i++ {

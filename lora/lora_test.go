@@ -23,7 +23,7 @@ import (
 const ref = "../testdata/ref/lora_train"
 
 // refs are the fixtures of the tests that run on each.
-var refs = []string{ref, "../testdata/ref/qwen3_lora_train", "../testdata/ref/gpt2_lora_train", "../testdata/ref/gemma2_lora_train"}
+var refs = []string{ref, "../testdata/ref/qwen3_lora_train", "../testdata/ref/gpt2_lora_train", "../testdata/ref/gemma2_lora_train", "../testdata/ref/phi3_lora_train"}
 
 // forEachRef runs f on each fixture directory of refs as a subtest.
 func forEachRef(t *testing.T, f func(t *testing.T, dir string)) {

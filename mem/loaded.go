@@ -31,7 +31,7 @@ func Generation(m *model.Model, prompt, total, threads int) int64 {
 			mods = append(mods, model.LoRAPlan{In: lin.In, Rank: l.Rank})
 		}
 	}
-	n := 2*int64(c.NumLayers)*int64(total)*int64(c.NumKVHeads*c.HeadDim)*4 + 2*int64(total)*int64(c.HeadDim/2)*4
+	n := c.CacheBytes(total)
 	for _, T := range []int{prompt, 1} {
 		n += model.BufferBytes(c.StateBuffers(model.StatePlan{B: 1, T: T, Kind: model.StateInfer, Threads: threads, LoRA: mods}))
 	}

@@ -189,6 +189,11 @@ func TestActivationsMatchTheState(t *testing.T) {
 			Options{Method: Full, Batch: 2, SeqLen: 12, Threads: 3}},
 		{"gemma3 local rope, final soft-cap, checkpointed lora all-linear", "gemma3_text", map[string]any{"head_dim": 8, "final_logit_softcapping": 2},
 			Options{Method: LoRA, Rank: 2, Targets: "all-linear", Dropout: 0.1, Batch: 2, SeqLen: 10, Threads: 2, GradCheckpoint: true}},
+		{"phi3 fused qkv_proj and gate_up_proj, partial rotary, checkpointed lora, dropout", "phi3",
+			map[string]any{"head_dim": 16, "partial_rotary_factor": 0.5, "sliding_window": 6, "num_key_value_heads": 2},
+			Options{Method: LoRA, Rank: 2, Targets: "qkv_proj,gate_up_proj", Dropout: 0.1, Batch: 2, SeqLen: 10, Threads: 2, GradCheckpoint: true}},
+		{"phi3 full", "phi3", map[string]any{"head_dim": 16, "partial_rotary_factor": 0.75},
+			Options{Method: Full, Batch: 2, SeqLen: 12, Threads: 3}},
 		{"several lora targets, checkpointed, dropout", "mistral", map[string]any{"sliding_window": 5},
 			Options{Method: LoRA, Rank: 3, Targets: "q_proj,up_proj,down_proj", Dropout: 0.05, Batch: 2, SeqLen: 20, Threads: 5, GradCheckpoint: true}},
 	} {

@@ -37,7 +37,8 @@ type Batch struct {
 	rstd, mean     []float32 // (Max): a norm's 1/rms (and LayerNorm's mean)
 	q, att, qRaw   []float32 // (Max, H·D); qRaw before the head norm (Config.QKNorm)
 	k, v, kRaw     []float32 // (Max, KV·D)
-	qkv            []float32 // (Max, H·D + 2·KV·D): the fused projection (GPT-2's c_attn)
+	qkv            []float32 // (Max, H·D + 2·KV·D): the fused projection (GPT-2's c_attn, phi3's qkv_proj)
+	gateUp         []float32 // (Max, 2I): phi3's fused gate_up_proj
 	headRstd       []float32 // (Max·H): the head norm's 1/rms per head
 	gate, up, h    []float32 // (Max, I)
 	gx, gy, xa     []float32 // the rows of one adapter: x (g,In), y (g,Out), x·Aᵀ (g,r)
@@ -69,6 +70,9 @@ func (m *Model) NewBatch(max int) *Batch {
 	if c.Gemma {
 		b.raw = f(C)
 	}
+	if c.FusedGateUp {
+		b.gateUp = f(2 * I)
+	}
 	return b
 }
 
@@ -78,6 +82,12 @@ func (m *Model) NewBatch(max int) *Batch {
 // computes with exactly those adapters attached (lora.AttachAll). The
 // model's adapters are as before when it returns.
 func (m *Model) Prefill(s *State, c *Cache, ids []int, sel Selection) error {
+	return m.selecting(sel, func() error { return m.Decode(s, c, ids) })
+}
+
+// selecting runs f with the adapters of sel alone switched on, each
+// module's Scale multiplied by sel's factor, and restores the adapters.
+func (m *Model) selecting(sel Selection, f func() error) error {
 	type saved struct {
 		a        *LoRA
 		scale    float32
@@ -99,7 +109,7 @@ func (m *Model) Prefill(s *State, c *Cache, ids []int, sel Selection) error {
 			k.a.Scale, k.a.Disabled = k.scale, k.disabled
 		}
 	}()
-	return m.Decode(s, c, ids)
+	return f()
 }
 
 // DecodeBatch runs one token of each row's sequence at its cache's next
@@ -130,6 +140,15 @@ func (m *Model) DecodeBatch(b *Batch, rows []BatchRow) error {
 			return fmt.Errorf("decode batch: row %d: position %d is past the model's %d learned positions", i, r.Cache.Len, c.MaxPositions)
 		}
 	}
+	for i, r := range rows {
+		if kc := r.Cache; c.ropeLong(kc.Len+1) != kc.long {
+			// longrope's factor set changes: recompute the row's cache
+			// with its adapters, as Prefill would.
+			if err := m.selecting(r.LoRA, func() error { return m.ropeSwitch(kc, kc.Len+1) }); err != nil {
+				return fmt.Errorf("decode batch: row %d: %w", i, err)
+			}
+		}
+	}
 	C, H, KV, D := c.HiddenSize, c.NumHeads, c.NumKVHeads, c.HeadDim
 	qs, ks := H*D, KV*D
 	for i, r := range rows {
@@ -147,7 +166,7 @@ func (m *Model) DecodeBatch(b *Batch, rows []BatchRow) error {
 		b.norm(c, b.ln, b.x, l.InputNorm, l.InputNormBias, n)
 		if l.QKV != nil {
 			b.linear(l.QKV, b.qkv, b.ln, rows)
-			splitQKV(b.qkv[:n*(qs+2*ks)], b.q[:n*qs], b.k[:n*ks], b.v[:n*ks], qs, ks)
+			splitFused(b.qkv[:n*(qs+2*ks)], []int{qs, ks, ks}, b.q[:n*qs], b.k[:n*ks], b.v[:n*ks])
 		} else {
 			b.heads(l.Q, l.QNorm, b.q, b.qRaw, n*H, rows)
 			b.heads(l.K, l.KNorm, b.k, b.kRaw, n*KV, rows)
@@ -160,8 +179,8 @@ func (m *Model) DecodeBatch(b *Batch, rows []BatchRow) error {
 				if c.localRope(li) {
 					cos, sin = kc.cosL, kc.sinL
 				}
-				ropeRotate(b.q[i*qs:(i+1)*qs], 0, 1, 1, kc.Len, H, D, cos, sin, 1)
-				ropeRotate(b.k[i*ks:(i+1)*ks], 0, 1, 1, kc.Len, KV, D, cos, sin, 1)
+				ropeRotate(b.q[i*qs:(i+1)*qs], 0, 1, 1, kc.Len, H, D, c.RotaryDim, cos, sin, 1)
+				ropeRotate(b.k[i*ks:(i+1)*ks], 0, 1, 1, kc.Len, KV, D, c.RotaryDim, cos, sin, 1)
 			}
 			copy(kc.k[li][kc.Len*ks:], b.k[i*ks:(i+1)*ks])
 			copy(kc.v[li][kc.Len*ks:], b.v[i*ks:(i+1)*ks])
@@ -179,8 +198,13 @@ func (m *Model) DecodeBatch(b *Batch, rows []BatchRow) error {
 				geluForward(b.h[i*I:(i+1)*I], b.up[i*I:(i+1)*I])
 			}
 		} else {
-			b.linear(l.Gate, b.gate, b.ln, rows)
-			b.linear(l.Up, b.up, b.ln, rows)
+			if l.GateUp != nil {
+				b.linear(l.GateUp, b.gateUp, b.ln, rows)
+				splitFused(b.gateUp[:n*2*I], []int{I, I}, b.gate[:n*I], b.up[:n*I])
+			} else {
+				b.linear(l.Gate, b.gate, b.ln, rows)
+				b.linear(l.Up, b.up, b.ln, rows)
+			}
 			for i := 0; i < n; i++ { // row by row: the vector kernel's tail would differ from Decode's
 				if c.Gemma {
 					gegluForward(b.h[i*I:(i+1)*I], b.gate[i*I:(i+1)*I], b.up[i*I:(i+1)*I])
@@ -198,6 +222,9 @@ func (m *Model) DecodeBatch(b *Batch, rows []BatchRow) error {
 	tensor.GemmRows(1, tensor.FromF32(b.ln[:n*C], n, C), m.LMHead.W, 0, b.Logits, c.VocabSize)
 	softcapRows(b.Logits[:n*c.VocabSize], c.VocabSize, c.FinalSoftcap)
 	for _, r := range rows {
+		if r.Cache.ids != nil {
+			r.Cache.ids[r.Cache.Len] = r.ID
+		}
 		r.Cache.Len++
 	}
 	b.rows = nil

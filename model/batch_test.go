@@ -30,19 +30,30 @@ func addRandomLoRA(m *Model, name string, rank int, seed uint64) {
 // (none, one, another at a scale, both), prefilled and then decoded
 // together, get at every step bit for bit the logits of each decoded alone
 // through Prefill/Decode, and sequences join the batch at different times.
+// A Phi-3 with longrope crosses original_max_position_embeddings while
+// decoding: each sequence's cache is recomputed (2 tokens at a time) with
+// its own adapters, in the batch as alone.
 func TestDecodeBatchEqualsDecodeAlone(t *testing.T) {
+	defer func(n int) { relongChunk = n }(relongChunk)
+	relongChunk = 2
 	// Every architecture golora runs: DecodeBatch repeats the layer's
 	// forward pass, so a family whose layer differs must be handled there.
 	// The Gemma keys (ignored by the others) give gemma3_text a global
 	// layer 1 next to its local-RoPE sliding layer 0, and both Gemmas
 	// soft-caps that bend their numbers.
 	archs := slices.Sorted(maps.Keys(Architectures))
-	for _, arch := range archs {
+	for _, arch := range append(archs, "Phi3ForCausalLM longrope") {
 		js := `{"architectures":["` + arch + `"],"vocab_size":37,"hidden_size":32,"intermediate_size":40,
 			"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"head_dim":8,"sliding_window":5,
 			"sliding_window_pattern":2,"rope_local_base_freq":100,"attn_logit_softcapping":3,"final_logit_softcapping":2}`
-		if arch == "GPT2LMHeadModel" { // GPT-2's own keys; learned positions for the 32-token caches
+		switch arch {
+		case "GPT2LMHeadModel": // GPT-2's own keys; learned positions for the 32-token caches
 			js = `{"architectures":["GPT2LMHeadModel"],"vocab_size":37,"n_embd":32,"n_inner":40,"n_layer":2,"n_head":4,"n_positions":32}`
+		case "Phi3ForCausalLM longrope":
+			js = `{"architectures":["Phi3ForCausalLM"],"vocab_size":37,"hidden_size":32,"intermediate_size":40,
+			"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"head_dim":8,"partial_rotary_factor":0.5,
+			"max_position_embeddings":32,"original_max_position_embeddings":6,
+			"rope_scaling":{"type":"longrope","short_factor":[1.1,1.3],"long_factor":[2,5]}}`
 		}
 		cfg, err := ParseConfig([]byte(js), "test")
 		if err != nil {

@@ -21,13 +21,14 @@ var Architectures = map[string]string{
 	"GPT2LMHeadModel":    "gpt2",
 	"Gemma2ForCausalLM":  "gemma2",
 	"Gemma3ForCausalLM":  "gemma3_text",
+	"Phi3ForCausalLM":    "phi3",
 }
 
 // Config is the part of a Hugging Face config.json that fixes the shapes and
 // the numerics of a Llama-family (or GPT-2) model.
 type Config struct {
 	Architecture     string // e.g. "LlamaForCausalLM"
-	ModelType        string // llama, mistral, qwen2, qwen3, gpt2, gemma2, gemma3_text
+	ModelType        string // llama, mistral, qwen2, qwen3, gpt2, gemma2, gemma3_text, phi3
 	VocabSize        int
 	HiddenSize       int // C
 	IntermediateSize int // I, the MLP width
@@ -35,6 +36,7 @@ type Config struct {
 	NumHeads         int // H, query heads
 	NumKVHeads       int // KV heads; H is a multiple of KV (grouped-query attention)
 	HeadDim          int // D; hidden_size/num_attention_heads unless head_dim is given
+	RotaryDim        int // R ≤ D: the leading dims of each head RoPE rotates, D·partial_rotary_factor (phi3); the rest pass unchanged
 	RMSNormEps       float64
 	RopeTheta        float64
 	RopeScaling      *RopeScaling // nil: plain RoPE
@@ -85,6 +87,9 @@ type Config struct {
 	// layers, unscaled (Gemma 3's rope_local_base_freq); the other layers
 	// use RopeTheta and RopeScaling.
 	RopeLocalTheta float64
+	// FusedGateUp: the MLP's gate and up projections are one linear
+	// (phi3's mlp.gate_up_proj) whose output rows are [gate | up].
+	FusedGateUp bool
 }
 
 // RopeScaling is config.json's rope_scaling for the supported types.
@@ -94,12 +99,20 @@ type Config struct {
 // high = Orig/HighFreqFactor: wavelen > low → inv_freq/Factor;
 // wavelen < high → inv_freq; otherwise
 // (1-s)·inv_freq/Factor + s·inv_freq with s = (Orig/wavelen - LowFreqFactor)/(HighFreqFactor - LowFreqFactor).
+// longrope (phi3; also read under its older names su and yarn): inv_freq_i
+// /= ShortFactor_i for a sequence of at most OrigMaxPos tokens, /=
+// LongFactor_i for a longer one, and cos and sin are multiplied by
+// AttnFactor (see Config.ropeLong).
 type RopeScaling struct {
 	Type           string
 	Factor         float64
 	LowFreqFactor  float64
 	HighFreqFactor float64
 	OrigMaxPos     int
+	// longrope: the per-frequency divisors (R/2 each) and the cos/sin
+	// scale.
+	ShortFactor, LongFactor []float64
+	AttnFactor              float64
 }
 
 // LoadConfig reads and checks a config.json.
@@ -165,6 +178,7 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 			headDim = 256 // Gemma2Config's and Gemma3TextConfig's
 		}
 		c.HeadDim = p.int("head_dim", headDim)
+		c.RotaryDim = c.HeadDim
 	}
 	eps, positions, inter, tie := 1e-6, 2048, 0, false
 	switch c.ModelType {
@@ -205,6 +219,8 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 		}
 	case "mistral":
 		c.SlidingWindow = p.int("sliding_window", 0)
+	case "phi3":
+		p.phi3(c)
 	case "gpt2":
 		c.QKVBias, c.OBias = true, true
 		c.LayerNorm, c.GELU, c.LearnedPos, c.FusedQKV, c.Conv1D = true, true, true, true, true
@@ -240,7 +256,7 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 		c.Quant = &q
 	}
 	if rs, ok := raw["rope_scaling"]; ok && rs != nil {
-		c.RopeScaling = p.ropeScaling(rs)
+		c.RopeScaling = p.ropeScaling(rs, c)
 	}
 	// transformers v5 writes rope_theta and the scaling into rope_parameters.
 	if rp, ok := raw["rope_parameters"].(map[string]any); ok {
@@ -249,7 +265,7 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 		}
 		sub := cfgParser{name: name, raw: rp}
 		c.RopeTheta = sub.float("rope_theta", c.RopeTheta)
-		c.RopeScaling = p.ropeScaling(rp)
+		c.RopeScaling = p.ropeScaling(rp, c)
 		if sub.err != nil && p.err == nil {
 			p.err = sub.err
 		}
@@ -353,7 +369,7 @@ func (p *cfgParser) ids(key string) []int {
 	return nil
 }
 
-func (p *cfgParser) ropeScaling(v any) *RopeScaling {
+func (p *cfgParser) ropeScaling(v any, c *Config) *RopeScaling {
 	m, ok := v.(map[string]any)
 	if !ok {
 		p.fail("rope_scaling", "want an object")
@@ -376,8 +392,14 @@ func (p *cfgParser) ropeScaling(v any) *RopeScaling {
 		if rs.HighFreqFactor <= rs.LowFreqFactor || rs.OrigMaxPos <= 0 {
 			sub.fail("rope_scaling", "llama3 needs high_freq_factor > low_freq_factor and original_max_position_embeddings > 0")
 		}
+	case "longrope", "su", "yarn":
+		if t != "longrope" && c.ModelType != "phi3" {
+			sub.fail("rope_scaling", fmt.Sprintf("type %q is not supported (supported: linear, llama3, longrope)", t))
+			break
+		}
+		p.longRope(&sub, rs, c)
 	default:
-		sub.fail("rope_scaling", fmt.Sprintf("type %q is not supported (supported: linear, llama3)", t))
+		sub.fail("rope_scaling", fmt.Sprintf("type %q is not supported (supported: linear, llama3, longrope)", t))
 	}
 	if !(rs.Factor > 0) {
 		sub.fail("rope_scaling", "factor must be positive")
@@ -388,10 +410,14 @@ func (p *cfgParser) ropeScaling(v any) *RopeScaling {
 	return rs
 }
 
-// InvFreq returns the rotary inverse frequencies θ_i = theta^(-2i/D),
-// i = 0..D/2-1, adjusted by RopeScaling, computed in float64.
-func (c *Config) InvFreq() []float64 {
-	d := c.HeadDim
+// InvFreq returns the rotary inverse frequencies θ_i = theta^(-2i/R),
+// i = 0..R/2-1 (R = RotaryDim), adjusted by RopeScaling (longrope: by its
+// short factors), computed in float64.
+func (c *Config) InvFreq() []float64 { return c.invFreq(false) }
+
+// invFreq is InvFreq, with longrope's long factors when long is set.
+func (c *Config) invFreq(long bool) []float64 {
+	d := c.RotaryDim
 	inv := make([]float64, d/2)
 	for i := range inv {
 		inv[i] = 1 / math.Pow(c.RopeTheta, float64(2*i)/float64(d))
@@ -419,6 +445,14 @@ func (c *Config) InvFreq() []float64 {
 				s := (orig/wave - rs.LowFreqFactor) / (rs.HighFreqFactor - rs.LowFreqFactor)
 				inv[i] = (1-s)*f/rs.Factor + s*f
 			}
+		}
+	case "longrope":
+		ext := rs.ShortFactor
+		if long {
+			ext = rs.LongFactor
+		}
+		for i := range inv {
+			inv[i] /= ext[i]
 		}
 	}
 	return inv

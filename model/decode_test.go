@@ -25,6 +25,7 @@ func TestDecodeMatchesFullForward(t *testing.T) {
 		{"gemma3-local-rope", "gemma3_text", map[string]any{"sliding_window": 3, "sliding_window_pattern": 2,
 			"rope_local_base_freq": 100, "rope_scaling": map[string]any{"rope_type": "linear", "factor": 2},
 			"final_logit_softcapping": 1.5}},
+		{"phi3-partial-window", "phi3", map[string]any{"head_dim": 8, "partial_rotary_factor": 0.5, "sliding_window": 4}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.name == "window-blocks" {

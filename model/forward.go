@@ -24,6 +24,8 @@ type State struct {
 	rstdf  []float32    // (N)
 	meanf  []float32    // (N) the final LayerNorm's row means (Config.LayerNorm)
 	qkv    []float32    // (N,H·D+2·KV·D) the fused q/k/v projection's output, then its gradient (Config.FusedQKV)
+	gateUp []float32    // (N,2I) the fused gate/up projection's output, then its gradient (Config.FusedGateUp)
+	rot    int          // R: the dims of each head RoPE rotates (Config.RotaryDim)
 
 	// Logits (N,V) of an inference state: the next-token logits after
 	// Forward. A training or loss state never holds all of them: Loss
@@ -47,7 +49,7 @@ type State struct {
 	lossCount   []int
 	lossCorrect []int
 	correct     int                  // of the last Loss (Correct)
-	cos, sin    []float32            // (T,D/2)
+	cos, sin    []float32            // (T,R/2)
 	lora        map[*LoRA]*loraCache // each adapter's entry of loraBufs
 	loraBufs    []loraCache
 	drop, dropG []float32 // (N,max in) LoRA dropout input and its gradient
@@ -142,9 +144,9 @@ func (m *Model) NewPrefillState(T int) *State {
 // pass, and Backward recomputes one layer's other activations at a time
 // from them (running q_proj, attention, gate_proj and up_proj again, not
 // k_proj, v_proj, o_proj or down_proj; k_proj too with Config.QKNorm,
-// o_proj and down_proj too with Gemma's output norms, and GPT-2's fused
-// c_attn and c_fc) — about a fifth more compute for a small fraction of
-// the activation memory.
+// o_proj and down_proj too with Gemma's output norms, and the fused c_attn
+// and c_fc of GPT-2, qkv_proj and gate_up_proj of Phi-3) — about a fifth
+// more compute for a small fraction of the activation memory.
 func (m *Model) NewCheckpointedState(B, T int) *State {
 	return m.newState(B, T, StateCheckpointed)
 }
@@ -167,7 +169,7 @@ func (m *Model) newState(B, T int, kind StateKind) *State {
 	for i, a := range loras {
 		s.lora[a] = &s.loraBufs[i]
 	}
-	m.Cfg.ropeFill(s.cos, s.sin)
+	m.Cfg.ropeFill(s.cos, s.sin, T)
 	if s.cosL != nil {
 		m.Cfg.ropeLocalFill(s.cosL, s.sinL)
 	}
@@ -265,25 +267,34 @@ func (s *State) headsForward(lin *Linear, norm *Param, out, raw, rstd []float32,
 	s.rmsnorm(out, rstd, raw, norm.W.F32, c.HeadDim, c.RMSNormEps)
 }
 
-// splitQKV copies the fused projection's rows [q | k | v] into q, k, v;
-// joinQKV is its reverse, for the gradients.
-func splitQKV(qkv, q, k, v []float32, qd, kvd int) {
-	w := qd + 2*kvd
-	for n := 0; n < len(q)/qd; n++ {
-		row := qkv[n*w : (n+1)*w]
-		copy(q[n*qd:(n+1)*qd], row[:qd])
-		copy(k[n*kvd:(n+1)*kvd], row[qd:qd+kvd])
-		copy(v[n*kvd:(n+1)*kvd], row[qd+kvd:])
-	}
+// splitFused copies each row of a fused projection's output, the
+// concatenation [p_0 | p_1 | …] of blocks widths[i] wide (q | k | v of
+// c_attn and qkv_proj, gate | up of gate_up_proj), into parts[i] (rows,
+// widths[i]); the row count is len(parts[0])/widths[0]. joinFused is its
+// reverse, for the gradients.
+func splitFused(fused []float32, widths []int, parts ...[]float32) {
+	fusedCopy(fused, widths, parts, false)
 }
 
-func joinQKV(qkv, q, k, v []float32, qd, kvd int) {
-	w := qd + 2*kvd
-	for n := 0; n < len(q)/qd; n++ {
-		row := qkv[n*w : (n+1)*w]
-		copy(row[:qd], q[n*qd:(n+1)*qd])
-		copy(row[qd:qd+kvd], k[n*kvd:(n+1)*kvd])
-		copy(row[qd+kvd:], v[n*kvd:(n+1)*kvd])
+func joinFused(fused []float32, widths []int, parts ...[]float32) {
+	fusedCopy(fused, widths, parts, true)
+}
+
+func fusedCopy(fused []float32, widths []int, parts [][]float32, join bool) {
+	w := 0
+	for _, n := range widths {
+		w += n
+	}
+	for r := 0; r < len(parts[0])/widths[0]; r++ {
+		off := r * w
+		for i, n := range widths {
+			if join {
+				copy(fused[off:off+n], parts[i][r*n:(r+1)*n])
+			} else {
+				copy(parts[i][r*n:(r+1)*n], fused[off:off+n])
+			}
+			off += n
+		}
 	}
 }
 
@@ -384,9 +395,11 @@ func (m *Model) Forward(s *State, ids []int) error {
 // GPT-2, q, k and v come from the fused c_attn without RoPE, the MLP is
 // c_proj(gelu(c_fc(ln2))) and the norms are LayerNorms; for Gemma, o's and
 // down's outputs are normalised before they are added, and the MLP is
-// down(gelu(gate(ln2))⊙up(ln2))). With out nil it
-// recomputes a checkpointed layer for backward from the kept x, x2, k and
-// v: k_proj (unless the key norm's backward needs its output) and v_proj
+// down(gelu(gate(ln2))⊙up(ln2)); for Phi-3, q, k and v come from the fused
+// qkv_proj, gate and up from the fused gate_up_proj, and RoPE rotates the
+// first RotaryDim dims of each head). With out nil it recomputes a
+// checkpointed layer for backward from the kept x, x2, k and v: k_proj
+// (unless the key norm's backward needs its output) and v_proj
 // are not run again, and backward needs neither o_proj's nor down_proj's
 // output (each adapter keeps its own x·Aᵀ from the forward pass), so those
 // do not run either — unless Gemma's output norms need their outputs.
@@ -398,7 +411,7 @@ func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []f
 	kAgain := out != nil || c.QKNorm || l.QKV != nil
 	if l.QKV != nil {
 		s.linearForward(l.QKV, s.qkv, s.ln)
-		splitQKV(s.qkv, lc.q, lc.k, lc.v, qd, kvd)
+		splitFused(s.qkv, []int{qd, kvd, kvd}, lc.q, lc.k, lc.v)
 	} else {
 		s.headsForward(l.Q, l.QNorm, lc.q, lc.qRaw, lc.qRstd, c)
 		if kAgain {
@@ -429,8 +442,13 @@ func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []f
 		s.linearForward(l.Up, lc.up, s.ln)
 		s.gelu(lc, I, false)
 	} else {
-		s.linearForward(l.Gate, lc.gate, s.ln)
-		s.linearForward(l.Up, lc.up, s.ln)
+		if l.GateUp != nil {
+			s.linearForward(l.GateUp, s.gateUp, s.ln)
+			splitFused(s.gateUp, []int{I, I}, lc.gate, lc.up)
+		} else {
+			s.linearForward(l.Gate, lc.gate, s.ln)
+			s.linearForward(l.Up, lc.up, s.ln)
+		}
 		s.swiglu(lc, I, false)
 	}
 	if out == nil && l.MLPOutNorm == nil {
@@ -861,8 +879,13 @@ func (m *Model) layerBackward(s *State, li int, l *Layer, lc *layerCache) {
 	} else {
 		s.swiglu(lc, I, true)
 		s.norm(c, s.ln, lc.rstd2, lc.mean2, lc.x2, l.PostNorm, l.PostNormBias)
-		s.linearBackward(l.Gate, s.dln, s.dgate, s.ln, false)
-		s.linearBackward(l.Up, s.dln, s.dup, s.ln, true)
+		if l.GateUp != nil {
+			joinFused(s.gateUp, []int{I, I}, s.dgate, s.dup)
+			s.linearBackward(l.GateUp, s.dln, s.gateUp, s.ln, false)
+		} else {
+			s.linearBackward(l.Gate, s.dln, s.dgate, s.ln, false)
+			s.linearBackward(l.Up, s.dln, s.dup, s.ln, true)
+		}
 	}
 	s.normBack(c, s.dx, l.PostNorm, l.PostNormBias, s.dln, lc.x2, lc.rstd2, lc.mean2)
 	// Attention branch: x2 = x + o(att) (Gemma: x + norm(o(att))).
@@ -874,7 +897,7 @@ func (m *Model) layerBackward(s *State, li int, l *Layer, lc *layerCache) {
 	}
 	s.norm(c, s.ln, lc.rstd1, lc.mean1, lc.x, l.InputNorm, l.InputNormBias)
 	if l.QKV != nil {
-		joinQKV(s.qkv, s.dq, s.dk, s.dv, c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim)
+		joinFused(s.qkv, []int{c.NumHeads * c.HeadDim, c.NumKVHeads * c.HeadDim, c.NumKVHeads * c.HeadDim}, s.dq, s.dk, s.dv)
 		s.linearBackward(l.QKV, s.dln, s.qkv, s.ln, false)
 		s.normBack(c, s.dx, l.InputNorm, l.InputNormBias, s.dln, lc.x, lc.rstd1, lc.mean1)
 		return

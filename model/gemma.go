@@ -160,12 +160,12 @@ func (c *Config) embedScale(dt tensor.DType) float32 {
 	return s
 }
 
-// ropeLocalFill fills cos and sin, each [T, D/2], for the sliding layers
+// ropeLocalFill fills cos and sin, each [T, R/2], for the sliding layers
 // of a config with RopeLocalTheta: base RopeLocalTheta, no scaling.
 func (c *Config) ropeLocalFill(cos, sin []float32) {
 	l := *c
 	l.RopeTheta, l.RopeScaling, l.RopeLocalTheta = c.RopeLocalTheta, nil, 0
-	l.ropeFill(cos, sin)
+	l.ropeFill(cos, sin, 0)
 }
 
 // localRope reports whether layer li rotates with the sliding layers'

@@ -79,22 +79,30 @@ func TestRMSNormGrad(t *testing.T) {
 	}
 }
 
+// TestRoPEGrad checks RoPE's backward (dir −1) against central
+// differences: over whole heads (llama), and over the first half of each
+// head with longrope's scaled long-factor tables (phi3 with
+// partial_rotary_factor 0.5, T past original_max_position_embeddings),
+// where the other dims pass unchanged.
 func TestRoPEGrad(t *testing.T) {
-	r := rand.New(rand.NewPCG(5, 6))
-	cfg := testConfig(t, "llama", nil)
-	B, T, nh, D := 2, 5, 2, cfg.HeadDim
-	N := B * T
-	cos, sin := cfg.ropeTables(T)
-	x, rr := randSlice(r, N*nh*D, 1), randSlice(r, N*nh*D, 1)
-	y := make([]float32, len(x))
-	loss := func() float64 {
-		copy(y, x)
-		ropeRotate(y, 0, N, T, 0, nh, D, cos, sin, 1)
-		return dot64(y, rr)
+	longrope := map[string]any{"head_dim": 8, "partial_rotary_factor": 0.5, "max_position_embeddings": 64, "original_max_position_embeddings": 4,
+		"rope_scaling": map[string]any{"type": "longrope", "short_factor": []float64{1, 1.5}, "long_factor": []float64{2, 7}}}
+	for _, cfg := range []*Config{testConfig(t, "llama", nil), testConfig(t, "phi3", longrope)} {
+		r := rand.New(rand.NewPCG(5, 6))
+		B, T, nh, D, R := 2, 5, 2, cfg.HeadDim, cfg.RotaryDim
+		N := B * T
+		cos, sin := cfg.ropeTables(T, T)
+		x, rr := randSlice(r, N*nh*D, 1), randSlice(r, N*nh*D, 1)
+		y := make([]float32, len(x))
+		loss := func() float64 {
+			copy(y, x)
+			ropeRotate(y, 0, N, T, 0, nh, D, R, cos, sin, 1)
+			return dot64(y, rr)
+		}
+		dx := append([]float32(nil), rr...)
+		ropeRotate(dx, 0, N, T, 0, nh, D, R, cos, sin, -1)
+		checkGrad(t, cfg.ModelType+" dx", x, dx, loss, 200)
 	}
-	dx := append([]float32(nil), rr...)
-	ropeRotate(dx, 0, N, T, 0, nh, D, cos, sin, -1)
-	checkGrad(t, "dx", x, dx, loss, 200)
 }
 
 // TestHeadNormGrad checks the query/key head norm of Config.QKNorm as the
@@ -202,7 +210,8 @@ func TestCrossEntropyGrad(t *testing.T) {
 func testConfig(t testing.TB, modelType string, extra map[string]any) *Config {
 	t.Helper()
 	arch := map[string]string{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
-		"qwen3": "Qwen3ForCausalLM", "gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM"}[modelType]
+		"qwen3": "Qwen3ForCausalLM", "gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM",
+		"phi3": "Phi3ForCausalLM"}[modelType]
 	js := fmt.Sprintf(`{"architectures":[%q],"model_type":%q,"vocab_size":19,"hidden_size":16,
 		"intermediate_size":24,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,
 		"rms_norm_eps":1e-5,"rope_theta":10000,"tie_word_embeddings":false,"hidden_act":"silu"`, arch, modelType)
@@ -240,6 +249,15 @@ func jsonValue(v any) string {
 	switch v := v.(type) {
 	case string:
 		return fmt.Sprintf("%q", v)
+	case []float64:
+		s := ""
+		for _, e := range v {
+			if s != "" {
+				s += ","
+			}
+			s += fmt.Sprint(e)
+		}
+		return "[" + s + "]"
 	case map[string]any:
 		s := "{"
 		for k, e := range v {
@@ -390,7 +408,7 @@ func TestModelGrad(t *testing.T) {
 // (base and LoRA, dropout on) equals the one computed with all
 // activations kept.
 func TestCheckpointedMatchesFull(t *testing.T) {
-	for _, model := range []string{"qwen2", "qwen3", "gpt2", "gemma2", "gemma3_text"} {
+	for _, model := range []string{"qwen2", "qwen3", "gpt2", "gemma2", "gemma3_text", "phi3"} {
 		t.Run(model, func(t *testing.T) { testCheckpointedMatchesFull(t, model) })
 	}
 }
@@ -398,7 +416,7 @@ func TestCheckpointedMatchesFull(t *testing.T) {
 func testCheckpointedMatchesFull(t *testing.T, model string) {
 	r := rand.New(rand.NewPCG(31, 32))
 	m := NewRandom(testConfig(t, model, map[string]any{"num_hidden_layers": 3}), 0.3, 5)
-	q := m.Layers[1].Linears()[0] // q_proj, or GPT-2's fused c_attn
+	q := m.Layers[1].Linears()[0] // q_proj, or the fused c_attn (GPT-2) and qkv_proj (Phi-3)
 	a := &LoRA{Adapter: "x", Rank: 2, Scale: 2, Dropout: 0.3,
 		A: NewParam("A", []int{2, 16}, randSlice(r, 32, 0.3)), B: NewParam("B", []int{q.Out, 2}, randSlice(r, 2*q.Out, 0.3))}
 	q.LoRA = append(q.LoRA, a)

@@ -1,5 +1,6 @@
 // Package model holds the Llama-family transformer (llama, mistral, qwen2,
 // qwen3, and Gemma's variant of it: gemma2, gemma3_text) and GPT-2:
+// qwen3, and phi3 with its fused projections) and GPT-2:
 // its config, its weights as views into memory-mapped safetensors files, and
 // a forward and backward pass with Hugging Face transformers semantics,
 // computed in float32 whatever the stored dtype.
@@ -118,6 +119,9 @@ type Layer struct {
 	// (post_attention_layernorm) and of the MLP's (post_feedforward_layernorm),
 	// [C]; PostNorm is then pre_feedforward_layernorm.
 	AttnOutNorm, MLPOutNorm *Param
+	// GateUp is phi3's mlp.gate_up_proj, the fused gate and up
+	// projections (Gate and Up are nil); phi3's QKV is self_attn.qkv_proj.
+	GateUp *Linear
 }
 
 // Linears returns the layer's linear modules in the order of
@@ -152,9 +156,15 @@ func (s LinearSpec) Kind() string { return s.Name[strings.LastIndex(s.Name, ".")
 //
 // GPT-2's, all biased and Conv1D: attn.c_attn C→3C (q, k, v fused),
 // attn.c_proj C→C, mlp.c_fc C→I, mlp.c_proj I→C.
+//
+// Phi-3's: self_attn.qkv_proj C→H·D+2·KV·D, self_attn.o_proj H·D→C,
+// mlp.gate_up_proj C→2I, mlp.down_proj I→C (see phi3.go).
 func (c *Config) LayerLinears() []LinearSpec {
 	C, I := c.HiddenSize, c.IntermediateSize
 	qd, kvd := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
+	if c.ModelType == "phi3" {
+		return c.phi3Linears()
+	}
 	if c.ModelType == "gpt2" {
 		return []LinearSpec{
 			{"attn.c_attn", C, qd + 2*kvd, true, func(l *Layer) **Linear { return &l.QKV }, true},
@@ -588,23 +598,27 @@ func (s paramSpec) shape() []int {
 	return []int{s.rows, s.cols}
 }
 
-// ropeTables returns cos and sin of position·θ_i, each [T, D/2], computed
-// in float64 and rounded to float32.
-func (c *Config) ropeTables(T int) (cos, sin []float32) {
-	cos, sin = make([]float32, T*c.HeadDim/2), make([]float32, T*c.HeadDim/2)
-	c.ropeFill(cos, sin)
+// ropeTables returns cos and sin of position·θ_i for positions 0…T−1 of
+// a sequence of seqLen tokens, each [T, R/2] (R = RotaryDim), as ropeFill
+// computes them.
+func (c *Config) ropeTables(T, seqLen int) (cos, sin []float32) {
+	cos, sin = make([]float32, T*c.RotaryDim/2), make([]float32, T*c.RotaryDim/2)
+	c.ropeFill(cos, sin, seqLen)
 	return cos, sin
 }
 
-// ropeFill fills cos and sin, each [T, D/2], as ropeTables returns them.
-func (c *Config) ropeFill(cos, sin []float32) {
-	inv := c.InvFreq()
+// ropeFill fills cos and sin, each [positions, R/2], with m·cos(t·θ_i)
+// and m·sin(t·θ_i), the frequencies and the scale m (Config.ropeScale)
+// those of a sequence of seqLen tokens (Config.ropeLong), computed in
+// float64 and rounded to float32.
+func (c *Config) ropeFill(cos, sin []float32, seqLen int) {
+	inv, m := c.invFreq(c.ropeLong(seqLen)), c.ropeScale()
 	h := len(inv)
 	for t := 0; t < len(cos)/h; t++ {
 		for i, f := range inv {
 			a := float64(t) * f
-			cos[t*h+i] = float32(math.Cos(a))
-			sin[t*h+i] = float32(math.Sin(a))
+			cos[t*h+i] = float32(math.Cos(a) * m)
+			sin[t*h+i] = float32(math.Sin(a) * m)
 		}
 	}
 }

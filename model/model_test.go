@@ -34,6 +34,9 @@ func TestLayerLinearsBuildTheModel(t *testing.T) {
 		{"gpt2 Conv1D, LayerNorm biases", "gpt2", nil, []string{"ln_1.weight", "ln_1.bias",
 			"attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight", "attn.c_proj.bias",
 			"ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias"}},
+		{"phi3 fused qkv_proj and gate_up_proj", "phi3", nil, []string{"input_layernorm.weight",
+			"self_attn.qkv_proj.weight", "self_attn.o_proj.weight",
+			"post_attention_layernorm.weight", "mlp.gate_up_proj.weight", "mlp.down_proj.weight"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := testConfig(t, tc.modelType, tc.extra)
@@ -45,7 +48,8 @@ func TestLayerLinearsBuildTheModel(t *testing.T) {
 			for i, l := range m.Layers {
 				fields := map[string]*Linear{"self_attn.q_proj": l.Q, "self_attn.k_proj": l.K, "self_attn.v_proj": l.V,
 					"self_attn.o_proj": l.O, "mlp.gate_proj": l.Gate, "mlp.up_proj": l.Up, "mlp.down_proj": l.Down,
-					"attn.c_attn": l.QKV, "attn.c_proj": l.O, "mlp.c_fc": l.Up, "mlp.c_proj": l.Down}
+					"attn.c_attn": l.QKV, "attn.c_proj": l.O, "mlp.c_fc": l.Up, "mlp.c_proj": l.Down,
+					"self_attn.qkv_proj": l.QKV, "mlp.gate_up_proj": l.GateUp}
 				if len(l.Linears()) != len(specs) {
 					t.Fatalf("layer %d: %d linears, LayerLinears lists %d", i, len(l.Linears()), len(specs))
 				}
@@ -82,7 +86,7 @@ func TestLayerLinearsBuildTheModel(t *testing.T) {
 		})
 	}
 	if got := LinearKinds(); !slices.Equal(got, []string{"c_attn", "c_proj", "c_fc",
-		"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}) {
+		"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "qkv_proj", "gate_up_proj"}) {
 		t.Errorf("LinearKinds %v", got)
 	}
 }

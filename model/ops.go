@@ -67,14 +67,15 @@ func rmsnormBackward(dx, dw, dy, x, w, rstd []float32, N, C int, off float32) {
 	}
 }
 
-// ropeRotate rotates each head of rows [lo, hi) of x (rows of nh heads of
-// size D) in place, rotate-half style: for i < D/2, with c, s = cos, sin of
-// t·θ_i, (x_i, x_{i+D/2}) ← (x_i·c − x_{i+D/2}·s, x_{i+D/2}·c + x_i·s).
-// cos, sin are (positions, D/2); row n has position pos0 + n mod T. dir = −1
-// applies the inverse rotation, which is the backward pass (the rotation is
-// orthogonal).
-func ropeRotate(x []float32, lo, hi, T, pos0, nh, D int, cos, sin []float32, dir float32) {
-	h := D / 2
+// ropeRotate rotates the first R dims of each head of rows [lo, hi) of x
+// (rows of nh heads of size D) in place, rotate-half style: for i < R/2,
+// with c, s = cos, sin of t·θ_i (times the table's scale),
+// (x_i, x_{i+R/2}) ← (x_i·c − x_{i+R/2}·s, x_{i+R/2}·c + x_i·s); dims R…D−1
+// pass unchanged. cos, sin are (positions, R/2); row n has position
+// pos0 + n mod T. dir = −1 applies the transposed map, which is the
+// backward pass (a scaled rotation: its inverse up to the scale).
+func ropeRotate(x []float32, lo, hi, T, pos0, nh, D, R int, cos, sin []float32, dir float32) {
+	h := R / 2
 	for n := lo; n < hi; n++ {
 		t := pos0 + n%T
 		c, s := cos[t*h:(t+1)*h], sin[t*h:(t+1)*h]

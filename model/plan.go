@@ -140,6 +140,9 @@ func (c *Config) layout(s *State, p StatePlan, a *planner) {
 	if c.FusedQKV {
 		s.qkv = f("qkv", N*(qd+2*kvd))
 	}
+	if c.FusedGateUp {
+		s.gateUp = f("gateUp", N*2*I)
+	}
 	s.last = p.Kind == StatePrefill
 	switch s.chunked = p.Kind != StateInfer && !s.last; {
 	case s.chunked:
@@ -184,10 +187,10 @@ func (c *Config) layout(s *State, p StatePlan, a *planner) {
 		s.dup, s.dh = f("dup", N*I), f("dh", N*I)
 	}
 	if !c.LearnedPos {
-		s.cos, s.sin = f("cos", T*c.HeadDim/2), f("sin", T*c.HeadDim/2)
+		s.cos, s.sin, s.rot = f("cos", T*c.RotaryDim/2), f("sin", T*c.RotaryDim/2), c.RotaryDim
 	}
 	if c.RopeLocalTheta > 0 {
-		s.cosL, s.sinL = f("cosLocal", T*c.HeadDim/2), f("sinLocal", T*c.HeadDim/2)
+		s.cosL, s.sinL = f("cosLocal", T*c.RotaryDim/2), f("sinLocal", T*c.RotaryDim/2)
 		s.localRope = make([]bool, c.NumLayers)
 		for i := range s.localRope {
 			s.localRope[i] = c.localRope(i)

@@ -80,9 +80,9 @@ func TestQuantizeSaveLoad(t *testing.T) {
 
 // TestQLoRAGrad: LoRA gradients through a frozen 4-bit base (for qwen3,
 // through its head norms too; for Gemma, through soft-caps and (1 + w)
-// norms).
+// norms; for phi3, through the fused qkv_proj).
 func TestQLoRAGrad(t *testing.T) {
-	for _, model := range []string{"llama", "qwen3", "gpt2", "gemma2", "gemma3_text"} {
+	for _, model := range []string{"llama", "qwen3", "gpt2", "gemma2", "gemma3_text", "phi3"} {
 		t.Run(model, func(t *testing.T) { testQLoRAGrad(t, model) })
 	}
 	m2 := NewRandom(testConfig(t, "llama", nil), 0.1, 1)

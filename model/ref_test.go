@@ -70,7 +70,7 @@ func flattenIDs(x [][]int) []int {
 
 func TestReferenceLogits(t *testing.T) {
 	for _, name := range []string{"llama_f32", "llama_bf16_tied", "mistral_f16_headdim", "qwen2_f32_bias", "llama3_rope", "llama_sharded",
-		"qwen3_f32", "qwen3_bf16_tied", "gpt2_f32", "gpt2_bf16_bare"} {
+		"qwen3_f32", "qwen3_bf16_tied", "gpt2_f32", "gpt2_bf16_bare", "phi3_f32", "phi3_bf16_longrope"} {
 		t.Run(name, func(t *testing.T) { testReferenceLogits(t, name) })
 	}
 }
@@ -110,9 +110,10 @@ func testReferenceLogits(t *testing.T, name string) {
 // TestReferenceGrads compares full fine-tuning gradients of the mean loss
 // with the reference's (qwen3_f32's include its q_norm and k_norm,
 // gpt2_f32's its position embedding, LayerNorm biases and Conv1D weights,
-// whose gradients are held transposed as the weights are).
+// whose gradients are held transposed as the weights are; phi3_f32's its
+// fused qkv_proj and gate_up_proj).
 func TestReferenceGrads(t *testing.T) {
-	for _, name := range []string{"llama_f32", "qwen3_f32", "gpt2_f32"} {
+	for _, name := range []string{"llama_f32", "qwen3_f32", "gpt2_f32", "phi3_f32"} {
 		t.Run(name, func(t *testing.T) { testReferenceGrads(t, name) })
 	}
 }

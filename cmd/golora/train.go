@@ -46,7 +46,7 @@ func trainFlags(fs *cli.FlagSet, o *finetune.Options) {
 	fs.IntVar(&o.Rank, "rank", o.Rank, "LoRA rank r")
 	fs.Float64Var(&o.Alpha, "alpha", o.Alpha, "LoRA alpha (scale alpha/r)")
 	fs.OptFloat64Var(&o.Dropout, "dropout", "LoRA dropout probability (default: the --init-adapter's lora_dropout, else 0)")
-	fs.StringVar(&o.Targets, "targets", o.Targets, "target `MODULES`: names (q_proj,v_proj), all-linear, or re:REGEX (default: PEFT's for the family: q_proj,v_proj; c_attn for GPT-2)")
+	fs.StringVar(&o.Targets, "targets", o.Targets, "target `MODULES`: names (q_proj,v_proj), all-linear, or re:REGEX (default: PEFT's for the family: q_proj,v_proj; c_attn for GPT-2; none for Phi-3)")
 	fs.IntsVar(&o.Layers, "layers", 0, "only these layers (layers_to_transform), e.g. 0,1,2")
 	fs.BoolVar(&o.RSLoRA, "rslora", o.RSLoRA, "rank-stabilised scale alpha/√r")
 	fs.StringVar(&o.Init, "init", o.Init, "A initialisation `KIND`: default (Kaiming-uniform) or gaussian")

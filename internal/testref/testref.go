@@ -1,7 +1,7 @@
-// Package testref loads testdata/ref/lora_train (and its Qwen3 and GPT-2
-// twins) for tests: six AdamW steps of a PEFT adapter computed by PyTorch
-// (float64), with and without gradient accumulation, on a tiny Llama
-// (Qwen3, GPT-2).
+// Package testref loads testdata/ref/lora_train (and its Qwen3, GPT-2 and
+// Phi-3 twins) for tests: six AdamW steps of a PEFT adapter computed by
+// PyTorch (float64), with and without gradient accumulation, on a tiny
+// Llama (Qwen3, GPT-2, Phi-3).
 package testref
 
 import (
@@ -21,8 +21,9 @@ func Dir() string { return DirOf("lora_train") }
 
 // Fixtures are the training fixtures, each a directory of testdata/ref
 // laid out as Dir is: lora_train (Llama), qwen3_lora_train (Qwen3),
-// gpt2_lora_train (GPT-2) and gemma2_lora_train (Gemma 2, soft-capped).
-var Fixtures = []string{"lora_train", "qwen3_lora_train", "gpt2_lora_train", "gemma2_lora_train"}
+// gpt2_lora_train (GPT-2), gemma2_lora_train (Gemma 2, soft-capped) and
+// phi3_lora_train (Phi-3: adapters on the fused qkv_proj and gate_up_proj).
+var Fixtures = []string{"lora_train", "qwen3_lora_train", "gpt2_lora_train", "gemma2_lora_train", "phi3_lora_train"}
 
 // DirOf is the directory of the training fixture name (one of Fixtures).
 func DirOf(name string) string {
