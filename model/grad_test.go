@@ -303,14 +303,7 @@ func TestLinearLoRAGrad(t *testing.T) {
 		a.B.SetTrainable(true)
 		lin.LoRA = append(lin.LoRA, a)
 	}
-	s := m.NewState(1, 4, true)
-	x := randSlice(r, s.N*lin.In, 1)
-	y := make([]float32, s.N*lin.Out)
-	rr := randSlice(r, len(y), 1)
-	loss := func() float64 { s.linearForward(lin, y, x); return dot64(y, rr) }
-	loss()
-	dx := make([]float32, len(x))
-	s.linearBackward(lin, dx, rr, x, false)
+	loss, x, dx := linearLoss(r, m.NewState(1, 4, true), lin)
 	checkGrad(t, "dx", x, dx, loss, 40)
 	checkGrad(t, "dW", lin.W.W.F32, lin.W.Grad, loss, 40)
 	checkGrad(t, "db", lin.Bias.W.F32, lin.Bias.Grad, loss, 40)
@@ -318,6 +311,20 @@ func TestLinearLoRAGrad(t *testing.T) {
 		checkGrad(t, a.Adapter+" dA", a.A.W.F32, a.A.Grad, loss, 30)
 		checkGrad(t, a.Adapter+" dB", a.B.W.F32, a.B.Grad, loss, 30)
 	}
+}
+
+// linearLoss draws an input x (N,In) and a direction rr (N,Out) and
+// returns loss() = Σ linearForward(x)⊙rr, x, and dx from one forward and
+// backward pass, which also leave the parameters' gradients.
+func linearLoss(r *rand.Rand, s *State, lin *Linear) (loss func() float64, x, dx []float32) {
+	x = randSlice(r, s.N*lin.In, 1)
+	y := make([]float32, s.N*lin.Out)
+	rr := randSlice(r, len(y), 1)
+	loss = func() float64 { s.linearForward(lin, y, x); return dot64(y, rr) }
+	loss()
+	dx = make([]float32, len(x))
+	s.linearBackward(lin, dx, rr, x, false)
+	return loss, x, dx
 }
 
 // TestModelGrad checks the gradient of the whole model's loss with respect

@@ -20,9 +20,10 @@ import (
 func Dir() string { return DirOf("lora_train") }
 
 // Fixtures are the training fixtures, each a directory of testdata/ref
-// laid out as Dir is: lora_train (Llama), qwen3_lora_train (Qwen3) and
-// gpt2_lora_train (GPT-2).
-var Fixtures = []string{"lora_train", "qwen3_lora_train", "gpt2_lora_train"}
+// laid out as Dir is: lora_train (Llama), qwen3_lora_train (Qwen3),
+// gpt2_lora_train (GPT-2) and dora_train (Llama with a DoRA adapter,
+// testdata/ref/make_dora.py).
+var Fixtures = []string{"lora_train", "qwen3_lora_train", "gpt2_lora_train", "dora_train"}
 
 // DirOf is the directory of the training fixture name (one of Fixtures).
 func DirOf(name string) string {

@@ -1,0 +1,98 @@
+package model
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/golora/golora/quant"
+	"github.com/golora/golora/tensor"
+)
+
+// doraOn attaches a DoRA adapter with random A, B and magnitude (around
+// the weight norms) to lin, all trainable.
+func doraOn(r *rand.Rand, lin *Linear, rank int, scale, dropout float32) *LoRA {
+	a := &LoRA{Adapter: "dora", Rank: rank, Scale: scale, Dropout: dropout,
+		A: NewParam("A", []int{rank, lin.In}, randSlice(r, rank*lin.In, 0.3)),
+		B: NewParam("B", []int{lin.Out, rank}, randSlice(r, lin.Out*rank, 0.3))}
+	m := make([]float32, lin.Out)
+	DoraNorm(m, lin, &LoRA{Rank: rank, A: a.A, B: NewParam("B0", []int{lin.Out, rank}, make([]float32, lin.Out*rank))}, nil)
+	for j := range m {
+		m[j] *= float32(1 + 0.3*r.NormFloat64())
+	}
+	a.Magnitude = NewParam("m", []int{lin.Out}, m)
+	for _, p := range a.Params() {
+		p.SetTrainable(true)
+	}
+	lin.LoRA = append(lin.LoRA, a)
+	return a
+}
+
+// TestLinearDoRAGrad checks the DoRA linear's gradients (input, bias, W,
+// A, B, magnitude) against central differences, with and without dropout.
+// The weight norm is detached, as in PEFT: for A and B the numeric
+// derivative holds f = m/‖W + s·B·A‖ fixed by rescaling m with the norm.
+func TestLinearDoRAGrad(t *testing.T) {
+	for _, drop := range []float32{0, 0.3} {
+		r := rand.New(rand.NewPCG(21, 22))
+		m := NewRandom(testConfig(t, "qwen2", nil), 0.2, 2)
+		lin := m.Layers[0].Q // has a bias in qwen2
+		lin.W.SetTrainable(true)
+		lin.Bias.SetTrainable(true)
+		copy(lin.Bias.F32(), randSlice(r, lin.Out, 0.5))
+		a := doraOn(r, lin, 3, 1.5, drop)
+		s := m.NewState(1, 4, true)
+		s.Dropout, s.DropoutSeed = drop > 0, 7
+		loss, x, dx := linearLoss(r, s, lin)
+		checkGrad(t, "dx", x, dx, loss, 40)
+		checkGrad(t, "db", lin.Bias.W.F32, lin.Bias.Grad, loss, 40)
+		checkGrad(t, "dm", a.Magnitude.W.F32, a.Magnitude.Grad, loss, 40)
+		mag := a.Magnitude.W.F32
+		m0, n0, n := slices.Clone(mag), make([]float32, lin.Out), make([]float32, lin.Out)
+		DoraNorm(n0, lin, a, nil)
+		fixed := func() float64 {
+			DoraNorm(n, lin, a, nil)
+			for j := range mag {
+				mag[j] = m0[j] * n[j] / n0[j]
+			}
+			l := loss()
+			copy(mag, m0)
+			return l
+		}
+		checkGrad(t, "dW", lin.W.W.F32, lin.W.Grad, fixed, 40)
+		checkGrad(t, "dA", a.A.W.F32, a.A.Grad, fixed, 40)
+		checkGrad(t, "dB", a.B.W.F32, a.B.Grad, fixed, 40)
+	}
+}
+
+// TestDoRAFreshIsBase: a DoRA adapter with B = 0 and m = ‖W‖ leaves the
+// output as it is, on a float32 and on a 4-bit base.
+func TestDoRAFreshIsBase(t *testing.T) {
+	c := testConfig(t, "llama", nil)
+	q, err := NewRandomQuantized(c, 0.2, 3, quant.NF4, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, m := range map[string]*Model{"f32": NewRandom(c, 0.2, 3), "nf4": q} {
+		r := rand.New(rand.NewPCG(5, 6))
+		lin := m.Layers[0].Down
+		s := m.NewState(1, 5, false)
+		x := randSlice(r, s.N*lin.In, 1)
+		want := make([]float32, s.N*lin.Out)
+		s.linearForward(lin, want, x)
+		a := doraOn(r, lin, 2, 2, 0)
+		clear(a.B.W.F32)
+		DoraNorm(a.Magnitude.W.F32, lin, a, nil)
+		s = m.NewState(1, 5, false)
+		got := make([]float32, len(want))
+		s.linearForward(lin, got, x)
+		for i := range got {
+			if d := got[i] - want[i]; d > 1e-5 || d < -1e-5 {
+				t.Fatalf("%s: y[%d] = %g with a fresh DoRA adapter, %g without", name, i, got[i], want[i])
+			}
+		}
+		if lin.W.W.DType == tensor.Q4 != (name == "nf4") {
+			t.Fatalf("%s: weight dtype %v", name, lin.W.W.DType)
+		}
+	}
+}
