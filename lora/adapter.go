@@ -406,6 +406,15 @@ func Load(dir string, m *model.Model, name string) (*Adapter, error) {
 	return a, nil
 }
 
+// RefuseDoRA is an error naming f's directory when f is a DoRA adapter
+// (use_dora), which tool cannot take because of why; nil otherwise.
+func (f *File) RefuseDoRA(tool, why string) error {
+	if !f.Config.DoRA {
+		return nil
+	}
+	return fmt.Errorf("%s: %s is a DoRA adapter (use_dora in %s): %s; merge it into the base with golora merge instead", tool, f.Dir, ConfigFile, why)
+}
+
 // conv1D reports whether the modules store their weights [in, out]
 // (PEFT's fan_in_fan_out), as GPT-2's Conv1D modules do.
 func conv1D(lins []*model.Linear) bool {

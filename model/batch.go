@@ -126,6 +126,9 @@ func (m *Model) DecodeBatch(b *Batch, rows []BatchRow) error {
 			return fmt.Errorf("decode batch: row %d: position %d is past the model's %d learned positions", i, r.Cache.Len, c.MaxPositions)
 		}
 	}
+	if err := m.refuseDoRA(rows); err != nil {
+		return err
+	}
 	C, H, KV, D := c.HiddenSize, c.NumHeads, c.NumKVHeads, c.HeadDim
 	qs, ks := H*D, KV*D
 	for i, r := range rows {

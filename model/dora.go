@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/golora/golora/tensor"
@@ -203,4 +204,23 @@ func (s *State) doraBackward(l *Linear, a *LoRA, dx []float32, dy, x tensor.Mat)
 	for i, v := range g {
 		dx[i] += v
 	}
+}
+
+// refuseDoRA is DecodeBatch's error for a row that selects a DoRA adapter:
+// its per-row LoRA terms are plain LoRA's (Decode and Prefill compute
+// DoRA).
+func (m *Model) refuseDoRA(rows []BatchRow) error {
+	for _, lin := range m.Linears() {
+		for _, a := range lin.LoRA {
+			if a.Magnitude == nil {
+				continue
+			}
+			for i, r := range rows {
+				if _, on := r.LoRA[a.Adapter]; on {
+					return fmt.Errorf("decode batch: row %d: adapter %q is DoRA, which batched decoding does not compute (use Decode)", i, a.Adapter)
+				}
+			}
+		}
+	}
+	return nil
 }

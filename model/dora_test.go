@@ -3,6 +3,7 @@ package model
 import (
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/golora/golora/quant"
@@ -94,5 +95,20 @@ func TestDoRAFreshIsBase(t *testing.T) {
 		if lin.W.W.DType == tensor.Q4 != (name == "nf4") {
 			t.Fatalf("%s: weight dtype %v", name, lin.W.W.DType)
 		}
+	}
+}
+
+// TestDecodeBatchRefusesDoRA: a row that selects a DoRA adapter is refused
+// by name; rows without it decode.
+func TestDecodeBatchRefusesDoRA(t *testing.T) {
+	m := NewRandom(testConfig(t, "llama", nil), 0.2, 4)
+	doraOn(rand.New(rand.NewPCG(1, 2)), m.Layers[1].V, 2, 1, 0)
+	b := m.NewBatch(2)
+	rows := []BatchRow{{Cache: m.NewCache(4), ID: 3}, {Cache: m.NewCache(4), ID: 5, LoRA: Selection{"dora": 1}}}
+	if err := m.DecodeBatch(b, rows); err == nil || !strings.Contains(err.Error(), `row 1: adapter "dora" is DoRA`) {
+		t.Fatalf("error %v, want a refusal of row 1's DoRA adapter", err)
+	}
+	if err := m.DecodeBatch(b, rows[:1]); err != nil {
+		t.Fatal(err)
 	}
 }
