@@ -124,28 +124,5 @@ func TestCheckpointedMatchesFullDoRA(t *testing.T) {
 	for _, lin := range []*Linear{m.Layers[0].Q, m.Layers[1].O, m.Layers[1].Down} {
 		params = append(params, doraOn(r, lin, 2, 2, 0.3).Params()...)
 	}
-	ids := []int{1, 2, 3, 4, 5, 6, 7, 8}
-	grads := func(s *State) [][]float32 {
-		for _, p := range params {
-			clear(p.Grad)
-		}
-		s.Dropout, s.DropoutSeed = true, 5
-		if err := m.Forward(s, ids); err != nil {
-			t.Fatal(err)
-		}
-		m.Loss(s, ids, 7)
-		m.Backward(s)
-		var out [][]float32
-		for _, p := range params {
-			out = append(out, slices.Clone(p.Grad))
-		}
-		return out
-	}
-	full := grads(m.NewState(2, 4, true))
-	ckpt := grads(m.NewCheckpointedState(2, 4))
-	for i := range full {
-		if !slices.Equal(full[i], ckpt[i]) {
-			t.Fatalf("%s: checkpointed gradient differs", params[i].Name)
-		}
-	}
+	checkpointedMatchesFull(t, m, params, 5)
 }
