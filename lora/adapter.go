@@ -182,7 +182,7 @@ func (a *Adapter) attach(lin *model.Linear, A, B, M []float32) {
 	if a.Config.DoRA {
 		if M == nil {
 			M = make([]float32, lin.Out)
-			model.DoraNorm(M, lin, l, nil)
+			model.DoraNorm(M, lin, l)
 		}
 		l.Magnitude = model.NewParam(magnitudeKey(lin.Name), []int{lin.Out}, M)
 	}
@@ -489,7 +489,7 @@ func (a *Adapter) Merge(m *model.Model, scale float32) {
 		norm := make([]float32, lin.Out)
 		scaled := *l
 		scaled.Scale *= scale
-		model.DoraNorm(norm, lin, &scaled, nil)
+		model.DoraNorm(norm, lin, &scaled)
 		tensor.Gemm(false, false, scaled.Scale, l.B.W, l.A.W, 1, w, lin.In)
 		for j, mj := range l.Magnitude.W.F32 {
 			tensor.Scale(w[j*lin.In:(j+1)*lin.In], mj/norm[j])

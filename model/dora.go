@@ -25,22 +25,25 @@ const doraRows = 64
 
 // doraBufs is the scratch all DoRA adapters of a State share.
 type doraBufs struct {
-	w []float32 // (doraRows, max In): rows of W + s·B·A for the weight norm
-	u []float32 // (N, max Out): xd·Wᵀ + s·(xd·Aᵀ)·Bᵀ, then the output gradient scaled
-	f []float32 // (max Out): m/n
-	g []float32 // (N, max In), training: the input gradient of the DoRA terms
+	w [][]float32 // per chunk (doraRows, max In): rows of W + s·B·A for the weight norm
+	u []float32   // (N, max Out): xd·Wᵀ + s·(xd·Aᵀ)·Bᵀ, then the output gradient scaled
+	f []float32   // (max Out): m/n
+	g []float32   // (N, max In), training: the input gradient of the DoRA terms
 }
 
 // doraPlan is the widest DoRA module of a state's adapters.
 type doraPlan struct{ in, out int }
 
-// layout allocates the DoRA scratch for N positions with f (none when no
-// adapter is DoRA).
-func (p doraPlan) layout(N int, train bool, f func(string, int) []float32) doraBufs {
+// layout allocates the DoRA scratch for N positions and threads chunks
+// with f (none when no adapter is DoRA).
+func (p doraPlan) layout(N, threads int, train bool, f func(string, int) []float32) doraBufs {
 	if p.out == 0 {
 		return doraBufs{}
 	}
-	b := doraBufs{w: f("dora.w", doraRows*p.in), u: f("dora.u", N*p.out), f: f("dora.f", p.out)}
+	b := doraBufs{u: f("dora.u", N*p.out), f: f("dora.f", p.out)}
+	for i := 0; i < threads; i++ {
+		b.w = append(b.w, f(fmt.Sprintf("dora.w.%d", i), doraRows*p.in))
+	}
 	if train {
 		b.g = f("dora.g", N*p.in)
 	}
@@ -75,16 +78,28 @@ func (a *LoRA) Params() []*Param {
 
 // DoraNorm sets norm[j] = ‖W_j + s·(B·A)_j‖₂ (summed in float64) for every
 // output row j of lin with adapter a's A, B and Scale s. W is widened
-// doraRows rows at a time into buf (at least doraRows·In, or nil to
-// allocate it), whatever its dtype (a 4-bit weight is dequantized a block
-// of rows at a time, never whole): the cost is Out·In·r multiply-adds.
-func DoraNorm(norm []float32, lin *Linear, a *LoRA, buf []float32) {
+// doraRows rows at a time, whatever its dtype (a 4-bit weight is
+// dequantized a block of rows at a time, never whole): the cost is
+// Out·In·r multiply-adds. A State computes it on its worker threads
+// (doraNorm).
+func DoraNorm(norm []float32, lin *Linear, a *LoRA) {
+	doraNormRows(norm, lin, a, make([]float32, doraRows*lin.In), 0, lin.Out)
+}
+
+// doraNorm is DoraNorm in parallel over blocks of doraRows rows, each
+// chunk widening into its own buffer.
+func (s *State) doraNorm(norm []float32, lin *Linear, a *LoRA) {
+	j := s.job(jobDoraNorm)
+	j.a, j.lin, j.lora = norm, lin, a
+	s.run(j, (lin.Out+doraRows-1)/doraRows)
+}
+
+// doraNormRows is DoraNorm for rows [j0, j1), widening into buf
+// (doraRows·In).
+func doraNormRows(norm []float32, lin *Linear, a *LoRA, buf []float32, j0, j1 int) {
 	In, r := lin.In, a.Rank
-	if len(buf) < doraRows*In {
-		buf = make([]float32, doraRows*In)
-	}
-	for j0 := 0; j0 < lin.Out; j0 += doraRows {
-		n := min(doraRows, lin.Out-j0)
+	for ; j0 < j1; j0 += doraRows {
+		n := min(doraRows, j1-j0)
 		blk := buf[:n*In]
 		for j := 0; j < n; j++ {
 			lin.W.W.Row(j0+j, blk[j*In:(j+1)*In])
@@ -116,7 +131,7 @@ func (s *State) doraFactors(a *LoRA, norm []float32) []float32 {
 func (s *State) doraForward(l *Linear, a *LoRA, y []float32, x tensor.Mat) {
 	N, Out := s.N, l.Out
 	lc := s.lora[a]
-	DoraNorm(lc.norm, l, a, s.dora.w)
+	s.doraNorm(lc.norm, l, a)
 	xin := s.loraInput(a, lc, x)
 	tensor.Gemm(false, true, 1, xin, a.A.W, 0, lc.xa, a.Rank)
 	u := s.dora.u[:N*Out]

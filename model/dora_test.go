@@ -17,7 +17,7 @@ func doraOn(r *rand.Rand, lin *Linear, rank int, scale, dropout float32) *LoRA {
 		A: NewParam("A", []int{rank, lin.In}, randSlice(r, rank*lin.In, 0.3)),
 		B: NewParam("B", []int{lin.Out, rank}, randSlice(r, lin.Out*rank, 0.3))}
 	m := make([]float32, lin.Out)
-	DoraNorm(m, lin, &LoRA{Rank: rank, A: a.A, B: NewParam("B0", []int{lin.Out, rank}, make([]float32, lin.Out*rank))}, nil)
+	DoraNorm(m, lin, &LoRA{Rank: rank, A: a.A, B: NewParam("B0", []int{lin.Out, rank}, make([]float32, lin.Out*rank))})
 	for j := range m {
 		m[j] *= float32(1 + 0.3*r.NormFloat64())
 	}
@@ -50,9 +50,9 @@ func TestLinearDoRAGrad(t *testing.T) {
 		checkGrad(t, "dm", a.Magnitude.W.F32, a.Magnitude.Grad, loss, 40)
 		mag := a.Magnitude.W.F32
 		m0, n0, n := slices.Clone(mag), make([]float32, lin.Out), make([]float32, lin.Out)
-		DoraNorm(n0, lin, a, nil)
+		DoraNorm(n0, lin, a)
 		fixed := func() float64 {
-			DoraNorm(n, lin, a, nil)
+			DoraNorm(n, lin, a)
 			for j := range mag {
 				mag[j] = m0[j] * n[j] / n0[j]
 			}
@@ -83,7 +83,7 @@ func TestDoRAFreshIsBase(t *testing.T) {
 		s.linearForward(lin, want, x)
 		a := doraOn(r, lin, 2, 2, 0)
 		clear(a.B.W.F32)
-		DoraNorm(a.Magnitude.W.F32, lin, a, nil)
+		DoraNorm(a.Magnitude.W.F32, lin, a)
 		s = m.NewState(1, 5, false)
 		got := make([]float32, len(want))
 		s.linearForward(lin, got, x)
@@ -125,4 +125,32 @@ func TestCheckpointedMatchesFullDoRA(t *testing.T) {
 		params = append(params, doraOn(r, lin, 2, 2, 0.3).Params()...)
 	}
 	checkpointedMatchesFull(t, m, params, 5)
+}
+
+// TestDoRANormParallel: the state's weight norms, computed in blocks of
+// doraRows rows on several threads, equal DoraNorm's one-thread ones, on
+// a float32 and on a 4-bit base.
+func TestDoRANormParallel(t *testing.T) {
+	t.Cleanup(func() { tensor.SetThreads(0) })
+	tensor.SetThreads(3)
+	c := testConfig(t, "llama", map[string]any{"intermediate_size": 200})
+	q, err := NewRandomQuantized(c, 0.2, 3, quant.NF4, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, m := range map[string]*Model{"f32": NewRandom(c, 0.2, 3), "nf4": q} {
+		lin := m.Layers[0].Up // 200 rows: four blocks
+		a := doraOn(rand.New(rand.NewPCG(7, 8)), lin, 3, 2, 0)
+		s := m.NewState(1, 3, false)
+		if len(s.dora.w) != 3 {
+			t.Fatalf("%d norm buffers for 3 threads", len(s.dora.w))
+		}
+		y := make([]float32, s.N*lin.Out)
+		s.linearForward(lin, y, randSlice(rand.New(rand.NewPCG(1, 1)), s.N*lin.In, 1))
+		want := make([]float32, lin.Out)
+		DoraNorm(want, lin, a)
+		if got := s.lora[a].norm; !slices.Equal(got, want) {
+			t.Errorf("%s: the state's weight norms differ from DoraNorm's", name)
+		}
+	}
 }

@@ -196,5 +196,5 @@ func (c *Config) layout(s *State, p StatePlan, a *planner) {
 		}
 	}
 	s.drop, s.dropG = f("drop", N*maxIn), f("dropG", N*maxIn)
-	s.dora = dora.layout(N, train, f)
+	s.dora = dora.layout(N, s.threads, train, f)
 }
