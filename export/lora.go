@@ -76,6 +76,9 @@ func LoRA(cfg *model.Config, ad *lora.File, typ gguf.Type) ([]gguf.KV, []gguf.Te
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := ad.RefuseDoRA("export", "llama.cpp's LoRA GGUF has no DoRA magnitudes"); err != nil {
+		return nil, nil, err
+	}
 	if _, ok := fileTypes[typ]; !ok {
 		return nil, nil, fmt.Errorf("export: cannot write a LoRA adapter as %s (F32, F16, BF16 or Q8_0)", typ)
 	}

@@ -356,7 +356,7 @@ func absPaths(s runlog.Settings) *runlog.Settings {
 }
 
 // RunSettings records what a prepared run uses: its Config, the adapter's
-// shape (rank, alpha, dropout, targets, layers, rsLoRA, init) and the
+// shape (rank, alpha, dropout, targets, layers, rsLoRA, DoRA, init) and the
 // base's 4-bit type. The paths and the application's own settings are
 // left for the caller to fill in.
 func RunSettings(r *train.Run) runlog.Settings {
@@ -373,6 +373,7 @@ func RunSettings(r *train.Run) runlog.Settings {
 	if a := r.Adapter; a != nil && !r.Full {
 		lc := a.Config
 		s.Rank, s.Alpha, s.Dropout, s.RSLoRA, s.Init, s.Layers = lc.R, lc.Alpha, lc.Dropout, lc.RSLoRA, lc.Init, lc.Layers
+		s.DoRA = lc.DoRA
 		s.Targets = lc.TargetsSpec()
 	}
 	return s
@@ -416,7 +417,7 @@ func NewAdapter(m *model.Model, o Options) (*lora.Adapter, error) {
 		}
 		return a, nil
 	}
-	cfg := &lora.Config{R: o.Rank, Alpha: o.Alpha, RSLoRA: o.RSLoRA,
+	cfg := &lora.Config{R: o.Rank, Alpha: o.Alpha, RSLoRA: o.RSLoRA, DoRA: o.DoRA,
 		Init: o.Init, Layers: o.Layers, BaseModel: o.Model, Bias: "none"}
 	if o.Dropout != nil {
 		cfg.Dropout = *o.Dropout

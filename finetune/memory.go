@@ -15,11 +15,12 @@ import (
 // before --quantize) with o on sequences padded to T tokens: mem.Predict
 // of the run's method, base dtype, adapter (the --init-adapter's rank,
 // targets, layers and dropout when given), batch, thread count and
-// gradient checkpointing. It returns the mem.Options it predicted for.
+// gradient checkpointing, DoRA. It returns the mem.Options it predicted for.
 func PeakMemory(m *model.Model, o Options, T int) (mem.Breakdown, mem.Options, error) {
 	_, double, fourBit := m.QuantType()
 	mo := mem.Options{Method: mem.LoRA, DTypeSize: m.Embed.W.DType.Size(), Rank: o.Rank, Targets: o.Targets, Layers: o.Layers,
-		Batch: o.BatchSize, SeqLen: T, Threads: tensor.Threads(), GradCheckpoint: o.Checkpointing(fourBit), DoubleQuant: o.DoubleQuant}
+		Batch: o.BatchSize, SeqLen: T, Threads: tensor.Threads(), GradCheckpoint: o.Checkpointing(fourBit), DoubleQuant: o.DoubleQuant,
+		DoRA: o.DoRA}
 	if o.Dropout != nil {
 		mo.Dropout = *o.Dropout
 	}
@@ -39,7 +40,7 @@ func PeakMemory(m *model.Model, o Options, T int) (mem.Breakdown, mem.Options, e
 		if err != nil {
 			return mem.Breakdown{}, mo, err
 		}
-		mo.Rank, mo.Layers, mo.Targets = c.R, c.Layers, c.TargetsSpec()
+		mo.Rank, mo.Layers, mo.Targets, mo.DoRA = c.R, c.Layers, c.TargetsSpec(), c.DoRA
 		if o.Dropout == nil {
 			mo.Dropout = c.Dropout
 		}

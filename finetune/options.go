@@ -40,6 +40,7 @@ type Options struct {
 	Targets string   `json:"targets"`           // "q_proj,v_proj", "all-linear" or "re:<regex>"; "": the family's (lora.FamilyTargets)
 	Layers  []int    `json:"layers"`            // layers_to_transform
 	RSLoRA  bool     `json:"rslora"`
+	DoRA    bool     `json:"dora"` // PEFT's use_dora: a magnitude per output row (lora.Config.DoRA)
 	Init    string   `json:"init"` // default or gaussian
 
 	MaxSeqLen int `json:"max-seq-len"`
@@ -136,6 +137,9 @@ func (o *Options) Validate() error {
 			return fmt.Errorf("--quantize keeps the base frozen in 4 bits: it cannot be combined with --full")
 		}
 	}
+	if o.DoRA && o.Full {
+		return fmt.Errorf("--dora trains an adapter: it cannot be combined with --full")
+	}
 	return nil
 }
 
@@ -149,6 +153,7 @@ var ConfigAliases = map[string]cfgfile.Alias{
 	"target_modules":              {Key: "targets"},
 	"layers_to_transform":         {Key: "layers"},
 	"use_rslora":                  {Key: "rslora"},
+	"use_dora":                    {Key: "dora"},
 	"learning_rate":               {Key: "lr"},
 	"lr_scheduler_type":           {Key: "lr-schedule"},
 	"warmup_steps":                {Key: "warmup"},

@@ -27,13 +27,17 @@ type Adapter struct {
 	Name    string
 	Config  *Config
 	Modules map[string]*model.LoRA // by module name, e.g. model.layers.0.self_attn.q_proj
+	// merged holds, while a DoRA adapter is merged, each module's weight
+	// norm ‖W + s·B·A‖ of the original W, which Unmerge divides out again.
+	merged map[string][]float32
 }
 
-// Params returns the adapter's A and B parameters in module order.
+// Params returns the adapter's A and B parameters (and DoRA magnitudes)
+// in module order.
 func (a *Adapter) Params() []*model.Param {
 	var ps []*model.Param
 	for _, name := range a.moduleNames() {
-		ps = append(ps, a.Modules[name].A, a.Modules[name].B)
+		ps = append(ps, a.Modules[name].Params()...)
 	}
 	return ps
 }
@@ -63,7 +67,8 @@ func (a *Adapter) SetEnabled(on bool) {
 	}
 }
 
-// SetTrainable gives the adapter's A and B gradient buffers (or removes them).
+// SetTrainable gives the adapter's A and B (and DoRA magnitudes) gradient
+// buffers (or removes them).
 func (a *Adapter) SetTrainable(on bool) {
 	for _, p := range a.Params() {
 		p.SetTrainable(on)
@@ -136,10 +141,14 @@ func ConfigTargets(c *model.Config, cfg *Config) ([]model.LinearSpec, error) {
 }
 
 // New attaches a freshly initialised adapter to the modules cfg selects:
-// A Kaiming-uniform U(−1/√in, 1/√in) (or N(0, (1/r)²) for gaussian), B = 0.
+// A Kaiming-uniform U(−1/√in, 1/√in) (or N(0, (1/r)²) for gaussian), B = 0,
+// and with DoRA the magnitude m_j = ‖W_j‖ (the weight norm with B = 0).
 func New(m *model.Model, name string, cfg *Config, seed uint64) (*Adapter, error) {
 	lins, err := Targets(m, cfg)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkShared(lins, name, cfg.DoRA); err != nil {
 		return nil, err
 	}
 	r := rand.New(rand.NewPCG(seed, 0x5851f42d4c957f2d))
@@ -159,21 +168,45 @@ func New(m *model.Model, name string, cfg *Config, seed uint64) (*Adapter, error
 			}
 		}
 		B := make([]float32, lin.Out*cfg.R)
-		a.attach(lin, A, B)
+		a.attach(lin, A, B, nil)
 	}
 	return a, nil
 }
 
-// attach adds one module's LoRA with owned float32 A (r×in) and B (out×r).
-func (a *Adapter) attach(lin *model.Linear, A, B []float32) {
+// attach adds one module's LoRA with owned float32 A (r×in) and B (out×r)
+// and, for a DoRA adapter, the magnitude M (out), or nil for the weight
+// norm ‖W + s·B·A‖ (PEFT's initial magnitude).
+func (a *Adapter) attach(lin *model.Linear, A, B, M []float32) {
 	r := a.Config.R
 	l := &model.LoRA{
 		Adapter: a.Name, Rank: r, Scale: a.Config.Scale(), Dropout: float32(a.Config.Dropout),
 		A: model.NewParam(peftKey(lin.Name, "A"), []int{r, lin.In}, A),
 		B: model.NewParam(peftKey(lin.Name, "B"), []int{lin.Out, r}, B),
 	}
+	if a.Config.DoRA {
+		if M == nil {
+			M = make([]float32, lin.Out)
+			model.DoraNorm(M, lin, l)
+		}
+		l.Magnitude = model.NewParam(magnitudeKey(lin.Name), []int{lin.Out}, M)
+	}
 	lin.LoRA = append(lin.LoRA, l)
 	a.Modules[lin.Name] = l
+}
+
+// checkShared refuses to put adapter name (DoRA when dora is set) on
+// modules that already hold an adapter when either of them is DoRA: a DoRA
+// module rescales the whole output of its linear, so it is the only
+// adapter there.
+func checkShared(lins []*model.Linear, name string, dora bool) error {
+	for _, lin := range lins {
+		for _, l := range lin.LoRA {
+			if dora || l.Magnitude != nil {
+				return fmt.Errorf("lora: adapter %q cannot share module %s with adapter %q: a DoRA adapter must be the only adapter of its modules", name, lin.Name, l.Adapter)
+			}
+		}
+	}
+	return nil
 }
 
 // Detach removes the adapter's modules from the model.
@@ -188,6 +221,14 @@ func (a *Adapter) Detach(m *model.Model) {
 // peftKey is the tensor name PEFT saves: base_model.model.<module>.lora_A.weight.
 func peftKey(module, which string) string {
 	return "base_model.model." + module + ".lora_" + which + ".weight"
+}
+
+// magnitudeSuffix ends the name of a DoRA magnitude as PEFT saves it:
+// base_model.model.<module>.lora_magnitude_vector, without ".weight".
+const magnitudeSuffix = ".lora_magnitude_vector"
+
+func magnitudeKey(module string) string {
+	return "base_model.model." + module + magnitudeSuffix
 }
 
 // Save writes the adapter as a PEFT directory: adapter_config.json and
@@ -218,11 +259,14 @@ type File struct {
 }
 
 // Module is one adapted linear module of a File: A is r×in and B is out×r,
-// both owned float32 widened from the stored F32, BF16 or F16.
+// both owned float32 widened from the stored F32, BF16 or F16; a DoRA
+// adapter's M is the magnitude, 1×out.
 type Module struct {
 	Path         string // the module's path in the model, e.g. model.layers.3.self_attn.q_proj
 	AName, BName string // the names of its lora_A and lora_B tensors in WeightsFile
 	A, B         tensor.Mat
+	MName        string // the name of its lora_magnitude_vector (DoRA), else ""
+	M            tensor.Mat
 }
 
 // ReadDir reads a PEFT adapter directory without a base model: its
@@ -233,7 +277,10 @@ type Module struct {
 // the file and the field or tensor: a config ParseConfig refuses, a tensor
 // that is not a LoRA weight, a module with only one of A and B, a dtype
 // other than F32, BF16 and F16, an A that is not r×in or a B that is not
-// out×r (r from the config).
+// out×r (r from the config). A DoRA adapter (use_dora) has, per module,
+// base_model.model.<module path>.lora_magnitude_vector, a vector of out
+// values; it is an error for one to be missing, or present without
+// use_dora.
 func ReadDir(dir string) (*File, error) {
 	cfg, err := LoadConfig(filepath.Join(dir, ConfigFile))
 	if err != nil {
@@ -245,12 +292,12 @@ func ReadDir(dir string) (*File, error) {
 		return nil, err
 	}
 	defer f.Close()
-	type pair struct{ A, B *safetensors.Tensor }
+	type pair struct{ A, B, M *safetensors.Tensor }
 	mods := map[string]*pair{}
 	for _, key := range f.Names() {
 		module, which, ok := parsePEFTKey(key)
 		if !ok {
-			return nil, fmt.Errorf("%s: tensor %q is not a LoRA weight (want base_model.model.<module>.lora_A.weight or .lora_B.weight)", wpath, key)
+			return nil, fmt.Errorf("%s: tensor %q is not a LoRA weight (want base_model.model.<module>.lora_A.weight, .lora_B.weight or .lora_magnitude_vector)", wpath, key)
 		}
 		t, _ := f.Tensor(key)
 		p := mods[module]
@@ -258,10 +305,16 @@ func ReadDir(dir string) (*File, error) {
 			p = &pair{}
 			mods[module] = p
 		}
-		if which == "A" {
+		switch which {
+		case "A":
 			p.A = &t
-		} else {
+		case "B":
 			p.B = &t
+		default:
+			if !cfg.DoRA {
+				return nil, fmt.Errorf("%s: tensor %q is a DoRA magnitude but %s does not set use_dora", wpath, key, ConfigFile)
+			}
+			p.M = &t
 		}
 	}
 	if len(mods) == 0 {
@@ -292,7 +345,20 @@ func ReadDir(dir string) (*File, error) {
 		if B.Cols != cfg.R {
 			return nil, fmt.Errorf("%s: tensor %q has shape [%d %d], want [out r] with r = %d from %s", wpath, p.B.Name, B.Rows, B.Cols, cfg.R, ConfigFile)
 		}
-		out.Modules = append(out.Modules, Module{Path: module, AName: p.A.Name, BName: p.B.Name, A: A, B: B})
+		mod := Module{Path: module, AName: p.A.Name, BName: p.B.Name, A: A, B: B}
+		if cfg.DoRA {
+			if p.M == nil {
+				return nil, fmt.Errorf("%s: module %q has no lora_magnitude_vector, which a DoRA adapter (use_dora in %s) needs", wpath, module, ConfigFile)
+			}
+			if len(p.M.Shape) != 1 || p.M.Shape[0] != B.Rows {
+				return nil, fmt.Errorf("%s: tensor %q has shape %v, want [%d] (out, the rows of %s)", wpath, p.M.Name, p.M.Shape, B.Rows, p.B.Name)
+			}
+			if mod.M, err = widened(wpath, *p.M); err != nil {
+				return nil, err
+			}
+			mod.MName = p.M.Name
+		}
+		out.Modules = append(out.Modules, mod)
 	}
 	return out, nil
 }
@@ -329,14 +395,28 @@ func Load(dir string, m *model.Model, name string) (*Adapter, error) {
 			}
 		}
 	}
-	a := &Adapter{Name: name, Config: f.Config, Modules: map[string]*model.LoRA{}}
 	var lins []*model.Linear
 	for _, mod := range f.Modules {
-		a.attach(byName[mod.Path], mod.A.F32, mod.B.F32)
 		lins = append(lins, byName[mod.Path])
+	}
+	if err := checkShared(lins, name, f.Config.DoRA); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	a := &Adapter{Name: name, Config: f.Config, Modules: map[string]*model.LoRA{}}
+	for i, mod := range f.Modules {
+		a.attach(lins[i], mod.A.F32, mod.B.F32, mod.M.F32)
 	}
 	a.Config.FanInFanOut = conv1D(lins)
 	return a, nil
+}
+
+// RefuseDoRA is an error naming f's directory when f is a DoRA adapter
+// (use_dora), which tool cannot take because of why; nil otherwise.
+func (f *File) RefuseDoRA(tool, why string) error {
+	if !f.Config.DoRA {
+		return nil
+	}
+	return fmt.Errorf("%s: %s is a DoRA adapter (use_dora in %s): %s; merge it into the base with golora merge instead", tool, f.Dir, ConfigFile, why)
 }
 
 // conv1D reports whether the modules store their weights [in, out]
@@ -345,11 +425,16 @@ func conv1D(lins []*model.Linear) bool {
 	return len(lins) > 0 && lins[0].W.Transposed
 }
 
-// parsePEFTKey splits base_model.model.<module>.lora_{A,B}[.<adapter>].weight.
+// parsePEFTKey splits base_model.model.<module>.lora_{A,B}[.<adapter>].weight
+// (which is "A" or "B") and base_model.model.<module>.lora_magnitude_vector
+// (which is "M").
 func parsePEFTKey(key string) (module, which string, ok bool) {
 	rest, ok := strings.CutPrefix(key, "base_model.model.")
 	if !ok {
 		return "", "", false
+	}
+	if module, ok := strings.CutSuffix(rest, magnitudeSuffix); ok {
+		return module, "M", module != ""
 	}
 	rest, ok = strings.CutSuffix(rest, ".weight")
 	if !ok {
@@ -370,12 +455,16 @@ func parsePEFTKey(key string) (module, which string, ok bool) {
 }
 
 // widened copies a matrix tensor (F32, BF16 or F16) into an owned float32
-// matrix of the same shape.
+// matrix of the same shape; a vector becomes a 1×n matrix.
 func widened(path string, t safetensors.Tensor) (tensor.Mat, error) {
-	if len(t.Shape) != 2 {
+	shape := t.Shape
+	if len(shape) == 1 {
+		shape = []int{1, shape[0]}
+	}
+	if len(shape) != 2 {
 		return tensor.Mat{}, fmt.Errorf("%s: tensor %q has shape %v, want a matrix", path, t.Name, t.Shape)
 	}
-	v, err := t.Mat(t.Shape[0], t.Shape[1])
+	v, err := t.Mat(shape[0], shape[1])
 	if err != nil {
 		return tensor.Mat{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -386,26 +475,54 @@ func widened(path string, t safetensors.Tensor) (tensor.Mat, error) {
 
 // Merge folds the adapter into the base weights, W += scale·s·B·A, and
 // disables its modules so the model computes the same function without the
-// low-rank path. The merged weights become owned float32.
+// low-rank path. A DoRA module's row j becomes
+// W'_j = (m_j/n_j)·(W_j + scale·s·(B·A)_j) with n_j = ‖W_j + scale·s·(B·A)_j‖
+// (PEFT's merge). The merged weights become owned float32.
 func (a *Adapter) Merge(m *model.Model, scale float32) {
-	a.fold(m, scale)
-	a.SetEnabled(false)
-}
-
-// Unmerge undoes Merge: W −= scale·s·B·A, and re-enables the modules.
-// The result equals the original weights up to float32 rounding.
-func (a *Adapter) Unmerge(m *model.Model, scale float32) {
-	a.fold(m, -scale)
-	a.SetEnabled(true)
-}
-
-func (a *Adapter) fold(m *model.Model, scale float32) {
+	a.merged = nil
 	for _, lin := range m.Linears() {
 		l, ok := a.Modules[lin.Name]
 		if !ok {
 			continue
 		}
 		w := lin.W.F32()
-		tensor.Gemm(false, false, scale*l.Scale, l.B.W, l.A.W, 1, w, lin.In)
+		if l.Magnitude == nil {
+			tensor.Gemm(false, false, scale*l.Scale, l.B.W, l.A.W, 1, w, lin.In)
+			continue
+		}
+		norm := make([]float32, lin.Out)
+		scaled := *l
+		scaled.Scale *= scale
+		model.DoraNorm(norm, lin, &scaled)
+		tensor.Gemm(false, false, scaled.Scale, l.B.W, l.A.W, 1, w, lin.In)
+		for j, mj := range l.Magnitude.W.F32 {
+			tensor.Scale(w[j*lin.In:(j+1)*lin.In], mj/norm[j])
+		}
+		if a.merged == nil {
+			a.merged = map[string][]float32{}
+		}
+		a.merged[lin.Name] = norm
 	}
+	a.SetEnabled(false)
+}
+
+// Unmerge undoes Merge: W −= scale·s·B·A (a DoRA module's rows first
+// divided by m_j/n_j with the norms Merge used), and re-enables the
+// modules. The result equals the original weights up to float32 rounding.
+func (a *Adapter) Unmerge(m *model.Model, scale float32) {
+	for _, lin := range m.Linears() {
+		l, ok := a.Modules[lin.Name]
+		if !ok {
+			continue
+		}
+		w := lin.W.F32()
+		if norm := a.merged[lin.Name]; norm != nil {
+			for j, mj := range l.Magnitude.W.F32 {
+				tensor.Scale(w[j*lin.In:(j+1)*lin.In], norm[j]/mj)
+			}
+		}
+		tensor.Gemm(false, false, -scale*l.Scale, l.B.W, l.A.W, 1, w, lin.In)
+	}
+	a.merged = nil
+	a.SetEnabled(true)
 }

@@ -18,6 +18,9 @@ const (
 	CombineSVD    = "svd"
 )
 
+// CombineNoDoRA says why Combine refuses DoRA adapters.
+const CombineNoDoRA = "a DoRA module's output is rescaled by its magnitudes, which a sum of low-rank updates cannot carry"
+
 // Input is one adapter of a combination: a stored adapter and its weight w.
 type Input struct {
 	File   *File
@@ -45,7 +48,8 @@ type Input struct {
 //     the SVD of the small core R_B·R_Aᵀ. A module whose ΔW has rank below
 //     r gets zero rows of A and columns of B.
 //
-// rank must be 0 except for svd. Errors name the input directory.
+// rank must be 0 except for svd; DoRA adapters are refused. Errors name
+// the input directory.
 func Combine(ins []Input, method string, rank int) (*Adapter, error) {
 	if len(ins) == 0 {
 		return nil, fmt.Errorf("lora: combine: no adapters")
@@ -63,6 +67,9 @@ func Combine(ins []Input, method string, rank int) (*Adapter, error) {
 	}
 	ranks := make([]int, len(ins))
 	for i, in := range ins {
+		if err := in.File.RefuseDoRA("lora: combine", CombineNoDoRA); err != nil {
+			return nil, err
+		}
 		ranks[i] = in.File.Config.R
 		w := in.Weight
 		if math.IsNaN(w) || math.IsInf(w, 0) {

@@ -8,6 +8,11 @@
 // U(−1/√in, 1/√in), and B = 0, so a fresh adapter leaves the model
 // unchanged; "gaussian" draws A from N(0, (1/r)²). Saved tensors are named
 // base_model.model.<module>.lora_A.weight and .lora_B.weight.
+//
+// With use_dora (DoRA) each module also has a magnitude m: [out], saved as
+// base_model.model.<module>.lora_magnitude_vector and initialised to the
+// row norms ‖W_j‖; the module computes what model.LoRA's Magnitude
+// describes.
 package lora
 
 import (
@@ -27,6 +32,7 @@ type Config struct {
 	Alpha       float64
 	Dropout     float64
 	RSLoRA      bool
+	DoRA        bool     // use_dora: a trained magnitude per output row
 	Init        string   // "default" (Kaiming-uniform A, zero B) or "gaussian"
 	Targets     []string // module-name suffixes, e.g. q_proj; or one entry "all-linear"
 	TargetRegex string   // when set, modules whose full name matches it (Python re.fullmatch)
@@ -236,7 +242,7 @@ func (c *Config) peftJSON() ([]byte, error) {
 		"init_lora_weights": init, "base_model_name_or_path": c.BaseModel,
 		"fan_in_fan_out": c.FanInFanOut, "modules_to_save": nil, "inference_mode": true,
 		"rank_pattern": map[string]any{}, "alpha_pattern": map[string]any{},
-		"use_dora": false, "lora_bias": false, "revision": nil,
+		"use_dora": c.DoRA, "lora_bias": false, "revision": nil,
 	} {
 		out[k] = v
 	}
@@ -254,7 +260,7 @@ func LoadConfig(path string) (*Config, error) {
 }
 
 // ParseConfig parses adapter_config.json bytes; name is used in errors.
-// Features golora does not implement (DoRA, rank/alpha patterns,
+// Features golora does not implement (rank/alpha patterns,
 // modules_to_save, LoRA biases) are refused by name.
 func ParseConfig(data []byte, name string) (*Config, error) {
 	var raw map[string]any
@@ -282,9 +288,14 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 			return nil, bad("lora_dropout", fmt.Sprintf("want a number in [0, 1), got %v", d))
 		}
 	}
-	if v, ok := raw["use_rslora"]; ok && v != nil {
-		if c.RSLoRA, ok = v.(bool); !ok {
-			return nil, bad("use_rslora", fmt.Sprintf("want true or false, got %v", v))
+	for _, f := range []struct {
+		name string
+		dst  *bool
+	}{{"use_rslora", &c.RSLoRA}, {"use_dora", &c.DoRA}} {
+		if v, ok := raw[f.name]; ok && v != nil {
+			if *f.dst, ok = v.(bool); !ok {
+				return nil, bad(f.name, fmt.Sprintf("want true or false, got %v", v))
+			}
 		}
 	}
 	switch v := raw["init_lora_weights"].(type) {
@@ -330,10 +341,8 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 		return nil, bad("bias", fmt.Sprintf("%q is not supported (only none)", b))
 	}
 	c.FanInFanOut, _ = raw["fan_in_fan_out"].(bool)
-	for _, f := range []string{"use_dora", "lora_bias"} {
-		if v, _ := raw[f].(bool); v {
-			return nil, bad(f, "is not supported by golora")
-		}
+	if v, _ := raw["lora_bias"].(bool); v {
+		return nil, bad("lora_bias", "is not supported by golora")
 	}
 	for _, f := range []string{"rank_pattern", "alpha_pattern"} {
 		if v, _ := raw[f].(map[string]any); len(v) > 0 {

@@ -181,7 +181,7 @@ func TestReadDirWidensHalfPrecision(t *testing.T) {
 func TestReadDirErrors(t *testing.T) {
 	const cfg = `{"peft_type":"LORA","r":2,"lora_alpha":4,"target_modules":["q_proj"]}`
 	q := "base_model.model.model.layers.0.self_attn.q_proj"
-	qA, qB := q+".lora_A.weight", q+".lora_B.weight"
+	qA, qB, qM := q+".lora_A.weight", q+".lora_B.weight", q+".lora_magnitude_vector"
 	mat := func(name string, shape ...int) safetensors.Tensor {
 		n := 1
 		for _, d := range shape {
@@ -207,7 +207,10 @@ func TestReadDirErrors(t *testing.T) {
 		{"config not JSON", `{"r":`, nil, config, []string{"not valid JSON"}},
 		{"config bad r", `{"r":0,"target_modules":["q_proj"]}`, nil, config, []string{`"r"`}},
 		{"config bad alpha", `{"r":2,"lora_alpha":"x","target_modules":["q_proj"]}`, nil, config, []string{`"lora_alpha"`}},
-		{"config DoRA", `{"r":2,"target_modules":["q_proj"],"use_dora":true}`, nil, config, []string{`"use_dora"`}},
+		{"config DoRA not a boolean", `{"r":2,"target_modules":["q_proj"],"use_dora":"yes"}`, nil, config, []string{`"use_dora"`}},
+		{"DoRA without magnitude", `{"r":2,"target_modules":["q_proj"],"use_dora":true}`, []safetensors.Tensor{mat(qA, 2, 32), mat(qB, 32, 2)}, weights, []string{"model.layers.0.self_attn.q_proj", "lora_magnitude_vector", "use_dora"}},
+		{"magnitude without DoRA", cfg, []safetensors.Tensor{mat(qA, 2, 32), mat(qB, 32, 2), mat(qM, 32)}, weights, []string{qM, "use_dora"}},
+		{"magnitude not a vector", `{"r":2,"target_modules":["q_proj"],"use_dora":true}`, []safetensors.Tensor{mat(qA, 2, 32), mat(qB, 32, 2), mat(qM, 32, 1)}, weights, []string{qM, "[32 1]", "[32]"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := writeAdapter(t, tc.cfg, tc.ts)

@@ -7,7 +7,8 @@ import (
 
 // Held is the memory m's parameters take as they are held now: the base
 // weights as loaded (memory-mapped or owned; 4-bit ones with their
-// quantization constants) and the attached adapters' A and B.
+// quantization constants) and the attached adapters' A and B (and DoRA
+// magnitudes).
 func Held(m *model.Model) int64 {
 	var n int64
 	for _, ps := range [][]*model.Param{m.Params(), m.LoRAParams()} {
@@ -25,12 +26,7 @@ func Held(m *model.Model) int64 {
 // model allocates them by, with the attached adapters.
 func Generation(m *model.Model, prompt, total, threads int) int64 {
 	c := m.Cfg
-	var mods []model.LoRAPlan
-	for _, lin := range m.Linears() {
-		for _, l := range lin.LoRA {
-			mods = append(mods, model.LoRAPlan{In: lin.In, Rank: l.Rank})
-		}
-	}
+	mods := m.Plans()
 	n := c.CacheBytes(total)
 	for _, T := range []int{prompt, 1} {
 		n += model.BufferBytes(c.StateBuffers(model.StatePlan{B: 1, T: T, Kind: model.StateInfer, Threads: threads, LoRA: mods}))

@@ -62,6 +62,9 @@ type Options struct {
 	// DoubleQuant counts QLoRA's absmax as 8-bit codes with a float32 per
 	// 256 blocks instead of a float32 per block.
 	DoubleQuant bool
+	// DoRA counts a trained magnitude per output row of every adapted
+	// module (out more parameters each) and the state's DoRA buffers.
+	DoRA bool
 }
 
 // Breakdown is the prediction, in bytes.
@@ -104,7 +107,10 @@ func Predict(c *model.Config, o Options) (Breakdown, error) {
 		}
 		for _, s := range specs {
 			loraParams += int64(o.Rank) * int64(s.In+s.Out)
-			mods = append(mods, model.LoRAPlan{In: s.In, Rank: o.Rank, Dropout: o.Dropout > 0})
+			if o.DoRA {
+				loraParams += int64(s.Out)
+			}
+			mods = append(mods, model.LoRAPlan{In: s.In, Out: s.Out, Rank: o.Rank, Dropout: o.Dropout > 0, DoRA: o.DoRA})
 		}
 	}
 	b.Params = linearParams + other

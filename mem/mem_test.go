@@ -196,6 +196,10 @@ func TestActivationsMatchTheState(t *testing.T) {
 			Options{Method: Full, Batch: 2, SeqLen: 12, Threads: 3}},
 		{"several lora targets, checkpointed, dropout", "mistral", map[string]any{"sliding_window": 5},
 			Options{Method: LoRA, Rank: 3, Targets: "q_proj,up_proj,down_proj", Dropout: 0.05, Batch: 2, SeqLen: 20, Threads: 5, GradCheckpoint: true}},
+		{"dora q,v,down, dropout", "llama", map[string]any{"num_key_value_heads": 2},
+			Options{Method: LoRA, Rank: 4, Targets: "q_proj,v_proj,down_proj", Dropout: 0.1, DoRA: true, Batch: 2, SeqLen: 8, Threads: 2}},
+		{"checkpointed qlora dora all-linear", "qwen2", nil,
+			Options{Method: QLoRA, Rank: 2, Targets: "all-linear", DoRA: true, Batch: 1, SeqLen: 12, Threads: 3, GradCheckpoint: true, DoubleQuant: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tinyConfig(t, tc.modelType, tc.cfg)
@@ -212,7 +216,7 @@ func TestActivationsMatchTheState(t *testing.T) {
 			}
 			var plan []model.LoRAPlan
 			if tc.o.Method != Full {
-				cfg := &lora.Config{R: tc.o.Rank, Alpha: 1, Dropout: tc.o.Dropout, Layers: tc.o.Layers}
+				cfg := &lora.Config{R: tc.o.Rank, Alpha: 1, Dropout: tc.o.Dropout, Layers: tc.o.Layers, DoRA: tc.o.DoRA}
 				cfg.ParseTargets(tc.o.Targets)
 				a, err := lora.New(m, "t", cfg, 1)
 				if err != nil {
@@ -221,11 +225,7 @@ func TestActivationsMatchTheState(t *testing.T) {
 				if int64(a.NumParams()) != b.TrainableParams {
 					t.Errorf("predicted %d trainable parameters, the adapter has %d", b.TrainableParams, a.NumParams())
 				}
-				for _, lin := range m.Linears() {
-					for range lin.LoRA {
-						plan = append(plan, model.LoRAPlan{In: lin.In, Rank: tc.o.Rank, Dropout: tc.o.Dropout > 0})
-					}
-				}
+				plan = m.Plans()
 			}
 			tensor.SetThreads(tc.o.Threads)
 			s := m.NewState(tc.o.Batch, tc.o.SeqLen, true)

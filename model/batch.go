@@ -140,6 +140,9 @@ func (m *Model) DecodeBatch(b *Batch, rows []BatchRow) error {
 			return fmt.Errorf("decode batch: row %d: position %d is past the model's %d learned positions", i, r.Cache.Len, c.MaxPositions)
 		}
 	}
+	if err := m.refuseDoRA(rows); err != nil {
+		return err
+	}
 	for i, r := range rows {
 		if kc := r.Cache; c.ropeLong(kc.Len+1) != kc.long {
 			// longrope's factor set changes: recompute the row's cache

@@ -53,6 +53,7 @@ type State struct {
 	lora        map[*LoRA]*loraCache // each adapter's entry of loraBufs
 	loraBufs    []loraCache
 	drop, dropG []float32 // (N,max in) LoRA dropout input and its gradient
+	dora        doraBufs  // scratch of the DoRA adapters
 
 	team tensor.Team // runs the parallel loops below on the worker pool
 	jobs job         // the one parallel loop in flight, reused: no allocation
@@ -103,10 +104,11 @@ type layerCache struct {
 }
 
 // loraCache keeps xa = dropout(x)·Aᵀ (N,r) from forward for backward, and
-// scratch for its gradient.
+// scratch for its gradient; a DoRA adapter's also the weight norm (Out).
 type loraCache struct {
 	xa, dxa []float32
-	index   uint64 // distinguishes the dropout masks of different modules
+	norm    []float32 // DoRA: ‖W_j + s·(B·A)_j‖ of the last forward
+	index   uint64    // distinguishes the dropout masks of different modules
 }
 
 // NewState plans the buffers for batches of B sequences of T tokens. With
@@ -160,7 +162,7 @@ func (m *Model) newState(B, T int, kind StateKind) *State {
 	for _, lin := range m.Linears() {
 		for _, a := range lin.LoRA {
 			loras = append(loras, a)
-			p.LoRA = append(p.LoRA, LoRAPlan{In: lin.In, Rank: a.Rank, Dropout: a.Dropout > 0})
+			p.LoRA = append(p.LoRA, a.plan(lin))
 		}
 	}
 	s := &State{}
@@ -481,6 +483,10 @@ func (s *State) linearForward(l *Linear, y, x []float32) {
 		if a.Disabled {
 			continue
 		}
+		if a.Magnitude != nil {
+			s.doraForward(l, a, y, xm)
+			continue
+		}
 		lc := s.lora[a]
 		xin := s.loraInput(a, lc, xm)
 		tensor.Gemm(false, true, 1, xin, a.A.W, 0, lc.xa, a.Rank)
@@ -514,6 +520,10 @@ func (s *State) linearBackward(l *Linear, dx, dy, x []float32, accumulate bool) 
 	}
 	for _, a := range l.LoRA {
 		if a.Disabled {
+			continue
+		}
+		if a.Magnitude != nil {
+			s.doraBackward(l, a, dx, dym, xm)
 			continue
 		}
 		lc := s.lora[a]

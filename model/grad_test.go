@@ -327,14 +327,7 @@ func TestLinearLoRAGrad(t *testing.T) {
 		a.B.SetTrainable(true)
 		lin.LoRA = append(lin.LoRA, a)
 	}
-	s := m.NewState(1, 4, true)
-	x := randSlice(r, s.N*lin.In, 1)
-	y := make([]float32, s.N*lin.Out)
-	rr := randSlice(r, len(y), 1)
-	loss := func() float64 { s.linearForward(lin, y, x); return dot64(y, rr) }
-	loss()
-	dx := make([]float32, len(x))
-	s.linearBackward(lin, dx, rr, x, false)
+	loss, x, dx := linearLoss(r, m.NewState(1, 4, true), lin)
 	checkGrad(t, "dx", x, dx, loss, 40)
 	checkGrad(t, "dW", lin.W.W.F32, lin.W.Grad, loss, 40)
 	checkGrad(t, "db", lin.Bias.W.F32, lin.Bias.Grad, loss, 40)
@@ -342,6 +335,20 @@ func TestLinearLoRAGrad(t *testing.T) {
 		checkGrad(t, a.Adapter+" dA", a.A.W.F32, a.A.Grad, loss, 30)
 		checkGrad(t, a.Adapter+" dB", a.B.W.F32, a.B.Grad, loss, 30)
 	}
+}
+
+// linearLoss draws an input x (N,In) and a direction rr (N,Out) and
+// returns loss() = Σ linearForward(x)⊙rr, x, and dx from one forward and
+// backward pass, which also leave the parameters' gradients.
+func linearLoss(r *rand.Rand, s *State, lin *Linear) (loss func() float64, x, dx []float32) {
+	x = randSlice(r, s.N*lin.In, 1)
+	y := make([]float32, s.N*lin.Out)
+	rr := randSlice(r, len(y), 1)
+	loss = func() float64 { s.linearForward(lin, y, x); return dot64(y, rr) }
+	loss()
+	dx = make([]float32, len(x))
+	s.linearBackward(lin, dx, rr, x, false)
+	return loss, x, dx
 }
 
 // TestModelGrad checks the gradient of the whole model's loss with respect
@@ -435,19 +442,28 @@ func testCheckpointedMatchesFull(t *testing.T, model string) {
 	for _, p := range adapters {
 		p.SetTrainable(true)
 	}
+	checkpointedMatchesFull(t, m, append(m.Params(), adapters...), 99)
+}
+
+// checkpointedMatchesFull runs one forward, loss and backward pass with
+// dropout (seed) over a batch of 2×4 tokens on a full training state and
+// on a checkpointed one, and fails unless params get the same gradients
+// bit for bit.
+func checkpointedMatchesFull(t *testing.T, m *Model, params []*Param, seed uint64) {
+	t.Helper()
 	ids := []int{1, 2, 3, 4, 5, 6, 7, 8}
 	grads := func(s *State) [][]float32 {
-		for _, p := range append(m.Params(), adapters...) {
+		for _, p := range params {
 			clear(p.Grad)
 		}
-		s.Dropout, s.DropoutSeed = true, 99
+		s.Dropout, s.DropoutSeed = true, seed
 		if err := m.Forward(s, ids); err != nil {
 			t.Fatal(err)
 		}
 		m.Loss(s, ids, 7)
 		m.Backward(s)
 		var out [][]float32
-		for _, p := range append(m.Params(), adapters...) {
+		for _, p := range params {
 			out = append(out, slices.Clone(p.Grad))
 		}
 		return out
@@ -456,7 +472,7 @@ func testCheckpointedMatchesFull(t *testing.T, model string) {
 	ckpt := grads(m.NewCheckpointedState(2, 4))
 	for i := range full {
 		if !slices.Equal(full[i], ckpt[i]) {
-			t.Fatalf("parameter %d: checkpointed gradient differs", i)
+			t.Fatalf("parameter %d (%s): checkpointed gradient differs", i, params[i].Name)
 		}
 	}
 }

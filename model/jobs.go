@@ -26,6 +26,7 @@ const (
 	jobGELUBack
 	jobGeGLU // jobGeGLU+1 must be its backward pass, as for jobSwiGLU
 	jobGeGLUBack
+	jobDoraNorm
 )
 
 // maxChunks bounds the chunks of one loop (the pool runs at most 64 parts).
@@ -51,6 +52,8 @@ type job struct {
 	labels    []int
 	r0        int
 	norm      float32
+	lin       *Linear // jobDoraNorm: the module and its DoRA adapter
+	lora      *LoRA
 }
 
 // job returns the state's job, reset to kind.
@@ -133,5 +136,7 @@ func (j *job) RunPart(c int) {
 			break
 		}
 		s.lossSum[c], s.lossCount[c], s.lossCorrect[c] = crossEntropy(j.a, j.r0, j.labels, j.r0+lo, j.r0+hi, s.T, j.width, j.norm)
+	case jobDoraNorm:
+		doraNormRows(j.a, j.lin, j.lora, s.dora.w[c], lo*doraRows, min(hi*doraRows, j.lin.Out))
 	}
 }

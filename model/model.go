@@ -93,13 +93,19 @@ type Linear struct {
 // y += Scale · (dropout(x)·Aᵀ)·Bᵀ, A: [Rank, In], B: [Out, Rank].
 // Dropout is the probability of zeroing an input element during training;
 // kept elements are scaled by 1/(1-Dropout). Disabled adapters are skipped.
+//
+// With a Magnitude ([Out], PEFT's lora_magnitude_vector) the adapter is
+// DoRA (see doraForward): the output rows of W + Scale·B·A are rescaled to
+// the trained magnitudes. A DoRA adapter must be the only enabled adapter
+// of its Linear.
 type LoRA struct {
-	Adapter  string // adapter name, for several adapters on one base
-	A, B     *Param
-	Rank     int
-	Scale    float32
-	Dropout  float32
-	Disabled bool
+	Adapter   string // adapter name, for several adapters on one base
+	A, B      *Param
+	Magnitude *Param // DoRA's m, 1×Out; nil for plain LoRA
+	Rank      int
+	Scale     float32
+	Dropout   float32
+	Disabled  bool
 }
 
 // Layer is one decoder block.
@@ -331,12 +337,13 @@ func (m *Model) Linears() []*Linear {
 	return out
 }
 
-// LoRAParams returns the A and B parameters of every attached adapter.
+// LoRAParams returns the A and B parameters (and DoRA magnitudes) of every
+// attached adapter.
 func (m *Model) LoRAParams() []*Param {
 	var ps []*Param
 	for _, lin := range m.Linears() {
 		for _, a := range lin.LoRA {
-			ps = append(ps, a.A, a.B)
+			ps = append(ps, a.Params()...)
 		}
 	}
 	return ps

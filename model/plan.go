@@ -36,6 +36,10 @@ type StatePlan struct {
 type LoRAPlan struct {
 	In, Rank int  // the linear's input size, the adapter's rank
 	Dropout  bool // dropout > 0: a training state keeps (N, In) dropout buffers
+	// DoRA: the adapter has a magnitude vector; the state keeps its weight
+	// norm (Out) and DoRA's scratch (see doraBufs), sized by In and Out.
+	DoRA bool
+	Out  int
 }
 
 // Buffer is one buffer of a State.
@@ -198,6 +202,7 @@ func (c *Config) layout(s *State, p StatePlan, a *planner) {
 	}
 	s.loraBufs = make([]loraCache, len(p.LoRA))
 	maxIn := 0
+	var dora doraPlan
 	for i, l := range p.LoRA {
 		lc := &s.loraBufs[i]
 		lc.xa, lc.index = f(fmt.Sprintf("lora.%d.xa", i), N*l.Rank), uint64(i)
@@ -207,6 +212,11 @@ func (c *Config) layout(s *State, p StatePlan, a *planner) {
 				maxIn = max(maxIn, l.In)
 			}
 		}
+		if l.DoRA {
+			lc.norm = f(fmt.Sprintf("lora.%d.norm", i), l.Out)
+			dora.in, dora.out = max(dora.in, l.In), max(dora.out, l.Out)
+		}
 	}
 	s.drop, s.dropG = f("drop", N*maxIn), f("dropG", N*maxIn)
+	s.dora = dora.layout(N, s.threads, train, f)
 }

@@ -228,6 +228,9 @@ func (p *page) summary(b *base) {
 		if c.RSLoRA {
 			rs = ", rsLoRA"
 		}
+		if c.DoRA {
+			rs += ", DoRA"
+		}
 		add("method", fmt.Sprintf("LoRA, rank r = %d, alpha = %s (scale s = %s%s), %s (%s)",
 			c.R, short(c.Alpha), short(r.Adapter.Scale), rs, human.Plural(len(r.Adapter.Modules), "module"), targets))
 	} else if r.Full {

@@ -32,6 +32,7 @@ type Settings struct {
 	Targets string  `json:"targets"`
 	Layers  []int   `json:"layers"`
 	RSLoRA  bool    `json:"rslora"`
+	DoRA    bool    `json:"dora,omitempty"`
 	Init    string  `json:"init"`
 
 	LR             float64 `json:"lr"`

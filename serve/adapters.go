@@ -39,6 +39,13 @@ func (s *Server) attach(name, dir string, scale float32) error {
 	if dup || name == s.cfg.Name {
 		return fmt.Errorf("adapter name %q is already served", name)
 	}
+	cfg, err := lora.LoadConfig(filepath.Join(dir, lora.ConfigFile))
+	if err != nil {
+		return err
+	}
+	if cfg.DoRA {
+		return fmt.Errorf("adapter %q (%s): DoRA adapters cannot be served (batched decoding adds plain LoRA terms per row); merge it into the base with golora merge and serve that", name, dir)
+	}
 	la, err := lora.Load(dir, s.m, name)
 	if err != nil {
 		return err

@@ -17,14 +17,20 @@ import (
 // steps, loads the saved adapter onto the base and compares its logits
 // with the reference's logits_after_training and its masked mean loss
 // (Σ CE over the targets labels[b][t+1] ≠ -100 / their count) with
-// loss_after_training.
+// loss_after_training; for the LoRA and the DoRA (dora_train) fixture.
 func TestAfterTrainingMatchesPyTorch(t *testing.T) {
-	r := testref.Load(t)
+	for _, name := range []string{"lora_train", "dora_train"} {
+		t.Run(name, func(t *testing.T) { testAfterTrainingMatchesPyTorch(t, testref.DirOf(name)) })
+	}
+}
+
+func testAfterTrainingMatchesPyTorch(t *testing.T, dir string) {
+	r := testref.LoadDir(t, dir)
 	var exp struct {
 		Logits [][][]float64 `json:"logits_after_training"`
 		Loss   float64       `json:"loss_after_training"`
 	}
-	raw, err := os.ReadFile(filepath.Join(testref.Dir(), "expected.json"))
+	raw, err := os.ReadFile(filepath.Join(dir, "expected.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,14 +38,14 @@ func TestAfterTrainingMatchesPyTorch(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	run := refRun(t, refConfig(2, 1))
+	run := refRunIn(t, dir, refConfig(2, 1))
 	if err := run.Fit(0); err != nil {
 		t.Fatal(err)
 	}
 	if err := run.SaveWeights(out); err != nil {
 		t.Fatal(err)
 	}
-	m, err := model.Load(testref.Dir())
+	m, err := model.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +73,7 @@ func TestAfterTrainingMatchesPyTorch(t *testing.T) {
 	if num/den > 1e-4 {
 		t.Errorf("logits after training: relative error %.3g > 1e-4", num/den)
 	}
+	t.Logf("logits after training: relative error %.3g", num/den)
 	sum, count, err := m.Loss(s, slices.Concat(r.Labels...), 0)
 	if err != nil {
 		t.Fatal(err)

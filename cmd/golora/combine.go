@@ -56,6 +56,9 @@ func runCombine(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error 
 		if err != nil {
 			return err
 		}
+		if err := f.RefuseDoRA("combine", lora.CombineNoDoRA); err != nil {
+			return err
+		}
 		ins[i] = lora.Input{File: f, Weight: float64(specs[i].Scale)}
 	}
 	m, err := model.Load(*dir)

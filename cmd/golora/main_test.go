@@ -79,6 +79,7 @@ func TestLogitsMatchesReference(t *testing.T) {
 		{"qwen3_bf16_tied", "logits", ""},
 		{"lora_train", "logits_with_adapter_init", "lora_train/adapter_init"},
 		{"qwen3_lora_train", "logits_with_adapter_rslora", "qwen3_lora_train/adapter_rslora_bf16"},
+		{"dora_train", "logits_with_adapter_init", "dora_train/adapter_init"},
 		{"gpt2_bf16_bare", "logits", ""},
 	} {
 		t.Run(tc.dir+tc.adapter, func(t *testing.T) {
@@ -109,7 +110,7 @@ func TestLogitsMatchesReference(t *testing.T) {
 }
 
 func TestMergeEqualsAdapterLogits(t *testing.T) {
-	for _, fixture := range []string{"lora_train", "qwen3_lora_train", "gpt2_lora_train"} {
+	for _, fixture := range []string{"lora_train", "qwen3_lora_train", "gpt2_lora_train", "dora_train"} {
 		t.Run(fixture, func(t *testing.T) { testMergeEqualsAdapterLogits(t, fixture) })
 	}
 }

@@ -30,6 +30,7 @@ func runMem(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	fs.Group("Method")
 	method := fs.String("method", "lora", "fine-tuning `METHOD`: full, lora or qlora")
 	double := fs.Bool("double-quant", finetune.Defaults().DoubleQuant, "qlora: double-quantized absmax")
+	dora := fs.Bool("dora", false, "lora, qlora: DoRA adapters (golora train --dora): a trained magnitude per output row, and its buffers")
 	var rank, batch, seq int
 	var targets string
 	runFlags(fs, &rank, &targets, &batch, &seq)
@@ -51,7 +52,7 @@ func runMem(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	o := mem.Options{Method: mem.Method(*method), DTypeSize: dtypeSize(dt), Rank: rank, Targets: targets,
-		Batch: batch, SeqLen: seq, Threads: tensor.Threads(), DoubleQuant: *double, GradCheckpoint: ckpt}
+		Batch: batch, SeqLen: seq, Threads: tensor.Threads(), DoubleQuant: *double, GradCheckpoint: ckpt, DoRA: *dora}
 	b, err := mem.Predict(c, o)
 	if err != nil {
 		return err
@@ -63,6 +64,9 @@ func runMem(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	ckptNote := ""
 	if ckpt {
 		ckptNote = ", gradient checkpointing"
+	}
+	if *dora {
+		ckptNote += ", DoRA"
 	}
 	fmt.Fprintf(stdout, "%s, %s, base in %s, batch %d × %s, %s%s\n", path, *method, *dtype, batch, human.Plural(seq, "token"), human.Plural(o.Threads, "thread"), ckptNote)
 	fmt.Fprintf(tw, "parameters\t%s\t\n", human.Count(int(b.Params)))

@@ -49,6 +49,7 @@ func trainFlags(fs *cli.FlagSet, o *finetune.Options) {
 	fs.StringVar(&o.Targets, "targets", o.Targets, "target `MODULES`: names (q_proj,v_proj), all-linear, or re:REGEX (default: PEFT's for the family: q_proj,v_proj; c_attn for GPT-2; none for Phi-3)")
 	fs.IntsVar(&o.Layers, "layers", 0, "only these layers (layers_to_transform), e.g. 0,1,2")
 	fs.BoolVar(&o.RSLoRA, "rslora", o.RSLoRA, "rank-stabilised scale alpha/√r")
+	fs.BoolVar(&o.DoRA, "dora", o.DoRA, "DoRA (PEFT use_dora): also train a magnitude per output row of each adapted module")
 	fs.StringVar(&o.Init, "init", o.Init, "A initialisation `KIND`: default (Kaiming-uniform) or gaussian")
 	fs.Group("Optimization")
 	fs.Float64Var(&o.LR, "lr", o.LR, "peak learning rate")

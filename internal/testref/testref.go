@@ -21,9 +21,10 @@ func Dir() string { return DirOf("lora_train") }
 
 // Fixtures are the training fixtures, each a directory of testdata/ref
 // laid out as Dir is: lora_train (Llama), qwen3_lora_train (Qwen3),
-// gpt2_lora_train (GPT-2), gemma2_lora_train (Gemma 2, soft-capped) and
-// phi3_lora_train (Phi-3: adapters on the fused qkv_proj and gate_up_proj).
-var Fixtures = []string{"lora_train", "qwen3_lora_train", "gpt2_lora_train", "gemma2_lora_train", "phi3_lora_train"}
+// gpt2_lora_train (GPT-2), gemma2_lora_train (Gemma 2, soft-capped),
+// phi3_lora_train (Phi-3: adapters on the fused qkv_proj and gate_up_proj)
+// and dora_train (Llama with a DoRA adapter, testdata/ref/make_dora.py).
+var Fixtures = []string{"lora_train", "qwen3_lora_train", "gpt2_lora_train", "gemma2_lora_train", "phi3_lora_train", "dora_train"}
 
 // DirOf is the directory of the training fixture name (one of Fixtures).
 func DirOf(name string) string {
