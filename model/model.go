@@ -506,21 +506,24 @@ func NewRandom(c *Config, std float64, seed uint64) *Model {
 // quantized to 4 bits as soon as it is drawn, so that no float32 copy of
 // the whole model ever exists (for QLoRA memory measurements).
 func NewRandomQuantized(c *Config, std float64, seed uint64, t quant.Type, double bool) (*Model, error) {
+	var buf []float32
 	return newRandom(c, std, seed, func(s paramSpec) holdFunc {
 		if !s.linear {
 			return nil
 		}
-		return func(data []float32, rows, cols int) (tensor.Mat, error) {
-			qw, err := quant.Quantize(data, rows, cols, t, double)
+		return func(fill func([]float32), rows, cols int) (tensor.Mat, error) {
+			buf = slices.Grow(buf[:0], rows*cols)[:rows*cols]
+			fill(buf)
+			qw, err := quant.Quantize(buf, rows, cols, t, double)
 			return tensor.FromQuant(qw), err
 		}
 	})
 }
 
 // NewRandomDType is NewRandom with every weight rounded to dt (tensor.BF16
-// or tensor.F16) as soon as it is drawn and held in it, as Load holds a
-// checkpoint stored in that dtype (a transposed Conv1D weight stays
-// float32, as Load makes it).
+// or tensor.F16) a row at a time as it is drawn and held in it, as Load
+// holds a checkpoint stored in that dtype (a transposed Conv1D weight stays
+// float32, as Load makes it; assemble widens the vectors).
 func NewRandomDType(c *Config, std float64, seed uint64, dt tensor.DType) *Model {
 	conv := tensor.F32ToBF16
 	if dt == tensor.F16 {
@@ -530,10 +533,13 @@ func NewRandomDType(c *Config, std float64, seed uint64, dt tensor.DType) *Model
 		if s.transposed {
 			return nil
 		}
-		return func(data []float32, rows, cols int) (tensor.Mat, error) {
-			h := make([]uint16, len(data))
-			for i, v := range data {
-				h[i] = conv(v)
+		return func(fill func([]float32), rows, cols int) (tensor.Mat, error) {
+			h, row := make([]uint16, rows*cols), make([]float32, cols)
+			for i := range rows {
+				fill(row)
+				for j, v := range row {
+					h[i*cols+j] = conv(v)
+				}
 			}
 			return tensor.FromU16(dt, h, rows, cols), nil
 		}
@@ -541,47 +547,42 @@ func NewRandomDType(c *Config, std float64, seed uint64, dt tensor.DType) *Model
 	return m
 }
 
-// A holdFunc turns a freshly drawn weight (rows×cols, in a scratch buffer
-// it must not keep) into the matrix the model holds.
-type holdFunc func(data []float32, rows, cols int) (tensor.Mat, error)
+// A holdFunc makes the matrix the model holds for a rows×cols weight whose
+// values fill draws: each call fills its argument with the next values in
+// row-major order, so the matrix may be drawn whole or a part at a time.
+type holdFunc func(fill func(dst []float32), rows, cols int) (tensor.Mat, error)
 
 // newRandom draws every parameter; hold(s), when hold and its result are
-// not nil, converts the draw, else the parameter keeps it in float32.
+// not nil, makes the matrix, else the parameter is drawn into float32.
 func newRandom(c *Config, std float64, seed uint64, hold func(s paramSpec) holdFunc) (*Model, error) {
 	r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
-	var buf []float32
 	return assemble(c, func(s paramSpec) (*Param, error) {
 		rows, cols := s.held()
-		var conv holdFunc
+		fill := func(dst []float32) {
+			switch {
+			case s.cols == 0 && !strings.HasSuffix(s.name, ".bias"): // a norm's weight
+				for i := range dst {
+					dst[i] = 1 - c.normOffset()
+				}
+			case strings.HasSuffix(s.name, ".bias"):
+				clear(dst)
+			default:
+				for i := range dst {
+					dst[i] = float32(r.NormFloat64() * std)
+				}
+			}
+		}
 		if hold != nil {
-			conv = hold(s)
-		}
-		var data []float32
-		if conv != nil {
-			buf = slices.Grow(buf[:0], rows*cols)[:rows*cols]
-			data = buf
-		} else {
-			data = make([]float32, rows*cols)
-		}
-		switch {
-		case s.cols == 0 && !strings.HasSuffix(s.name, ".bias"): // a norm's weight
-			for i := range data {
-				data[i] = 1 - c.normOffset()
-			}
-		case strings.HasSuffix(s.name, ".bias"):
-			clear(data)
-		default:
-			for i := range data {
-				data[i] = float32(r.NormFloat64() * std)
+			if conv := hold(s); conv != nil {
+				w, err := conv(fill, rows, cols)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", s.name, err)
+				}
+				return &Param{Name: s.name, Shape: s.shape(), W: w, Transposed: s.transposed}, nil
 			}
 		}
-		if conv != nil {
-			w, err := conv(data, rows, cols)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", s.name, err)
-			}
-			return &Param{Name: s.name, Shape: s.shape(), W: w, Transposed: s.transposed}, nil
-		}
+		data := make([]float32, rows*cols)
+		fill(data)
 		return &Param{Name: s.name, Shape: s.shape(), W: tensor.FromF32(data, rows, cols), owned: true, Transposed: s.transposed}, nil
 	})
 }
