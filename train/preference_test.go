@@ -1,0 +1,162 @@
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/golora/golora/data"
+	"github.com/golora/golora/internal/testref"
+	"github.com/golora/golora/lora"
+	"github.com/golora/golora/model"
+	"github.com/golora/golora/runlog"
+)
+
+// prefFixture is testdata/ref/preference/expected.json, written by
+// make_preference.py (TRL's DPO and ORPO in float64 PyTorch).
+type prefFixture struct {
+	Pairs []struct {
+		Chosen, Rejected struct {
+			IDs    []int `json:"ids"`
+			Labels []int `json:"labels"`
+		}
+	} `json:"pairs"`
+	Cases map[string]struct {
+		Method         string                     `json:"method"`
+		Beta           float64                    `json:"beta"`
+		LabelSmoothing float64                    `json:"label_smoothing"`
+		Lambda         float64                    `json:"lambda"`
+		Batch          int                        `json:"batch"`
+		Accum          int                        `json:"accum"`
+		RefAdapter     string                     `json:"ref_adapter"`
+		Steps          []map[string]float64       `json:"steps"`
+		Final          map[string]json.RawMessage `json:"final"`
+	} `json:"cases"`
+}
+
+func loadPrefFixture(t *testing.T) (string, prefFixture, []data.Pair) {
+	t.Helper()
+	dir := testref.DirOf("preference")
+	raw, err := os.ReadFile(filepath.Join(dir, "expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f prefFixture
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	pairs := make([]data.Pair, len(f.Pairs))
+	for i, p := range f.Pairs {
+		pairs[i] = data.Pair{Chosen: data.Example{IDs: p.Chosen.IDs, Labels: p.Chosen.Labels},
+			Rejected: data.Example{IDs: p.Rejected.IDs, Labels: p.Rejected.Labels}}
+	}
+	return dir, f, pairs
+}
+
+// prefMetrics are the Preference fields by their TRL names.
+func prefMetrics(p *runlog.Preference) map[string]float64 {
+	raw, _ := json.Marshal(p)
+	var m map[string]float64
+	json.Unmarshal(raw, &m)
+	return m
+}
+
+// TestPreferenceMatchesPyTorch trains the fixture's adapter with DPO (the
+// reference the base with the adapter off; label smoothing with gradient
+// accumulation; a reference adapter) and ORPO (two micro-batches of two
+// pairs) and compares every step's loss, gradient norm and TRL metrics and
+// the adapter after the last step with PyTorch's, to 1e-4 relative.
+func TestPreferenceMatchesPyTorch(t *testing.T) {
+	dir, f, pairs := loadPrefFixture(t)
+	names := make([]string, 0, len(f.Cases))
+	for name := range f.Cases {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		tc := f.Cases[name]
+		t.Run(name, func(t *testing.T) {
+			m, err := model.Load(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			a, err := lora.Load(filepath.Join(dir, "adapter_init"), m, "default")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := Defaults()
+			c.LR, c.Schedule, c.Warmup, c.Steps = 1e-2, "linear", 1, len(tc.Steps)
+			c.BatchSize, c.GradAccum = tc.Batch, tc.Accum
+			c.WeightDecay, c.MaxGradNorm, c.Shuffle = 0.01, 1, false
+			c.Method, c.Beta, c.LabelSmoothing, c.Lambda = tc.Method, tc.Beta, tc.LabelSmoothing, tc.Lambda
+			r := &Run{Config: c, Model: m, Adapter: a, Pairs: pairs}
+			if tc.RefAdapter != "" {
+				if r.RefAdapter, err = lora.Load(filepath.Join(dir, tc.RefAdapter), m, "ref"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := r.Prepare(); err != nil {
+				t.Fatal(err)
+			}
+			worst := 0.0
+			check := func(what string, got, want float64) {
+				e := math.Abs(got-want) / math.Max(math.Abs(want), 1e-3)
+				worst = math.Max(worst, e)
+				if e > 1e-4 {
+					t.Errorf("%s: %.7g, PyTorch %.7g", what, got, want)
+				}
+			}
+			for k, want := range tc.Steps {
+				st, err := r.Step(k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				check(fmt.Sprintf("step %d loss", k), st.Loss, want["loss"])
+				check(fmt.Sprintf("step %d grad_norm", k), st.GradNorm, want["grad_norm"])
+				got := prefMetrics(st.Preference)
+				for key, w := range want {
+					if strings.Contains(key, "/") || strings.Contains(key, "_odds") || key == "nll_loss" {
+						g, ok := got[key]
+						if !ok {
+							t.Fatalf("step %d: no metric %s", k, key)
+						}
+						check(fmt.Sprintf("step %d %s", k, key), g, w)
+					}
+				}
+				if len(got) != len(want)-4 { // step, lr, loss, grad_norm
+					t.Errorf("step %d: metrics %v, PyTorch's %v", k, got, want)
+				}
+			}
+			for key, raw := range tc.Final {
+				var v any
+				json.Unmarshal(raw, &v)
+				want := testref.Flat(v)
+				mod, ab, _ := strings.Cut(strings.TrimPrefix(key, "base_model.model."), ".lora_")
+				l := a.Modules[mod]
+				if l == nil {
+					t.Fatalf("no module %s", mod)
+				}
+				got := l.A.W.F32
+				if ab == "B.weight" {
+					got = l.B.W.F32
+				}
+				var num, den float64
+				for i := range want {
+					num = math.Max(num, math.Abs(float64(got[i])-want[i]))
+					den = math.Max(den, math.Abs(want[i]))
+				}
+				worst = math.Max(worst, num/den)
+				if num/den > 1e-4 {
+					t.Errorf("%s after training: relative error %.3g", key, num/den)
+				}
+			}
+			t.Logf("largest relative error (losses, gradient norms, metrics, final weights): %.2g", worst)
+		})
+	}
+}
