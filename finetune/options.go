@@ -60,6 +60,12 @@ type Options struct {
 	// LoadBest makes OUT/best (the weights of the evaluation with the
 	// lowest validation loss) the final adapter.
 	LoadBest bool `json:"load-best"`
+	// RefAdapter is DPO's reference: a PEFT adapter attached for the
+	// reference pass alone ("": the base with the trained adapter off).
+	RefAdapter string `json:"ref-adapter"`
+	// LossType is TRL's DPOConfig.loss_type; only "sigmoid" is
+	// implemented ("" is sigmoid).
+	LossType string `json:"loss-type"`
 }
 
 // Defaults are PEFT's and the Hugging Face Trainer's defaults where they
@@ -114,6 +120,16 @@ func (o *Options) Validate() error {
 	}
 	if err := data.CheckTruncation(o.Truncation); err != nil {
 		return fmt.Errorf("--truncation: %w", err)
+	}
+	switch {
+	case o.RefAdapter != "" && o.Method != train.MethodDPO:
+		return fmt.Errorf("--ref-adapter is DPO's reference model: it needs --method dpo")
+	case o.LossType != "" && o.LossType != "sigmoid":
+		return fmt.Errorf("loss-type %q: only TRL's \"sigmoid\" DPO loss is implemented", o.LossType)
+	case o.LossType != "" && o.Method != train.MethodDPO:
+		return fmt.Errorf("loss-type is DPO's: it needs --method dpo")
+	case o.Method == train.MethodDPO && o.Full:
+		return fmt.Errorf("--method dpo's reference is the base with the adapter switched off: it cannot be combined with --full")
 	}
 	if o.Quantize != "" {
 		if _, err := quant.ParseType(o.Quantize); err != nil {

@@ -95,6 +95,7 @@ func build(r *Run, o Options) *page {
 	p.w("<h1>%s</h1>\n<p class=sub>%s</p>\n", esc(title), esc(absOr(r.Dir)))
 	p.summary(b)
 	p.curves()
+	p.preference()
 	if r.Adapter != nil {
 		p.norms(b)
 		p.module(b, o.Module)

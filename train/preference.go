@@ -168,9 +168,10 @@ func (acc *prefAcc) result(method string) (float64, *runlog.Preference) {
 	return acc.loss / float64(acc.micros), &m
 }
 
-// pairsLen is the longest side of pairs.
-func pairsLen(sets ...[]data.Pair) int {
-	T := 0
+// PairsPaddedLen is PaddedLen of preference pairs: the length of their
+// longest side, at least 2.
+func PairsPaddedLen(sets ...[]data.Pair) int {
+	T := 2
 	for _, set := range sets {
 		for _, p := range set {
 			T = max(T, len(p.Chosen.IDs), len(p.Rejected.IDs))

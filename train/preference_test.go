@@ -58,6 +58,22 @@ func loadPrefFixture(t *testing.T) (string, prefFixture, []data.Pair) {
 	return dir, f, pairs
 }
 
+// loadRefModel loads the model of the training fixture in dir with its
+// adapter_init attached as "default".
+func loadRefModel(t *testing.T, dir string) (*model.Model, *lora.Adapter) {
+	t.Helper()
+	m, err := model.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	a, err := lora.Load(filepath.Join(dir, "adapter_init"), m, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, a
+}
+
 // prefMetrics are the Preference fields by their TRL names.
 func prefMetrics(p *runlog.Preference) map[string]float64 {
 	raw, _ := json.Marshal(p)
@@ -81,15 +97,7 @@ func TestPreferenceMatchesPyTorch(t *testing.T) {
 	for _, name := range names {
 		tc := f.Cases[name]
 		t.Run(name, func(t *testing.T) {
-			m, err := model.Load(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
-			a, err := lora.Load(filepath.Join(dir, "adapter_init"), m, "default")
-			if err != nil {
-				t.Fatal(err)
-			}
+			m, a := loadRefModel(t, dir)
 			c := Defaults()
 			c.LR, c.Schedule, c.Warmup, c.Steps = 1e-2, "linear", 1, len(tc.Steps)
 			c.BatchSize, c.GradAccum = tc.Batch, tc.Accum
@@ -97,6 +105,7 @@ func TestPreferenceMatchesPyTorch(t *testing.T) {
 			c.Method, c.Beta, c.LabelSmoothing, c.Lambda = tc.Method, tc.Beta, tc.LabelSmoothing, tc.Lambda
 			r := &Run{Config: c, Model: m, Adapter: a, Pairs: pairs}
 			if tc.RefAdapter != "" {
+				var err error
 				if r.RefAdapter, err = lora.Load(filepath.Join(dir, tc.RefAdapter), m, "ref"); err != nil {
 					t.Fatal(err)
 				}
@@ -157,6 +166,63 @@ func TestPreferenceMatchesPyTorch(t *testing.T) {
 				}
 			}
 			t.Logf("largest relative error (losses, gradient norms, metrics, final weights): %.2g", worst)
+		})
+	}
+}
+
+// TestPreferenceGrad checks the gradient a DPO (label smoothing on) and
+// an ORPO step backpropagate into the adapter against central differences
+// of the same loss computed by evaluatePairs (forward passes only).
+func TestPreferenceGrad(t *testing.T) {
+	dir, _, pairs := loadPrefFixture(t)
+	for _, method := range []string{MethodDPO, MethodORPO} {
+		t.Run(method, func(t *testing.T) {
+			m, a := loadRefModel(t, dir)
+			c := Defaults()
+			c.Steps, c.BatchSize, c.Shuffle = 1, 3, false
+			c.Method, c.Beta, c.LabelSmoothing, c.Lambda = method, 2, 0.1, 0.5
+			if method == MethodORPO {
+				c.LabelSmoothing = 0
+			}
+			r := &Run{Config: c, Model: m, Adapter: a, Pairs: pairs}
+			if err := r.Prepare(); err != nil {
+				t.Fatal(err)
+			}
+			var st StepStats
+			if err := r.preferenceStep(0, &st); err != nil {
+				t.Fatal(err)
+			}
+			batch := pairs[:3]
+			loss := func() float64 {
+				l, err := r.evaluatePairs(batch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return l
+			}
+			if l := loss(); math.Abs(l-st.Loss) > 1e-6*math.Abs(l) {
+				t.Fatalf("evaluatePairs %v, the step's loss %v", l, st.Loss)
+			}
+			const h = 1e-2
+			for _, p := range a.Params() {
+				g := append([]float32(nil), p.Grad...)
+				var scale float64
+				for _, v := range g {
+					scale = math.Max(scale, math.Abs(float64(v)))
+				}
+				for i := 0; i < len(g); i += 7 {
+					old := p.W.F32[i]
+					p.W.F32[i] = old + h
+					lp := loss()
+					p.W.F32[i] = old - h
+					lm := loss()
+					p.W.F32[i] = old
+					num := (lp - lm) / (2 * h)
+					if d := math.Abs(num - float64(g[i])); d > 2e-3*scale+1e-5 {
+						t.Errorf("%s[%d]: gradient %.6g, central difference %.6g (max |grad| %.3g)", p.Name, i, g[i], num, scale)
+					}
+				}
+			}
 		})
 	}
 }

@@ -103,7 +103,7 @@ func (r *Run) Prepare() error {
 		r.Adapter.SetTrainable(true)
 		r.params = r.Adapter.Params()
 	}
-	r.T = max(PaddedLen(r.Train, r.Valid), pairsLen(r.Pairs, r.ValidPairs))
+	r.T = max(PaddedLen(r.Train, r.Valid), PairsPaddedLen(r.Pairs, r.ValidPairs))
 	if err := r.preparePreference(); err != nil {
 		return err
 	}

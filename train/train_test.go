@@ -13,7 +13,6 @@ import (
 
 	"github.com/golora/golora/internal/testref"
 	"github.com/golora/golora/lora"
-	"github.com/golora/golora/model"
 	"github.com/golora/golora/runlog"
 	"github.com/golora/golora/safetensors"
 )
@@ -38,15 +37,7 @@ func refRun(t *testing.T, c Config) *Run {
 // refRunIn is refRun for the training fixture in dir.
 func refRunIn(t *testing.T, dir string, c Config) *Run {
 	t.Helper()
-	m, err := model.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	a, err := lora.Load(filepath.Join(dir, "adapter_init"), m, "default")
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, a := loadRefModel(t, dir)
 	r := &Run{Config: c, Model: m, Adapter: a, Train: testref.LoadDir(t, dir).Examples()}
 	if err := r.Prepare(); err != nil {
 		t.Fatal(err)

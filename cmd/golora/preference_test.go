@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// golora train --method dpo (and orpo) on string and conversational pairs
+// writes an adapter, and metrics.jsonl lines with TRL's preference keys.
+func TestTrainPreferenceCLI(t *testing.T) {
+	dir := tinyModelWithTokenizer(t)
+	pairs := filepath.Join(t.TempDir(), "pairs.jsonl")
+	os.WriteFile(pairs, []byte(`{"prompt": "the quick", "chosen": " brown fox", "rejected": " lazy dog"}
+{"prompt": [{"role": "user", "content": "the lazy"}], "chosen": [{"role": "assistant", "content": "dog"}], "rejected": [{"role": "assistant", "content": "fox jumps"}]}
+{"prompt": "jumps over", "chosen": " the lazy dog.", "rejected": " the"}
+`), 0o644)
+	for _, tc := range []struct {
+		method string
+		args   []string
+		keys   []string
+	}{
+		{"dpo", []string{"--beta", "0.5", "--label-smoothing", "0.1"}, nil},
+		{"orpo", []string{"--lambda", "0.2"}, []string{"log_odds_ratio", "log_odds_chosen", "nll_loss"}},
+	} {
+		t.Run(tc.method, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "adapter")
+			args := append([]string{"train", "--model", dir, "--data", pairs, "--valid", pairs, "--out", out, "--method", tc.method,
+				"--steps", "3", "--batch-size", "2", "--lr", "0.01"}, tc.args...)
+			if _, errs, code := golora(t, args...); code != 0 {
+				t.Fatalf("train: %s", errs)
+			}
+			if _, err := os.Stat(filepath.Join(out, "adapter_model.safetensors")); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Open(filepath.Join(out, "metrics.jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			sc := bufio.NewScanner(f)
+			n := 0
+			for ; sc.Scan(); n++ {
+				var m map[string]float64
+				if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+					t.Fatal(err)
+				}
+				for _, k := range append([]string{"loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected"}, tc.keys...) {
+					if v, ok := m[k]; !ok || math.IsNaN(v) {
+						t.Errorf("line %d: %s = %v, %v", n+1, k, v, ok)
+					}
+				}
+				if d := m["rewards/margins"] - (m["rewards/chosen"] - m["rewards/rejected"]); math.Abs(d) > 1e-9 {
+					t.Errorf("line %d: margin %v is not chosen − rejected", n+1, m["rewards/margins"])
+				}
+				if n == 2 {
+					if _, ok := m["valid_loss"]; !ok {
+						t.Error("no valid_loss after the last step")
+					}
+				}
+			}
+			if n != 3 {
+				t.Errorf("%d metric lines, want 3", n)
+			}
+			report, err := os.ReadFile(filepath.Join(out, "report.html"))
+			if err != nil || !strings.Contains(string(report), "rewards/margins") {
+				t.Errorf("report.html: %v, shows rewards/margins: %v", err, strings.Contains(string(report), "rewards/margins"))
+			}
+		})
+	}
+}
+
+// Preference flags and data that do not go together are refused with a
+// message that says why.
+func TestTrainPreferenceErrors(t *testing.T) {
+	dir := tinyModelWithTokenizer(t)
+	tmp := t.TempDir()
+	pairs := filepath.Join(tmp, "pairs.jsonl")
+	os.WriteFile(pairs, []byte(`{"prompt": "the quick", "chosen": " brown fox", "rejected": " lazy dog"}`+"\n"), 0o644)
+	texts := filepath.Join(tmp, "texts.jsonl")
+	os.WriteFile(texts, []byte(`{"text": "the quick brown fox"}`+"\n"), 0o644)
+	cfg := filepath.Join(tmp, "c.yaml")
+	os.WriteFile(cfg, []byte("method: dpo\nloss_type: ipo\n"), 0o644)
+	base := []string{"train", "--model", dir, "--out", filepath.Join(tmp, "out"), "--steps", "1"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--data", pairs}, "holds preference pairs: train on them with --method dpo or orpo"},
+		{[]string{"--data", texts, "--method", "dpo"}, `texts.jsonl:1: preference format without "prompt" (--method dpo trains on {"prompt", "chosen", "rejected"} lines)`},
+		{[]string{"--data", pairs, "--ref-adapter", tmp}, "--ref-adapter is DPO's reference model: it needs --method dpo"},
+		{[]string{"--data", pairs, "--method", "kto"}, `method "kto": want sft, dpo or orpo`},
+		{[]string{"--data", pairs, "--method", "dpo", "--full"}, "cannot be combined with --full"},
+		{[]string{"--data", pairs, "--method", "orpo", "--label-smoothing", "0.1"}, "label-smoothing is DPO's"},
+		{[]string{"--data", pairs, "--config", cfg}, `loss-type "ipo": only TRL's "sigmoid" DPO loss is implemented`},
+	} {
+		if _, errs, code := golora(t, append(base, tc.args...)...); code == 0 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, %q, want %q", tc.args, code, errs, tc.want)
+		}
+	}
+}
