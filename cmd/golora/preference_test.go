@@ -3,11 +3,14 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/golora/golora/internal/cli"
 )
 
 // golora train --method dpo (and orpo) on string and conversational pairs
@@ -101,5 +104,18 @@ func TestTrainPreferenceErrors(t *testing.T) {
 		if _, errs, code := golora(t, append(base, tc.args...)...); code == 0 || !strings.Contains(errs, tc.want) {
 			t.Errorf("%v: exit %d, %q, want %q", tc.args, code, errs, tc.want)
 		}
+	}
+}
+
+// A config file's TRL names of the DPO settings set golora's.
+func TestTrainPreferenceConfigFile(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfg, []byte("method: dpo\nbeta: 0.25\nlabel_smoothing: 0.2\nloss_type: sigmoid\n"), 0o644)
+	o, err := parseTrainPlus(cli.NewFlagSet("train", io.Discard), []string{"--config", cfg}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Method != "dpo" || o.Beta != 0.25 || o.LabelSmoothing != 0.2 || o.LossType != "sigmoid" {
+		t.Errorf("method %q beta %v label smoothing %v loss type %q", o.Method, o.Beta, o.LabelSmoothing, o.LossType)
 	}
 }
