@@ -700,8 +700,8 @@ func (m *Model) Loss(s *State, labels []int, norm float32) (sum float64, count i
 	return m.loss(s, labels, norm, nil)
 }
 
-// loss is Loss, per sequence with seq (SeqLoss).
-func (m *Model) loss(s *State, labels []int, norm float32, seq *seqLoss) (sum float64, count int, err error) {
+// loss is Loss, target by target with seq (TokenLoss).
+func (m *Model) loss(s *State, labels []int, norm float32, seq *tokenLoss) (sum float64, count int, err error) {
 	s.correct = 0
 	if len(labels) != s.N {
 		return 0, 0, fmt.Errorf("loss: %d labels for a state of %d×%d", len(labels), s.B, s.T)

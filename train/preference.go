@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/golora/golora/data"
+	"github.com/golora/golora/model"
 	"github.com/golora/golora/runlog"
 )
 
@@ -16,9 +17,8 @@ const (
 )
 
 // Preference training follows TRL. A micro-batch of B pairs runs as 2B
-// sequences, the chosen completions in rows 0…B−1 and the rejected ones in
-// rows B…2B−1; only completion tokens are scored. With S the summed NLL of
-// a completion's n tokens:
+// sequences, the chosen sides in rows 0…B−1 and the rejected ones in rows
+// B…2B−1. With S the summed NLL of a completion's n tokens:
 //
 // DPO (DPOTrainer, loss_type "sigmoid"): log π = −S under the trained
 // model, log π_ref under the reference (the base with the adapter
@@ -32,9 +32,11 @@ const (
 //	log odds = (log p_c − log p_r) − (log(1 − p_c) − log(1 − p_r))  (log(1−p) = log1p(−exp(log p)))
 //	loss = NLL_c − λ·mean(log σ(log odds)),
 //
-// NLL_c being the chosen completions' mean NLL per token (the SFT loss of
-// the chosen side). The loss of a step is the mean of its micro-batches'
-// losses, as the Hugging Face Trainer's gradient accumulation makes it.
+// NLL_c being the mean NLL per target over the micro-batch's whole chosen
+// sequences, prompt included (TRL scores the chosen input_ids wherever
+// the attention mask is set). The loss of a step is the mean of its
+// micro-batches' losses, as the Hugging Face Trainer's gradient
+// accumulation makes it.
 
 // Preference reports whether c trains on preference pairs (DPO or ORPO).
 func (c *Config) Preference() bool { return c.Method == MethodDPO || c.Method == MethodORPO }
@@ -82,15 +84,15 @@ func logSigmoid(x float64) float64 {
 func sigmoid(x float64) float64 { return math.Exp(logSigmoid(x)) }
 
 // prefLoss adds the loss of one micro-batch of n pairs (of B rows a side)
-// to acc from the completions' summed NLLs and target counts (2B each; ref
-// the reference's NLLs, DPO only). With coef non-nil it sets coef (2B) to
-// scale·d loss/d S of every sequence (0 on padding rows), the
-// coefficients of model.SeqLoss's backward pass.
-func (c *Config) prefLoss(acc *prefAcc, n, B int, sums []float64, counts []int, ref []float64, coef []float32, scale float64) {
-	if coef != nil {
-		clear(coef)
-	}
-	var loss float64
+// to acc from the completions' summed NLLs and target counts (2B each),
+// the reference's summed NLLs (ref, DPO) and the chosen sequences' NLL
+// sum and target count (ORPO). With dS non-nil it sets dS[b] to scale·d
+// loss/d S of every sequence (0 on rows without a pair) and returns
+// scale·d loss/d nll of each target of the chosen sequences (ORPO's NLL
+// term; 0 for DPO).
+func (c *Config) prefLoss(acc *prefAcc, n, B int, sums []float64, counts []int, ref []float64, nllSum float64, nllCount int, dS []float64, scale float64) float64 {
+	clear(dS)
+	var loss, dToken float64
 	switch c.Method {
 	case MethodDPO:
 		beta, eps := c.Beta, c.LabelSmoothing
@@ -98,34 +100,28 @@ func (c *Config) prefLoss(acc *prefAcc, n, B int, sums []float64, counts []int, 
 			pc, pr := -sums[b], -sums[B+b]
 			rc, rr := -ref[b], -ref[B+b]
 			z := beta * ((pc - pr) - (rc - rr))
-			loss += -(1-eps)*logSigmoid(z) - eps*logSigmoid(-z)
-			if coef != nil {
+			loss += (-(1-eps)*logSigmoid(z) - eps*logSigmoid(-z)) / float64(n)
+			if dS != nil {
 				g := (-(1-eps)*sigmoid(-z) + eps*sigmoid(z)) * beta / float64(n) * scale // d loss/d log π_c
-				coef[b], coef[B+b] = float32(-g), float32(g)
+				dS[b], dS[B+b] = -g, g
 			}
 			acc.add(beta*(pc-rc), beta*(pr-rr), pc, pr)
 		}
 	case MethodORPO:
 		lambda := c.Lambda
-		var nllSum float64
-		var nllCount int
-		for b := 0; b < n; b++ {
-			nllSum += sums[b]
-			nllCount += counts[b]
-		}
 		nll := nllSum / float64(nllCount)
+		dToken = scale / float64(nllCount)
 		for b := 0; b < n; b++ {
 			lc, lr := -sums[b]/float64(counts[b]), -sums[B+b]/float64(counts[B+b])
-			// log(1 − p) = log1p(−exp(log p)); d/d log p of it is −p/(1−p).
 			lo := (lc - lr) - (math.Log1p(-math.Exp(lc)) - math.Log1p(-math.Exp(lr)))
 			ls := logSigmoid(lo)
 			loss -= lambda * ls / float64(n)
-			if coef != nil {
+			if dS != nil {
 				// d(−λ/n·log σ(lo))/d lo = −λ/n·σ(−lo); d lo/d log p_c =
 				// 1/(1−p_c), d lo/d log p_r = −1/(1−p_r); d log p/d S = −1/count.
-				g := -lambda / float64(n) * sigmoid(-lo)
-				coef[b] = float32(scale * (1/float64(nllCount) - g/(-math.Expm1(lc))/float64(counts[b])))
-				coef[B+b] = float32(scale * (g / (-math.Expm1(lr)) / float64(counts[B+b])))
+				g := -lambda / float64(n) * sigmoid(-lo) * scale
+				dS[b] = -g / -math.Expm1(lc) / float64(counts[b])
+				dS[B+b] = g / -math.Expm1(lr) / float64(counts[B+b])
 			}
 			acc.add(lambda*lc, lambda*lr, lc, lr)
 			acc.lor += ls
@@ -134,11 +130,9 @@ func (c *Config) prefLoss(acc *prefAcc, n, B int, sums []float64, counts []int, 
 		loss += nll
 		acc.nll += nll
 	}
-	if c.Method == MethodDPO {
-		loss /= float64(n)
-	}
 	acc.loss += loss
 	acc.micros++
+	return dToken
 }
 
 // add counts one pair's rewards and log-probabilities.
@@ -180,9 +174,12 @@ func PairsPaddedLen(sets ...[]data.Pair) int {
 	return T
 }
 
-// fillPairs pads pairs (at most B) into ids/labels of 2B rows: chosen
-// sides in rows 0…B−1, rejected in B…2B−1, rows without a pair all
-// padding. It returns the number of real tokens.
+// fillPairs pads pairs (at most B) into r.ids and r.labels (the
+// completions' labels) of 2B rows: chosen sides in rows 0…B−1, rejected
+// in B…2B−1, rows without a pair all padding. For ORPO, r.nllLabels are
+// the labels TokenLoss scores: every token of a chosen side (its NLL term
+// covers the prompt too), the completion of a rejected one. It returns the
+// number of real tokens.
 func (r *Run) fillPairs(pairs []data.Pair) int {
 	B := r.state.B / 2
 	r.exs = r.exs[:2*B]
@@ -190,7 +187,74 @@ func (r *Run) fillPairs(pairs []data.Pair) int {
 	for b, p := range pairs {
 		r.exs[b], r.exs[B+b] = p.Chosen, p.Rejected
 	}
-	return fill(r.ids, r.labels, r.exs, r.T, r.PadID)
+	tokens := fill(r.ids, r.labels, r.exs, r.T, r.PadID)
+	if r.Config.Method == MethodORPO {
+		copy(r.nllLabels, r.labels)
+		for b, p := range pairs {
+			copy(r.nllLabels[b*r.T:], p.Chosen.IDs)
+		}
+	}
+	return tokens
+}
+
+// scoreLabels are the labels TokenLoss scores in the run's method.
+func (r *Run) scoreLabels() []int {
+	if r.Config.Method == MethodORPO {
+		return r.nllLabels
+	}
+	return r.labels
+}
+
+// seqSums sums the per-target losses nll of each row of T over the
+// targets that labels marks (labels[n+1] ≠ IgnoreIndex) into sums and
+// counts, one per row.
+func seqSums(nll []float64, labels []int, T int, sums []float64, counts []int) {
+	clear(sums)
+	clear(counts)
+	for n := range nll {
+		if n%T != T-1 && labels[n+1] != model.IgnoreIndex {
+			sums[n/T] += nll[n]
+			counts[n/T]++
+		}
+	}
+}
+
+// chosenNLL is the summed per-target loss and the target count of the
+// chosen rows (the first B) under the scored labels.
+func (r *Run) chosenNLL(B int) (float64, int) {
+	T := r.T
+	var sum float64
+	count := 0
+	lab := r.scoreLabels()
+	for n := 0; n < B*T; n++ {
+		if n%T != T-1 && lab[n+1] != model.IgnoreIndex {
+			sum += r.nll[n]
+			count++
+		}
+	}
+	return sum, count
+}
+
+// coefficients spreads the sequences' d loss/d S (dS) over their
+// completion targets and adds dToken to every scored target of the
+// chosen rows (ORPO's NLL term), into r.coef for TokenLoss's backward.
+func (r *Run) coefficients(dS []float64, dToken float64) {
+	T, B := r.T, r.state.B/2
+	lab := r.scoreLabels()
+	clear(r.coef)
+	for n := range r.coef {
+		if n%T == T-1 {
+			continue
+		}
+		c := 0.0
+		if r.labels[n+1] != model.IgnoreIndex {
+			c += dS[n/T]
+		}
+		if n/T < B && lab[n+1] != model.IgnoreIndex {
+			c += dToken
+		}
+		r.coef[n] = float32(c)
+	}
 }
 
 // preparePreference checks what the run's method needs and makes the
@@ -223,9 +287,10 @@ func (r *Run) preparePreference() error {
 	}
 	n := 2 * o.BatchSize
 	r.ref = r.Model.NewLossState(n, r.T)
-	r.sums, r.refSums = make([]float64, n), make([]float64, n)
-	r.counts, r.refCounts = make([]int, n), make([]int, n)
-	r.coef = make([]float32, n)
+	r.sums, r.refSums, r.dS = make([]float64, n), make([]float64, n), make([]float64, n)
+	r.counts = make([]int, n)
+	r.nll, r.coef = make([]float64, n*r.T), make([]float32, n*r.T)
+	r.nllLabels = make([]int, n*r.T)
 	return nil
 }
 
@@ -246,8 +311,11 @@ func (r *Run) reference() error {
 	if err := r.Model.Forward(r.ref, r.ids); err != nil {
 		return err
 	}
-	_, _, err := r.Model.SeqLoss(r.ref, r.labels, nil, r.refSums, r.refCounts)
-	return err
+	if _, _, err := r.Model.TokenLoss(r.ref, r.labels, nil, r.nll); err != nil {
+		return err
+	}
+	seqSums(r.nll, r.labels, r.T, r.refSums, r.counts)
+	return nil
 }
 
 // preferenceStep runs the micro-batches of step k: the reference pass
@@ -275,14 +343,18 @@ func (r *Run) preferenceStep(k int, st *StepStats) error {
 		if err := r.Model.Forward(r.state, r.ids); err != nil {
 			return err
 		}
-		_, c, err := r.Model.SeqLoss(r.state, r.labels, nil, r.sums, r.counts)
+		lab := r.scoreLabels()
+		_, c, err := r.Model.TokenLoss(r.state, lab, nil, r.nll)
 		if err != nil {
 			return err
 		}
 		correct += r.state.Correct()
 		count += c
-		o.prefLoss(&acc, B, B, r.sums, r.counts, r.refSums, r.coef, 1/float64(o.GradAccum))
-		if _, _, err := r.Model.SeqLoss(r.state, r.labels, r.coef, r.sums, r.counts); err != nil {
+		seqSums(r.nll, r.labels, r.T, r.sums, r.counts)
+		nllSum, nllCount := r.chosenNLL(B)
+		dToken := o.prefLoss(&acc, B, B, r.sums, r.counts, r.refSums, nllSum, nllCount, r.dS, 1/float64(o.GradAccum))
+		r.coefficients(r.dS, dToken)
+		if _, _, err := r.Model.TokenLoss(r.state, lab, r.coef, r.nll); err != nil {
 			return err
 		}
 		r.Model.Backward(r.state)
@@ -308,10 +380,12 @@ func (r *Run) evaluatePairs(pairs []data.Pair) (float64, error) {
 		if err := r.Model.Forward(r.ref, r.ids); err != nil {
 			return 0, err
 		}
-		if _, _, err := r.Model.SeqLoss(r.ref, r.labels, nil, r.sums, r.counts); err != nil {
+		if _, _, err := r.Model.TokenLoss(r.ref, r.scoreLabels(), nil, r.nll); err != nil {
 			return 0, err
 		}
-		r.Config.prefLoss(&acc, n, B, r.sums, r.counts, r.refSums, nil, 0)
+		seqSums(r.nll, r.labels, r.T, r.sums, r.counts)
+		nllSum, nllCount := r.chosenNLL(B)
+		r.Config.prefLoss(&acc, n, B, r.sums, r.counts, r.refSums, nllSum, nllCount, nil, 0)
 	}
 	loss, _ := acc.result(r.Config.Method)
 	return loss, nil

@@ -64,12 +64,16 @@ type Run struct {
 	done        int // optimizer steps made (or restored from a checkpoint)
 	earlyStop   int // step after which Fit stopped early (EarlyStop)
 
-	// Preference runs: the reference and evaluation state (2B sequences),
-	// and each sequence's summed NLL, target count and backward coefficient.
+	// Preference runs: the reference and evaluation state (2B sequences);
+	// each sequence's summed completion NLL, target count and d loss/d
+	// that sum; each position's loss, backward coefficient and ORPO's
+	// scored labels.
 	ref               *model.State
-	sums, refSums     []float64
-	counts, refCounts []int
+	sums, refSums, dS []float64
+	counts            []int
+	nll               []float64
 	coef              []float32
+	nllLabels         []int
 
 	// Step's buffers: one micro-batch, and the epoch's permutation.
 	ids, labels []int
@@ -246,7 +250,8 @@ type StepStats struct {
 	Tokens   int     // real (unpadded) tokens in the step's sequences
 	// Accuracy is the fraction of the step's targets whose label is the
 	// argmax of the logits (TRL's mean_token_accuracy); in a preference
-	// run, of the chosen and rejected completions' targets.
+	// run, of the targets scored (the completions'; ORPO: the chosen
+	// prompts' too).
 	Accuracy float64
 	// Preference holds a DPO or ORPO step's metrics (nil otherwise).
 	Preference *runlog.Preference

@@ -50,23 +50,27 @@ def make_pairs(rng, V, shapes):
 
 
 def seq_logp(cfg, W, lora, side):
-    """TRL get_batch_logps of one sequence: (Σ log p of the targets, their count)."""
+    """TRL get_batch_logps of one sequence: (Σ log p of the completion's
+    targets, their count), and the same over every target of the sequence
+    (ORPO's NLL term scores the chosen input_ids, prompt included)."""
     ids = torch.tensor([side["ids"]])
     labels = torch.tensor(side["labels"][1:])
     logits = forward(cfg, W, ids, lora)[0, :-1]
     mask = labels != -100
-    lp = torch.log_softmax(logits, dim=-1).gather(1, labels.clamp(min=0)[:, None])[:, 0]
-    return (lp * mask).sum(), int(mask.sum())
+    lp = torch.log_softmax(logits, dim=-1).gather(1, ids[0, 1:, None])[:, 0]
+    return (lp * mask).sum(), int(mask.sum()), lp.sum(), lp.numel()
 
 
 def micro_loss(case, cfg, W, lora, ref_lora, pairs):
     """TRL's loss of one micro-batch, and its per-pair metric values."""
-    pc, pr, nc, nr = [], [], [], []
+    pc, pr, nc, nr, full, nfull = [], [], [], [], [], 0
     for p in pairs:
-        s, n = seq_logp(cfg, W, lora, p["chosen"])
+        s, n, fs, fn = seq_logp(cfg, W, lora, p["chosen"])
         pc.append(s)
         nc.append(n)
-        s, n = seq_logp(cfg, W, lora, p["rejected"])
+        full.append(fs)
+        nfull += fn
+        s, n, _, _ = seq_logp(cfg, W, lora, p["rejected"])
         pr.append(s)
         nr.append(n)
     pc, pr = torch.stack(pc), torch.stack(pr)
@@ -83,7 +87,9 @@ def micro_loss(case, cfg, W, lora, ref_lora, pairs):
         lpc, lpr = pc.detach(), pr.detach()
     else:
         lam = case["lambda"]
-        nll = -pc.sum() / sum(nc)  # cross-entropy over the chosen completions' tokens
+        # nn.CrossEntropyLoss over the chosen sequences' input_ids (the
+        # prompt too), mean over the micro-batch's targets
+        nll = -torch.stack(full).sum() / nfull
         lpc = pc / torch.tensor(nc, dtype=pc.dtype)
         lpr = pr / torch.tensor(nr, dtype=pr.dtype)
         log_odds = (lpc - lpr) - (torch.log1p(-torch.exp(lpc)) - torch.log1p(-torch.exp(lpr)))
