@@ -49,9 +49,10 @@ func LoadPairs(path string, enc Encoder, opt Options, render Renderer) ([]Pair, 
 //	{"prompt": [messages], "chosen": [messages], "rejected": [messages]}
 //	    the prompt is rendered with the generation prompt (P), the prompt
 //	    with the completion's messages (the assistant turn) after it (F),
-//	    F must start with P, and each side is Encode(P, false) ++
-//	    Encode(F[len(P):], false): the end-of-turn and EOS tokens are the
-//	    template's. render nil renders ChatML.
+//	    F must start with P, and each side is Encode(F, false), its first
+//	    len(Encode(P, false)) tokens the prompt, as TRL splits them: the
+//	    end-of-turn and EOS tokens are the template's. render nil renders
+//	    ChatML.
 //
 // Only the completion's positions are trained (Options.TrainOnPrompt is
 // not used); MaxSeqLen cuts each side as Options.Truncation says, and a
@@ -132,7 +133,7 @@ func parsePair(line []byte, enc Encoder, opt Options, render Renderer) (Pair, li
 	}
 	var sides [2]Example
 	for i, k := range pairKeys[1:] {
-		var c []int
+		var ids []int
 		if conversational {
 			msgs, err := messages(obj[k], k)
 			if err != nil {
@@ -145,8 +146,11 @@ func parsePair(line []byte, enc Encoder, opt Options, render Renderer) (Pair, li
 			if !strings.HasPrefix(full, promptText) {
 				return Pair{}, l, fmt.Errorf("%s: the chat template renders the prompt with the %s turn without the prompt rendered alone before it", k, k)
 			}
-			if c, err = enc.Encode(full[len(promptText):], false); err != nil {
+			if ids, err = enc.Encode(full, false); err != nil {
 				return Pair{}, l, fmt.Errorf("encode %s: %w", k, err)
+			}
+			if len(ids) <= len(prompt) {
+				return Pair{}, l, fmt.Errorf("%s: no tokens after the prompt's", k)
 			}
 		} else {
 			text, err := str(obj[k], k)
@@ -156,13 +160,11 @@ func parsePair(line []byte, enc Encoder, opt Options, render Renderer) (Pair, li
 			if text == "" {
 				return Pair{}, l, fmt.Errorf("%s is empty", k)
 			}
-			if c, err = enc.Encode(text, false); err != nil {
+			c, err := enc.Encode(text, false)
+			if err != nil {
 				return Pair{}, l, fmt.Errorf("encode %s: %w", k, err)
 			}
-		}
-		ids := append(append(make([]int, 0, len(prompt)+len(c)+1), prompt...), c...)
-		if !conversational {
-			ids = withEOS(ids, enc)
+			ids = withEOS(append(append(make([]int, 0, len(prompt)+len(c)+1), prompt...), c...), enc)
 		}
 		labels := append([]int(nil), ids...)
 		for j := range prompt {

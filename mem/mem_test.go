@@ -187,6 +187,8 @@ func TestActivationsMatchTheState(t *testing.T) {
 			Options{Method: LoRA, Rank: 2, Targets: "c_attn,c_fc", Dropout: 0.1, Batch: 2, SeqLen: 10, Threads: 2, GradCheckpoint: true}},
 		{"several lora targets, checkpointed, dropout", "mistral", map[string]any{"sliding_window": 5},
 			Options{Method: LoRA, Rank: 3, Targets: "q_proj,up_proj,down_proj", Dropout: 0.05, Batch: 2, SeqLen: 20, Threads: 5, GradCheckpoint: true}},
+		{"preference pairs, lora q,v", "llama", nil,
+			Options{Method: LoRA, Rank: 2, Targets: "q_proj,v_proj", Batch: 2, SeqLen: 12, Threads: 2, Pairs: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			raw := map[string]any{"model_type": tc.modelType, "vocab_size": 50, "hidden_size": 32, "intermediate_size": 48,
@@ -228,11 +230,19 @@ func TestActivationsMatchTheState(t *testing.T) {
 				}
 			}
 			tensor.SetThreads(tc.o.Threads)
-			s := m.NewState(tc.o.Batch, tc.o.SeqLen, true)
-			if tc.o.GradCheckpoint {
-				s = m.NewCheckpointedState(tc.o.Batch, tc.o.SeqLen)
+			rows := tc.o.Batch
+			if tc.o.Pairs {
+				rows *= 2 // a pair is two sequences
 			}
-			if got := measure(s); got != b.ActivationsBytes {
+			s := m.NewState(rows, tc.o.SeqLen, true)
+			if tc.o.GradCheckpoint {
+				s = m.NewCheckpointedState(rows, tc.o.SeqLen)
+			}
+			got := measure(s)
+			if tc.o.Pairs {
+				got += measure(m.NewLossState(rows, tc.o.SeqLen)) // the reference's forward state
+			}
+			if got != b.ActivationsBytes {
 				t.Errorf("predicted activations %d bytes, the training state holds %d", b.ActivationsBytes, got)
 			}
 			for _, k := range []struct {

@@ -30,6 +30,7 @@ func runMem(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	fs.Group("Method")
 	method := fs.String("method", "lora", "fine-tuning `METHOD`: full, lora or qlora")
 	double := fs.Bool("double-quant", finetune.Defaults().DoubleQuant, "qlora: double-quantized absmax")
+	pairs := fs.Bool("pairs", false, "preference training (golora train --method dpo or orpo): --batch-size counts pairs of sequences, plus the reference's forward state")
 	var rank, batch, seq int
 	var targets string
 	runFlags(fs, &rank, &targets, &batch, &seq)
@@ -51,7 +52,7 @@ func runMem(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--dtype %q: want float32, float16 or bfloat16", *dtype)
 	}
 	o := mem.Options{Method: mem.Method(*method), DTypeSize: size, Rank: rank, Targets: targets,
-		Batch: batch, SeqLen: seq, Threads: tensor.Threads(), DoubleQuant: *double, GradCheckpoint: ckpt}
+		Batch: batch, SeqLen: seq, Threads: tensor.Threads(), DoubleQuant: *double, GradCheckpoint: ckpt, Pairs: *pairs}
 	b, err := mem.Predict(c, o)
 	if err != nil {
 		return err

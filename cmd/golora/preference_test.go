@@ -119,3 +119,26 @@ func TestTrainPreferenceConfigFile(t *testing.T) {
 		t.Errorf("method %q beta %v label smoothing %v loss type %q", o.Method, o.Beta, o.LabelSmoothing, o.LossType)
 	}
 }
+
+// golora mem --pairs counts two sequences a pair and the reference's
+// forward state.
+func TestMemPairs(t *testing.T) {
+	dir := tinyModelWithTokenizer(t)
+	var act [2]int64
+	for i, args := range [][]string{{"mem", "--model", dir, "--json"}, {"mem", "--model", dir, "--json", "--pairs"}} {
+		stdout, errs, code := golora(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: %s", args, errs)
+		}
+		var b struct {
+			Activations int64 `json:"activations_bytes"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &b); err != nil {
+			t.Fatal(err)
+		}
+		act[i] = b.Activations
+	}
+	if act[1] <= 2*act[0] {
+		t.Errorf("activations %d bytes with --pairs, %d without: want more than twice as many", act[1], act[0])
+	}
+}
