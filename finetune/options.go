@@ -128,6 +128,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("loss-type %q: only TRL's \"sigmoid\" DPO loss is implemented", o.LossType)
 	case o.LossType != "" && o.Method != train.MethodDPO:
 		return fmt.Errorf("loss-type is DPO's: it needs --method dpo")
+	case o.TrainOnPrompt && o.Preference():
+		return fmt.Errorf("--train-on-prompt is for sft: --method %s scores the completions", o.Method)
 	case o.Method == train.MethodDPO && o.Full:
 		return fmt.Errorf("--method dpo's reference is the base with the adapter switched off: it cannot be combined with --full")
 	}

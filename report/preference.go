@@ -30,3 +30,18 @@ func (p *page) preference() {
 		lineChart("rewardacc", "Reward accuracy", "optimizer step", "rewards/accuracies", []series{{x: xs, y: acc, color: "#9467bd", width: 1.5}}, false, true))
 	p.w("</div>\n")
 }
+
+// preferenceCaption is the loss figure's caption for a DPO or ORPO run
+// (as run.json records its method), "" for others.
+func (p *page) preferenceCaption() string {
+	if p.run.Info == nil {
+		return ""
+	}
+	switch p.run.Info.Options.Method {
+	case "dpo":
+		return "DPO loss (−log σ of β times the chosen completion's log-probability gain over the rejected one's, relative to the reference; mean over pairs) after each optimizer step; validation loss where it was measured."
+	case "orpo":
+		return "ORPO loss (NLL per token of the chosen sequences − λ·mean log σ(log odds ratio)) after each optimizer step; validation loss where it was measured."
+	}
+	return ""
+}

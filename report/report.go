@@ -324,8 +324,11 @@ func (p *page) curves() {
 	if len(vx) > 0 {
 		ss = append(ss, series{name: "validation loss", x: vx, y: vy, color: "#d62728", width: 2, markers: true})
 	}
-	p.fig("loss.svg", "Loss (mean cross-entropy per target token, nats) after each optimizer step; validation loss where it was measured.",
-		lineChart("loss", "Loss", "optimizer step", "loss (nats/token)", ss, false, false))
+	caption, ylabel := "Loss (mean cross-entropy per target token, nats) after each optimizer step; validation loss where it was measured.", "loss (nats/token)"
+	if c := p.preferenceCaption(); c != "" {
+		caption, ylabel = c, "loss"
+	}
+	p.fig("loss.svg", caption, lineChart("loss", "Loss", "optimizer step", ylabel, ss, false, false))
 	p.w("<div class=grid>\n")
 	p.fig("lr.svg", "Learning rate of each step (schedule after warmup).",
 		lineChart("lr", "Learning rate", "optimizer step", "learning rate", []series{{x: xs, y: lr, color: "#2ca02c", width: 2}}, false, true))

@@ -38,6 +38,14 @@ const (
 // micro-batches' losses, as the Hugging Face Trainer's gradient
 // accumulation makes it.
 
+// method is c.Method, "" being MethodSFT.
+func (c *Config) method() string {
+	if c.Method == "" {
+		return MethodSFT
+	}
+	return c.Method
+}
+
 // Preference reports whether c trains on preference pairs (DPO or ORPO).
 func (c *Config) Preference() bool { return c.Method == MethodDPO || c.Method == MethodORPO }
 

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -224,5 +225,57 @@ func TestPreferenceGrad(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A DPO run continued from a checkpoint makes the steps and validation
+// losses of the uninterrupted run, bit for bit; an ORPO run refuses its
+// checkpoint.
+func TestPreferenceResumesBitIdentically(t *testing.T) {
+	dir, _, pairs := loadPrefFixture(t)
+	c := Defaults()
+	c.Steps, c.BatchSize, c.SaveEvery, c.EvalEvery, c.LR = 4, 1, 2, 1, 1e-2
+	c.Method, c.LabelSmoothing = MethodDPO, 0.1
+	newRun := func(c Config) *Run {
+		m, a := loadRefModel(t, dir)
+		r := &Run{Config: c, Model: m, Adapter: a, Pairs: pairs, ValidPairs: pairs[:3]}
+		if err := r.Prepare(); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	full := newRun(c)
+	fullSink := &recorder{dir: t.TempDir()}
+	full.Sink = fullSink
+	if err := full.Fit(0); err != nil {
+		t.Fatal(err)
+	}
+	resumed := newRun(c)
+	step, err := resumed.LoadCheckpoint(runlog.CheckpointDir(fullSink.dir, 2))
+	if err != nil || step != 2 {
+		t.Fatalf("LoadCheckpoint: step %d, %v", step, err)
+	}
+	sink := &recorder{dir: t.TempDir()}
+	resumed.Sink = sink
+	if err := resumed.Fit(step); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.metrics) != 2 {
+		t.Fatalf("resumed run made %d steps, want 2", len(sink.metrics))
+	}
+	for i, m := range sink.metrics {
+		w := fullSink.metrics[2+i]
+		if m.Loss != w.Loss || m.GradNorm != w.GradNorm || *m.ValidLoss != *w.ValidLoss || *m.Preference != *w.Preference {
+			t.Errorf("step %d: %+v %+v, uninterrupted %+v %+v", m.Step, m, *m.Preference, w, *w.Preference)
+		}
+	}
+	for i, p := range full.Adapter.Params() {
+		if !slices.Equal(p.W.F32, resumed.Adapter.Params()[i].W.F32) {
+			t.Errorf("%s differs from the uninterrupted run's", p.Name)
+		}
+	}
+	c.Method, c.LabelSmoothing = MethodORPO, 0
+	if _, err := newRun(c).LoadCheckpoint(runlog.CheckpointDir(fullSink.dir, 2)); err == nil || !strings.Contains(err.Error(), "belongs to a dpo run, this run is orpo") {
+		t.Errorf("an orpo run loaded a dpo checkpoint: %v", err)
 	}
 }

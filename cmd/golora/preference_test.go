@@ -70,7 +70,7 @@ func TestTrainPreferenceCLI(t *testing.T) {
 				t.Errorf("%d metric lines, want 3", n)
 			}
 			report, err := os.ReadFile(filepath.Join(out, "report.html"))
-			if err != nil || !strings.Contains(string(report), "rewards/margins") {
+			if err != nil || !strings.Contains(string(report), "rewards/margins") || !strings.Contains(string(report), strings.ToUpper(tc.method)+" loss") {
 				t.Errorf("report.html: %v, shows rewards/margins: %v", err, strings.Contains(string(report), "rewards/margins"))
 			}
 		})
@@ -98,6 +98,7 @@ func TestTrainPreferenceErrors(t *testing.T) {
 		{[]string{"--data", pairs, "--ref-adapter", tmp}, "--ref-adapter is DPO's reference model: it needs --method dpo"},
 		{[]string{"--data", pairs, "--method", "kto"}, `method "kto": want sft, dpo or orpo`},
 		{[]string{"--data", pairs, "--method", "dpo", "--full"}, "cannot be combined with --full"},
+		{[]string{"--data", pairs, "--method", "orpo", "--train-on-prompt"}, "--train-on-prompt is for sft"},
 		{[]string{"--data", pairs, "--method", "orpo", "--label-smoothing", "0.1"}, "label-smoothing is DPO's"},
 		{[]string{"--data", pairs, "--config", cfg}, `loss-type "ipo": only TRL's "sigmoid" DPO loss is implemented`},
 	} {
