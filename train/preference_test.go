@@ -251,18 +251,7 @@ func TestPreferenceResumesBitIdentically(t *testing.T) {
 		t.Fatal(err)
 	}
 	resumed := newRun(c)
-	step, err := resumed.LoadCheckpoint(runlog.CheckpointDir(fullSink.dir, 2))
-	if err != nil || step != 2 {
-		t.Fatalf("LoadCheckpoint: step %d, %v", step, err)
-	}
-	sink := &recorder{dir: t.TempDir()}
-	resumed.Sink = sink
-	if err := resumed.Fit(step); err != nil {
-		t.Fatal(err)
-	}
-	if len(sink.metrics) != 2 {
-		t.Fatalf("resumed run made %d steps, want 2", len(sink.metrics))
-	}
+	sink := resumeAt(t, resumed, fullSink.dir, 2, 2)
 	for i, m := range sink.metrics {
 		w := fullSink.metrics[2+i]
 		if m.Loss != w.Loss || m.GradNorm != w.GradNorm || *m.ValidLoss != *w.ValidLoss || *m.Preference != *w.Preference {

@@ -151,18 +151,7 @@ func TestCheckpointResumesBitIdentically(t *testing.T) {
 		t.Fatalf("checkpoints written: %v, want checkpoint-4 and the last step's, checkpoint-6", entries)
 	}
 	resumed := refRun(t, c)
-	step, err := resumed.LoadCheckpoint(runlog.CheckpointDir(fullSink.dir, 4))
-	if err != nil || step != 4 {
-		t.Fatalf("LoadCheckpoint: step %d, %v", step, err)
-	}
-	sink := &recorder{dir: t.TempDir()}
-	resumed.Sink = sink
-	if err := resumed.Fit(step); err != nil {
-		t.Fatal(err)
-	}
-	if len(sink.metrics) != 2 {
-		t.Fatalf("resumed run made %d steps, want 2", len(sink.metrics))
-	}
+	sink := resumeAt(t, resumed, fullSink.dir, 4, 2)
 	for i, m := range sink.metrics {
 		if w := fullSink.metrics[4+i]; m.Step != w.Step || m.Loss != w.Loss || m.GradNorm != w.GradNorm {
 			t.Errorf("step %d: loss %v grad %v, uninterrupted %v %v", m.Step, m.Loss, m.GradNorm, w.Loss, w.GradNorm)
@@ -181,6 +170,26 @@ func TestCheckpointResumesBitIdentically(t *testing.T) {
 	if _, err := refRun(t, c).LoadCheckpoint(runlog.CheckpointDir(fullSink.dir, 4)); err == nil || !strings.Contains(err.Error(), "6 steps") {
 		t.Errorf("a checkpoint of a 6-step run loaded into a 7-step run: %v", err)
 	}
+}
+
+// resumeAt loads the prepared run r with checkpoint-step of dir and fits
+// it to the end, which must take want steps; it returns what the run
+// recorded.
+func resumeAt(t *testing.T, r *Run, dir string, step, want int) *recorder {
+	t.Helper()
+	got, err := r.LoadCheckpoint(runlog.CheckpointDir(dir, step))
+	if err != nil || got != step {
+		t.Fatalf("LoadCheckpoint: step %d, %v", got, err)
+	}
+	sink := &recorder{dir: t.TempDir()}
+	r.Sink = sink
+	if err := r.Fit(step); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.metrics) != want {
+		t.Fatalf("resumed run made %d steps, want %d", len(sink.metrics), want)
+	}
+	return sink
 }
 
 // A non-finite loss stops a step before the update, with an error that
