@@ -750,7 +750,13 @@ func (m *Model) loss(s *State, labels []int, norm float32, seq *tokenLoss) (sum 
 func (s *State) crossEntropy(logits []float32, r0, r1 int, labels []int, V int, norm float32) (sum float64, count int) {
 	j := s.job(jobLoss)
 	j.a, j.r0, j.labels, j.width, j.norm = logits, r0, labels, V, norm
-	chunks := s.run(j, r1-r0)
+	return s.runLoss(j, r1-r0)
+}
+
+// runLoss runs the loss job j (jobLoss, jobTokenLoss) over n rows and sums
+// the chunks' losses, target counts and argmax hits in chunk order.
+func (s *State) runLoss(j *job, n int) (sum float64, count int) {
+	chunks := s.run(j, n)
 	for c := 0; c < chunks; c++ {
 		sum += s.lossSum[c]
 		count += s.lossCount[c]

@@ -24,6 +24,7 @@ const (
 	jobLayerNormBack
 	jobGELU
 	jobGELUBack
+	jobTokenLoss
 )
 
 // maxChunks bounds the chunks of one loop (the pool runs at most 64 parts).
@@ -49,6 +50,7 @@ type job struct {
 	labels    []int
 	r0        int
 	norm      float32
+	tl        *tokenLoss // jobTokenLoss: per-position coefficients and losses
 }
 
 // job returns the state's job, reset to kind.
@@ -121,5 +123,7 @@ func (j *job) RunPart(c int) {
 		geluBackward(s.dup[lo*I:hi*I], s.dh[lo*I:hi*I], lc.up[lo*I:hi*I])
 	case jobLoss:
 		s.lossSum[c], s.lossCount[c], s.lossCorrect[c] = crossEntropy(j.a, j.r0, j.labels, j.r0+lo, j.r0+hi, s.T, j.width, j.norm)
+	case jobTokenLoss:
+		s.lossSum[c], s.lossCount[c], s.lossCorrect[c] = j.tl.crossEntropy(j.a, j.r0, j.labels, j.r0+lo, j.r0+hi, s.T, j.width)
 	}
 }

@@ -31,25 +31,35 @@ func (m *Model) TokenLoss(s *State, labels []int, coef []float32, nll []float64)
 	return m.loss(s, labels, 0, &tokenLoss{coef: coef, nll: nll})
 }
 
-// ceRows is crossEntropy over rows [r0, r1) (logits from row r0 on); with
-// tl, one row at a time, each with the norm 1/coef[n] (an infinite norm
-// for a zero coefficient: a zero gradient), its loss left in tl.nll.
+// ceRows is crossEntropy over rows [r0, r1) (logits from row r0 on), with
+// tl target by target (tokenLoss.crossEntropy), in parallel.
 func (s *State) ceRows(logits []float32, r0, r1 int, labels []int, V int, norm float32, tl *tokenLoss) (sum float64, count int) {
 	if tl == nil {
 		return s.crossEntropy(logits, r0, r1, labels, V, norm)
 	}
-	for n := r0; n < r1; n++ {
-		nn := float32(0)
+	j := s.job(jobTokenLoss)
+	j.a, j.r0, j.labels, j.width, j.tl = logits, r0, labels, V, tl
+	return s.runLoss(j, r1-r0)
+}
+
+// crossEntropy is the package's crossEntropy over rows [lo, hi) one row
+// at a time, row n with the norm 1/coef[n] (an infinite norm for a zero
+// coefficient: a zero gradient; 0, no gradient, without coefficients),
+// its loss left in nll[n].
+func (tl *tokenLoss) crossEntropy(logits []float32, row0 int, labels []int, lo, hi, T, V int) (sum float64, count, correct int) {
+	for n := lo; n < hi; n++ {
+		norm := float32(0)
 		if tl.coef != nil {
-			nn = float32(math.Inf(1))
+			norm = float32(math.Inf(1))
 			if c := tl.coef[n]; c != 0 {
-				nn = 1 / c
+				norm = 1 / c
 			}
 		}
-		cs, cc := s.crossEntropy(logits[(n-r0)*V:], n, n+1, labels, V, nn)
+		cs, cc, ok := crossEntropy(logits, row0, labels, n, n+1, T, V, norm)
 		tl.nll[n] = cs
 		sum += cs
 		count += cc
+		correct += ok
 	}
-	return sum, count
+	return sum, count, correct
 }

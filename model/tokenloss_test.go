@@ -5,14 +5,18 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/golora/golora/tensor"
 )
 
 // TestTokenLossGrad checks TokenLoss's per-target losses against Loss on
 // each sequence alone, and its backward pass, L = Σ_n coef[n]·nll[n] with
 // positive, negative and zero coefficients that change within sequences,
 // against central differences, with head chunks that end inside
-// sequences.
+// sequences, on several threads.
 func TestTokenLossGrad(t *testing.T) {
+	t.Cleanup(func() { tensor.SetThreads(0) })
+	tensor.SetThreads(3)
 	r := rand.New(rand.NewPCG(61, 62))
 	m := NewRandom(testConfig(t, "llama", map[string]any{"tie_word_embeddings": true}), 0.3, 4)
 	m.SetTrainable(func(string) bool { return true })
