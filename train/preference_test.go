@@ -96,79 +96,91 @@ func TestPreferenceMatchesPyTorch(t *testing.T) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		tc := f.Cases[name]
-		t.Run(name, func(t *testing.T) {
-			m, a := loadRefModel(t, dir)
-			c := Defaults()
-			c.LR, c.Schedule, c.Warmup, c.Steps = 1e-2, "linear", 1, len(tc.Steps)
-			c.BatchSize, c.GradAccum = tc.Batch, tc.Accum
-			c.WeightDecay, c.MaxGradNorm, c.Shuffle = 0.01, 1, false
-			c.Method, c.Beta, c.LabelSmoothing, c.Lambda = tc.Method, tc.Beta, tc.LabelSmoothing, tc.Lambda
-			r := &Run{Config: c, Model: m, Adapter: a, Pairs: pairs}
-			if tc.RefAdapter != "" {
-				var err error
-				if r.RefAdapter, err = lora.Load(filepath.Join(dir, tc.RefAdapter), m, "ref"); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := r.Prepare(); err != nil {
+		for _, ckpt := range []bool{false, true} {
+			testPreferenceCase(t, dir, name, f, pairs, ckpt)
+		}
+	}
+}
+
+// testPreferenceCase runs case name of the fixture, with or without
+// gradient checkpointing.
+func testPreferenceCase(t *testing.T, dir, name string, f prefFixture, pairs []data.Pair, ckpt bool) {
+	tc := f.Cases[name]
+	if ckpt {
+		name += "/checkpointed"
+	}
+	t.Run(name, func(t *testing.T) {
+		m, a := loadRefModel(t, dir)
+		c := Defaults()
+		c.GradCheckpoint = &ckpt
+		c.LR, c.Schedule, c.Warmup, c.Steps = 1e-2, "linear", 1, len(tc.Steps)
+		c.BatchSize, c.GradAccum = tc.Batch, tc.Accum
+		c.WeightDecay, c.MaxGradNorm, c.Shuffle = 0.01, 1, false
+		c.Method, c.Beta, c.LabelSmoothing, c.Lambda = tc.Method, tc.Beta, tc.LabelSmoothing, tc.Lambda
+		r := &Run{Config: c, Model: m, Adapter: a, Pairs: pairs}
+		if tc.RefAdapter != "" {
+			var err error
+			if r.RefAdapter, err = lora.Load(filepath.Join(dir, tc.RefAdapter), m, "ref"); err != nil {
 				t.Fatal(err)
 			}
-			worst := 0.0
-			check := func(what string, got, want float64) {
-				e := math.Abs(got-want) / math.Max(math.Abs(want), 1e-3)
-				worst = math.Max(worst, e)
-				if e > 1e-4 {
-					t.Errorf("%s: %.7g, PyTorch %.7g", what, got, want)
-				}
+		}
+		if err := r.Prepare(); err != nil {
+			t.Fatal(err)
+		}
+		worst := 0.0
+		check := func(what string, got, want float64) {
+			e := math.Abs(got-want) / math.Max(math.Abs(want), 1e-3)
+			worst = math.Max(worst, e)
+			if e > 1e-4 {
+				t.Errorf("%s: %.7g, PyTorch %.7g", what, got, want)
 			}
-			for k, want := range tc.Steps {
-				st, err := r.Step(k)
-				if err != nil {
-					t.Fatal(err)
-				}
-				check(fmt.Sprintf("step %d loss", k), st.Loss, want["loss"])
-				check(fmt.Sprintf("step %d grad_norm", k), st.GradNorm, want["grad_norm"])
-				got := prefMetrics(st.Preference)
-				for key, w := range want {
-					if strings.Contains(key, "/") || strings.Contains(key, "_odds") || key == "nll_loss" {
-						g, ok := got[key]
-						if !ok {
-							t.Fatalf("step %d: no metric %s", k, key)
-						}
-						check(fmt.Sprintf("step %d %s", k, key), g, w)
+		}
+		for k, want := range tc.Steps {
+			st, err := r.Step(k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(fmt.Sprintf("step %d loss", k), st.Loss, want["loss"])
+			check(fmt.Sprintf("step %d grad_norm", k), st.GradNorm, want["grad_norm"])
+			got := prefMetrics(st.Preference)
+			for key, w := range want {
+				if strings.Contains(key, "/") || strings.Contains(key, "_odds") || key == "nll_loss" {
+					g, ok := got[key]
+					if !ok {
+						t.Fatalf("step %d: no metric %s", k, key)
 					}
-				}
-				if len(got) != len(want)-4 { // step, lr, loss, grad_norm
-					t.Errorf("step %d: metrics %v, PyTorch's %v", k, got, want)
+					check(fmt.Sprintf("step %d %s", k, key), g, w)
 				}
 			}
-			for key, raw := range tc.Final {
-				var v any
-				json.Unmarshal(raw, &v)
-				want := testref.Flat(v)
-				mod, ab, _ := strings.Cut(strings.TrimPrefix(key, "base_model.model."), ".lora_")
-				l := a.Modules[mod]
-				if l == nil {
-					t.Fatalf("no module %s", mod)
-				}
-				got := l.A.W.F32
-				if ab == "B.weight" {
-					got = l.B.W.F32
-				}
-				var num, den float64
-				for i := range want {
-					num = math.Max(num, math.Abs(float64(got[i])-want[i]))
-					den = math.Max(den, math.Abs(want[i]))
-				}
-				worst = math.Max(worst, num/den)
-				if num/den > 1e-4 {
-					t.Errorf("%s after training: relative error %.3g", key, num/den)
-				}
+			if len(got) != len(want)-4 { // step, lr, loss, grad_norm
+				t.Errorf("step %d: metrics %v, PyTorch's %v", k, got, want)
 			}
-			t.Logf("largest relative error (losses, gradient norms, metrics, final weights): %.2g", worst)
-		})
-	}
+		}
+		for key, raw := range tc.Final {
+			var v any
+			json.Unmarshal(raw, &v)
+			want := testref.Flat(v)
+			mod, ab, _ := strings.Cut(strings.TrimPrefix(key, "base_model.model."), ".lora_")
+			l := a.Modules[mod]
+			if l == nil {
+				t.Fatalf("no module %s", mod)
+			}
+			got := l.A.W.F32
+			if ab == "B.weight" {
+				got = l.B.W.F32
+			}
+			var num, den float64
+			for i := range want {
+				num = math.Max(num, math.Abs(float64(got[i])-want[i]))
+				den = math.Max(den, math.Abs(want[i]))
+			}
+			worst = math.Max(worst, num/den)
+			if num/den > 1e-4 {
+				t.Errorf("%s after training: relative error %.3g", key, num/den)
+			}
+		}
+		t.Logf("largest relative error (losses, gradient norms, metrics, final weights): %.2g", worst)
+	})
 }
 
 // TestPreferenceGrad checks the gradient a DPO (label smoothing on) and
