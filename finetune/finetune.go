@@ -351,7 +351,8 @@ func (noTokenizer) EOS() int { return -1 }
 // model's chat template (tokenizer_config.json's chat_template; ChatML when
 // it has none). Training, validation and `golora eval` all read data
 // through it, so they score the same tokens. The Stats say what was
-// ignored and cut (data.Parse).
+// ignored and cut (data.Parse). A file of preference pairs is refused
+// with an error that says so.
 func LoadData(modelDir string, enc data.Encoder, path string, o data.Options) ([]data.Example, data.Stats, error) {
 	if tok, ok := enc.(*tokenizer.Tokenizer); ok {
 		tmpl, vars, err := tok.Chat()
@@ -360,7 +361,11 @@ func LoadData(modelDir string, enc data.Encoder, path string, o data.Options) ([
 		}
 		o.Chat = func(msgs []data.Message) ([]data.Segment, error) { return tmpl.Segments(msgs, vars) }
 	}
-	return data.LoadFile(path, enc, o)
+	exs, st, err := data.LoadFile(path, enc, o)
+	if err != nil {
+		return nil, st, pairHint(err, path)
+	}
+	return exs, st, nil
 }
 
 // truncation names the data.Options.Truncation t ("" is right).

@@ -25,11 +25,11 @@ func loadSets(o Options, enc data.Encoder, dopt data.Options) (dataSets, error) 
 	var err error
 	if !o.Preference() {
 		if d.train, d.trainStats, err = LoadData(o.Model, enc, o.Data, dopt); err != nil {
-			return d, pairHint(err, o.Data)
+			return d, err
 		}
 		if o.Valid != "" {
 			if d.valid, d.validStats, err = LoadData(o.Model, enc, o.Valid, dopt); err != nil {
-				return d, pairHint(err, o.Valid)
+				return d, err
 			}
 		}
 		return d, nil
@@ -49,7 +49,7 @@ func loadSets(o Options, enc data.Encoder, dopt data.Options) (dataSets, error) 
 // holds preference pairs when it parses as such.
 func pairHint(err error, path string) error {
 	if _, _, perr := data.LoadPairs(path, byteText{}, data.Options{}, nil); perr == nil {
-		return fmt.Errorf("%w: %s holds preference pairs: train on them with --method dpo or orpo", err, path)
+		return fmt.Errorf("%w: %s holds preference pairs: golora train --method dpo or orpo trains on them", err, path)
 	}
 	return err
 }

@@ -93,7 +93,7 @@ func TestTrainPreferenceErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--data", pairs}, "holds preference pairs: train on them with --method dpo or orpo"},
+		{[]string{"--data", pairs}, "holds preference pairs: golora train --method dpo or orpo trains on them"},
 		{[]string{"--data", texts, "--method", "dpo"}, `texts.jsonl:1: preference format without "prompt" (--method dpo trains on {"prompt", "chosen", "rejected"} lines)`},
 		{[]string{"--data", pairs, "--ref-adapter", tmp}, "--ref-adapter is DPO's reference model: it needs --method dpo"},
 		{[]string{"--data", pairs, "--method", "kto"}, `method "kto": want sft, dpo or orpo`},
@@ -105,6 +105,9 @@ func TestTrainPreferenceErrors(t *testing.T) {
 		if _, errs, code := golora(t, append(base, tc.args...)...); code == 0 || !strings.Contains(errs, tc.want) {
 			t.Errorf("%v: exit %d, %q, want %q", tc.args, code, errs, tc.want)
 		}
+	}
+	if _, errs, code := golora(t, "eval", "--model", dir, "--data", pairs); code == 0 || !strings.Contains(errs, "holds preference pairs") {
+		t.Errorf("eval of pairs: exit %d, %q", code, errs)
 	}
 }
 
