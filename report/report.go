@@ -245,8 +245,12 @@ func (p *page) summary(b *base) {
 		last := r.Metrics[n-1]
 		steps := fmt.Sprintf("%d", last.Step)
 		if r.Info != nil {
+			items := "training example"
+			if r.Info.Options.Method != "" {
+				items = r.Info.Options.Method + " pair"
+			}
 			steps += fmt.Sprintf(" of %d (%s, %d validation, sequences padded to %s)",
-				r.Info.TotalSteps, human.Plural(r.Info.TrainExamples, "training example"), r.Info.ValidExamples, human.Plural(r.Info.SeqLen, "token"))
+				r.Info.TotalSteps, human.Plural(r.Info.TrainExamples, items), r.Info.ValidExamples, human.Plural(r.Info.SeqLen, "token"))
 		}
 		add("steps", steps)
 		add("training loss", fmt.Sprintf("%s → %s (first → last step)", short(r.Metrics[0].Loss), short(last.Loss)))

@@ -70,7 +70,7 @@ func TestTrainPreferenceCLI(t *testing.T) {
 				t.Errorf("%d metric lines, want 3", n)
 			}
 			report, err := os.ReadFile(filepath.Join(out, "report.html"))
-			if err != nil || !strings.Contains(string(report), "rewards/margins") || !strings.Contains(string(report), strings.ToUpper(tc.method)+" loss") {
+			if err != nil || !strings.Contains(string(report), "rewards/margins") || !strings.Contains(string(report), strings.ToUpper(tc.method)+" loss") || !strings.Contains(string(report), "3 "+tc.method+" pairs") {
 				t.Errorf("report.html: %v, shows rewards/margins: %v", err, strings.Contains(string(report), "rewards/margins"))
 			}
 		})
