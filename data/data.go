@@ -59,7 +59,6 @@
 package data
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -191,46 +190,12 @@ func Parse(r io.Reader, name string, enc Encoder, opt Options) ([]Example, Stats
 	if err := CheckTruncation(opt.Truncation); err != nil {
 		return nil, st, fmt.Errorf("data: %s: %w", name, err)
 	}
-	ignored := map[string]bool{}
-	br := bufio.NewReader(r)
-	var out []Example
-	for lineNo := 1; ; lineNo++ {
-		line, err := br.ReadBytes('\n')
-		if err != nil && err != io.EOF {
-			return nil, st, fmt.Errorf("%s:%d: read: %w", name, lineNo, err)
-		}
-		if lineNo == 1 {
-			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf")) // UTF-8 BOM
-		}
-		if len(bytes.TrimSpace(line)) > 0 {
-			ex, l, perr := parseLine(line, enc, opt)
-			if perr != nil {
-				return nil, st, fmt.Errorf("%s:%d: %w", name, lineNo, perr)
-			}
-			if len(l.ignored) > 0 {
-				st.IgnoredLines++
-				for _, k := range l.ignored {
-					ignored[k] = true
-				}
-			}
-			switch {
-			case l.dropped:
-				st.Dropped++
-			case l.truncated:
-				st.Truncated++
-				out = append(out, ex)
-			default:
-				out = append(out, ex)
-			}
-		}
-		if err == io.EOF {
-			break
-		}
+	out, err := parseLines(r, name, &st, func(line []byte) (Example, lineInfo, error) {
+		return parseLine(line, enc, opt)
+	})
+	if err != nil {
+		return nil, st, err
 	}
-	for k := range ignored {
-		st.IgnoredKeys = append(st.IgnoredKeys, k)
-	}
-	sort.Strings(st.IgnoredKeys)
 	if len(out) == 0 {
 		if st.Dropped > 0 {
 			return nil, st, fmt.Errorf("%s: no examples: all %d are longer than MaxSeqLen %d (truncation drop)", name, st.Dropped, opt.MaxSeqLen)

@@ -76,24 +76,18 @@ func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.R
 	}
 	dopt := data.Options{TrainOnPrompt: o.TrainOnPrompt, MaxSeqLen: o.MaxSeqLen, VocabSize: m.Cfg.VocabSize,
 		Truncation: o.Truncation, Strict: o.StrictData}
-	trainSet, trainStats, err := LoadData(o.Model, enc, o.Data, dopt, o.EnableThinking)
+	sets, err := loadSets(o, enc, dopt)
 	if err != nil {
 		return nil, err
 	}
-	var validSet []data.Example
-	var validStats data.Stats
-	if o.Valid != "" {
-		if validSet, validStats, err = LoadData(o.Model, enc, o.Valid, dopt, o.EnableThinking); err != nil {
-			return nil, err
-		}
-	}
+	trainSet, validSet, trainStats, validStats := sets.train, sets.valid, sets.trainStats, sets.validStats
 	for _, w := range []string{trainStats.Warning(o.Data), validStats.Warning(o.Valid)} {
 		if w != "" {
 			fmt.Fprintln(log, "warning: "+w)
 		}
 	}
 	if !o.Force {
-		if err := checkMemory(m, o, train.PaddedLen(trainSet, validSet)); err != nil {
+		if err := checkMemory(m, o, sets.paddedLen()); err != nil {
 			return nil, err
 		}
 	}
@@ -107,10 +101,15 @@ func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.R
 		return nil, err
 	}
 	r := &train.Run{Config: o.Config, Model: m, Full: o.Full, Train: trainSet, Valid: validSet,
-		PadID: data.PadID(enc, m.Cfg.VocabSize)}
+		Pairs: sets.pairs, ValidPairs: sets.validPairs, PadID: data.PadID(enc, m.Cfg.VocabSize)}
 	if !o.Full {
 		if r.Adapter, err = NewAdapter(m, o); err != nil {
 			return nil, err
+		}
+	}
+	if o.RefAdapter != "" {
+		if r.RefAdapter, err = lora.Load(o.RefAdapter, m, "reference"); err != nil {
+			return nil, fmt.Errorf("--ref-adapter: %w", err)
 		}
 	}
 	if err := r.Prepare(); err != nil {
@@ -124,7 +123,7 @@ func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.R
 	}
 	fmt.Fprintln(log, r.ParamReport())
 	fmt.Fprintf(log, "%s, %d validation, %s of %d×%d sequences (padded to %s)\n",
-		human.Plural(len(trainSet), "training example"), len(validSet), human.Plural(r.TotalSteps(), "step"),
+		sets.trainName(), sets.validCount(), human.Plural(r.TotalSteps(), "step"),
 		o.BatchSize, o.GradAccum, human.Plural(r.T, "token"))
 	if n := trainStats.Truncated + trainStats.Dropped + validStats.Truncated + validStats.Dropped; n > 0 {
 		fmt.Fprintf(log, "longer than --max-seq-len %d: %s truncated (%s), %s dropped; validation: %d truncated, %d dropped\n",
@@ -337,7 +336,9 @@ func settings(o Options, r *train.Run) runlog.Settings {
 	s.Model, s.Data, s.Valid, s.Out, s.InitAdapter = o.Model, o.Data, o.Valid, o.Out, o.InitAdapter
 	s.Resume, s.MaxSeqLen, s.TrainOnPrompt, s.Threads, s.NormEvery = o.Resume, o.MaxSeqLen, o.TrainOnPrompt, o.Threads, o.NormEvery
 	s.Truncation, s.StrictData, s.EnableThinking = truncation(o.Truncation), o.StrictData, o.EnableThinking
-	s.SaveTotalLimit, s.LoadBest, s.ReportTo = o.SaveTotalLimit, o.LoadBest, o.ReportTo
+	s.SaveTotalLimit, s.LoadBest, s.ReportTo, s.RefAdapter = o.SaveTotalLimit, o.LoadBest, o.ReportTo, o.RefAdapter
+	s.Truncation, s.StrictData = truncation(o.Truncation), o.StrictData
+	s.SaveTotalLimit, s.LoadBest, s.RefAdapter = o.SaveTotalLimit, o.LoadBest, o.RefAdapter
 	return s
 }
 
@@ -366,6 +367,12 @@ func RunSettings(r *train.Run) runlog.Settings {
 		BatchSize: c.BatchSize, GradAccum: c.GradAccum, GradCheckpoint: r.Checkpointing(), WeightDecay: c.WeightDecay,
 		Beta1: c.Beta1, Beta2: c.Beta2, Eps: c.Eps, MaxGradNorm: c.MaxGradNorm, Seed: c.Seed,
 		SaveEvery: c.SaveEvery, EvalEvery: c.EvalEvery, Shuffle: c.Shuffle, Patience: c.EarlyStoppingPatience,
+	}
+	switch c.Method {
+	case train.MethodDPO:
+		s.Method, s.Beta, s.LabelSmoothing = c.Method, c.Beta, c.LabelSmoothing
+	case train.MethodORPO:
+		s.Method, s.Lambda = c.Method, c.Lambda
 	}
 	if t, double, ok := r.Model.QuantType(); ok {
 		s.Quantize, s.DoubleQuant = t.String(), double
@@ -452,7 +459,8 @@ func (noTokenizer) EOS() int { return -1 }
 // *enableThinking (nil: left undefined, the template's default).
 // Training, validation and `golora eval` all read data through it, so they
 // score the same tokens. The Stats say what was ignored and cut
-// (data.Parse).
+// (data.Parse). A file of preference pairs is refused with an error that
+// says so.
 func LoadData(modelDir string, enc data.Encoder, path string, o data.Options, enableThinking *bool) ([]data.Example, data.Stats, error) {
 	if tok, ok := enc.(*tokenizer.Tokenizer); ok {
 		tmpl, vars, err := tok.Chat()
@@ -466,7 +474,11 @@ func LoadData(modelDir string, enc data.Encoder, path string, o data.Options, en
 			return tmpl.Segments(msgs, v)
 		}
 	}
-	return data.LoadFile(path, enc, o)
+	exs, st, err := data.LoadFile(path, enc, o)
+	if err != nil {
+		return nil, st, pairHint(err, path)
+	}
+	return exs, st, nil
 }
 
 // truncation names the data.Options.Truncation t ("" is right).

@@ -15,7 +15,8 @@ import (
 // before --quantize) with o on sequences padded to T tokens: mem.Predict
 // of the run's method, base dtype, adapter (the --init-adapter's rank,
 // targets, layers and dropout when given), batch, thread count and
-// gradient checkpointing, DoRA. It returns the mem.Options it predicted for.
+// gradient checkpointing (and preference pairs: mem.Options.Pairs). It
+// returns the mem.Options it predicted for.
 func PeakMemory(m *model.Model, o Options, T int) (mem.Breakdown, mem.Options, error) {
 	_, double, fourBit := m.QuantType()
 	mo := mem.Options{Method: mem.LoRA, DTypeSize: m.Embed.W.DType.Size(), Rank: o.Rank, Targets: o.Targets, Layers: o.Layers,
@@ -24,6 +25,7 @@ func PeakMemory(m *model.Model, o Options, T int) (mem.Breakdown, mem.Options, e
 	if o.Dropout != nil {
 		mo.Dropout = *o.Dropout
 	}
+	mo.Pairs = o.Preference()
 	switch {
 	case o.Full:
 		mo.Method, mo.DTypeSize = mem.Full, 4 // full fine-tuning trains float32 weights

@@ -71,6 +71,12 @@ type Options struct {
 	// switch for reasoning) for messages lines; nil leaves it to the
 	// template.
 	EnableThinking *bool `json:"enable-thinking,omitempty"`
+	// RefAdapter is DPO's reference: a PEFT adapter attached for the
+	// reference pass alone ("": the base with the trained adapter off).
+	RefAdapter string `json:"ref-adapter"`
+	// LossType is TRL's DPOConfig.loss_type; only "sigmoid" is
+	// implemented ("" is sigmoid).
+	LossType string `json:"loss-type"`
 }
 
 // Defaults are PEFT's and the Hugging Face Trainer's defaults where they
@@ -128,6 +134,18 @@ func (o *Options) Validate() error {
 	}
 	if err := data.CheckTruncation(o.Truncation); err != nil {
 		return fmt.Errorf("--truncation: %w", err)
+	}
+	switch {
+	case o.RefAdapter != "" && o.Method != train.MethodDPO:
+		return fmt.Errorf("--ref-adapter is DPO's reference model: it needs --method dpo")
+	case o.LossType != "" && o.LossType != "sigmoid":
+		return fmt.Errorf("loss-type %q: only TRL's \"sigmoid\" DPO loss is implemented", o.LossType)
+	case o.LossType != "" && o.Method != train.MethodDPO:
+		return fmt.Errorf("loss-type is DPO's: it needs --method dpo")
+	case o.TrainOnPrompt && o.Preference():
+		return fmt.Errorf("--train-on-prompt is for sft: --method %s scores the completions", o.Method)
+	case o.Method == train.MethodDPO && o.Full:
+		return fmt.Errorf("--method dpo's reference is the base with the adapter switched off: it cannot be combined with --full")
 	}
 	if o.Quantize != "" {
 		if _, err := quant.ParseType(o.Quantize); err != nil {

@@ -82,7 +82,7 @@ func NewRecorder(r *train.Run, s runlog.Settings, start int, log io.Writer) (*Re
 	}
 	rec.info = runlog.RunInfo{
 		Options: s, ModelPath: abs, Status: "running", StartStep: start, TotalSteps: r.TotalSteps(), SeqLen: r.T,
-		TrainExamples: len(r.Train), ValidExamples: len(r.Valid), TrainableParams: r.TrainableParams(),
+		TrainExamples: len(r.Train) + len(r.Pairs), ValidExamples: len(r.Valid) + len(r.ValidPairs), TrainableParams: r.TrainableParams(),
 		BaseParams: r.Model.NumParams(), NormEvery: every, Threads: tensor.Threads(),
 		GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH,
 		Started: rec.t0.UTC().Format(time.RFC3339),

@@ -65,6 +65,11 @@ type Options struct {
 	// DoRA counts a trained magnitude per output row of every adapted
 	// module (out more parameters each) and the state's DoRA buffers.
 	DoRA bool
+	// Pairs predicts preference training (golora train --method dpo or
+	// orpo): Batch counts pairs, each two sequences, and a forward-only
+	// state of as many sequences computes the reference (and validation)
+	// log-probabilities.
+	Pairs bool
 }
 
 // Breakdown is the prediction, in bytes.
@@ -153,7 +158,8 @@ func quantizedBytes(n int64, double bool) int64 {
 
 // activations is the bytes of the buffers of the training state for
 // o.Batch sequences of o.SeqLen tokens with the adapter modules mods, as
-// model.Config.StateBuffers lists them.
+// model.Config.StateBuffers lists them; with o.Pairs, of the training and
+// the loss state of 2·o.Batch sequences.
 func activations(c *model.Config, o Options, mods []model.LoRAPlan) int64 {
 	if o.Batch <= 0 || o.SeqLen <= 0 {
 		return 0
@@ -162,5 +168,13 @@ func activations(c *model.Config, o Options, mods []model.LoRAPlan) int64 {
 	if o.GradCheckpoint {
 		kind = model.StateCheckpointed
 	}
-	return model.BufferBytes(c.StateBuffers(model.StatePlan{B: o.Batch, T: o.SeqLen, Kind: kind, Threads: o.Threads, LoRA: mods}))
+	B := o.Batch
+	if o.Pairs {
+		B *= 2
+	}
+	n := model.BufferBytes(c.StateBuffers(model.StatePlan{B: B, T: o.SeqLen, Kind: kind, Threads: o.Threads, LoRA: mods}))
+	if o.Pairs {
+		n += model.BufferBytes(c.StateBuffers(model.StatePlan{B: B, T: o.SeqLen, Kind: model.StateLoss, Threads: o.Threads, LoRA: mods}))
+	}
+	return n
 }

@@ -200,6 +200,8 @@ func TestActivationsMatchTheState(t *testing.T) {
 			Options{Method: LoRA, Rank: 4, Targets: "q_proj,v_proj,down_proj", Dropout: 0.1, DoRA: true, Batch: 2, SeqLen: 8, Threads: 2}},
 		{"checkpointed qlora dora all-linear", "qwen2", nil,
 			Options{Method: QLoRA, Rank: 2, Targets: "all-linear", DoRA: true, Batch: 1, SeqLen: 12, Threads: 3, GradCheckpoint: true, DoubleQuant: true}},
+		{"preference pairs, lora q,v", "llama", nil,
+			Options{Method: LoRA, Rank: 2, Targets: "q_proj,v_proj", Batch: 2, SeqLen: 12, Threads: 2, Pairs: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tinyConfig(t, tc.modelType, tc.cfg)
@@ -228,11 +230,19 @@ func TestActivationsMatchTheState(t *testing.T) {
 				plan = m.Plans()
 			}
 			tensor.SetThreads(tc.o.Threads)
-			s := m.NewState(tc.o.Batch, tc.o.SeqLen, true)
-			if tc.o.GradCheckpoint {
-				s = m.NewCheckpointedState(tc.o.Batch, tc.o.SeqLen)
+			rows := tc.o.Batch
+			if tc.o.Pairs {
+				rows *= 2 // a pair is two sequences
 			}
-			if got := measure(s); got != b.ActivationsBytes {
+			s := m.NewState(rows, tc.o.SeqLen, true)
+			if tc.o.GradCheckpoint {
+				s = m.NewCheckpointedState(rows, tc.o.SeqLen)
+			}
+			got := measure(s)
+			if tc.o.Pairs {
+				got += measure(m.NewLossState(rows, tc.o.SeqLen)) // the reference's forward state
+			}
+			if got != b.ActivationsBytes {
 				t.Errorf("predicted activations %d bytes, the training state holds %d", b.ActivationsBytes, got)
 			}
 			for _, k := range []struct {

@@ -781,6 +781,11 @@ const HeadChunk = 256
 // the way it counts the targets whose logit is the row's argmax
 // (s.Correct).
 func (m *Model) Loss(s *State, labels []int, norm float32) (sum float64, count int, err error) {
+	return m.loss(s, labels, norm, nil)
+}
+
+// loss is Loss, target by target with seq (TokenLoss).
+func (m *Model) loss(s *State, labels []int, norm float32, seq *tokenLoss) (sum float64, count int, err error) {
 	s.correct = 0
 	if len(labels) != s.N {
 		return 0, 0, fmt.Errorf("loss: %d labels for a state of %d×%d", len(labels), s.B, s.T)
@@ -794,11 +799,12 @@ func (m *Model) Loss(s *State, labels []int, norm float32) (sum float64, count i
 	if s.last {
 		return 0, 0, fmt.Errorf("loss: a prefill state holds the last position's logits alone")
 	}
+	back := norm > 0 || seq.backward()
 	if !s.chunked {
-		sum, count = s.crossEntropy(s.Logits, 0, s.N, labels, V, norm)
+		sum, count = s.ceRows(s.Logits, 0, s.N, labels, V, norm, seq)
 		return sum, count, nil
 	}
-	if !s.train && norm > 0 {
+	if !s.train && back {
 		return 0, 0, fmt.Errorf("loss: a loss state keeps no activations for a backward pass (norm must be 0)")
 	}
 	C := m.Cfg.HiddenSize
@@ -809,10 +815,10 @@ func (m *Model) Loss(s *State, labels []int, norm float32) (sum float64, count i
 		lnf := tensor.FromF32(s.lnf[r0*C:], n, C)
 		tensor.Gemm(false, true, 1, lnf, m.LMHead.W, 0, logits, V)
 		softcapRows(logits, V, m.Cfg.FinalSoftcap)
-		cs, cc := s.crossEntropy(logits, r0, r0+n, labels, V, norm)
+		cs, cc := s.ceRows(logits, r0, r0+n, labels, V, norm, seq)
 		sum += cs
 		count += cc
-		if norm > 0 {
+		if back {
 			dl := tensor.FromF32(logits, n, V)
 			tensor.Gemm(false, false, 1, dl, m.LMHead.W, 0, s.dln[r0*C:], C)
 			if m.LMHead.Grad != nil {
@@ -820,7 +826,7 @@ func (m *Model) Loss(s *State, labels []int, norm float32) (sum float64, count i
 			}
 		}
 	}
-	s.headDone = norm > 0
+	s.headDone = back
 	return sum, count, nil
 }
 
@@ -829,7 +835,13 @@ func (m *Model) Loss(s *State, labels []int, norm float32) (sum float64, count i
 func (s *State) crossEntropy(logits []float32, r0, r1 int, labels []int, V int, norm float32) (sum float64, count int) {
 	j := s.job(jobLoss)
 	j.a, j.r0, j.labels, j.width, j.norm = logits, r0, labels, V, norm
-	chunks := s.run(j, r1-r0)
+	return s.runLoss(j, r1-r0)
+}
+
+// runLoss runs the loss job j (jobLoss, jobTokenLoss) over n rows and sums
+// the chunks' losses, target counts and argmax hits in chunk order.
+func (s *State) runLoss(j *job, n int) (sum float64, count int) {
+	chunks := s.run(j, n)
 	for c := 0; c < chunks; c++ {
 		sum += s.lossSum[c]
 		count += s.lossCount[c]

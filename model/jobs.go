@@ -27,6 +27,7 @@ const (
 	jobGeGLU // jobGeGLU+1 must be its backward pass, as for jobSwiGLU
 	jobGeGLUBack
 	jobDoraNorm
+	jobTokenLoss
 )
 
 // maxChunks bounds the chunks of one loop (the pool runs at most 64 parts).
@@ -54,6 +55,7 @@ type job struct {
 	norm      float32
 	lin       *Linear // jobDoraNorm: the module and its DoRA adapter
 	lora      *LoRA
+	tl        *tokenLoss // jobTokenLoss: per-position coefficients and losses
 }
 
 // job returns the state's job, reset to kind.
@@ -138,5 +140,11 @@ func (j *job) RunPart(c int) {
 		s.lossSum[c], s.lossCount[c], s.lossCorrect[c] = crossEntropy(j.a, j.r0, j.labels, j.r0+lo, j.r0+hi, s.T, j.width, j.norm)
 	case jobDoraNorm:
 		doraNormRows(j.a, j.lin, j.lora, s.dora.w[c], lo*doraRows, min(hi*doraRows, j.lin.Out))
+	case jobTokenLoss:
+		var capF []float32
+		if s.finalCap > 0 {
+			capF = s.capF[c]
+		}
+		s.lossSum[c], s.lossCount[c], s.lossCorrect[c] = j.tl.crossEntropy(j.a, j.r0, j.labels, j.r0+lo, j.r0+hi, s.T, j.width, s.finalCap, capF)
 	}
 }

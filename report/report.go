@@ -95,6 +95,7 @@ func build(r *Run, o Options) *page {
 	p.w("<h1>%s</h1>\n<p class=sub>%s</p>\n", esc(title), esc(absOr(r.Dir)))
 	p.summary(b)
 	p.curves()
+	p.preference()
 	if r.Adapter != nil {
 		p.norms(b)
 		p.module(b, o.Module)
@@ -247,8 +248,12 @@ func (p *page) summary(b *base) {
 		last := r.Metrics[n-1]
 		steps := fmt.Sprintf("%d", last.Step)
 		if r.Info != nil {
+			items := "training example"
+			if r.Info.Options.Method != "" {
+				items = r.Info.Options.Method + " pair"
+			}
 			steps += fmt.Sprintf(" of %d (%s, %d validation, sequences padded to %s)",
-				r.Info.TotalSteps, human.Plural(r.Info.TrainExamples, "training example"), r.Info.ValidExamples, human.Plural(r.Info.SeqLen, "token"))
+				r.Info.TotalSteps, human.Plural(r.Info.TrainExamples, items), r.Info.ValidExamples, human.Plural(r.Info.SeqLen, "token"))
 		}
 		add("steps", steps)
 		add("training loss", fmt.Sprintf("%s → %s (first → last step)", short(r.Metrics[0].Loss), short(last.Loss)))
@@ -326,8 +331,11 @@ func (p *page) curves() {
 	if len(vx) > 0 {
 		ss = append(ss, series{name: "validation loss", x: vx, y: vy, color: "#d62728", width: 2, markers: true})
 	}
-	p.fig("loss.svg", "Loss (mean cross-entropy per target token, nats) after each optimizer step; validation loss where it was measured.",
-		lineChart("loss", "Loss", "optimizer step", "loss (nats/token)", ss, false, false))
+	caption, ylabel := "Loss (mean cross-entropy per target token, nats) after each optimizer step; validation loss where it was measured.", "loss (nats/token)"
+	if c := p.preferenceCaption(); c != "" {
+		caption, ylabel = c, "loss"
+	}
+	p.fig("loss.svg", caption, lineChart("loss", "Loss", "optimizer step", ylabel, ss, false, false))
 	p.w("<div class=grid>\n")
 	p.fig("lr.svg", "Learning rate of each step (schedule after warmup).",
 		lineChart("lr", "Learning rate", "optimizer step", "learning rate", []series{{x: xs, y: lr, color: "#2ca02c", width: 2}}, false, true))

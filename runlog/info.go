@@ -63,6 +63,12 @@ type Settings struct {
 	TrainOnPrompt  bool    `json:"train-on-prompt"`
 	Shuffle        bool    `json:"shuffle"`
 	ReportTo       string  `json:"report-to,omitempty"`
+	// Preference training (absent for sft).
+	Method         string  `json:"method,omitempty"`
+	Beta           float64 `json:"beta,omitempty"`
+	LabelSmoothing float64 `json:"label-smoothing,omitempty"`
+	Lambda         float64 `json:"lambda,omitempty"`
+	RefAdapter     string  `json:"ref-adapter,omitempty"`
 }
 
 // RunInfo is run.json: what a run was asked to do and what it cost.

@@ -49,6 +49,30 @@ type Metric struct {
 	TokensPerSec float64  `json:"tokens_per_sec"`
 	ElapsedSec   float64  `json:"elapsed_sec"`
 	ValidLoss    *float64 `json:"valid_loss,omitempty"`
+	// Preference holds the metrics of a DPO or ORPO step, under TRL's
+	// names at the line's top level; nil (absent) in other runs.
+	*Preference
+}
+
+// Preference are the metrics of a preference-training step, means over
+// its pairs, in TRL's names. The reward of a completion is β·(log π −
+// log π_ref) in DPO and λ·log π in ORPO, where log π is the completion
+// tokens' summed (DPO) or mean (ORPO) log-probability under the trained
+// model and log π_ref under the reference.
+type Preference struct {
+	RewardsChosen   float64 `json:"rewards/chosen"`
+	RewardsRejected float64 `json:"rewards/rejected"`
+	// RewardsAccuracy is the fraction of pairs whose chosen reward is
+	// above the rejected one; RewardsMargin the mean difference.
+	RewardsAccuracy float64 `json:"rewards/accuracies"`
+	RewardsMargin   float64 `json:"rewards/margins"`
+	LogpsChosen     float64 `json:"logps/chosen"`
+	LogpsRejected   float64 `json:"logps/rejected"`
+	// ORPO alone: the mean of log σ(log odds ratio), the mean log odds
+	// ratio, and the chosen completions' mean NLL per token.
+	LogOddsRatio  *float64 `json:"log_odds_ratio,omitempty"`
+	LogOddsChosen *float64 `json:"log_odds_chosen,omitempty"`
+	NLLLoss       *float64 `json:"nll_loss,omitempty"`
 }
 
 // NormRecord is one line of norms.jsonl: after optimizer step Step (0: the

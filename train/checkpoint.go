@@ -146,6 +146,9 @@ func (r *Run) LoadCheckpoint(dir string) (step int, err error) {
 	if st.Total > r.total || st.Step > r.total {
 		return 0, fmt.Errorf("%s: the checkpoint belongs to a run of %d steps, this run has %d: a resumed run can be extended (more steps or epochs), not shortened", dir, st.Total, r.total)
 	}
+	if have, want := st.Config.method(), r.Config.method(); have != want {
+		return 0, fmt.Errorf("%s: the checkpoint belongs to a %s run, this run is %s; resume with the same options", dir, have, want)
+	}
 	wfile := filepath.Join(dir, paramsFile)
 	if !r.Full {
 		wfile = filepath.Join(dir, lora.WeightsFile)

@@ -44,6 +44,15 @@ type Config struct {
 	// EarlyStoppingPatience, when > 0, ends training after this many
 	// evaluations in a row without a validation loss below the best so far.
 	EarlyStoppingPatience int `json:"early-stopping-patience,omitempty"`
+
+	// Method is the training objective: "sft" (or ""), the causal-LM loss
+	// of Run.Train; "dpo" or "orpo", a preference loss over Run.Pairs
+	// (preference.go). Beta and LabelSmoothing are DPO's β and ε, Lambda
+	// ORPO's weight λ of the odds-ratio term (TRL's ORPOConfig.beta).
+	Method         string  `json:"method,omitempty"`
+	Beta           float64 `json:"beta,omitempty"`
+	LabelSmoothing float64 `json:"label-smoothing,omitempty"`
+	Lambda         float64 `json:"lambda,omitempty"`
 }
 
 // Defaults are the Hugging Face Trainer's defaults where it has one (AdamW
@@ -53,6 +62,7 @@ func Defaults() Config {
 	return Config{
 		LR: 2e-4, Schedule: "linear", BatchSize: 4, GradAccum: 1,
 		Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, MaxGradNorm: 1, Seed: 42, Shuffle: true,
+		Method: MethodSFT, Beta: 0.1, Lambda: 0.1,
 	}
 }
 
@@ -91,5 +101,5 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("lr-schedule %q: want constant, linear or cosine", c.Schedule)
 	}
-	return nil
+	return c.validateMethod()
 }

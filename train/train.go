@@ -38,8 +38,15 @@ type Run struct {
 	Full  bool
 	Train []data.Example
 	Valid []data.Example
-	PadID int // the id in padding positions (data.PadID)
-	Sink  Sink
+	// Pairs and ValidPairs replace Train and Valid with Config.Method dpo
+	// or orpo; BatchSize counts pairs then, each two sequences.
+	Pairs, ValidPairs []data.Pair
+	// RefAdapter, with dpo, is the reference: an adapter attached to Model
+	// (before Prepare) that is switched on for the reference pass alone;
+	// nil: the reference is the base with Adapter switched off.
+	RefAdapter *lora.Adapter
+	PadID      int // the id in padding positions (data.PadID)
+	Sink       Sink
 	// Settings, when set, are recorded in every checkpoint
 	// (CheckpointState.Settings), for the application to check that a
 	// resumed run is the run it continues.
@@ -49,7 +56,8 @@ type Run struct {
 	// (once, also on a SaveEvery step) and returns ErrStopped.
 	Stop func() bool
 	// T is the padded length of every batch's sequences (set by Prepare:
-	// the longest example of Train and Valid).
+	// the longest example of Train and Valid, or side of Pairs and
+	// ValidPairs).
 	T int
 
 	params      []*model.Param
@@ -59,6 +67,17 @@ type Run struct {
 	total       int // optimizer steps in the run
 	done        int // optimizer steps made (or restored from a checkpoint)
 	earlyStop   int // step after which Fit stopped early (EarlyStop)
+
+	// Preference runs: the reference and evaluation state (2B sequences);
+	// each sequence's summed completion NLL, target count and d loss/d
+	// that sum; each position's loss, backward coefficient and ORPO's
+	// scored labels.
+	ref               *model.State
+	sums, refSums, dS []float64
+	counts            []int
+	nll               []float64
+	coef              []float32
+	nllLabels         []int
 
 	// Step's buffers: one micro-batch, and the epoch's permutation.
 	ids, labels []int
@@ -75,7 +94,7 @@ func (r *Run) Prepare() error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	if len(r.Train) == 0 {
+	if len(r.Train) == 0 && !o.Preference() {
 		return fmt.Errorf("train: no training examples")
 	}
 	if r.Full {
@@ -92,25 +111,32 @@ func (r *Run) Prepare() error {
 		r.Adapter.SetTrainable(true)
 		r.params = r.Adapter.Params()
 	}
-	r.T = PaddedLen(r.Train, r.Valid)
+	r.T = max(PaddedLen(r.Train, r.Valid), PairsPaddedLen(r.Pairs, r.ValidPairs))
+	if err := r.preparePreference(); err != nil {
+		return err
+	}
 	perStep := o.BatchSize * o.GradAccum
 	r.total = o.Steps
 	if r.total == 0 {
-		r.total = int(math.Ceil(o.Epochs * float64(len(r.Train)) / float64(perStep)))
+		r.total = int(math.Ceil(o.Epochs * float64(r.size()) / float64(perStep)))
 		r.total = max(r.total, 1)
 	}
+	rows := o.BatchSize
+	if o.Preference() {
+		rows *= 2
+	}
 	if r.Checkpointing() {
-		r.state = r.Model.NewCheckpointedState(o.BatchSize, r.T)
+		r.state = r.Model.NewCheckpointedState(rows, r.T)
 	} else {
-		r.state = r.Model.NewState(o.BatchSize, r.T, true)
+		r.state = r.Model.NewState(rows, r.T, true)
 	}
 	r.grads = make([][]float32, len(r.params))
 	r.vals = make([][]float32, len(r.params))
 	for i, p := range r.params {
 		r.vals[i], r.grads[i] = p.W.F32, p.Grad
 	}
-	r.ids, r.labels = make([]int, o.BatchSize*r.T), make([]int, o.BatchSize*r.T)
-	r.exs = make([]data.Example, 0, o.BatchSize)
+	r.ids, r.labels = make([]int, rows*r.T), make([]int, rows*r.T)
+	r.exs = make([]data.Example, 0, rows)
 	r.perm, r.permEpoch = nil, -1
 	r.done = 0
 	r.opt = optim.NewAdamW(r.vals, o.Beta1, o.Beta2, o.Eps, o.WeightDecay)
@@ -170,7 +196,7 @@ func (r *Run) ParamReport() string {
 // function of g, so a resumed run draws exactly what the uninterrupted one
 // would have.
 func (r *Run) exampleAt(g int) int {
-	n := len(r.Train)
+	n := r.size()
 	epoch, i := g/n, g%n
 	if !r.Config.Shuffle {
 		return i
@@ -227,8 +253,12 @@ type StepStats struct {
 	GradNorm float64 // before clipping
 	Tokens   int     // real (unpadded) tokens in the step's sequences
 	// Accuracy is the fraction of the step's targets whose label is the
-	// argmax of the logits (TRL's mean_token_accuracy).
+	// argmax of the logits (TRL's mean_token_accuracy); in a preference
+	// run, of the targets scored (the completions'; ORPO: the chosen
+	// prompts' too).
 	Accuracy float64
+	// Preference holds a DPO or ORPO step's metrics (nil otherwise).
+	Preference *runlog.Preference
 }
 
 // Step runs optimizer step k (0-based): its GradAccum micro-batches
@@ -237,7 +267,6 @@ type StepStats struct {
 // A non-finite loss or gradient stops it before the update (ErrNonFinite).
 func (r *Run) Step(k int) (StepStats, error) {
 	o := &r.Config
-	B, T := o.BatchSize, r.T
 	var st StepStats
 	lr, err := optim.LR(o.Schedule, o.LR, k, o.Warmup, r.total)
 	if err != nil {
@@ -247,6 +276,29 @@ func (r *Run) Step(k int) (StepStats, error) {
 	for _, g := range r.grads {
 		clear(g)
 	}
+	if o.Preference() {
+		err = r.preferenceStep(k, &st)
+	} else {
+		err = r.sftStep(k, &st)
+	}
+	if err != nil {
+		return st, err
+	}
+	st.GradNorm = optim.ClipGradNorm(r.grads, o.MaxGradNorm)
+	if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) || math.IsNaN(st.GradNorm) || math.IsInf(st.GradNorm, 0) {
+		return st, fmt.Errorf("%w at step %d (loss %v, gradient norm %v): stopped without updating",
+			ErrNonFinite, k+1, st.Loss, st.GradNorm)
+	}
+	r.opt.Step(r.vals, r.grads, lr)
+	r.done = k + 1
+	return st, nil
+}
+
+// sftStep runs the micro-batches of step k through forward, the
+// causal-LM loss and backward.
+func (r *Run) sftStep(k int, st *StepStats) error {
+	o := &r.Config
+	B, T := o.BatchSize, r.T
 	first := k * B * o.GradAccum
 	norm := 0
 	for j := 0; j < B*o.GradAccum; j++ {
@@ -264,14 +316,14 @@ func (r *Run) Step(k int) (StepStats, error) {
 		r.state.Dropout = true
 		r.state.DropoutSeed = o.Seed ^ uint64(k)<<20 ^ uint64(micro)
 		if err := r.Model.Forward(r.state, r.ids); err != nil {
-			return st, err
+			return err
 		}
 		if norm == 0 {
 			continue
 		}
 		s, _, err := r.Model.Loss(r.state, r.labels, float32(norm))
 		if err != nil {
-			return st, err
+			return err
 		}
 		sum += s
 		correct += r.state.Correct()
@@ -279,14 +331,7 @@ func (r *Run) Step(k int) (StepStats, error) {
 	}
 	st.Loss = sum / float64(max(norm, 1))
 	st.Accuracy = float64(correct) / float64(max(norm, 1))
-	st.GradNorm = optim.ClipGradNorm(r.grads, o.MaxGradNorm)
-	if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) || math.IsNaN(st.GradNorm) || math.IsInf(st.GradNorm, 0) {
-		return st, fmt.Errorf("%w at step %d (loss %v, gradient norm %v): stopped without updating",
-			ErrNonFinite, k+1, st.Loss, st.GradNorm)
-	}
-	r.opt.Step(r.vals, r.grads, lr)
-	r.done = k + 1
-	return st, nil
+	return nil
 }
 
 // Fit trains from step start (0, or the step LoadCheckpoint returned) to
@@ -311,11 +356,12 @@ func (r *Run) Fit(start int) error {
 			return err
 		}
 		elapsed := time.Since(ts).Seconds()
-		m := runlog.Metric{Step: k + 1, Epoch: float64((k+1)*perStep) / float64(len(r.Train)), Loss: st.Loss, Accuracy: st.Accuracy, LR: st.LR,
-			GradNorm: st.GradNorm, Tokens: st.Tokens, TokensPerSec: float64(st.Tokens) / elapsed, ElapsedSec: time.Since(t0).Seconds()}
+		m := runlog.Metric{Step: k + 1, Epoch: float64((k+1)*perStep) / float64(r.size()), Loss: st.Loss, Accuracy: st.Accuracy, LR: st.LR,
+			GradNorm: st.GradNorm, Tokens: st.Tokens, TokensPerSec: float64(st.Tokens) / elapsed, ElapsedSec: time.Since(t0).Seconds(),
+			Preference: st.Preference}
 		last := k+1 == r.total
-		if len(r.Valid) > 0 && ((o.EvalEvery > 0 && (k+1)%o.EvalEvery == 0) || last) {
-			v, err := r.Evaluate(r.Valid)
+		if len(r.Valid)+len(r.ValidPairs) > 0 && ((o.EvalEvery > 0 && (k+1)%o.EvalEvery == 0) || last) {
+			v, err := r.validLoss()
 			if err != nil {
 				return err
 			}
@@ -350,6 +396,14 @@ func (r *Run) Fit(start int) error {
 // EarlyStop is the step after which the last Fit stopped early
 // (EarlyStoppingPatience), 0 when it did not.
 func (r *Run) EarlyStop() int { return r.earlyStop }
+
+// validLoss is the run's loss on its validation set, in its method.
+func (r *Run) validLoss() (float64, error) {
+	if r.Config.Preference() {
+		return r.evaluatePairs(r.ValidPairs)
+	}
+	return r.Evaluate(r.Valid)
+}
 
 // Evaluate returns the mean loss over examples with the run's buffers.
 func (r *Run) Evaluate(examples []data.Example) (float64, error) {

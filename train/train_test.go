@@ -13,7 +13,6 @@ import (
 
 	"github.com/golora/golora/internal/testref"
 	"github.com/golora/golora/lora"
-	"github.com/golora/golora/model"
 	"github.com/golora/golora/runlog"
 	"github.com/golora/golora/safetensors"
 )
@@ -38,15 +37,7 @@ func refRun(t *testing.T, c Config) *Run {
 // refRunIn is refRun for the training fixture in dir.
 func refRunIn(t *testing.T, dir string, c Config) *Run {
 	t.Helper()
-	m, err := model.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	a, err := lora.Load(filepath.Join(dir, "adapter_init"), m, "default")
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, a := loadRefModel(t, dir)
 	r := &Run{Config: c, Model: m, Adapter: a, Train: testref.LoadDir(t, dir).Examples()}
 	if err := r.Prepare(); err != nil {
 		t.Fatal(err)
@@ -173,18 +164,7 @@ func testCheckpointResumesBitIdentically(t *testing.T, dir string) {
 		t.Fatalf("checkpoints written: %v, want checkpoint-4 and the last step's, checkpoint-6", entries)
 	}
 	resumed := refRunIn(t, dir, c)
-	step, err := resumed.LoadCheckpoint(runlog.CheckpointDir(fullSink.dir, 4))
-	if err != nil || step != 4 {
-		t.Fatalf("LoadCheckpoint: step %d, %v", step, err)
-	}
-	sink := &recorder{dir: t.TempDir()}
-	resumed.Sink = sink
-	if err := resumed.Fit(step); err != nil {
-		t.Fatal(err)
-	}
-	if len(sink.metrics) != 2 {
-		t.Fatalf("resumed run made %d steps, want 2", len(sink.metrics))
-	}
+	sink := resumeAt(t, resumed, fullSink.dir, 4, 2)
 	for i, m := range sink.metrics {
 		if w := fullSink.metrics[4+i]; m.Step != w.Step || m.Loss != w.Loss || m.GradNorm != w.GradNorm {
 			t.Errorf("step %d: loss %v grad %v, uninterrupted %v %v", m.Step, m.Loss, m.GradNorm, w.Loss, w.GradNorm)
@@ -241,6 +221,26 @@ func TestCheckpointExtendsRun(t *testing.T) {
 			t.Errorf("step %d: lr %v, want %v (the schedule over 9 steps)", m.Step, m.LR, want)
 		}
 	}
+}
+
+// resumeAt loads the prepared run r with checkpoint-step of dir and fits
+// it to the end, which must take want steps; it returns what the run
+// recorded.
+func resumeAt(t *testing.T, r *Run, dir string, step, want int) *recorder {
+	t.Helper()
+	got, err := r.LoadCheckpoint(runlog.CheckpointDir(dir, step))
+	if err != nil || got != step {
+		t.Fatalf("LoadCheckpoint: step %d, %v", got, err)
+	}
+	sink := &recorder{dir: t.TempDir()}
+	r.Sink = sink
+	if err := r.Fit(step); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.metrics) != want {
+		t.Fatalf("resumed run made %d steps, want %d", len(sink.metrics), want)
+	}
+	return sink
 }
 
 // A non-finite loss stops a step before the update, with an error that

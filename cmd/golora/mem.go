@@ -31,6 +31,7 @@ func runMem(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	method := fs.String("method", "lora", "fine-tuning `METHOD`: full, lora or qlora")
 	double := fs.Bool("double-quant", finetune.Defaults().DoubleQuant, "qlora: double-quantized absmax")
 	dora := fs.Bool("dora", false, "lora, qlora: DoRA adapters (golora train --dora): a trained magnitude per output row, and its buffers")
+	pairs := fs.Bool("pairs", false, "preference training (golora train --method dpo or orpo): --batch-size counts pairs of sequences, plus the reference's forward state")
 	var rank, batch, seq int
 	var targets string
 	runFlags(fs, &rank, &targets, &batch, &seq)
@@ -52,7 +53,7 @@ func runMem(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	o := mem.Options{Method: mem.Method(*method), DTypeSize: dtypeSize(dt), Rank: rank, Targets: targets,
-		Batch: batch, SeqLen: seq, Threads: tensor.Threads(), DoubleQuant: *double, GradCheckpoint: ckpt, DoRA: *dora}
+		Batch: batch, SeqLen: seq, Threads: tensor.Threads(), DoubleQuant: *double, GradCheckpoint: ckpt, DoRA: *dora, Pairs: *pairs}
 	b, err := mem.Predict(c, o)
 	if err != nil {
 		return err
