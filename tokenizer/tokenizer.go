@@ -89,7 +89,7 @@ type fileSpec struct {
 }
 
 // Load reads a tokenizer. path is a tokenizer.json file, a model
-// directory holding one, or a .gguf file with a byte-level BPE tokenizer in
+// directory holding one, or a .gguf file with a byte-level or SentencePiece-style BPE tokenizer in
 // its tokenizer.ggml.* metadata (see loadGGUF). tokenizer_config.json (bos_token, eos_token,
 // add_bos_token, add_eos_token, chat_template, clean_up_tokenization_spaces),
 // special_tokens_map.json (bos_token, eos_token) and chat_template.jinja are
@@ -459,31 +459,14 @@ func (t *Tokenizer) Encode(text string, addSpecial bool) ([]int, error) {
 		return nil, fmt.Errorf("tokenizer: text is not valid UTF-8 (byte offset %d)", invalidOffset(text))
 	}
 	var ids []int
-	err := t.pieces(text, func(p piece) error {
-		if p.id >= 0 {
-			ids = append(ids, p.id)
+	err := t.preTokens(text, func(word string, id int) error {
+		if id >= 0 {
+			ids = append(ids, id)
 			return nil
 		}
-		if t.pre == nil {
-			w, err := t.model.tokenize(p.text)
-			ids = append(ids, w...)
-			return err
-		}
-		var werr error
-		err := t.pre.preTokenize(p.text, p.atStart, func(s string, _ bool) {
-			if werr != nil {
-				return
-			}
-			w, err := t.model.tokenize(s)
-			if err != nil {
-				werr = err
-			}
-			ids = append(ids, w...)
-		})
-		if err != nil {
-			return err
-		}
-		return werr
+		w, err := t.model.tokenize(word)
+		ids = append(ids, w...)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
@@ -495,6 +478,30 @@ func (t *Tokenizer) Encode(text string, addSpecial bool) ([]int, error) {
 		ids = []int{}
 	}
 	return ids, nil
+}
+
+// preTokens calls fn, in order, with each added token of text (its id, word
+// "") and each pre-token the BPE model is given (id -1): the pieces between
+// added tokens, normalized and pre-tokenized.
+func (t *Tokenizer) preTokens(text string, fn func(word string, id int) error) error {
+	return t.pieces(text, func(p piece) error {
+		if p.id >= 0 {
+			return fn("", p.id)
+		}
+		if t.pre == nil {
+			return fn(p.text, -1)
+		}
+		var werr error
+		err := t.pre.preTokenize(p.text, p.atStart, func(s string, _ bool) {
+			if werr == nil {
+				werr = fn(s, -1)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return werr
+	})
 }
 
 func invalidOffset(s string) int {
