@@ -132,8 +132,30 @@ func TestTokenizerMatchesLlamaCpp(t *testing.T) {
 }
 
 // TestTokenizerErrors: a pre-tokenizer llama.cpp does not know is refused
-// (naming the way to set it), as is a vocabulary larger than the model's.
+// (naming the way to set it), as is a vocabulary larger than the model's, a
+// pre-tokenizer name for a SentencePiece-style tokenizer, and a
+// SentencePiece-style tokenizer without byte fallback.
 func TestTokenizerErrors(t *testing.T) {
+	sp, dir := loadTokenizer(t, "llama2")
+	if _, err := Tokenizer(sp, sp.VocabSize(), "llama-bpe"); err == nil || !strings.Contains(err.Error(), "SentencePiece-style") {
+		t.Errorf("pre name for a SentencePiece-style tokenizer: err = %v", err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noFallback := filepath.Join(dir, "nofallback.json")
+	if err := os.WriteFile(noFallback, []byte(strings.Replace(string(data), `"byte_fallback":true`, `"byte_fallback":false`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nf, err := tokenizer.Load(noFallback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Tokenizer(nf, nf.VocabSize(), ""); err == nil || !strings.Contains(err.Error(), "byte fallback") {
+		t.Errorf("no byte fallback: err = %v", err)
+	}
+
 	tok, _ := loadTokenizer(t, "qwen3") // truncated: its check-text hash is in no table
 	if _, err := Tokenizer(tok, tok.VocabSize(), ""); err == nil || !strings.Contains(err.Error(), "--pre") {
 		t.Errorf("unknown pre-tokenizer: err = %v, want one naming --pre", err)
@@ -144,13 +166,13 @@ func TestTokenizerErrors(t *testing.T) {
 }
 
 // TestTokenizerReadBack: the tokenizer metadata written for the GPT-2,
-// Llama-3 and Qwen3 fixtures, read back from a GGUF by tokenizer.Load,
+// Llama-3, Qwen3 and (SentencePiece-style) llama2 fixtures, read back from a GGUF by tokenizer.Load,
 // encodes every test text of the fixture to the ids the Hugging Face
 // tokenizers library gives (with and without special tokens) and the text
 // of every token as the tokenizer.json does, and keeps BOS, EOS and the
 // chat template.
 func TestTokenizerReadBack(t *testing.T) {
-	for name, pre := range map[string]string{"gpt2": "", "llama3": "llama-bpe", "qwen3": "qwen2"} {
+	for name, pre := range map[string]string{"gpt2": "", "llama3": "llama-bpe", "qwen3": "qwen2", "llama2": ""} {
 		t.Run(name, func(t *testing.T) {
 			tok, _ := loadTokenizer(t, name)
 			meta, err := Tokenizer(tok, tok.VocabSize()+3, pre) // three padding rows
