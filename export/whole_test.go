@@ -50,6 +50,28 @@ func tinyModel(t *testing.T, name string) string {
 	return dir
 }
 
+// writeModel exports dir with the specs merged as typ into a temporary
+// file, which it returns open, after checking that each key of want has
+// its value.
+func writeModel(t *testing.T, dir string, specs []lora.Spec, typ gguf.Type, want map[string]any) (string, *gguf.File) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "m.gguf")
+	if err := WriteModel(out, dir, specs, typ, ""); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	for key, w := range want {
+		if v, _ := f.Value(key); v != w {
+			t.Errorf("%s = %v (%T), want %v", key, v, v, w)
+		}
+	}
+	return out, f
+}
+
 // TestWriteModel: a model with GPT-2's byte-level tokenizer, an adapter
 // merged in, exported as an f32 GGUF, reads back with every tokenizer key
 // (GPT-2's pre name "gpt-2" found by the check-text hash), loads as a model
@@ -58,16 +80,7 @@ func tinyModel(t *testing.T, name string) string {
 func TestWriteModel(t *testing.T) {
 	dir := tinyModel(t, "gpt2")
 	specs := []lora.Spec{{Dir: "testdata/adapter", Scale: 0.5}}
-	out := filepath.Join(t.TempDir(), "m.gguf")
-	if err := WriteModel(out, dir, specs, gguf.F32, ""); err != nil {
-		t.Fatal(err)
-	}
-	f, err := gguf.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for key, want := range map[string]any{
+	out, f := writeModel(t, dir, specs, gguf.F32, map[string]any{
 		"general.architecture":         "llama",
 		"tokenizer.ggml.model":         "gpt2",
 		"tokenizer.ggml.pre":           "gpt-2",
@@ -78,11 +91,7 @@ func TestWriteModel(t *testing.T) {
 		"llama.vocab_size":             uint32(50257),
 		"llama.rope.dimension_count":   uint32(16),
 		"general.quantization_version": uint32(2),
-	} {
-		if v, _ := f.Value(key); v != want {
-			t.Errorf("%s = %v (%T), want %v", key, v, v, want)
-		}
-	}
+	})
 	toks, _ := f.Value("tokenizer.ggml.tokens")
 	types, _ := f.Value("tokenizer.ggml.token_type")
 	merges, _ := f.Value("tokenizer.ggml.merges")
@@ -138,27 +147,14 @@ func TestWriteModel(t *testing.T) {
 // GGUF's tokenizer, read back, encodes like the tokenizer.json.
 func TestWriteModelSentencePiece(t *testing.T) {
 	dir := tinyModel(t, "llama2")
-	out := filepath.Join(t.TempDir(), "m.gguf")
-	if err := WriteModel(out, dir, nil, gguf.F16, ""); err != nil {
-		t.Fatal(err)
-	}
-	f, err := gguf.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for key, want := range map[string]any{
+	out, f := writeModel(t, dir, nil, gguf.F16, map[string]any{
 		"tokenizer.ggml.model":            "llama",
 		"tokenizer.ggml.pre":              "default",
 		"tokenizer.ggml.add_space_prefix": true,
 		"tokenizer.ggml.unknown_token_id": uint32(0),
 		"tokenizer.ggml.bos_token_id":     uint32(1),
 		"tokenizer.ggml.add_bos_token":    true,
-	} {
-		if v, _ := f.Value(key); v != want {
-			t.Errorf("%s = %v (%T), want %v", key, v, v, want)
-		}
-	}
+	})
 	if _, ok := f.Value("tokenizer.ggml.merges"); ok {
 		t.Error("tokenizer.ggml.merges written for an SPM vocabulary")
 	}
