@@ -72,8 +72,8 @@ func looksSpecial(s string) bool {
 //	  added tokens flagged special or looking special (<|…|>, …),
 //	  USER_DEFINED for other added tokens (▁ written as a space), UNUSED
 //	  for the padding,
-//	tokenizer.ggml.bos_token_id, eos_token_id, unknown_token_id when the
-//	  tokenizer has them, add_bos_token and add_eos_token (whether its
+//	tokenizer.ggml.bos_token_id, eos_token_id, unknown_token_id,
+//	  padding_token_id when the tokenizer has them, add_bos_token and add_eos_token (whether its
 //	  post-processor adds them), tokenizer.chat_template when it has one.
 //
 // A byte-level BPE tokenizer (GPT-2, Llama-3, Qwen2) is written as
@@ -164,7 +164,7 @@ func Tokenizer(tok *tokenizer.Tokenizer, vocabSize int, pre string) ([]gguf.KV, 
 	for _, s := range []struct {
 		key string
 		id  int
-	}{{"bos_token_id", tok.BOS()}, {"eos_token_id", tok.EOS()}, {"unknown_token_id", tok.Unk()}} {
+	}{{"bos_token_id", tok.BOS()}, {"eos_token_id", tok.EOS()}, {"unknown_token_id", tok.Unk()}, {"padding_token_id", tok.Pad()}} {
 		if s.id >= 0 {
 			meta = append(meta, gguf.KV{Key: "tokenizer.ggml." + s.key, Value: uint32(s.id)})
 		}

@@ -169,8 +169,8 @@ func TestTokenizerErrors(t *testing.T) {
 // Llama-3, Qwen3 and (SentencePiece-style) llama2 fixtures, read back from a GGUF by tokenizer.Load,
 // encodes every test text of the fixture to the ids the Hugging Face
 // tokenizers library gives (with and without special tokens) and the text
-// of every token as the tokenizer.json does, and keeps BOS, EOS and the
-// chat template.
+// of every token as the tokenizer.json does, and keeps BOS, EOS, the padding
+// token (Qwen3's <|endoftext|>) and the chat template.
 func TestTokenizerReadBack(t *testing.T) {
 	for name, pre := range map[string]string{"gpt2": "", "llama3": "llama-bpe", "qwen3": "qwen2", "llama2": ""} {
 		t.Run(name, func(t *testing.T) {
@@ -187,8 +187,8 @@ func TestTokenizerReadBack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if back.BOS() != tok.BOS() || back.EOS() != tok.EOS() || back.ChatTemplate() != tok.ChatTemplate() {
-				t.Errorf("bos %d eos %d, want %d %d; chat template equal: %v", back.BOS(), back.EOS(), tok.BOS(), tok.EOS(), back.ChatTemplate() == tok.ChatTemplate())
+			if back.BOS() != tok.BOS() || back.EOS() != tok.EOS() || back.Pad() != tok.Pad() || back.ChatTemplate() != tok.ChatTemplate() {
+				t.Errorf("bos %d eos %d pad %d, want %d %d %d; chat template equal: %v", back.BOS(), back.EOS(), back.Pad(), tok.BOS(), tok.EOS(), tok.Pad(), back.ChatTemplate() == tok.ChatTemplate())
 			}
 			var f struct {
 				Cases []struct {

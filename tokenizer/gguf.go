@@ -51,8 +51,8 @@ const (
 // tokenizer.json and tokenizer_config.json a Hugging Face directory would
 // hold. Both kinds share tokenizer.ggml.tokens (UNUSED ones left out),
 // token_type (CONTROL and UNKNOWN tokens become special added tokens,
-// USER_DEFINED ones added tokens), bos/eos_token_id, add_bos/add_eos_token
-// and tokenizer.chat_template. By tokenizer.ggml.model:
+// USER_DEFINED ones added tokens), bos/eos/padding_token_id,
+// add_bos/add_eos_token and tokenizer.chat_template. By tokenizer.ggml.model:
 //
 //   - gpt2, byte-level BPE: merges ("left right") and the pre-tokenizer of
 //     tokenizer.ggml.pre (gpt-2, llama-bpe, qwen2; see ggufPre);
@@ -186,7 +186,7 @@ func loadGGUF(path string) (*Tokenizer, error) {
 		}
 	}
 	spec["model"] = bpe
-	for _, s := range []struct{ key, field string }{{"bos_token_id", "bos_token"}, {"eos_token_id", "eos_token"}} {
+	for _, s := range []struct{ key, field string }{{"bos_token_id", "bos_token"}, {"eos_token_id", "eos_token"}, {"padding_token_id", "pad_token"}} {
 		id, found, err := tokenID("tokenizer.ggml." + s.key)
 		if err != nil {
 			return nil, err
