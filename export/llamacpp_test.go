@@ -1,7 +1,6 @@
 package export
 
 import (
-	"compress/gzip"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -38,21 +37,12 @@ func TestLlamaCppTokenizeSPM(t *testing.T) {
 	}
 	texts := strings.Split(strings.TrimSuffix(string(inp), "\n__ggml_vocab_test__\n"), "\n__ggml_vocab_test__\n")
 	nInp := len(texts)
-	zf, err := os.Open(filepath.Join("..", "tokenizer", "testdata", "llama2", "cases.json.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zf.Close()
-	zr, err := gzip.NewReader(zf)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var cases struct {
 		Cases []struct {
 			Text string `json:"text"`
 		} `json:"cases"`
 	}
-	if err := json.NewDecoder(zr).Decode(&cases); err != nil {
+	if err := json.Unmarshal(gunzip(t, filepath.Join("..", "tokenizer", "testdata", "llama2", "cases.json.gz")), &cases); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range cases.Cases {

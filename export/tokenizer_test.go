@@ -23,19 +23,7 @@ func loadTokenizer(t *testing.T, name string) (*tokenizer.Tokenizer, string) {
 	t.Helper()
 	src := filepath.Join("..", "tokenizer", "testdata", name)
 	dir := t.TempDir()
-	f, err := os.Open(filepath.Join(src, "tokenizer.json.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := gunzip(t, filepath.Join(src, "tokenizer.json.gz"))
 	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +37,25 @@ func loadTokenizer(t *testing.T, name string) (*tokenizer.Tokenizer, string) {
 		t.Fatal(err)
 	}
 	return tok, dir
+}
+
+// gunzip returns the contents of the gzipped file at path.
+func gunzip(t *testing.T, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 func sha(s string) string {
@@ -197,16 +204,7 @@ func TestTokenizerReadBack(t *testing.T) {
 					IDsSpecial []int  `json:"ids_special"`
 				} `json:"cases"`
 			}
-			zf, err := os.Open(filepath.Join("..", "tokenizer", "testdata", name, "cases.json.gz"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer zf.Close()
-			zr, err := gzip.NewReader(zf)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := json.NewDecoder(zr).Decode(&f); err != nil {
+			if err := json.Unmarshal(gunzip(t, filepath.Join("..", "tokenizer", "testdata", name, "cases.json.gz")), &f); err != nil {
 				t.Fatal(err)
 			}
 			if len(f.Cases) < 100 {
