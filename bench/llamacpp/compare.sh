@@ -48,19 +48,22 @@ model() { # case: copies testdata/ref/CASE with the tokenizer, exports it, sets 
 	gg=$tmp/$1.gguf
 	"$tmp/golora" export gguf --model "$d" --out "$gg" --outtype f32 >/dev/null
 }
-for c in llama_f32 llama_bf16_tied mistral_f16_headdim llama3_rope qwen2_f32_bias; do
+for c in llama_f32 llama_bf16_tied mistral_f16_headdim llama3_rope qwen2_f32_bias qwen3_f32; do
 	model "$c"
 	"$tmp/golora" logits --model "$d" --ids "$csv" >"$tmp/$c.golora.json"
 	"$tmp/logits" "$gg" "${ids[@]}" >"$tmp/$c.llama.json"
 	compare "model $c" "$tmp/$c.golora.json" "$tmp/$c.llama.json" || status=1
 done
-model lora_train
-"$tmp/golora" logits --model "$d" --ids "$csv" >"$tmp/base.golora.json"
-for a in adapter_init adapter_rslora_bf16; do
-	"$tmp/golora" export gguf --model "$d" --adapter "$d/$a" --out "$tmp/$a.gguf" --outtype f32 >/dev/null
-	"$tmp/golora" logits --model "$d" --adapter "$d/$a" --ids "$csv" >"$tmp/$a.golora.json"
-	"$tmp/logits" "$gg" --lora "$tmp/$a.gguf" "${ids[@]}" >"$tmp/$a.llama.json"
-	compare "lora_train + $a" "$tmp/$a.golora.json" "$tmp/$a.llama.json" || status=1
-	compare "(the adapter's own effect: without it)" "$tmp/base.golora.json" "$tmp/$a.llama.json" effect
+for base in lora_train qwen3_lora_train; do
+	model "$base"
+	"$tmp/golora" logits --model "$d" --ids "$csv" >"$tmp/base.golora.json"
+	for a in adapter_init adapter_rslora_bf16; do
+		n=$base.$a
+		"$tmp/golora" export gguf --model "$d" --adapter "$d/$a" --out "$tmp/$n.gguf" --outtype f32 >/dev/null
+		"$tmp/golora" logits --model "$d" --adapter "$d/$a" --ids "$csv" >"$tmp/$n.golora.json"
+		"$tmp/logits" "$gg" --lora "$tmp/$n.gguf" "${ids[@]}" >"$tmp/$n.llama.json"
+		compare "$base + $a" "$tmp/$n.golora.json" "$tmp/$n.llama.json" || status=1
+		compare "(the adapter's own effect: without it)" "$tmp/base.golora.json" "$tmp/$n.llama.json" effect
+	done
 done
 exit $status
