@@ -57,7 +57,7 @@ func LlamaCppAlpha(c *lora.Config) float32 {
 // the metadata and tensors of a llama.cpp LoRA GGUF, as
 // convert_lora_to_gguf.py writes them:
 //
-//	general.architecture  llama (llama, mistral) or qwen2
+//	general.architecture  llama (llama, mistral), qwen2 or qwen3
 //	general.type          adapter
 //	adapter.type          lora
 //	adapter.lora.alpha    LlamaCppAlpha (FLOAT32)

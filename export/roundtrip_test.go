@@ -35,6 +35,7 @@ func TestModelRoundTrip(t *testing.T) {
 		{"qwen2_f32_bias", "f32", 1e-6},
 		{"mistral_f16_headdim", "f32", 1e-6},
 		{"llama_bf16_tied", "f32", 1e-6},
+		{"qwen3_f32", "f32", 1e-6},
 		{"llama_f32", "f16", 1e-2},
 		{"llama_f32", "q8_0", 5e-2},
 	} {

@@ -23,19 +23,7 @@ func loadTokenizer(t *testing.T, name string) (*tokenizer.Tokenizer, string) {
 	t.Helper()
 	src := filepath.Join("..", "tokenizer", "testdata", name)
 	dir := t.TempDir()
-	f, err := os.Open(filepath.Join(src, "tokenizer.json.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := gunzip(t, filepath.Join(src, "tokenizer.json.gz"))
 	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +37,25 @@ func loadTokenizer(t *testing.T, name string) (*tokenizer.Tokenizer, string) {
 		t.Fatal(err)
 	}
 	return tok, dir
+}
+
+// gunzip returns the contents of the gzipped file at path.
+func gunzip(t *testing.T, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 func sha(s string) string {
@@ -132,8 +139,30 @@ func TestTokenizerMatchesLlamaCpp(t *testing.T) {
 }
 
 // TestTokenizerErrors: a pre-tokenizer llama.cpp does not know is refused
-// (naming the way to set it), as is a vocabulary larger than the model's.
+// (naming the way to set it), as is a vocabulary larger than the model's, a
+// pre-tokenizer name for a SentencePiece-style tokenizer, and a
+// SentencePiece-style tokenizer without byte fallback.
 func TestTokenizerErrors(t *testing.T) {
+	sp, dir := loadTokenizer(t, "llama2")
+	if _, err := Tokenizer(sp, sp.VocabSize(), "llama-bpe"); err == nil || !strings.Contains(err.Error(), "SentencePiece-style") {
+		t.Errorf("pre name for a SentencePiece-style tokenizer: err = %v", err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noFallback := filepath.Join(dir, "nofallback.json")
+	if err := os.WriteFile(noFallback, []byte(strings.Replace(string(data), `"byte_fallback":true`, `"byte_fallback":false`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nf, err := tokenizer.Load(noFallback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Tokenizer(nf, nf.VocabSize(), ""); err == nil || !strings.Contains(err.Error(), "byte fallback") {
+		t.Errorf("no byte fallback: err = %v", err)
+	}
+
 	tok, _ := loadTokenizer(t, "qwen3") // truncated: its check-text hash is in no table
 	if _, err := Tokenizer(tok, tok.VocabSize(), ""); err == nil || !strings.Contains(err.Error(), "--pre") {
 		t.Errorf("unknown pre-tokenizer: err = %v, want one naming --pre", err)
@@ -144,13 +173,13 @@ func TestTokenizerErrors(t *testing.T) {
 }
 
 // TestTokenizerReadBack: the tokenizer metadata written for the GPT-2,
-// Llama-3 and Qwen3 fixtures, read back from a GGUF by tokenizer.Load,
+// Llama-3, Qwen3 and (SentencePiece-style) llama2 fixtures, read back from a GGUF by tokenizer.Load,
 // encodes every test text of the fixture to the ids the Hugging Face
 // tokenizers library gives (with and without special tokens) and the text
-// of every token as the tokenizer.json does, and keeps BOS, EOS and the
-// chat template.
+// of every token as the tokenizer.json does, and keeps BOS, EOS, the padding
+// token (Qwen3's <|endoftext|>) and the chat template.
 func TestTokenizerReadBack(t *testing.T) {
-	for name, pre := range map[string]string{"gpt2": "", "llama3": "llama-bpe", "qwen3": "qwen2"} {
+	for name, pre := range map[string]string{"gpt2": "", "llama3": "llama-bpe", "qwen3": "qwen2", "llama2": ""} {
 		t.Run(name, func(t *testing.T) {
 			tok, _ := loadTokenizer(t, name)
 			meta, err := Tokenizer(tok, tok.VocabSize()+3, pre) // three padding rows
@@ -165,8 +194,8 @@ func TestTokenizerReadBack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if back.BOS() != tok.BOS() || back.EOS() != tok.EOS() || back.ChatTemplate() != tok.ChatTemplate() {
-				t.Errorf("bos %d eos %d, want %d %d; chat template equal: %v", back.BOS(), back.EOS(), tok.BOS(), tok.EOS(), back.ChatTemplate() == tok.ChatTemplate())
+			if back.BOS() != tok.BOS() || back.EOS() != tok.EOS() || back.Pad() != tok.Pad() || back.ChatTemplate() != tok.ChatTemplate() {
+				t.Errorf("bos %d eos %d pad %d, want %d %d %d; chat template equal: %v", back.BOS(), back.EOS(), back.Pad(), tok.BOS(), tok.EOS(), tok.Pad(), back.ChatTemplate() == tok.ChatTemplate())
 			}
 			var f struct {
 				Cases []struct {
@@ -175,16 +204,7 @@ func TestTokenizerReadBack(t *testing.T) {
 					IDsSpecial []int  `json:"ids_special"`
 				} `json:"cases"`
 			}
-			zf, err := os.Open(filepath.Join("..", "tokenizer", "testdata", name, "cases.json.gz"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer zf.Close()
-			zr, err := gzip.NewReader(zf)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := json.NewDecoder(zr).Decode(&f); err != nil {
+			if err := json.Unmarshal(gunzip(t, filepath.Join("..", "tokenizer", "testdata", name, "cases.json.gz")), &f); err != nil {
 				t.Fatal(err)
 			}
 			if len(f.Cases) < 100 {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,13 +13,15 @@ import (
 	"github.com/golora/golora/lora"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/tensor"
+	"github.com/golora/golora/tokenizer"
 )
 
-// gpt2Model writes a random model of testdata/llama's shape with GPT-2's
-// vocabulary (50257 rows) and tokenizer.json into a directory it returns.
-func gpt2Model(t *testing.T) string {
+// tinyModel writes a random model of testdata/llama's shape with the
+// vocabulary (as many rows) and tokenizer.json of tokenizer/testdata/NAME
+// into a directory it returns.
+func tinyModel(t *testing.T, name string) string {
 	t.Helper()
-	tok, dir := loadTokenizer(t, "gpt2")
+	tok, dir := loadTokenizer(t, name)
 	data, err := os.ReadFile("testdata/llama/config.json")
 	if err != nil {
 		t.Fatal(err)
@@ -47,24 +50,37 @@ func gpt2Model(t *testing.T) string {
 	return dir
 }
 
-// TestWriteModel: a model with GPT-2's byte-level tokenizer, an adapter
-// merged in, exported as an f32 GGUF, reads back with every tokenizer key
-// (GPT-2's pre name "gpt-2" found by the check-text hash), loads as a model
-// whose logits equal those of the directory with the adapter applied
-// unmerged, and has a Modelfile beside it.
-func TestWriteModel(t *testing.T) {
-	dir := gpt2Model(t)
-	specs := []lora.Spec{{Dir: "testdata/adapter", Scale: 0.5}}
+// writeModel exports dir with the specs merged as typ into a temporary
+// file, which it returns open, after checking that each key of want has
+// its value.
+func writeModel(t *testing.T, dir string, specs []lora.Spec, typ gguf.Type, want map[string]any) (string, *gguf.File) {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "m.gguf")
-	if err := WriteModel(out, dir, specs, gguf.F32, ""); err != nil {
+	if err := WriteModel(out, dir, specs, typ, ""); err != nil {
 		t.Fatal(err)
 	}
 	f, err := gguf.Open(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	for key, want := range map[string]any{
+	t.Cleanup(func() { f.Close() })
+	for key, w := range want {
+		if v, _ := f.Value(key); v != w {
+			t.Errorf("%s = %v (%T), want %v", key, v, v, w)
+		}
+	}
+	return out, f
+}
+
+// TestWriteModel: a model with GPT-2's byte-level tokenizer, an adapter
+// merged in, exported as an f32 GGUF, reads back with every tokenizer key
+// (GPT-2's pre name "gpt-2" found by the check-text hash), loads as a model
+// whose logits equal those of the directory with the adapter applied
+// unmerged, and has a Modelfile beside it.
+func TestWriteModel(t *testing.T) {
+	dir := tinyModel(t, "gpt2")
+	specs := []lora.Spec{{Dir: "testdata/adapter", Scale: 0.5}}
+	out, f := writeModel(t, dir, specs, gguf.F32, map[string]any{
 		"general.architecture":         "llama",
 		"tokenizer.ggml.model":         "gpt2",
 		"tokenizer.ggml.pre":           "gpt-2",
@@ -75,11 +91,7 @@ func TestWriteModel(t *testing.T) {
 		"llama.vocab_size":             uint32(50257),
 		"llama.rope.dimension_count":   uint32(16),
 		"general.quantization_version": uint32(2),
-	} {
-		if v, _ := f.Value(key); v != want {
-			t.Errorf("%s = %v (%T), want %v", key, v, v, want)
-		}
-	}
+	})
 	toks, _ := f.Value("tokenizer.ggml.tokens")
 	types, _ := f.Value("tokenizer.ggml.token_type")
 	merges, _ := f.Value("tokenizer.ggml.merges")
@@ -127,4 +139,53 @@ func TestWriteModel(t *testing.T) {
 		t.Errorf("logits differ by %g (max |logit| %g)", maxDiff, maxAbs)
 	}
 	t.Logf("max |Δlogit| %.3g of max |logit| %.3g", maxDiff, maxAbs)
+}
+
+// TestWriteModelSentencePiece: a model with the SentencePiece-style llama2
+// fixture's tokenizer is exported with llama.cpp's SPM tokenizer metadata
+// (scores, byte, unknown and control types, the space prefix), and the
+// GGUF's tokenizer, read back, encodes like the tokenizer.json.
+func TestWriteModelSentencePiece(t *testing.T) {
+	dir := tinyModel(t, "llama2")
+	out, f := writeModel(t, dir, nil, gguf.F16, map[string]any{
+		"tokenizer.ggml.model":            "llama",
+		"tokenizer.ggml.pre":              "default",
+		"tokenizer.ggml.add_space_prefix": true,
+		"tokenizer.ggml.unknown_token_id": uint32(0),
+		"tokenizer.ggml.bos_token_id":     uint32(1),
+		"tokenizer.ggml.add_bos_token":    true,
+	})
+	if _, ok := f.Value("tokenizer.ggml.merges"); ok {
+		t.Error("tokenizer.ggml.merges written for an SPM vocabulary")
+	}
+	v, _ := f.Value("tokenizer.ggml.token_type")
+	types, _ := v.([]int32)
+	v, _ = f.Value("tokenizer.ggml.scores")
+	scores, _ := v.([]float32)
+	if len(types) != 32000 || len(scores) != 32000 {
+		t.Fatalf("%d types, %d scores", len(types), len(scores))
+	}
+	// <unk> <s> </s> <0x00>; merge 0 is "▁ t" (261), "▁▁" (259) comes
+	// from merge 58876, the one its SentencePiece score of -1e9 puts last
+	// but for a few.
+	if types[0] != tokUnknown || types[1] != tokControl || types[2] != tokControl || types[3] != tokByte || types[261] != tokNormal {
+		t.Errorf("token types %v … %d", types[:4], types[261])
+	}
+	if scores[261] != 0 || scores[259] != -58876 || scores[3] != 0 || scores[1] != 0 {
+		t.Errorf("scores[261] = %g, scores[259] = %g, scores[3] = %g, scores[1] = %g", scores[261], scores[259], scores[3], scores[1])
+	}
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := tokenizer.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const text = "Hello  world, <s>ünïcödé 𝔘 \t end"
+	want, err1 := tok.Encode(text, true)
+	got, err2 := back.Encode(text, true)
+	if err1 != nil || err2 != nil || !slices.Equal(got, want) {
+		t.Errorf("Encode(%q) = %v (%v), want %v (%v)", text, got, err2, want, err1)
+	}
 }

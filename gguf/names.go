@@ -7,7 +7,7 @@ import (
 
 // Arch is how llama.cpp names and lays out one Hugging Face model type.
 type Arch struct {
-	Name string // general.architecture: llama, qwen2
+	Name string // general.architecture: llama, qwen2, qwen3
 	// PermuteQK: llama.cpp stores the rows of the q and k projections of
 	// each head in interleaved RoPE order (see PermuteRoPE).
 	PermuteQK bool
@@ -22,6 +22,7 @@ var Archs = map[string]Arch{
 	"llama":   {"llama", true, "LlamaForCausalLM"},
 	"mistral": {"llama", true, "LlamaForCausalLM"},
 	"qwen2":   {"qwen2", false, "Qwen2ForCausalLM"},
+	"qwen3":   {"qwen3", false, "Qwen3ForCausalLM"},
 }
 
 // tensorNames maps the part of a Hugging Face parameter name after
@@ -38,6 +39,8 @@ var tensorNames = map[string]string{
 	"self_attn.k_proj.bias":           "attn_k.bias",
 	"self_attn.v_proj.bias":           "attn_v.bias",
 	"self_attn.o_proj.bias":           "attn_output.bias",
+	"self_attn.q_norm.weight":         "attn_q_norm.weight",
+	"self_attn.k_norm.weight":         "attn_k_norm.weight",
 	"mlp.gate_proj.weight":            "ffn_gate.weight",
 	"mlp.up_proj.weight":              "ffn_up.weight",
 	"mlp.down_proj.weight":            "ffn_down.weight",

@@ -10,7 +10,7 @@ import (
 )
 
 // LoadGGUF loads a model from a GGUF file laid out as llama.cpp's
-// convert_hf_to_gguf.py writes one (general.architecture llama or qwen2).
+// convert_hf_to_gguf.py writes one (general.architecture llama, qwen2 or qwen3).
 // The configuration comes from the metadata (<arch>.embedding_length,
 // block_count, feed_forward_length, attention.head_count[_kv],
 // attention.key_length, attention.layer_norm_rms_epsilon, rope.freq_base,

@@ -21,7 +21,7 @@ func TestLlamaCppVocabFiles(t *testing.T) {
 	if root == "" {
 		t.Skip("GOLORA_LLAMA_CPP is not set")
 	}
-	for _, name := range []string{"gpt-2", "llama-bpe", "qwen2"} {
+	for _, name := range []string{"gpt-2", "llama-bpe", "qwen2", "llama-spm"} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(root, "models", "ggml-vocab-"+name+".gguf")
 			tk, err := Load(path)

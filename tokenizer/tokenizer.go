@@ -61,6 +61,7 @@ type Tokenizer struct {
 	idKnown   []bool
 
 	bos, eos         int
+	pad              int // -1: none
 	chatTemplate     string
 	cleanUpSpaces    bool
 	tokenizerJSON    []byte // as read, for Save
@@ -89,7 +90,7 @@ type fileSpec struct {
 }
 
 // Load reads a tokenizer. path is a tokenizer.json file, a model
-// directory holding one, or a .gguf file with a byte-level BPE tokenizer in
+// directory holding one, or a .gguf file with a byte-level or SentencePiece-style BPE tokenizer in
 // its tokenizer.ggml.* metadata (see loadGGUF). tokenizer_config.json (bos_token, eos_token,
 // add_bos_token, add_eos_token, chat_template, clean_up_tokenization_spaces),
 // special_tokens_map.json (bos_token, eos_token) and chat_template.jinja are
@@ -161,7 +162,8 @@ func parse(data []byte, name string, cfg []byte, cfgName string, tmpl []byte) (*
 
 // parseFiles builds a tokenizer from tokenizer.json and its sidecar files.
 // BOS and EOS come from tokenizer_config.json, else special_tokens_map.json,
-// else are guessed from the names of the special tokens.
+// else are guessed from the names of the special tokens; the padding token
+// comes from those files or is none.
 func parseFiles(data []byte, name string, sc sidecars) (*Tokenizer, error) {
 	t, err := parseTokenizerJSON(data)
 	if err != nil {
@@ -182,6 +184,7 @@ func (t *Tokenizer) applySidecars(sc sidecars) error {
 		t.chatTemplate = string(sc.tmpl)
 	}
 	t.bos, t.eos = t.guessBOSEOS()
+	t.pad = -1
 	if sc.stm != nil {
 		if err := t.applyConfig(sc.stm, false); err != nil {
 			return fmt.Errorf("%s: %w", sc.stmName, err)
@@ -345,14 +348,15 @@ func configToken(raw json.RawMessage, field string) (string, bool, error) {
 	return *obj.Content, true, nil
 }
 
-// applyConfig reads bos_token and eos_token from tokenizer_config.json or
-// special_tokens_map.json and, when full (tokenizer_config.json), also
+// applyConfig reads bos_token, eos_token and pad_token from
+// tokenizer_config.json or special_tokens_map.json and, when full (tokenizer_config.json), also
 // add_bos_token, add_eos_token, chat_template and
 // clean_up_tokenization_spaces.
 func (t *Tokenizer) applyConfig(data []byte, full bool) error {
 	var cfg struct {
 		BOS          json.RawMessage `json:"bos_token"`
 		EOS          json.RawMessage `json:"eos_token"`
+		Pad          json.RawMessage `json:"pad_token"`
 		AddBOS       *bool           `json:"add_bos_token"`
 		AddEOS       *bool           `json:"add_eos_token"`
 		ChatTemplate json.RawMessage `json:"chat_template"`
@@ -380,11 +384,18 @@ func (t *Tokenizer) applyConfig(data []byte, full bool) error {
 	if err != nil {
 		return err
 	}
+	pad, err := resolve(cfg.Pad, "pad_token")
+	if err != nil {
+		return err
+	}
 	if cfg.BOS != nil { // present, possibly null
 		t.bos = bos
 	}
 	if cfg.EOS != nil {
 		t.eos = eos
+	}
+	if cfg.Pad != nil {
+		t.pad = pad
 	}
 	if !full {
 		return nil
@@ -459,31 +470,14 @@ func (t *Tokenizer) Encode(text string, addSpecial bool) ([]int, error) {
 		return nil, fmt.Errorf("tokenizer: text is not valid UTF-8 (byte offset %d)", invalidOffset(text))
 	}
 	var ids []int
-	err := t.pieces(text, func(p piece) error {
-		if p.id >= 0 {
-			ids = append(ids, p.id)
+	err := t.preTokens(text, func(word string, id int) error {
+		if id >= 0 {
+			ids = append(ids, id)
 			return nil
 		}
-		if t.pre == nil {
-			w, err := t.model.tokenize(p.text)
-			ids = append(ids, w...)
-			return err
-		}
-		var werr error
-		err := t.pre.preTokenize(p.text, p.atStart, func(s string, _ bool) {
-			if werr != nil {
-				return
-			}
-			w, err := t.model.tokenize(s)
-			if err != nil {
-				werr = err
-			}
-			ids = append(ids, w...)
-		})
-		if err != nil {
-			return err
-		}
-		return werr
+		w, err := t.model.tokenize(word)
+		ids = append(ids, w...)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
@@ -495,6 +489,30 @@ func (t *Tokenizer) Encode(text string, addSpecial bool) ([]int, error) {
 		ids = []int{}
 	}
 	return ids, nil
+}
+
+// preTokens calls fn, in order, with each added token of text (its id, word
+// "") and each pre-token the BPE model is given (id -1): the pieces between
+// added tokens, normalized and pre-tokenized.
+func (t *Tokenizer) preTokens(text string, fn func(word string, id int) error) error {
+	return t.pieces(text, func(p piece) error {
+		if p.id >= 0 {
+			return fn("", p.id)
+		}
+		if t.pre == nil {
+			return fn(p.text, -1)
+		}
+		var werr error
+		err := t.pre.preTokenize(p.text, p.atStart, func(s string, _ bool) {
+			if werr == nil {
+				werr = fn(s, -1)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return werr
+	})
 }
 
 func invalidOffset(s string) int {
@@ -580,6 +598,10 @@ func (t *Tokenizer) BOS() int { return t.bos }
 
 // EOS is the id of the end-of-sequence token, or -1 if there is none.
 func (t *Tokenizer) EOS() int { return t.eos }
+
+// Pad is the id of the padding token (tokenizer_config.json's pad_token),
+// or -1 if there is none.
+func (t *Tokenizer) Pad() int { return t.pad }
 
 // TokenID returns the id of a token string (added tokens first, then the
 // model's vocabulary).

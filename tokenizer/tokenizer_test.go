@@ -231,18 +231,19 @@ func TestFixtureProperties(t *testing.T) {
 	for _, c := range []struct {
 		name            string
 		vocab, bos, eos int
+		pad             int
 		chat            bool
 		tokenID         string
 		wantID          int
 	}{
-		{"gpt2", 50257, 50256, 50256, false, "Ġthe", 262},
-		{"llama2", 32000, 1, 2, false, "▁the", 272},
-		{"llama3", 128256, 128000, 128001, true, "<|eot_id|>", 128009},
-		{"qwen3", 151669, -1, 151645, true, "<|im_start|>", 151644},
+		{"gpt2", 50257, 50256, 50256, -1, false, "Ġthe", 262},
+		{"llama2", 32000, 1, 2, -1, false, "▁the", 272},
+		{"llama3", 128256, 128000, 128001, -1, true, "<|eot_id|>", 128009},
+		{"qwen3", 151669, -1, 151645, 151643, true, "<|im_start|>", 151644},
 	} {
 		tk := loadFixture(t, c.name, nil)
-		if tk.VocabSize() != c.vocab || tk.BOS() != c.bos || tk.EOS() != c.eos || (tk.ChatTemplate() != "") != c.chat {
-			t.Errorf("%s: VocabSize %d BOS %d EOS %d chat %v", c.name, tk.VocabSize(), tk.BOS(), tk.EOS(), tk.ChatTemplate() != "")
+		if tk.VocabSize() != c.vocab || tk.BOS() != c.bos || tk.EOS() != c.eos || tk.Pad() != c.pad || (tk.ChatTemplate() != "") != c.chat {
+			t.Errorf("%s: VocabSize %d BOS %d EOS %d Pad %d chat %v", c.name, tk.VocabSize(), tk.BOS(), tk.EOS(), tk.Pad(), tk.ChatTemplate() != "")
 		}
 		if id, ok := tk.TokenID(c.tokenID); !ok || id != c.wantID || tk.Token(id) != c.tokenID {
 			t.Errorf("%s: TokenID(%q) = %d, %v", c.name, c.tokenID, id, ok)

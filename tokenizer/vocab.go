@@ -70,3 +70,30 @@ func (t *Tokenizer) AddsSpecial() (bos, eos bool) {
 	i := slices.Index(ids, seq)
 	return t.bos >= 0 && i > 0 && ids[0] == t.bos, t.eos >= 0 && i >= 0 && i < len(ids)-1 && ids[len(ids)-1] == t.eos
 }
+
+// SentencePiece reports whether the tokenizer is SentencePiece-style BPE
+// (Llama-2, Mistral) as llama.cpp's SPM tokenizer runs it: not byte-level,
+// byte_fallback on, and the text given to the BPE model whole with every
+// space written ▁ (the Replace normalizer, or Metaspace without split).
+// prefix reports whether a ▁ is also put before the text (the Prepend
+// normalizer, or Metaspace's prepend_scheme always or first): llama.cpp's
+// tokenizer.ggml.add_space_prefix.
+func (t *Tokenizer) SentencePiece() (ok, prefix bool) {
+	if t.ByteLevel() || !t.model.byteFallback {
+		return false, false
+	}
+	var words []string
+	if err := t.preTokens("a b", func(w string, id int) error {
+		words = append(words, w)
+		return nil
+	}); err != nil || len(words) != 1 {
+		return false, false
+	}
+	switch words[0] {
+	case "▁a▁b":
+		return true, true
+	case "a▁b":
+		return true, false
+	}
+	return false, false
+}

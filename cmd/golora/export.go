@@ -23,8 +23,10 @@ func init() {
 				"the q and k rows in llama.cpp's RoPE order, an rsLoRA adapter's alpha set so that llama.cpp's alpha/r is its alpha/√r. " +
 				"The base model's config.json gives the architecture and heads. " +
 				"Without it, writes the whole model, the --merge adapters merged in, as convert_hf_to_gguf.py writes it: " +
-				"hyperparameters, tensors, and a byte-level BPE tokenizer (tokens, types, merges, special ids, chat template; " +
-				"llama.cpp's pre-tokenizer name found by the converter's check-text hash, or --pre), and a Modelfile beside it for ollama create."},
+				"hyperparameters, tensors, and the tokenizer: byte-level BPE (tokens, types, merges, special ids, chat template; " +
+				"llama.cpp's pre-tokenizer name found by the converter's check-text hash, or --pre) or SentencePiece-style BPE " +
+				"(Llama-2, Mistral: tokens, types, scores that make llama.cpp's SPM tokenizer join pairs in the merges' order), " +
+				"and a Modelfile beside it for ollama create."},
 	}})
 }
 

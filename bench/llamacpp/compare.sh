@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# golora against llama.cpp itself: for the tiny reference models of
+# testdata/ref, the logits llama.cpp computes from `golora export gguf`'s f32
+# GGUF against `golora logits` on the Hugging Face directory, and the logits
+# llama.cpp computes with an exported LoRA GGUF applied (as --lora does)
+# against `golora logits --adapter` with the PEFT adapter.
+#
+#   bench/llamacpp/compare.sh [LLAMA_CPP]     (default $GOLORA_LLAMA_CPP)
+#
+# LLAMA_CPP is a llama.cpp source tree built with cmake into build/ (the
+# llama target; libllama and ggml shared libraries under build/bin). The
+# models get bench/llamacpp/tokenizer.json, a tiny SentencePiece-style
+# tokenizer, since export writes one and llama.cpp needs one. logits.cpp is
+# compiled against the tree. Prints, per case, max |Δlogit| / max |logit|
+# over every position and token; exits non-zero when one exceeds 1e-4. For
+# each adapter it also prints how far the logits without it are, the size of
+# what the check would miss if llama.cpp ignored the adapter.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+llama=${1:-${GOLORA_LLAMA_CPP:?give the llama.cpp tree as the argument or GOLORA_LLAMA_CPP}}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go build -o "$tmp/golora" ./cmd/golora
+lib=$(dirname "$(find "$llama/build" -name 'libllama.so' | head -1)")
+g++ -O2 -std=c++17 -I"$llama/include" -I"$llama/ggml/include" bench/llamacpp/logits.cpp \
+	-L"$lib" -lllama -lggml -lggml-base -Wl,-rpath,"$lib" -o "$tmp/logits"
+ids=(1 5 9 12 3 7 15 4 10 2 11 6 13 8 14 0)
+csv=$(IFS=,; echo "${ids[*]}")
+compare() { # name golora.json llama.json [effect]: with effect, only prints
+	python3 - "$@" <<'PY'
+import json, sys
+name, a, b = sys.argv[1:4]
+x = json.load(open(a))["logits"]
+y = json.load(open(b))["logits"]
+assert len(x) == len(y) and all(len(r) == len(s) for r, s in zip(x, y)), "shapes differ"
+diff = max(abs(p - q) for r, s in zip(x, y) for p, q in zip(r, s))
+scale = max(abs(p) for r in x for p in r)
+rel = diff / scale
+print(f"{name:44s} {len(x)} positions x {len(x[0])} tokens: max |dlogit| {diff:.3g}, max |logit| {scale:.3g}, relative {rel:.3g}")
+sys.exit(0 if rel <= 1e-4 or len(sys.argv) > 4 else 1)
+PY
+}
+status=0
+model() { # case: copies testdata/ref/CASE with the tokenizer, exports it, sets $d and $gg
+	d=$tmp/$1
+	cp -r "testdata/ref/$1" "$d"
+	cp bench/llamacpp/tokenizer.json "$d/"
+	gg=$tmp/$1.gguf
+	"$tmp/golora" export gguf --model "$d" --out "$gg" --outtype f32 >/dev/null
+}
+for c in llama_f32 llama_bf16_tied mistral_f16_headdim llama3_rope qwen2_f32_bias qwen3_f32; do
+	model "$c"
+	"$tmp/golora" logits --model "$d" --ids "$csv" >"$tmp/$c.golora.json"
+	"$tmp/logits" "$gg" "${ids[@]}" >"$tmp/$c.llama.json"
+	compare "model $c" "$tmp/$c.golora.json" "$tmp/$c.llama.json" || status=1
+done
+for base in lora_train qwen3_lora_train; do
+	model "$base"
+	"$tmp/golora" logits --model "$d" --ids "$csv" >"$tmp/base.golora.json"
+	for a in adapter_init adapter_rslora_bf16; do
+		n=$base.$a
+		"$tmp/golora" export gguf --model "$d" --adapter "$d/$a" --out "$tmp/$n.gguf" --outtype f32 >/dev/null
+		"$tmp/golora" logits --model "$d" --adapter "$d/$a" --ids "$csv" >"$tmp/$n.golora.json"
+		"$tmp/logits" "$gg" --lora "$tmp/$n.gguf" "${ids[@]}" >"$tmp/$n.llama.json"
+		compare "$base + $a" "$tmp/$n.golora.json" "$tmp/$n.llama.json" || status=1
+		compare "(the adapter's own effect: without it)" "$tmp/base.golora.json" "$tmp/$n.llama.json" effect
+	done
+done
+exit $status
