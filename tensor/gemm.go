@@ -87,9 +87,11 @@ func Gemm(transA, transB bool, alpha float32, a, b Mat, beta float32, c []float3
 	var t int
 	if m == 1 && transB && kern.dot4 != nil {
 		// One row times Wᵀ (a single token): dot products straight from
-		// B's rows beat packing all of B for one use.
+		// B's rows beat packing all of B for one use. Its time is that
+		// of reading B from memory (2 flops per element), so it splits
+		// from a 16th of minFlopsPerThread: 128 Ki elements of B.
 		j.gemv = true
-		t = j.partition(Threads(), 1, 4, minFlopsPerThread/4)
+		t = j.partition(Threads(), 1, 4, minFlopsPerThread/16)
 	} else {
 		t = j.partition(Threads(), kern.mr, kern.nr, minFlopsPerThread)
 	}

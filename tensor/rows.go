@@ -127,9 +127,17 @@ func dotProducts(kern *gemmKernel, ws *workspace, alpha float32, a []float32, ld
 	y := &ws.rows
 	for c0 := j0; c0 < j1; c0 += 16 {
 		nc := min(16, j1-c0)
-		for q := range 16 * tail { // wt[16p+q] = W[c0+q][16·k16+p], the last column repeated past nc
-			p, col := q/16, c0+min(q%16, nc-1)
-			wt[q] = w.At(col, 16*k16+p)
+		for q := 0; q < 16 && tail > 0; q++ { // wt[16p+q] = W[c0+q][16·k16+p], the last column repeated past nc
+			off := (c0+min(q, nc-1))*w.Stride + 16*k16
+			if w.DType == F32 {
+				for p, v := range w.F32[off : off+tail] {
+					wt[16*p+q] = v
+				}
+				continue
+			}
+			for p := range tail {
+				wt[16*p+q] = BF16ToF32(w.U16[off+p])
+			}
 		}
 		for i0 := 0; i0 < m; i0 += dotRowsMax {
 			mr := min(dotRowsMax, m-i0)
@@ -155,14 +163,18 @@ func dotProducts(kern *gemmKernel, ws *workspace, alpha float32, a []float32, ld
 			if tail > 0 {
 				kern.tailRows(tail, ai[16*k16:], lda, wt, mr, ys, 16)
 			}
-			for r := 0; r < mr; r++ {
+			for r := 0; r < mr; r++ { // C = alpha·y (+ beta·C), as gemvCols stores
 				crow := c[(i0+r)*ldc+c0 : (i0+r)*ldc+c0+nc]
-				for q, v := range ys[r*16 : r*16+nc] {
-					v *= alpha
-					if beta != 0 {
-						v += beta * crow[q]
+				yr := ys[r*16 : r*16+nc]
+				if beta == 0 {
+					for q, v := range yr {
+						crow[q] = v * alpha
 					}
-					crow[q] = v
+					continue
+				}
+				for q, v := range yr {
+					v *= alpha
+					crow[q] = v + beta*crow[q]
 				}
 			}
 		}
