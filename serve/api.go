@@ -375,7 +375,7 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, f *sampling, p
 	s.metrics.prompted(len(prompt))
 	id, created := newID(isChat), time.Now().Unix()
 	out := &response{s: s, w: w, req: req, isChat: isChat, id: id, created: created}
-	dt := detokenizer{tok: s.tok, stops: req.stops}
+	dt := newDetokenizer(s.tok, req.stops)
 	finish := ""
 	n := 0
 	for ev := range q.events {

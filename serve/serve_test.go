@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -404,7 +405,7 @@ func TestDetokenizer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := detokenizer{tok: tok, stops: []string{"abc"}}
+	d := newDetokenizer(tok, []string{"abc"})
 	var got []string
 	var stopped bool
 	for _, id := range ids {
@@ -421,6 +422,95 @@ func TestDetokenizer(t *testing.T) {
 	if s := strings.Join(got, ""); !stopped || s != "xab abd é " {
 		t.Errorf("got %q (stopped %v), want %q", s, stopped, "xab abd é ")
 	}
+}
+
+// TestDetokenizerIncremental: a byte-level BPE (GPT-2's) and a
+// SentencePiece-style one with byte fallback and a stripped leading space
+// (Llama 2's) give out, token by token, exactly the text of the whole
+// completion, never half a character (characters of 2, 3 and 4 bytes
+// split over tokens), and stop at a stop string that spans tokens; each
+// token decodes a window of a few tokens, not the completion again.
+func TestDetokenizerIncremental(t *testing.T) {
+	const text = "Héllo wörld, 日本語 🙂🙂 naïve café — the end, the end. STOP here and more"
+	for _, name := range []string{"gpt2", "llama2"} {
+		t.Run(name, func(t *testing.T) {
+			tok := loadTokenizerFixture(t, name)
+			ids, err := tok.Encode(text, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, ids...) // a longer completion: the window must not grow with it
+			whole, err := tok.Decode(ids, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, stops := range [][]string{nil, {"STOP"}} {
+				d := newDetokenizer(tok, stops)
+				decoded := 0
+				decode := d.decode
+				d.decode = func(ids []int) (string, error) { decoded += len(ids); return decode(ids) }
+				var got strings.Builder
+				stopped := false
+				for _, id := range ids {
+					out, st := d.add(id)
+					if strings.Contains(out, "\uFFFD") {
+						t.Fatalf("stops %q: gave out half a character: %q", stops, out)
+					}
+					got.WriteString(out)
+					if stopped = st; st {
+						break
+					}
+				}
+				if !stopped {
+					got.WriteString(d.flush())
+				}
+				want := whole
+				if stops != nil {
+					want = whole[:strings.Index(whole, "STOP")]
+				}
+				if got.String() != want || stopped != (stops != nil) {
+					t.Errorf("stops %q: got %q (stopped %v), want %q", stops, got.String(), stopped, want)
+				}
+				if decoded > 8*len(ids) {
+					t.Errorf("stops %q: %d tokens decoded for %d tokens: the whole text again per token", stops, decoded, len(ids))
+				}
+			}
+		})
+	}
+}
+
+// loadTokenizerFixture loads the tokenizer of ../tokenizer/testdata/name
+// (its tokenizer.json.gz and tokenizer_config.json).
+func loadTokenizerFixture(t *testing.T, name string) *tokenizer.Tokenizer {
+	t.Helper()
+	src := filepath.Join("..", "tokenizer", "testdata", name)
+	f, err := os.Open(filepath.Join(src, "tokenizer.json.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := os.ReadFile(filepath.Join(src, "tokenizer_config.json")); err == nil {
+		if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), c, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 // TestPage: GET / is the chat page, with nothing loaded from elsewhere,
