@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,41 +14,8 @@ import (
 
 	"github.com/golora/golora/gguf"
 	"github.com/golora/golora/tokenizer"
+	"github.com/golora/golora/tokenizer/tokenizertest"
 )
-
-// loadTokenizer loads tokenizer/testdata/NAME (its gzipped tokenizer.json
-// and tokenizer_config.json when present) from a temporary directory.
-func loadTokenizer(t *testing.T, name string) (*tokenizer.Tokenizer, string) {
-	t.Helper()
-	src := filepath.Join("..", "tokenizer", "testdata", name)
-	dir := t.TempDir()
-	f, err := os.Open(filepath.Join(src, "tokenizer.json.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if cfg, err := os.ReadFile(filepath.Join(src, "tokenizer_config.json")); err == nil {
-		if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tok, err := tokenizer.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok, dir
-}
 
 func sha(s string) string {
 	h := sha256.Sum256([]byte(s))
@@ -82,7 +48,7 @@ func TestTokenizerMatchesLlamaCpp(t *testing.T) {
 	}
 	for name, w := range want {
 		t.Run(name, func(t *testing.T) {
-			tok, _ := loadTokenizer(t, name)
+			tok, _ := tokenizertest.Load(t, name)
 			whole := w.Tokens >= tok.VocabSize()
 			pre := ""
 			if !whole {
@@ -134,7 +100,7 @@ func TestTokenizerMatchesLlamaCpp(t *testing.T) {
 // TestTokenizerErrors: a pre-tokenizer llama.cpp does not know is refused
 // (naming the way to set it), as is a vocabulary larger than the model's.
 func TestTokenizerErrors(t *testing.T) {
-	tok, _ := loadTokenizer(t, "qwen3") // truncated: its check-text hash is in no table
+	tok, _ := tokenizertest.Load(t, "qwen3") // truncated: its check-text hash is in no table
 	if _, err := Tokenizer(tok, tok.VocabSize(), ""); err == nil || !strings.Contains(err.Error(), "--pre") {
 		t.Errorf("unknown pre-tokenizer: err = %v, want one naming --pre", err)
 	}
@@ -152,7 +118,7 @@ func TestTokenizerErrors(t *testing.T) {
 func TestTokenizerReadBack(t *testing.T) {
 	for name, pre := range map[string]string{"gpt2": "", "llama3": "llama-bpe", "qwen3": "qwen2"} {
 		t.Run(name, func(t *testing.T) {
-			tok, _ := loadTokenizer(t, name)
+			tok, _ := tokenizertest.Load(t, name)
 			meta, err := Tokenizer(tok, tok.VocabSize()+3, pre) // three padding rows
 			if err != nil {
 				t.Fatal(err)

@@ -12,13 +12,14 @@ import (
 	"github.com/golora/golora/lora"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/tensor"
+	"github.com/golora/golora/tokenizer/tokenizertest"
 )
 
 // gpt2Model writes a random model of testdata/llama's shape with GPT-2's
 // vocabulary (50257 rows) and tokenizer.json into a directory it returns.
 func gpt2Model(t *testing.T) string {
 	t.Helper()
-	tok, dir := loadTokenizer(t, "gpt2")
+	tok, dir := tokenizertest.Load(t, "gpt2")
 	data, err := os.ReadFile("testdata/llama/config.json")
 	if err != nil {
 		t.Fatal(err)

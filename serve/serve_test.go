@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"github.com/golora/golora/lora"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/tokenizer"
+	"github.com/golora/golora/tokenizer/tokenizertest"
 )
 
 // generated is what `golora generate` makes of prompt with the adapter
@@ -434,7 +434,7 @@ func TestDetokenizerIncremental(t *testing.T) {
 	const text = "Héllo wörld, 日本語 🙂🙂 naïve café — the end, the end. STOP here and more"
 	for _, name := range []string{"gpt2", "llama2"} {
 		t.Run(name, func(t *testing.T) {
-			tok := loadTokenizerFixture(t, name)
+			tok, _ := tokenizertest.Load(t, name)
 			ids, err := tok.Encode(text, false)
 			if err != nil {
 				t.Fatal(err)
@@ -477,40 +477,6 @@ func TestDetokenizerIncremental(t *testing.T) {
 			}
 		})
 	}
-}
-
-// loadTokenizerFixture loads the tokenizer of ../tokenizer/testdata/name
-// (its tokenizer.json.gz and tokenizer_config.json).
-func loadTokenizerFixture(t *testing.T, name string) *tokenizer.Tokenizer {
-	t.Helper()
-	src := filepath.Join("..", "tokenizer", "testdata", name)
-	f, err := os.Open(filepath.Join(src, "tokenizer.json.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if c, err := os.ReadFile(filepath.Join(src, "tokenizer_config.json")); err == nil {
-		if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), c, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tok, err := tokenizer.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
 }
 
 // TestPage: GET / is the chat page, with nothing loaded from elsewhere,
