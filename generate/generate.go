@@ -24,7 +24,7 @@ type Options struct {
 	MinP        float64 // keep tokens with p ≥ MinP·p_max; 0: all
 	Seed        uint64
 	Stop        []int // token ids that end generation (not emitted)
-	// RepetitionPenalty θ (Generate only; 0 or 1: none) penalises every
+	// RepetitionPenalty θ (Generate and serve; 0 or 1: none) penalises every
 	// token of the prompt and the output so far, as transformers'
 	// RepetitionPenaltyLogitsProcessor: its logit l becomes l/θ when
 	// positive, l·θ when negative (Penalize).
@@ -55,29 +55,12 @@ func Generate(m *model.Model, prompt []int, maxLen int, o Options, emit func(id 
 	rng := NewRNG(o.Seed)
 	probs := make([]float64, V)
 	order := make([]int, V)
-	// seen marks the tokens of prompt and output; uniq lists them once.
-	penalize := o.RepetitionPenalty > 0 && o.RepetitionPenalty != 1
-	var seen []bool
-	var uniq []int
-	note := func(id int) {
-		if penalize && id >= 0 && id < V && !seen[id] {
-			seen[id] = true
-			uniq = append(uniq, id)
-		}
-	}
-	if penalize {
-		seen = make([]bool, V)
-		for _, id := range prompt {
-			note(id)
-		}
-	}
+	pen := NewPenalty(o.RepetitionPenalty, V, prompt)
 	var out []int
 	for n := len(prompt); n < total; n++ {
-		if penalize {
-			Penalize(logits, uniq, o.RepetitionPenalty)
-		}
+		pen.Apply(logits)
 		next := Pick(logits, o, rng, probs, order)
-		note(next)
+		pen.Note(next)
 		if stops(next, o.Stop) {
 			break
 		}
@@ -112,6 +95,43 @@ func StopIDs(m *model.Model, tok *tokenizer.Tokenizer) []int {
 		stop = append(stop, e)
 	}
 	return stop
+}
+
+// Penalty is the repetition penalty of one sequence: the tokens of its
+// prompt and output so far, each once. A nil *Penalty (no penalty) does
+// nothing.
+type Penalty struct {
+	theta float64
+	seen  []bool // (V)
+	uniq  []int
+}
+
+// NewPenalty returns the penalty θ for a vocabulary of v tokens, with
+// the prompt's tokens noted, or nil when θ is 0 or 1 (none).
+func NewPenalty(theta float64, v int, prompt []int) *Penalty {
+	if theta <= 0 || theta == 1 {
+		return nil
+	}
+	p := &Penalty{theta: theta, seen: make([]bool, v)}
+	for _, id := range prompt {
+		p.Note(id)
+	}
+	return p
+}
+
+// Note adds token id to the sequence.
+func (p *Penalty) Note(id int) {
+	if p != nil && id >= 0 && id < len(p.seen) && !p.seen[id] {
+		p.seen[id] = true
+		p.uniq = append(p.uniq, id)
+	}
+}
+
+// Apply penalises the logits of the sequence's tokens (Penalize).
+func (p *Penalty) Apply(logits []float32) {
+	if p != nil {
+		Penalize(logits, p.uniq, p.theta)
+	}
 }
 
 // Penalize applies transformers' RepetitionPenaltyLogitsProcessor with

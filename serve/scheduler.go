@@ -20,6 +20,7 @@ type seq struct {
 	sel       model.Selection
 	adapters  []string // the uses of resolve, given back when the sequence leaves
 	opt       generate.Options
+	pen       *generate.Penalty // opt.RepetitionPenalty's, nil without one
 	maxTokens int
 	arrived   time.Time
 	// events receives each new token, then one final event; it has room
@@ -291,7 +292,9 @@ func (c *scheduler) step() {
 // advance picks q's next token from logits and sends it, and reports
 // whether q goes on; a stop token or the last allowed token ends it.
 func (c *scheduler) advance(q *seq, logits []float32) bool {
+	q.pen.Apply(logits)
 	id := generate.Pick(logits, q.opt, q.rng, c.probs, c.order)
+	q.pen.Note(id)
 	now := time.Now()
 	if q.n == 0 {
 		c.s.metrics.firstToken(now.Sub(q.arrived))

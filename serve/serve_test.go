@@ -128,6 +128,53 @@ func TestGreedyEqualsGenerate(t *testing.T) {
 	}
 }
 
+// TestRepetitionPenalty: a greedy completion with repetition_penalty is
+// what generate produces with that penalty (and not the completion
+// without it); a penalty that is not positive is refused.
+func TestRepetitionPenalty(t *testing.T) {
+	f := newFixture(t)
+	_, ts := f.start(t, nil)
+	prompt := []int{5, 9, 14, 2, 7}
+	specs := f.cases()[1].specs
+	plain := f.generated(t, specs, prompt, generate.Options{MaxTokens: 40})
+	want := f.generated(t, specs, prompt, generate.Options{MaxTokens: 40, RepetitionPenalty: 1.8})
+	if want == plain {
+		t.Fatalf("the penalty changes nothing: %q", want)
+	}
+	code, out := post(t, ts.URL+"/v1/completions", map[string]any{"model": "pirate", "prompt": prompt, "max_tokens": 40,
+		"temperature": 0, "repetition_penalty": 1.8})
+	if text, _ := completionText(t, out); code != http.StatusOK || text != want {
+		t.Errorf("repetition_penalty 1.8: %d %q, generate %q", code, text, want)
+	}
+	if code, out := post(t, ts.URL+"/v1/completions", map[string]any{"model": "pirate", "prompt": prompt, "repetition_penalty": 0}); code != http.StatusBadRequest {
+		t.Errorf("repetition_penalty 0: %d %v", code, out)
+	}
+}
+
+// TestEnableThinking: chat_template_kwargs.enable_thinking reaches the
+// chat template.
+func TestEnableThinking(t *testing.T) {
+	f := newFixture(t)
+	tmpl := `{% for m in messages %}{{ m.content }}{% endfor %}{% if enable_thinking is defined and not enable_thinking %} the quick{% endif %}`
+	if err := os.WriteFile(filepath.Join(f.model, "chat_template.jinja"), []byte(tmpl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, ts := f.start(t, nil)
+	var prompts []float64
+	for _, kw := range []map[string]any{{}, {"enable_thinking": true}, {"enable_thinking": false}} {
+		code, out := post(t, ts.URL+"/v1/chat/completions", map[string]any{"model": "tiny", "max_tokens": 1,
+			"messages": []map[string]string{{"role": "user", "content": "the fox"}}, "chat_template_kwargs": kw})
+		u, _ := out["usage"].(map[string]any)
+		if code != http.StatusOK || u == nil {
+			t.Fatalf("%v: %d %v", kw, code, out)
+		}
+		prompts = append(prompts, u["prompt_tokens"].(float64))
+	}
+	if prompts[0] != prompts[1] || prompts[2] <= prompts[0] {
+		t.Errorf("prompt tokens without, with enable_thinking true, false: %v", prompts)
+	}
+}
+
 // TestOpenAIClient talks to the server with the official Go client.
 func TestOpenAIClient(t *testing.T) {
 	f := newFixture(t)
