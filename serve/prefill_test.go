@@ -121,3 +121,33 @@ func TestChunkStateReuse(t *testing.T) {
 		t.Errorf("%d tokens, want 6", len(first))
 	}
 }
+
+// TestLongPromptEqualsGenerate: a greedy answer to a prompt longer than
+// one prefill chunk, alone and beside another stream, is token for token
+// what generate gives with the same chunks.
+func TestLongPromptEqualsGenerate(t *testing.T) {
+	f := newFixture(t)
+	_, ts := f.start(t, func(c *Config) { c.PrefillChunk = 4 })
+	long := make([]int, 41)
+	for i := range long {
+		long[i] = 1 + i*7%200
+	}
+	specs := f.cases()[1].specs
+	want := f.generated(t, specs, long, generate.Options{MaxTokens: 30, PrefillChunk: 4})
+	var wg sync.WaitGroup
+	got := make([]string, 2)
+	for i, prompt := range [][]int{long, {5, 9, 14}} {
+		wg.Go(func() {
+			code, out := post(t, ts.URL+"/v1/completions", map[string]any{"model": "pirate", "prompt": prompt, "max_tokens": 30, "temperature": 0})
+			if code != 200 {
+				t.Errorf("%d %v", code, out)
+				return
+			}
+			got[i], _ = completionText(t, out)
+		})
+	}
+	wg.Wait()
+	if got[0] != want {
+		t.Errorf("41-token prompt in chunks of 4: %q, generate %q", got[0], want)
+	}
+}
