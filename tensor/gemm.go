@@ -183,7 +183,9 @@ type blocking struct {
 //     the number dot4 gives for its pair (see dotProducts);
 //   - tailRows adds the last k mod 16 products of m rows and sixteen
 //     columns, y[i·ldy+c] += float32(a[i·lda+p]·wt[16p+c]) for p < tail in
-//     order, wt holding those columns of w transposed: dot4's tail.
+//     order, wt holding those columns of w transposed: dot4's tail;
+//   - gatherT fills that wt from an F32 w: wt[16p+c] = w[off + c'·ld + p],
+//     c' = min(c, nc−1), for p < tail.
 type gemmKernel struct {
 	name   string
 	set    kernels.Set // the kernel set whose code it runs
@@ -195,6 +197,7 @@ type gemmKernel struct {
 	// dotRows and tailRows: see above
 	dotRows  func(k16 int, a []float32, lda, mr int, w Mat, off, ld int, y *[4 * dotRowsMax]float32)
 	tailRows func(tail int, a []float32, lda int, wt []float32, m int, y []float32, ldy int)
+	gatherT  func(tail int, w []float32, off, ld, nc int, wt []float32)
 	// narrow, when set, is the kernel for products at most narrow.nr
 	// columns wide (such as LoRA's n = 8), where most of a wide tile
 	// would be padding.

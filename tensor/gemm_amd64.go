@@ -156,6 +156,7 @@ var avx512Kernel12x32 = &gemmKernel{
 	dot4:     dot4AVX2,
 	dotRows:  dotRowsAVX512,
 	tailRows: tailRowsAVX512,
+	gatherT:  gatherTAVX512,
 	narrow:   avx512Kernel14x16,
 }
 
@@ -183,6 +184,7 @@ var avx512Kernel14x16 = &gemmKernel{
 	dot4:     dot4AVX2,
 	dotRows:  dotRowsAVX512,
 	tailRows: tailRowsAVX512,
+	gatherT:  gatherTAVX512,
 }
 
 // dotRowsF32AVX512[mr] sets y[4i+j] = Σ_{p<16·k16} a[i·lda+p]·w[j·ldw+p]
@@ -213,6 +215,19 @@ func tailRowsAVX512(tail int, a []float32, lda int, wt []float32, m int, y []flo
 	_, _, _ = a[(m-1)*lda+tail-1], wt[16*tail-1], y[(m-1)*ldy+15]
 	tailRowsAVX512Asm(tail, &a[0], lda, &wt[0], m, &y[0], ldy)
 }
+
+// gatherTAVX512 is gemmKernel.gatherT.
+func gatherTAVX512(tail int, w []float32, off, ld, nc int, wt []float32) {
+	var idx [16]int32
+	for c := range idx {
+		idx[c] = int32(min(c, nc-1) * ld)
+	}
+	_, _ = w[off+(nc-1)*ld+tail-1], wt[16*tail-1]
+	gatherT16AVX512(tail, &w[off], &idx, &wt[0])
+}
+
+//go:noescape
+func gatherT16AVX512(tail int, w *float32, idx *[16]int32, wt *float32)
 
 // packT32AVX512 packs 32 whole rows of x starting at flat offset off, kc
 // columns deep, transposed: d[p·32 + r] = x[off + r·Stride + p], as two

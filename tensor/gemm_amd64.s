@@ -3023,3 +3023,26 @@ tailRowsAVX512Asm_done:
 	VZEROUPPER
 	RET
 
+// func gatherT16AVX512(tail int, w *float32, idx *[16]int32, wt *float32)
+//
+// wt[16p+c] = w[idx[c]+p] for p < tail, c < 16. AVX-512F.
+TEXT ·gatherT16AVX512(SB), NOSPLIT, $0-32
+	MOVQ tail+0(FP), CX
+	MOVQ w+8(FP), SI
+	MOVQ idx+16(FP), AX
+	MOVQ wt+24(FP), DI
+	VMOVDQU32 (AX), Z1
+	TESTQ CX, CX
+	JZ gatherT16AVX512_done
+gatherT16AVX512_p:
+	KXNORW K1, K1, K1
+	VGATHERDPS (SI)(Z1*4), K1, Z2
+	VMOVUPS Z2, (DI)
+	ADDQ $4, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ gatherT16AVX512_p
+gatherT16AVX512_done:
+	VZEROUPPER
+	RET
+

@@ -127,17 +127,12 @@ func dotProducts(kern *gemmKernel, ws *workspace, alpha float32, a []float32, ld
 	y := &ws.rows
 	for c0 := j0; c0 < j1; c0 += 16 {
 		nc := min(16, j1-c0)
-		for q := 0; q < 16 && tail > 0; q++ { // wt[16p+q] = W[c0+q][16·k16+p], the last column repeated past nc
-			off := (c0+min(q, nc-1))*w.Stride + 16*k16
-			if w.DType == F32 {
-				for p, v := range w.F32[off : off+tail] {
-					wt[16*p+q] = v
-				}
-				continue
-			}
-			for p := range tail {
-				wt[16*p+q] = BF16ToF32(w.U16[off+p])
-			}
+		switch {
+		case tail == 0:
+		case w.DType == F32 && kern.gatherT != nil:
+			kern.gatherT(tail, w.F32, c0*w.Stride+16*k16, w.Stride, nc, wt)
+		default:
+			gatherT(tail, w, c0*w.Stride+16*k16, nc, wt)
 		}
 		for i0 := 0; i0 < m; i0 += dotRowsMax {
 			mr := min(dotRowsMax, m-i0)
@@ -177,6 +172,17 @@ func dotProducts(kern *gemmKernel, ws *workspace, alpha float32, a []float32, ld
 					crow[q] = v + beta*crow[q]
 				}
 			}
+		}
+	}
+}
+
+// gatherT is gemmKernel.gatherT in Go, for any w:
+// wt[16p+c] = w[off + min(c, nc−1)·Stride + p], p < tail.
+func gatherT(tail int, w Mat, off, nc int, wt []float32) {
+	for c := range 16 {
+		o := off + min(c, nc-1)*w.Stride
+		for p := range tail {
+			wt[16*p+c] = w.At(0, o+p)
 		}
 	}
 }
