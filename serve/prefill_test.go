@@ -151,3 +151,50 @@ func TestLongPromptEqualsGenerate(t *testing.T) {
 		t.Errorf("41-token prompt in chunks of 4: %q, generate %q", got[0], want)
 	}
 }
+
+// TestShortPromptsJoinTogether: prompts admitted together whose chunks fit
+// in one PrefillChunk are prefilled in one step, before the first decode
+// step (not one prompt a step, each followed by a decode step of those
+// already running); a longer one keeps its own step.
+func TestShortPromptsJoinTogether(t *testing.T) {
+	f := newFixture(t)
+	s, _ := f.start(t, func(c *Config) { c.PrefillChunk = 16 })
+	var (
+		mu    sync.Mutex
+		trace []bool // true: a prefill chunk, false: a decode step
+	)
+	s.sched.traced = func(prefill bool) {
+		mu.Lock()
+		trace = append(trace, prefill)
+		mu.Unlock()
+	}
+	held, gate := make(chan struct{}), make(chan struct{})
+	go s.sched.do(func() error { close(held); <-gate; return nil }) // the scheduler waits while all are queued
+	<-held
+	var qs []*seq
+	for _, n := range []int{5, 6, 5, 9} { // 5+6+5 fit in 16; the 9 does not
+		prompt := make([]int, n)
+		for i := range prompt {
+			prompt[i] = 1 + i
+		}
+		q := &seq{ctx: context.Background(), prompt: prompt, opt: generate.Options{},
+			maxTokens: 3, arrived: time.Now(), events: make(chan event, 4)}
+		if !s.sched.submit(q) {
+			t.Fatal("queue full")
+		}
+		qs = append(qs, q)
+	}
+	close(gate)
+	for _, q := range qs {
+		for e := range q.events {
+			if e.Err != nil {
+				t.Fatal(e.Err)
+			}
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []bool{true, true, true, false, true, false}; len(trace) < len(want) || !slices.Equal(trace[:len(want)], want) {
+		t.Errorf("trace %v, want it to begin %v", trace, want)
+	}
+}
