@@ -193,7 +193,18 @@ func Run(o Options) error {
 	}
 	fmt.Fprintf(out, "\ndone in %s. Try:\n  golora logits --model %s --adapter %s --ids 1,2,3\n  golora merge --model %s --adapter %s --out %s\n",
 		time.Since(start).Round(time.Second), baseDir, filepath.Join(o.Out, "newton"), baseDir, filepath.Join(o.Out, "newton"), filepath.Join(o.Out, "newton-merged"))
+	fmt.Fprintf(out, "  %s\n  (then chat with the base and both personalities at http://127.0.0.1:8080/)\n", serveCommand(o.Out))
 	return nil
+}
+
+// serveCommand is the golora serve command line that serves the base
+// model in out and every personality's adapter on it.
+func serveCommand(out string) string {
+	cmd := "golora serve --model " + filepath.Join(out, "base")
+	for _, p := range personalities {
+		cmd += fmt.Sprintf(" --adapter %s=%s", p.name, filepath.Join(out, p.name))
+	}
+	return cmd
 }
 
 // cached reports whether dir holds a complete base model from an earlier run.

@@ -9,7 +9,8 @@ import (
 )
 
 // TestQuickDemo runs every stage of the demo on a toy configuration, twice:
-// the second run must reuse the cached base model.
+// the second run must reuse the cached base model. The output ends with
+// the golora serve command of the base and both personalities.
 func TestQuickDemo(t *testing.T) {
 	out := t.TempDir()
 	var first bytes.Buffer
@@ -22,6 +23,11 @@ func TestQuickDemo(t *testing.T) {
 		if !strings.Contains(first.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, first.String())
 		}
+	}
+	serve := "golora serve --model " + filepath.Join(out, "base") + " --adapter newton=" + filepath.Join(out, "newton") +
+		" --adapter gopher=" + filepath.Join(out, "gopher") + "\n"
+	if !strings.HasSuffix(first.String(), serve+"  (then chat with the base and both personalities at http://127.0.0.1:8080/)\n") {
+		t.Errorf("demo output does not end with the serve command %q:\n%s", serve, first.String())
 	}
 	for _, f := range []string{"base/config.json", "base/model.safetensors", "base/tokenizer.json",
 		"newton/adapter_config.json", "newton/adapter_model.safetensors", "newton/report.html", "gopher/adapter_model.safetensors", "gopher/metrics.jsonl"} {

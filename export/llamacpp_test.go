@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/golora/golora/gguf"
+	"github.com/golora/golora/tokenizer/tokenizertest"
 )
 
 // TestLlamaCppTokenizeSPM: with GOLORA_LLAMA_CPP set to a llama.cpp source
@@ -42,7 +43,7 @@ func TestLlamaCppTokenizeSPM(t *testing.T) {
 			Text string `json:"text"`
 		} `json:"cases"`
 	}
-	if err := json.Unmarshal(gunzip(t, filepath.Join("..", "tokenizer", "testdata", "llama2", "cases.json.gz")), &cases); err != nil {
+	if err := json.Unmarshal(tokenizertest.Gunzip(t, filepath.Join("..", "tokenizer", "testdata", "llama2", "cases.json.gz")), &cases); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range cases.Cases {
@@ -50,7 +51,7 @@ func TestLlamaCppTokenizeSPM(t *testing.T) {
 	}
 
 	dir := tinyModel(t, "llama2")
-	tok, _ := loadTokenizer(t, "llama2")
+	tok, _ := tokenizertest.Load(t, "llama2")
 	out, f := writeModel(t, dir, nil, gguf.F16, nil)
 	// gguf-py's scores: -1000 for every NORMAL token.
 	meta := slices.Clone(f.Metadata())

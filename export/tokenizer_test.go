@@ -1,11 +1,9 @@
 package export
 
 import (
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,48 +13,8 @@ import (
 
 	"github.com/golora/golora/gguf"
 	"github.com/golora/golora/tokenizer"
+	"github.com/golora/golora/tokenizer/tokenizertest"
 )
-
-// loadTokenizer loads tokenizer/testdata/NAME (its gzipped tokenizer.json
-// and tokenizer_config.json when present) from a temporary directory.
-func loadTokenizer(t *testing.T, name string) (*tokenizer.Tokenizer, string) {
-	t.Helper()
-	src := filepath.Join("..", "tokenizer", "testdata", name)
-	dir := t.TempDir()
-	data := gunzip(t, filepath.Join(src, "tokenizer.json.gz"))
-	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if cfg, err := os.ReadFile(filepath.Join(src, "tokenizer_config.json")); err == nil {
-		if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tok, err := tokenizer.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok, dir
-}
-
-// gunzip returns the contents of the gzipped file at path.
-func gunzip(t *testing.T, path string) []byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
 
 func sha(s string) string {
 	h := sha256.Sum256([]byte(s))
@@ -89,7 +47,7 @@ func TestTokenizerMatchesLlamaCpp(t *testing.T) {
 	}
 	for name, w := range want {
 		t.Run(name, func(t *testing.T) {
-			tok, _ := loadTokenizer(t, name)
+			tok, _ := tokenizertest.Load(t, name)
 			whole := w.Tokens >= tok.VocabSize()
 			pre := ""
 			if !whole {
@@ -143,7 +101,7 @@ func TestTokenizerMatchesLlamaCpp(t *testing.T) {
 // pre-tokenizer name for a SentencePiece-style tokenizer, and a
 // SentencePiece-style tokenizer without byte fallback.
 func TestTokenizerErrors(t *testing.T) {
-	sp, dir := loadTokenizer(t, "llama2")
+	sp, dir := tokenizertest.Load(t, "llama2")
 	if _, err := Tokenizer(sp, sp.VocabSize(), "llama-bpe"); err == nil || !strings.Contains(err.Error(), "SentencePiece-style") {
 		t.Errorf("pre name for a SentencePiece-style tokenizer: err = %v", err)
 	}
@@ -163,7 +121,7 @@ func TestTokenizerErrors(t *testing.T) {
 		t.Errorf("no byte fallback: err = %v", err)
 	}
 
-	tok, _ := loadTokenizer(t, "qwen3") // truncated: its check-text hash is in no table
+	tok, _ := tokenizertest.Load(t, "qwen3") // truncated: its check-text hash is in no table
 	if _, err := Tokenizer(tok, tok.VocabSize(), ""); err == nil || !strings.Contains(err.Error(), "--pre") {
 		t.Errorf("unknown pre-tokenizer: err = %v, want one naming --pre", err)
 	}
@@ -181,7 +139,7 @@ func TestTokenizerErrors(t *testing.T) {
 func TestTokenizerReadBack(t *testing.T) {
 	for name, pre := range map[string]string{"gpt2": "", "llama3": "llama-bpe", "qwen3": "qwen2", "llama2": ""} {
 		t.Run(name, func(t *testing.T) {
-			tok, _ := loadTokenizer(t, name)
+			tok, _ := tokenizertest.Load(t, name)
 			meta, err := Tokenizer(tok, tok.VocabSize()+3, pre) // three padding rows
 			if err != nil {
 				t.Fatal(err)
@@ -204,7 +162,7 @@ func TestTokenizerReadBack(t *testing.T) {
 					IDsSpecial []int  `json:"ids_special"`
 				} `json:"cases"`
 			}
-			if err := json.Unmarshal(gunzip(t, filepath.Join("..", "tokenizer", "testdata", name, "cases.json.gz")), &f); err != nil {
+			if err := json.Unmarshal(tokenizertest.Gunzip(t, filepath.Join("..", "tokenizer", "testdata", name, "cases.json.gz")), &f); err != nil {
 				t.Fatal(err)
 			}
 			if len(f.Cases) < 100 {

@@ -14,6 +14,7 @@ import (
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/tensor"
 	"github.com/golora/golora/tokenizer"
+	"github.com/golora/golora/tokenizer/tokenizertest"
 )
 
 // tinyModel writes a random model of testdata/llama's shape with the
@@ -21,7 +22,7 @@ import (
 // into a directory it returns.
 func tinyModel(t *testing.T, name string) string {
 	t.Helper()
-	tok, dir := loadTokenizer(t, name)
+	tok, dir := tokenizertest.Load(t, name)
 	data, err := os.ReadFile("testdata/llama/config.json")
 	if err != nil {
 		t.Fatal(err)

@@ -24,18 +24,27 @@ type Options struct {
 	MinP        float64 // keep tokens with p ≥ MinP·p_max; 0: all
 	Seed        uint64
 	Stop        []int // token ids that end generation (not emitted)
-	// RepetitionPenalty θ (Generate only; 0 or 1: none) penalises every
+	// PrefillChunk is the most prompt tokens Generate prefills in one
+	// forward pass (0: PrefillChunk), as golora serve's --prefill-chunk:
+	// with the same chunks, a greedy answer is token for token the
+	// server's for prompts of any length.
+	PrefillChunk int
+	// RepetitionPenalty θ (Generate and serve; 0 or 1: none) penalises every
 	// token of the prompt and the output so far, as transformers'
 	// RepetitionPenaltyLogitsProcessor: its logit l becomes l/θ when
 	// positive, l·θ when negative (Penalize).
 	RepetitionPenalty float64
 }
 
+// PrefillChunk is Options.PrefillChunk's default (and golora serve's).
+const PrefillChunk = 256
+
 // Generate extends prompt by up to o.MaxTokens tokens, calling emit (when
 // not nil) with each new token as it is chosen, and returns the new tokens.
-// The prompt is run once (prefill) into a KV cache, then each new token
-// costs one position's forward pass. The sequence never exceeds maxLen
-// tokens (the context the caller allows).
+// The prompt is run into a KV cache (prefill) in chunks of at most
+// o.PrefillChunk tokens, then each new token costs one position's forward
+// pass. The sequence never exceeds maxLen tokens (the context the caller
+// allows).
 func Generate(m *model.Model, prompt []int, maxLen int, o Options, emit func(id int)) ([]int, error) {
 	if len(prompt) == 0 {
 		return nil, fmt.Errorf("generate: empty prompt")
@@ -44,40 +53,22 @@ func Generate(m *model.Model, prompt []int, maxLen int, o Options, emit func(id 
 	if total <= len(prompt) {
 		return nil, fmt.Errorf("generate: the prompt (%s) leaves no room under the %d-token limit", human.Plural(len(prompt), "token"), maxLen)
 	}
-	V := m.Cfg.VocabSize
 	cache := m.NewCache(total)
-	pre := m.NewState(1, len(prompt), false)
-	if err := m.Decode(pre, cache, prompt); err != nil {
+	logits, err := Prefill(m, cache, prompt, o.PrefillChunk)
+	if err != nil {
 		return nil, err
 	}
-	logits := pre.Logits[(len(prompt)-1)*V:]
+	V := m.Cfg.VocabSize
 	step := m.NewState(1, 1, false)
 	rng := NewRNG(o.Seed)
 	probs := make([]float64, V)
 	order := make([]int, V)
-	// seen marks the tokens of prompt and output; uniq lists them once.
-	penalize := o.RepetitionPenalty > 0 && o.RepetitionPenalty != 1
-	var seen []bool
-	var uniq []int
-	note := func(id int) {
-		if penalize && id >= 0 && id < V && !seen[id] {
-			seen[id] = true
-			uniq = append(uniq, id)
-		}
-	}
-	if penalize {
-		seen = make([]bool, V)
-		for _, id := range prompt {
-			note(id)
-		}
-	}
+	pen := NewPenalty(o.RepetitionPenalty, V, prompt)
 	var out []int
 	for n := len(prompt); n < total; n++ {
-		if penalize {
-			Penalize(logits, uniq, o.RepetitionPenalty)
-		}
+		pen.Apply(logits)
 		next := Pick(logits, o, rng, probs, order)
-		note(next)
+		pen.Note(next)
 		if stops(next, o.Stop) {
 			break
 		}
@@ -96,6 +87,35 @@ func Generate(m *model.Model, prompt []int, maxLen int, o Options, emit func(id 
 	return out, nil
 }
 
+// Prefill runs prompt into cache in chunks of at most chunk tokens (0:
+// PrefillChunk), each through a prefill state (model.NewPrefillState),
+// and returns the next-token logits after the prompt's last token.
+func Prefill(m *model.Model, cache *model.Cache, prompt []int, chunk int) ([]float32, error) {
+	if len(prompt) == 0 {
+		return nil, fmt.Errorf("generate: empty prompt")
+	}
+	if chunk <= 0 {
+		chunk = PrefillChunk
+	}
+	var st, full *model.State
+	for at := 0; at < len(prompt); at += chunk {
+		ids := prompt[at:min(at+chunk, len(prompt))]
+		switch {
+		case len(ids) < chunk:
+			st = m.NewPrefillState(len(ids))
+		case full == nil:
+			full = m.NewPrefillState(chunk)
+			st = full
+		default:
+			st = full
+		}
+		if err := m.Decode(st, cache, ids); err != nil {
+			return nil, err
+		}
+	}
+	return st.Logits[len(st.Logits)-m.Cfg.VocabSize:], nil
+}
+
 // Total is the most tokens a sequence grows to from a prompt of prompt
 // tokens: prompt + maxTokens, at most maxLen (the KV cache's size).
 func Total(prompt, maxTokens, maxLen int) int { return min(prompt+maxTokens, maxLen) }
@@ -112,6 +132,43 @@ func StopIDs(m *model.Model, tok *tokenizer.Tokenizer) []int {
 		stop = append(stop, e)
 	}
 	return stop
+}
+
+// Penalty is the repetition penalty of one sequence: the tokens of its
+// prompt and output so far, each once. A nil *Penalty (no penalty) does
+// nothing.
+type Penalty struct {
+	theta float64
+	seen  []bool // (V)
+	uniq  []int
+}
+
+// NewPenalty returns the penalty θ for a vocabulary of v tokens, with
+// the prompt's tokens noted, or nil when θ is 0 or 1 (none).
+func NewPenalty(theta float64, v int, prompt []int) *Penalty {
+	if theta <= 0 || theta == 1 {
+		return nil
+	}
+	p := &Penalty{theta: theta, seen: make([]bool, v)}
+	for _, id := range prompt {
+		p.Note(id)
+	}
+	return p
+}
+
+// Note adds token id to the sequence.
+func (p *Penalty) Note(id int) {
+	if p != nil && id >= 0 && id < len(p.seen) && !p.seen[id] {
+		p.seen[id] = true
+		p.uniq = append(p.uniq, id)
+	}
+}
+
+// Apply penalises the logits of the sequence's tokens (Penalize).
+func (p *Penalty) Apply(logits []float32) {
+	if p != nil {
+		Penalize(logits, p.uniq, p.theta)
+	}
 }
 
 // Penalize applies transformers' RepetitionPenaltyLogitsProcessor with

@@ -48,6 +48,7 @@ type sampling struct {
 	TopP                *float64        `json:"top_p"`
 	TopK                *int            `json:"top_k"`
 	MinP                *float64        `json:"min_p"`
+	RepetitionPenalty   *float64        `json:"repetition_penalty"`
 	Seed                *int64          `json:"seed"`
 	Stop                json.RawMessage `json:"stop"`
 	Stream              bool            `json:"stream"`
@@ -64,6 +65,11 @@ type chatRequest struct {
 		Role    string          `json:"role"`
 		Content json.RawMessage `json:"content"`
 	} `json:"messages"`
+	// ChatTemplateKwargs are variables of the chat template (vLLM's
+	// field): enable_thinking alone.
+	ChatTemplateKwargs struct {
+		EnableThinking *bool `json:"enable_thinking"`
+	} `json:"chat_template_kwargs"`
 }
 
 type completionRequest struct {
@@ -148,7 +154,7 @@ func (s *Server) prepare(ctx context.Context, f *sampling, prompt []int, promptF
 		return nil, e
 	}
 	q := &seq{ctx: ctx, prompt: prompt, sel: sel, adapters: names, opt: o, maxTokens: maxTokens,
-		arrived: time.Now(), events: make(chan event, maxTokens+1)}
+		pen: generate.NewPenalty(o.RepetitionPenalty, s.m.Cfg.VocabSize, prompt), arrived: time.Now(), events: make(chan event, maxTokens+1)}
 	r := &request{q: q, stops: stops, stream: f.Stream, modelID: f.Model}
 	if f.StreamOptions != nil {
 		r.usage = f.StreamOptions.IncludeUsage
@@ -187,6 +193,12 @@ func (f *sampling) options() (generate.Options, []string, *apiError) {
 			return o, nil, invalid("min_p", "min_p must be in [0, 1], got %g", p)
 		}
 		o.MinP = *f.MinP
+	}
+	if f.RepetitionPenalty != nil {
+		if p := *f.RepetitionPenalty; !(p > 0) || math.IsInf(p, 1) {
+			return o, nil, invalid("repetition_penalty", "repetition_penalty must be a positive number (1: none), got %g", p)
+		}
+		o.RepetitionPenalty = *f.RepetitionPenalty
 	}
 	if f.Seed != nil {
 		o.Seed = uint64(*f.Seed)
@@ -236,7 +248,11 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	text, err := s.tmpl.Render(msgs, s.vars)
+	vars := s.vars
+	if t := req.ChatTemplateKwargs.EnableThinking; t != nil {
+		vars.EnableThinking = t
+	}
+	text, err := s.tmpl.Render(msgs, vars)
 	if err != nil {
 		writeError(w, invalid("messages", "the chat template: %v", err))
 		return
@@ -375,7 +391,7 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, f *sampling, p
 	s.metrics.prompted(len(prompt))
 	id, created := newID(isChat), time.Now().Unix()
 	out := &response{s: s, w: w, req: req, isChat: isChat, id: id, created: created}
-	dt := detokenizer{tok: s.tok, stops: req.stops}
+	dt := newDetokenizer(s.tok, req.stops)
 	finish := ""
 	n := 0
 	for ev := range q.events {

@@ -121,3 +121,80 @@ func TestChunkStateReuse(t *testing.T) {
 		t.Errorf("%d tokens, want 6", len(first))
 	}
 }
+
+// TestLongPromptEqualsGenerate: a greedy answer to a prompt longer than
+// one prefill chunk, alone and beside another stream, is token for token
+// what generate gives with the same chunks.
+func TestLongPromptEqualsGenerate(t *testing.T) {
+	f := newFixture(t)
+	_, ts := f.start(t, func(c *Config) { c.PrefillChunk = 4 })
+	long := make([]int, 41)
+	for i := range long {
+		long[i] = 1 + i*7%200
+	}
+	specs := f.cases()[1].specs
+	want := f.generated(t, specs, long, generate.Options{MaxTokens: 30, PrefillChunk: 4})
+	var wg sync.WaitGroup
+	got := make([]string, 2)
+	for i, prompt := range [][]int{long, {5, 9, 14}} {
+		wg.Go(func() {
+			code, out := post(t, ts.URL+"/v1/completions", map[string]any{"model": "pirate", "prompt": prompt, "max_tokens": 30, "temperature": 0})
+			if code != 200 {
+				t.Errorf("%d %v", code, out)
+				return
+			}
+			got[i], _ = completionText(t, out)
+		})
+	}
+	wg.Wait()
+	if got[0] != want {
+		t.Errorf("41-token prompt in chunks of 4: %q, generate %q", got[0], want)
+	}
+}
+
+// TestShortPromptsJoinTogether: prompts admitted together whose chunks fit
+// in one PrefillChunk are prefilled in one step, before the first decode
+// step (not one prompt a step, each followed by a decode step of those
+// already running); a longer one keeps its own step.
+func TestShortPromptsJoinTogether(t *testing.T) {
+	f := newFixture(t)
+	s, _ := f.start(t, func(c *Config) { c.PrefillChunk = 16 })
+	var (
+		mu    sync.Mutex
+		trace []bool // true: a prefill chunk, false: a decode step
+	)
+	s.sched.traced = func(prefill bool) {
+		mu.Lock()
+		trace = append(trace, prefill)
+		mu.Unlock()
+	}
+	held, gate := make(chan struct{}), make(chan struct{})
+	go s.sched.do(func() error { close(held); <-gate; return nil }) // the scheduler waits while all are queued
+	<-held
+	var qs []*seq
+	for _, n := range []int{5, 6, 5, 9} { // 5+6+5 fit in 16; the 9 does not
+		prompt := make([]int, n)
+		for i := range prompt {
+			prompt[i] = 1 + i
+		}
+		q := &seq{ctx: context.Background(), prompt: prompt, opt: generate.Options{},
+			maxTokens: 3, arrived: time.Now(), events: make(chan event, 4)}
+		if !s.sched.submit(q) {
+			t.Fatal("queue full")
+		}
+		qs = append(qs, q)
+	}
+	close(gate)
+	for _, q := range qs {
+		for e := range q.events {
+			if e.Err != nil {
+				t.Fatal(e.Err)
+			}
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []bool{true, true, true, false, true, false}; len(trace) < len(want) || !slices.Equal(trace[:len(want)], want) {
+		t.Errorf("trace %v, want it to begin %v", trace, want)
+	}
+}

@@ -20,6 +20,7 @@ type seq struct {
 	sel       model.Selection
 	adapters  []string // the uses of resolve, given back when the sequence leaves
 	opt       generate.Options
+	pen       *generate.Penalty // opt.RepetitionPenalty's, nil without one
 	maxTokens int
 	arrived   time.Time
 	// events receives each new token, then one final event; it has room
@@ -44,8 +45,8 @@ type event struct {
 }
 
 // scheduler owns the model: it prefills arriving sequences into free KV
-// cache slots, one chunk of at most Config.PrefillChunk prompt tokens per
-// step, and decodes one token of every running sequence per step.
+// cache slots, chunks of at most Config.PrefillChunk prompt tokens in all
+// per step, and decodes one token of every running sequence per step.
 type scheduler struct {
 	s       *Server
 	queue   chan *seq
@@ -112,8 +113,8 @@ func (c *scheduler) stop() {
 
 // run is the scheduler's loop: wait while idle; between steps run control
 // functions and admit queued sequences while slots are free; then prefill
-// one chunk of the first admitted prompt and decode one step of all
-// running sequences.
+// a step's chunks (prefillStep) and decode one step of all running
+// sequences.
 func (c *scheduler) run() {
 	defer close(c.done)
 	for {
@@ -152,9 +153,7 @@ func (c *scheduler) run() {
 		}
 		c.s.metrics.queued(len(c.queue))
 		c.s.metrics.batch(len(c.running))
-		if len(c.filling) > 0 {
-			c.prefill()
-		}
+		c.prefillStep()
 		if len(c.running) > 0 {
 			c.step()
 		}
@@ -209,6 +208,23 @@ func (c *scheduler) prefillState(T int) *model.State {
 		c.chunkState = c.s.m.NewPrefillState(T)
 	}
 	return c.chunkState
+}
+
+// prefillStep prefills the chunks of one step: the next chunk of the
+// first admitted prompt, then as many next chunks of the following ones
+// as fit in Config.PrefillChunk tokens with it (a burst of short prompts
+// joins in one step, not one a step; a prompt's chunks stay the same).
+func (c *scheduler) prefillStep() {
+	budget := c.s.cfg.PrefillChunk
+	for first := true; len(c.filling) > 0; first = false {
+		q := c.filling[0]
+		n := min(c.s.cfg.PrefillChunk, len(q.prompt)-q.done)
+		if !first && n > budget {
+			return
+		}
+		c.prefill()
+		budget -= n
+	}
 }
 
 // prefill runs the next chunk of the first admitted prompt through a
@@ -291,7 +307,9 @@ func (c *scheduler) step() {
 // advance picks q's next token from logits and sends it, and reports
 // whether q goes on; a stop token or the last allowed token ends it.
 func (c *scheduler) advance(q *seq, logits []float32) bool {
+	q.pen.Apply(logits)
 	id := generate.Pick(logits, q.opt, q.rng, c.probs, c.order)
+	q.pen.Note(id)
 	now := time.Now()
 	if q.n == 0 {
 		c.s.metrics.firstToken(now.Sub(q.arrived))

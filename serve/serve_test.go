@@ -20,6 +20,7 @@ import (
 	"github.com/golora/golora/lora"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/tokenizer"
+	"github.com/golora/golora/tokenizer/tokenizertest"
 )
 
 // generated is what `golora generate` makes of prompt with the adapter
@@ -124,6 +125,53 @@ func TestGreedyEqualsGenerate(t *testing.T) {
 	code, out := post(t, ts.URL+"/v1/completions", map[string]any{"model": "pirate", "prompt": prompt, "max_tokens": 30, "temperature": 0.9, "top_k": 20, "seed": 42})
 	if text, _ := completionText(t, out); code != http.StatusOK || text != sampled {
 		t.Errorf("seeded sample: %d %q, generate %q", code, text, sampled)
+	}
+}
+
+// TestRepetitionPenalty: a greedy completion with repetition_penalty is
+// what generate produces with that penalty (and not the completion
+// without it); a penalty that is not positive is refused.
+func TestRepetitionPenalty(t *testing.T) {
+	f := newFixture(t)
+	_, ts := f.start(t, nil)
+	prompt := []int{5, 9, 14, 2, 7}
+	specs := f.cases()[1].specs
+	plain := f.generated(t, specs, prompt, generate.Options{MaxTokens: 40})
+	want := f.generated(t, specs, prompt, generate.Options{MaxTokens: 40, RepetitionPenalty: 1.8})
+	if want == plain {
+		t.Fatalf("the penalty changes nothing: %q", want)
+	}
+	code, out := post(t, ts.URL+"/v1/completions", map[string]any{"model": "pirate", "prompt": prompt, "max_tokens": 40,
+		"temperature": 0, "repetition_penalty": 1.8})
+	if text, _ := completionText(t, out); code != http.StatusOK || text != want {
+		t.Errorf("repetition_penalty 1.8: %d %q, generate %q", code, text, want)
+	}
+	if code, out := post(t, ts.URL+"/v1/completions", map[string]any{"model": "pirate", "prompt": prompt, "repetition_penalty": 0}); code != http.StatusBadRequest {
+		t.Errorf("repetition_penalty 0: %d %v", code, out)
+	}
+}
+
+// TestEnableThinking: chat_template_kwargs.enable_thinking reaches the
+// chat template.
+func TestEnableThinking(t *testing.T) {
+	f := newFixture(t)
+	tmpl := `{% for m in messages %}{{ m.content }}{% endfor %}{% if enable_thinking is defined and not enable_thinking %} the quick{% endif %}`
+	if err := os.WriteFile(filepath.Join(f.model, "chat_template.jinja"), []byte(tmpl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, ts := f.start(t, nil)
+	var prompts []float64
+	for _, kw := range []map[string]any{{}, {"enable_thinking": true}, {"enable_thinking": false}} {
+		code, out := post(t, ts.URL+"/v1/chat/completions", map[string]any{"model": "tiny", "max_tokens": 1,
+			"messages": []map[string]string{{"role": "user", "content": "the fox"}}, "chat_template_kwargs": kw})
+		u, _ := out["usage"].(map[string]any)
+		if code != http.StatusOK || u == nil {
+			t.Fatalf("%v: %d %v", kw, code, out)
+		}
+		prompts = append(prompts, u["prompt_tokens"].(float64))
+	}
+	if prompts[0] != prompts[1] || prompts[2] <= prompts[0] {
+		t.Errorf("prompt tokens without, with enable_thinking true, false: %v", prompts)
 	}
 }
 
@@ -404,7 +452,7 @@ func TestDetokenizer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := detokenizer{tok: tok, stops: []string{"abc"}}
+	d := newDetokenizer(tok, []string{"abc"})
 	var got []string
 	var stopped bool
 	for _, id := range ids {
@@ -420,6 +468,61 @@ func TestDetokenizer(t *testing.T) {
 	}
 	if s := strings.Join(got, ""); !stopped || s != "xab abd é " {
 		t.Errorf("got %q (stopped %v), want %q", s, stopped, "xab abd é ")
+	}
+}
+
+// TestDetokenizerIncremental: a byte-level BPE (GPT-2's) and a
+// SentencePiece-style one with byte fallback and a stripped leading space
+// (Llama 2's) give out, token by token, exactly the text of the whole
+// completion, never half a character (characters of 2, 3 and 4 bytes
+// split over tokens), and stop at a stop string that spans tokens; each
+// token decodes a window of a few tokens, not the completion again.
+func TestDetokenizerIncremental(t *testing.T) {
+	const text = "Héllo wörld, 日本語 🙂🙂 naïve café — the end, the end. STOP here and more"
+	for _, name := range []string{"gpt2", "llama2"} {
+		t.Run(name, func(t *testing.T) {
+			tok, _ := tokenizertest.Load(t, name)
+			ids, err := tok.Encode(text, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, ids...) // a longer completion: the window must not grow with it
+			whole, err := tok.Decode(ids, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, stops := range [][]string{nil, {"STOP"}} {
+				d := newDetokenizer(tok, stops)
+				decoded := 0
+				decode := d.decode
+				d.decode = func(ids []int) (string, error) { decoded += len(ids); return decode(ids) }
+				var got strings.Builder
+				stopped := false
+				for _, id := range ids {
+					out, st := d.add(id)
+					if strings.Contains(out, "\uFFFD") {
+						t.Fatalf("stops %q: gave out half a character: %q", stops, out)
+					}
+					got.WriteString(out)
+					if stopped = st; st {
+						break
+					}
+				}
+				if !stopped {
+					got.WriteString(d.flush())
+				}
+				want := whole
+				if stops != nil {
+					want = whole[:strings.Index(whole, "STOP")]
+				}
+				if got.String() != want || stopped != (stops != nil) {
+					t.Errorf("stops %q: got %q (stopped %v), want %q", stops, got.String(), stopped, want)
+				}
+				if decoded > 8*len(ids) {
+					t.Errorf("stops %q: %d tokens decoded for %d tokens: the whole text again per token", stops, decoded, len(ids))
+				}
+			}
+		})
 	}
 }
 

@@ -57,8 +57,9 @@ type AdapterSpec struct {
 	Scale     float32
 }
 
-// DefaultPrefillChunk is Config.PrefillChunk's default.
-const DefaultPrefillChunk = 256
+// DefaultPrefillChunk is Config.PrefillChunk's default: generate's, so
+// that greedy answers are generate's for prompts of any length.
+const DefaultPrefillChunk = generate.PrefillChunk
 
 // maxBody is the largest request body accepted.
 const maxBody = 8 << 20

@@ -127,28 +127,44 @@ func (o *response) fail(err error) {
 	writeError(o.w, e)
 }
 
-// detokenizer turns generated tokens into text as they come: it holds
-// back an incomplete UTF-8 sequence and any tail that may be the start of
-// a stop string, and ends the text before the first stop string.
+// detokenizer turns generated tokens into text as they come, decoding a
+// few tokens per token (not the whole completion again): the text of a new
+// token is that of ids[prefix:] less that of ids[prefix:read], the tokens
+// given out last time with the one before them, so that a decoder whose
+// output depends on the neighbouring token (a leading space stripped, bytes
+// joined into a character) decodes it as in the whole text. It holds back
+// an incomplete UTF-8 sequence (the decoded window ends in U+FFFD) and any
+// tail that may be the start of a stop string, and ends the text before
+// the first stop string, also one that spans tokens.
 type detokenizer struct {
-	tok     *tokenizer.Tokenizer
-	stops   []string
-	ids     []int
-	text    string // the decoded tokens so far
-	sent    int    // bytes of text given out
-	stopped bool
+	decode       func(ids []int) (string, error)
+	stops        []string
+	ids          []int
+	prefix, read int    // the window: see above
+	held         string // decoded text not given out yet (a possible stop string's start)
+	stopped      bool
+}
+
+// newDetokenizer returns a detokenizer of tok's text, special tokens
+// left out, that stops before the first of stops.
+func newDetokenizer(tok *tokenizer.Tokenizer, stops []string) *detokenizer {
+	return &detokenizer{decode: func(ids []int) (string, error) { return tok.Decode(ids, true) }, stops: stops}
 }
 
 // add appends a token and returns the text that may now be given out, and
 // whether a stop string ended the completion.
 func (d *detokenizer) add(id int) (string, bool) {
 	d.ids = append(d.ids, id)
-	text, err := d.tok.Decode(d.ids, true)
-	if err != nil || strings.HasSuffix(text, "\uFFFD") { // wait for the rest of the character
+	before, err := d.decode(d.ids[d.prefix:d.read])
+	if err != nil {
 		return "", false
 	}
-	d.text = text
-	rest := text[min(d.sent, len(text)):]
+	text, err := d.decode(d.ids[d.prefix:])
+	if err != nil || len(text) < len(before) || strings.HasSuffix(text, "\uFFFD") { // wait for the rest of the character
+		return "", false
+	}
+	d.prefix, d.read = d.read, len(d.ids)
+	rest := d.held + text[len(before):]
 	at := -1
 	for _, s := range d.stops {
 		if i := strings.Index(rest, s); i >= 0 && (at < 0 || i < at) {
@@ -156,8 +172,7 @@ func (d *detokenizer) add(id int) (string, bool) {
 		}
 	}
 	if at >= 0 {
-		d.stopped = true
-		d.sent += at
+		d.stopped, d.held = true, ""
 		return rest[:at], true
 	}
 	hold := 0
@@ -169,16 +184,21 @@ func (d *detokenizer) add(id int) (string, bool) {
 			}
 		}
 	}
-	out := rest[:len(rest)-hold]
-	d.sent += len(out)
-	return out, false
+	d.held = rest[len(rest)-hold:]
+	return rest[:len(rest)-hold], false
 }
 
 // flush returns the text held back, once the completion has ended
-// without a stop string.
+// without a stop string: the start of a stop string that did not come,
+// and tokens that did not complete a character (decoded as they are).
 func (d *detokenizer) flush() string {
-	if text, err := d.tok.Decode(d.ids, true); err == nil {
-		d.text = text
+	out := d.held
+	d.held = ""
+	before, err := d.decode(d.ids[d.prefix:d.read])
+	text, err2 := d.decode(d.ids[d.prefix:])
+	if err == nil && err2 == nil && len(text) >= len(before) {
+		out += text[len(before):]
 	}
-	return d.text[min(d.sent, len(d.text)):]
+	d.prefix, d.read = len(d.ids), len(d.ids)
+	return out
 }

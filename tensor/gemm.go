@@ -87,9 +87,11 @@ func Gemm(transA, transB bool, alpha float32, a, b Mat, beta float32, c []float3
 	var t int
 	if m == 1 && transB && kern.dot4 != nil {
 		// One row times Wᵀ (a single token): dot products straight from
-		// B's rows beat packing all of B for one use.
+		// B's rows beat packing all of B for one use. Its time is that
+		// of reading B from memory (2 flops per element), so it splits
+		// from a 16th of minFlopsPerThread: 128 Ki elements of B.
 		j.gemv = true
-		t = j.partition(Threads(), 1, 4, minFlopsPerThread/4)
+		t = j.partition(Threads(), 1, 4, minFlopsPerThread/16)
 	} else {
 		t = j.partition(Threads(), kern.mr, kern.nr, minFlopsPerThread)
 	}
@@ -174,7 +176,16 @@ type blocking struct {
 //     d[p·nr + r] = x[off + r·x.Stride + p], with scratch (≥ nr·kc floats)
 //     as work space;
 //   - dot4 computes four dot products y[r] = Σ_{p<k} x[p]·w[off + r·ld + p],
-//     r < 4, with scratch (≥ 4·k floats) as work space.
+//     r < 4, with scratch (≥ 4·k floats) as work space;
+//   - dotRows (with tailRows) computes the dot products of up to six rows
+//     of A with four rows of an F32 or BF16 w at once, y[4i+j] =
+//     Σ_{p<16·k16} a[i·lda+p]·w[off + j·ld + p], i < mr, j < 4, each one
+//     the number dot4 gives for its pair (see dotProducts);
+//   - tailRows adds the last k mod 16 products of m rows and sixteen
+//     columns, y[i·ldy+c] += float32(a[i·lda+p]·wt[16p+c]) for p < tail in
+//     order, wt holding those columns of w transposed: dot4's tail;
+//   - gatherT fills that wt from an F32 w: wt[16p+c] = w[off + c'·ld + p],
+//     c' = min(c, nc−1), for p < tail.
 type gemmKernel struct {
 	name   string
 	set    kernels.Set // the kernel set whose code it runs
@@ -183,6 +194,10 @@ type gemmKernel struct {
 	full   func(kc int, a []float32, rsa, csa int, b []float32, csb int, c []float32, ldc int, alpha, beta float32)
 	packT  func(d []float32, x Mat, off, kc int, scratch []float32)
 	dot4   func(k int, x []float32, w Mat, off, ld int, y *[4]float32, scratch []float32)
+	// dotRows and tailRows: see above
+	dotRows  func(k16 int, a []float32, lda, mr int, w Mat, off, ld int, y *[4 * dotRowsMax]float32)
+	tailRows func(tail int, a []float32, lda int, wt []float32, m int, y []float32, ldy int)
+	gatherT  func(tail int, w []float32, off, ld, nc int, wt []float32)
 	// narrow, when set, is the kernel for products at most narrow.nr
 	// columns wide (such as LoRA's n = 8), where most of a wide tile
 	// would be padding.
@@ -426,6 +441,10 @@ func (j *gemmJob) gemvCols(ws *workspace, j0, j1 int) {
 		}
 		j.c[col] = v
 	}
+	if j.kern.hasDotRows(b) {
+		dotProducts(j.kern, ws, j.alpha, x, k, 1, k, b, j.beta, j.c, j.ldc, j0, j1)
+		return
+	}
 	y := &ws.dot
 	col := j0
 	for ; col+4 <= j1; col += 4 {
@@ -457,6 +476,7 @@ func roundUp(a, q int) int { return ceilDiv(a, q) * q }
 type workspace struct {
 	a, b, tile, scratch []float32
 	dot                 [4]float32
+	rows                [4 * dotRowsMax]float32 // the results of dotRows
 }
 
 var wsFree struct {

@@ -82,7 +82,7 @@ func dot4AVX2(k int, x []float32, w Mat, off, ld int, y *[4]float32, scratch []f
 	for r := range y {
 		s := y[r]
 		for p := 16 * k16; p < k; p++ {
-			s += x[p] * w.At(0, off+r*ld+p)
+			s += float32(x[p] * w.At(0, off+r*ld+p)) // rounded, never fused: tailRows's numbers
 		}
 		y[r] = s
 	}
@@ -152,9 +152,12 @@ var avx512Kernel12x32 = &gemmKernel{
 		_, _, _ = a[11*rsa+(kc-1)*csa], b[(kc-1)*csb+31], c[11*ldc+31]
 		sgemm12x32AVX512(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta)
 	},
-	packT:  packT32AVX512,
-	dot4:   dot4AVX2,
-	narrow: avx512Kernel14x16,
+	packT:    packT32AVX512,
+	dot4:     dot4AVX2,
+	dotRows:  dotRowsAVX512,
+	tailRows: tailRowsAVX512,
+	gatherT:  gatherTAVX512,
+	narrow:   avx512Kernel14x16,
 }
 
 // sgemm14x16AVX512 computes the 14×16 tile C = alpha·Ã·B̃ + beta·C over kc
@@ -177,9 +180,54 @@ var avx512Kernel14x16 = &gemmKernel{
 		_, _, _ = a[13*rsa+(kc-1)*csa], b[(kc-1)*csb+15], c[13*ldc+15]
 		sgemm14x16AVX512(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta)
 	},
-	packT: packT16AVX2,
-	dot4:  dot4AVX2,
+	packT:    packT16AVX2,
+	dot4:     dot4AVX2,
+	dotRows:  dotRowsAVX512,
+	tailRows: tailRowsAVX512,
+	gatherT:  gatherTAVX512,
 }
+
+// dotRowsF32AVX512[mr] sets y[4i+j] = Σ_{p<16·k16} a[i·lda+p]·w[j·ldw+p]
+// for i < mr, j < 4, with the FMA chains and reduction of dot4F32AVX2
+// (dotRowsBF16AVX512 likewise with BF16 w).
+var (
+	dotRowsF32AVX512  = [...]func(k16 int, a *float32, lda int, w *float32, ldw int, y *[4 * dotRowsMax]float32){nil, dotRows1F32AVX512, dotRows2F32AVX512, dotRows3F32AVX512, dotRows4F32AVX512, dotRows5F32AVX512, dotRows6F32AVX512}
+	dotRowsBF16AVX512 = [...]func(k16 int, a *float32, lda int, w *uint16, ldw int, y *[4 * dotRowsMax]float32){nil, dotRows1BF16AVX512, dotRows2BF16AVX512, dotRows3BF16AVX512, dotRows4BF16AVX512, dotRows5BF16AVX512, dotRows6BF16AVX512}
+)
+
+// dotRowsAVX512 is gemmKernel.dotRows for F32 and BF16 w.
+func dotRowsAVX512(k16 int, a []float32, lda, mr int, w Mat, off, ld int, y *[4 * dotRowsMax]float32) {
+	_ = a[(mr-1)*lda+16*k16-1]
+	switch w.DType {
+	case F32:
+		_ = w.F32[off+3*ld+16*k16-1]
+		dotRowsF32AVX512[mr](k16, &a[0], lda, &w.F32[off], ld, y)
+	case BF16:
+		_ = w.U16[off+3*ld+16*k16-1]
+		dotRowsBF16AVX512[mr](k16, &a[0], lda, &w.U16[off], ld, y)
+	default:
+		panic("tensor: dotRows of " + w.DType.String())
+	}
+}
+
+// tailRowsAVX512 is gemmKernel.tailRows.
+func tailRowsAVX512(tail int, a []float32, lda int, wt []float32, m int, y []float32, ldy int) {
+	_, _, _ = a[(m-1)*lda+tail-1], wt[16*tail-1], y[(m-1)*ldy+15]
+	tailRowsAVX512Asm(tail, &a[0], lda, &wt[0], m, &y[0], ldy)
+}
+
+// gatherTAVX512 is gemmKernel.gatherT.
+func gatherTAVX512(tail int, w []float32, off, ld, nc int, wt []float32) {
+	var idx [16]int32
+	for c := range idx {
+		idx[c] = int32(min(c, nc-1) * ld)
+	}
+	_, _ = w[off+(nc-1)*ld+tail-1], wt[16*tail-1]
+	gatherT16AVX512(tail, &w[off], &idx, &wt[0])
+}
+
+//go:noescape
+func gatherT16AVX512(tail int, w *float32, idx *[16]int32, wt *float32)
 
 // packT32AVX512 packs 32 whole rows of x starting at flat offset off, kc
 // columns deep, transposed: d[p·32 + r] = x[off + r·Stride + p], as two
@@ -215,6 +263,48 @@ func packT32AVX512(d []float32, x Mat, off, kc int, scratch []float32) {
 		}
 	}
 }
+
+//go:noescape
+func dotRows1F32AVX512(k16 int, a *float32, lda int, w *float32, ldw int, y *[4 * dotRowsMax]float32)
+
+//go:noescape
+func dotRows2F32AVX512(k16 int, a *float32, lda int, w *float32, ldw int, y *[4 * dotRowsMax]float32)
+
+//go:noescape
+func dotRows3F32AVX512(k16 int, a *float32, lda int, w *float32, ldw int, y *[4 * dotRowsMax]float32)
+
+//go:noescape
+func dotRows4F32AVX512(k16 int, a *float32, lda int, w *float32, ldw int, y *[4 * dotRowsMax]float32)
+
+//go:noescape
+func dotRows5F32AVX512(k16 int, a *float32, lda int, w *float32, ldw int, y *[4 * dotRowsMax]float32)
+
+//go:noescape
+func dotRows6F32AVX512(k16 int, a *float32, lda int, w *float32, ldw int, y *[4 * dotRowsMax]float32)
+
+//go:noescape
+func dotRows1BF16AVX512(k16 int, a *float32, lda int, w *uint16, ldw int, y *[4 * dotRowsMax]float32)
+
+//go:noescape
+func dotRows2BF16AVX512(k16 int, a *float32, lda int, w *uint16, ldw int, y *[4 * dotRowsMax]float32)
+
+//go:noescape
+func dotRows3BF16AVX512(k16 int, a *float32, lda int, w *uint16, ldw int, y *[4 * dotRowsMax]float32)
+
+//go:noescape
+func dotRows4BF16AVX512(k16 int, a *float32, lda int, w *uint16, ldw int, y *[4 * dotRowsMax]float32)
+
+//go:noescape
+func dotRows5BF16AVX512(k16 int, a *float32, lda int, w *uint16, ldw int, y *[4 * dotRowsMax]float32)
+
+//go:noescape
+func dotRows6BF16AVX512(k16 int, a *float32, lda int, w *uint16, ldw int, y *[4 * dotRowsMax]float32)
+
+// tailRowsAVX512Asm sets y[i·ldy+c] += a[i·lda+p]·wt[16p+c] for p < tail
+// in order, each product rounded before it is added, i < m, c < 16.
+//
+//go:noescape
+func tailRowsAVX512Asm(tail int, a *float32, lda int, wt *float32, m int, y *float32, ldy int)
 
 // The AVX-512 set's kernels borrow the AVX2 packers and dot products.
 func init() {

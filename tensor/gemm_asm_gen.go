@@ -427,6 +427,169 @@ func dot4(name string, bf16 bool) {
 	w("")
 }
 
+// dotRows512 emits
+//
+//	func name(k16 int, a *float32, lda int, w *T, ldw int, y *[24]float32)
+//
+// which sets y[4i+j] = Σ_{p<16·k16} a[i·lda+p]·float32(w[j·ldw+p]) for
+// i < mr, j < 4: the dot products of mr rows of A with four rows of W,
+// each pair (i, j) in its own ZMM accumulator Z(4i+j). Each pair's
+// numbers are exactly those of dot4 (whose two YMM accumulators per row
+// are this accumulator's low and high halves, the same FMA chains), and
+// so is the reduction: the halves added, then dot4's VHADDPS tree.
+func dotRows512(name string, mr int, bf16 bool) {
+	typ, esz := "float32", 4
+	if bf16 {
+		typ, esz = "uint16", 2
+	}
+	if mr < 1 || mr > 6 {
+		log.Fatalf("%s: %d rows do not fit the 32 ZMM registers", name, mr)
+	}
+	w("// func %s(k16 int, a *float32, lda int, w *%s, ldw int, y *[24]float32)", name, typ)
+	w("//")
+	w("// y[4i+j] = Σ_{p<16·k16} a[i·lda+p]·w[j·ldw+p] (widened to float32), i < %d, j < 4,", mr)
+	w("// with the FMA chains and reduction of dot4. AVX-512F.")
+	w("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+	w("\tMOVQ k16+0(FP), CX")
+	w("\tMOVQ a+8(FP), SI")
+	w("\tMOVQ lda+16(FP), R8")
+	w("\tSHLQ $2, R8")
+	w("\tMOVQ w+24(FP), DI")
+	w("\tMOVQ ldw+32(FP), DX")
+	w("\tSHLQ $%d, DX", esz/2)
+	w("\tMOVQ y+40(FP), R11")
+	w("\tLEAQ (DI)(DX*2), R9")
+	w("\tLEAQ (SI)(R8*2), R10")
+	w("\tADDQ R8, R10 // R10 = row 3 of A")
+	for r := 0; r < 4*mr; r++ {
+		w("\tVPXORD Z%d, Z%d, Z%d", r, r, r)
+	}
+	w("\tTESTQ CX, CX")
+	w("\tJZ %s_reduce", name)
+	w("%s_loop:", name)
+	aAddr := []string{"(SI)", "(SI)(R8*1)", "(SI)(R8*2)", "(R10)", "(R10)(R8*1)", "(R10)(R8*2)"}
+	for i := 0; i < mr; i++ {
+		w("\tVMOVUPS %s, Z%d", aAddr[i], 24+i)
+	}
+	for j, addr := range []string{"(DI)", "(DI)(DX*1)", "(R9)", "(R9)(DX*1)"} {
+		if bf16 {
+			w("\tVPMOVZXWD %s, Z30", addr)
+			w("\tVPSLLD $16, Z30, Z30")
+		} else {
+			w("\tVMOVUPS %s, Z30", addr)
+		}
+		for i := 0; i < mr; i++ {
+			w("\tVFMADD231PS Z30, Z%d, Z%d", 24+i, 4*i+j)
+		}
+	}
+	w("\tADDQ $64, SI")
+	w("\tADDQ $64, R10")
+	w("\tADDQ $%d, DI", 16*esz)
+	w("\tADDQ $%d, R9", 16*esz)
+	w("\tDECQ CX")
+	w("\tJNZ %s_loop", name)
+	w("%s_reduce:", name)
+	for i := 0; i < mr; i++ {
+		for j := 0; j < 4; j++ {
+			w("\tVEXTRACTF64X4 $1, Z%d, Y24", 4*i+j)
+			w("\tVADDPS Y24, Y%d, Y%d", 4*i+j, j)
+		}
+		w("\tVHADDPS Y1, Y0, Y0")
+		w("\tVHADDPS Y3, Y2, Y2")
+		w("\tVHADDPS Y2, Y0, Y0")
+		w("\tVEXTRACTF128 $1, Y0, X1")
+		w("\tVADDPS X1, X0, X0")
+		w("\tVMOVUPS X0, %d(R11)", 16*i)
+	}
+	w("\tVZEROUPPER")
+	w("\tRET")
+	w("")
+}
+
+// tailRows512 emits
+//
+//	func name(tail int, a *float32, lda int, wt *float32, m int, y *float32, ldy int)
+//
+// which adds, for each of m rows i and sixteen columns c, the tail of the
+// dot products one product at a time, each rounded to float32 before it
+// is added (as Go adds float32(x·w)): y[i·ldy+c] += a[i·lda+p]·wt[16p+c]
+// for p = 0, 1, …, tail−1 in order, wt holding the tail of sixteen rows
+// of W transposed.
+func tailRows512(name string) {
+	w("// func %s(tail int, a *float32, lda int, wt *float32, m int, y *float32, ldy int)", name)
+	w("//")
+	w("// y[i·ldy+c] += a[i·lda+p]·wt[16p+c] for p < tail in order, the product rounded")
+	w("// before the sum, i < m, c < 16. AVX-512F.")
+	w("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	w("\tMOVQ tail+0(FP), CX")
+	w("\tMOVQ a+8(FP), SI")
+	w("\tMOVQ lda+16(FP), R8")
+	w("\tSHLQ $2, R8")
+	w("\tMOVQ wt+24(FP), DI")
+	w("\tMOVQ m+32(FP), BX")
+	w("\tMOVQ y+40(FP), R11")
+	w("\tMOVQ ldy+48(FP), R12")
+	w("\tSHLQ $2, R12")
+	w("\tTESTQ CX, CX")
+	w("\tJZ %s_done", name)
+	w("\tTESTQ BX, BX")
+	w("\tJZ %s_done", name)
+	w("%s_row:", name)
+	w("\tVMOVUPS (R11), Z0")
+	w("\tMOVQ SI, AX")
+	w("\tMOVQ DI, R9")
+	w("\tMOVQ CX, DX")
+	w("%s_p:", name)
+	w("\tVBROADCASTSS (AX), Z1")
+	w("\tVMULPS (R9), Z1, Z1")
+	w("\tVADDPS Z1, Z0, Z0")
+	w("\tADDQ $4, AX")
+	w("\tADDQ $64, R9")
+	w("\tDECQ DX")
+	w("\tJNZ %s_p", name)
+	w("\tVMOVUPS Z0, (R11)")
+	w("\tADDQ R8, SI")
+	w("\tADDQ R12, R11")
+	w("\tDECQ BX")
+	w("\tJNZ %s_row", name)
+	w("%s_done:", name)
+	w("\tVZEROUPPER")
+	w("\tRET")
+	w("")
+}
+
+// gather512 emits
+//
+//	func name(tail int, w *float32, idx *[16]int32, wt *float32)
+//
+// which sets wt[16p+c] = w[idx[c]+p] for p < tail, c < 16: sixteen rows of
+// W (at the offsets idx) transposed, sixteen columns per gather.
+func gather512(name string) {
+	w("// func %s(tail int, w *float32, idx *[16]int32, wt *float32)", name)
+	w("//")
+	w("// wt[16p+c] = w[idx[c]+p] for p < tail, c < 16. AVX-512F.")
+	w("TEXT ·%s(SB), NOSPLIT, $0-32", name)
+	w("\tMOVQ tail+0(FP), CX")
+	w("\tMOVQ w+8(FP), SI")
+	w("\tMOVQ idx+16(FP), AX")
+	w("\tMOVQ wt+24(FP), DI")
+	w("\tVMOVDQU32 (AX), Z1")
+	w("\tTESTQ CX, CX")
+	w("\tJZ %s_done", name)
+	w("%s_p:", name)
+	w("\tKXNORW K1, K1, K1")
+	w("\tVGATHERDPS (SI)(Z1*4), K1, Z2")
+	w("\tVMOVUPS Z2, (DI)")
+	w("\tADDQ $4, SI")
+	w("\tADDQ $64, DI")
+	w("\tDECQ CX")
+	w("\tJNZ %s_p", name)
+	w("%s_done:", name)
+	w("\tVZEROUPPER")
+	w("\tRET")
+	w("")
+}
+
 func main() {
 	w("// Code generated by gemm_asm_gen.go; DO NOT EDIT.")
 	w("")
@@ -443,6 +606,12 @@ func main() {
 	transpose16("packT16x32BF16AVX2", true, 32)
 	dot4("dot4F32AVX2", false)
 	dot4("dot4BF16AVX2", true)
+	for mr := 1; mr <= 6; mr++ {
+		dotRows512(fmt.Sprintf("dotRows%dF32AVX512", mr), mr, false)
+		dotRows512(fmt.Sprintf("dotRows%dBF16AVX512", mr), mr, true)
+	}
+	tailRows512("tailRowsAVX512Asm")
+	gather512("gatherT16AVX512")
 	if err := os.WriteFile("gemm_amd64.s", out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"compress/gzip"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +10,7 @@ import (
 	"github.com/golora/golora/gguf"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/tensor"
+	"github.com/golora/golora/tokenizer/tokenizertest"
 )
 
 // TestExportGGUF runs export gguf on the adapter and base of the export
@@ -89,19 +88,7 @@ func TestLogitsOfGGUF(t *testing.T) {
 // a usage error.
 func TestExportGGUFModel(t *testing.T) {
 	dir := t.TempDir()
-	zf, err := os.Open("../../tokenizer/testdata/gpt2/tokenizer.json.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zf.Close()
-	zr, err := gzip.NewReader(zf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	js, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := tokenizertest.Gunzip(t, "../../tokenizer/testdata/gpt2/tokenizer.json.gz")
 	cfgJS, err := os.ReadFile("../../export/testdata/llama/config.json")
 	if err != nil {
 		t.Fatal(err)

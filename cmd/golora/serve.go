@@ -172,6 +172,7 @@ func runBenchServe(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) err
 	fs.IntVar(&o.Adapters, "adapters", 4, "random adapters the mixed streams are spread over")
 	fs.IntVar(&o.Tokens, "tokens", 64, "tokens each stream generates")
 	fs.IntVar(&o.Prompt, "prompt", 16, "prompt tokens of each stream")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measurements to `FILE` (go tool pprof)")
 	threads, useKernels := benchPerfFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -194,7 +195,13 @@ func runBenchServe(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	tensor.SetThreads(threadCount(*threads))
-	res, err := serve.Bench(model.NewRandom(c, 0.02, 1), o)
+	m := model.NewRandom(c, 0.02, 1)
+	stop, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
+	res, err := serve.Bench(m, o)
+	stop()
 	if err != nil {
 		return err
 	}

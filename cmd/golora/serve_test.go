@@ -18,27 +18,9 @@ import (
 // and stops it with SIGINT: it exits 0.
 func TestServeCommand(t *testing.T) {
 	dir := tinyModelWithTokenizer(t)
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	var errb strings.Builder
-	go func() {
-		done <- run([]string{"serve", "--model", dir, "--name", "tiny", "--port", "0"}, pw, &errb)
-		pw.Close()
-	}()
-	lines := bufio.NewScanner(pr)
-	var url, models string
-	for models == "" && lines.Scan() {
-		l := lines.Text()
-		if u, ok := strings.CutPrefix(l, "golora serve: "); ok && url == "" {
-			url = strings.Fields(u)[0]
-		}
-		if m, ok := strings.CutPrefix(l, "models: "); ok {
-			models = m
-		}
-	}
-	go io.Copy(io.Discard, pr)
-	if url == "" || models != "tiny" {
-		t.Fatalf("printed URL %q, models %q; stderr %s", url, models, errb.String())
+	url, models, stop := startServe(t, "--model", dir, "--name", "tiny")
+	if models != "tiny" {
+		t.Fatalf("models %q", models)
 	}
 	resp, err := http.Get(url + "v1/models")
 	if err != nil {
@@ -52,11 +34,67 @@ func TestServeCommand(t *testing.T) {
 	if resp, err := http.Get(url + "health"); err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("health once loaded: %v %v", resp, err)
 	}
-	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
-		t.Fatal(err)
+	stop()
+}
+
+// TestDemoServeCommand: the golora serve command golora demo ends with
+// serves the demo's base and both personalities.
+func TestDemoServeCommand(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "demo")
+	var stdout, stderr strings.Builder
+	if code := run([]string{"demo", "--quick", "--out", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("demo: exit %d: %s", code, stderr.String())
 	}
-	if code := <-done; code != 0 {
-		t.Errorf("exit %d after SIGINT: %s", code, errb.String())
+	var args []string
+	for _, l := range strings.Split(stdout.String(), "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(l), "golora serve "); ok {
+			args = strings.Fields(rest)
+		}
+	}
+	if args == nil {
+		t.Fatalf("demo printed no golora serve command:\n%s", stdout.String())
+	}
+	_, models, stop := startServe(t, args...)
+	if models != "base, newton, gopher" {
+		t.Errorf("the demo's serve command serves %q", models)
+	}
+	stop()
+}
+
+// startServe runs `golora serve` with args on a free port until it has
+// loaded its models, and returns its URL, the models it printed and the
+// function that stops it with SIGINT and checks that it exits 0.
+func startServe(t *testing.T, args ...string) (url, models string, stop func()) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	var errb strings.Builder
+	go func() {
+		done <- run(append([]string{"serve", "--port", "0"}, args...), pw, &errb)
+		pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+	for models == "" && lines.Scan() {
+		l := lines.Text()
+		if u, ok := strings.CutPrefix(l, "golora serve: "); ok && url == "" {
+			url = strings.Fields(u)[0]
+		}
+		if m, ok := strings.CutPrefix(l, "models: "); ok {
+			models = m
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if url == "" || models == "" {
+		t.Fatalf("printed URL %q, models %q; stderr %s", url, models, errb.String())
+	}
+	return url, models, func() {
+		t.Helper()
+		if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		if code := <-done; code != 0 {
+			t.Errorf("exit %d after SIGINT: %s", code, errb.String())
+		}
 	}
 }
 
