@@ -20,11 +20,12 @@ type BenchOptions struct {
 }
 
 // BenchResult is aggregate greedy decoding speed with Clients concurrent
-// streams, all on one adapter (OneAdapter) and each on adapter i mod
-// Adapters (Mixed): tokens/s = Clients·Tokens / the wall time from the
-// first submission to the last token.
+// streams, all on the base model (Base), all on one adapter (OneAdapter)
+// and each on adapter i mod Adapters (Mixed): tokens/s = Clients·Tokens /
+// the wall time from the first submission to the last token.
 type BenchResult struct {
 	Clients    int     `json:"clients"`
+	Base       float64 `json:"base_tokens_per_s"`
 	OneAdapter float64 `json:"one_adapter_tokens_per_s"`
 	Mixed      float64 `json:"mixed_adapters_tokens_per_s"`
 	MixedRatio float64 `json:"mixed_over_one"` // Mixed / OneAdapter
@@ -102,6 +103,9 @@ func Bench(m *model.Model, o BenchOptions) ([]BenchResult, error) {
 	for _, c := range o.Clients {
 		r := BenchResult{Clients: c}
 		var err error
+		if r.Base, err = round(c, func(int) model.Selection { return nil }); err != nil {
+			return nil, err
+		}
 		if r.OneAdapter, err = round(c, one); err != nil {
 			return nil, err
 		}

@@ -28,7 +28,7 @@ func init() {
 			Usage: "bench serve (--model-config FILE | --model DIR) [--clients 1,4,16] [--adapters N] [--tokens T]",
 			Doc: "Decodes greedily with golora serve's scheduler (no HTTP) on a model of the shape a config.json gives, with random weights " +
 				"and N random rank-8 adapters on every linear module, after one warm-up round, and prints one JSON object: for each client count, " +
-				"the aggregate tokens/s with every stream on one adapter and with the streams spread over the adapters, their ratio, " +
+				"the aggregate tokens/s with every stream on the base model, on one adapter and with the streams spread over the adapters, their ratio, " +
 				"and the one-adapter speed over the first client count's."},
 	}})
 }
