@@ -88,7 +88,7 @@ func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.R
 		}
 	}
 	if !o.Force {
-		if err := checkMemory(m, o, train.PaddedLen(trainSet, validSet)); err != nil {
+		if err := checkMemory(m, o, train.RowLen(o.Packing, o.MaxSeqLen, trainSet, validSet)); err != nil {
 			return nil, err
 		}
 	}
@@ -102,7 +102,7 @@ func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.R
 		return nil, err
 	}
 	r := &train.Run{Config: o.Config, Model: m, Full: o.Full, Train: trainSet, Valid: validSet,
-		PadID: data.PadID(enc, m.Cfg.VocabSize)}
+		PadID: data.PadID(enc, m.Cfg.VocabSize), PackLen: o.MaxSeqLen}
 	if !o.Full {
 		if r.Adapter, err = NewAdapter(m, o); err != nil {
 			return nil, err
@@ -116,7 +116,11 @@ func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.R
 		return nil, err
 	}
 	fmt.Fprintln(log, r.ParamReport())
-	fmt.Fprintf(log, "%s, %d validation, %s of %d×%d sequences (padded to %s)\n",
+	layout := "sequences (padded to %s)"
+	if o.Packing {
+		layout = "rows of %s (examples packed)"
+	}
+	fmt.Fprintf(log, "%s, %d validation, %s of %d×%d "+layout+"\n",
 		human.Plural(len(trainSet), "training example"), len(validSet), human.Plural(r.TotalSteps(), "step"),
 		o.BatchSize, o.GradAccum, human.Plural(r.T, "token"))
 	if n := trainStats.Truncated + trainStats.Dropped + validStats.Truncated + validStats.Dropped; n > 0 {
@@ -263,6 +267,7 @@ func RunSettings(r *train.Run) runlog.Settings {
 		BatchSize: c.BatchSize, GradAccum: c.GradAccum, GradCheckpoint: r.Checkpointing(), WeightDecay: c.WeightDecay,
 		Beta1: c.Beta1, Beta2: c.Beta2, Eps: c.Eps, MaxGradNorm: c.MaxGradNorm, Seed: c.Seed,
 		SaveEvery: c.SaveEvery, EvalEvery: c.EvalEvery, Shuffle: c.Shuffle, Patience: c.EarlyStoppingPatience,
+		Packing: c.Packing,
 	}
 	if t, double, ok := r.Model.QuantType(); ok {
 		s.Quantize, s.DoubleQuant = t.String(), double

@@ -60,6 +60,7 @@ type Settings struct {
 	NormEvery      int     `json:"norm-every"`
 	TrainOnPrompt  bool    `json:"train-on-prompt"`
 	Shuffle        bool    `json:"shuffle"`
+	Packing        bool    `json:"packing,omitempty"`
 }
 
 // RunInfo is run.json: what a run was asked to do and what it cost.

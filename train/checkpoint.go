@@ -120,6 +120,9 @@ func (r *Run) LoadCheckpoint(dir string) (step int, err error) {
 	if st.Total != r.total {
 		return 0, fmt.Errorf("%s: the checkpoint belongs to a run of %d steps, this run has %d; resume with the same options", dir, st.Total, r.total)
 	}
+	if st.Config.Packing != r.Config.Packing {
+		return 0, fmt.Errorf("%s: the checkpoint belongs to a run with packing %v, this run has %v: its steps draw other examples; resume with the same options", dir, st.Config.Packing, r.Config.Packing)
+	}
 	wfile := filepath.Join(dir, paramsFile)
 	if !r.Full {
 		wfile = filepath.Join(dir, lora.WeightsFile)

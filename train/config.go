@@ -44,6 +44,10 @@ type Config struct {
 	// EarlyStoppingPatience, when > 0, ends training after this many
 	// evaluations in a row without a validation loss below the best so far.
 	EarlyStoppingPatience int `json:"early-stopping-patience,omitempty"`
+	// Packing lays several examples into each row of Run.PackLen tokens,
+	// each attending to itself alone (pack.go has the rule); BatchSize
+	// then counts rows.
+	Packing bool `json:"packing,omitempty"`
 }
 
 // Defaults are the Hugging Face Trainer's defaults where it has one (AdamW

@@ -41,6 +41,7 @@ func trainFlags(fs *cli.FlagSet, o *finetune.Options) {
 	fs.BoolVar(&o.StrictData, "strict-data", o.StrictData, "refuse data lines with keys golora does not use (default: ignore them with one warning per file)")
 	fs.BoolVar(&o.TrainOnPrompt, "train-on-prompt", o.TrainOnPrompt, "also train on prompt tokens")
 	fs.BoolVar(&o.Shuffle, "shuffle", o.Shuffle, "shuffle the examples every epoch")
+	fs.BoolVar(&o.Packing, "packing", o.Packing, "pack several examples into each row of --max-seq-len tokens, each attending to itself alone (--batch-size then counts rows)")
 	fs.Group("LoRA")
 	fs.IntVar(&o.Rank, "rank", o.Rank, "LoRA rank r")
 	fs.Float64Var(&o.Alpha, "alpha", o.Alpha, "LoRA alpha (scale alpha/r)")
