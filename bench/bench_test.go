@@ -50,3 +50,43 @@ func TestTrainTiny(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainExamples: short random examples run one per row, padded to the
+// longest, or packed into rows of --seq-len; both count real tokens only.
+func TestTrainExamples(t *testing.T) {
+	c, err := model.ParseConfig([]byte(`{"architectures":["LlamaForCausalLM"],"vocab_size":50,"hidden_size":32,
+		"intermediate_size":64,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2}`), "tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exs := examples(c, TrainOptions{SeqLen: 64, ExampleLen: 8})
+	longest, tokens := 0, 0
+	for _, e := range exs {
+		longest, tokens = max(longest, len(e.IDs)), tokens+len(e.IDs)
+		if len(e.IDs) < 2 || len(e.IDs) > 64 {
+			t.Fatalf("example of %d tokens", len(e.IDs))
+		}
+	}
+	if len(exs) != Examples || tokens < 7*len(exs) || tokens > 9*len(exs) {
+		t.Fatalf("%d examples, mean length %v", len(exs), float64(tokens)/float64(len(exs)))
+	}
+	for _, packing := range []bool{false, true} {
+		o := TrainOptions{Batch: 2, SeqLen: 64, Steps: 2, Rank: 4, Targets: "q_proj,v_proj", Threads: 1, Method: mem.LoRA,
+			ExampleLen: 8, Packing: packing}
+		m, a, err := Setup(c, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Train(c, m, a, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rowLen, minTokens, maxTokens := longest, 4, 2*longest
+		if packing {
+			rowLen, minTokens, maxTokens = 64, 64, 128
+		}
+		if r.RowLen != rowLen || r.Tokens < minTokens || r.Tokens > maxTokens || r.GFLOPS <= 0 || r.TokensPerSec <= 0 {
+			t.Errorf("packing %v: %+v (longest example %d)", packing, r, longest)
+		}
+	}
+}
