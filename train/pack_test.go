@@ -3,6 +3,7 @@ package train
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/golora/golora/data"
@@ -158,5 +159,19 @@ func TestPackedEpochs(t *testing.T) {
 	}
 	if e := r.epochAt(rows[1] + 1); e <= 2 || e >= 3 {
 		t.Errorf("epoch one row into the third: %v", e)
+	}
+}
+
+// TestEvaluateRefusesLongExamples: an example longer than the run's rows
+// is an error, not cut short.
+func TestEvaluateRefusesLongExamples(t *testing.T) {
+	for _, packing := range []bool{false, true} {
+		c := refConfig(2, 1)
+		c.Packing = packing
+		r := refRunIn(t, testref.Dir(), c)
+		long := data.Example{IDs: make([]int, r.T+1), Labels: make([]int, r.T+1)}
+		if _, err := r.Evaluate(append(r.Train, long)); err == nil || !strings.Contains(err.Error(), "example 2 has") {
+			t.Errorf("packing %v: %v", packing, err)
+		}
 	}
 }

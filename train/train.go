@@ -388,10 +388,15 @@ func Score(m *model.Model, examples []data.Example, batch, pad int) (Scores, err
 }
 
 // score runs examples through s with dropout off, one per row or, with
-// packed, packed in their order (packRows); every example must fit in s.T
-// tokens.
+// packed, packed in their order (packRows); an example longer than s.T
+// tokens is an error.
 func score(m *model.Model, s *model.State, examples []data.Example, pad int, packed bool) (Scores, error) {
 	B, T := s.B, s.T
+	for i, e := range examples {
+		if len(e.IDs) > T {
+			return Scores{}, fmt.Errorf("evaluate: example %d has %d tokens, more than the rows' %d", i, len(e.IDs), T)
+		}
+	}
 	ids, labels := make([]int, B*T), make([]int, B*T)
 	var pos []int
 	rowLen := 1 // one example per row
