@@ -16,9 +16,12 @@ import (
 // each other across epochs, and a step takes BatchSize·GradAccum rows, so
 // every micro-batch is full rows while the number of examples per step
 // varies; the loss stays the mean over the step's targets (Hugging Face
-// TRL's packing). Each example's tokens get their positions within it
-// (model.State.Positions), so it is trained exactly as it is alone in a
-// row. Without packing a row is one example.
+// TRL's packing). Config.Epochs counts rows: E epochs are the rows of
+// the first ⌊E⌋ epochs and that fraction of the next one's, rounded up
+// (TotalSteps = ⌈rows / (BatchSize·GradAccum)⌉). Each example's tokens
+// get their positions within it (model.State.Positions), so it is
+// trained exactly as it is alone in a row. Without packing a row is one
+// example.
 
 // packRows cuts n examples, taken in order (the i-th of length(i)
 // tokens), into rows of at most T tokens by the greedy rule above: row r
