@@ -5,6 +5,7 @@ package bench
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -95,14 +96,28 @@ type TrainOptions struct {
 	// checkpoint stored in it is held (lora and full; qlora's non-4-bit
 	// weights are float32).
 	DType tensor.DType
+	// ExampleLen, when > 0, trains on Examples random examples of about
+	// that many tokens instead of Batch sequences of SeqLen: their lengths
+	// are drawn from an exponential distribution of mean ExampleLen,
+	// rounded and kept within [2, SeqLen] (many short examples, a long
+	// tail, as chat data has). Unpacked, every row holds one example padded
+	// to the longest (golora train's rule); with Packing, Batch rows of
+	// SeqLen tokens hold as many as fit. Tokens counts real tokens only.
+	ExampleLen int
+	Packing    bool
 }
+
+// Examples is how many examples a run with TrainOptions.ExampleLen draws
+// from (its longest is the unpacked rows' length).
+const Examples = 2048
 
 // TrainResult is what `golora bench train` prints.
 type TrainResult struct {
 	Method         string  `json:"method"`
 	Params         int     `json:"params"`
 	Trainable      int     `json:"trainable_params"`
-	Tokens         int     `json:"tokens_per_step"`
+	Tokens         int     `json:"tokens_per_step"` // real (unpadded) tokens, the mean over the timed steps
+	RowLen         int     `json:"row_len"`         // tokens per row, padding included
 	StepSeconds    float64 `json:"step_seconds"`
 	TokensPerSec   float64 `json:"tokens_per_sec"`
 	GFLOPS         float64 `json:"gflops"`
@@ -119,42 +134,44 @@ type TrainResult struct {
 // Train measures optimizer steps of train.Run (forward, loss, backward,
 // clipping, AdamW; lr 1e-4 constant, no dropout) on m and the adapter a
 // (nil for full fine-tuning), as Setup prepares them, over one batch of
-// random token ids.
+// random token ids, or random examples (TrainOptions.ExampleLen). With
+// examples, GFLOPS and MFU count the model's work on the real tokens
+// (exampleFLOPs): what padding costs shows as a lower MFU.
 func Train(c *model.Config, m *model.Model, a *lora.Adapter, o TrainOptions) (TrainResult, error) {
 	res := TrainResult{Method: string(o.Method), Threads: tensor.Threads(), DType: o.DType.String(), Kernels: kernels.Active().String(), Params: m.NumParams()}
 	opt := train.Defaults()
 	ckpt := o.GradCheckpoint
 	opt.GradCheckpoint = &ckpt
 	opt.BatchSize, opt.Steps, opt.LR, opt.Schedule, opt.Shuffle = o.Batch, o.Steps+1, 1e-4, "constant", false
-	r := rand.New(rand.NewPCG(2, 2))
-	exs := make([]data.Example, o.Batch)
-	for b := range exs {
-		ids := make([]int, o.SeqLen)
-		for i := range ids {
-			ids[i] = r.IntN(c.VocabSize)
-		}
-		exs[b] = data.Example{IDs: ids, Labels: ids}
-	}
-	run := &train.Run{Config: opt, Model: m, Adapter: a, Full: o.Method == mem.Full, Train: exs}
+	opt.Packing = o.Packing
+	exs := examples(c, o)
+	run := &train.Run{Config: opt, Model: m, Adapter: a, Full: o.Method == mem.Full, Train: exs, PackLen: o.SeqLen}
 	if err := run.Prepare(); err != nil {
 		return res, err
 	}
+	res.RowLen = run.T
 	res.Trainable = run.TrainableParams()
 	if _, err := run.Step(0); err != nil { // warm up: first-touch of every buffer
 		return res, err
 	}
 	start := time.Now()
+	tokens := 0
 	for k := 1; k <= o.Steps; k++ {
 		st, err := run.Step(k)
 		if err != nil {
 			return res, err
 		}
 		res.Loss = st.Loss
+		tokens += st.Tokens
 	}
 	res.StepSeconds = time.Since(start).Seconds() / float64(o.Steps)
-	res.Tokens = o.Batch * o.SeqLen
-	res.TokensPerSec = float64(res.Tokens) / res.StepSeconds
-	res.GFLOPS = StepFLOPs(c, o) / res.StepSeconds / 1e9
+	res.Tokens = tokens / o.Steps
+	res.TokensPerSec = float64(tokens) / float64(o.Steps) / res.StepSeconds
+	flops := StepFLOPs(c, o)
+	if o.ExampleLen > 0 {
+		flops = float64(tokens) / float64(o.Steps) * exampleFLOPs(c, o, exs)
+	}
+	res.GFLOPS = flops / res.StepSeconds / 1e9
 	res.PeakGFLOPS = PeakGFLOPS(res.Threads)
 	res.MFU = res.GFLOPS / res.PeakGFLOPS
 	res.PeakRSS = rss.Peak()
@@ -163,11 +180,36 @@ func Train(c *model.Config, m *model.Model, a *lora.Adapter, o TrainOptions) (Tr
 		size = 2
 	}
 	pred, err := mem.Predict(c, mem.Options{Method: o.Method, DTypeSize: size, Rank: o.Rank, Targets: o.Targets,
-		Batch: o.Batch, SeqLen: o.SeqLen, Threads: tensor.Threads(), DoubleQuant: true, GradCheckpoint: o.GradCheckpoint})
+		Batch: o.Batch, SeqLen: run.T, Threads: tensor.Threads(), DoubleQuant: true, GradCheckpoint: o.GradCheckpoint})
 	if err == nil {
 		res.PredictedBytes = pred.TotalBytes
 	}
 	return res, nil
+}
+
+// examples are Batch random sequences of SeqLen tokens or, with
+// ExampleLen, Examples of random lengths (TrainOptions.ExampleLen).
+func examples(c *model.Config, o TrainOptions) []data.Example {
+	r := rand.New(rand.NewPCG(2, 2))
+	lens := make([]int, o.Batch)
+	for i := range lens {
+		lens[i] = o.SeqLen
+	}
+	if o.ExampleLen > 0 {
+		lens = make([]int, Examples)
+		for i := range lens {
+			lens[i] = min(max(int(math.Round(r.ExpFloat64()*float64(o.ExampleLen))), 2), o.SeqLen)
+		}
+	}
+	exs := make([]data.Example, len(lens))
+	for b, n := range lens {
+		ids := make([]int, n)
+		for i := range ids {
+			ids[i] = r.IntN(c.VocabSize)
+		}
+		exs[b] = data.Example{IDs: ids, Labels: ids}
+	}
+	return exs
 }
 
 // Setup builds a random model of config c ready for the method: weights in
@@ -209,7 +251,30 @@ func loraConfig(o TrainOptions) *lora.Config {
 // counted: MFU counts the model's work, not the recomputation. Targets
 // that select no module (which Setup refuses) count no LoRA work.
 func StepFLOPs(c *model.Config, o TrainOptions) float64 {
-	N := float64(o.Batch * o.SeqLen)
+	return float64(o.Batch*o.SeqLen)*tokenFLOPs(c, o) + float64(o.Batch)*attentionFLOPs(c, o.SeqLen)
+}
+
+// exampleFLOPs is the model's work per real token of training on exs
+// (StepFLOPs' count for each example alone, summed, over their tokens):
+// padding, computed or not, does not count.
+func exampleFLOPs(c *model.Config, o TrainOptions, exs []data.Example) float64 {
+	var flops, tokens float64
+	for _, e := range exs {
+		n := len(e.IDs)
+		flops += float64(n)*tokenFLOPs(c, o) + attentionFLOPs(c, n)
+		tokens += float64(n)
+	}
+	return flops / tokens
+}
+
+// attentionFLOPs is StepFLOPs' attention count for one sequence of T
+// tokens.
+func attentionFLOPs(c *model.Config, T int) float64 {
+	return float64(c.NumHeads) * 2 * float64(c.AttentionScores(T)) * float64(c.HeadDim) * 7 // scores: all layers
+}
+
+// tokenFLOPs is StepFLOPs' count per token but attention's.
+func tokenFLOPs(c *model.Config, o TrainOptions) float64 {
 	C, V := float64(c.HiddenSize), float64(c.VocabSize)
 	var linear, adapters float64
 	for _, s := range c.LayerLinears() {
@@ -224,14 +289,12 @@ func StepFLOPs(c *model.Config, o TrainOptions) float64 {
 		}
 	}
 	head := C * V
-	fwd := 2 * N * (linear + head)
-	bwdX := 2 * N * (linear + head)
+	fwd := 2 * (linear + head)
+	bwdX := 2 * (linear + head)
 	var bwdW float64
 	if o.Method == mem.Full {
-		bwdW = 2 * N * (linear + head)
+		bwdW = 2 * (linear + head)
 	}
-	loraFLOPs := 2 * N * adapters * 4 // forward (two products) and backward (dxa, dB, dA, dx)
-	scores := float64(c.AttentionScores(o.SeqLen))
-	attn := float64(o.Batch) * float64(c.NumHeads) * 2 * scores * float64(c.HeadDim) * 7 // scores: all layers
-	return fwd + bwdX + bwdW + loraFLOPs + attn
+	loraFLOPs := 2 * adapters * 4 // forward (two products) and backward (dxa, dB, dA, dx)
+	return fwd + bwdX + bwdW + loraFLOPs
 }

@@ -87,7 +87,7 @@ func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.R
 		}
 	}
 	if !o.Force {
-		if err := checkMemory(m, o, sets.paddedLen()); err != nil {
+		if err := checkMemory(m, o, sets.rowLen(o)); err != nil {
 			return nil, err
 		}
 	}
@@ -101,7 +101,7 @@ func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.R
 		return nil, err
 	}
 	r := &train.Run{Config: o.Config, Model: m, Full: o.Full, Train: trainSet, Valid: validSet,
-		Pairs: sets.pairs, ValidPairs: sets.validPairs, PadID: data.PadID(enc, m.Cfg.VocabSize)}
+		Pairs: sets.pairs, ValidPairs: sets.validPairs, PadID: data.PadID(enc, m.Cfg.VocabSize), PackLen: o.MaxSeqLen}
 	if !o.Full {
 		if r.Adapter, err = NewAdapter(m, o); err != nil {
 			return nil, err
@@ -122,7 +122,11 @@ func ExecuteContext(ctx context.Context, o Options, log io.Writer) (run *train.R
 		return nil, err
 	}
 	fmt.Fprintln(log, r.ParamReport())
-	fmt.Fprintf(log, "%s, %d validation, %s of %d×%d sequences (padded to %s)\n",
+	layout := "sequences (padded to %s)"
+	if o.Packing {
+		layout = "rows of %s (examples packed)"
+	}
+	fmt.Fprintf(log, "%s, %d validation, %s of %d×%d "+layout+"\n",
 		sets.trainName(), sets.validCount(), human.Plural(r.TotalSteps(), "step"),
 		o.BatchSize, o.GradAccum, human.Plural(r.T, "token"))
 	if n := trainStats.Truncated + trainStats.Dropped + validStats.Truncated + validStats.Dropped; n > 0 {
@@ -337,8 +341,6 @@ func settings(o Options, r *train.Run) runlog.Settings {
 	s.Resume, s.MaxSeqLen, s.TrainOnPrompt, s.Threads, s.NormEvery = o.Resume, o.MaxSeqLen, o.TrainOnPrompt, o.Threads, o.NormEvery
 	s.Truncation, s.StrictData, s.EnableThinking = truncation(o.Truncation), o.StrictData, o.EnableThinking
 	s.SaveTotalLimit, s.LoadBest, s.ReportTo, s.RefAdapter = o.SaveTotalLimit, o.LoadBest, o.ReportTo, o.RefAdapter
-	s.Truncation, s.StrictData = truncation(o.Truncation), o.StrictData
-	s.SaveTotalLimit, s.LoadBest, s.RefAdapter = o.SaveTotalLimit, o.LoadBest, o.RefAdapter
 	return s
 }
 
@@ -367,6 +369,7 @@ func RunSettings(r *train.Run) runlog.Settings {
 		BatchSize: c.BatchSize, GradAccum: c.GradAccum, GradCheckpoint: r.Checkpointing(), WeightDecay: c.WeightDecay,
 		Beta1: c.Beta1, Beta2: c.Beta2, Eps: c.Eps, MaxGradNorm: c.MaxGradNorm, Seed: c.Seed,
 		SaveEvery: c.SaveEvery, EvalEvery: c.EvalEvery, Shuffle: c.Shuffle, Patience: c.EarlyStoppingPatience,
+		Packing: c.Packing,
 	}
 	switch c.Method {
 	case train.MethodDPO:

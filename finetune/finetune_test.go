@@ -727,3 +727,45 @@ func TestChangedSettingsUnset(t *testing.T) {
 		t.Errorf("changed settings %q", got)
 	}
 }
+
+// TestPackingRun: TRL's packing and max_length keys turn packing on with
+// rows of that length; each step then trains both fixture examples in one
+// row, run.json records it, and a checkpoint does not resume a run that
+// does not pack.
+func TestPackingRun(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte("packing: true\nmax_length: 20\n"), 0o644)
+	data := testref.Load(t).WriteIDs(t)
+	o := refOptions(data, t.TempDir(), 1, 1)
+	if err := o.LoadConfigFile(path); err != nil {
+		t.Fatal(err)
+	}
+	o.Valid, o.Steps, o.SaveEvery = data, 3, 2
+	var log bytes.Buffer
+	if _, err := Execute(o, &log); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "3 steps of 1×1 rows of 20 tokens (examples packed)") {
+		t.Errorf("log:\n%s", log.String())
+	}
+	ms, err := runlog.ReadMetrics(filepath.Join(o.Out, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Tokens != 18 || m.Epoch != float64(m.Step) {
+			t.Errorf("step %d: %d tokens, epoch %v; want the two examples of 9 in one row", m.Step, m.Tokens, m.Epoch)
+		}
+	}
+	ri, err := runlog.ReadRunInfo(filepath.Join(o.Out, runlog.RunFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ri.Options.Packing || ri.Options.MaxSeqLen != 20 {
+		t.Errorf("run.json options %+v", ri.Options)
+	}
+	o.Packing, o.Resume = false, true
+	if _, err := Execute(o, nil); err == nil || !strings.Contains(err.Error(), "--packing was true") {
+		t.Errorf("resuming a packed run unpacked: %v", err)
+	}
+}

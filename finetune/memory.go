@@ -71,6 +71,10 @@ func checkMemory(m *model.Model, o Options, T int) error {
 	if !mo.GradCheckpoint {
 		advice = append(advice, "--grad-checkpoint")
 	}
-	advice = append(advice, fmt.Sprintf("a smaller --max-seq-len (sequences are padded to %d tokens)", T))
+	rows := "sequences are padded to"
+	if o.Packing {
+		rows = "examples are packed into rows of"
+	}
+	advice = append(advice, fmt.Sprintf("a smaller --max-seq-len (%s %d tokens)", rows, T))
 	return mem.Check(b.TotalBytes, "try "+strings.Join(advice, ", "))
 }

@@ -82,9 +82,9 @@ func LoadPairs(modelDir string, enc data.Encoder, path string, o data.Options) (
 	return data.LoadPairs(path, enc, o, render)
 }
 
-// paddedLen is the length the run pads its sequences to.
-func (d dataSets) paddedLen() int {
-	return max(train.PaddedLen(d.train, d.valid), train.PairsPaddedLen(d.pairs, d.validPairs))
+// rowLen is the length of the run's rows (train.RowLen; a pair's longer side).
+func (d dataSets) rowLen(o Options) int {
+	return max(train.RowLen(o.Packing, o.MaxSeqLen, d.train, d.valid), train.PairsPaddedLen(d.pairs, d.validPairs))
 }
 
 // trainName counts the training items ("3 training examples", "2 pairs").

@@ -3,6 +3,8 @@ package lora
 import (
 	"errors"
 	"fmt"
+	"math"
+	"os"
 	"strconv"
 	"strings"
 
@@ -16,18 +18,34 @@ type Spec struct {
 	Scale float32
 }
 
-// ParseSpec parses DIR[:SCALE] (SCALE defaults to 1). A suffix after the
-// last colon that is not a number is part of the directory name.
+// ParseSpec parses DIR[:SCALE] (SCALE defaults to 1). What follows the
+// last colon (with something before it) is the scale when it is a finite
+// number: "a:b:0.25" is directory "a:b" at 0.25. Otherwise the whole spec
+// is the directory if that path exists ("run:best"); if it does not, the
+// spec is an error naming the suffix, so that a mistyped scale
+// ("out:0.5x", "out:1e99") never becomes part of a directory name. A
+// directory whose name ends in a colon and a number is given with an
+// explicit scale ("x:2:1").
 func ParseSpec(s string) (Spec, error) {
-	if i := strings.LastIndex(s, ":"); i > 0 {
-		if f, err := strconv.ParseFloat(s[i+1:], 32); err == nil {
-			return Spec{Dir: s[:i], Scale: float32(f)}, nil
-		}
-	}
 	if s == "" {
 		return Spec{}, errors.New("empty directory")
 	}
-	return Spec{Dir: s, Scale: 1}, nil
+	i := strings.LastIndex(s, ":")
+	if i <= 0 {
+		return Spec{Dir: s, Scale: 1}, nil
+	}
+	suffix := s[i+1:]
+	f, err := strconv.ParseFloat(suffix, 32)
+	switch {
+	case err == nil && !math.IsInf(f, 0) && !math.IsNaN(f):
+		return Spec{Dir: s[:i], Scale: float32(f)}, nil
+	case err == nil || errors.Is(err, strconv.ErrRange):
+		return Spec{}, fmt.Errorf("%q: scale %q is not a finite float32", s, suffix)
+	}
+	if _, err := os.Stat(s); err == nil {
+		return Spec{Dir: s, Scale: 1}, nil
+	}
+	return Spec{}, fmt.Errorf("%q: %q after the last colon is not a number (the scale), and there is no directory %q", s, suffix, s)
 }
 
 // AttachAll loads each adapter of specs onto m, named adapter0, adapter1, …

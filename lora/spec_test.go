@@ -1,13 +1,20 @@
 package lora
 
 import (
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/golora/golora/model"
 )
 
 func TestParseSpec(t *testing.T) {
+	tmp := t.TempDir()
+	named := filepath.Join(tmp, "run:best") // a directory with a colon in its name
+	if err := os.Mkdir(named, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		in    string
 		dir   string
@@ -16,7 +23,9 @@ func TestParseSpec(t *testing.T) {
 		{"out/adapter", "out/adapter", 1},
 		{"out/adapter:0.5", "out/adapter", 0.5},
 		{"out/adapter:-2", "out/adapter", -2},
-		{"run:best", "run:best", 1}, // not a number: part of the name
+		{"out/adapter:1e-3", "out/adapter", 1e-3},
+		{named, named, 1}, // not a number, and the directory exists
+		{named + ":0.5", named, 0.5},
 		{"a:b:0.25", "a:b", 0.25},
 		{":0.5", ":0.5", 1}, // nothing before the colon: a name
 	} {
@@ -25,8 +34,19 @@ func TestParseSpec(t *testing.T) {
 			t.Errorf("ParseSpec(%q) = %+v, %v; want {%s %g}", tc.in, got, err, tc.dir, tc.scale)
 		}
 	}
-	if _, err := ParseSpec(""); err == nil {
-		t.Error("an empty spec must be refused")
+	for in, want := range map[string]string{
+		"":                        "empty directory",
+		"out/adapter:0.5x":        `"0.5x" after the last colon is not a number (the scale), and there is no directory "out/adapter:0.5x"`,
+		"out/adapter:":            `"" after the last colon is not a number`,
+		"out/adapter:half":        `"half" after the last colon is not a number`,
+		filepath.Join(tmp, "r:b"): `there is no directory`,
+		"out/adapter:1e99":        `scale "1e99" is not a finite float32`,
+		"out/adapter:inf":         `scale "inf" is not a finite float32`,
+		"out/adapter:NaN":         `scale "NaN" is not a finite float32`,
+	} {
+		if _, err := ParseSpec(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseSpec(%q): error %v, want %q", in, err, want)
+		}
 	}
 }
 

@@ -61,6 +61,13 @@ type State struct {
 	kv   *Cache // set during Decode: keys and values of earlier positions
 	pos0 int    // position of the first token (Decode), else 0
 
+	// Positions, when set (N), packs several examples into each row: the
+	// position of every token within its example (see packing.go). The
+	// caller owns it and keeps it unchanged from Forward to Backward, and
+	// masks each example's first label (IgnoreIndex), which the token
+	// before it, another example's last, would otherwise predict.
+	Positions []int
+
 	// Dropout turns on LoRA dropout for the next Forward/Backward; masks
 	// are a pure function of DropoutSeed, so a step can be replayed
 	// exactly (resume) and backward regenerates the forward's mask.
@@ -348,6 +355,9 @@ func (m *Model) Forward(s *State, ids []int) error {
 			return fmt.Errorf("forward: token id %d at position %d is outside the vocabulary [0,%d)", id, i, c.VocabSize)
 		}
 	}
+	if err := s.checkPositions(); err != nil {
+		return err
+	}
 	if m.Pos != nil && s.pos0+s.T > c.MaxPositions {
 		return fmt.Errorf("forward: position %d is past the model's %d learned positions", s.pos0+s.T-1, c.MaxPositions)
 	}
@@ -359,7 +369,7 @@ func (m *Model) Forward(s *State, ids []int) error {
 		tensor.Scale(x, m.embedScale)
 	}
 	if m.Pos != nil {
-		posForward(x, m.Pos.W, s.T, s.pos0, s.tmpC[:C])
+		s.addPositions(x, m.Pos.W, s.tmpC[:C])
 	}
 	for l, layer := range m.Layers {
 		lc := s.cache(l)
@@ -607,9 +617,10 @@ func (m *Model) attentionForward(s *State, lc *layerCache, layer int) {
 }
 
 // attentionForwardPart runs the (sequence, KV group) pairs [lo, hi) with
-// the chunk's score scratch. Queries go attnRows at a time, each block
-// against only the keys it may see (up to its last query's position, from
-// the window start of its first), so the causal mask's upper triangle is
+// the chunk's score scratch. Queries go attnRows at a time (a block ends
+// early where a packed example does), each block against only the keys it
+// may see (up to its last query's position, from the key start of its
+// first: window or packed example), so the causal mask's upper triangle is
 // mostly never computed.
 func (m *Model) attentionForwardPart(s *State, lc *layerCache, layer, lo, hi, chunk int) {
 	c := m.Cfg
@@ -627,16 +638,15 @@ func (m *Model) attentionForwardPart(s *State, lc *layerCache, layer, lo, hi, ch
 		for h := g * G; h < (g+1)*G; h++ {
 			qo := b*T*qs + h*D
 			lse := lc.lse[(b*H+h)*T : (b*H+h+1)*T]
-			for i0 := 0; i0 < T; i0 += attnRows {
-				i1 := min(i0+attnRows, T)
-				k0, k1 := c.windowStart(layer, s.pos0+i0), s.pos0+i1 // the keys rows i0…i1−1 see
+			for i0, i1 := 0, 0; i0 < T; i0 = i1 {
+				i1 = s.blockEnd(b, i0)
+				k0, k1 := s.keyStart(c, layer, b, i0), s.pos0+i1 // the keys rows i0…i1−1 see
 				q := headView(lc.q, qo+i0*qs, i1-i0, D, qs)
 				k := headView(kbuf, ko+k0*ks, k1-k0, D, ks)
 				tensor.Gemm(false, true, scale, q, k, 0, P[i0*L+k0:], L)
 				for i := i0; i < i1; i++ {
 					row := P[i*L : (i+1)*L]
-					a := s.pos0 + i
-					w := c.windowStart(layer, a)
+					a, w := s.pos0+i, s.keyStart(c, layer, b, i)
 					seen := row[w : a+1]
 					if s.attnCap > 0 {
 						softcap(seen, s.attnCap)
@@ -703,9 +713,9 @@ func (m *Model) attentionBackwardPart(s *State, lc *layerCache, layer, lo, hi, c
 		for h := g * G; h < (g+1)*G; h++ {
 			qo := b*T*qs + h*D
 			lse := lc.lse[(b*H+h)*T : (b*H+h+1)*T]
-			for i0 := 0; i0 < T; i0 += attnRows {
-				i1 := min(i0+attnRows, T)
-				k0, k1 := c.windowStart(layer, i0), i1
+			for i0, i1 := 0, 0; i0 < T; i0 = i1 {
+				i1 = s.blockEnd(b, i0)
+				k0, k1 := s.keyStart(c, layer, b, i0), i1
 				n, w := i1-i0, k1-k0
 				q := headView(lc.q, qo+i0*qs, n, D, qs)
 				dO := headView(s.datt, qo+i0*qs, n, D, qs)
@@ -717,7 +727,7 @@ func (m *Model) attentionBackwardPart(s *State, lc *layerCache, layer, lo, hi, c
 				tensor.Gemm(false, true, scale, q, k, 0, P[i0*T+k0:], T)
 				for i := i0; i < i1; i++ {
 					row := P[i*T : (i+1)*T]
-					ws := c.windowStart(layer, i)
+					ws := s.keyStart(c, layer, b, i)
 					clear(row[k0:ws])
 					if s.attnCap > 0 {
 						s.softcapScores(row[ws:i+1], s.capT[chunk][i*T+ws:i*T+i+1])
@@ -883,7 +893,7 @@ func (m *Model) Backward(s *State) {
 		embedBackward(m.Embed.Grad, s.dx, s.ids, C)
 	}
 	if m.Pos != nil && m.Pos.Grad != nil {
-		posBackward(m.Pos.Grad, s.dx, s.T, C)
+		s.positionGrads(m.Pos.Grad, s.dx, C)
 	}
 }
 

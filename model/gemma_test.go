@@ -74,10 +74,10 @@ func TestGeGLUGrad(t *testing.T) {
 // scale and the sliding window of layer 0, in one block and in blocks of
 // two queries.
 func TestGemmaAttentionGrad(t *testing.T) {
-	testAttentionGrad(t, "gemma2", gemmaTestExtra)
+	testAttentionGrad(t, "gemma2", gemmaTestExtra, nil)
 	defer func(r int) { attnRows = r }(attnRows)
 	attnRows = 2
-	testAttentionGrad(t, "gemma2", gemmaTestExtra)
+	testAttentionGrad(t, "gemma2", gemmaTestExtra, nil)
 }
 
 func TestGemmaConfig(t *testing.T) {

@@ -277,26 +277,29 @@ func TestAttentionGrad(t *testing.T) {
 		name  string
 		extra map[string]any
 		model string
+		pos   []int // State.Positions
 	}{
-		{"gqa", nil, "llama"},
-		{"mha", map[string]any{"num_key_value_heads": 4}, "llama"},
-		{"sliding-window", map[string]any{"sliding_window": 2}, "mistral"},
+		{"gqa", nil, "llama", nil},
+		{"mha", map[string]any{"num_key_value_heads": 4}, "llama", nil},
+		{"sliding-window", map[string]any{"sliding_window": 2}, "mistral", nil},
+		{"packed", map[string]any{"sliding_window": 2}, "mistral", []int{0, 1, 0, 1, 2, 0, 1, 2, 3, 0}},
 	} {
-		t.Run(tc.name, func(t *testing.T) { testAttentionGrad(t, tc.model, tc.extra) })
+		t.Run(tc.name, func(t *testing.T) { testAttentionGrad(t, tc.model, tc.extra, tc.pos) })
 		// Query blocks of 2 rows over 5 positions: 2, 2, 1, each with its
 		// own key range (and window start).
 		t.Run(tc.name+"-blocks", func(t *testing.T) {
 			defer func(r int) { attnRows = r }(attnRows)
 			attnRows = 2
-			testAttentionGrad(t, tc.model, tc.extra)
+			testAttentionGrad(t, tc.model, tc.extra, tc.pos)
 		})
 	}
 }
 
-func testAttentionGrad(t *testing.T, model string, extra map[string]any) {
+func testAttentionGrad(t *testing.T, model string, extra map[string]any, pos []int) {
 	r := rand.New(rand.NewPCG(11, 12))
 	m := NewRandom(testConfig(t, model, extra), 0.1, 1)
 	s := m.NewState(2, 5, true)
+	s.Positions = pos
 	lc := &s.layers[0]
 	for _, b := range [][]float32{lc.q, lc.k, lc.v} {
 		copy(b, randSlice(r, len(b), 1))

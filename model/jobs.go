@@ -94,7 +94,7 @@ func (j *job) RunPart(c int) {
 		}
 		rmsnormBackward(j.a[lo*C:hi*C], part, j.b[lo*C:hi*C], j.c[lo*C:hi*C], j.p.W.F32, j.d[lo:hi], hi-lo, C, s.normOff)
 	case jobRoPE:
-		ropeRotate(j.a, lo, hi, s.T, s.pos0, j.width, j.d2, s.rot, j.b, j.c, j.dir)
+		s.ropeRows(j.a, lo, hi, j.width, j.d2, j.b, j.c, j.dir)
 	case jobSwiGLU:
 		I, lc := j.width, j.lc
 		tensor.SwiGLU(lc.h[lo*I:hi*I], lc.gate[lo*I:hi*I], lc.up[lo*I:hi*I])

@@ -69,6 +69,7 @@ type Settings struct {
 	LabelSmoothing float64 `json:"label-smoothing,omitempty"`
 	Lambda         float64 `json:"lambda,omitempty"`
 	RefAdapter     string  `json:"ref-adapter,omitempty"`
+	Packing        bool    `json:"packing,omitempty"`
 }
 
 // RunInfo is run.json: what a run was asked to do and what it cost.

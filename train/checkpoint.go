@@ -149,6 +149,9 @@ func (r *Run) LoadCheckpoint(dir string) (step int, err error) {
 	if have, want := st.Config.method(), r.Config.method(); have != want {
 		return 0, fmt.Errorf("%s: the checkpoint belongs to a %s run, this run is %s; resume with the same options", dir, have, want)
 	}
+	if st.Config.Packing != r.Config.Packing {
+		return 0, fmt.Errorf("%s: the checkpoint belongs to a run with packing %v, this run has %v: its steps draw other examples; resume with the same options", dir, st.Config.Packing, r.Config.Packing)
+	}
 	wfile := filepath.Join(dir, paramsFile)
 	if !r.Full {
 		wfile = filepath.Join(dir, lora.WeightsFile)

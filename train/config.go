@@ -53,6 +53,10 @@ type Config struct {
 	Beta           float64 `json:"beta,omitempty"`
 	LabelSmoothing float64 `json:"label-smoothing,omitempty"`
 	Lambda         float64 `json:"lambda,omitempty"`
+	// Packing lays several examples into each row of Run.PackLen tokens,
+	// each attending to itself alone (pack.go has the rule); BatchSize
+	// then counts rows.
+	Packing bool `json:"packing,omitempty"`
 }
 
 // Defaults are the Hugging Face Trainer's defaults where it has one (AdamW

@@ -67,6 +67,8 @@ func (c *Config) validateMethod() error {
 		return fmt.Errorf("label-smoothing is DPO's: it needs method dpo")
 	case !(c.Lambda >= 0):
 		return fmt.Errorf("lambda must not be negative")
+	case c.Preference() && c.Packing:
+		return fmt.Errorf("packing lays out sft examples: method %s trains on pairs, one per row", c.Method)
 	}
 	return nil
 }
@@ -195,7 +197,11 @@ func (r *Run) fillPairs(pairs []data.Pair) int {
 	for b, p := range pairs {
 		r.exs[b], r.exs[B+b] = p.Chosen, p.Rejected
 	}
-	tokens := fill(r.ids, r.labels, r.exs, r.T, r.PadID)
+	r.ends = r.ends[:0]
+	for b := range 2 * B {
+		r.ends = append(r.ends, b+1)
+	}
+	tokens := fill(r.ids, r.labels, nil, r.exs, r.ends, r.T, r.PadID)
 	if r.Config.Method == MethodORPO {
 		copy(r.nllLabels, r.labels)
 		for b, p := range pairs {

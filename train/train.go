@@ -55,9 +55,12 @@ type Run struct {
 	// returns true Fit ends there: it hands that step to Sink.Checkpoint
 	// (once, also on a SaveEvery step) and returns ErrStopped.
 	Stop func() bool
+	// PackLen is the length of a row with Config.Packing (golora train:
+	// --max-seq-len); Prepare raises it to the longest example.
+	PackLen int
 	// T is the padded length of every batch's sequences (set by Prepare:
-	// the longest example of Train and Valid, or side of Pairs and
-	// ValidPairs).
+	// the longest example of Train and Valid, the packed row's length, or
+	// the longest side of Pairs and ValidPairs).
 	T int
 
 	params      []*model.Param
@@ -79,11 +82,17 @@ type Run struct {
 	coef              []float32
 	nllLabels         []int
 
-	// Step's buffers: one micro-batch, and the epoch's permutation.
-	ids, labels []int
-	exs         []data.Example
-	perm        []int
-	permEpoch   int
+	// Step's buffers: one micro-batch (its examples, where each row's
+	// end, the tokens' positions when packed), the epoch's permutation and,
+	// packed, the rows of an epoch and where each epoch's rows start.
+	ids, labels, pos []int
+	exs              []data.Example
+	ends             []int
+	perm             []int
+	permEpoch        int
+	cuts             []int
+	cutsEpoch        int
+	rowStart         []int
 }
 
 // Prepare plans the run: it marks what is trainable, sizes batches to the
@@ -111,14 +120,20 @@ func (r *Run) Prepare() error {
 		r.Adapter.SetTrainable(true)
 		r.params = r.Adapter.Params()
 	}
-	r.T = max(PaddedLen(r.Train, r.Valid), PairsPaddedLen(r.Pairs, r.ValidPairs))
+	r.T = max(RowLen(o.Packing, r.PackLen, r.Train, r.Valid), PairsPaddedLen(r.Pairs, r.ValidPairs))
 	if err := r.preparePreference(); err != nil {
 		return err
 	}
+	r.pos = nil
+	if o.Packing {
+		r.pos = make([]int, o.BatchSize*r.T)
+	}
+	r.perm, r.permEpoch = nil, -1
+	r.cuts, r.cutsEpoch, r.rowStart = nil, -1, []int{0}
 	perStep := o.BatchSize * o.GradAccum
 	r.total = o.Steps
 	if r.total == 0 {
-		r.total = int(math.Ceil(o.Epochs * float64(r.size()) / float64(perStep)))
+		r.total = int(math.Ceil(float64(r.rowsIn(o.Epochs)) / float64(perStep)))
 		r.total = max(r.total, 1)
 	}
 	rows := o.BatchSize
@@ -136,11 +151,20 @@ func (r *Run) Prepare() error {
 		r.vals[i], r.grads[i] = p.W.F32, p.Grad
 	}
 	r.ids, r.labels = make([]int, rows*r.T), make([]int, rows*r.T)
-	r.exs = make([]data.Example, 0, rows)
-	r.perm, r.permEpoch = nil, -1
+	r.exs, r.ends = make([]data.Example, 0, rows), make([]int, 0, rows)
 	r.done = 0
 	r.opt = optim.NewAdamW(r.vals, o.Beta1, o.Beta2, o.Eps, o.WeightDecay)
 	return r.opt.Validate()
+}
+
+// RowLen is the length of a run's rows: PaddedLen of sets, and packed at
+// least packLen.
+func RowLen(packed bool, packLen int, sets ...[]data.Example) int {
+	T := PaddedLen(sets...)
+	if packed {
+		T = max(T, packLen)
+	}
+	return T
 }
 
 // PaddedLen is the length a run pads its sequences to: that of the
@@ -206,25 +230,6 @@ func (r *Run) exampleAt(g int) int {
 		r.permEpoch = epoch
 	}
 	return r.perm[i]
-}
-
-// fill pads the examples into ids/labels (rows of T, row-major) with pad;
-// rows beyond the examples are padding with every label masked. It returns
-// the number of real tokens.
-func fill(ids, labels []int, exs []data.Example, T, pad int) int {
-	tokens := 0
-	for b := 0; b < len(ids)/T; b++ {
-		row, lab := ids[b*T:(b+1)*T], labels[b*T:(b+1)*T]
-		for t := range row {
-			row[t], lab[t] = pad, model.IgnoreIndex
-		}
-		if b < len(exs) {
-			copy(row, exs[b].IDs)
-			copy(lab, exs[b].Labels)
-			tokens += len(exs[b].IDs)
-		}
-	}
-	return tokens
 }
 
 // targets counts the labels that are predicted (position t predicts
@@ -299,19 +304,27 @@ func (r *Run) Step(k int) (StepStats, error) {
 func (r *Run) sftStep(k int, st *StepStats) error {
 	o := &r.Config
 	B, T := o.BatchSize, r.T
-	first := k * B * o.GradAccum
+	first := k * B * o.GradAccum // the step's first row
 	norm := 0
 	for j := 0; j < B*o.GradAccum; j++ {
-		norm += targets(r.Train[r.exampleAt(first+j)])
+		lo, hi := r.rowDraws(first + j)
+		for d := lo; d < hi; d++ {
+			norm += targets(r.Train[r.exampleAt(d)])
+		}
 	}
 	var sum float64
 	correct := 0
 	for micro := 0; micro < o.GradAccum; micro++ {
-		r.exs = r.exs[:0]
+		r.exs, r.ends = r.exs[:0], r.ends[:0]
 		for b := 0; b < B; b++ {
-			r.exs = append(r.exs, r.Train[r.exampleAt(first+micro*B+b)])
+			lo, hi := r.rowDraws(first + micro*B + b)
+			for d := lo; d < hi; d++ {
+				r.exs = append(r.exs, r.Train[r.exampleAt(d)])
+			}
+			r.ends = append(r.ends, len(r.exs))
 		}
-		st.Tokens += fill(r.ids, r.labels, r.exs, T, r.PadID)
+		st.Tokens += fill(r.ids, r.labels, r.pos, r.exs, r.ends, T, r.PadID)
+		r.state.Positions = r.pos
 		// Each LoRA module drops with its adapter's lora_dropout (0: never).
 		r.state.Dropout = true
 		r.state.DropoutSeed = o.Seed ^ uint64(k)<<20 ^ uint64(micro)
@@ -356,7 +369,7 @@ func (r *Run) Fit(start int) error {
 			return err
 		}
 		elapsed := time.Since(ts).Seconds()
-		m := runlog.Metric{Step: k + 1, Epoch: float64((k+1)*perStep) / float64(r.size()), Loss: st.Loss, Accuracy: st.Accuracy, LR: st.LR,
+		m := runlog.Metric{Step: k + 1, Epoch: r.epochAt((k + 1) * perStep), Loss: st.Loss, Accuracy: st.Accuracy, LR: st.LR,
 			GradNorm: st.GradNorm, Tokens: st.Tokens, TokensPerSec: float64(st.Tokens) / elapsed, ElapsedSec: time.Since(t0).Seconds(),
 			Preference: st.Preference}
 		last := k+1 == r.total
@@ -405,9 +418,10 @@ func (r *Run) validLoss() (float64, error) {
 	return r.Evaluate(r.Valid)
 }
 
-// Evaluate returns the mean loss over examples with the run's buffers.
+// Evaluate returns the mean loss over examples with the run's buffers,
+// packed in their order with Config.Packing.
 func (r *Run) Evaluate(examples []data.Example) (float64, error) {
-	sc, err := score(r.Model, r.state, examples, r.PadID)
+	sc, err := score(r.Model, r.state, examples, r.PadID, r.Config.Packing)
 	return sc.Loss, err
 }
 
@@ -428,19 +442,36 @@ type Scores struct {
 // Score runs examples through m in batches of batch sequences padded with
 // pad, with dropout off, and returns the mean loss and token accuracy.
 func Score(m *model.Model, examples []data.Example, batch, pad int) (Scores, error) {
-	return score(m, m.NewLossState(batch, PaddedLen(examples)), examples, pad)
+	return score(m, m.NewLossState(batch, PaddedLen(examples)), examples, pad, false)
 }
 
-// score runs examples through s with dropout off; every example must fit
-// in s.T tokens.
-func score(m *model.Model, s *model.State, examples []data.Example, pad int) (Scores, error) {
+// score runs examples through s with dropout off, one per row or, with
+// packed, packed in their order (packRows); an example longer than s.T
+// tokens is an error.
+func score(m *model.Model, s *model.State, examples []data.Example, pad int, packed bool) (Scores, error) {
 	B, T := s.B, s.T
+	for i, e := range examples {
+		if len(e.IDs) > T {
+			return Scores{}, fmt.Errorf("evaluate: example %d has %d tokens, more than the rows' %d", i, len(e.IDs), T)
+		}
+	}
 	ids, labels := make([]int, B*T), make([]int, B*T)
-	s.Dropout = false
+	var pos []int
+	rowLen := 1 // one example per row
+	if packed {
+		pos, rowLen = make([]int, B*T), T
+	}
+	cuts := packRows(len(examples), rowLen, func(i int) int { return len(examples[i].IDs) })
+	ends := make([]int, 0, B)
+	s.Dropout, s.Positions = false, pos
 	var sum float64
 	count, correct := 0, 0
-	for i := 0; i < len(examples); i += B {
-		fill(ids, labels, examples[i:min(i+B, len(examples))], T, pad)
+	for r := 0; r+1 < len(cuts); r += B {
+		ends = ends[:0]
+		for _, c := range cuts[r+1 : min(r+B+1, len(cuts))] {
+			ends = append(ends, c-cuts[r])
+		}
+		fill(ids, labels, pos, examples[cuts[r]:], ends, T, pad)
 		if err := m.Forward(s, ids); err != nil {
 			return Scores{}, err
 		}

@@ -268,6 +268,7 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *Config) { c.BatchSize = 0 }, "batch-size"},
 		{func(c *Config) { c.LR = math.NaN() }, "lr"},
 		{func(c *Config) { c.Warmup = -1 }, "warmup"},
+		{func(c *Config) { c.Method, c.Lambda, c.Packing = MethodORPO, 0.1, true }, "packing"},
 	} {
 		c := refConfig(1, 1)
 		tc.set(&c)

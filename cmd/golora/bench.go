@@ -23,7 +23,8 @@ func init() {
 			Usage: "bench train (--model-config FILE | --model DIR) [--method full|lora|qlora] [flags]",
 			Doc: "Times training steps of a model of the shape a config.json gives, with random weights, after one warm-up step, " +
 				"and prints one JSON object: tokens/s, GFLOP/s, model FLOP utilisation, peak RSS and the predicted memory. " +
-				"Rank, targets, batch size, sequence length and gradient checkpointing default to what golora train runs."},
+				"Rank, targets, batch size, sequence length and gradient checkpointing default to what golora train runs. " +
+				"With --example-len the steps train on short random examples, unpacked or --packing, and tokens/s counts real (non-pad) tokens."},
 		{Name: "serve", Summary: "aggregate tokens/s of the serve scheduler per client count, one adapter and mixed", Run: runBenchServe,
 			Usage: "bench serve (--model-config FILE | --model DIR) [--clients 1,4,16] [--adapters N] [--tokens T]",
 			Doc: "Decodes greedily with golora serve's scheduler (no HTTP) on a model of the shape a config.json gives, with random weights " +
@@ -82,6 +83,8 @@ func runBenchTrain(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) err
 	fs.Group("Method")
 	method := fs.String("method", "lora", "fine-tuning `METHOD`: full, lora or qlora (nf4, double-quantized)")
 	runFlags(fs, &o.Rank, &o.Targets, &o.Batch, &o.SeqLen)
+	fs.IntVar(&o.ExampleLen, "example-len", 0, fmt.Sprintf("train on %d random examples of about `MEAN` tokens (exponentially distributed, at most --seq-len), one per row padded to the longest, instead of --batch-size sequences of --seq-len", bench.Examples))
+	fs.BoolVar(&o.Packing, "packing", false, "with --example-len: pack the examples into --batch-size rows of --seq-len tokens, as golora train --packing")
 	fs.Group("Measurement")
 	fs.IntVar(&o.Steps, "steps", 3, "timed steps (after one warm-up step)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to `FILE` (go tool pprof)")
@@ -106,8 +109,11 @@ func runBenchTrain(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) err
 		return cli.Usagef("--dtype %s: qlora's random base is float32 outside its 4-bit linears; --dtype applies to lora and full", *dtype)
 	}
 	o.GradCheckpoint = checkpointing(ckptFlag, o.Method)
-	if o.Steps <= 0 || o.Batch <= 0 || o.SeqLen < 2 {
-		return fmt.Errorf("--steps, --batch-size must be positive and --seq-len at least 2")
+	if o.Steps <= 0 || o.Batch <= 0 || o.SeqLen < 2 || o.ExampleLen < 0 {
+		return fmt.Errorf("--steps, --batch-size must be positive, --seq-len at least 2 and --example-len not negative")
+	}
+	if o.Packing && o.ExampleLen == 0 {
+		return cli.Usagef("--packing packs examples of --example-len tokens")
 	}
 	m, a, err := bench.Setup(c, o)
 	if err != nil {

@@ -42,6 +42,7 @@ func trainFlags(fs *cli.FlagSet, o *finetune.Options) {
 	fs.BoolVar(&o.TrainOnPrompt, "train-on-prompt", o.TrainOnPrompt, "also train on prompt tokens")
 	fs.OptBoolVar(&o.EnableThinking, "enable-thinking", "set the chat template's enable_thinking for messages lines (Qwen3: false renders an empty <think> block; default: the template's)")
 	fs.BoolVar(&o.Shuffle, "shuffle", o.Shuffle, "shuffle the examples every epoch")
+	fs.BoolVar(&o.Packing, "packing", o.Packing, "pack several examples into each row of --max-seq-len tokens, each attending to itself alone (--batch-size then counts rows)")
 	fs.Group("LoRA")
 	fs.IntVar(&o.Rank, "rank", o.Rank, "LoRA rank r")
 	fs.Float64Var(&o.Alpha, "alpha", o.Alpha, "LoRA alpha (scale alpha/r)")
