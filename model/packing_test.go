@@ -23,6 +23,9 @@ func TestPackedMatchesUnpacked(t *testing.T) {
 		{"sliding-window", "mistral", map[string]any{"sliding_window": 3}},
 		{"qwen3", "qwen3", nil},
 		{"gpt2", "gpt2", nil},
+		{"gemma3 local rope, sliding layers, soft-caps", "gemma3_text", map[string]any{"sliding_window": 3, "sliding_window_pattern": 2,
+			"rope_local_base_freq": 100, "attn_logit_softcapping": 2, "final_logit_softcapping": 1.5}},
+		{"phi3 partial rotary", "phi3", map[string]any{"head_dim": 8, "partial_rotary_factor": 0.5}},
 	} {
 		for _, rows := range []int{64, 2} {
 			for _, ckpt := range []bool{false, true} {
