@@ -109,7 +109,7 @@ func TestLoRAErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := *cfg
-	other.ModelType = "gpt2"
+	other.ModelType = "bert"
 	if _, _, err := LoRA(&other, ad, gguf.F32); err == nil || !strings.Contains(err.Error(), "llama, mistral, qwen2") {
 		t.Errorf("unknown model type: %v", err)
 	}

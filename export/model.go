@@ -21,7 +21,8 @@ var fileTypes = map[gguf.Type]uint32{gguf.F32: 0, gguf.F16: 1, gguf.Q8_0: 7, ggu
 //	general.architecture, general.type = model
 //	<arch>.block_count, context_length, embedding_length,
 //	feed_forward_length, attention.head_count, attention.head_count_kv,
-//	rope.freq_base, attention.layer_norm_rms_epsilon,
+//	rope.freq_base and attention.layer_norm_rms_epsilon (gpt2:
+//	attention.layer_norm_epsilon),
 //	[attention.key_length, value_length: config.json sets head_dim],
 //	[rope.scaling.type = linear, rope.scaling.factor], general.file_type,
 //	[vocab_size, rope.dimension_count: llama], general.quantization_version
@@ -30,7 +31,9 @@ var fileTypes = map[gguf.Type]uint32{gguf.F32: 0, gguf.F16: 1, gguf.Q8_0: 7, ggu
 // after a rope_freqs.weight of llama3 RoPE scaling factors. Vectors are
 // F32; matrices typ, a Q8_0 matrix whose rows are not whole blocks F16.
 // For llama and mistral the rows of q_proj and k_proj (weights and biases)
-// are permuted into llama.cpp's RoPE order (see gguf.PermuteRoPE).
+// are permuted into llama.cpp's RoPE order (see gguf.PermuteRoPE); GPT-2's
+// Conv1D weights, stored [in, out], are written [out, in], as
+// convert_hf_to_gguf.py transposes them.
 func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 	cfg := m.Cfg
 	arch, err := archOf(cfg)
@@ -51,8 +54,13 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 		{Key: a + "feed_forward_length", Value: uint32(cfg.IntermediateSize)},
 		{Key: a + "attention.head_count", Value: uint32(cfg.NumHeads)},
 		{Key: a + "attention.head_count_kv", Value: uint32(cfg.NumKVHeads)},
-		{Key: a + "rope.freq_base", Value: float32(cfg.RopeTheta)},
-		{Key: a + "attention.layer_norm_rms_epsilon", Value: float32(cfg.RMSNormEps)},
+	}
+	if cfg.LayerNorm { // GPT-2: learned positions, no RoPE
+		meta = append(meta, gguf.KV{Key: a + "attention.layer_norm_epsilon", Value: float32(cfg.RMSNormEps)})
+	} else {
+		meta = append(meta,
+			gguf.KV{Key: a + "rope.freq_base", Value: float32(cfg.RopeTheta)},
+			gguf.KV{Key: a + "attention.layer_norm_rms_epsilon", Value: float32(cfg.RMSNormEps)})
 	}
 	if _, ok := cfg.Raw["head_dim"]; ok && cfg.Raw["head_dim"] != nil {
 		meta = append(meta,
@@ -87,7 +95,7 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 	params := m.Params()
 	slices.SortFunc(params, func(x, y *model.Param) int { return strings.Compare(x.Name, y.Name) })
 	for _, p := range params {
-		name, ok := gguf.TensorName(p.Name)
+		name, ok := arch.TensorName(p.Name)
 		if !ok {
 			return nil, nil, fmt.Errorf("export: %s: parameter %q has no llama.cpp tensor name", m.Source, p.Name)
 		}
@@ -104,14 +112,18 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 				return nil, nil, fmt.Errorf("export: %s: parameter %s: %w", m.Source, p.Name, err)
 			}
 		}
+		shape := p.Shape // as held: a Conv1D weight [out, in], as llama.cpp wants it
+		if len(shape) == 2 {
+			shape = []int{p.W.Rows, p.W.Cols}
+		}
 		tt := typ
 		switch {
-		case len(p.Shape) < 2 || strings.HasSuffix(name, "_norm.weight"):
+		case len(shape) < 2 || strings.HasSuffix(name, "_norm.weight"):
 			tt = gguf.F32
-		case tt == gguf.Q8_0 && p.Shape[len(p.Shape)-1]%gguf.Q8_0.BlockSize() != 0:
+		case tt == gguf.Q8_0 && shape[1]%gguf.Q8_0.BlockSize() != 0:
 			tt = gguf.F16
 		}
-		t, err := gguf.NewTensor(name, tt, p.Shape, v)
+		t, err := gguf.NewTensor(name, tt, shape, v)
 		if err != nil {
 			return nil, nil, fmt.Errorf("export: %s: %w", m.Source, err)
 		}

@@ -3,6 +3,7 @@ package export
 import (
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -36,7 +37,9 @@ func TestModelRoundTrip(t *testing.T) {
 		{"mistral_f16_headdim", "f32", 1e-6},
 		{"llama_bf16_tied", "f32", 1e-6},
 		{"qwen3_f32", "f32", 1e-6},
+		{"gpt2_f32", "f32", 1e-6},
 		{"llama_f32", "f16", 1e-2},
+		{"gpt2_f32", "q8_0", 5e-2},
 		{"llama_f32", "q8_0", 5e-2},
 	} {
 		t.Run(c.name+"_"+c.outtype, func(t *testing.T) {
@@ -59,8 +62,15 @@ func TestModelRoundTrip(t *testing.T) {
 			}
 			defer back.Close()
 			if back.Cfg.NumKVHeads != hf.Cfg.NumKVHeads || back.Cfg.HeadDim != hf.Cfg.HeadDim || back.Cfg.RMSNormEps != hf.Cfg.RMSNormEps ||
-				back.Cfg.TieEmbeddings != hf.Cfg.TieEmbeddings || back.Cfg.QKVBias != hf.Cfg.QKVBias {
+				back.Cfg.TieEmbeddings != hf.Cfg.TieEmbeddings || back.Cfg.QKVBias != hf.Cfg.QKVBias ||
+				back.Cfg.LayerNorm != hf.Cfg.LayerNorm || back.Cfg.MaxPositions != hf.Cfg.MaxPositions {
 				t.Errorf("config %+v, want %+v", back.Cfg, hf.Cfg)
+			}
+			for i, p := range back.Params() {
+				q := hf.Params()[i]
+				if p.Name != q.Name || !slices.Equal(p.Shape, q.Shape) || p.Transposed != q.Transposed {
+					t.Errorf("parameter %s %v (transposed %v), want %s %v (%v)", p.Name, p.Shape, p.Transposed, q.Name, q.Shape, q.Transposed)
+				}
 			}
 			want, got := logits(t, hf, ids), logits(t, back, ids)
 			var maxAbs, maxDiff float64
@@ -102,9 +112,9 @@ func TestLoadGGUFErrors(t *testing.T) {
 		want string
 	}{
 		{"architecture", edit(func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
-			m[0].Value = "gpt2"
+			m[0].Value = "bert"
 			return m, ts
-		}), `architecture "gpt2" is not supported`},
+		}), `architecture "bert" is not supported`},
 		{"missing tensor", edit(func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
 			return m, ts[:len(ts)-1]
 		}), `tensor "output_norm.weight" is missing`},

@@ -10,15 +10,17 @@ import (
 )
 
 // LoadGGUF loads a model from a GGUF file laid out as llama.cpp's
-// convert_hf_to_gguf.py writes one (general.architecture llama, qwen2 or qwen3).
+// convert_hf_to_gguf.py writes one (general.architecture llama, qwen2, qwen3
+// or gpt2).
 // The configuration comes from the metadata (<arch>.embedding_length,
 // block_count, feed_forward_length, attention.head_count[_kv],
 // attention.key_length, attention.layer_norm_rms_epsilon, rope.freq_base,
 // rope.scaling.type linear and rope.scaling.factor, context_length), the
 // vocabulary size from token_embd.weight, tied embeddings from a missing
 // output.weight, biases from blk.0.attn_q.bias / attn_output.bias. Every
-// weight of a type gguf.Dequantize decodes is decoded into owned float32,
-// and the q and k rows of a llama GGUF are put back into Hugging Face's
+// weight of a type gguf.Dequantize decodes is decoded into owned float32
+// (a GPT-2 Conv1D weight, which llama.cpp holds [out, in], is held so as
+// a transposed parameter), and the q and k rows of a llama GGUF are put back into Hugging Face's
 // order (gguf.PermuteRoPE's inverse). Errors name the file and the key or
 // tensor.
 func LoadGGUF(path string) (*Model, error) {
@@ -32,12 +34,16 @@ func LoadGGUF(path string) (*Model, error) {
 		return nil, err
 	}
 	m, err := assemble(cfg, func(s paramSpec) (*Param, error) {
-		name, _ := gguf.TensorName(s.name)
+		name, _ := arch.TensorName(s.name)
 		t, ok := f.Tensor(name)
 		if !ok {
 			return nil, fmt.Errorf("gguf: %s: tensor %q is missing (%s needs it as %s)", path, name, cfg.Architecture, s.name)
 		}
 		want := s.shape()
+		if s.cols > 0 { // as held: a Conv1D weight [out, in]
+			r, c := s.held()
+			want = []int{r, c}
+		}
 		if !slices.Equal(t.Shape, want) {
 			return nil, fmt.Errorf("gguf: %s: tensor %q has shape %v, the metadata implies %v", path, name, t.Shape, want)
 		}
@@ -51,7 +57,9 @@ func LoadGGUF(path string) (*Model, error) {
 				return nil, fmt.Errorf("gguf: %s: tensor %q: %w", path, name, err)
 			}
 		}
-		return NewParam(s.name, want, v), nil
+		p := NewParam(s.name, want, v)
+		p.Shape, p.Transposed = s.shape(), s.transposed
+		return p, nil
 	})
 	if err != nil {
 		return nil, err
@@ -82,14 +90,15 @@ func ggufConfig(f *gguf.File) (*Config, gguf.Arch, error) {
 	}
 	p := name + "."
 	raw := map[string]any{"architectures": []string{arch.HFArchitecture}, "torch_dtype": "float32"}
+	k := keysOf(Architectures[arch.HFArchitecture])
 	ints := []struct{ key, field string }{
-		{p + "embedding_length", "hidden_size"},
-		{p + "feed_forward_length", "intermediate_size"},
-		{p + "block_count", "num_hidden_layers"},
-		{p + "attention.head_count", "num_attention_heads"},
+		{p + "embedding_length", k.hidden},
+		{p + "feed_forward_length", k.intermediate},
+		{p + "block_count", k.layers},
+		{p + "attention.head_count", k.heads},
 		{p + "attention.head_count_kv", "num_key_value_heads"},
 		{p + "attention.key_length", "head_dim"},
-		{p + "context_length", "max_position_embeddings"},
+		{p + "context_length", k.positions},
 		{"tokenizer.ggml.bos_token_id", "bos_token_id"},
 		{"tokenizer.ggml.eos_token_id", "eos_token_id"},
 	}
@@ -106,7 +115,8 @@ func ggufConfig(f *gguf.File) (*Config, gguf.Arch, error) {
 	// Floats are stored as float32: their shortest float32 decimal gives
 	// back the config's value (1e-05, not 9.999999747378752e-06).
 	floats := []struct{ key, field string }{
-		{p + "attention.layer_norm_rms_epsilon", "rms_norm_eps"},
+		{p + "attention.layer_norm_rms_epsilon", k.eps},
+		{p + "attention.layer_norm_epsilon", k.eps}, // gpt2
 		{p + "rope.freq_base", "rope_theta"},
 	}
 	for _, k := range floats {
