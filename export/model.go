@@ -23,7 +23,8 @@ var fileTypes = map[gguf.Type]uint32{gguf.F32: 0, gguf.F16: 1, gguf.Q8_0: 7, ggu
 //	feed_forward_length, attention.head_count, attention.head_count_kv,
 //	rope.freq_base and attention.layer_norm_rms_epsilon (gpt2:
 //	attention.layer_norm_epsilon),
-//	[attention.key_length, value_length: config.json sets head_dim],
+//	[attention.key_length, value_length: config.json sets head_dim; Gemma],
+//	[Gemma's soft-capping, sliding window and local RoPE base: gemmaMeta],
 //	[rope.scaling.type = linear, rope.scaling.factor], general.file_type,
 //	[vocab_size, rope.dimension_count: llama], general.quantization_version
 //
@@ -31,7 +32,9 @@ var fileTypes = map[gguf.Type]uint32{gguf.F32: 0, gguf.F16: 1, gguf.Q8_0: 7, ggu
 // after a rope_freqs.weight of llama3 RoPE scaling factors. Vectors are
 // F32; matrices typ, a Q8_0 matrix whose rows are not whole blocks F16.
 // For llama and mistral the rows of q_proj and k_proj (weights and biases)
-// are permuted into llama.cpp's RoPE order (see gguf.PermuteRoPE); GPT-2's
+// are permuted into llama.cpp's RoPE order (see gguf.PermuteRoPE); Gemma's
+// RMSNorm weights w are written as 1+w, the factor llama.cpp multiplies
+// by; GPT-2's
 // Conv1D weights, stored [in, out], are written [out, in], as
 // convert_hf_to_gguf.py transposes them.
 func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
@@ -62,10 +65,17 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 			gguf.KV{Key: a + "rope.freq_base", Value: float32(cfg.RopeTheta)},
 			gguf.KV{Key: a + "attention.layer_norm_rms_epsilon", Value: float32(cfg.RMSNormEps)})
 	}
-	if _, ok := cfg.Raw["head_dim"]; ok && cfg.Raw["head_dim"] != nil {
+	if _, ok := cfg.Raw["head_dim"]; ok && cfg.Raw["head_dim"] != nil || cfg.Gemma {
 		meta = append(meta,
 			gguf.KV{Key: a + "attention.key_length", Value: uint32(cfg.HeadDim)},
 			gguf.KV{Key: a + "attention.value_length", Value: uint32(cfg.HeadDim)})
+	}
+	if cfg.Gemma {
+		gm, err := gemmaMeta(cfg, arch, a)
+		if err != nil {
+			return nil, nil, err
+		}
+		meta = append(meta, gm...)
 	}
 	var tensors []gguf.Tensor
 	if rs := cfg.RopeScaling; rs != nil {
@@ -102,6 +112,11 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 		v := make([]float32, 0, p.W.Rows*p.W.Cols)
 		for i := 0; i < p.W.Rows; i++ {
 			v = append(v, p.W.Row(i, make([]float32, p.W.Cols))...)
+		}
+		if cfg.Gemma && strings.HasSuffix(p.Name, "norm.weight") { // llama.cpp holds 1+w
+			for i := range v {
+				v[i]++
+			}
 		}
 		if heads := gguf.QKHeads(p.Name, cfg.NumHeads, cfg.NumKVHeads); arch.PermuteQK && heads > 0 {
 			rows, cols := p.Shape[0], 1

@@ -3,6 +3,7 @@ package export
 import (
 	"math"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -25,7 +26,10 @@ func logits(t *testing.T, m *model.Model, ids []int) []float32 {
 // back (model.Load of a .gguf path) computes the logits of the Hugging Face
 // original — to float32 rounding for f32 (the RoPE permutation and its
 // inverse, the names, the configuration all undone), within the storage
-// rounding for f16 and q8_0.
+// rounding for f16 and q8_0. Gemma's norm weights come back as
+// fl(1+w)−1, which is not always w, but 1 plus it is fl(1+w) again
+// (Sterbenz: the subtraction is exact for fl(1+w) in [0.5, 2]), so the
+// forward pass multiplies by the same factors.
 func TestModelRoundTrip(t *testing.T) {
 	ids := []int{1, 5, 9, 33, 2, 17, 40, 55}
 	for _, c := range []struct {
@@ -38,6 +42,8 @@ func TestModelRoundTrip(t *testing.T) {
 		{"llama_bf16_tied", "f32", 1e-6},
 		{"qwen3_f32", "f32", 1e-6},
 		{"gpt2_f32", "f32", 1e-6},
+		{"gemma2_f32", "f32", 1e-6},
+		{"gemma3_f32", "f32", 1e-6},
 		{"llama_f32", "f16", 1e-2},
 		{"gpt2_f32", "q8_0", 5e-2},
 		{"llama_f32", "q8_0", 5e-2},
@@ -48,6 +54,9 @@ func TestModelRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer hf.Close()
+			if hf.Cfg.Gemma { // the scale llama.cpp computes with (see gemmaMeta)
+				hf.Cfg.AttnScale = 1 / math.Sqrt(float64(hf.Cfg.HeadDim))
+			}
 			meta, tensors, err := Model(hf, OutTypes[c.outtype])
 			if err != nil {
 				t.Fatal(err)
@@ -63,7 +72,12 @@ func TestModelRoundTrip(t *testing.T) {
 			defer back.Close()
 			if back.Cfg.NumKVHeads != hf.Cfg.NumKVHeads || back.Cfg.HeadDim != hf.Cfg.HeadDim || back.Cfg.RMSNormEps != hf.Cfg.RMSNormEps ||
 				back.Cfg.TieEmbeddings != hf.Cfg.TieEmbeddings || back.Cfg.QKVBias != hf.Cfg.QKVBias ||
-				back.Cfg.LayerNorm != hf.Cfg.LayerNorm || back.Cfg.MaxPositions != hf.Cfg.MaxPositions {
+				back.Cfg.LayerNorm != hf.Cfg.LayerNorm || back.Cfg.MaxPositions != hf.Cfg.MaxPositions ||
+				back.Cfg.AttnScale != hf.Cfg.AttnScale || back.Cfg.AttnSoftcap != hf.Cfg.AttnSoftcap ||
+				back.Cfg.FinalSoftcap != hf.Cfg.FinalSoftcap || back.Cfg.RopeLocalTheta != hf.Cfg.RopeLocalTheta ||
+				!reflect.DeepEqual(back.Cfg.RopeScaling, hf.Cfg.RopeScaling) ||
+				// llama's GGUF has no sliding window (mistral's is dropped); Gemma's does
+				hf.Cfg.Gemma && (back.Cfg.SlidingWindow != hf.Cfg.SlidingWindow || !slices.Equal(back.Cfg.SlidingLayers, hf.Cfg.SlidingLayers)) {
 				t.Errorf("config %+v, want %+v", back.Cfg, hf.Cfg)
 			}
 			for i, p := range back.Params() {
@@ -126,6 +140,39 @@ func TestLoadGGUFErrors(t *testing.T) {
 			_, err := model.Load(c.path)
 			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.path) {
 				t.Errorf("error %v, want one naming %s and %q", err, c.path, c.want)
+			}
+		})
+	}
+}
+
+// TestGemmaRefusals: a Gemma model llama.cpp would run differently is
+// refused with the reason: a query_pre_attn_scalar other than head_dim
+// (the reference models' 12), an untied gemma2, a gemma2 without
+// soft-capping, a gemma3 with attention soft-capping.
+func TestGemmaRefusals(t *testing.T) {
+	for _, c := range []struct {
+		name, want string
+		keepScale  bool // else query_pre_attn_scalar = head_dim
+		edit       func(*model.Config)
+	}{
+		{"gemma2_f32", "query_pre_attn_scalar 12", true, func(*model.Config) {}},
+		{"gemma2_lora_train", "lm_head is not tied", false, func(*model.Config) {}},
+		{"gemma2_f32", "soft-capping is off", false, func(c *model.Config) { c.AttnSoftcap = 0 }},
+		{"gemma3_f32", "attention soft-capping is on", false, func(c *model.Config) { c.AttnSoftcap = 50 }},
+	} {
+		t.Run(c.want, func(t *testing.T) {
+			m, err := model.Load("../testdata/ref/" + c.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			if !c.keepScale {
+				m.Cfg.AttnScale = 1 / math.Sqrt(float64(m.Cfg.HeadDim))
+			}
+			c.edit(m.Cfg)
+			_, _, err = Model(m, gguf.F32)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "llama.cpp") {
+				t.Errorf("error %v, want one saying %q", err, c.want)
 			}
 		})
 	}

@@ -2,12 +2,13 @@ package gguf
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 )
 
 // Arch is how llama.cpp names and lays out one Hugging Face model type.
 type Arch struct {
-	Name string // general.architecture: llama, qwen2, qwen3, gpt2
+	Name string // general.architecture: llama, qwen2, qwen3, gpt2, gemma2, gemma3
 	// PermuteQK: llama.cpp stores the rows of the q and k projections of
 	// each head in interleaved RoPE order (see PermuteRoPE).
 	PermuteQK bool
@@ -20,16 +21,35 @@ type Arch struct {
 	// layers, to llama.cpp's.
 	layerPrefix string
 	names       map[string]string
+	// wideScaleLayers: llama.cpp's gemma2 and gemma3 scale the attention
+	// scores of a model of this many layers (the 27B) by 1/√(C/H), of any
+	// other by 1/√head_dim (see QueryPreAttnScalar); 0 for the other
+	// architectures.
+	wideScaleLayers int
 }
 
 // Archs maps config.json's model_type to llama.cpp's architecture, as
 // convert_hf_to_gguf.py converts them.
 var Archs = map[string]Arch{
-	"llama":   {"llama", true, "LlamaForCausalLM", llamaPrefix, llamaNames},
-	"mistral": {"llama", true, "LlamaForCausalLM", llamaPrefix, llamaNames},
-	"qwen2":   {"qwen2", false, "Qwen2ForCausalLM", llamaPrefix, llamaNames},
-	"qwen3":   {"qwen3", false, "Qwen3ForCausalLM", llamaPrefix, llamaNames},
-	"gpt2":    {"gpt2", false, "GPT2LMHeadModel", "transformer.h.", gpt2Names},
+	"llama":   {"llama", true, "LlamaForCausalLM", llamaPrefix, llamaNames, 0},
+	"mistral": {"llama", true, "LlamaForCausalLM", llamaPrefix, llamaNames, 0},
+	"qwen2":   {"qwen2", false, "Qwen2ForCausalLM", llamaPrefix, llamaNames, 0},
+	"qwen3":   {"qwen3", false, "Qwen3ForCausalLM", llamaPrefix, llamaNames, 0},
+	"gpt2":    {"gpt2", false, "GPT2LMHeadModel", "transformer.h.", gpt2Names, 0},
+	// Gemma's RMSNorm weights w are offsets (x/rms(x)·(1+w)); llama.cpp
+	// stores 1+w.
+	"gemma2":      {"gemma2", false, "Gemma2ForCausalLM", llamaPrefix, gemmaNames, 46},
+	"gemma3_text": {"gemma3", false, "Gemma3ForCausalLM", llamaPrefix, gemmaNames, 62},
+}
+
+// QueryPreAttnScalar is the query_pre_attn_scalar s of a Gemma model
+// whose attention llama.cpp computes (scores scaled by 1/√s): C/H for a
+// model of the architecture's 27B layer count, else headDim.
+func (a Arch) QueryPreAttnScalar(layers, hidden, heads, headDim int) int {
+	if layers == a.wideScaleLayers && heads > 0 {
+		return hidden / heads
+	}
+	return headDim
 }
 
 const llamaPrefix = "model.layers."
@@ -55,6 +75,16 @@ var llamaNames = map[string]string{
 	"model.norm.weight":               "output_norm.weight",
 	"lm_head.weight":                  "output.weight",
 }
+
+// gemmaNames are Gemma 2's and Gemma 3's tensor names (Arch.names): the
+// Llama family's but for the norms around the attention and the MLP.
+var gemmaNames = func() map[string]string {
+	m := maps.Clone(llamaNames)
+	m["post_attention_layernorm.weight"] = "post_attention_norm.weight"
+	m["pre_feedforward_layernorm.weight"] = "ffn_norm.weight"
+	m["post_feedforward_layernorm.weight"] = "post_ffw_norm.weight"
+	return m
+}()
 
 // gpt2Names are GPT-2's tensor names (Arch.names). llama.cpp holds the
 // Conv1D weights, stored [in, out], transposed: [out, in].

@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/golora/golora/gguf"
 )
 
 // LoadGGUF loads a model from a GGUF file laid out as llama.cpp's
-// convert_hf_to_gguf.py writes one (general.architecture llama, qwen2, qwen3
-// or gpt2).
+// convert_hf_to_gguf.py writes one (general.architecture llama, qwen2, qwen3,
+// gpt2, gemma2 or gemma3; Gemma's norm weights, stored 1+w, come back as
+// fl(1+w)−1, see ggufGemma for its other keys).
 // The configuration comes from the metadata (<arch>.embedding_length,
 // block_count, feed_forward_length, attention.head_count[_kv],
 // attention.key_length, attention.layer_norm_rms_epsilon, rope.freq_base,
@@ -50,6 +52,11 @@ func LoadGGUF(path string) (*Model, error) {
 		v, err := t.Float32()
 		if err != nil {
 			return nil, fmt.Errorf("gguf: %s: %w", path, err)
+		}
+		if cfg.Gemma && strings.HasSuffix(s.name, "norm.weight") { // stored 1+w
+			for i := range v {
+				v[i]--
+			}
 		}
 		if heads := gguf.QKHeads(s.name, cfg.NumHeads, cfg.NumKVHeads); arch.PermuteQK && heads > 0 {
 			cols := max(s.cols, 1)
@@ -129,6 +136,11 @@ func ggufConfig(f *gguf.File) (*Config, gguf.Arch, error) {
 		}
 		raw[k.field] = json.Number(strconv.FormatFloat(x, 'g', -1, 32))
 	}
+	if mt := Architectures[arch.HFArchitecture]; mt == "gemma2" || mt == "gemma3_text" {
+		if err := ggufGemma(f, arch, raw); err != nil {
+			return nil, arch, err
+		}
+	}
 	if typ, ok := f.Value(p + "rope.scaling.type"); ok {
 		if typ != "linear" {
 			return nil, arch, fmt.Errorf("gguf: %s: key %q: RoPE scaling %v is not supported (linear is)", f.Path(), p+"rope.scaling.type", typ)
@@ -166,4 +178,102 @@ func ggufConfig(f *gguf.File) (*Config, gguf.Arch, error) {
 		return nil, arch, err
 	}
 	return cfg, arch, nil
+}
+
+// ggufGemma sets the config.json fields of a Gemma 2 or Gemma 3 GGUF
+// (raw already holds the shape fields) as llama.cpp reads them, its
+// defaults for missing keys included: query_pre_attn_scalar from
+// gguf.Arch.QueryPreAttnScalar (head_dim, when attention.key_length is
+// missing, C/H); attn_logit_softcapping (gemma2; default 50) and
+// final_logit_softcapping (gemma2's default 30, gemma3's none);
+// sliding_window (gemma2's default 4096, gemma3's none); layer_types from
+// attention.sliding_window_pattern, one bool per layer or a period n
+// (layer i slides when i mod n < n−1; gemma2's default 2, gemma3's 6);
+// rope_local_base_freq from rope.freq_base_swa (gemma3; a gemma2 whose
+// differs from rope.freq_base is refused).
+func ggufGemma(f *gguf.File, arch gguf.Arch, raw map[string]any) error {
+	p := arch.Name + "."
+	g2 := arch.Name == "gemma2"
+	L, C, H := toInt(raw["num_hidden_layers"]), toInt(raw["hidden_size"]), toInt(raw["num_attention_heads"])
+	if _, ok := raw["head_dim"]; !ok && H > 0 {
+		raw["head_dim"] = int64(C / H)
+	}
+	raw["query_pre_attn_scalar"] = arch.QueryPreAttnScalar(L, C, H, toInt(raw["head_dim"]))
+	for _, k := range []struct {
+		key, field string
+		def        any // gemma2's default; gemma3's is none
+	}{
+		{p + "attn_logit_softcapping", "attn_logit_softcapping", 50},
+		{p + "final_logit_softcapping", "final_logit_softcapping", 30},
+		{p + "attention.sliding_window", "sliding_window", 4096},
+		{p + "rope.freq_base_swa", "rope_local_base_freq", nil},
+	} {
+		v := k.def
+		if !g2 {
+			v = nil
+		}
+		if _, ok := f.Value(k.key); ok {
+			x, err := f.Float(k.key)
+			if err != nil {
+				return err
+			}
+			v = json.Number(strconv.FormatFloat(x, 'g', -1, 32))
+		}
+		raw[k.field] = v // null: off
+	}
+	if g2 {
+		if local := raw["rope_local_base_freq"]; local != nil && local != raw["rope_theta"] {
+			return fmt.Errorf("gguf: %s: key %q: a local RoPE base (%v) other than rope.freq_base is not supported for gemma2", f.Path(), p+"rope.freq_base_swa", local)
+		}
+	}
+	if raw["rope_local_base_freq"] == nil {
+		delete(raw, "rope_local_base_freq") // gemma3's default is llama.cpp's, 10000
+	}
+	if raw["sliding_window"] == nil {
+		return nil
+	}
+	sliding := make([]bool, L)
+	key := p + "attention.sliding_window_pattern"
+	if v, ok := f.Value(key); ok {
+		if bs, isBools := v.([]bool); isBools {
+			if len(bs) != L {
+				return fmt.Errorf("gguf: %s: key %q has %d entries for %d layers", f.Path(), key, len(bs), L)
+			}
+			copy(sliding, bs)
+		} else {
+			n, err := f.Int(key)
+			if err != nil {
+				return err
+			}
+			setPattern(sliding, int(n))
+		}
+	} else if g2 {
+		setPattern(sliding, 2)
+	} else {
+		setPattern(sliding, 6)
+	}
+	types := make([]string, L)
+	for i, sl := range sliding {
+		types[i] = "full_attention"
+		if sl {
+			types[i] = "sliding_attention"
+		}
+	}
+	raw["layer_types"] = types
+	return nil
+}
+
+// setPattern marks layer i sliding when i mod n < n−1 (every layer when n
+// is 0), llama.cpp's sliding_window_pattern period.
+func setPattern(sliding []bool, n int) {
+	for i := range sliding {
+		sliding[i] = n == 0 || i%n < n-1
+	}
+}
+
+// toInt is an integer field ggufConfig set in raw (an int64 from the
+// metadata), 0 when absent.
+func toInt(v any) int {
+	n, _ := v.(int64)
+	return int(n)
 }

@@ -13,9 +13,10 @@
 # tokenizer, since export writes one and llama.cpp needs one. logits.cpp is
 # compiled against the tree. Prints, per case, max |Δlogit| / max |logit|
 # over every position and token; exits non-zero when one exceeds 1e-4, or
-# 2e-3 for the GELU models (gpt2): ggml's CPU GELU rounds its input to f16
-# and looks the result up in an f16 table (GGML_GELU_FP16 in
-# ggml-cpu/vec.h), an error of up to 2^-11 relative per activation. For
+# 5e-3 for the GELU models (gpt2, gemma): ggml's CPU GELU rounds its input
+# to f16 and looks the result up in an f16 table (GGML_GELU_FP16 in
+# ggml-cpu/vec.h), an error of up to 2^-11 relative per activation, which
+# Gemma's soft-capping and norms after each block amplify. For
 # each adapter it also prints how far the logits without it are, the size of
 # what the check would miss if llama.cpp ignored the adapter.
 set -euo pipefail
@@ -31,7 +32,7 @@ ids=(1 5 9 12 3 7 15 4 10 2 11 6 13 8 14 0)
 csv=$(IFS=,; echo "${ids[*]}")
 tol() { # case: the tolerance of its relative difference
 	case $1 in
-	gpt2*) echo 2e-3 ;;
+	gpt2* | gemma*) echo 5e-3 ;;
 	*) echo 1e-4 ;;
 	esac
 }
@@ -54,16 +55,28 @@ model() { # case: copies testdata/ref/CASE with the tokenizer, exports it, sets 
 	d=$tmp/$1
 	cp -r "testdata/ref/$1" "$d"
 	cp bench/llamacpp/tokenizer.json "$d/"
+	case $1 in
+	gemma*) # llama.cpp scales Gemma's scores by 1/sqrt(head_dim), and its gemma2 ties lm_head:
+		# the variant of the model it can run (the untied lm_head.weight is then unused)
+		python3 - "$d/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["query_pre_attn_scalar"] = c["head_dim"]
+c["tie_word_embeddings"] = True
+json.dump(c, open(sys.argv[1], "w"), indent=2)
+PY
+		;;
+	esac
 	gg=$tmp/$1.gguf
 	"$tmp/golora" export gguf --model "$d" --out "$gg" --outtype f32 >/dev/null
 }
-for c in llama_f32 llama_bf16_tied mistral_f16_headdim llama3_rope qwen2_f32_bias qwen3_f32 gpt2_f32; do
+for c in llama_f32 llama_bf16_tied mistral_f16_headdim llama3_rope qwen2_f32_bias qwen3_f32 gpt2_f32 gemma2_f32 gemma3_f32; do
 	model "$c"
 	"$tmp/golora" logits --model "$d" --ids "$csv" >"$tmp/$c.golora.json"
 	"$tmp/logits" "$gg" "${ids[@]}" >"$tmp/$c.llama.json"
 	compare "model $c" "$tmp/$c.golora.json" "$tmp/$c.llama.json" "$(tol "$c")" || status=1
 done
-for base in lora_train qwen3_lora_train gpt2_lora_train; do
+for base in lora_train qwen3_lora_train gpt2_lora_train gemma2_lora_train; do
 	model "$base"
 	"$tmp/golora" logits --model "$d" --ids "$csv" >"$tmp/base.golora.json"
 	for a in adapter_init adapter_rslora_bf16; do
