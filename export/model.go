@@ -25,11 +25,15 @@ var fileTypes = map[gguf.Type]uint32{gguf.F32: 0, gguf.F16: 1, gguf.Q8_0: 7, ggu
 //	attention.layer_norm_epsilon),
 //	[attention.key_length, value_length: config.json sets head_dim; Gemma],
 //	[Gemma's soft-capping, sliding window and local RoPE base: gemmaMeta],
-//	[rope.scaling.type = linear, rope.scaling.factor], general.file_type,
+//	[rope.scaling.type = linear, rope.scaling.factor],
+//	[longrope: rope.scaling.attn_factor, original_context_length],
+//	[phi3: rope.dimension_count, attention.sliding_window], general.file_type,
 //	[vocab_size, rope.dimension_count: llama], general.quantization_version
 //
 // and every parameter under llama.cpp's name, in Hugging Face name order,
-// after a rope_freqs.weight of llama3 RoPE scaling factors. Vectors are
+// after a rope_freqs.weight of llama3 RoPE scaling factors or
+// rope_factors_long.weight and rope_factors_short.weight of longrope's
+// (phi3). Vectors are
 // F32; matrices typ, a Q8_0 matrix whose rows are not whole blocks F16.
 // For llama and mistral the rows of q_proj and k_proj (weights and biases)
 // are permuted into llama.cpp's RoPE order (see gguf.PermuteRoPE); Gemma's
@@ -84,6 +88,24 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 			meta = append(meta,
 				gguf.KV{Key: a + "rope.scaling.type", Value: "linear"},
 				gguf.KV{Key: a + "rope.scaling.factor", Value: float32(rs.Factor)})
+		case "longrope": // phi3
+			meta = append(meta,
+				gguf.KV{Key: a + "rope.scaling.attn_factor", Value: float32(rs.AttnFactor)},
+				gguf.KV{Key: a + "rope.scaling.original_context_length", Value: uint32(rs.OrigMaxPos)})
+			for _, f := range []struct {
+				name string
+				v    []float64
+			}{{"rope_factors_long.weight", rs.LongFactor}, {"rope_factors_short.weight", rs.ShortFactor}} {
+				v := make([]float32, len(f.v))
+				for i, x := range f.v {
+					v[i] = float32(x)
+				}
+				t, err := gguf.NewTensor(f.name, gguf.F32, []int{len(v)}, v)
+				if err != nil {
+					return nil, nil, err
+				}
+				tensors = append(tensors, t)
+			}
 		case "llama3":
 			if arch.Name == "llama" {
 				t, err := gguf.NewTensor("rope_freqs.weight", gguf.F32, []int{cfg.HeadDim / 2}, llama3Factors(cfg))
@@ -93,6 +115,11 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 				tensors = append(tensors, t)
 			}
 		}
+	}
+	if cfg.ModelType == "phi3" { // partial rotary; llama.cpp disables phi3's sliding window
+		meta = append(meta,
+			gguf.KV{Key: a + "rope.dimension_count", Value: uint32(cfg.RotaryDim)},
+			gguf.KV{Key: a + "attention.sliding_window", Value: uint32(cfg.SlidingWindow)})
 	}
 	meta = append(meta, gguf.KV{Key: "general.file_type", Value: ft})
 	if arch.Name == "llama" {

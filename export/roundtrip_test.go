@@ -44,6 +44,8 @@ func TestModelRoundTrip(t *testing.T) {
 		{"gpt2_f32", "f32", 1e-6},
 		{"gemma2_f32", "f32", 1e-6},
 		{"gemma3_f32", "f32", 1e-6},
+		{"phi3_f32", "f32", 1e-6},
+		{"phi3_bf16_longrope", "f32", 1e-6},
 		{"llama_f32", "f16", 1e-2},
 		{"gpt2_f32", "q8_0", 5e-2},
 		{"llama_f32", "q8_0", 5e-2},
@@ -75,9 +77,10 @@ func TestModelRoundTrip(t *testing.T) {
 				back.Cfg.LayerNorm != hf.Cfg.LayerNorm || back.Cfg.MaxPositions != hf.Cfg.MaxPositions ||
 				back.Cfg.AttnScale != hf.Cfg.AttnScale || back.Cfg.AttnSoftcap != hf.Cfg.AttnSoftcap ||
 				back.Cfg.FinalSoftcap != hf.Cfg.FinalSoftcap || back.Cfg.RopeLocalTheta != hf.Cfg.RopeLocalTheta ||
+				back.Cfg.RotaryDim != hf.Cfg.RotaryDim || back.Cfg.FusedGateUp != hf.Cfg.FusedGateUp ||
 				!reflect.DeepEqual(back.Cfg.RopeScaling, hf.Cfg.RopeScaling) ||
-				// llama's GGUF has no sliding window (mistral's is dropped); Gemma's does
-				hf.Cfg.Gemma && (back.Cfg.SlidingWindow != hf.Cfg.SlidingWindow || !slices.Equal(back.Cfg.SlidingLayers, hf.Cfg.SlidingLayers)) {
+				// llama's GGUF has no sliding window (mistral's is dropped); Gemma's and Phi-3's do
+				(hf.Cfg.Gemma || hf.Cfg.ModelType == "phi3") && (back.Cfg.SlidingWindow != hf.Cfg.SlidingWindow || !slices.Equal(back.Cfg.SlidingLayers, hf.Cfg.SlidingLayers)) {
 				t.Errorf("config %+v, want %+v", back.Cfg, hf.Cfg)
 			}
 			for i, p := range back.Params() {

@@ -8,7 +8,7 @@ import (
 
 // Arch is how llama.cpp names and lays out one Hugging Face model type.
 type Arch struct {
-	Name string // general.architecture: llama, qwen2, qwen3, gpt2, gemma2, gemma3
+	Name string // general.architecture: llama, qwen2, qwen3, gpt2, gemma2, gemma3, phi3
 	// PermuteQK: llama.cpp stores the rows of the q and k projections of
 	// each head in interleaved RoPE order (see PermuteRoPE).
 	PermuteQK bool
@@ -40,6 +40,7 @@ var Archs = map[string]Arch{
 	// stores 1+w.
 	"gemma2":      {"gemma2", false, "Gemma2ForCausalLM", llamaPrefix, gemmaNames, 46},
 	"gemma3_text": {"gemma3", false, "Gemma3ForCausalLM", llamaPrefix, gemmaNames, 62},
+	"phi3":        {"phi3", false, "Phi3ForCausalLM", llamaPrefix, phi3Names, 0},
 }
 
 // QueryPreAttnScalar is the query_pre_attn_scalar s of a Gemma model
@@ -83,6 +84,16 @@ var gemmaNames = func() map[string]string {
 	m["post_attention_layernorm.weight"] = "post_attention_norm.weight"
 	m["pre_feedforward_layernorm.weight"] = "ffn_norm.weight"
 	m["post_feedforward_layernorm.weight"] = "post_ffw_norm.weight"
+	return m
+}()
+
+// phi3Names are Phi-3's tensor names (Arch.names): the Llama family's and
+// its fused projections, whose rows llama.cpp takes in Hugging Face's
+// order ([q | k | v], [gate | up]).
+var phi3Names = func() map[string]string {
+	m := maps.Clone(llamaNames)
+	m["self_attn.qkv_proj.weight"] = "attn_qkv.weight"
+	m["mlp.gate_up_proj.weight"] = "ffn_up.weight"
 	return m
 }()
 

@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -136,8 +137,13 @@ func ggufConfig(f *gguf.File) (*Config, gguf.Arch, error) {
 		}
 		raw[k.field] = json.Number(strconv.FormatFloat(x, 'g', -1, 32))
 	}
-	if mt := Architectures[arch.HFArchitecture]; mt == "gemma2" || mt == "gemma3_text" {
+	switch Architectures[arch.HFArchitecture] {
+	case "gemma2", "gemma3_text":
 		if err := ggufGemma(f, arch, raw); err != nil {
+			return nil, arch, err
+		}
+	case "phi3":
+		if err := ggufPhi3(f, raw); err != nil {
 			return nil, arch, err
 		}
 	}
@@ -176,6 +182,11 @@ func ggufConfig(f *gguf.File) (*Config, gguf.Arch, error) {
 	cfg, err := ParseConfig(js, f.Path()+" (GGUF metadata)")
 	if err != nil {
 		return nil, arch, err
+	}
+	if key := p + "rope.dimension_count"; cfg.ModelType == "phi3" {
+		if r, err := f.Int(key); err == nil && int(r) != cfg.RotaryDim {
+			return nil, arch, fmt.Errorf("gguf: %s: key %q: %d rotary dimensions of head_dim %d are not a whole partial_rotary_factor", f.Path(), key, r, cfg.HeadDim)
+		}
 	}
 	return cfg, arch, nil
 }
@@ -276,4 +287,84 @@ func setPattern(sliding []bool, n int) {
 func toInt(v any) int {
 	n, _ := v.(int64)
 	return int(n)
+}
+
+// ggufPhi3 sets the config.json fields of a Phi-3 GGUF (raw already holds
+// the shape fields): partial_rotary_factor = rope.dimension_count /
+// head_dim, sliding_window (0: none) and, from the tensors
+// rope_factors_long and rope_factors_short, a longrope rope_scaling with
+// rope.scaling.attn_factor and original_context_length. Stored as
+// float32, a factor comes back as the shortest decimal of its float32
+// value (exact for config.json's short decimals).
+func ggufPhi3(f *gguf.File, raw map[string]any) error {
+	p := "phi3."
+	C, H := toInt(raw["hidden_size"]), toInt(raw["num_attention_heads"])
+	if _, ok := f.Value(p + "rope.dimension_count"); ok && H > 0 {
+		n, err := f.Int(p + "rope.dimension_count")
+		if err != nil {
+			return err
+		}
+		raw["partial_rotary_factor"] = float64(n) / float64(C/H)
+	}
+	if _, ok := f.Value(p + "attention.sliding_window"); ok {
+		n, err := f.Int(p + "attention.sliding_window")
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			raw["sliding_window"] = n
+		}
+	}
+	long, hasLong := f.Tensor("rope_factors_long.weight")
+	short, hasShort := f.Tensor("rope_factors_short.weight")
+	if !hasLong && !hasShort {
+		return nil
+	}
+	if !hasLong || !hasShort {
+		return fmt.Errorf("gguf: %s: tensors \"rope_factors_long.weight\" and \"rope_factors_short.weight\": longrope needs both", f.Path())
+	}
+	rs := map[string]any{"rope_type": "longrope"}
+	for _, t := range []struct {
+		field string
+		t     gguf.Tensor
+	}{{"long_factor", long}, {"short_factor", short}} {
+		v, err := t.t.Float32()
+		if err != nil {
+			return fmt.Errorf("gguf: %s: %w", f.Path(), err)
+		}
+		list := make([]any, len(v))
+		for i, x := range v {
+			list[i] = json.Number(strconv.FormatFloat(float64(x), 'g', -1, 32))
+		}
+		rs[t.field] = list
+	}
+	for _, k := range []struct{ key, field string }{
+		{p + "rope.scaling.attn_factor", "attention_factor"},
+		{p + "rope.scaling.original_context_length", "original_max_position_embeddings"},
+	} {
+		if _, ok := f.Value(k.key); !ok {
+			continue
+		}
+		x, err := f.Float(k.key)
+		if err != nil {
+			return err
+		}
+		rs[k.field] = json.Number(strconv.FormatFloat(x, 'g', -1, 32))
+	}
+	// The attention factor transformers derives, √(1 + ln s / ln Orig)
+	// with s = max_position_embeddings/Orig (1 when s ≤ 1), is stored as
+	// float32: it is left to be derived again, in float64, when it is that.
+	if orig, att := rs["original_max_position_embeddings"], rs["attention_factor"]; orig != nil && att != nil {
+		o, _ := orig.(json.Number).Float64()
+		a, _ := att.(json.Number).Float64()
+		want := 1.0
+		if sc := float64(toInt(raw["max_position_embeddings"])) / o; sc > 1 {
+			want = math.Sqrt(1 + math.Log(sc)/math.Log(o))
+		}
+		if float32(a) == float32(want) {
+			delete(rs, "attention_factor")
+		}
+	}
+	raw["rope_scaling"] = rs
+	return nil
 }

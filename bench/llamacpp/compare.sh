@@ -66,17 +66,25 @@ c["tie_word_embeddings"] = True
 json.dump(c, open(sys.argv[1], "w"), indent=2)
 PY
 		;;
+	phi3*) # llama.cpp disables phi3's sliding window: the variant without one
+		python3 - "$d/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["sliding_window"] = None
+json.dump(c, open(sys.argv[1], "w"), indent=2)
+PY
+		;;
 	esac
 	gg=$tmp/$1.gguf
 	"$tmp/golora" export gguf --model "$d" --out "$gg" --outtype f32 >/dev/null
 }
-for c in llama_f32 llama_bf16_tied mistral_f16_headdim llama3_rope qwen2_f32_bias qwen3_f32 gpt2_f32 gemma2_f32 gemma3_f32; do
+for c in llama_f32 llama_bf16_tied mistral_f16_headdim llama3_rope qwen2_f32_bias qwen3_f32 gpt2_f32 gemma2_f32 gemma3_f32 phi3_f32 phi3_bf16_longrope; do
 	model "$c"
 	"$tmp/golora" logits --model "$d" --ids "$csv" >"$tmp/$c.golora.json"
 	"$tmp/logits" "$gg" "${ids[@]}" >"$tmp/$c.llama.json"
 	compare "model $c" "$tmp/$c.golora.json" "$tmp/$c.llama.json" "$(tol "$c")" || status=1
 done
-for base in lora_train qwen3_lora_train gpt2_lora_train gemma2_lora_train; do
+for base in lora_train qwen3_lora_train gpt2_lora_train gemma2_lora_train phi3_lora_train; do
 	model "$base"
 	"$tmp/golora" logits --model "$d" --ids "$csv" >"$tmp/base.golora.json"
 	for a in adapter_init adapter_rslora_bf16; do
