@@ -57,7 +57,8 @@ func LlamaCppAlpha(c *lora.Config) float32 {
 // the metadata and tensors of a llama.cpp LoRA GGUF, as
 // convert_lora_to_gguf.py writes them:
 //
-//	general.architecture  llama (llama, mistral), qwen2, qwen3 or gpt2
+//	general.architecture  llama (llama, mistral), qwen2, qwen3, gpt2, gemma2,
+//	                      gemma3 (gemma3_text) or phi3
 //	general.type          adapter
 //	adapter.type          lora
 //	adapter.lora.alpha    LlamaCppAlpha (FLOAT32)

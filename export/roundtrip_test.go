@@ -22,6 +22,22 @@ func logits(t *testing.T, m *model.Model, ids []int) []float32 {
 	return append([]float32(nil), s.Logits[:len(ids)*m.Cfg.VocabSize]...)
 }
 
+// loadRef loads the reference model testdata/ref/name, closed when the
+// test ends; a Gemma one with the attention scale llama.cpp computes with
+// (query_pre_attn_scalar = head_dim, see gemmaMeta).
+func loadRef(t *testing.T, name string) *model.Model {
+	t.Helper()
+	m, err := model.Load("../testdata/ref/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if m.Cfg.Gemma {
+		m.Cfg.AttnScale = 1 / math.Sqrt(float64(m.Cfg.HeadDim))
+	}
+	return m
+}
+
 // TestModelRoundTrip: a reference model exported to GGUF (Model) and loaded
 // back (model.Load of a .gguf path) computes the logits of the Hugging Face
 // original — to float32 rounding for f32 (the RoPE permutation and its
@@ -51,14 +67,7 @@ func TestModelRoundTrip(t *testing.T) {
 		{"llama_f32", "q8_0", 5e-2},
 	} {
 		t.Run(c.name+"_"+c.outtype, func(t *testing.T) {
-			hf, err := model.Load("../testdata/ref/" + c.name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer hf.Close()
-			if hf.Cfg.Gemma { // the scale llama.cpp computes with (see gemmaMeta)
-				hf.Cfg.AttnScale = 1 / math.Sqrt(float64(hf.Cfg.HeadDim))
-			}
+			hf := loadRef(t, c.name)
 			meta, tensors, err := Model(hf, OutTypes[c.outtype])
 			if err != nil {
 				t.Fatal(err)
@@ -106,17 +115,13 @@ func TestModelRoundTrip(t *testing.T) {
 // TestLoadGGUFErrors: GGUF files golora cannot run are refused with the
 // file and the key or tensor named.
 func TestLoadGGUFErrors(t *testing.T) {
-	hf, err := model.Load("../testdata/ref/llama_f32")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hf.Close()
-	meta, tensors, err := Model(hf, gguf.F32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	edit := func(f func(meta []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor)) string {
-		m, ts := f(append([]gguf.KV(nil), meta...), append([]gguf.Tensor(nil), tensors...))
+	// edit exports the reference model ref and writes it as f changes it.
+	edit := func(ref string, f func(meta []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor)) string {
+		meta, tensors, err := Model(loadRef(t, ref), gguf.F32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, ts := f(meta, tensors)
 		path := filepath.Join(t.TempDir(), "bad.gguf")
 		if err := gguf.Write(path, m, ts); err != nil {
 			t.Fatal(err)
@@ -128,16 +133,27 @@ func TestLoadGGUFErrors(t *testing.T) {
 		path string
 		want string
 	}{
-		{"architecture", edit(func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
+		{"architecture", edit("llama_f32", func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
 			m[0].Value = "bert"
 			return m, ts
 		}), `architecture "bert" is not supported`},
-		{"missing tensor", edit(func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
+		{"missing tensor", edit("llama_f32", func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
 			return m, ts[:len(ts)-1]
 		}), `tensor "output_norm.weight" is missing`},
-		{"llama3", edit(func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
+		{"llama3", edit("llama_f32", func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
 			return m, append(ts, gguf.Tensor{Name: "rope_freqs.weight", Type: gguf.F32, Shape: []int{1}, Data: make([]byte, 4)})
 		}), `"rope_freqs.weight"`},
+		{"sliding pattern", edit("gemma2_f32", func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
+			for i, kv := range m {
+				if kv.Key == "gemma2.attention.sliding_window_pattern" {
+					m[i].Value = []bool{true}
+				}
+			}
+			return m, ts
+		}), `key "gemma2.attention.sliding_window_pattern" has 1 entries for 3 layers`},
+		{"longrope", edit("phi3_bf16_longrope", func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
+			return m, slices.DeleteFunc(ts, func(t gguf.Tensor) bool { return t.Name == "rope_factors_short.weight" })
+		}), `longrope needs both`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := model.Load(c.path)
