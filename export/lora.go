@@ -57,7 +57,8 @@ func LlamaCppAlpha(c *lora.Config) float32 {
 // the metadata and tensors of a llama.cpp LoRA GGUF, as
 // convert_lora_to_gguf.py writes them:
 //
-//	general.architecture  llama (llama, mistral), qwen2 or qwen3
+//	general.architecture  llama (llama, mistral), qwen2, qwen3, gpt2, gemma2,
+//	                      gemma3 (gemma3_text) or phi3
 //	general.type          adapter
 //	adapter.type          lora
 //	adapter.lora.alpha    LlamaCppAlpha (FLOAT32)
@@ -68,6 +69,9 @@ func LlamaCppAlpha(c *lora.Config) float32 {
 // …), modules in the adapter's order. For llama and mistral the rows of the
 // q and k projections' B are permuted as llama.cpp permutes the base
 // weights (see gguf.PermuteRoPE), so that B·A adapts the weight llama.cpp holds.
+// PEFT's A and B of a Conv1D module (fan_in_fan_out) are [r, in] and
+// [out, r] too, and B·A adapts the [out, in] weight llama.cpp holds, so
+// they are written as they are.
 // Tensors are stored as typ (F32, F16, BF16 or Q8_0); a Q8_0 tensor whose
 // rows are not whole 32-element blocks (B when r is not a multiple of 32)
 // falls back to F16, as the converter's does.
@@ -91,9 +95,9 @@ func LoRA(cfg *model.Config, ad *lora.File, typ gguf.Type) ([]gguf.KV, []gguf.Te
 	}
 	var tensors []gguf.Tensor
 	for _, m := range ad.Modules {
-		name, ok := gguf.TensorName(m.Path + ".weight")
-		if !ok || !strings.HasSuffix(m.Path, "_proj") && m.Path != "lm_head" {
-			return nil, nil, fmt.Errorf("export: %s: module %q has no llama.cpp tensor name (adaptable: the q, k, v, o, gate, up and down projections, lm_head)", ad.Dir, m.Path)
+		name, ok := arch.TensorName(m.Path + ".weight")
+		if !ok || !isLinear(cfg, m.Path) {
+			return nil, nil, fmt.Errorf("export: %s: module %q has no llama.cpp tensor name (adaptable: the layers' linears, lm_head)", ad.Dir, m.Path)
 		}
 		if m.Path == "lm_head" && cfg.TieEmbeddings {
 			return nil, nil, fmt.Errorf("export: %s: module lm_head is tied to the embeddings, which llama.cpp cannot adapt", ad.Dir)
@@ -122,6 +126,20 @@ func LoRA(cfg *model.Config, ad *lora.File, typ gguf.Type) ([]gguf.KV, []gguf.Te
 		}
 	}
 	return meta, tensors, nil
+}
+
+// isLinear reports whether path is lm_head or a decoder layer's linear
+// module of cfg (model.Config.LayerLinears).
+func isLinear(cfg *model.Config, path string) bool {
+	if path == "lm_head" {
+		return true
+	}
+	for i := 0; i < cfg.NumLayers; i++ {
+		if rest, ok := strings.CutPrefix(path, cfg.LayerPrefix(i)); ok {
+			return slices.ContainsFunc(cfg.LayerLinears(), func(l model.LinearSpec) bool { return l.Name == rest })
+		}
+	}
+	return false
 }
 
 // WriteLoRA reads the PEFT adapter directory adapterDir, converts it for a

@@ -109,8 +109,8 @@ func TestLoRAErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := *cfg
-	other.ModelType = "gpt2"
-	if _, _, err := LoRA(&other, ad, gguf.F32); err == nil || !strings.Contains(err.Error(), "llama, mistral, qwen2") {
+	other.ModelType = "bert"
+	if _, _, err := LoRA(&other, ad, gguf.F32); err == nil || !strings.Contains(err.Error(), "gpt2, llama, mistral, phi3, qwen2") {
 		t.Errorf("unknown model type: %v", err)
 	}
 	if _, _, err := LoRA(cfg, ad, gguf.Q4_0); err == nil || !strings.Contains(err.Error(), "Q4_0") {

@@ -21,16 +21,26 @@ var fileTypes = map[gguf.Type]uint32{gguf.F32: 0, gguf.F16: 1, gguf.Q8_0: 7, ggu
 //	general.architecture, general.type = model
 //	<arch>.block_count, context_length, embedding_length,
 //	feed_forward_length, attention.head_count, attention.head_count_kv,
-//	rope.freq_base, attention.layer_norm_rms_epsilon,
-//	[attention.key_length, value_length: config.json sets head_dim],
-//	[rope.scaling.type = linear, rope.scaling.factor], general.file_type,
+//	rope.freq_base and attention.layer_norm_rms_epsilon (gpt2:
+//	attention.layer_norm_epsilon),
+//	[attention.key_length, value_length: config.json sets head_dim; Gemma],
+//	[Gemma's soft-capping, sliding window and local RoPE base: gemmaMeta],
+//	[rope.scaling.type = linear, rope.scaling.factor],
+//	[longrope: rope.scaling.attn_factor, original_context_length],
+//	[phi3: rope.dimension_count, attention.sliding_window], general.file_type,
 //	[vocab_size, rope.dimension_count: llama], general.quantization_version
 //
 // and every parameter under llama.cpp's name, in Hugging Face name order,
-// after a rope_freqs.weight of llama3 RoPE scaling factors. Vectors are
+// after a rope_freqs.weight of llama3 RoPE scaling factors or
+// rope_factors_long.weight and rope_factors_short.weight of longrope's
+// (phi3). Vectors are
 // F32; matrices typ, a Q8_0 matrix whose rows are not whole blocks F16.
 // For llama and mistral the rows of q_proj and k_proj (weights and biases)
-// are permuted into llama.cpp's RoPE order (see gguf.PermuteRoPE).
+// are permuted into llama.cpp's RoPE order (see gguf.PermuteRoPE); Gemma's
+// RMSNorm weights w are written as 1+w, the factor llama.cpp multiplies
+// by; GPT-2's
+// Conv1D weights, stored [in, out], are written [out, in], as
+// convert_hf_to_gguf.py transposes them.
 func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 	cfg := m.Cfg
 	arch, err := archOf(cfg)
@@ -51,13 +61,25 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 		{Key: a + "feed_forward_length", Value: uint32(cfg.IntermediateSize)},
 		{Key: a + "attention.head_count", Value: uint32(cfg.NumHeads)},
 		{Key: a + "attention.head_count_kv", Value: uint32(cfg.NumKVHeads)},
-		{Key: a + "rope.freq_base", Value: float32(cfg.RopeTheta)},
-		{Key: a + "attention.layer_norm_rms_epsilon", Value: float32(cfg.RMSNormEps)},
 	}
-	if _, ok := cfg.Raw["head_dim"]; ok && cfg.Raw["head_dim"] != nil {
+	if cfg.LayerNorm { // GPT-2: learned positions, no RoPE
+		meta = append(meta, gguf.KV{Key: a + "attention.layer_norm_epsilon", Value: float32(cfg.RMSNormEps)})
+	} else {
+		meta = append(meta,
+			gguf.KV{Key: a + "rope.freq_base", Value: float32(cfg.RopeTheta)},
+			gguf.KV{Key: a + "attention.layer_norm_rms_epsilon", Value: float32(cfg.RMSNormEps)})
+	}
+	if _, ok := cfg.Raw["head_dim"]; ok && cfg.Raw["head_dim"] != nil || cfg.Gemma {
 		meta = append(meta,
 			gguf.KV{Key: a + "attention.key_length", Value: uint32(cfg.HeadDim)},
 			gguf.KV{Key: a + "attention.value_length", Value: uint32(cfg.HeadDim)})
+	}
+	if cfg.Gemma {
+		gm, err := gemmaMeta(cfg, arch, a)
+		if err != nil {
+			return nil, nil, err
+		}
+		meta = append(meta, gm...)
 	}
 	var tensors []gguf.Tensor
 	if rs := cfg.RopeScaling; rs != nil {
@@ -66,6 +88,24 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 			meta = append(meta,
 				gguf.KV{Key: a + "rope.scaling.type", Value: "linear"},
 				gguf.KV{Key: a + "rope.scaling.factor", Value: float32(rs.Factor)})
+		case "longrope": // phi3
+			meta = append(meta,
+				gguf.KV{Key: a + "rope.scaling.attn_factor", Value: float32(rs.AttnFactor)},
+				gguf.KV{Key: a + "rope.scaling.original_context_length", Value: uint32(rs.OrigMaxPos)})
+			for _, f := range []struct {
+				name string
+				v    []float64
+			}{{"rope_factors_long.weight", rs.LongFactor}, {"rope_factors_short.weight", rs.ShortFactor}} {
+				v := make([]float32, len(f.v))
+				for i, x := range f.v {
+					v[i] = float32(x)
+				}
+				t, err := gguf.NewTensor(f.name, gguf.F32, []int{len(v)}, v)
+				if err != nil {
+					return nil, nil, err
+				}
+				tensors = append(tensors, t)
+			}
 		case "llama3":
 			if arch.Name == "llama" {
 				t, err := gguf.NewTensor("rope_freqs.weight", gguf.F32, []int{cfg.HeadDim / 2}, llama3Factors(cfg))
@@ -75,6 +115,11 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 				tensors = append(tensors, t)
 			}
 		}
+	}
+	if cfg.ModelType == "phi3" { // partial rotary; llama.cpp disables phi3's sliding window
+		meta = append(meta,
+			gguf.KV{Key: a + "rope.dimension_count", Value: uint32(cfg.RotaryDim)},
+			gguf.KV{Key: a + "attention.sliding_window", Value: uint32(cfg.SlidingWindow)})
 	}
 	meta = append(meta, gguf.KV{Key: "general.file_type", Value: ft})
 	if arch.Name == "llama" {
@@ -87,13 +132,18 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 	params := m.Params()
 	slices.SortFunc(params, func(x, y *model.Param) int { return strings.Compare(x.Name, y.Name) })
 	for _, p := range params {
-		name, ok := gguf.TensorName(p.Name)
+		name, ok := arch.TensorName(p.Name)
 		if !ok {
 			return nil, nil, fmt.Errorf("export: %s: parameter %q has no llama.cpp tensor name", m.Source, p.Name)
 		}
 		v := make([]float32, 0, p.W.Rows*p.W.Cols)
 		for i := 0; i < p.W.Rows; i++ {
 			v = append(v, p.W.Row(i, make([]float32, p.W.Cols))...)
+		}
+		if cfg.Gemma && strings.HasSuffix(p.Name, "norm.weight") { // llama.cpp holds 1+w
+			for i := range v {
+				v[i]++
+			}
 		}
 		if heads := gguf.QKHeads(p.Name, cfg.NumHeads, cfg.NumKVHeads); arch.PermuteQK && heads > 0 {
 			rows, cols := p.Shape[0], 1
@@ -104,14 +154,18 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 				return nil, nil, fmt.Errorf("export: %s: parameter %s: %w", m.Source, p.Name, err)
 			}
 		}
+		shape := p.Shape // as held: a Conv1D weight [out, in], as llama.cpp wants it
+		if len(shape) == 2 {
+			shape = []int{p.W.Rows, p.W.Cols}
+		}
 		tt := typ
 		switch {
-		case len(p.Shape) < 2 || strings.HasSuffix(name, "_norm.weight"):
+		case len(shape) < 2 || strings.HasSuffix(name, "_norm.weight"):
 			tt = gguf.F32
-		case tt == gguf.Q8_0 && p.Shape[len(p.Shape)-1]%gguf.Q8_0.BlockSize() != 0:
+		case tt == gguf.Q8_0 && shape[1]%gguf.Q8_0.BlockSize() != 0:
 			tt = gguf.F16
 		}
-		t, err := gguf.NewTensor(name, tt, p.Shape, v)
+		t, err := gguf.NewTensor(name, tt, shape, v)
 		if err != nil {
 			return nil, nil, fmt.Errorf("export: %s: %w", m.Source, err)
 		}

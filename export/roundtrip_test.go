@@ -3,6 +3,8 @@ package export
 import (
 	"math"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,11 +22,30 @@ func logits(t *testing.T, m *model.Model, ids []int) []float32 {
 	return append([]float32(nil), s.Logits[:len(ids)*m.Cfg.VocabSize]...)
 }
 
+// loadRef loads the reference model testdata/ref/name, closed when the
+// test ends; a Gemma one with the attention scale llama.cpp computes with
+// (query_pre_attn_scalar = head_dim, see gemmaMeta).
+func loadRef(t *testing.T, name string) *model.Model {
+	t.Helper()
+	m, err := model.Load("../testdata/ref/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if m.Cfg.Gemma {
+		m.Cfg.AttnScale = 1 / math.Sqrt(float64(m.Cfg.HeadDim))
+	}
+	return m
+}
+
 // TestModelRoundTrip: a reference model exported to GGUF (Model) and loaded
 // back (model.Load of a .gguf path) computes the logits of the Hugging Face
 // original — to float32 rounding for f32 (the RoPE permutation and its
 // inverse, the names, the configuration all undone), within the storage
-// rounding for f16 and q8_0.
+// rounding for f16 and q8_0. Gemma's norm weights come back as
+// fl(1+w)−1, which is not always w, but 1 plus it is fl(1+w) again
+// (Sterbenz: the subtraction is exact for fl(1+w) in [0.5, 2]), so the
+// forward pass multiplies by the same factors.
 func TestModelRoundTrip(t *testing.T) {
 	ids := []int{1, 5, 9, 33, 2, 17, 40, 55}
 	for _, c := range []struct {
@@ -36,15 +57,17 @@ func TestModelRoundTrip(t *testing.T) {
 		{"mistral_f16_headdim", "f32", 1e-6},
 		{"llama_bf16_tied", "f32", 1e-6},
 		{"qwen3_f32", "f32", 1e-6},
+		{"gpt2_f32", "f32", 1e-6},
+		{"gemma2_f32", "f32", 1e-6},
+		{"gemma3_f32", "f32", 1e-6},
+		{"phi3_f32", "f32", 1e-6},
+		{"phi3_bf16_longrope", "f32", 1e-6},
 		{"llama_f32", "f16", 1e-2},
+		{"gpt2_f32", "q8_0", 5e-2},
 		{"llama_f32", "q8_0", 5e-2},
 	} {
 		t.Run(c.name+"_"+c.outtype, func(t *testing.T) {
-			hf, err := model.Load("../testdata/ref/" + c.name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer hf.Close()
+			hf := loadRef(t, c.name)
 			meta, tensors, err := Model(hf, OutTypes[c.outtype])
 			if err != nil {
 				t.Fatal(err)
@@ -59,8 +82,21 @@ func TestModelRoundTrip(t *testing.T) {
 			}
 			defer back.Close()
 			if back.Cfg.NumKVHeads != hf.Cfg.NumKVHeads || back.Cfg.HeadDim != hf.Cfg.HeadDim || back.Cfg.RMSNormEps != hf.Cfg.RMSNormEps ||
-				back.Cfg.TieEmbeddings != hf.Cfg.TieEmbeddings || back.Cfg.QKVBias != hf.Cfg.QKVBias {
+				back.Cfg.TieEmbeddings != hf.Cfg.TieEmbeddings || back.Cfg.QKVBias != hf.Cfg.QKVBias ||
+				back.Cfg.LayerNorm != hf.Cfg.LayerNorm || back.Cfg.MaxPositions != hf.Cfg.MaxPositions ||
+				back.Cfg.AttnScale != hf.Cfg.AttnScale || back.Cfg.AttnSoftcap != hf.Cfg.AttnSoftcap ||
+				back.Cfg.FinalSoftcap != hf.Cfg.FinalSoftcap || back.Cfg.RopeLocalTheta != hf.Cfg.RopeLocalTheta ||
+				back.Cfg.RotaryDim != hf.Cfg.RotaryDim || back.Cfg.FusedGateUp != hf.Cfg.FusedGateUp ||
+				!reflect.DeepEqual(back.Cfg.RopeScaling, hf.Cfg.RopeScaling) ||
+				// llama's GGUF has no sliding window (mistral's is dropped); Gemma's and Phi-3's do
+				(hf.Cfg.Gemma || hf.Cfg.ModelType == "phi3") && (back.Cfg.SlidingWindow != hf.Cfg.SlidingWindow || !slices.Equal(back.Cfg.SlidingLayers, hf.Cfg.SlidingLayers)) {
 				t.Errorf("config %+v, want %+v", back.Cfg, hf.Cfg)
+			}
+			for i, p := range back.Params() {
+				q := hf.Params()[i]
+				if p.Name != q.Name || !slices.Equal(p.Shape, q.Shape) || p.Transposed != q.Transposed {
+					t.Errorf("parameter %s %v (transposed %v), want %s %v (%v)", p.Name, p.Shape, p.Transposed, q.Name, q.Shape, q.Transposed)
+				}
 			}
 			want, got := logits(t, hf, ids), logits(t, back, ids)
 			var maxAbs, maxDiff float64
@@ -79,17 +115,13 @@ func TestModelRoundTrip(t *testing.T) {
 // TestLoadGGUFErrors: GGUF files golora cannot run are refused with the
 // file and the key or tensor named.
 func TestLoadGGUFErrors(t *testing.T) {
-	hf, err := model.Load("../testdata/ref/llama_f32")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hf.Close()
-	meta, tensors, err := Model(hf, gguf.F32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	edit := func(f func(meta []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor)) string {
-		m, ts := f(append([]gguf.KV(nil), meta...), append([]gguf.Tensor(nil), tensors...))
+	// edit exports the reference model ref and writes it as f changes it.
+	edit := func(ref string, f func(meta []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor)) string {
+		meta, tensors, err := Model(loadRef(t, ref), gguf.F32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, ts := f(meta, tensors)
 		path := filepath.Join(t.TempDir(), "bad.gguf")
 		if err := gguf.Write(path, m, ts); err != nil {
 			t.Fatal(err)
@@ -101,21 +133,65 @@ func TestLoadGGUFErrors(t *testing.T) {
 		path string
 		want string
 	}{
-		{"architecture", edit(func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
-			m[0].Value = "gpt2"
+		{"architecture", edit("llama_f32", func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
+			m[0].Value = "bert"
 			return m, ts
-		}), `architecture "gpt2" is not supported`},
-		{"missing tensor", edit(func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
+		}), `architecture "bert" is not supported`},
+		{"missing tensor", edit("llama_f32", func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
 			return m, ts[:len(ts)-1]
 		}), `tensor "output_norm.weight" is missing`},
-		{"llama3", edit(func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
+		{"llama3", edit("llama_f32", func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
 			return m, append(ts, gguf.Tensor{Name: "rope_freqs.weight", Type: gguf.F32, Shape: []int{1}, Data: make([]byte, 4)})
 		}), `"rope_freqs.weight"`},
+		{"sliding pattern", edit("gemma2_f32", func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
+			for i, kv := range m {
+				if kv.Key == "gemma2.attention.sliding_window_pattern" {
+					m[i].Value = []bool{true}
+				}
+			}
+			return m, ts
+		}), `key "gemma2.attention.sliding_window_pattern" has 1 entries for 3 layers`},
+		{"longrope", edit("phi3_bf16_longrope", func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
+			return m, slices.DeleteFunc(ts, func(t gguf.Tensor) bool { return t.Name == "rope_factors_short.weight" })
+		}), `longrope needs both`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := model.Load(c.path)
 			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.path) {
 				t.Errorf("error %v, want one naming %s and %q", err, c.path, c.want)
+			}
+		})
+	}
+}
+
+// TestGemmaRefusals: a Gemma model llama.cpp would run differently is
+// refused with the reason: a query_pre_attn_scalar other than head_dim
+// (the reference models' 12), an untied gemma2, a gemma2 without
+// soft-capping, a gemma3 with attention soft-capping.
+func TestGemmaRefusals(t *testing.T) {
+	for _, c := range []struct {
+		name, want string
+		keepScale  bool // else query_pre_attn_scalar = head_dim
+		edit       func(*model.Config)
+	}{
+		{"gemma2_f32", "query_pre_attn_scalar 12", true, func(*model.Config) {}},
+		{"gemma2_lora_train", "lm_head is not tied", false, func(*model.Config) {}},
+		{"gemma2_f32", "soft-capping is off", false, func(c *model.Config) { c.AttnSoftcap = 0 }},
+		{"gemma3_f32", "attention soft-capping is on", false, func(c *model.Config) { c.AttnSoftcap = 50 }},
+	} {
+		t.Run(c.want, func(t *testing.T) {
+			m, err := model.Load("../testdata/ref/" + c.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			if !c.keepScale {
+				m.Cfg.AttnScale = 1 / math.Sqrt(float64(m.Cfg.HeadDim))
+			}
+			c.edit(m.Cfg)
+			_, _, err = Model(m, gguf.F32)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "llama.cpp") {
+				t.Errorf("error %v, want one saying %q", err, c.want)
 			}
 		})
 	}

@@ -30,19 +30,28 @@ func TestPermuteRoPE(t *testing.T) {
 }
 
 func TestTensorName(t *testing.T) {
-	for hf, want := range map[string]string{
-		"model.layers.12.self_attn.k_proj.bias": "blk.12.attn_k.bias",
-		"model.layers.0.mlp.down_proj.weight":   "blk.0.ffn_down.weight",
-		"lm_head.weight":                        "output.weight",
-		"model.embed_tokens.weight":             "token_embd.weight",
+	for _, c := range []struct{ arch, hf, want string }{
+		{"llama", "model.layers.12.self_attn.k_proj.bias", "blk.12.attn_k.bias"},
+		{"llama", "model.layers.0.mlp.down_proj.weight", "blk.0.ffn_down.weight"},
+		{"llama", "lm_head.weight", "output.weight"},
+		{"llama", "model.embed_tokens.weight", "token_embd.weight"},
+		{"gpt2", "transformer.h.1.attn.c_attn.weight", "blk.1.attn_qkv.weight"},
+		{"gpt2", "transformer.h.0.ln_2.bias", "blk.0.ffn_norm.bias"},
+		{"gpt2", "transformer.wpe.weight", "position_embd.weight"},
 	} {
-		if got, ok := TensorName(hf); !ok || got != want {
-			t.Errorf("%s: %q %v, want %q", hf, got, ok, want)
+		if got, ok := Archs[c.arch].TensorName(c.hf); !ok || got != c.want {
+			t.Errorf("%s %s: %q %v, want %q", c.arch, c.hf, got, ok, c.want)
 		}
 	}
-	for _, hf := range []string{"model.layers.0.self_attn.rotary_emb.inv_freq", "model.layers..mlp.up_proj.weight", "x"} {
-		if got, ok := TensorName(hf); ok {
-			t.Errorf("%s: %q, want no name", hf, got)
+	for _, c := range []struct{ arch, hf string }{
+		{"llama", "model.layers.0.self_attn.rotary_emb.inv_freq"},
+		{"llama", "model.layers..mlp.up_proj.weight"},
+		{"llama", "x"},
+		{"llama", "transformer.h.0.attn.c_attn.weight"},
+		{"gpt2", "model.layers.0.mlp.down_proj.weight"},
+	} {
+		if got, ok := Archs[c.arch].TensorName(c.hf); ok {
+			t.Errorf("%s %s: %q, want no name", c.arch, c.hf, got)
 		}
 	}
 }

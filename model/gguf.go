@@ -3,22 +3,27 @@ package model
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/golora/golora/gguf"
 )
 
 // LoadGGUF loads a model from a GGUF file laid out as llama.cpp's
-// convert_hf_to_gguf.py writes one (general.architecture llama, qwen2 or qwen3).
+// convert_hf_to_gguf.py writes one (general.architecture llama, qwen2, qwen3,
+// gpt2, gemma2 or gemma3; Gemma's norm weights, stored 1+w, come back as
+// fl(1+w)−1, see ggufGemma for its other keys).
 // The configuration comes from the metadata (<arch>.embedding_length,
 // block_count, feed_forward_length, attention.head_count[_kv],
 // attention.key_length, attention.layer_norm_rms_epsilon, rope.freq_base,
 // rope.scaling.type linear and rope.scaling.factor, context_length), the
 // vocabulary size from token_embd.weight, tied embeddings from a missing
 // output.weight, biases from blk.0.attn_q.bias / attn_output.bias. Every
-// weight of a type gguf.Dequantize decodes is decoded into owned float32,
-// and the q and k rows of a llama GGUF are put back into Hugging Face's
+// weight of a type gguf.Dequantize decodes is decoded into owned float32
+// (a GPT-2 Conv1D weight, which llama.cpp holds [out, in], is held so as
+// a transposed parameter), and the q and k rows of a llama GGUF are put back into Hugging Face's
 // order (gguf.PermuteRoPE's inverse). Errors name the file and the key or
 // tensor.
 func LoadGGUF(path string) (*Model, error) {
@@ -32,12 +37,16 @@ func LoadGGUF(path string) (*Model, error) {
 		return nil, err
 	}
 	m, err := assemble(cfg, func(s paramSpec) (*Param, error) {
-		name, _ := gguf.TensorName(s.name)
+		name, _ := arch.TensorName(s.name)
 		t, ok := f.Tensor(name)
 		if !ok {
 			return nil, fmt.Errorf("gguf: %s: tensor %q is missing (%s needs it as %s)", path, name, cfg.Architecture, s.name)
 		}
 		want := s.shape()
+		if s.cols > 0 { // as held: a Conv1D weight [out, in]
+			r, c := s.held()
+			want = []int{r, c}
+		}
 		if !slices.Equal(t.Shape, want) {
 			return nil, fmt.Errorf("gguf: %s: tensor %q has shape %v, the metadata implies %v", path, name, t.Shape, want)
 		}
@@ -45,13 +54,20 @@ func LoadGGUF(path string) (*Model, error) {
 		if err != nil {
 			return nil, fmt.Errorf("gguf: %s: %w", path, err)
 		}
+		if cfg.Gemma && strings.HasSuffix(s.name, "norm.weight") { // stored 1+w
+			for i := range v {
+				v[i]--
+			}
+		}
 		if heads := gguf.QKHeads(s.name, cfg.NumHeads, cfg.NumKVHeads); arch.PermuteQK && heads > 0 {
 			cols := max(s.cols, 1)
 			if v, err = gguf.PermuteRoPE(v, s.rows, cols, heads, true); err != nil {
 				return nil, fmt.Errorf("gguf: %s: tensor %q: %w", path, name, err)
 			}
 		}
-		return NewParam(s.name, want, v), nil
+		p := NewParam(s.name, want, v)
+		p.Shape, p.Transposed = s.shape(), s.transposed
+		return p, nil
 	})
 	if err != nil {
 		return nil, err
@@ -82,14 +98,15 @@ func ggufConfig(f *gguf.File) (*Config, gguf.Arch, error) {
 	}
 	p := name + "."
 	raw := map[string]any{"architectures": []string{arch.HFArchitecture}, "torch_dtype": "float32"}
+	k := keysOf(Architectures[arch.HFArchitecture])
 	ints := []struct{ key, field string }{
-		{p + "embedding_length", "hidden_size"},
-		{p + "feed_forward_length", "intermediate_size"},
-		{p + "block_count", "num_hidden_layers"},
-		{p + "attention.head_count", "num_attention_heads"},
+		{p + "embedding_length", k.hidden},
+		{p + "feed_forward_length", k.intermediate},
+		{p + "block_count", k.layers},
+		{p + "attention.head_count", k.heads},
 		{p + "attention.head_count_kv", "num_key_value_heads"},
 		{p + "attention.key_length", "head_dim"},
-		{p + "context_length", "max_position_embeddings"},
+		{p + "context_length", k.positions},
 		{"tokenizer.ggml.bos_token_id", "bos_token_id"},
 		{"tokenizer.ggml.eos_token_id", "eos_token_id"},
 	}
@@ -106,7 +123,8 @@ func ggufConfig(f *gguf.File) (*Config, gguf.Arch, error) {
 	// Floats are stored as float32: their shortest float32 decimal gives
 	// back the config's value (1e-05, not 9.999999747378752e-06).
 	floats := []struct{ key, field string }{
-		{p + "attention.layer_norm_rms_epsilon", "rms_norm_eps"},
+		{p + "attention.layer_norm_rms_epsilon", k.eps},
+		{p + "attention.layer_norm_epsilon", k.eps}, // gpt2
 		{p + "rope.freq_base", "rope_theta"},
 	}
 	for _, k := range floats {
@@ -118,6 +136,16 @@ func ggufConfig(f *gguf.File) (*Config, gguf.Arch, error) {
 			return nil, arch, err
 		}
 		raw[k.field] = json.Number(strconv.FormatFloat(x, 'g', -1, 32))
+	}
+	switch Architectures[arch.HFArchitecture] {
+	case "gemma2", "gemma3_text":
+		if err := ggufGemma(f, arch, raw); err != nil {
+			return nil, arch, err
+		}
+	case "phi3":
+		if err := ggufPhi3(f, raw); err != nil {
+			return nil, arch, err
+		}
 	}
 	if typ, ok := f.Value(p + "rope.scaling.type"); ok {
 		if typ != "linear" {
@@ -155,5 +183,188 @@ func ggufConfig(f *gguf.File) (*Config, gguf.Arch, error) {
 	if err != nil {
 		return nil, arch, err
 	}
+	if key := p + "rope.dimension_count"; cfg.ModelType == "phi3" {
+		if r, err := f.Int(key); err == nil && int(r) != cfg.RotaryDim {
+			return nil, arch, fmt.Errorf("gguf: %s: key %q: %d rotary dimensions of head_dim %d are not a whole partial_rotary_factor", f.Path(), key, r, cfg.HeadDim)
+		}
+	}
 	return cfg, arch, nil
+}
+
+// ggufGemma sets the config.json fields of a Gemma 2 or Gemma 3 GGUF
+// (raw already holds the shape fields) as llama.cpp reads them, its
+// defaults for missing keys included: query_pre_attn_scalar from
+// gguf.Arch.QueryPreAttnScalar (head_dim, when attention.key_length is
+// missing, C/H); attn_logit_softcapping (gemma2; default 50) and
+// final_logit_softcapping (gemma2's default 30, gemma3's none);
+// sliding_window (gemma2's default 4096, gemma3's none); layer_types from
+// attention.sliding_window_pattern, one bool per layer or a period n
+// (layer i slides when i mod n < n−1; gemma2's default 2, gemma3's 6);
+// rope_local_base_freq from rope.freq_base_swa (gemma3; a gemma2 whose
+// differs from rope.freq_base is refused).
+func ggufGemma(f *gguf.File, arch gguf.Arch, raw map[string]any) error {
+	p := arch.Name + "."
+	g2 := arch.Name == "gemma2"
+	L, C, H := toInt(raw["num_hidden_layers"]), toInt(raw["hidden_size"]), toInt(raw["num_attention_heads"])
+	if _, ok := raw["head_dim"]; !ok && H > 0 {
+		raw["head_dim"] = int64(C / H)
+	}
+	raw["query_pre_attn_scalar"] = arch.QueryPreAttnScalar(L, C, H, toInt(raw["head_dim"]))
+	for _, k := range []struct {
+		key, field string
+		def        any // gemma2's default; gemma3's is none
+	}{
+		{p + "attn_logit_softcapping", "attn_logit_softcapping", 50},
+		{p + "final_logit_softcapping", "final_logit_softcapping", 30},
+		{p + "attention.sliding_window", "sliding_window", 4096},
+		{p + "rope.freq_base_swa", "rope_local_base_freq", nil},
+	} {
+		v := k.def
+		if !g2 {
+			v = nil
+		}
+		if _, ok := f.Value(k.key); ok {
+			x, err := f.Float(k.key)
+			if err != nil {
+				return err
+			}
+			v = json.Number(strconv.FormatFloat(x, 'g', -1, 32))
+		}
+		raw[k.field] = v // null: off
+	}
+	if g2 {
+		if local := raw["rope_local_base_freq"]; local != nil && local != raw["rope_theta"] {
+			return fmt.Errorf("gguf: %s: key %q: a local RoPE base (%v) other than rope.freq_base is not supported for gemma2", f.Path(), p+"rope.freq_base_swa", local)
+		}
+	}
+	if raw["rope_local_base_freq"] == nil {
+		delete(raw, "rope_local_base_freq") // gemma3's default is llama.cpp's, 10000
+	}
+	if raw["sliding_window"] == nil {
+		return nil
+	}
+	sliding := make([]bool, L)
+	key := p + "attention.sliding_window_pattern"
+	if v, ok := f.Value(key); ok {
+		if bs, isBools := v.([]bool); isBools {
+			if len(bs) != L {
+				return fmt.Errorf("gguf: %s: key %q has %d entries for %d layers", f.Path(), key, len(bs), L)
+			}
+			copy(sliding, bs)
+		} else {
+			n, err := f.Int(key)
+			if err != nil {
+				return err
+			}
+			setPattern(sliding, int(n))
+		}
+	} else if g2 {
+		setPattern(sliding, 2)
+	} else {
+		setPattern(sliding, 6)
+	}
+	types := make([]string, L)
+	for i, sl := range sliding {
+		types[i] = "full_attention"
+		if sl {
+			types[i] = "sliding_attention"
+		}
+	}
+	raw["layer_types"] = types
+	return nil
+}
+
+// setPattern marks layer i sliding when i mod n < n−1 (every layer when n
+// is 0), llama.cpp's sliding_window_pattern period.
+func setPattern(sliding []bool, n int) {
+	for i := range sliding {
+		sliding[i] = n == 0 || i%n < n-1
+	}
+}
+
+// toInt is an integer field ggufConfig set in raw (an int64 from the
+// metadata), 0 when absent.
+func toInt(v any) int {
+	n, _ := v.(int64)
+	return int(n)
+}
+
+// ggufPhi3 sets the config.json fields of a Phi-3 GGUF (raw already holds
+// the shape fields): partial_rotary_factor = rope.dimension_count /
+// head_dim, sliding_window (0: none) and, from the tensors
+// rope_factors_long and rope_factors_short, a longrope rope_scaling with
+// rope.scaling.attn_factor and original_context_length. Stored as
+// float32, a factor comes back as the shortest decimal of its float32
+// value (exact for config.json's short decimals).
+func ggufPhi3(f *gguf.File, raw map[string]any) error {
+	p := "phi3."
+	C, H := toInt(raw["hidden_size"]), toInt(raw["num_attention_heads"])
+	if _, ok := f.Value(p + "rope.dimension_count"); ok && H > 0 {
+		n, err := f.Int(p + "rope.dimension_count")
+		if err != nil {
+			return err
+		}
+		raw["partial_rotary_factor"] = float64(n) / float64(C/H)
+	}
+	if _, ok := f.Value(p + "attention.sliding_window"); ok {
+		n, err := f.Int(p + "attention.sliding_window")
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			raw["sliding_window"] = n
+		}
+	}
+	long, hasLong := f.Tensor("rope_factors_long.weight")
+	short, hasShort := f.Tensor("rope_factors_short.weight")
+	if !hasLong && !hasShort {
+		return nil
+	}
+	if !hasLong || !hasShort {
+		return fmt.Errorf("gguf: %s: tensors \"rope_factors_long.weight\" and \"rope_factors_short.weight\": longrope needs both", f.Path())
+	}
+	rs := map[string]any{"rope_type": "longrope"}
+	for _, t := range []struct {
+		field string
+		t     gguf.Tensor
+	}{{"long_factor", long}, {"short_factor", short}} {
+		v, err := t.t.Float32()
+		if err != nil {
+			return fmt.Errorf("gguf: %s: %w", f.Path(), err)
+		}
+		list := make([]any, len(v))
+		for i, x := range v {
+			list[i] = json.Number(strconv.FormatFloat(float64(x), 'g', -1, 32))
+		}
+		rs[t.field] = list
+	}
+	for _, k := range []struct{ key, field string }{
+		{p + "rope.scaling.attn_factor", "attention_factor"},
+		{p + "rope.scaling.original_context_length", "original_max_position_embeddings"},
+	} {
+		if _, ok := f.Value(k.key); !ok {
+			continue
+		}
+		x, err := f.Float(k.key)
+		if err != nil {
+			return err
+		}
+		rs[k.field] = json.Number(strconv.FormatFloat(x, 'g', -1, 32))
+	}
+	// The attention factor transformers derives, √(1 + ln s / ln Orig)
+	// with s = max_position_embeddings/Orig (1 when s ≤ 1), is stored as
+	// float32: it is left to be derived again, in float64, when it is that.
+	if orig, att := rs["original_max_position_embeddings"], rs["attention_factor"]; orig != nil && att != nil {
+		o, _ := orig.(json.Number).Float64()
+		a, _ := att.(json.Number).Float64()
+		want := 1.0
+		if sc := float64(toInt(raw["max_position_embeddings"])) / o; sc > 1 {
+			want = math.Sqrt(1 + math.Log(sc)/math.Log(o))
+		}
+		if float32(a) == float32(want) {
+			delete(rs, "attention_factor")
+		}
+	}
+	raw["rope_scaling"] = rs
+	return nil
 }
