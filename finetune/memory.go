@@ -19,7 +19,7 @@ import (
 func PeakMemory(m *model.Model, o Options, T int) (mem.Breakdown, mem.Options, error) {
 	_, double, fourBit := m.QuantType()
 	mo := mem.Options{Method: mem.LoRA, DTypeSize: m.Embed.W.DType.Size(), Rank: o.Rank, Targets: o.Targets, Layers: o.Layers,
-		Batch: o.BatchSize, SeqLen: T, Threads: tensor.Threads(), GradCheckpoint: o.Checkpointing(fourBit), DoubleQuant: o.DoubleQuant}
+		Batch: o.BatchSize, SeqLen: T, Threads: tensor.Threads(), GradCheckpoint: o.Checkpointing(m.Quantized()), DoubleQuant: o.DoubleQuant}
 	if o.Dropout != nil {
 		mo.Dropout = *o.Dropout
 	}
@@ -45,6 +45,17 @@ func PeakMemory(m *model.Model, o Options, T int) (mem.Breakdown, mem.Options, e
 		}
 	}
 	b, err := mem.Predict(m.Cfg, mo)
+	if err == nil && mo.Method == mem.LoRA && m.Quantized() {
+		// A GGUF base held in ggml blocks: its weights take the bytes it
+		// holds, not DTypeSize per value.
+		var held int64
+		for _, p := range m.Params() {
+			held += int64(p.W.Bytes())
+		}
+		d := held - (b.WeightsBytes - 4*b.TrainableParams)
+		b.WeightsBytes += d
+		b.TotalBytes += d
+	}
 	return b, mo, err
 }
 

@@ -1,7 +1,9 @@
 package gguf
 
 import (
+	"encoding/binary"
 	"fmt"
+	"unsafe"
 
 	"github.com/golora/golora/tensor"
 )
@@ -44,8 +46,23 @@ func (t Tensor) Matrix() (*Matrix, error) {
 	return &Matrix{Type: t.Type, Data: t.Data, Rows: rows, Cols: cols, RowBytes: cols / bs * ts, bs: bs, ts: ts}, nil
 }
 
-// Mat is the matrix as a tensor.Mat of DType GGML.
-func (m *Matrix) Mat() tensor.Mat { return tensor.FromBlocks(m, m.Rows, m.Cols) }
+// Mat is the matrix as a tensor.Mat: an F32, F16 or BF16 tensor in stored
+// row order is viewed as that dtype (on a little-endian machine, where its
+// data is aligned), which GEMM reads faster; anything else is DType GGML.
+func (m *Matrix) Mat() tensor.Mat {
+	if m.Perm == nil && len(m.Data) > 0 && binary.NativeEndian.Uint16([]byte{1, 0}) == 1 {
+		p, n := unsafe.Pointer(&m.Data[0]), m.Rows*m.Cols
+		switch {
+		case m.Type == F32 && uintptr(p)%4 == 0:
+			return tensor.FromF32(unsafe.Slice((*float32)(p), n), m.Rows, m.Cols)
+		case m.Type == F16 && uintptr(p)%2 == 0:
+			return tensor.FromU16(tensor.F16, unsafe.Slice((*uint16)(p), n), m.Rows, m.Cols)
+		case m.Type == BF16 && uintptr(p)%2 == 0:
+			return tensor.FromU16(tensor.BF16, unsafe.Slice((*uint16)(p), n), m.Rows, m.Cols)
+		}
+	}
+	return tensor.FromBlocks(m, m.Rows, m.Cols)
+}
 
 // Bytes is the memory the matrix holds: its blocks and its row order.
 func (m *Matrix) Bytes() int { return len(m.Data) + 4*len(m.Perm) }

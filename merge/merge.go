@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/golora/golora/internal/modeldir"
 	"github.com/golora/golora/lora"
@@ -31,7 +33,7 @@ type Options struct {
 // Result says what Write merged and how it stored it.
 type Result struct {
 	Modules int          // LoRA modules folded in, summed over the adapters
-	DType   tensor.DType // the dtype of every weight not stored in 4 bits
+	DType   tensor.DType // the dtype of every weight not stored in 4 bits (F32 for a GGUF base in ggml blocks)
 	// FourBit is set when the base was 4-bit; QuantType and Double are then
 	// its type and double quantization.
 	FourBit   bool
@@ -80,6 +82,9 @@ func write(modelDir string, adapters []lora.Spec, dir string, o Options) (Result
 	defer m.Close()
 	res.DType = m.Embed.W.DType
 	res.QuantType, res.Double, res.FourBit = m.QuantType()
+	if res.DType.Size() == 0 { // a GGUF base held in ggml blocks: stored dequantized, exactly
+		res.DType = tensor.F32
+	}
 	if o.Requantize && !res.FourBit {
 		return res, fmt.Errorf("merge: requantize: %s is not a 4-bit model", modelDir)
 	}
@@ -111,8 +116,14 @@ func write(modelDir string, adapters []lora.Spec, dir string, o Options) (Result
 	if err := m.Save(dir, res.DType); err != nil {
 		return res, err
 	}
+	if isGGUF(modelDir) {
+		return res, nil // one file: no companion files beside it to copy
+	}
 	return res, modeldir.CopyCompanions(modelDir, dir)
 }
+
+// isGGUF reports whether path names a GGUF file (model.Load's rule).
+func isGGUF(path string) bool { return strings.EqualFold(filepath.Ext(path), ".gguf") }
 
 // computeDType maps bnb_4bit_compute_dtype to the dtype merged weights are
 // written in.

@@ -16,19 +16,22 @@ import (
 // attention.key_length, attention.layer_norm_rms_epsilon, rope.freq_base,
 // rope.scaling.type linear and rope.scaling.factor, context_length), the
 // vocabulary size from token_embd.weight, tied embeddings from a missing
-// output.weight, biases from blk.0.attn_q.bias / attn_output.bias. Every
-// weight of a type gguf.Dequantize decodes is decoded into owned float32,
-// and the q and k rows of a llama GGUF are put back into Hugging Face's
-// order (gguf.PermuteRoPE's inverse). Errors name the file and the key or
-// tensor.
+// output.weight, biases from blk.0.attn_q.bias / attn_output.bias.
+//
+// Weights stay as the file holds them, memory-mapped (ggufWeight): every
+// matrix, the token embedding and the output head included, is a view of
+// its blocks that GEMM and Row dequantize as they read it, and the q and
+// k rows of a llama GGUF are read in Hugging Face's order (gguf.PermuteRoPE's
+// inverse) through a row map. Vectors (norms, biases) are decoded into
+// owned float32. Errors name the file and the key or tensor.
 func LoadGGUF(path string) (*Model, error) {
 	f, err := gguf.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	cfg, arch, err := ggufConfig(f)
 	if err != nil {
+		f.Close()
 		return nil, err
 	}
 	m, err := assemble(cfg, func(s paramSpec) (*Param, error) {
@@ -41,23 +44,73 @@ func LoadGGUF(path string) (*Model, error) {
 		if !slices.Equal(t.Shape, want) {
 			return nil, fmt.Errorf("gguf: %s: tensor %q has shape %v, the metadata implies %v", path, name, t.Shape, want)
 		}
-		v, err := t.Float32()
+		heads := gguf.QKHeads(s.name, cfg.NumHeads, cfg.NumKVHeads)
+		if !arch.PermuteQK {
+			heads = 0
+		}
+		p, err := ggufParam(t, s, heads)
 		if err != nil {
 			return nil, fmt.Errorf("gguf: %s: %w", path, err)
 		}
-		if heads := gguf.QKHeads(s.name, cfg.NumHeads, cfg.NumKVHeads); arch.PermuteQK && heads > 0 {
-			cols := max(s.cols, 1)
-			if v, err = gguf.PermuteRoPE(v, s.rows, cols, heads, true); err != nil {
-				return nil, fmt.Errorf("gguf: %s: tensor %q: %w", path, name, err)
-			}
-		}
-		return NewParam(s.name, want, v), nil
+		return p, nil
 	})
 	if err != nil {
+		f.Close()
 		return nil, err
 	}
 	m.Source = path
+	m.closer = f
 	return m, nil
+}
+
+// ggufParam makes the parameter s of tensor t: a matrix is held as its
+// gguf.Matrix view (with the row map of gguf.PermuteRoPE's inverse when
+// heads > 0); a vector or a transposed (Conv1D) weight is decoded into
+// owned float32, a vector of q or k permuted likewise.
+func ggufParam(t gguf.Tensor, s paramSpec, heads int) (*Param, error) {
+	want := s.shape()
+	if len(want) == 2 && !s.transposed {
+		g, err := t.Matrix()
+		if err != nil {
+			return nil, err
+		}
+		if heads > 0 {
+			perm, err := ropeRows(s.rows, heads)
+			if err != nil {
+				return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
+			}
+			g.Perm = perm
+		}
+		return &Param{Name: s.name, Shape: want, W: g.Mat()}, nil
+	}
+	v, err := t.Float32()
+	if err != nil {
+		return nil, err
+	}
+	if heads > 0 {
+		if v, err = gguf.PermuteRoPE(v, s.rows, max(s.cols, 1), heads, true); err != nil {
+			return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
+		}
+	}
+	return NewParam(s.name, want, v), nil
+}
+
+// ropeRows is the row map of gguf.PermuteRoPE's inverse on rows rows:
+// row r in Hugging Face's order is stored row perm[r] of the GGUF.
+func ropeRows(rows, heads int) ([]int32, error) {
+	idx := make([]float32, rows) // exact: rows < 2²⁴
+	for i := range idx {
+		idx[i] = float32(i)
+	}
+	hf, err := gguf.PermuteRoPE(idx, rows, 1, heads, true)
+	if err != nil {
+		return nil, err
+	}
+	perm := make([]int32, rows)
+	for r, v := range hf {
+		perm[r] = int32(v)
+	}
+	return perm, nil
 }
 
 // ggufConfig builds the config.json a GGUF's metadata stands for and

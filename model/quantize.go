@@ -66,6 +66,18 @@ func (m *Model) QuantType() (t quant.Type, double, ok bool) {
 	return 0, false, false
 }
 
+// Quantized reports whether the base's linear layers are held in blocks
+// that GEMM dequantizes as it reads them: 4-bit (QuantType) or ggml's
+// types, as LoadGGUF holds a quantized GGUF.
+func (m *Model) Quantized() bool {
+	for _, lin := range m.Linears() {
+		if lin.W.W.DType.Blocked() {
+			return true
+		}
+	}
+	return false
+}
+
 // quantGetter reads the tensors of a bitsandbytes checkpoint for
 // quant.FromTensors.
 func quantGetter(set *safetensors.Set) quant.Getter {

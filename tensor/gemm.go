@@ -320,7 +320,7 @@ func (j *gemmJob) runRect(ws *workspace, r rect) {
 		if kern.packT != nil && j.transB {
 			nscratch = nr * kcMax
 		}
-		if !j.transB && j.b.DType.blocked() {
+		if !j.transB && j.b.DType.Blocked() {
 			nscratch = ncMax // one dequantized row segment (see packB)
 		}
 	}

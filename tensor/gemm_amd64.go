@@ -61,7 +61,7 @@ func dot4BF16AVX2(k16 int, x *float32, w *uint16, ld int, y *[4]float32)
 func dot4AVX2(k int, x []float32, w Mat, off, ld int, y *[4]float32, scratch []float32) {
 	x = x[:k]
 	k16 := k / 16
-	if w.DType == F16 || w.DType.blocked() {
+	if w.DType == F16 || w.DType.Blocked() {
 		scratch = scratch[:4*k]
 		for r := 0; r < 4; r++ {
 			Widen(scratch[r*k:(r+1)*k], w, off+r*ld)

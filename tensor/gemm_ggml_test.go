@@ -39,7 +39,7 @@ func TestGemmGGML(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w := gm.Mat()
+			w := tensor.FromBlocks(gm, tc.out, in) // F32, F16 and BF16 too, which Mat would view directly
 			vals := make([]float32, tc.out*in)
 			if err := gguf.Dequantize(typ, data, vals); err != nil {
 				t.Fatal(err)

@@ -90,7 +90,7 @@ func packB(dst []float32, b Mat, trans bool, p0, kc, j0, nc, nr int, packT func(
 				for c0 := 0; c0 < full; c0 += 32 {
 					*(*[32]float32)(dst[c0*kc+p*32:]) = *(*[32]float32)(s[c0:])
 				}
-			case b.DType.blocked() && len(scratch) >= full:
+			case b.DType.Blocked() && len(scratch) >= full:
 				// The row segment in one span: whole quantization blocks
 				// at a time instead of nr values at a time.
 				Widen(scratch[:full], b, off)
@@ -162,9 +162,9 @@ func scatter(d []float32, stride, n int, x Mat, off int) {
 	}
 }
 
-// blocked reports whether elements of dtype d are decoded from blocks
+// Blocked reports whether elements of dtype d are decoded from blocks
 // (Q4, GGML), at a cost per call that makes long spans worth gathering.
-func (d DType) blocked() bool { return d == Q4 || d == GGML }
+func (d DType) Blocked() bool { return d == Q4 || d == GGML }
 
 // f16to32 is F16ToF32 with the common case (a normal number) inlined: its
 // bits are the sign, the exponent rebiased by 127−15 = 112, and the
