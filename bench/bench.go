@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/golora/golora/data"
+	"github.com/golora/golora/gguf"
 	"github.com/golora/golora/internal/rss"
 	"github.com/golora/golora/lora"
 	"github.com/golora/golora/mem"
@@ -95,6 +96,10 @@ type TrainOptions struct {
 	// checkpoint stored in it is held (lora and full; qlora's non-4-bit
 	// weights are float32).
 	DType tensor.DType
+	// GGML, when not empty, names a ggml type ("q4_k") the random base's
+	// matrices are held in, as golora holds a GGUF of that type
+	// (model.NewRandomGGML; lora only).
+	GGML string
 }
 
 // TrainResult is what `golora bench train` prints.
@@ -122,6 +127,9 @@ type TrainResult struct {
 // random token ids.
 func Train(c *model.Config, m *model.Model, a *lora.Adapter, o TrainOptions) (TrainResult, error) {
 	res := TrainResult{Method: string(o.Method), Threads: tensor.Threads(), DType: o.DType.String(), Kernels: kernels.Active().String(), Params: m.NumParams()}
+	if o.GGML != "" {
+		res.DType = o.GGML
+	}
 	opt := train.Defaults()
 	ckpt := o.GradCheckpoint
 	opt.GradCheckpoint = &ckpt
@@ -164,6 +172,9 @@ func Train(c *model.Config, m *model.Model, a *lora.Adapter, o TrainOptions) (Tr
 	}
 	pred, err := mem.Predict(c, mem.Options{Method: o.Method, DTypeSize: size, Rank: o.Rank, Targets: o.Targets,
 		Batch: o.Batch, SeqLen: o.SeqLen, Threads: tensor.Threads(), DoubleQuant: true, GradCheckpoint: o.GradCheckpoint})
+	if o.GGML != "" {
+		pred.HoldBase(mem.Base(m))
+	}
 	if err == nil {
 		res.PredictedBytes = pred.TotalBytes
 	}
@@ -177,7 +188,13 @@ func Setup(c *model.Config, o TrainOptions) (*model.Model, *lora.Adapter, error)
 	tensor.SetThreads(o.Threads)
 	var m *model.Model
 	var err error
-	if o.Method == mem.QLoRA {
+	if o.GGML != "" {
+		t, ok := gguf.ParseType(o.GGML)
+		if !ok {
+			return nil, nil, fmt.Errorf("bench: unknown ggml type %q", o.GGML)
+		}
+		m, err = model.NewRandomGGML(c, 0.02, 1, t)
+	} else if o.Method == mem.QLoRA {
 		m, err = model.NewRandomQuantized(c, 0.02, 1, quant.NF4, true)
 	} else if o.DType != tensor.F32 {
 		m = model.NewRandomDType(c, 0.02, 1, o.DType)

@@ -46,15 +46,7 @@ func PeakMemory(m *model.Model, o Options, T int) (mem.Breakdown, mem.Options, e
 	}
 	b, err := mem.Predict(m.Cfg, mo)
 	if err == nil && mo.Method == mem.LoRA && m.Quantized() {
-		// A GGUF base held in ggml blocks: its weights take the bytes it
-		// holds, not DTypeSize per value.
-		var held int64
-		for _, p := range m.Params() {
-			held += int64(p.W.Bytes())
-		}
-		d := held - (b.WeightsBytes - 4*b.TrainableParams)
-		b.WeightsBytes += d
-		b.TotalBytes += d
+		b.HoldBase(mem.Base(m)) // a GGUF base held in ggml blocks
 	}
 	return b, mo, err
 }

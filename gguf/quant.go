@@ -240,7 +240,10 @@ func dequantQ6K(blk []byte, y []float32) {
 //
 // len(src) must be a multiple of the block size.
 func Quantize(t Type, src []float32) ([]byte, error) {
-	if !t.Known() || t.BlockSize() == 0 || len(src)%t.BlockSize() != 0 {
+	if !Quantizes(t) {
+		return nil, fmt.Errorf("cannot quantize to %s (golora writes F32, F16, BF16, Q8_0, Q4_0)", t)
+	}
+	if len(src)%t.BlockSize() != 0 {
 		return nil, fmt.Errorf("cannot quantize %d elements as %s", len(src), t)
 	}
 	out := make([]byte, len(src)/t.BlockSize()*t.TypeSize())
@@ -295,10 +298,17 @@ func Quantize(t Type, src []float32) ([]byte, error) {
 				blk[2+j] = byte(lo) | byte(hi)<<4
 			}
 		}
-	default:
-		return nil, fmt.Errorf("cannot quantize to %s (golora writes F32, F16, BF16, Q8_0, Q4_0)", t)
 	}
 	return out, nil
+}
+
+// Quantizes reports whether Quantize writes type t.
+func Quantizes(t Type) bool {
+	switch t {
+	case F32, F16, BF16, Q8_0, Q4_0:
+		return true
+	}
+	return false
 }
 
 // Float32 dequantizes the whole tensor (see Dequantize) into a new slice.

@@ -3,10 +3,12 @@ package model
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 
 	"github.com/golora/golora/gguf"
+	"github.com/golora/golora/tensor"
 )
 
 // LoadGGUF loads a model from a GGUF file laid out as llama.cpp's
@@ -210,3 +212,44 @@ func ggufConfig(f *gguf.File) (*Config, gguf.Arch, error) {
 	}
 	return cfg, arch, nil
 }
+
+// NewRandomGGML is NewRandom with every matrix (embedding, head and
+// linears; not a transposed Conv1D weight) held as LoadGGUF holds a GGUF
+// of type t: F16, BF16, Q8_0 and Q4_0 hold the draw quantized as ggml
+// does (gguf.Quantize); the other types, which golora cannot quantize to,
+// hold random blocks of the same magnitude (gguf.Random), which cost the
+// same to compute with. A matrix whose rows are not whole blocks of t
+// takes llama.cpp's fallback type for it (llama-quant.cpp: Q4_K → Q5_0,
+// Q5_K → Q5_1, Q6_K → Q8_0, Q2_K/Q3_K → Q4_0 here, for want of IQ4_NL).
+// It is for benchmarks of a quantized GGUF base without a file.
+func NewRandomGGML(c *Config, std float64, seed uint64, t gguf.Type) (*Model, error) {
+	r := rand.New(rand.NewPCG(seed, 1))
+	return newRandom(c, std, seed, func(s paramSpec) holdFunc {
+		if s.cols == 0 || s.transposed {
+			return nil
+		}
+		return func(data []float32, rows, cols int) (tensor.Mat, error) {
+			tt := t
+			if cols%tt.BlockSize() != 0 {
+				tt = ggmlFallback[tt]
+			}
+			tn, err := gguf.NewTensor(s.name, tt, []int{rows, cols}, data)
+			if !gguf.Quantizes(tt) {
+				tn = gguf.Tensor{Name: s.name, Type: tt, Shape: []int{rows, cols}}
+				tn.Data, err = gguf.Random(tt, rows*cols, float32(std), r)
+			}
+			if err != nil {
+				return tensor.Mat{}, err
+			}
+			g, err := tn.Matrix()
+			if err != nil {
+				return tensor.Mat{}, err
+			}
+			return g.Mat(), nil
+		}
+	})
+}
+
+// ggmlFallback is the type llama.cpp quantizes a matrix to when its rows
+// are not whole super-blocks of the k-quant asked for.
+var ggmlFallback = map[gguf.Type]gguf.Type{gguf.Q2_K: gguf.Q4_0, gguf.Q3_K: gguf.Q4_0, gguf.Q4_K: gguf.Q5_0, gguf.Q5_K: gguf.Q5_1, gguf.Q6_K: gguf.Q8_0}

@@ -81,6 +81,7 @@ func runBenchTrain(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) err
 	var o bench.TrainOptions
 	fs.Group("Method")
 	method := fs.String("method", "lora", "fine-tuning `METHOD`: full, lora or qlora (nf4, double-quantized)")
+	fs.StringVar(&o.GGML, "ggml", "", "lora: hold the base's matrices in ggml `TYPE` (q4_k, q8_0, ...) as a GGUF of that type is held")
 	runFlags(fs, &o.Rank, &o.Targets, &o.Batch, &o.SeqLen)
 	fs.Group("Measurement")
 	fs.IntVar(&o.Steps, "steps", 3, "timed steps (after one warm-up step)")
@@ -105,7 +106,13 @@ func runBenchTrain(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) err
 	if o.DType != tensor.F32 && o.Method == mem.QLoRA {
 		return cli.Usagef("--dtype %s: qlora's random base is float32 outside its 4-bit linears; --dtype applies to lora and full", *dtype)
 	}
+	if o.GGML != "" && (o.Method != mem.LoRA || o.DType != tensor.F32) {
+		return cli.Usagef("--ggml applies to lora on a float32 --dtype: the ggml type is the base's dtype")
+	}
 	o.GradCheckpoint = checkpointing(ckptFlag, o.Method)
+	if ckptFlag == nil && o.GGML != "" {
+		o.GradCheckpoint = true // as golora train on a quantized GGUF
+	}
 	if o.Steps <= 0 || o.Batch <= 0 || o.SeqLen < 2 {
 		return fmt.Errorf("--steps, --batch-size must be positive and --seq-len at least 2")
 	}
