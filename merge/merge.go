@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/golora/golora/internal/modeldir"
 	"github.com/golora/golora/lora"
@@ -116,14 +114,11 @@ func write(modelDir string, adapters []lora.Spec, dir string, o Options) (Result
 	if err := m.Save(dir, res.DType); err != nil {
 		return res, err
 	}
-	if isGGUF(modelDir) {
+	if model.IsGGUF(modelDir) {
 		return res, nil // one file: no companion files beside it to copy
 	}
 	return res, modeldir.CopyCompanions(modelDir, dir)
 }
-
-// isGGUF reports whether path names a GGUF file (model.Load's rule).
-func isGGUF(path string) bool { return strings.EqualFold(filepath.Ext(path), ".gguf") }
 
 // computeDType maps bnb_4bit_compute_dtype to the dtype merged weights are
 // written in.

@@ -19,7 +19,7 @@ import (
 // Weights are views into the mapped files; Close releases them. A path
 // ending in .gguf is loaded by LoadGGUF.
 func Load(dir string) (*Model, error) {
-	if strings.EqualFold(filepath.Ext(dir), ".gguf") {
+	if IsGGUF(dir) {
 		return LoadGGUF(dir)
 	}
 	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
@@ -53,6 +53,10 @@ func Load(dir string) (*Model, error) {
 	m.closer = set
 	return m, nil
 }
+
+// IsGGUF reports whether path names a GGUF file (by its extension), which
+// Load reads with LoadGGUF.
+func IsGGUF(path string) bool { return strings.EqualFold(filepath.Ext(path), ".gguf") }
 
 // paramFromTensor checks a tensor's shape and dtype against what the
 // architecture needs and views it as a matrix without copying.

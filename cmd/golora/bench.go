@@ -109,10 +109,7 @@ func runBenchTrain(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) err
 	if o.GGML != "" && (o.Method != mem.LoRA || o.DType != tensor.F32) {
 		return cli.Usagef("--ggml applies to lora on a float32 --dtype: the ggml type is the base's dtype")
 	}
-	o.GradCheckpoint = checkpointing(ckptFlag, o.Method)
-	if ckptFlag == nil && o.GGML != "" {
-		o.GradCheckpoint = true // as golora train on a quantized GGUF
-	}
+	o.GradCheckpoint = checkpointing(ckptFlag, o.Method == mem.QLoRA || o.GGML != "")
 	if o.Steps <= 0 || o.Batch <= 0 || o.SeqLen < 2 {
 		return fmt.Errorf("--steps, --batch-size must be positive and --seq-len at least 2")
 	}

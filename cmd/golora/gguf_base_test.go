@@ -1,22 +1,45 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// TestTrainMergeGGUFBase: golora train on a q8_0 GGUF, whose matrices are
-// held in their blocks, checkpoints gradients by default (as on a 4-bit
+// TestTrainMergeGGUFBase: golora mem on a q8_0 GGUF counts its blocks;
+// golora train on it, whose matrices are held in their blocks, checkpoints gradients by default (as on a 4-bit
 // base) and writes an adapter that loads on the GGUF; merge folds it into
 // a float32 Hugging Face directory whose logits are the GGUF's with the
 // adapter.
 func TestTrainMergeGGUFBase(t *testing.T) {
-	dir := t.TempDir()
+	dir, hf := t.TempDir(), tinyModelSized(t, 64, 96)
 	g := filepath.Join(dir, "m.gguf")
-	if _, errs, code := golora(t, "export", "gguf", "--model", tinyModelSized(t, 64, 96), "--out", g, "--outtype", "q8_0", "--pre", "gpt-2"); code != 0 {
+	if _, errs, code := golora(t, "export", "gguf", "--model", hf, "--out", g, "--outtype", "q8_0", "--pre", "gpt-2"); code != 0 {
 		t.Fatal(errs)
+	}
+	// mem reads the GGUF: its q8_0 matrices take about half the bytes of
+	// the bf16 checkpoint's, and it predicts checkpointed activations.
+	var fromGGUF, fromHF, hfCkpt struct {
+		Weights     int64 `json:"weights_bytes"`
+		Activations int64 `json:"activations_bytes"`
+	}
+	for _, c := range []struct {
+		v    any
+		args []string
+	}{{&fromGGUF, []string{"--model", g}}, {&fromHF, []string{"--model", hf, "--dtype", "bfloat16"}}, {&hfCkpt, []string{"--model", hf, "--grad-checkpoint"}}} {
+		out, errs, code := golora(t, append([]string{"mem", "--json", "--rank", "4"}, c.args...)...)
+		if code != 0 {
+			t.Fatalf("mem %v: %s", c.args, errs)
+		}
+		if err := json.Unmarshal([]byte(out), c.v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := float64(fromGGUF.Weights) / float64(fromHF.Weights); r < 0.45 || r > 0.65 || fromGGUF.Activations != hfCkpt.Activations {
+		t.Errorf("mem of the q8_0 GGUF: weights %d bytes (%.2f of bf16's %d), activations %d (want checkpointed %d)",
+			fromGGUF.Weights, r, fromHF.Weights, fromGGUF.Activations, hfCkpt.Activations)
 	}
 	data := filepath.Join(dir, "d.jsonl")
 	os.WriteFile(data, []byte(`{"input_ids": [1, 2, 3, 4, 5, 6]}`+"\n"+`{"input_ids": [7, 8, 9, 10, 11]}`+"\n"), 0o644)

@@ -15,7 +15,6 @@ import (
 
 	"github.com/golora/golora/finetune"
 	"github.com/golora/golora/internal/cli"
-	"github.com/golora/golora/mem"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/tensor"
 	"github.com/golora/golora/tokenizer"
@@ -251,7 +250,7 @@ func TestQuantizeTurnsOnGradCheckpoint(t *testing.T) {
 	}
 	// mem and bench follow the same rule.
 	no := false
-	if !checkpointing(nil, mem.QLoRA) || checkpointing(nil, mem.LoRA) || checkpointing(&no, mem.QLoRA) {
+	if !checkpointing(nil, true) || checkpointing(nil, false) || checkpointing(&no, true) {
 		t.Error("mem/bench --grad-checkpoint: want on by default for qlora only, and off when given false")
 	}
 }
