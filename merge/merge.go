@@ -78,11 +78,8 @@ func write(modelDir string, adapters []lora.Spec, dir string, o Options) (Result
 		return res, err
 	}
 	defer m.Close()
-	res.DType = m.Embed.W.DType
+	res.DType = m.SaveDType()
 	res.QuantType, res.Double, res.FourBit = m.QuantType()
-	if res.DType.Size() == 0 { // a GGUF base held in ggml blocks: stored dequantized, exactly
-		res.DType = tensor.F32
-	}
 	if o.Requantize && !res.FourBit {
 		return res, fmt.Errorf("merge: requantize: %s is not a 4-bit model", modelDir)
 	}
@@ -113,9 +110,6 @@ func write(modelDir string, adapters []lora.Spec, dir string, o Options) (Result
 	}
 	if err := m.Save(dir, res.DType); err != nil {
 		return res, err
-	}
-	if model.IsGGUF(modelDir) {
-		return res, nil // one file: no companion files beside it to copy
 	}
 	return res, modeldir.CopyCompanions(modelDir, dir)
 }

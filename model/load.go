@@ -96,6 +96,9 @@ const maxShardBytes = 5_000_000_000
 // (tensor.F32, BF16 or F16) — except 4-bit weights, which are written in
 // bitsandbytes' layout with a quantization_config in config.json.
 func (m *Model) Save(dir string, dtype tensor.DType) error {
+	if dtype.Size() == 0 {
+		return fmt.Errorf("save %s: weights cannot be stored as %v (F32, BF16 or F16)", dir, dtype)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 // golora train on it, whose matrices are held in their blocks, checkpoints gradients by default (as on a 4-bit
 // base) and writes an adapter that loads on the GGUF; merge folds it into
 // a float32 Hugging Face directory whose logits are the GGUF's with the
-// adapter.
+// adapter, and quantize writes a float32 directory with nf4 linears.
 func TestTrainMergeGGUFBase(t *testing.T) {
 	dir, hf := t.TempDir(), tinyModelSized(t, 64, 96)
 	g := filepath.Join(dir, "m.gguf")
@@ -67,5 +67,18 @@ func TestTrainMergeGGUFBase(t *testing.T) {
 	}
 	if e := maxRelErr(t, parseLogits(t, got), parseLogits(t, withAdapter)); e > 1e-4 {
 		t.Errorf("merged logits differ from the GGUF base + adapter by %.3g", e)
+	}
+	// quantize to nf4 from the GGUF: the rest of the weights stored float32.
+	q := filepath.Join(dir, "nf4")
+	if _, errs, code := golora(t, "quantize", "--model", g, "--out", q, "--type", "nf4"); code != 0 {
+		t.Fatalf("quantize a GGUF: %s", errs)
+	}
+	for _, d := range []string{merged, q} {
+		if cfg := string(must(os.ReadFile(filepath.Join(d, "config.json")))); !strings.Contains(cfg, `"torch_dtype": "float32"`) {
+			t.Errorf("%s/config.json: want torch_dtype float32:\n%s", d, cfg)
+		}
+	}
+	if _, errs, code := golora(t, "logits", "--model", q, "--ids", ids); code != 0 {
+		t.Errorf("logits of the nf4 model: %s", errs)
 	}
 }
