@@ -14,7 +14,8 @@ import (
 // whole blocks because Cols (ne[0]) is a multiple of the block size. It
 // is a tensor.Blocks: GEMM's packing and Mat.Row decode the row segments
 // they need with the dequantizers of Dequantize, bit for bit, and nothing
-// is copied whole.
+// is copied whole. Tensor.Matrix makes one; Perm, when set, must be a
+// permutation of the rows.
 type Matrix struct {
 	Type       Type
 	Data       []byte

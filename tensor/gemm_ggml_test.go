@@ -98,3 +98,35 @@ func same(t *testing.T, what string, got, want []float32) {
 		}
 	}
 }
+
+// BenchmarkGemmGGML times SmolLM-135M's down projection (W 576×1536) on a
+// batch of 1024 tokens, forward (x·Wᵀ) and backward (dY·W), with W in
+// float32 and in ggml block types: the cost of dequantizing in packing.
+func BenchmarkGemmGGML(b *testing.B) {
+	const m, out, in = 1024, 576, 1536
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, typ := range []gguf.Type{gguf.F32, gguf.Q8_0, gguf.Q4_0, gguf.Q4_K, gguf.Q6_K} {
+		data, err := gguf.Random(typ, out*in, 0.02, r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		g, err := gguf.Tensor{Name: "w", Type: typ, Shape: []int{out, in}, Data: data}.Matrix()
+		if err != nil {
+			b.Fatal(err)
+		}
+		w := g.Mat() // F32 is viewed as float32
+		x, c := make([]float32, m*in), make([]float32, m*in)
+		for _, transB := range []bool{true, false} {
+			k, n := in, out
+			if !transB {
+				k, n = out, in
+			}
+			b.Run(fmt.Sprintf("%s/transB=%v", typ, transB), func(b *testing.B) {
+				for b.Loop() {
+					tensor.Gemm(false, transB, 1, tensor.FromF32(x[:m*k], m, k), w, 0, c[:m*n], n)
+				}
+				b.ReportMetric(2*m*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
