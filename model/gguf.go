@@ -220,8 +220,8 @@ func ggufConfig(f *gguf.File) (*Config, gguf.Arch, error) {
 // hold random blocks of the same magnitude (gguf.Random), which cost the
 // same to compute with. A matrix whose rows are not whole blocks of t
 // takes llama.cpp's fallback type for it (llama-quant.cpp: Q4_K → Q5_0,
-// Q5_K → Q5_1, Q6_K → Q8_0, Q2_K/Q3_K → Q4_0 here, for want of IQ4_NL).
-// It is for benchmarks of a quantized GGUF base without a file.
+// Q5_K → Q5_1, Q6_K → Q8_0, Q2_K/Q3_K → Q4_0 here, for want of IQ4_NL;
+// F32 for the other types). It is for benchmarks of a quantized GGUF base without a file.
 func NewRandomGGML(c *Config, std float64, seed uint64, t gguf.Type) (*Model, error) {
 	r := rand.New(rand.NewPCG(seed, 1))
 	return newRandom(c, std, seed, func(s paramSpec) holdFunc {
@@ -233,9 +233,11 @@ func NewRandomGGML(c *Config, std float64, seed uint64, t gguf.Type) (*Model, er
 			if cols%tt.BlockSize() != 0 {
 				tt = ggmlFallback[tt]
 			}
-			tn, err := gguf.NewTensor(s.name, tt, []int{rows, cols}, data)
-			if !gguf.Quantizes(tt) {
-				tn = gguf.Tensor{Name: s.name, Type: tt, Shape: []int{rows, cols}}
+			tn := gguf.Tensor{Name: s.name, Type: tt, Shape: []int{rows, cols}}
+			var err error
+			if gguf.Quantizes(tt) {
+				tn, err = gguf.NewTensor(s.name, tt, tn.Shape, data)
+			} else {
 				tn.Data, err = gguf.Random(tt, rows*cols, float32(std), r)
 			}
 			if err != nil {
