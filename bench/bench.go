@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/golora/golora/data"
+	"github.com/golora/golora/gguf"
 	"github.com/golora/golora/internal/rss"
 	"github.com/golora/golora/lora"
 	"github.com/golora/golora/mem"
@@ -105,6 +106,10 @@ type TrainOptions struct {
 	// SeqLen tokens hold as many as fit. Tokens counts real tokens only.
 	ExampleLen int
 	Packing    bool
+	// GGML, when not empty, names a ggml type ("q4_k") the random base's
+	// matrices are held in, as golora holds a GGUF of that type
+	// (model.NewRandomGGML; lora only).
+	GGML string
 }
 
 // Examples is how many examples a run with TrainOptions.ExampleLen draws
@@ -139,6 +144,9 @@ type TrainResult struct {
 // (exampleFLOPs): what padding costs shows as a lower MFU.
 func Train(c *model.Config, m *model.Model, a *lora.Adapter, o TrainOptions) (TrainResult, error) {
 	res := TrainResult{Method: string(o.Method), Threads: tensor.Threads(), DType: o.DType.String(), Kernels: kernels.Active().String(), Params: m.NumParams()}
+	if o.GGML != "" {
+		res.DType = o.GGML
+	}
 	opt := train.Defaults()
 	ckpt := o.GradCheckpoint
 	opt.GradCheckpoint = &ckpt
@@ -181,6 +189,9 @@ func Train(c *model.Config, m *model.Model, a *lora.Adapter, o TrainOptions) (Tr
 	}
 	pred, err := mem.Predict(c, mem.Options{Method: o.Method, DTypeSize: size, Rank: o.Rank, Targets: o.Targets,
 		Batch: o.Batch, SeqLen: run.T, Threads: tensor.Threads(), DoubleQuant: true, GradCheckpoint: o.GradCheckpoint})
+	if o.GGML != "" {
+		pred.HoldBase(mem.Base(m))
+	}
 	if err == nil {
 		res.PredictedBytes = pred.TotalBytes
 	}
@@ -219,7 +230,13 @@ func Setup(c *model.Config, o TrainOptions) (*model.Model, *lora.Adapter, error)
 	tensor.SetThreads(o.Threads)
 	var m *model.Model
 	var err error
-	if o.Method == mem.QLoRA {
+	if o.GGML != "" {
+		t, ok := gguf.ParseType(o.GGML)
+		if !ok {
+			return nil, nil, fmt.Errorf("bench: unknown ggml type %q", o.GGML)
+		}
+		m, err = model.NewRandomGGML(c, 0.02, 1, t)
+	} else if o.Method == mem.QLoRA {
 		m, err = model.NewRandomQuantized(c, 0.02, 1, quant.NF4, true)
 	} else if o.DType != tensor.F32 {
 		m = model.NewRandomDType(c, 0.02, 1, o.DType)

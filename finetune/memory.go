@@ -20,7 +20,7 @@ import (
 func PeakMemory(m *model.Model, o Options, T int) (mem.Breakdown, mem.Options, error) {
 	_, double, fourBit := m.QuantType()
 	mo := mem.Options{Method: mem.LoRA, DTypeSize: m.Embed.W.DType.Size(), Rank: o.Rank, Targets: o.Targets, Layers: o.Layers,
-		Batch: o.BatchSize, SeqLen: T, Threads: tensor.Threads(), GradCheckpoint: o.Checkpointing(fourBit), DoubleQuant: o.DoubleQuant,
+		Batch: o.BatchSize, SeqLen: T, Threads: tensor.Threads(), GradCheckpoint: o.Checkpointing(m.Quantized()), DoubleQuant: o.DoubleQuant,
 		DoRA: o.DoRA}
 	if o.Dropout != nil {
 		mo.Dropout = *o.Dropout
@@ -48,6 +48,9 @@ func PeakMemory(m *model.Model, o Options, T int) (mem.Breakdown, mem.Options, e
 		}
 	}
 	b, err := mem.Predict(m.Cfg, mo)
+	if err == nil && mo.Method == mem.LoRA && m.Quantized() {
+		b.HoldBase(mem.Base(m)) // a GGUF base held in ggml blocks
+	}
 	return b, mo, err
 }
 

@@ -91,9 +91,9 @@ func Defaults() Options {
 }
 
 // Checkpointing reports whether the run uses gradient checkpointing
-// (train.Config.Checkpointing), counting --quantize as a 4-bit base.
-func (o *Options) Checkpointing(fourBit bool) bool {
-	return o.Config.Checkpointing(o.Quantize != "" || fourBit)
+// (train.Config.Checkpointing), counting --quantize as a quantized base.
+func (o *Options) Checkpointing(quantized bool) bool {
+	return o.Config.Checkpointing(o.Quantize != "" || quantized)
 }
 
 // LoadConfigFile overlays the settings of a JSON or YAML file onto o:

@@ -34,6 +34,16 @@ func Dequantize(t Type, src []byte, dst []float32) error {
 	if len(dst)%bs != 0 || len(src) != len(dst)/bs*ts {
 		return fmt.Errorf("%s: %d bytes do not hold %d elements", t, len(src), len(dst))
 	}
+	if !dequantBlocks(t, ts, src, dst) {
+		return fmt.Errorf("cannot dequantize %s (golora dequantizes F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)", t)
+	}
+	return nil
+}
+
+// dequantBlocks is Dequantize without the checks: src holds exactly
+// len(dst)/BlockSize blocks of the known type t, ts bytes each. It reports
+// false for a type it does not decode.
+func dequantBlocks(t Type, ts int, src []byte, dst []float32) bool {
 	switch t {
 	case F32:
 		for i := range dst {
@@ -74,9 +84,9 @@ func Dequantize(t Type, src []byte, dst []float32) error {
 			f(src[b*ts:(b+1)*ts], dst[b*qk:(b+1)*qk])
 		}
 	default:
-		return fmt.Errorf("cannot dequantize %s (golora dequantizes F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)", t)
+		return false
 	}
-	return nil
+	return true
 }
 
 // dequant32 decodes one Q4_1, Q5_0 or Q5_1 block of 32 elements:
@@ -115,7 +125,7 @@ func dequant32(t Type, blk []byte, y []float32) {
 func f16(b []byte) float32 { return tensor.F16ToF32(binary.LittleEndian.Uint16(b)) }
 
 // kDequant decodes one super-block of each k-quant type.
-var kDequant = map[Type]func(blk []byte, y []float32){Q2_K: dequantQ2K, Q3_K: dequantQ3K, Q4_K: dequantQ4K, Q5_K: dequantQ5K, Q6_K: dequantQ6K}
+var kDequant = [...]func(blk []byte, y []float32){Q2_K: dequantQ2K, Q3_K: dequantQ3K, Q4_K: dequantQ4K, Q5_K: dequantQ5K, Q6_K: dequantQ6K}
 
 // kScaleMin unpacks the 6-bit scale and min of group j of a Q4_K or Q5_K
 // super-block from its 12 scale bytes (ggml's get_scale_min_k4).
@@ -230,7 +240,10 @@ func dequantQ6K(blk []byte, y []float32) {
 //
 // len(src) must be a multiple of the block size.
 func Quantize(t Type, src []float32) ([]byte, error) {
-	if !t.Known() || t.BlockSize() == 0 || len(src)%t.BlockSize() != 0 {
+	if !Quantizes(t) {
+		return nil, fmt.Errorf("cannot quantize to %s (golora writes F32, F16, BF16, Q8_0, Q4_0)", t)
+	}
+	if len(src)%t.BlockSize() != 0 {
 		return nil, fmt.Errorf("cannot quantize %d elements as %s", len(src), t)
 	}
 	out := make([]byte, len(src)/t.BlockSize()*t.TypeSize())
@@ -285,10 +298,17 @@ func Quantize(t Type, src []float32) ([]byte, error) {
 				blk[2+j] = byte(lo) | byte(hi)<<4
 			}
 		}
-	default:
-		return nil, fmt.Errorf("cannot quantize to %s (golora writes F32, F16, BF16, Q8_0, Q4_0)", t)
 	}
 	return out, nil
+}
+
+// Quantizes reports whether Quantize writes type t.
+func Quantizes(t Type) bool {
+	switch t {
+	case F32, F16, BF16, Q8_0, Q4_0:
+		return true
+	}
+	return false
 }
 
 // Float32 dequantizes the whole tensor (see Dequantize) into a new slice.

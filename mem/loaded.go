@@ -10,13 +10,31 @@ import (
 // quantization constants) and the attached adapters' A and B (and DoRA
 // magnitudes).
 func Held(m *model.Model) int64 {
-	var n int64
-	for _, ps := range [][]*model.Param{m.Params(), m.LoRAParams()} {
-		for _, p := range ps {
-			n += int64(p.W.Bytes())
-		}
+	n := Base(m)
+	for _, p := range m.LoRAParams() {
+		n += int64(p.W.Bytes())
 	}
 	return n
+}
+
+// Base is the memory m's base parameters take as they are held now
+// (Held without the adapters).
+func Base(m *model.Model) int64 {
+	var n int64
+	for _, p := range m.Params() {
+		n += int64(p.W.Bytes())
+	}
+	return n
+}
+
+// HoldBase replaces the base weights of a LoRA prediction (b.WeightsBytes
+// less the adapters' float32 A and B) by held, the bytes a base takes as
+// loaded (Base), for a base held in ggml blocks, whose bytes per value the
+// config alone does not give.
+func (b *Breakdown) HoldBase(held int64) {
+	d := held - (b.WeightsBytes - 4*b.TrainableParams)
+	b.WeightsBytes += d
+	b.TotalBytes += d
 }
 
 // Generation is the memory that generating with m takes on top of Held(m)

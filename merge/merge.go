@@ -31,7 +31,7 @@ type Options struct {
 // Result says what Write merged and how it stored it.
 type Result struct {
 	Modules int          // LoRA modules folded in, summed over the adapters
-	DType   tensor.DType // the dtype of every weight not stored in 4 bits
+	DType   tensor.DType // the dtype of every weight not stored in 4 bits (F32 for a GGUF base in ggml blocks)
 	// FourBit is set when the base was 4-bit; QuantType and Double are then
 	// its type and double quantization.
 	FourBit   bool
@@ -78,7 +78,7 @@ func write(modelDir string, adapters []lora.Spec, dir string, o Options) (Result
 		return res, err
 	}
 	defer m.Close()
-	res.DType = m.Embed.W.DType
+	res.DType = m.SaveDType()
 	res.QuantType, res.Double, res.FourBit = m.QuantType()
 	if o.Requantize && !res.FourBit {
 		return res, fmt.Errorf("merge: requantize: %s is not a 4-bit model", modelDir)

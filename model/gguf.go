@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/golora/golora/gguf"
+	"github.com/golora/golora/tensor"
 )
 
 // LoadGGUF loads a model from a GGUF file laid out as llama.cpp's
@@ -20,20 +22,25 @@ import (
 // attention.key_length, attention.layer_norm_rms_epsilon, rope.freq_base,
 // rope.scaling.type linear and rope.scaling.factor, context_length), the
 // vocabulary size from token_embd.weight, tied embeddings from a missing
-// output.weight, biases from blk.0.attn_q.bias / attn_output.bias. Every
-// weight of a type gguf.Dequantize decodes is decoded into owned float32
-// (a GPT-2 Conv1D weight, which llama.cpp holds [out, in], is held so as
-// a transposed parameter), and the q and k rows of a llama GGUF are put back into Hugging Face's
-// order (gguf.PermuteRoPE's inverse). Errors name the file and the key or
-// tensor.
+// output.weight, biases from blk.0.attn_q.bias / attn_output.bias.
+//
+// Weights stay as the file holds them, memory-mapped (ggufParam): every
+// matrix, the token embedding and the output head included, is a view of
+// its blocks that GEMM and Row dequantize as they read it (a GPT-2 Conv1D
+// weight, which llama.cpp stores [out, in], is that view held as a
+// transposed parameter), and the q and k rows of a llama GGUF are read in
+// Hugging Face's order (gguf.PermuteRoPE's inverse) through a row map.
+// Vectors (norms, biases) are decoded into owned float32, Gemma's norm
+// weights less the 1 llama.cpp's converter adds. Errors name the file and
+// the key or tensor.
 func LoadGGUF(path string) (*Model, error) {
 	f, err := gguf.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	cfg, arch, err := ggufConfig(f)
 	if err != nil {
+		f.Close()
 		return nil, err
 	}
 	m, err := assemble(cfg, func(s paramSpec) (*Param, error) {
@@ -50,30 +57,79 @@ func LoadGGUF(path string) (*Model, error) {
 		if !slices.Equal(t.Shape, want) {
 			return nil, fmt.Errorf("gguf: %s: tensor %q has shape %v, the metadata implies %v", path, name, t.Shape, want)
 		}
-		v, err := t.Float32()
+		heads := gguf.QKHeads(s.name, cfg.NumHeads, cfg.NumKVHeads)
+		if !arch.PermuteQK {
+			heads = 0
+		}
+		p, err := ggufParam(t, s, heads, cfg.normOffset())
 		if err != nil {
 			return nil, fmt.Errorf("gguf: %s: %w", path, err)
 		}
-		if cfg.Gemma && strings.HasSuffix(s.name, "norm.weight") { // stored 1+w
-			for i := range v {
-				v[i]--
-			}
-		}
-		if heads := gguf.QKHeads(s.name, cfg.NumHeads, cfg.NumKVHeads); arch.PermuteQK && heads > 0 {
-			cols := max(s.cols, 1)
-			if v, err = gguf.PermuteRoPE(v, s.rows, cols, heads, true); err != nil {
-				return nil, fmt.Errorf("gguf: %s: tensor %q: %w", path, name, err)
-			}
-		}
-		p := NewParam(s.name, want, v)
-		p.Shape, p.Transposed = s.shape(), s.transposed
 		return p, nil
 	})
 	if err != nil {
+		f.Close()
 		return nil, err
 	}
 	m.Source = path
+	m.closer = f
 	return m, nil
+}
+
+// ggufParam makes the parameter s of tensor t: a matrix is held as its
+// gguf.Matrix view (with the row map of gguf.PermuteRoPE's inverse when
+// heads > 0; a transposed Conv1D weight is the view of the [out, in]
+// tensor llama.cpp stores); a vector is decoded into owned float32, a
+// vector of q or k permuted likewise and a norm weight less normOffset
+// (Gemma's 1: its GGUF stores 1 + w).
+func ggufParam(t gguf.Tensor, s paramSpec, heads int, normOffset float32) (*Param, error) {
+	if s.cols > 0 {
+		g, err := t.Matrix()
+		if err != nil {
+			return nil, err
+		}
+		if heads > 0 {
+			perm, err := ropeRows(s.rows, heads)
+			if err != nil {
+				return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
+			}
+			g.Perm = perm
+		}
+		return &Param{Name: s.name, Shape: s.shape(), W: g.Mat(), Transposed: s.transposed}, nil
+	}
+	v, err := t.Float32()
+	if err != nil {
+		return nil, err
+	}
+	if heads > 0 {
+		if v, err = gguf.PermuteRoPE(v, s.rows, 1, heads, true); err != nil {
+			return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
+		}
+	}
+	if normOffset != 0 && strings.HasSuffix(s.name, "norm.weight") {
+		for i := range v {
+			v[i] -= normOffset
+		}
+	}
+	return NewParam(s.name, s.shape(), v), nil
+}
+
+// ropeRows is the row map of gguf.PermuteRoPE's inverse on rows rows:
+// row r in Hugging Face's order is stored row perm[r] of the GGUF.
+func ropeRows(rows, heads int) ([]int32, error) {
+	idx := make([]float32, rows) // exact: rows < 2²⁴
+	for i := range idx {
+		idx[i] = float32(i)
+	}
+	hf, err := gguf.PermuteRoPE(idx, rows, 1, heads, true)
+	if err != nil {
+		return nil, err
+	}
+	perm := make([]int32, rows)
+	for r, v := range hf {
+		perm[r] = int32(v)
+	}
+	return perm, nil
 }
 
 // ggufConfig builds the config.json a GGUF's metadata stands for and
@@ -368,3 +424,48 @@ func ggufPhi3(f *gguf.File, raw map[string]any) error {
 	raw["rope_scaling"] = rs
 	return nil
 }
+
+// NewRandomGGML is NewRandom with every matrix (embedding, head and
+// linears; not a transposed Conv1D weight) held as LoadGGUF holds a GGUF
+// of type t: F16, BF16, Q8_0 and Q4_0 hold the draw quantized as ggml
+// does (gguf.Quantize); the other types, which golora cannot quantize to,
+// hold random blocks of the same magnitude (gguf.Random), which cost the
+// same to compute with. A matrix whose rows are not whole blocks of t
+// takes llama.cpp's fallback type for it (llama-quant.cpp: Q4_K → Q5_0,
+// Q5_K → Q5_1, Q6_K → Q8_0, Q2_K/Q3_K → Q4_0 here, for want of IQ4_NL;
+// F32 for the other types). It is for benchmarks of a quantized GGUF base without a file.
+func NewRandomGGML(c *Config, std float64, seed uint64, t gguf.Type) (*Model, error) {
+	r := rand.New(rand.NewPCG(seed, 1))
+	return newRandom(c, std, seed, func(s paramSpec) holdFunc {
+		if s.cols == 0 || s.transposed {
+			return nil
+		}
+		return func(fill func([]float32), rows, cols int) (tensor.Mat, error) {
+			data := make([]float32, rows*cols)
+			fill(data)
+			tt := t
+			if cols%tt.BlockSize() != 0 {
+				tt = ggmlFallback[tt]
+			}
+			tn := gguf.Tensor{Name: s.name, Type: tt, Shape: []int{rows, cols}}
+			var err error
+			if gguf.Quantizes(tt) {
+				tn, err = gguf.NewTensor(s.name, tt, tn.Shape, data)
+			} else {
+				tn.Data, err = gguf.Random(tt, rows*cols, float32(std), r)
+			}
+			if err != nil {
+				return tensor.Mat{}, err
+			}
+			g, err := tn.Matrix()
+			if err != nil {
+				return tensor.Mat{}, err
+			}
+			return g.Mat(), nil
+		}
+	})
+}
+
+// ggmlFallback is the type llama.cpp quantizes a matrix to when its rows
+// are not whole super-blocks of the k-quant asked for.
+var ggmlFallback = map[gguf.Type]gguf.Type{gguf.Q2_K: gguf.Q4_0, gguf.Q3_K: gguf.Q4_0, gguf.Q4_K: gguf.Q5_0, gguf.Q5_K: gguf.Q5_1, gguf.Q6_K: gguf.Q8_0}

@@ -19,7 +19,7 @@ import (
 // Weights are views into the mapped files; Close releases them. A path
 // ending in .gguf is loaded by LoadGGUF.
 func Load(dir string) (*Model, error) {
-	if strings.EqualFold(filepath.Ext(dir), ".gguf") {
+	if IsGGUF(dir) {
 		return LoadGGUF(dir)
 	}
 	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
@@ -53,6 +53,10 @@ func Load(dir string) (*Model, error) {
 	m.closer = set
 	return m, nil
 }
+
+// IsGGUF reports whether path names a GGUF file (by its extension), which
+// Load reads with LoadGGUF.
+func IsGGUF(path string) bool { return strings.EqualFold(filepath.Ext(path), ".gguf") }
 
 // paramFromTensor checks a tensor's shape and dtype against what the
 // architecture needs and views it as a matrix without copying.
@@ -92,6 +96,9 @@ const maxShardBytes = 5_000_000_000
 // (tensor.F32, BF16 or F16) — except 4-bit weights, which are written in
 // bitsandbytes' layout with a quantization_config in config.json.
 func (m *Model) Save(dir string, dtype tensor.DType) error {
+	if dtype.Size() == 0 {
+		return fmt.Errorf("save %s: weights cannot be stored as %v (F32, BF16 or F16)", dir, dtype)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}

@@ -27,6 +27,16 @@ func torchDType(d tensor.DType) string {
 	return "float32"
 }
 
+// SaveDType is the dtype Save keeps the base's unquantized weights in: the
+// embedding's (F32, BF16 or F16), or F32 for one held in ggml blocks,
+// which holds every value exactly.
+func (m *Model) SaveDType() tensor.DType {
+	if d := m.Embed.W.DType; d.Size() > 0 {
+		return d
+	}
+	return tensor.F32
+}
+
 // Quantize replaces the weight of every decoder linear layer by its 4-bit
 // quantization of type t (with double quantization of the block absmax
 // when double is set), one weight at a time.
@@ -64,6 +74,18 @@ func (m *Model) QuantType() (t quant.Type, double, ok bool) {
 		}
 	}
 	return 0, false, false
+}
+
+// Quantized reports whether the base's linear layers are held in blocks
+// that GEMM dequantizes as it reads them: 4-bit (QuantType) or ggml's
+// types, as LoadGGUF holds a quantized GGUF.
+func (m *Model) Quantized() bool {
+	for _, lin := range m.Linears() {
+		if lin.W.W.DType.Blocked() {
+			return true
+		}
+	}
+	return false
 }
 
 // quantGetter reads the tensors of a bitsandbytes checkpoint for

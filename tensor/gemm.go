@@ -14,9 +14,9 @@ import (
 // Shapes: op(A) is m×k and op(B) is k×n, so a is stored m×k (k×m when
 // transA) and b is stored k×n (n×k when transB). C is m×n, row-major, in
 // c with row stride ldc ≥ n: C[i][j] is c[i*ldc+j]; len(c) must be at least
-// (m-1)·ldc + n. Either operand may be F32, BF16, F16 or Q4 (4-bit NF4/FP4
-// blocks); BF16 and F16 are widened and Q4 dequantized to float32 while
-// packing, never copied whole. Accumulation is in float32.
+// (m-1)·ldc + n. Either operand may be F32, BF16, F16, Q4 (4-bit NF4/FP4
+// blocks) or GGML (ggml block types); BF16 and F16 are widened and Q4 and
+// GGML dequantized to float32 while packing, never copied whole. Accumulation is in float32.
 //
 // beta == 0 means C is overwritten without being read, so NaNs already in C
 // do not propagate. As in BLAS, alpha == 0 (or k == 0) leaves A and B unread
@@ -128,6 +128,11 @@ func checkMat(name string, x Mat) {
 	case Q4:
 		if x.Q == nil || x.Stride != x.Cols || x.Q.Rows*x.Q.Cols != x.Rows*x.Cols {
 			panic(fmt.Sprintf("tensor.Gemm: %s is a Q4 view that does not match its quantized data", name))
+		}
+		have = need
+	case GGML:
+		if x.G == nil || x.Stride != x.Cols {
+			panic(fmt.Sprintf("tensor.Gemm: %s is a GGML view without blocks or with a stride other than its columns", name))
 		}
 		have = need
 	default:
@@ -330,7 +335,7 @@ func (j *gemmJob) runRect(ws *workspace, r rect) {
 		if kern.packT != nil && j.transB {
 			nscratch = nr * kcMax
 		}
-		if !j.transB && j.b.DType == Q4 {
+		if !j.transB && j.b.DType.Blocked() {
 			nscratch = ncMax // one dequantized row segment (see packB)
 		}
 	}

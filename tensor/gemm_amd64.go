@@ -56,12 +56,12 @@ func dot4F32AVX2(k16 int, x *float32, w *float32, ld int, y *[4]float32)
 func dot4BF16AVX2(k16 int, x *float32, w *uint16, ld int, y *[4]float32)
 
 // dot4AVX2 sets y[r] = Σ_{p<k} x[p]·w[off + r·ld + p] for r < 4: the
-// assembly takes whole 16-element blocks, Go the rest. F16 and Q4 rows are
-// widened into scratch (≥ 4·k floats) first.
+// assembly takes whole 16-element blocks, Go the rest. F16, Q4 and GGML
+// rows are widened into scratch (≥ 4·k floats) first.
 func dot4AVX2(k int, x []float32, w Mat, off, ld int, y *[4]float32, scratch []float32) {
 	x = x[:k]
 	k16 := k / 16
-	if w.DType == F16 || w.DType == Q4 {
+	if w.DType == F16 || w.DType.Blocked() {
 		scratch = scratch[:4*k]
 		for r := 0; r < 4; r++ {
 			Widen(scratch[r*k:(r+1)*k], w, off+r*ld)
@@ -89,8 +89,8 @@ func dot4AVX2(k int, x []float32, w Mat, off, ld int, y *[4]float32, scratch []f
 }
 
 // packT16AVX2 packs 16 whole rows of x starting at flat offset off, kc
-// columns deep, transposed: d[p·16+r] = x[off + r·Stride + p]. F16 and Q4
-// rows are widened into scratch (≥ 16·kc floats) first.
+// columns deep, transposed: d[p·16+r] = x[off + r·Stride + p]. F16, Q4 and
+// GGML rows are widened into scratch (≥ 16·kc floats) first.
 func packT16AVX2(d []float32, x Mat, off, kc int, scratch []float32) {
 	d = d[:16*kc]
 	ld := x.Stride
@@ -231,8 +231,8 @@ func gatherT16AVX512(tail int, w *float32, idx *[16]int32, wt *float32)
 
 // packT32AVX512 packs 32 whole rows of x starting at flat offset off, kc
 // columns deep, transposed: d[p·32 + r] = x[off + r·Stride + p], as two
-// 16-row halves. F16 and Q4 rows are widened into scratch (≥ 32·kc floats)
-// first.
+// 16-row halves. F16, Q4 and GGML rows are widened into scratch (≥ 32·kc
+// floats) first.
 func packT32AVX512(d []float32, x Mat, off, kc int, scratch []float32) {
 	d = d[:32*kc]
 	ld := x.Stride

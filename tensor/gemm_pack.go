@@ -4,7 +4,7 @@ import "math"
 
 // Packing copies a block of op(A) or op(B) into contiguous float32 panels
 // that the micro-kernel reads with small fixed strides, absorbing
-// transposition, widening BF16/F16 and dequantizing Q4 to float32 on the
+// transposition, widening BF16/F16 and dequantizing Q4 and GGML to float32 on the
 // way. Rows or columns past the matrix edge are zero-filled so that the
 // kernel always computes whole mr×nr tiles.
 //
@@ -72,7 +72,8 @@ func packA(dst []float32, a Mat, trans bool, i0, mc, p0, kc, mr int) {
 // depth-major panels of kc×nr: depth p, column j of the block lands at
 // dst[(j/nr)·nr·kc + p·nr + j%nr]. packT, when not nil, packs a whole
 // transposed panel (see gemmKernel); scratch is its work space, and for a
-// 4-bit B not transposed that of a dequantized row segment (nc values).
+// block-quantized B (Q4, GGML) not transposed that of a dequantized row
+// segment (nc values).
 func packB(dst []float32, b Mat, trans bool, p0, kc, j0, nc, nr int, packT func([]float32, Mat, int, int, []float32), scratch []float32) {
 	if !trans { // op(B)[p][j] = B[p][j]: row p of B gives nr contiguous values per panel
 		full := nc / nr * nr
@@ -89,7 +90,7 @@ func packB(dst []float32, b Mat, trans bool, p0, kc, j0, nc, nr int, packT func(
 				for c0 := 0; c0 < full; c0 += 32 {
 					*(*[32]float32)(dst[c0*kc+p*32:]) = *(*[32]float32)(s[c0:])
 				}
-			case b.DType == Q4 && len(scratch) >= full:
+			case b.DType.Blocked() && len(scratch) >= full:
 				// The row segment in one span: whole quantization blocks
 				// at a time instead of nr values at a time.
 				Widen(scratch[:full], b, off)
@@ -149,17 +150,21 @@ func scatter(d []float32, stride, n int, x Mat, off int) {
 		for p, h := range x.U16[off : off+n] {
 			d[p*stride] = f16to32(h)
 		}
-	case Q4:
-		var buf [64]float32
+	case Q4, GGML:
+		var buf [256]float32 // a k-quant super-block
 		for p := 0; p < n; p += len(buf) {
 			seg := buf[:min(len(buf), n-p)]
-			x.Q.DequantizeSpan(off+p, seg)
+			Widen(seg, x, off+p)
 			for i, v := range seg {
 				d[(p+i)*stride] = v
 			}
 		}
 	}
 }
+
+// Blocked reports whether elements of dtype d are decoded from blocks
+// (Q4, GGML), at a cost per call that makes long spans worth gathering.
+func (d DType) Blocked() bool { return d == Q4 || d == GGML }
 
 // f16to32 is F16ToF32 with the common case (a normal number) inlined: its
 // bits are the sign, the exponent rebiased by 127−15 = 112, and the

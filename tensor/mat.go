@@ -2,9 +2,10 @@
 // every matrix product (forward and the transposed products of backward) and
 // the element-wise and row-wise operations of a transformer.
 //
-// Matrices are row-major. Weights may be stored as float32, bfloat16 or
-// float16; the narrow types are widened to float32 while GEMM packs its
-// panels, never as a whole-matrix copy.
+// Matrices are row-major. Weights may be stored as float32, bfloat16,
+// float16, 4-bit NF4/FP4 blocks or ggml's block types; they are widened or
+// dequantized to float32 while GEMM packs its panels, never as a
+// whole-matrix copy.
 package tensor
 
 import (
@@ -22,6 +23,7 @@ const (
 	BF16              // bfloat16: the top 16 bits of a float32
 	F16               // IEEE half precision
 	Q4                // 4-bit NF4/FP4 blocks (bitsandbytes layout), in Mat.Q
+	GGML              // ggml block-quantized rows (Q8_0, Q4_K, ...), decoded by Mat.G
 )
 
 func (d DType) String() string {
@@ -34,12 +36,14 @@ func (d DType) String() string {
 		return "F16"
 	case Q4:
 		return "Q4"
+	case GGML:
+		return "GGML"
 	}
 	return fmt.Sprintf("DType(%d)", uint8(d))
 }
 
-// Size is the number of bytes of one element (0 for Q4, whose elements
-// are half a byte plus block constants: see Mat.Bytes).
+// Size is the number of bytes of one element (0 for Q4 and GGML, whose
+// elements are a fraction of a byte plus block constants: see Mat.Bytes).
 func (d DType) Size() int {
 	switch d {
 	case F32:
@@ -52,7 +56,8 @@ func (d DType) Size() int {
 
 // Mat is a row-major Rows×Cols matrix view: element (i, j) is at
 // i*Stride + j of F32 (DType F32) or of U16 (BF16, F16, raw bits), or is
-// entry i*Cols + j of the 4-bit blocks Q (DType Q4, Stride = Cols).
+// entry i*Cols + j of the 4-bit blocks Q (DType Q4, Stride = Cols), or is
+// element j of row i of the ggml blocks G (DType GGML, Stride = Cols).
 // A Mat never owns a copy of weights it was made from: it may view a
 // memory-mapped file.
 type Mat struct {
@@ -60,8 +65,21 @@ type Mat struct {
 	F32        []float32
 	U16        []uint16
 	Q          *quant.Quantized
+	G          Blocks
 	Rows, Cols int
 	Stride     int
+}
+
+// Blocks is a matrix stored in rows of ggml blocks (package gguf's Matrix:
+// the tensor package knows no ggml format, the gguf package decodes its
+// own). Each row is whole blocks, so any row segment can be decoded
+// without its neighbours.
+type Blocks interface {
+	// DequantizeRow sets dst[i] to element (r, c0+i) for i < len(dst),
+	// c0+len(dst) ≤ Cols, exactly as ggml's dequantize_row_* decodes it.
+	DequantizeRow(r, c0 int, dst []float32)
+	// Bytes is the memory the blocks take.
+	Bytes() int
 }
 
 // FromF32 views data as a rows×cols float32 matrix with stride cols.
@@ -88,9 +106,17 @@ func FromQuant(q *quant.Quantized) Mat {
 	return Mat{DType: Q4, Q: q, Rows: q.Rows, Cols: q.Cols, Stride: q.Cols}
 }
 
+// FromBlocks views rows×cols ggml blocks as a matrix.
+func FromBlocks(g Blocks, rows, cols int) Mat {
+	return Mat{DType: GGML, G: g, Rows: rows, Cols: cols, Stride: cols}
+}
+
 // Bytes is the memory the matrix's elements take (for Q4 the packed
-// nibbles and the block constants).
+// nibbles and the block constants, for GGML the blocks).
 func (m Mat) Bytes() int {
+	if m.DType == GGML {
+		return m.G.Bytes()
+	}
 	if m.DType == Q4 {
 		q := m.Q
 		n := len(q.Packed) + 4*len(q.Absmax) + len(q.AbsmaxQ) + 4*len(q.NestedAbsmax)
@@ -107,9 +133,9 @@ func (m Mat) Bytes() int {
 func (m Mat) At(i, j int) float32 {
 	k := i*m.Stride + j
 	switch m.DType {
-	case Q4:
+	case Q4, GGML:
 		var v [1]float32
-		m.Q.DequantizeSpan(k, v[:])
+		Widen(v[:], m, k)
 		return v[0]
 	case BF16:
 		return BF16ToF32(m.U16[k])
@@ -130,7 +156,8 @@ func (m Mat) Row(i int, dst []float32) []float32 {
 // at offset r·Stride + c), as float32, for i < len(dst). It is golora's one
 // conversion of stored weights to float32, and it is exact: F32 is copied,
 // BF16 bits h become the float32 bits h<<16, F16 is widened as F16ToF32
-// does (subnormals, ±Inf and NaN included), and Q4 blocks are dequantized.
+// does (subnormals, ±Inf and NaN included), and Q4 and GGML blocks are
+// dequantized.
 // GEMM's packing calls it for every contiguous panel row.
 func Widen(dst []float32, x Mat, off int) {
 	switch x.DType {
@@ -148,6 +175,13 @@ func Widen(dst []float32, x Mat, off int) {
 		}
 	case Q4:
 		x.Q.DequantizeSpan(off, dst)
+	case GGML:
+		for len(dst) > 0 { // one row segment at a time
+			r, c := off/x.Stride, off%x.Stride
+			n := min(len(dst), x.Cols-c)
+			x.G.DequantizeRow(r, c, dst[:n])
+			dst, off = dst[n:], off+n
+		}
 	}
 }
 

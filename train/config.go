@@ -71,14 +71,15 @@ func Defaults() Config {
 }
 
 // Checkpointing reports whether a run uses gradient checkpointing: as
-// GradCheckpoint says when it is set, else only on a 4-bit base, as QLoRA
-// does (PEFT's prepare_model_for_kbit_training turns it on): with the base
-// in 4 bits the activations are most of the memory.
-func (c *Config) Checkpointing(fourBit bool) bool {
+// GradCheckpoint says when it is set, else only on a quantized base (4-bit
+// or a quantized GGUF), as QLoRA does (PEFT's
+// prepare_model_for_kbit_training turns it on): with the base quantized
+// the activations are most of the memory.
+func (c *Config) Checkpointing(quantized bool) bool {
 	if c.GradCheckpoint != nil {
 		return *c.GradCheckpoint
 	}
-	return fourBit
+	return quantized
 }
 
 // Validate checks the numbers a user sets. The messages use the config

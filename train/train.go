@@ -182,8 +182,7 @@ func PaddedLen(sets ...[]data.Example) int {
 // Checkpointing reports whether the run recomputes activations in
 // backward (Config.Checkpointing for this run's base).
 func (r *Run) Checkpointing() bool {
-	_, _, fourBit := r.Model.QuantType()
-	return r.Config.Checkpointing(fourBit)
+	return r.Config.Checkpointing(r.Model.Quantized())
 }
 
 // TotalSteps is the number of optimizer steps the run makes.

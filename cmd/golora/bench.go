@@ -82,6 +82,7 @@ func runBenchTrain(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) err
 	var o bench.TrainOptions
 	fs.Group("Method")
 	method := fs.String("method", "lora", "fine-tuning `METHOD`: full, lora or qlora (nf4, double-quantized)")
+	fs.StringVar(&o.GGML, "ggml", "", "lora: hold the base's matrices in ggml `TYPE` (q4_k, q8_0, ...) as a GGUF of that type is held")
 	runFlags(fs, &o.Rank, &o.Targets, &o.Batch, &o.SeqLen)
 	fs.IntVar(&o.ExampleLen, "example-len", 0, fmt.Sprintf("train on %d random examples of about `MEAN` tokens (exponentially distributed, at most --seq-len), one per row padded to the longest, instead of --batch-size sequences of --seq-len", bench.Examples))
 	fs.BoolVar(&o.Packing, "packing", false, "with --example-len: pack the examples into --batch-size rows of --seq-len tokens, as golora train --packing")
@@ -108,7 +109,10 @@ func runBenchTrain(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) err
 	if o.DType != tensor.F32 && o.Method == mem.QLoRA {
 		return cli.Usagef("--dtype %s: qlora's random base is float32 outside its 4-bit linears; --dtype applies to lora and full", *dtype)
 	}
-	o.GradCheckpoint = checkpointing(ckptFlag, o.Method)
+	if o.GGML != "" && (o.Method != mem.LoRA || o.DType != tensor.F32) {
+		return cli.Usagef("--ggml applies to lora on a float32 --dtype: the ggml type is the base's dtype")
+	}
+	o.GradCheckpoint = checkpointing(ckptFlag, o.Method == mem.QLoRA || o.GGML != "")
 	if o.Steps <= 0 || o.Batch <= 0 || o.SeqLen < 2 || o.ExampleLen < 0 {
 		return fmt.Errorf("--steps, --batch-size must be positive, --seq-len at least 2 and --example-len not negative")
 	}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/golora/golora/finetune"
 	"github.com/golora/golora/internal/cli"
-	"github.com/golora/golora/mem"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/tensor"
 	"github.com/golora/golora/tokenizer"
@@ -252,7 +251,7 @@ func TestQuantizeTurnsOnGradCheckpoint(t *testing.T) {
 	}
 	// mem and bench follow the same rule.
 	no := false
-	if !checkpointing(nil, mem.QLoRA) || checkpointing(nil, mem.LoRA) || checkpointing(&no, mem.QLoRA) {
+	if !checkpointing(nil, true) || checkpointing(nil, false) || checkpointing(&no, true) {
 		t.Error("mem/bench --grad-checkpoint: want on by default for qlora only, and off when given false")
 	}
 }
@@ -287,6 +286,13 @@ func TestUsageErrors(t *testing.T) {
 // tokenizer learned from a few sentences.
 func tinyModelWithTokenizer(t *testing.T) string {
 	t.Helper()
+	return tinyModelSized(t, 16, 32)
+}
+
+// tinyModelSized is tinyModelWithTokenizer with the given hidden and
+// intermediate sizes.
+func tinyModelSized(t *testing.T, hidden, intermediate int) string {
+	t.Helper()
 	dir := t.TempDir()
 	tok, err := tokenizer.TrainByteLevel([]byte(strings.Repeat("the quick brown fox jumps over the lazy dog. ", 20)), 280, []string{"<|endoftext|>"})
 	if err != nil {
@@ -296,7 +302,7 @@ func tinyModelWithTokenizer(t *testing.T) string {
 		t.Fatal(err)
 	}
 	cfg, err := model.ParseConfig([]byte(`{"architectures":["LlamaForCausalLM"],"vocab_size":`+strconv.Itoa(tok.VocabSize())+`,
-		"hidden_size":16,"intermediate_size":32,"num_hidden_layers":2,"num_attention_heads":2,"num_key_value_heads":1,
+		"hidden_size":`+strconv.Itoa(hidden)+`,"intermediate_size":`+strconv.Itoa(intermediate)+`,"num_hidden_layers":2,"num_attention_heads":2,"num_key_value_heads":1,
 		"max_position_embeddings":64,"tie_word_embeddings":true}`), "tiny")
 	if err != nil {
 		t.Fatal(err)

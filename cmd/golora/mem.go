@@ -19,7 +19,8 @@ func init() {
 	register(&cli.Command{Name: "mem", Summary: "predict fine-tuning memory: weights, gradients, optimizer, activations", Run: runMem,
 		Usage: "mem (--model-config FILE | --model DIR) [--method full|lora|qlora] [flags]",
 		Doc: "Predicts the memory a fine-tuning run takes, from the model's config.json alone: weights, gradients, AdamW's moments " +
-			"and activations, from the same allocation plan training uses. Rank, targets, batch size, sequence length, " +
+			"and activations, from the same allocation plan training uses (--model FILE.gguf: the GGUF's config, and its " +
+			"quantized matrices at the bytes they take). Rank, targets, batch size, sequence length, " +
 			"double quantization and gradient checkpointing default to what golora train runs."})
 }
 
@@ -43,11 +44,11 @@ func runMem(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	c, path, err := configFlag(*cfgPath, *dir)
+	c, path, held, err := memModel(*cfgPath, *dir)
 	if err != nil {
 		return err
 	}
-	ckpt := checkpointing(ckptFlag, mem.Method(*method))
+	ckpt := checkpointing(ckptFlag, mem.Method(*method) == mem.QLoRA || held > 0)
 	dt, err := parseDType(*dtype)
 	if err != nil {
 		return err
@@ -57,6 +58,9 @@ func runMem(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	b, err := mem.Predict(c, o)
 	if err != nil {
 		return err
+	}
+	if held > 0 && o.Method == mem.LoRA {
+		b.HoldBase(held)
 	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(b)
@@ -134,6 +138,26 @@ func runFlags(fs *cli.FlagSet, rank *int, targets *string, batch, seqLen *int) {
 	fs.Group("Data")
 	fs.IntVar(batch, "batch-size", d.BatchSize, "sequences per step")
 	fs.IntVar(seqLen, "seq-len", d.MaxSeqLen, "tokens per sequence (golora train's --max-seq-len)")
+}
+
+// memModel is configFlag, except that --model FILE.gguf takes the config
+// from the GGUF and, where its matrices are quantized, returns the bytes
+// its base takes as golora holds it (mem.Base; 0 otherwise).
+func memModel(file, dir string) (*model.Config, string, int64, error) {
+	if file != "" || !model.IsGGUF(dir) {
+		c, path, err := configFlag(file, dir)
+		return c, path, 0, err
+	}
+	m, err := model.Load(dir) // memory-mapped: nothing is decoded but vectors
+	if err != nil {
+		return nil, "", 0, err
+	}
+	defer m.Close()
+	var held int64
+	if m.Quantized() {
+		held = mem.Base(m)
+	}
+	return m.Cfg, dir, held, nil
 }
 
 // configFlag loads the config.json that --model-config FILE or --model DIR

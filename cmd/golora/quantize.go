@@ -49,7 +49,7 @@ func runQuantize(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error
 	if err := m.Quantize(t, *double); err != nil {
 		return err
 	}
-	dtype := m.Embed.W.DType
+	dtype := m.SaveDType()
 	if err := modeldir.Write(*out, func(tmp string) error {
 		if err := m.Save(tmp, dtype); err != nil {
 			return err

@@ -10,7 +10,6 @@ import (
 	"github.com/golora/golora/finetune"
 	"github.com/golora/golora/internal/cli"
 	"github.com/golora/golora/internal/outlock"
-	"github.com/golora/golora/mem"
 	"github.com/golora/golora/report"
 	"github.com/golora/golora/tensor"
 	"github.com/golora/golora/train"
@@ -88,9 +87,9 @@ func trainFlags(fs *cli.FlagSet, o *finetune.Options) {
 
 // checkpointing is golora train's rule (train.Config.Checkpointing) for
 // the --grad-checkpoint flag of mem and bench: as given, else on for qlora.
-func checkpointing(flag *bool, method mem.Method) bool {
+func checkpointing(flag *bool, quantized bool) bool {
 	c := train.Config{GradCheckpoint: flag}
-	return c.Checkpointing(method == mem.QLoRA)
+	return c.Checkpointing(quantized)
 }
 
 // parseTrainPlus parses the training flags as `golora train` does (--config

@@ -21,9 +21,13 @@ import (
 var Companions = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
 	"tokenizer.model", "generation_config.json", "vocab.json", "merges.txt", "chat_template.jinja"}
 
-// CopyCompanions copies each of Companions that exists in from into to. A
-// companion that exists but cannot be read is an error naming it.
+// CopyCompanions copies each of Companions that exists in from into to
+// (none when from is a file, such as a GGUF model). A companion that
+// exists but cannot be read is an error naming it.
 func CopyCompanions(from, to string) error {
+	if st, err := os.Stat(from); err == nil && !st.IsDir() {
+		return nil
+	}
 	for _, name := range Companions {
 		data, err := os.ReadFile(filepath.Join(from, name))
 		if errors.Is(err, fs.ErrNotExist) {
