@@ -172,6 +172,7 @@ func runBenchServe(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) err
 	fs.IntVar(&o.Adapters, "adapters", 4, "random adapters the mixed streams are spread over")
 	fs.IntVar(&o.Tokens, "tokens", 64, "tokens each stream generates")
 	fs.IntVar(&o.Prompt, "prompt", 16, "prompt tokens of each stream")
+	fs.IntVar(&o.Requests, "requests", 0, "requests per measurement, at most the client count in flight (default: one per client)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measurements to `FILE` (go tool pprof)")
 	threads, useKernels := benchPerfFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -200,14 +201,14 @@ func runBenchServe(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	res, err := serve.Bench(m, o)
+	rep, err := serve.Bench(m, o)
 	stop()
 	if err != nil {
 		return err
 	}
 	return json.NewEncoder(stdout).Encode(struct {
-		Threads int                 `json:"threads"`
-		Kernels string              `json:"kernels"`
-		Results []serve.BenchResult `json:"results"`
-	}{tensor.Threads(), kernels.Active().String(), res})
+		Threads int    `json:"threads"`
+		Kernels string `json:"kernels"`
+		serve.BenchReport
+	}{tensor.Threads(), kernels.Active().String(), rep})
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -107,16 +108,17 @@ func TestServeRefusesOpenHostWithoutKey(t *testing.T) {
 }
 
 // TestBenchServe: bench serve prints one result per client count, with
-// the mixed-adapters ratio and the scaling over the first count.
+// the mixed-adapters ratio, the scaling over the first count, --requests
+// requests with their latency percentiles, and the resident memory.
 func TestBenchServe(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config.json")
 	os.WriteFile(path, []byte(`{"architectures":["LlamaForCausalLM"],"vocab_size":64,"hidden_size":32,"intermediate_size":48,
 		"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2}`), 0o644)
-	stdout, stderr, code := golora(t, "bench", "serve", "--model-config", path, "--clients", "1,3", "--adapters", "2", "--tokens", "4", "--threads", "1")
+	stdout, stderr, code := golora(t, "bench", "serve", "--model-config", path, "--clients", "1,3", "--adapters", "2", "--tokens", "4", "--requests", "5", "--threads", "1")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var out struct{ Results []serve.BenchResult }
+	var out serve.BenchReport
 	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
 		t.Fatalf("%v: %s", err, stdout)
 	}
@@ -124,9 +126,13 @@ func TestBenchServe(t *testing.T) {
 		t.Fatalf("results %+v", out.Results)
 	}
 	for _, r := range out.Results {
-		if !(r.OneAdapter > 0 && r.Mixed > 0) || r.MixedRatio != r.Mixed/r.OneAdapter {
+		if !(r.Base > 0 && r.OneAdapter > 0 && r.Mixed > 0) || r.MixedRatio != r.Mixed/r.OneAdapter || r.Requests != 5 || !(r.RequestsPS > 0) ||
+			!(0 < r.TTFTP50 && r.TTFTP50 <= r.TTFTP99) || !(0 < r.ITLP50 && r.ITLP50 <= r.ITLP99) {
 			t.Errorf("result %+v", r)
 		}
+	}
+	if runtime.GOOS == "linux" && !(0 < out.RSSWarm && out.RSSEnd <= out.PeakRSS) {
+		t.Errorf("resident memory after warm-up %d, at the end %d, peak %d", out.RSSWarm, out.RSSEnd, out.PeakRSS)
 	}
 	if _, stderr, code := golora(t, "bench", "serve", "--model-config", path, "--clients", "1,x"); code != 2 || !strings.Contains(stderr, "--clients") {
 		t.Errorf("--clients 1,x: exit %d, %s", code, stderr)

@@ -1,5 +1,6 @@
-// Package rss reads peak resident memory: this process's (VmHWM) and that
-// of a child process that has exited (getrusage's ru_maxrss).
+// Package rss reads resident memory: this process's peak (VmHWM) and
+// current (VmRSS) and the peak of a child process that has exited
+// (getrusage's ru_maxrss).
 package rss
 
 import (
@@ -10,13 +11,21 @@ import (
 
 // Peak returns this process's peak resident set size in bytes (VmHWM of
 // /proc/self/status), or 0 where that is not available.
-func Peak() int64 {
+func Peak() int64 { return status("VmHWM:") }
+
+// Current returns this process's resident set size in bytes (VmRSS of
+// /proc/self/status), or 0 where that is not available.
+func Current() int64 { return status("VmRSS:") }
+
+// status reads the kB figure of the /proc/self/status line that starts
+// with key, in bytes.
+func status(key string) int64 {
 	raw, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range bytes.Split(raw, []byte("\n")) {
-		rest, ok := bytes.CutPrefix(line, []byte("VmHWM:"))
+		rest, ok := bytes.CutPrefix(line, []byte(key))
 		if !ok {
 			continue
 		}

@@ -17,6 +17,9 @@ func TestPeakAndChild(t *testing.T) {
 	if p := Peak(); p < 64<<20 {
 		t.Errorf("peak RSS %d after touching 64 MiB", p)
 	}
+	if c := Current(); c < 64<<20 || c > Peak() {
+		t.Errorf("RSS %d with 64 MiB touched and in use, peak %d", c, Peak())
+	}
 	cmd := exec.Command("sh", "-c", "true")
 	if err := cmd.Run(); err != nil {
 		t.Skip(err)
