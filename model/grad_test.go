@@ -36,7 +36,12 @@ func dot64(a, b []float32) float64 {
 // over up to maxChecks entries of x.
 func checkGrad(t *testing.T, name string, x, analytic []float32, loss func() float64, maxChecks int) {
 	t.Helper()
-	const h = 1e-2
+	checkGradStep(t, name, x, analytic, loss, maxChecks, 1e-2)
+}
+
+// checkGradStep is checkGrad with central differences of step h.
+func checkGradStep(t *testing.T, name string, x, analytic []float32, loss func() float64, maxChecks int, h float32) {
+	t.Helper()
 	idx := rand.New(rand.NewPCG(1, 2)).Perm(len(x))
 	if len(idx) > maxChecks {
 		idx = idx[:maxChecks]
@@ -52,7 +57,7 @@ func checkGrad(t *testing.T, name string, x, analytic []float32, loss func() flo
 		x[i] = old - h
 		lm := loss()
 		x[i] = old
-		num := (lp - lm) / (2 * h)
+		num := (lp - lm) / (2 * float64(h))
 		if d := math.Abs(num - float64(analytic[i])); d > 2e-3*scale+1e-4 {
 			t.Errorf("%s[%d]: analytic %.6g, numeric %.6g (max |grad| %.3g)", name, i, analytic[i], num, scale)
 		}

@@ -119,9 +119,17 @@ func testQLoRAGrad(t *testing.T, model string) {
 	loss()
 	m.Loss(s, ids, 1)
 	m.Backward(s)
+	// Gemma's soft-capped loss is a float32 computation whose rounding
+	// shows in differences of step 1e-2 (an A entry's difference quotient
+	// moved 0.0179 → 0.0195 from step 1e-2 to 5e-3, against 0.01864 and
+	// 0.01866 at 2e-2 and 4e-2 and an analytic 0.01861): step 2e-2 there.
+	h := float32(1e-2)
+	if strings.HasPrefix(model, "gemma") {
+		h = 2e-2
+	}
 	for _, a := range loras {
-		checkGrad(t, a.A.Name, a.A.W.F32, slices.Clone(a.A.Grad), loss, 20)
-		checkGrad(t, a.B.Name, a.B.W.F32, slices.Clone(a.B.Grad), loss, 20)
+		checkGradStep(t, a.A.Name, a.A.W.F32, slices.Clone(a.A.Grad), loss, 20, h)
+		checkGradStep(t, a.B.Name, a.B.W.F32, slices.Clone(a.B.Grad), loss, 20, h)
 	}
 	if model == "gpt2" { // bitsandbytes has no layout for a 4-bit Conv1D weight
 		if err := m.Save(t.TempDir(), tensor.F32); err == nil || !strings.Contains(err.Error(), "Conv1D") {
