@@ -223,16 +223,19 @@ func (s *State) doraBackward(l *Linear, a *LoRA, dx []float32, dy, x tensor.Mat)
 
 // refuseDoRA is DecodeBatch's error for a row that selects a DoRA adapter:
 // its per-row LoRA terms are plain LoRA's (Decode and Prefill compute
-// DoRA).
+// DoRA). It runs every step, so it walks the layers' own lists of
+// linears rather than building Model.Linears.
 func (m *Model) refuseDoRA(rows []BatchRow) error {
-	for _, lin := range m.Linears() {
-		for _, a := range lin.LoRA {
-			if a.Magnitude == nil {
-				continue
-			}
-			for i, r := range rows {
-				if _, on := r.LoRA[a.Adapter]; on {
-					return fmt.Errorf("decode batch: row %d: adapter %q is DoRA, which batched decoding does not compute (use Decode)", i, a.Adapter)
+	for _, l := range m.Layers {
+		for _, lin := range l.Linears() {
+			for _, a := range lin.LoRA {
+				if a.Magnitude == nil {
+					continue
+				}
+				for i, r := range rows {
+					if _, on := r.LoRA[a.Adapter]; on {
+						return fmt.Errorf("decode batch: row %d: adapter %q is DoRA, which batched decoding does not compute (use Decode)", i, a.Adapter)
+					}
 				}
 			}
 		}
