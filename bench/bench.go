@@ -183,11 +183,7 @@ func Train(c *model.Config, m *model.Model, a *lora.Adapter, o TrainOptions) (Tr
 	res.PeakGFLOPS = PeakGFLOPS(res.Threads)
 	res.MFU = res.GFLOPS / res.PeakGFLOPS
 	res.PeakRSS = rss.Peak()
-	size := 4
-	if o.DType != tensor.F32 {
-		size = 2
-	}
-	pred, err := mem.Predict(c, mem.Options{Method: o.Method, DTypeSize: size, Rank: o.Rank, Targets: o.Targets,
+	pred, err := mem.Predict(c, mem.Options{Method: o.Method, DTypeSize: o.DType.Size(), Rank: o.Rank, Targets: o.Targets,
 		Batch: o.Batch, SeqLen: run.T, Threads: tensor.Threads(), DoubleQuant: true, GradCheckpoint: o.GradCheckpoint})
 	if o.GGML != "" {
 		pred.HoldBase(mem.Base(m))

@@ -53,7 +53,7 @@ func runMem(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	o := mem.Options{Method: mem.Method(*method), DTypeSize: dtypeSize(dt), Rank: rank, Targets: targets,
+	o := mem.Options{Method: mem.Method(*method), DTypeSize: dt.Size(), Rank: rank, Targets: targets,
 		Batch: batch, SeqLen: seq, Threads: tensor.Threads(), DoubleQuant: *double, GradCheckpoint: ckpt, DoRA: *dora, Pairs: *pairs}
 	b, err := mem.Predict(c, o)
 	if err != nil {
@@ -117,14 +117,6 @@ func parseDType(name string) (tensor.DType, error) {
 		return tensor.BF16, nil
 	}
 	return 0, cli.Usagef("--dtype %q: want float32, float16 or bfloat16", name)
-}
-
-// dtypeSize is the bytes a stored base value of dt takes.
-func dtypeSize(dt tensor.DType) int {
-	if dt == tensor.F32 {
-		return 4
-	}
-	return 2
 }
 
 // runFlags defines --rank, --targets, --batch-size and --seq-len, the
