@@ -305,6 +305,7 @@ func (r *Run) preparePreference() error {
 	r.counts = make([]int, n)
 	r.nll, r.coef = make([]float64, n*r.T), make([]float32, n*r.T)
 	r.nllLabels = make([]int, n*r.T)
+	r.pairs = make([]data.Pair, o.BatchSize)
 	return nil
 }
 
@@ -341,7 +342,7 @@ func (r *Run) preferenceStep(k int, st *StepStats) error {
 	first := k * B * o.GradAccum
 	var acc prefAcc
 	correct, count := 0, 0
-	pairs := make([]data.Pair, B)
+	pairs := r.pairs
 	for micro := 0; micro < o.GradAccum; micro++ {
 		for b := range pairs {
 			pairs[b] = r.Pairs[r.exampleAt(first+micro*B+b)]

@@ -74,13 +74,14 @@ type Run struct {
 	// Preference runs: the reference and evaluation state (2B sequences);
 	// each sequence's summed completion NLL, target count and d loss/d
 	// that sum; each position's loss, backward coefficient and ORPO's
-	// scored labels.
+	// scored labels; a micro-batch's pairs.
 	ref               *model.State
 	sums, refSums, dS []float64
 	counts            []int
 	nll               []float64
 	coef              []float32
 	nllLabels         []int
+	pairs             []data.Pair
 
 	// Step's buffers: one micro-batch (its examples, where each row's
 	// end, the tokens' positions when packed), the epoch's permutation and,
