@@ -130,8 +130,8 @@ func TestMarshalErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Quantize(Q4_K, make([]float32, 256)); err == nil {
-		t.Error("Quantize to Q4_K: no error")
+	if _, err := Quantize(Q3_K, make([]float32, 256)); err == nil {
+		t.Error("Quantize to Q3_K: no error")
 	}
 	if err := Dequantize(Q8_K, make([]byte, Q8_K.TypeSize()), make([]float32, 256)); err == nil || !strings.Contains(err.Error(), "Q8_K") {
 		t.Errorf("Dequantize Q8_K: %v", err)

@@ -228,8 +228,10 @@ func dequantQ6K(blk []byte, y []float32) {
 	}
 }
 
-// Quantize encodes src as type t (F32, F16, BF16, Q8_0 or Q4_0), as ggml's
-// reference quantize_row_*_ref and gguf-py's quants.py do, byte for byte:
+// Quantize encodes src as type t (F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1,
+// Q4_K or Q6_K), as ggml's reference quantize_row_*_ref (what
+// llama-quantize writes without an importance matrix) and gguf-py's
+// quants.py do, byte for byte:
 //
 //	F16, BF16  round to nearest, ties to even (a NaN stays a quiet NaN)
 //	Q8_0       per 32-element block: d = max|x|/127, q = round(x/d) (half
@@ -237,11 +239,16 @@ func dequantQ6K(blk []byte, y []float32) {
 //	Q4_0       per 32-element block: m = the element of largest |x| (the
 //	           first one), d = m/−8, q = min(15, trunc(x/d + 8.5)); element
 //	           j and j+16 share byte j (low, high nibble)
+//	Q5_0       as Q4_0 with d = m/−16, q = min(31, trunc(x/d + 16.5)), the
+//	           fifth bit of element j in bit j of qh
+//	Q5_1       per block: m = min x, d = (max x − m)/31,
+//	           q = trunc((x − m)/d + 0.5), bits as Q5_0
+//	Q4_K, Q6_K per 256-element super-block: see quantizeQ4K, quantizeQ6K
 //
 // len(src) must be a multiple of the block size.
 func Quantize(t Type, src []float32) ([]byte, error) {
 	if !Quantizes(t) {
-		return nil, fmt.Errorf("cannot quantize to %s (golora writes F32, F16, BF16, Q8_0, Q4_0)", t)
+		return nil, fmt.Errorf("cannot quantize to %s (golora writes F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q6_K)", t)
 	}
 	if len(src)%t.BlockSize() != 0 {
 		return nil, fmt.Errorf("cannot quantize %d elements as %s", len(src), t)
@@ -298,14 +305,70 @@ func Quantize(t Type, src []float32) ([]byte, error) {
 				blk[2+j] = byte(lo) | byte(hi)<<4
 			}
 		}
+	case Q5_0, Q5_1:
+		ts := t.TypeSize()
+		for b := 0; b < len(src)/32; b++ {
+			quant5(t, src[32*b:32*b+32], out[ts*b:ts*b+ts])
+		}
+	case Q4_K, Q6_K:
+		f, ts := quantizeQ4K, t.TypeSize()
+		if t == Q6_K {
+			f = quantizeQ6K
+		}
+		for b := 0; b < len(src)/qk; b++ {
+			f(src[qk*b:qk*b+qk], out[ts*b:ts*b+ts])
+		}
 	}
 	return out, nil
+}
+
+// quant5 encodes one 32-element block x as Q5_0 ({d f16, qh uint32,
+// q[16]}) or Q5_1 ({d, m f16, qh uint32, q[16]}); see Quantize.
+func quant5(t Type, x []float32, blk []byte) {
+	var d, m, off float32
+	if t == Q5_0 {
+		var amax, mx float32
+		for _, v := range x {
+			if a := abs32(v); amax < a {
+				amax, mx = a, v
+			}
+		}
+		d, off = mx/-16, 16.5
+	} else {
+		lo, hi := float32(math.MaxFloat32), float32(-math.MaxFloat32)
+		for _, v := range x {
+			if v < lo {
+				lo = v
+			}
+			if v > hi {
+				hi = v
+			}
+		}
+		d, m, off = (hi-lo)/31, lo, 0.5
+		binary.LittleEndian.PutUint16(blk[2:], tensor.F32ToF16(m))
+	}
+	var id float32
+	if d != 0 {
+		id = 1 / d
+	}
+	binary.LittleEndian.PutUint16(blk, tensor.F32ToF16(d))
+	var qh uint32
+	q := blk[len(blk)-16:]
+	for j := range 16 {
+		x0, x1 := uint8(int8((x[j]-m)*id+off)), uint8(int8((x[j+16]-m)*id+off))
+		if t == Q5_0 {
+			x0, x1 = min(31, x0), min(31, x1)
+		}
+		q[j] = x0&0xf | (x1&0xf)<<4
+		qh |= uint32(x0>>4&1)<<j | uint32(x1>>4&1)<<(j+16)
+	}
+	binary.LittleEndian.PutUint32(blk[len(blk)-20:], qh)
 }
 
 // Quantizes reports whether Quantize writes type t.
 func Quantizes(t Type) bool {
 	switch t {
-	case F32, F16, BF16, Q8_0, Q4_0:
+	case F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q6_K:
 		return true
 	}
 	return false
