@@ -39,9 +39,18 @@ func archOf(cfg *model.Config) (gguf.Arch, error) {
 	return arch, nil
 }
 
-// OutTypes lists the tensor types LoRA and Model write, by their --outtype
-// names.
+// OutTypes lists the tensor types LoRA writes, by their --outtype names
+// (convert_lora_to_gguf.py's and convert_hf_to_gguf.py's).
 var OutTypes = map[string]gguf.Type{"f32": gguf.F32, "f16": gguf.F16, "bf16": gguf.BF16, "q8_0": gguf.Q8_0}
+
+// ModelOutTypes lists what Model writes, by --outtype name: OutTypes and
+// llama-quantize's mixtures q4_0 and q4_k_m, which Model takes as their
+// base types Q4_0 and Q4_K.
+var ModelOutTypes = func() map[string]gguf.Type {
+	m := maps.Clone(OutTypes)
+	m["q4_0"], m["q4_k_m"] = gguf.Q4_0, gguf.Q4_K
+	return m
+}()
 
 // LlamaCppAlpha is the adapter.lora.alpha that makes llama.cpp's scale,
 // alpha/r, equal the adapter's s: alpha itself, or alpha·√r for rsLoRA
@@ -83,7 +92,7 @@ func LoRA(cfg *model.Config, ad *lora.File, typ gguf.Type) ([]gguf.KV, []gguf.Te
 	if err := ad.RefuseDoRA("export", "llama.cpp's LoRA GGUF has no DoRA magnitudes"); err != nil {
 		return nil, nil, err
 	}
-	if _, ok := fileTypes[typ]; !ok {
+	if !slices.Contains(slices.Collect(maps.Values(OutTypes)), typ) {
 		return nil, nil, fmt.Errorf("export: cannot write a LoRA adapter as %s (F32, F16, BF16 or Q8_0)", typ)
 	}
 	meta := []gguf.KV{

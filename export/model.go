@@ -11,8 +11,10 @@ import (
 )
 
 // fileTypes is llama.cpp's general.file_type (enum llama_ftype) of a model
-// whose matrices are stored as each type.
-var fileTypes = map[gguf.Type]uint32{gguf.F32: 0, gguf.F16: 1, gguf.Q8_0: 7, gguf.BF16: 32}
+// whose matrices are stored as each type; Q4_0 and Q4_K stand for
+// llama-quantize's mixtures LLAMA_FTYPE_MOSTLY_Q4_0 and _Q4_K_M (see
+// mixture).
+var fileTypes = map[gguf.Type]uint32{gguf.F32: 0, gguf.F16: 1, gguf.Q4_0: 2, gguf.Q8_0: 7, gguf.Q4_K: 15, gguf.BF16: 32}
 
 // Model converts a loaded model (adapters already merged into it, if any)
 // into the metadata and tensors llama.cpp's convert_hf_to_gguf.py writes
@@ -33,8 +35,11 @@ var fileTypes = map[gguf.Type]uint32{gguf.F32: 0, gguf.F16: 1, gguf.Q8_0: 7, ggu
 // and every parameter under llama.cpp's name, in Hugging Face name order,
 // after a rope_freqs.weight of llama3 RoPE scaling factors or
 // rope_factors_long.weight and rope_factors_short.weight of longrope's
-// (phi3). Vectors are
-// F32; matrices typ, a Q8_0 matrix whose rows are not whole blocks F16.
+// (phi3). With typ F32, F16, BF16 or Q8_0 (convert_hf_to_gguf.py's
+// --outtype), vectors are F32 and matrices typ, a Q8_0 matrix whose rows
+// are not whole blocks F16. With typ Q4_0 or Q4_K the tensors are what
+// llama-quantize makes of the F32 file as Q4_0 or Q4_K_M (types from
+// mixture, bytes from gguf.Quantize), general.file_type 2 or 15.
 // For llama and mistral the rows of q_proj and k_proj (weights and biases)
 // are permuted into llama.cpp's RoPE order (see gguf.PermuteRoPE); Gemma's
 // RMSNorm weights w are written as 1+w, the factor llama.cpp multiplies
@@ -49,7 +54,7 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 	}
 	ft, ok := fileTypes[typ]
 	if !ok {
-		return nil, nil, fmt.Errorf("export: cannot write a model as %s (F32, F16, BF16 or Q8_0)", typ)
+		return nil, nil, fmt.Errorf("export: cannot write a model as %s (F32, F16, BF16, Q8_0, Q4_0, or Q4_K for Q4_K_M)", typ)
 	}
 	a := arch.Name + "."
 	meta := []gguf.KV{
@@ -131,11 +136,16 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 
 	params := m.Params()
 	slices.SortFunc(params, func(x, y *model.Param) int { return strings.Compare(x.Name, y.Name) })
-	for _, p := range params {
-		name, ok := arch.TensorName(p.Name)
-		if !ok {
+	names := make([]string, len(params))
+	for i, p := range params {
+		var ok bool
+		if names[i], ok = arch.TensorName(p.Name); !ok {
 			return nil, nil, fmt.Errorf("export: %s: parameter %q has no llama.cpp tensor name", m.Source, p.Name)
 		}
+	}
+	mx := newMixture(typ, arch.Name, cfg.NumLayers, cfg.NumHeads, cfg.NumKVHeads, names)
+	for i, p := range params {
+		name := names[i]
 		v := make([]float32, 0, p.W.Rows*p.W.Cols)
 		for i := 0; i < p.W.Rows; i++ {
 			v = append(v, p.W.Row(i, make([]float32, p.W.Cols))...)
@@ -160,6 +170,8 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 		}
 		tt := typ
 		switch {
+		case typ == gguf.Q4_0 || typ == gguf.Q4_K:
+			tt = mx.typeOf(name, shape)
 		case len(shape) < 2 || strings.HasSuffix(name, "_norm.weight"):
 			tt = gguf.F32
 		case tt == gguf.Q8_0 && shape[1]%gguf.Q8_0.BlockSize() != 0:

@@ -2,6 +2,7 @@ package export
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -17,13 +18,11 @@ import (
 	"github.com/golora/golora/tokenizer/tokenizertest"
 )
 
-// tinyModel writes a random model of testdata/llama's shape with the
-// vocabulary (as many rows) and tokenizer.json of tokenizer/testdata/NAME
-// into a directory it returns.
-func tinyModel(t *testing.T, name string) string {
+// configWith writes the config.json at src with the keys of set replaced
+// into dir and loads it.
+func configWith(t *testing.T, src, dir string, set map[string]any) *model.Config {
 	t.Helper()
-	tok, dir := tokenizertest.Load(t, name)
-	data, err := os.ReadFile("testdata/llama/config.json")
+	data, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,18 +30,28 @@ func tinyModel(t *testing.T, name string) string {
 	if err := json.Unmarshal(data, &raw); err != nil {
 		t.Fatal(err)
 	}
-	raw["vocab_size"] = tok.VocabSize()
+	maps.Copy(raw, set)
 	if data, err = json.Marshal(raw); err != nil {
 		t.Fatal(err)
 	}
-	cfgPath := filepath.Join(dir, "config.json")
-	if err := os.WriteFile(cfgPath, data, 0o644); err != nil {
+	path := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := model.LoadConfig(cfgPath)
+	cfg, err := model.LoadConfig(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg
+}
+
+// tinyModel writes a random model of testdata/llama's shape with the
+// vocabulary (as many rows) and tokenizer.json of tokenizer/testdata/NAME
+// into a directory it returns.
+func tinyModel(t *testing.T, name string) string {
+	t.Helper()
+	tok, dir := tokenizertest.Load(t, name)
+	cfg := configWith(t, "testdata/llama/config.json", dir, map[string]any{"vocab_size": tok.VocabSize()})
 	m := model.NewRandom(cfg, 0.1, 7)
 	defer m.Close()
 	if err := m.Save(dir, tensor.F32); err != nil {

@@ -17,7 +17,7 @@ import (
 func init() {
 	register(&cli.Command{Name: "export", Summary: "write a model or an adapter in another runtime's format (export gguf)", Subcommands: []*cli.Command{
 		{Name: "gguf", Summary: "a model or a LoRA adapter as a llama.cpp / ollama GGUF", Run: runExportGGUF,
-			Usage: "export gguf --model DIR (--adapter DIR | [--merge DIR[:SCALE]]...) --out FILE [--outtype f32|f16|bf16|q8_0]",
+			Usage: "export gguf --model DIR (--adapter DIR | [--merge DIR[:SCALE]]...) --out FILE [--outtype f32|f16|bf16|q8_0|q4_0|q4_k_m]",
 			Doc: "With --adapter, writes the PEFT adapter as the LoRA GGUF llama.cpp's convert_lora_to_gguf.py writes, for llama-cli --lora, " +
 				"llama-server's /lora-adapters and ollama's Modelfile ADAPTER: tensors blk.N.<name>.weight.lora_a/.lora_b, " +
 				"the q and k rows in llama.cpp's RoPE order, an rsLoRA adapter's alpha set so that llama.cpp's alpha/r is its alpha/√r. " +
@@ -26,7 +26,10 @@ func init() {
 				"hyperparameters, tensors, and the tokenizer: byte-level BPE (tokens, types, merges, special ids, chat template; " +
 				"llama.cpp's pre-tokenizer name found by the converter's check-text hash, or --pre) or SentencePiece-style BPE " +
 				"(Llama-2, Mistral: tokens, types, scores that make llama.cpp's SPM tokenizer join pairs in the merges' order), " +
-				"and a Modelfile beside it for ollama create."},
+				"and a Modelfile beside it for ollama create. " +
+				"--outtype q4_0 and q4_k_m (whole models only) write what llama-quantize makes of the f32 file as Q4_0 or Q4_K_M: " +
+				"its choice of type per tensor (Q6_K or Q8_0 for the output and some attn_v and ffn_down, Q5_0 for rows not a multiple of 256, ...) " +
+				"and its reference quantizers' bytes."},
 	}})
 }
 
@@ -39,8 +42,9 @@ func runExportGGUF(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) err
 	pre := fs.String("pre", "", "llama.cpp's pre-tokenizer `NAME` (tokenizer.ggml.pre) for a tokenizer the converter's hash table does not know")
 	fs.Group("Output")
 	out := fs.String("out", "", "GGUF `FILE` to write")
-	types := slices.Sorted(maps.Keys(export.OutTypes))
-	outtype := fs.String("outtype", "f32", "tensor `TYPE`: "+strings.Join(types, ", ")+" (q8_0 stores rows shorter than a block as f16)")
+	modelTypes := slices.Sorted(maps.Keys(export.ModelOutTypes))
+	outtype := fs.String("outtype", "f32", "tensor `TYPE`: "+strings.Join(modelTypes, ", ")+
+		" (q8_0 stores rows shorter than a block as f16; q4_0 and q4_k_m are llama-quantize's mixtures, for whole models)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -50,9 +54,13 @@ func runExportGGUF(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) err
 	if *dir == "" || *out == "" {
 		return fmt.Errorf("--model and --out are required")
 	}
-	typ, ok := export.OutTypes[strings.ToLower(*outtype)]
+	types := export.ModelOutTypes
+	if *adapter != "" {
+		types = export.OutTypes
+	}
+	typ, ok := types[strings.ToLower(*outtype)]
 	if !ok {
-		return cli.Usagef("--outtype %q: want one of %s", *outtype, strings.Join(types, ", "))
+		return cli.Usagef("--outtype %q: want one of %s", *outtype, strings.Join(slices.Sorted(maps.Keys(types)), ", "))
 	}
 	if *adapter == "" {
 		specs := make([]lora.Spec, len(merges))
@@ -70,7 +78,7 @@ func runExportGGUF(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) err
 			with = " with " + strings.Join(merges, ", ") + " merged in"
 		}
 		fmt.Fprintf(stdout, "exported %s%s as a llama.cpp GGUF with %s matrices to %s, and %s for ollama create\n",
-			*dir, with, typ, *out, filepath.Join(filepath.Dir(*out), "Modelfile"))
+			*dir, with, strings.ToUpper(*outtype), *out, filepath.Join(filepath.Dir(*out), "Modelfile"))
 		return nil
 	}
 	if len(merges) > 0 || *pre != "" {
