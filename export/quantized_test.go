@@ -13,11 +13,10 @@ import (
 // turn to a test model's matrices.
 var blockTypes = []gguf.Type{gguf.Q4_K, gguf.Q8_0, gguf.Q4_0, gguf.Q4_1, gguf.Q5_0, gguf.Q5_1, gguf.Q2_K, gguf.Q3_K, gguf.Q5_K, gguf.Q6_K, gguf.F16, gguf.BF16}
 
-// writeQuantized exports a random model of config js to GGUF with every
-// matrix replaced by random blocks of the types of blockTypes in turn, and
-// writes it to dir/q.gguf and, with the same values dequantized and stored
-// as F32, to dir/f32.gguf.
-func writeQuantized(t *testing.T, dir, js string) (quantized, f32 string) {
+// loadQuantized exports a random model of config js to GGUF with every
+// matrix replaced by random blocks of the types of blockTypes in turn and
+// loads it and its F32 twin (see loadWithF32).
+func loadQuantized(t *testing.T, js string) (quantized, f32 *model.Model) {
 	t.Helper()
 	cfg, err := model.ParseConfig([]byte(js), "config.json")
 	if err != nil {
@@ -28,7 +27,6 @@ func writeQuantized(t *testing.T, dir, js string) (quantized, f32 string) {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(5, 6))
-	var plain []gguf.Tensor
 	matrices := 0
 	for i, tn := range tensors {
 		if len(tn.Shape) == 2 {
@@ -39,6 +37,17 @@ func writeQuantized(t *testing.T, dir, js string) (quantized, f32 string) {
 			}
 			tensors[i] = tn
 		}
+	}
+	return loadWithF32(t, meta, tensors)
+}
+
+// loadWithF32 writes the tensors to a GGUF and, dequantized and stored as
+// F32, to another, and loads both (closed when the test ends).
+func loadWithF32(t *testing.T, meta []gguf.KV, tensors []gguf.Tensor) (quantized, f32 *model.Model) {
+	t.Helper()
+	dir := t.TempDir()
+	var plain []gguf.Tensor
+	for _, tn := range tensors {
 		v, err := tn.Float32()
 		if err != nil {
 			t.Fatal(err)
@@ -49,14 +58,20 @@ func writeQuantized(t *testing.T, dir, js string) (quantized, f32 string) {
 		}
 		plain = append(plain, p)
 	}
-	quantized, f32 = filepath.Join(dir, "q.gguf"), filepath.Join(dir, "f32.gguf")
-	if err := gguf.Write(quantized, meta, tensors); err != nil {
-		t.Fatal(err)
+	var ms [2]*model.Model
+	for i, ts := range [][]gguf.Tensor{tensors, plain} {
+		path := filepath.Join(dir, []string{"q.gguf", "f32.gguf"}[i])
+		if err := gguf.Write(path, meta, ts); err != nil {
+			t.Fatal(err)
+		}
+		m, err := model.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		ms[i] = m
 	}
-	if err := gguf.Write(f32, meta, plain); err != nil {
-		t.Fatal(err)
-	}
-	return quantized, f32
+	return ms[0], ms[1]
 }
 
 // TestLoadGGUFKeepsBlocks: a GGUF whose matrices (embedding and output
@@ -73,17 +88,7 @@ func TestLoadGGUFKeepsBlocks(t *testing.T) {
 			"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"rms_norm_eps":1e-6,"tie_word_embeddings":true}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			qpath, fpath := writeQuantized(t, t.TempDir(), c.js)
-			q, err := model.Load(qpath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer q.Close()
-			f, err := model.Load(fpath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
+			q, f := loadQuantized(t, c.js)
 			held := map[string]bool{}
 			for _, p := range q.Params() {
 				if len(p.Shape) == 2 && p.W.F32 != nil {

@@ -8,7 +8,7 @@ import (
 )
 
 // The k-quant quantizers below follow ggml's reference quantizers
-// (quantize_row_q4_K_ref, quantize_row_q6_K_ref in ggml-quants.c) operation
+// (quantize_row_q4_K_ref, _q5_K_ref, _q6_K_ref in ggml-quants.c) operation
 // for operation in float32, so that they write the same bytes. Go may fuse
 // x*y+z into one rounding on some architectures; every product that is
 // added is therefore converted explicitly (float32(x*y)), which forbids the
@@ -29,17 +29,31 @@ func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) 
 // quantizeQ4K encodes one 256-element super-block x as Q4_K into blk
 // ({d, dmin f16, scales[12], q[128]}), as ggml's quantize_row_q4_K_ref:
 // each 32-element group j gets a scale s_j and min m_j from makeQKX2
-// (weights √(mean x²) + |x_i|, 20 steps), d = max s/63, dmin = max m/63,
-// the 6-bit codes round(s_j/d) and round(m_j/dmin) packed as kScaleMin
-// reads them, and q_i = clamp(round((x_i + dmin·m̂_j)/(d·ŝ_j)), 0, 15) with
-// the stored (F16, 6-bit) values; element l and l+32 of each 64 share a byte.
-func quantizeQ4K(x []float32, blk []byte) {
+// (weights √(mean x²) + |x_i|, 20 steps from rmin −1), d = max s/63,
+// dmin = max m/63, the 6-bit codes round(s_j/d) and round(m_j/dmin) packed
+// as kScaleMin reads them, and q_i = clamp(round((x_i + dmin·m̂_j)/(d·ŝ_j)),
+// 0, 15) with the stored (F16, 6-bit) values; element l and l+32 of each 64
+// share a byte.
+func quantizeQ4K(x []float32, blk []byte) { quantizeQ45K(x, blk, false) }
+
+// quantizeQ5K encodes one super-block as Q5_K ({d, dmin f16, scales[12],
+// qh[32], q[128]}), as ggml's quantize_row_q5_K_ref: quantizeQ4K's scheme
+// with q_i ∈ [0, 31] (makeQKX2 with 15 steps from rmin −0.5), the low 4 bits
+// in q and the fifth bit of element l+32·g in bit g of qh[l].
+func quantizeQ5K(x []float32, blk []byte) { quantizeQ45K(x, blk, true) }
+
+// quantizeQ45K is quantizeQ4K, or quantizeQ5K when five is set.
+func quantizeQ45K(x []float32, blk []byte, five bool) {
 	var (
 		L              [qk]uint8
 		weights        [32]float32
 		scales, mins   [qk / 32]float32
 		maxScale, maxM float32
 	)
+	nmax, rmin, nstep := 15, float32(-1), 20
+	if five {
+		nmax, rmin, nstep = 31, -0.5, 15
+	}
 	for j := range qk / 32 {
 		xs := x[32*j : 32*j+32]
 		var sumX2 float32
@@ -50,7 +64,7 @@ func quantizeQ4K(x []float32, blk []byte) {
 		for l, v := range xs {
 			weights[l] = avX + abs32(v)
 		}
-		scales[j], mins[j] = makeQKX2(15, xs, weights[:], L[32*j:32*j+32], -1, 0.1, 20)
+		scales[j], mins[j] = makeQKX2(float32(nmax), xs, weights[:], L[32*j:32*j+32], rmin, 0.1, nstep)
 		if scales[j] > maxScale {
 			maxScale = scales[j]
 		}
@@ -89,13 +103,21 @@ func quantizeQ4K(x []float32, blk []byte) {
 		}
 		dm := dmin * m
 		for i, v := range x[32*j : 32*j+32] {
-			L[32*j+i] = uint8(max(0, min(15, nearestInt((v+dm)/dj))))
+			L[32*j+i] = uint8(max(0, min(nmax, nearestInt((v+dm)/dj))))
 		}
 	}
-	q := blk[16:]
-	for j := 0; j < qk; j += 64 {
-		for l := range 32 {
-			q[j/2+l] = L[j+l] | L[j+l+32]<<4
+	q, qh := blk[16:], []byte(nil)
+	if five {
+		qh, q = blk[16:48], blk[48:]
+		clear(qh)
+	}
+	for n := 0; n < qk; n += 64 {
+		for j := range 32 {
+			l1, l2 := L[n+j], L[n+j+32]
+			if five {
+				qh[j] |= l1>>4<<(n/32) | l2>>4<<(n/32+1)
+			}
+			q[n/2+j] = l1&0xf | (l2&0xf)<<4
 		}
 	}
 }

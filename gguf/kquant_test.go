@@ -118,7 +118,7 @@ func TestQuantizeGGML(t *testing.T) {
 			}
 		})
 	}
-	if seen != 6 {
-		t.Errorf("%d types in the fixture, want 6", seen)
+	if seen != 7 {
+		t.Errorf("%d types in the fixture, want 7", seen)
 	}
 }

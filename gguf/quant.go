@@ -229,7 +229,7 @@ func dequantQ6K(blk []byte, y []float32) {
 }
 
 // Quantize encodes src as type t (F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1,
-// Q4_K or Q6_K), as ggml's reference quantize_row_*_ref (what
+// Q4_K, Q5_K or Q6_K), as ggml's reference quantize_row_*_ref (what
 // llama-quantize writes without an importance matrix) and gguf-py's
 // quants.py do, byte for byte:
 //
@@ -243,12 +243,13 @@ func dequantQ6K(blk []byte, y []float32) {
 //	           fifth bit of element j in bit j of qh
 //	Q5_1       per block: m = min x, d = (max x − m)/31,
 //	           q = trunc((x − m)/d + 0.5), bits as Q5_0
-//	Q4_K, Q6_K per 256-element super-block: see quantizeQ4K, quantizeQ6K
+//	Q4_K, Q5_K, Q6_K  per 256-element super-block: see quantizeQ4K,
+//	           quantizeQ5K, quantizeQ6K
 //
 // len(src) must be a multiple of the block size.
 func Quantize(t Type, src []float32) ([]byte, error) {
 	if !Quantizes(t) {
-		return nil, fmt.Errorf("cannot quantize to %s (golora writes F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q6_K)", t)
+		return nil, fmt.Errorf("cannot quantize to %s (golora writes F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)", t)
 	}
 	if len(src)%t.BlockSize() != 0 {
 		return nil, fmt.Errorf("cannot quantize %d elements as %s", len(src), t)
@@ -310,17 +311,17 @@ func Quantize(t Type, src []float32) ([]byte, error) {
 		for b := 0; b < len(src)/32; b++ {
 			quant5(t, src[32*b:32*b+32], out[ts*b:ts*b+ts])
 		}
-	case Q4_K, Q6_K:
-		f, ts := quantizeQ4K, t.TypeSize()
-		if t == Q6_K {
-			f = quantizeQ6K
-		}
+	case Q4_K, Q5_K, Q6_K:
+		f, ts := kQuant[t], t.TypeSize()
 		for b := 0; b < len(src)/qk; b++ {
 			f(src[qk*b:qk*b+qk], out[ts*b:ts*b+ts])
 		}
 	}
 	return out, nil
 }
+
+// kQuant encodes one super-block of each k-quant type Quantize writes.
+var kQuant = map[Type]func(x []float32, blk []byte){Q4_K: quantizeQ4K, Q5_K: quantizeQ5K, Q6_K: quantizeQ6K}
 
 // quant5 encodes one 32-element block x as Q5_0 ({d f16, qh uint32,
 // q[16]}) or Q5_1 ({d, m f16, qh uint32, q[16]}); see Quantize.
@@ -368,7 +369,7 @@ func quant5(t Type, x []float32, blk []byte) {
 // Quantizes reports whether Quantize writes type t.
 func Quantizes(t Type) bool {
 	switch t {
-	case F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q6_K:
+	case F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K:
 		return true
 	}
 	return false

@@ -14,7 +14,7 @@ type Type uint32
 // The ggml types golora sizes. Dequantize decodes F32, F16, BF16, Q4_0,
 // Q4_1, Q5_0, Q5_1, Q8_0 and Q2_K to Q6_K (everything llama-quantize
 // writes for Q4_K_M, Q5_K_M, Q6_K and Q8_0 files); Quantize writes F32,
-// F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K and Q6_K.
+// F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K.
 const (
 	F32  Type = 0
 	F16  Type = 1

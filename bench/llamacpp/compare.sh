@@ -19,6 +19,18 @@
 # Gemma's soft-capping and norms after each block amplify. For
 # each adapter it also prints how far the logits without it are, the size of
 # what the check would miss if llama.cpp ignored the adapter.
+#
+# Then golora's llama-quantize mixtures, on random Llama and Qwen2 models
+# (randmodel.py) of SmolLM-135M's widths (576, 1536: rows that are not whole
+# 256-blocks) and of k-quant-friendly ones (512, 256): `export gguf --outtype
+# q4_0` and `q4_k_m` against build/bin/llama-quantize (cmake --build build
+# --target llama-quantize) run on golora's f32 export, every tensor's type
+# and bytes and every metadata value (quantcmp.py); and the logits llama.cpp
+# computes from golora's q4_k_m and q4_0 files against golora's own from the
+# same files, within 5e-2: llama.cpp multiplies quantized weights by
+# activations it rounds to 8 bits (Q8_K for the k-quants, Q8_0 for the
+# others), golora by float32 activations. For scale it prints how far the
+# quantized model's logits are from the f32 model's.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 llama=${1:-${GOLORA_LLAMA_CPP:?give the llama.cpp tree as the argument or GOLORA_LLAMA_CPP}}
@@ -94,6 +106,26 @@ for base in lora_train qwen3_lora_train gpt2_lora_train gemma2_lora_train phi3_l
 		"$tmp/logits" "$gg" --lora "$tmp/$n.gguf" "${ids[@]}" >"$tmp/$n.llama.json"
 		compare "$base + $a" "$tmp/$n.golora.json" "$tmp/$n.llama.json" "$(tol "$base")" || status=1
 		compare "(the adapter's own effect: without it)" "$tmp/base.golora.json" "$tmp/$n.llama.json" effect
+	done
+done
+ggpy=$llama/gguf-py
+for spec in "smollm llama 576 1536 4 9 3 64 1" "llama512 llama 512 1408 8 8 2 256 0" "qwen2_256 qwen2 256 768 4 4 2 64 1"; do
+	set -- $spec
+	c=$1
+	d=$tmp/$c
+	/usr/bin/python3 bench/llamacpp/randmodel.py "$d" "${@:2}" 1
+	cp bench/llamacpp/tokenizer.json "$d/"
+	"$tmp/golora" export gguf --model "$d" --out "$tmp/$c.f32.gguf" --outtype f32 >/dev/null
+	"$tmp/golora" logits --model "$d" --ids "$csv" >"$tmp/$c.golora.json"
+	for ft in q4_0 q4_k_m; do
+		n=$c.$ft
+		"$tmp/golora" export gguf --model "$d" --out "$tmp/$n.gguf" --outtype $ft >/dev/null
+		"$llama/build/bin/llama-quantize" "$tmp/$c.f32.gguf" "$tmp/$n.llama-quantize.gguf" "${ft^^}" 1 >"$tmp/log" 2>&1 || { cat "$tmp/log"; exit 1; }
+		PYTHONPATH=$ggpy /usr/bin/python3 bench/llamacpp/quantcmp.py "$n vs llama-quantize" "$tmp/$n.gguf" "$tmp/$n.llama-quantize.gguf" || status=1
+		"$tmp/golora" logits --model "$tmp/$n.gguf" --ids "$csv" >"$tmp/$n.golora.json"
+		"$tmp/logits" "$tmp/$n.gguf" "${ids[@]}" >"$tmp/$n.llama.json"
+		compare "model $n" "$tmp/$n.golora.json" "$tmp/$n.llama.json" 5e-2 || status=1
+		compare "(the quantization's own effect: f32 model)" "$tmp/$c.golora.json" "$tmp/$n.llama.json" effect
 	done
 done
 exit $status

@@ -48,6 +48,10 @@ int main(int argc, char ** argv) {
     llama_backend_init();
     llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = 0;
+    // No extra buffer types: quantized weights are neither repacked nor put
+    // in AMX tiles (AMX instructions fault, SIGILL, where the process has
+    // not been granted AMX state); the CPU backend's plain dot products.
+    mp.use_extra_bufts = false;
     mp.progress_callback = [](float, void *) { return true; }; // no progress dots
     llama_model * model = llama_model_load_from_file(path, mp);
     if (!model) {

@@ -39,6 +39,40 @@ func TestExportGGUF(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "bf16, f16, f32, q8_0") {
 		t.Errorf("--outtype q4_k: exit %d, %q", code, stderr)
 	}
+	_, stderr, code = golora(t, "export", "gguf", "--model", td+"/llama", "--adapter", td+"/adapter", "--out", out, "--outtype", "q4_k_m")
+	if code != 2 || !strings.Contains(stderr, "want one of bf16, f16, f32, q8_0") {
+		t.Errorf("--adapter with --outtype q4_k_m: exit %d, %q", code, stderr)
+	}
+}
+
+// TestExportGGUFQ4KM: export gguf --outtype q4_k_m writes the whole model
+// as llama-quantize's Q4_K_M (general.file_type 15, Q6_K for the rows of
+// 256 of the tied output); q4_0 as its Q4_0 (file type 2).
+func TestExportGGUFQ4KM(t *testing.T) {
+	hf := tinyModelSized(t, 256, 512)
+	for _, c := range []struct {
+		outtype string
+		ftype   uint32
+	}{{"q4_k_m", 15}, {"q4_0", 2}} {
+		out := filepath.Join(t.TempDir(), "m.gguf")
+		stdout, stderr, code := golora(t, "export", "gguf", "--model", hf, "--out", out, "--outtype", c.outtype, "--pre", "gpt-2")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", c.outtype, code, stderr)
+		}
+		if !strings.Contains(stdout, strings.ToUpper(c.outtype)) {
+			t.Errorf("stdout %q does not name %s", stdout, c.outtype)
+		}
+		f, err := gguf.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ft, _ := f.Value("general.file_type")
+		emb, ok := f.Tensor("token_embd.weight")
+		if ft != c.ftype || !ok || emb.Type != gguf.Q6_K {
+			t.Errorf("%s: general.file_type %v, token_embd.weight %v; want %d, Q6_K", c.outtype, ft, emb.Type, c.ftype)
+		}
+		f.Close()
+	}
 }
 
 // TestLogitsOfGGUF: --model file.gguf runs the model a GGUF holds: the

@@ -1,8 +1,9 @@
 #!/bin/sh
-# Writes mixture.json: what llama.cpp's llama-quantize (no importance
+# Writes mixture.json.gz: what llama.cpp's llama-quantize (no importance
 # matrix) makes of the f32 GGUFs of export's TestMixtureMatchesLlamaQuantize
 # models as Q4_0 and Q4_K_M: per model and file type, general.file_type and
-# per tensor its name, type and the sha256 of its bytes.
+# per tensor its name, type and the first 16 hex digits of the sha256 of
+# its bytes.
 #
 #   sh make_mixture.sh [LLAMA_CPP_DIR]    (default /work/llama.cpp)
 #
@@ -23,8 +24,8 @@ for f in "$tmp"/*.gguf; do
 		"$llama/build/bin/llama-quantize" "$f" "${f%.gguf}.$ft.out" "$ft" 1 >"$tmp/log" 2>&1 || { cat "$tmp/log"; exit 1; }
 	done
 done
-PYTHONPATH="$llama/gguf-py" /usr/bin/python3 - "$tmp" "$here/mixture.json" <<'PY'
-import glob, hashlib, json, os, sys
+PYTHONPATH="$llama/gguf-py" /usr/bin/python3 - "$tmp" "$here/mixture.json.gz" <<'PY'
+import glob, gzip, hashlib, json, os, sys
 from gguf import GGUFReader
 tmp, out = sys.argv[1:3]
 res = {}
@@ -33,8 +34,9 @@ for path in sorted(glob.glob(os.path.join(tmp, "*.out"))):
     r = GGUFReader(path)
     f = r.fields["general.file_type"]
     tensors = [{"name": t.name, "type": t.tensor_type.name,
-                "sha256": hashlib.sha256(t.data.tobytes()).hexdigest()} for t in r.tensors]
+                "sha256": hashlib.sha256(t.data.tobytes()).hexdigest()[:16]} for t in r.tensors]
     res.setdefault(name, {})[ft] = {"file_type": int(f.parts[f.data[0]][0]), "tensors": tensors}
-json.dump(res, open(out, "w"), indent=1)
+with gzip.GzipFile(out, "wb", mtime=0) as f:
+    f.write(json.dumps(res, separators=(",", ":")).encode())
 PY
 git -C "$llama" log -1 --format='llama.cpp %H' 2>/dev/null || true

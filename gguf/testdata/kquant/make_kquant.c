@@ -1,7 +1,7 @@
 // make_kquant writes kquant.bin: deterministic float rows and their
 // quantization by ggml's own ggml_quantize_chunk (no importance matrix, so
 // ggml's reference quantizers quantize_row_*_ref, as llama-quantize uses
-// them) as Q4_0, Q5_0, Q5_1, Q8_0, Q4_K and Q6_K. make_kquant.sh builds and
+// them) as Q4_0, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K. make_kquant.sh builds and
 // runs it against llama.cpp's libggml-base.
 //
 // Two sets of rows: NROWS rows of hard cases (fill), stored with their
@@ -122,7 +122,7 @@ int main(int argc, char ** argv) {
     uint64_t hbulk = fnv(big, sizeof(big));
     fwrite(&nbulk, 4, 1, f);
     fwrite(&hbulk, 8, 1, f);
-    const enum ggml_type types[] = {GGML_TYPE_Q4_0, GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_Q8_0, GGML_TYPE_Q4_K, GGML_TYPE_Q6_K};
+    const enum ggml_type types[] = {GGML_TYPE_Q4_0, GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_Q8_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K};
     for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
         size_t n = ggml_row_size(types[t], NCOLS) * NROWS;
         void * dst = calloc(1, n);
