@@ -312,12 +312,31 @@ func Quantize(t Type, src []float32) ([]byte, error) {
 			quant5(t, src[32*b:32*b+32], out[ts*b:ts*b+ts])
 		}
 	case Q4_K, Q5_K, Q6_K:
-		f, ts := kQuant[t], t.TypeSize()
-		for b := 0; b < len(src)/qk; b++ {
-			f(src[qk*b:qk*b+qk], out[ts*b:ts*b+ts])
+		j := &kJob{f: kQuant[t], src: src, out: out, ts: t.TypeSize(), blocks: len(src) / qk}
+		if j.parts = min(tensor.Threads(), j.blocks, 64); j.parts > 0 {
+			var team tensor.Team
+			team.Run(j.parts, j)
 		}
 	}
 	return out, nil
+}
+
+// kJob quantizes the super-blocks of src into out with f, in parts run
+// on tensor's worker pool (the k-quant searches take tens of operations
+// per element and step); every block is independent, so the bytes do not
+// depend on the split.
+type kJob struct {
+	f                 func(x []float32, blk []byte)
+	src               []float32
+	out               []byte
+	ts, blocks, parts int
+}
+
+// RunPart quantizes part i of the blocks.
+func (j *kJob) RunPart(i int) {
+	for b := i * j.blocks / j.parts; b < (i+1)*j.blocks/j.parts; b++ {
+		j.f(j.src[qk*b:qk*b+qk], j.out[j.ts*b:j.ts*b+j.ts])
+	}
 }
 
 // kQuant encodes one super-block of each k-quant type Quantize writes.
