@@ -31,7 +31,8 @@ var fileTypes = map[gguf.Type]uint32{gguf.F32: 0, gguf.F16: 1, gguf.Q8_0: 7, ggu
 //	[vocab_size, rope.dimension_count: llama], general.quantization_version
 //
 // and every parameter under llama.cpp's name, in Hugging Face name order,
-// after a rope_freqs.weight of llama3 RoPE scaling factors or
+// after a rope_freqs.weight of llama3 RoPE scaling factors (or of a
+// llama's longrope with one set of factors, see ropeFreqs) or
 // rope_factors_long.weight and rope_factors_short.weight of longrope's
 // (phi3). Vectors are
 // F32; matrices typ, a Q8_0 matrix whose rows are not whole blocks F16.
@@ -88,7 +89,15 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 			meta = append(meta,
 				gguf.KV{Key: a + "rope.scaling.type", Value: "linear"},
 				gguf.KV{Key: a + "rope.scaling.factor", Value: float32(rs.Factor)})
-		case "longrope": // phi3
+		case "longrope":
+			if arch.Name != "phi3" {
+				t, err := ropeFreqs(cfg, arch)
+				if err != nil {
+					return nil, nil, err
+				}
+				tensors = append(tensors, t)
+				break
+			}
 			meta = append(meta,
 				gguf.KV{Key: a + "rope.scaling.attn_factor", Value: float32(rs.AttnFactor)},
 				gguf.KV{Key: a + "rope.scaling.original_context_length", Value: uint32(rs.OrigMaxPos)})
@@ -172,6 +181,23 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 		tensors = append(tensors, t)
 	}
 	return meta, tensors, nil
+}
+
+// ropeFreqs is the rope_freqs.weight of a llama whose longrope scaling
+// has one set of per-frequency divisors (short_factor = long_factor,
+// attention factor 1), as model.LoadGGUF reads llama.cpp's rope_freqs:
+// llama.cpp's llama divides θ_i by rope_freqs_i and has no other
+// longrope.
+func ropeFreqs(cfg *model.Config, arch gguf.Arch) (gguf.Tensor, error) {
+	rs := cfg.RopeScaling
+	if arch.Name != "llama" || !slices.Equal(rs.ShortFactor, rs.LongFactor) || rs.AttnFactor != 1 {
+		return gguf.Tensor{}, fmt.Errorf("export: model type %s: longrope RoPE scaling with distinct short and long factors or an attention factor, which llama.cpp's %s cannot run", cfg.ModelType, arch.Name)
+	}
+	v := make([]float32, len(rs.ShortFactor))
+	for i, x := range rs.ShortFactor {
+		v[i] = float32(x)
+	}
+	return gguf.NewTensor("rope_freqs.weight", gguf.F32, []int{len(v)}, v)
 }
 
 // llama3Factors are llama.cpp's rope_freqs for llama3 RoPE scaling: for
