@@ -41,7 +41,10 @@ var fileTypes = map[gguf.Type]uint32{gguf.F32: 0, gguf.F16: 1, gguf.Q8_0: 7, ggu
 // RMSNorm weights w are written as 1+w, the factor llama.cpp multiplies
 // by; GPT-2's
 // Conv1D weights, stored [in, out], are written [out, in], as
-// convert_hf_to_gguf.py transposes them.
+// convert_hf_to_gguf.py transposes them. A Mistral's sliding_window is not
+// written: llama.cpp's llama architecture has no key for it and attends
+// to every position, which is the same model for sequences up to the
+// window (convert_hf_to_gguf.py drops it too).
 func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 	cfg := m.Cfg
 	arch, err := archOf(cfg)

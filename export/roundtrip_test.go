@@ -179,6 +179,53 @@ func TestRopeFreqs(t *testing.T) {
 	}
 }
 
+// TestMistralSlidingWindow: llama.cpp's llama architecture, which Mistral
+// is converted to, has no sliding window (convert_hf_to_gguf.py writes
+// none, and llama.cpp reads none for it): a Mistral exported with
+// sliding_window 32 reads back as full attention, whose logits over 40
+// tokens are the Hugging Face model's with the window off (and not with
+// it on), also when the GGUF carries a llama.attention.sliding_window
+// key, which golora, like llama.cpp, does not read for llama.
+func TestMistralSlidingWindow(t *testing.T) {
+	hf := loadRef(t, "mistral_f16_headdim")
+	if hf.Cfg.SlidingWindow != 32 {
+		t.Fatalf("sliding_window %d, want the fixture's 32", hf.Cfg.SlidingWindow)
+	}
+	ids := make([]int, 40)
+	for i := range ids {
+		ids[i] = (7*i + 3) % hf.Cfg.VocabSize
+	}
+	windowed := logits(t, hf, ids)
+	hf.Cfg.SlidingWindow = 0
+	full := logits(t, hf, ids)
+	meta, tensors, err := Model(hf, gguf.F32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, extra := range [][]gguf.KV{nil, {{Key: "llama.attention.sliding_window", Value: uint32(32)}}} {
+		path := filepath.Join(t.TempDir(), "m.gguf")
+		if err := gguf.Write(path, append(slices.Clone(meta), extra...), tensors); err != nil {
+			t.Fatal(err)
+		}
+		back, err := model.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer back.Close()
+		got := logits(t, back, ids)
+		var dFull, dWin, scale float64
+		for i := range got {
+			dFull = max(dFull, math.Abs(float64(got[i]-full[i])))
+			dWin = max(dWin, math.Abs(float64(got[i]-windowed[i])))
+			scale = max(scale, math.Abs(float64(full[i])))
+		}
+		if back.Cfg.SlidingWindow != 0 || dFull > 1e-6*scale || dWin < 1e-3*scale {
+			t.Errorf("with %v: sliding_window %d; logits %.3g from full attention's, %.3g from the window's (max |logit| %.3g)",
+				extra, back.Cfg.SlidingWindow, dFull, dWin, scale)
+		}
+	}
+}
+
 // TestLoadGGUFErrors: GGUF files golora cannot run are refused with the
 // file and the key or tensor named.
 func TestLoadGGUFErrors(t *testing.T) {

@@ -23,7 +23,9 @@ import (
 // rope.scaling.type linear and rope.scaling.factor, context_length), a
 // llama's RoPE frequency divisors from rope_freqs.weight (ggufRopeFreqs), the
 // vocabulary size from token_embd.weight, tied embeddings from a missing
-// output.weight, biases from blk.0.attn_q.bias / attn_output.bias.
+// output.weight, biases from blk.0.attn_q.bias / attn_output.bias. A llama
+// GGUF (a Mistral's too) has full attention, as llama.cpp runs it:
+// llama.cpp reads no sliding window for llama, nor does golora.
 //
 // Weights stay as the file holds them, memory-mapped (ggufParam): every
 // matrix, the token embedding and the output head included, is a view of
