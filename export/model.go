@@ -208,23 +208,31 @@ func ropeFreqs(cfg *model.Config, arch gguf.Arch) (gguf.Tensor, error) {
 // λ = 2π/f, 1 when λ < Orig/HighFreqFactor, Factor when λ >
 // Orig/LowFreqFactor, else 1/((1−s)/Factor + s) with s = (Orig/λ −
 // LowFreqFactor)/(HighFreqFactor − LowFreqFactor): the divisor llama.cpp
-// applies to f, which equals model.Config.InvFreq's scaling.
+// applies to f, which equals model.Config.InvFreq's scaling. It is
+// computed in float32 as convert_hf_to_gguf.py computes it with torch
+// (a scalar divided by a tensor, 2π/f and Orig/λ, as the reciprocal times
+// the scalar; the bounds and HighFreqFactor − LowFreqFactor in float64,
+// then rounded), so that the factors are the converter's bit for bit; each
+// product is converted explicitly so that no fused multiply-add changes it.
 func llama3Factors(cfg *model.Config) []float32 {
 	rs := cfg.RopeScaling
 	d := cfg.HeadDim
 	out := make([]float32, d/2)
-	low, high := float64(rs.OrigMaxPos)/rs.LowFreqFactor, float64(rs.OrigMaxPos)/rs.HighFreqFactor
+	orig := float64(rs.OrigMaxPos)
+	low, high := float32(orig/rs.LowFreqFactor), float32(orig/rs.HighFreqFactor)
+	base, span := float32(cfg.RopeTheta), float32(rs.HighFreqFactor-rs.LowFreqFactor)
 	for i := range out {
-		f := 1 / math.Pow(cfg.RopeTheta, float64(2*i)/float64(d))
-		wl := 2 * math.Pi / f
+		e := float32(2*i) / float32(d)
+		f := 1 / float32(math.Pow(float64(base), float64(e)))
+		wl := float32(1/f) * float32(2*math.Pi)
 		switch {
 		case wl < high:
 			out[i] = 1
 		case wl > low:
 			out[i] = float32(rs.Factor)
 		default:
-			s := (float64(rs.OrigMaxPos)/wl - rs.LowFreqFactor) / (rs.HighFreqFactor - rs.LowFreqFactor)
-			out[i] = float32(1 / ((1-s)/rs.Factor + s))
+			s := (float32(float32(1/wl)*float32(orig)) - float32(rs.LowFreqFactor)) / span
+			out[i] = 1 / ((1-s)/float32(rs.Factor) + s)
 		}
 	}
 	return out
