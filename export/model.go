@@ -31,8 +31,9 @@ var fileTypes = map[gguf.Type]uint32{gguf.F32: 0, gguf.F16: 1, gguf.Q8_0: 7, ggu
 //	[vocab_size, rope.dimension_count: llama], general.quantization_version
 //
 // and every parameter under llama.cpp's name, in Hugging Face name order,
-// after a rope_freqs.weight of llama3 RoPE scaling factors (or of a
-// llama's longrope with one set of factors, see ropeFreqs) or
+// after a rope_freqs.weight of llama3 RoPE scaling factors (llama only:
+// llama.cpp's other architectures read none; or of a llama's longrope with
+// one set of factors, see ropeFreqs) or
 // rope_factors_long.weight and rope_factors_short.weight of longrope's
 // (phi3). Vectors are
 // F32; matrices typ, a Q8_0 matrix whose rows are not whole blocks F16.
@@ -119,13 +120,14 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 				tensors = append(tensors, t)
 			}
 		case "llama3":
-			if arch.Name == "llama" {
-				t, err := gguf.NewTensor("rope_freqs.weight", gguf.F32, []int{cfg.HeadDim / 2}, llama3Factors(cfg))
-				if err != nil {
-					return nil, nil, err
-				}
-				tensors = append(tensors, t)
+			if arch.Name != "llama" {
+				return nil, nil, fmt.Errorf("export: model type %s: llama3 RoPE scaling, which llama.cpp's %s cannot run (its llama can)", cfg.ModelType, arch.Name)
 			}
+			t, err := gguf.NewTensor("rope_freqs.weight", gguf.F32, []int{cfg.HeadDim / 2}, llama3Factors(cfg))
+			if err != nil {
+				return nil, nil, err
+			}
+			tensors = append(tensors, t)
 		}
 	}
 	if cfg.ModelType == "phi3" { // partial rotary; llama.cpp disables phi3's sliding window

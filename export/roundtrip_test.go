@@ -122,7 +122,7 @@ func TestModelRoundTrip(t *testing.T) {
 // with those divisors and computes the logits of the PyTorch reference of
 // the Hugging Face model (testdata/ref/llama3_rope/expected.json, float64),
 // which differ from plain RoPE's; exported again, it writes the same
-// rope_freqs.weight.
+// rope_freqs.weight. Scalings llama.cpp cannot run are refused.
 func TestRopeFreqs(t *testing.T) {
 	const path = "testdata/llama3_rope_f32.gguf"
 	m, err := model.Load(path)
@@ -176,6 +176,12 @@ func TestRopeFreqs(t *testing.T) {
 	m.Cfg.RopeScaling.LongFactor = slices.Repeat([]float64{2}, len(m.Cfg.RopeScaling.ShortFactor))
 	if _, _, err := Model(m, gguf.F32); err == nil || !strings.Contains(err.Error(), "distinct short and long factors") {
 		t.Errorf("a llama's longrope with two factor sets: error %v, want a refusal", err)
+	}
+	// llama.cpp's qwen2 reads no rope_freqs: llama3 scaling there is refused, not dropped.
+	q := loadRef(t, "qwen2_f32_bias")
+	q.Cfg.RopeScaling = &model.RopeScaling{Type: "llama3", Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OrigMaxPos: 32}
+	if _, _, err := Model(q, gguf.F32); err == nil || !strings.Contains(err.Error(), "llama3 RoPE scaling") {
+		t.Errorf("qwen2 with llama3 RoPE scaling: error %v, want a refusal", err)
 	}
 }
 
