@@ -95,7 +95,8 @@ func TestLlamaCppTokenizeSPM(t *testing.T) {
 // byte fallback, spaces written ▁ with none prepended) exported with a
 // Gemma 3 model tokenizes llama.cpp's Gemma test texts
 // (models/ggml-vocab-gemma-4.gguf.inp) in llama-tokenize exactly as golora
-// tokenizes them from the tokenizer.json. The vocabulary, its merges and
+// tokenizes them from the tokenizer.json, and as golora does reading the
+// GGUF's tokenizer back. The vocabulary, its merges and
 // token types are those of llama.cpp's ggml-vocab-gemma-4.gguf (Gemma's
 // 262144 tokens); how many texts golora tokenizes to the ids of its .out
 // (Hugging Face's Gemma 4 tokenizer, whose pre-tokenizer also splits
@@ -179,11 +180,18 @@ func TestLlamaCppTokenizeGemma(t *testing.T) {
 		t.Fatal(err)
 	}
 	outLines := strings.Split(strings.TrimSuffix(string(hfIDs), "\n"), "\n")
+	back, err := tokenizer.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
 	bad, hf := 0, 0
 	for i, text := range texts {
 		want, err := tok.Encode(text, false)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if got, err := back.Encode(text, false); err != nil || !slices.Equal(got, want) {
+			t.Errorf("%q: golora reading the GGUF %v (%v), from the tokenizer.json %v", text, got, err, want)
 		}
 		if got := llamaTokenize(t, bin, out, text); !slices.Equal(got, want) {
 			if bad++; bad <= 5 {
