@@ -53,3 +53,27 @@ func gemmaMeta(cfg *model.Config, arch gguf.Arch, a string) ([]gguf.KV, error) {
 	}
 	return meta, nil
 }
+
+// gemmaVocab drops the padding rows of a Gemma 3 token embedding, as
+// convert_hf_to_gguf.py's Gemma3Model does, and returns the vocabulary
+// size to write the tokenizer metadata for: when the tokenizer has n ids
+// (tokenizer.Tokenizer.VocabSize) and the embedding more rows, the rows at
+// n and past, which no token encodes to, are cut from token_embd.weight
+// (and an untied output.weight) in tensors, Model's, and n is returned (a
+// GGUF reader takes vocab_size from token_embd.weight); else
+// cfg.VocabSize. The converter counts the ids of tokenizer.model
+// (262144 for Gemma 3, whose image soft token 262144 lies past them);
+// golora those of tokenizer.json (262145: the image soft token kept).
+func gemmaVocab(cfg *model.Config, tensors []gguf.Tensor, n int) int {
+	if arch, err := archOf(cfg); err != nil || arch.Name != "gemma3" || n >= cfg.VocabSize {
+		return cfg.VocabSize
+	}
+	for i, t := range tensors {
+		if t.Name == "token_embd.weight" || t.Name == "output.weight" {
+			rowBytes := len(t.Data) / t.Shape[0] // whole blocks: Model stores a row in whole blocks
+			tensors[i].Shape = []int{n, t.Shape[1]}
+			tensors[i].Data = t.Data[:n*rowBytes]
+		}
+	}
+	return n
+}

@@ -33,7 +33,9 @@ var fileTypes = map[gguf.Type]uint32{gguf.F32: 0, gguf.F16: 1, gguf.Q4_0: 2, ggu
 //	[vocab_size, rope.dimension_count: llama], general.quantization_version
 //
 // and every parameter under llama.cpp's name, in Hugging Face name order,
-// after a rope_freqs.weight of llama3 RoPE scaling factors or
+// after a rope_freqs.weight of llama3 RoPE scaling factors (llama only:
+// llama.cpp's other architectures read none; or of a llama's longrope with
+// one set of factors, see ropeFreqs) or
 // rope_factors_long.weight and rope_factors_short.weight of longrope's
 // (phi3). With typ F32, F16, BF16 or Q8_0 (convert_hf_to_gguf.py's
 // --outtype), vectors are F32 and matrices typ, a Q8_0 matrix whose rows
@@ -45,7 +47,10 @@ var fileTypes = map[gguf.Type]uint32{gguf.F32: 0, gguf.F16: 1, gguf.Q4_0: 2, ggu
 // RMSNorm weights w are written as 1+w, the factor llama.cpp multiplies
 // by; GPT-2's
 // Conv1D weights, stored [in, out], are written [out, in], as
-// convert_hf_to_gguf.py transposes them.
+// convert_hf_to_gguf.py transposes them. A Mistral's sliding_window is not
+// written: llama.cpp's llama architecture has no key for it and attends
+// to every position, which is the same model for sequences up to the
+// window (convert_hf_to_gguf.py drops it too).
 func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 	cfg := m.Cfg
 	arch, err := archOf(cfg)
@@ -93,7 +98,15 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 			meta = append(meta,
 				gguf.KV{Key: a + "rope.scaling.type", Value: "linear"},
 				gguf.KV{Key: a + "rope.scaling.factor", Value: float32(rs.Factor)})
-		case "longrope": // phi3
+		case "longrope":
+			if arch.Name != "phi3" {
+				t, err := ropeFreqs(cfg, arch)
+				if err != nil {
+					return nil, nil, err
+				}
+				tensors = append(tensors, t)
+				break
+			}
 			meta = append(meta,
 				gguf.KV{Key: a + "rope.scaling.attn_factor", Value: float32(rs.AttnFactor)},
 				gguf.KV{Key: a + "rope.scaling.original_context_length", Value: uint32(rs.OrigMaxPos)})
@@ -112,13 +125,14 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 				tensors = append(tensors, t)
 			}
 		case "llama3":
-			if arch.Name == "llama" {
-				t, err := gguf.NewTensor("rope_freqs.weight", gguf.F32, []int{cfg.HeadDim / 2}, llama3Factors(cfg))
-				if err != nil {
-					return nil, nil, err
-				}
-				tensors = append(tensors, t)
+			if arch.Name != "llama" {
+				return nil, nil, fmt.Errorf("export: model type %s: llama3 RoPE scaling, which llama.cpp's %s cannot run (its llama can)", cfg.ModelType, arch.Name)
 			}
+			t, err := gguf.NewTensor("rope_freqs.weight", gguf.F32, []int{cfg.HeadDim / 2}, llama3Factors(cfg))
+			if err != nil {
+				return nil, nil, err
+			}
+			tensors = append(tensors, t)
 		}
 	}
 	if cfg.ModelType == "phi3" { // partial rotary; llama.cpp disables phi3's sliding window
@@ -186,28 +200,53 @@ func Model(m *model.Model, typ gguf.Type) ([]gguf.KV, []gguf.Tensor, error) {
 	return meta, tensors, nil
 }
 
+// ropeFreqs is the rope_freqs.weight of a llama whose longrope scaling
+// has one set of per-frequency divisors (short_factor = long_factor,
+// attention factor 1), as model.LoadGGUF reads llama.cpp's rope_freqs:
+// llama.cpp's llama divides θ_i by rope_freqs_i and has no other
+// longrope.
+func ropeFreqs(cfg *model.Config, arch gguf.Arch) (gguf.Tensor, error) {
+	rs := cfg.RopeScaling
+	if arch.Name != "llama" || !slices.Equal(rs.ShortFactor, rs.LongFactor) || rs.AttnFactor != 1 {
+		return gguf.Tensor{}, fmt.Errorf("export: model type %s: longrope RoPE scaling with distinct short and long factors or an attention factor, which llama.cpp's %s cannot run", cfg.ModelType, arch.Name)
+	}
+	v := make([]float32, len(rs.ShortFactor))
+	for i, x := range rs.ShortFactor {
+		v[i] = float32(x)
+	}
+	return gguf.NewTensor("rope_freqs.weight", gguf.F32, []int{len(v)}, v)
+}
+
 // llama3Factors are llama.cpp's rope_freqs for llama3 RoPE scaling: for
 // each inverse frequency f of the head (base^(−2i/D)) with wavelength
 // λ = 2π/f, 1 when λ < Orig/HighFreqFactor, Factor when λ >
 // Orig/LowFreqFactor, else 1/((1−s)/Factor + s) with s = (Orig/λ −
 // LowFreqFactor)/(HighFreqFactor − LowFreqFactor): the divisor llama.cpp
-// applies to f, which equals model.Config.InvFreq's scaling.
+// applies to f, which equals model.Config.InvFreq's scaling. It is
+// computed in float32 as convert_hf_to_gguf.py computes it with torch
+// (a scalar divided by a tensor, 2π/f and Orig/λ, as the reciprocal times
+// the scalar; the bounds and HighFreqFactor − LowFreqFactor in float64,
+// then rounded), so that the factors are the converter's bit for bit; each
+// product is converted explicitly so that no fused multiply-add changes it.
 func llama3Factors(cfg *model.Config) []float32 {
 	rs := cfg.RopeScaling
 	d := cfg.HeadDim
 	out := make([]float32, d/2)
-	low, high := float64(rs.OrigMaxPos)/rs.LowFreqFactor, float64(rs.OrigMaxPos)/rs.HighFreqFactor
+	orig := float64(rs.OrigMaxPos)
+	low, high := float32(orig/rs.LowFreqFactor), float32(orig/rs.HighFreqFactor)
+	base, span := float32(cfg.RopeTheta), float32(rs.HighFreqFactor-rs.LowFreqFactor)
 	for i := range out {
-		f := 1 / math.Pow(cfg.RopeTheta, float64(2*i)/float64(d))
-		wl := 2 * math.Pi / f
+		e := float32(2*i) / float32(d)
+		f := 1 / float32(math.Pow(float64(base), float64(e)))
+		wl := float32(1/f) * float32(2*math.Pi)
 		switch {
 		case wl < high:
 			out[i] = 1
 		case wl > low:
 			out[i] = float32(rs.Factor)
 		default:
-			s := (float64(rs.OrigMaxPos)/wl - rs.LowFreqFactor) / (rs.HighFreqFactor - rs.LowFreqFactor)
-			out[i] = float32(1 / ((1-s)/rs.Factor + s))
+			s := (float32(float32(1/wl)*float32(orig)) - float32(rs.LowFreqFactor)) / span
+			out[i] = 1 / ((1-s)/float32(rs.Factor) + s)
 		}
 	}
 	return out

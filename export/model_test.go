@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"math"
 	"os"
 	"reflect"
 	"testing"
@@ -97,5 +99,41 @@ func TestModelMatchesConverter(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLlama3Factors: the rope_freqs.weight of llama3 RoPE scaling equals,
+// bit for bit, what convert_hf_to_gguf.py's LlamaModel computes for Llama
+// 3.1 8B and Llama 3.2 3B and 1B (testdata/rope_freqs.json, written by
+// testdata/make_rope_freqs.py with the converter's own code).
+func TestLlama3Factors(t *testing.T) {
+	b, err := os.ReadFile("testdata/rope_freqs.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct {
+		Config map[string]any `json:"config"`
+		Bits   []uint32       `json:"bits"`
+	}
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cases {
+		raw := map[string]any{"architectures": []string{"LlamaForCausalLM"}, "intermediate_size": 64, "num_hidden_layers": 1, "vocab_size": 32}
+		maps.Copy(raw, c.Config)
+		js, _ := json.Marshal(raw)
+		cfg, err := model.ParseConfig(js, fmt.Sprintf("case %d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := llama3Factors(cfg)
+		if len(got) != len(c.Bits) {
+			t.Fatalf("case %d: %d factors, the converter's %d", i, len(got), len(c.Bits))
+		}
+		for j, x := range got {
+			if math.Float32bits(x) != c.Bits[j] {
+				t.Errorf("case %d (head_dim %d, factor %g): factor %d is %.9g, the converter's %.9g", i, cfg.HeadDim, cfg.RopeScaling.Factor, j, x, math.Float32frombits(c.Bits[j]))
+			}
+		}
 	}
 }

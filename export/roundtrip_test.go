@@ -1,7 +1,10 @@
 package export
 
 import (
+	"bytes"
+	"encoding/json"
 	"math"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -9,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/golora/golora/gguf"
+	"github.com/golora/golora/internal/testref"
 	"github.com/golora/golora/model"
 )
 
@@ -112,6 +116,122 @@ func TestModelRoundTrip(t *testing.T) {
 	}
 }
 
+// TestRopeFreqs: the GGUF llama.cpp's converter writes for a Llama with
+// llama3 RoPE scaling (testdata/make_rope_freqs.py: the scaling as the
+// per-frequency divisors of rope_freqs.weight, no rope_scaling keys) loads
+// with those divisors and computes the logits of the PyTorch reference of
+// the Hugging Face model (testdata/ref/llama3_rope/expected.json, float64),
+// which differ from plain RoPE's; exported again, it writes the same
+// rope_freqs.weight. Scalings llama.cpp cannot run are refused.
+func TestRopeFreqs(t *testing.T) {
+	const path = "testdata/llama3_rope_f32.gguf"
+	m, err := model.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	var exp struct {
+		IDs            [][]int `json:"ids"`
+		Logits         any     `json:"logits"`
+		LogitsUnscaled any     `json:"logits_unscaled_rope"`
+	}
+	raw, err := os.ReadFile("../testdata/ref/llama3_rope/expected.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &exp); err != nil {
+		t.Fatal(err)
+	}
+	relErr := func(got []float32, want []float64) float64 {
+		var num, den float64
+		for i, w := range want {
+			num = max(num, math.Abs(float64(got[i])-w))
+			den = max(den, math.Abs(w))
+		}
+		return num / den
+	}
+	for i, ids := range exp.IDs {
+		got := logits(t, m, ids)
+		T := len(ids) * m.Cfg.VocabSize
+		want := testref.Flat(exp.Logits)[i*T : (i+1)*T]
+		if e := relErr(got, want); e > 1e-4 {
+			t.Errorf("sequence %d: logits differ from the reference's by %.3g relative", i, e)
+		} else {
+			t.Logf("sequence %d: relative error %.3g (plain RoPE's logits are %.3g away)", i, e, relErr(got, testref.Flat(exp.LogitsUnscaled)[i*T:(i+1)*T]))
+		}
+	}
+	_, tensors, err := Model(m, gguf.F32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want, _ := f.Tensor("rope_freqs.weight")
+	if i := slices.IndexFunc(tensors, func(t gguf.Tensor) bool { return t.Name == want.Name }); i < 0 || !bytes.Equal(tensors[i].Data, want.Data) {
+		t.Errorf("exported again, rope_freqs.weight is not the converter's")
+	}
+	m.Cfg.RopeScaling.LongFactor = slices.Repeat([]float64{2}, len(m.Cfg.RopeScaling.ShortFactor))
+	if _, _, err := Model(m, gguf.F32); err == nil || !strings.Contains(err.Error(), "distinct short and long factors") {
+		t.Errorf("a llama's longrope with two factor sets: error %v, want a refusal", err)
+	}
+	// llama.cpp's qwen2 reads no rope_freqs: llama3 scaling there is refused, not dropped.
+	q := loadRef(t, "qwen2_f32_bias")
+	q.Cfg.RopeScaling = &model.RopeScaling{Type: "llama3", Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OrigMaxPos: 32}
+	if _, _, err := Model(q, gguf.F32); err == nil || !strings.Contains(err.Error(), "llama3 RoPE scaling") {
+		t.Errorf("qwen2 with llama3 RoPE scaling: error %v, want a refusal", err)
+	}
+}
+
+// TestMistralSlidingWindow: llama.cpp's llama architecture, which Mistral
+// is converted to, has no sliding window (convert_hf_to_gguf.py writes
+// none, and llama.cpp reads none for it): a Mistral exported with
+// sliding_window 32 reads back as full attention, whose logits over 40
+// tokens are the Hugging Face model's with the window off (and not with
+// it on), also when the GGUF carries a llama.attention.sliding_window
+// key, which golora, like llama.cpp, does not read for llama.
+func TestMistralSlidingWindow(t *testing.T) {
+	hf := loadRef(t, "mistral_f16_headdim")
+	if hf.Cfg.SlidingWindow != 32 {
+		t.Fatalf("sliding_window %d, want the fixture's 32", hf.Cfg.SlidingWindow)
+	}
+	ids := make([]int, 40)
+	for i := range ids {
+		ids[i] = (7*i + 3) % hf.Cfg.VocabSize
+	}
+	windowed := logits(t, hf, ids)
+	hf.Cfg.SlidingWindow = 0
+	full := logits(t, hf, ids)
+	meta, tensors, err := Model(hf, gguf.F32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, extra := range [][]gguf.KV{nil, {{Key: "llama.attention.sliding_window", Value: uint32(32)}}} {
+		path := filepath.Join(t.TempDir(), "m.gguf")
+		if err := gguf.Write(path, append(slices.Clone(meta), extra...), tensors); err != nil {
+			t.Fatal(err)
+		}
+		back, err := model.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer back.Close()
+		got := logits(t, back, ids)
+		var dFull, dWin, scale float64
+		for i := range got {
+			dFull = max(dFull, math.Abs(float64(got[i]-full[i])))
+			dWin = max(dWin, math.Abs(float64(got[i]-windowed[i])))
+			scale = max(scale, math.Abs(float64(full[i])))
+		}
+		if back.Cfg.SlidingWindow != 0 || dFull > 1e-6*scale || dWin < 1e-3*scale {
+			t.Errorf("with %v: sliding_window %d; logits %.3g from full attention's, %.3g from the window's (max |logit| %.3g)",
+				extra, back.Cfg.SlidingWindow, dFull, dWin, scale)
+		}
+	}
+}
+
 // TestLoadGGUFErrors: GGUF files golora cannot run are refused with the
 // file and the key or tensor named.
 func TestLoadGGUFErrors(t *testing.T) {
@@ -140,9 +260,15 @@ func TestLoadGGUFErrors(t *testing.T) {
 		{"missing tensor", edit("llama_f32", func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
 			return m, ts[:len(ts)-1]
 		}), `tensor "output_norm.weight" is missing`},
-		{"llama3", edit("llama_f32", func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
+		{"rope_freqs length", edit("llama_f32", func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
 			return m, append(ts, gguf.Tensor{Name: "rope_freqs.weight", Type: gguf.F32, Shape: []int{1}, Data: make([]byte, 4)})
-		}), `"rope_freqs.weight"`},
+		}), `tensor "rope_freqs.weight": shape [1], want [4]`},
+		{"rope_freqs value", edit("llama_f32", func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
+			return m, append(ts, gguf.Tensor{Name: "rope_freqs.weight", Type: gguf.F32, Shape: []int{4}, Data: make([]byte, 16)})
+		}), `tensor "rope_freqs.weight": factor 0 is 0`},
+		{"rope_freqs arch", edit("qwen2_f32_bias", func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
+			return m, append(ts, gguf.Tensor{Name: "rope_freqs.weight", Type: gguf.F32, Shape: []int{4}, Data: make([]byte, 16)})
+		}), `tensor "rope_freqs.weight": RoPE frequency factors are read for llama only, not qwen2`},
 		{"sliding pattern", edit("gemma2_f32", func(m []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
 			for i, kv := range m {
 				if kv.Key == "gemma2.attention.sliding_window_pattern" {

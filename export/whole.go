@@ -42,7 +42,7 @@ func WriteModel(out, dir string, adapters []lora.Spec, typ gguf.Type, pre string
 	if err != nil {
 		return err
 	}
-	tmeta, err := Tokenizer(tok, m.Cfg.VocabSize, pre)
+	tmeta, err := Tokenizer(tok, gemmaVocab(m.Cfg, tensors, tok.VocabSize()), pre)
 	if err != nil {
 		return fmt.Errorf("%w (tokenizer of %s)", err, dir)
 	}

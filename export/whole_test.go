@@ -199,3 +199,59 @@ func TestWriteModelSentencePiece(t *testing.T) {
 		t.Errorf("Encode(%q) = %v (%v), want %v (%v)", text, got, err2, want, err1)
 	}
 }
+
+// TestWriteModelGemma3Vocab: a Gemma 3 whose embedding has more rows (64)
+// than its tokenizer has ids (bench/llamacpp/tokenizer.json's 16) is
+// exported with the padding rows cut, as llama.cpp's converter does, and a
+// token list as long; read back, it has that vocabulary and the logits of
+// the original's first 16 tokens. A Llama keeps its padding rows (the
+// converter keeps them).
+func TestWriteModelGemma3Vocab(t *testing.T) {
+	for _, c := range []struct {
+		ref  string
+		rows int
+	}{{"gemma3_f32", 16}, {"lora_train", 64}} {
+		t.Run(c.ref, func(t *testing.T) {
+			dir := t.TempDir()
+			for _, f := range []string{"../testdata/ref/" + c.ref + "/config.json", "../testdata/ref/" + c.ref + "/model.safetensors", "../bench/llamacpp/tokenizer.json"} {
+				data, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.HasSuffix(f, "config.json") { // the attention scale llama.cpp computes with
+					data = []byte(strings.Replace(string(data), `"query_pre_attn_scalar": 12`, `"query_pre_attn_scalar": 16`, 1))
+				}
+				if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, f := writeModel(t, dir, nil, gguf.F32, nil)
+			emb, _ := f.Tensor("token_embd.weight")
+			v, _ := f.Value("tokenizer.ggml.tokens")
+			if toks, _ := v.([]string); emb.Shape[0] != c.rows || len(toks) != c.rows {
+				t.Fatalf("token_embd.weight %v, %d tokens; want %d rows and tokens", emb.Shape, len(toks), c.rows)
+			}
+			hf := loadRef(t, c.ref)
+			back, err := model.Load(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer back.Close()
+			if back.Cfg.VocabSize != c.rows {
+				t.Errorf("read back: vocab_size %d, want %d", back.Cfg.VocabSize, c.rows)
+			}
+			ids := []int{1, 5, 9, 3, 2, 15, 4, 11}
+			want, got := logits(t, hf, ids), logits(t, back, ids)
+			V := hf.Cfg.VocabSize
+			var maxAbs, maxDiff float64
+			for i, g := range got {
+				w := want[i/c.rows*V+i%c.rows]
+				maxAbs = max(maxAbs, math.Abs(float64(w)))
+				maxDiff = max(maxDiff, math.Abs(float64(g-w)))
+			}
+			if maxDiff > 1e-5*maxAbs {
+				t.Errorf("logits differ by %g (max |logit| %g)", maxDiff, maxAbs)
+			}
+		})
+	}
+}

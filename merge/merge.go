@@ -1,6 +1,7 @@
 // Package merge folds LoRA adapters into a base model and writes the result
 // as a Hugging Face model directory that loads without them: config.json,
-// the weights, and the base's tokenizer, generation and chat template files.
+// the weights, and the base's tokenizer, generation and chat template files
+// (a GGUF base's tokenizer rebuilt from its metadata).
 package merge
 
 import (
@@ -9,12 +10,14 @@ import (
 	"math"
 	"slices"
 
+	"github.com/golora/golora/gguf"
 	"github.com/golora/golora/internal/modeldir"
 	"github.com/golora/golora/lora"
 	"github.com/golora/golora/mem"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/quant"
 	"github.com/golora/golora/tensor"
+	"github.com/golora/golora/tokenizer"
 )
 
 // Options change how the merged weights are stored.
@@ -41,11 +44,16 @@ type Result struct {
 	// √(Σ(W−Ŵ)²/ΣW²) over all linear weights, W merged in float32, Ŵ its
 	// 4-bit quantization dequantized.
 	RequantError float64
+	// GGUFTokenizer is set when the base was a GGUF file whose tokenizer
+	// (tokenizer.ggml.* metadata) was written as tokenizer.json and
+	// tokenizer_config.json.
+	GGUFTokenizer bool
 }
 
 // Write loads the model in modelDir, folds in each adapter of adapters
 // (W += Scale·s·B·A per module, s = alpha/r or alpha/√r) in order, and
-// writes the merged model to outDir with modelDir's companion files.
+// writes the merged model to outDir with modelDir's companion files (a
+// GGUF base: the tokenizer its metadata holds, see Result.GGUFTokenizer).
 //
 // Weights are stored in the base's dtype. A 4-bit base is dequantized
 // first (4-bit weights cannot take the update in place) and stored in its
@@ -111,7 +119,33 @@ func write(modelDir string, adapters []lora.Spec, dir string, o Options) (Result
 	if err := m.Save(dir, res.DType); err != nil {
 		return res, err
 	}
+	if model.IsGGUF(modelDir) {
+		res.GGUFTokenizer, err = ggufTokenizer(modelDir, dir)
+		return res, err
+	}
 	return res, modeldir.CopyCompanions(modelDir, dir)
+}
+
+// ggufTokenizer writes into dir the tokenizer.json and
+// tokenizer_config.json (special tokens, add_bos/add_eos_token, chat
+// template) that tokenizer.Load builds from the tokenizer.ggml.* metadata
+// of the GGUF file path, and reports whether it wrote them: a GGUF without
+// tokenizer.ggml.model has no tokenizer to write.
+func ggufTokenizer(path, dir string) (bool, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return false, err
+	}
+	_, ok := f.Value("tokenizer.ggml.model")
+	f.Close()
+	if !ok {
+		return false, nil
+	}
+	tok, err := tokenizer.Load(path)
+	if err != nil {
+		return false, err
+	}
+	return true, tok.Save(dir)
 }
 
 // computeDType maps bnb_4bit_compute_dtype to the dtype merged weights are

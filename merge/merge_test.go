@@ -4,14 +4,18 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/golora/golora/export"
+	"github.com/golora/golora/gguf"
 	"github.com/golora/golora/internal/modeldir"
 	"github.com/golora/golora/lora"
 	"github.com/golora/golora/model"
 	"github.com/golora/golora/quant"
 	"github.com/golora/golora/tensor"
+	"github.com/golora/golora/tokenizer"
 )
 
 const ref = "../testdata/ref/lora_train"
@@ -223,5 +227,82 @@ func TestWriteFourBitBase(t *testing.T) {
 	}
 	if e := relErr(t, logits(t, req), want); e > 0.2 {
 		t.Errorf("requantized logits differ from the 4-bit base with the adapter by %.3g", e)
+	}
+}
+
+// TestMergeGGUFTokenizer: merging into a GGUF base writes the tokenizer
+// its tokenizer.ggml.* metadata holds (here bench/llamacpp/tokenizer.json,
+// SentencePiece-style, exported with a chat template and special tokens):
+// the merged directory's tokenizer encodes, decodes, and has the special
+// tokens and chat template of the GGUF's. A GGUF without a tokenizer
+// merges into a directory without one.
+func TestMergeGGUFTokenizer(t *testing.T) {
+	dir := baseWithCompanions(t)
+	for _, f := range modeldir.Companions {
+		os.Remove(filepath.Join(dir, f))
+	}
+	tj, err := os.ReadFile("../bench/llamacpp/tokenizer.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "tokenizer.json"), tj, 0o644)
+	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(`{"bos_token": "<s>", "eos_token": "</s>", "add_bos_token": true,
+		"chat_template": "{% for m in messages %}{{ bos_token }}{{ m['content'] }}{{ eos_token }}{% endfor %}"}`), 0o644)
+	g := filepath.Join(t.TempDir(), "base.gguf")
+	if err := export.WriteModel(g, dir, nil, gguf.F32, ""); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "merged")
+	res, err := Write(g, []lora.Spec{adapterInit}, out, Options{})
+	if err != nil || !res.GGUFTokenizer {
+		t.Fatalf("merge: %v, tokenizer written %v", err, res.GGUFTokenizer)
+	}
+	want, err := tokenizer.Load(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tokenizer.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.ChatTemplate() == "" || got.ChatTemplate() != want.ChatTemplate() || got.BOS() != want.BOS() || got.EOS() != want.EOS() ||
+		got.Pad() != want.Pad() || got.Unk() != want.Unk() || got.VocabSize() != want.VocabSize() {
+		t.Errorf("merged tokenizer: template %q bos %d eos %d pad %d unk %d vocab %d, GGUF's %q %d %d %d %d %d", got.ChatTemplate(), got.BOS(), got.EOS(),
+			got.Pad(), got.Unk(), got.VocabSize(), want.ChatTemplate(), want.BOS(), want.EOS(), want.Pad(), want.Unk(), want.VocabSize())
+	}
+	for _, text := range []string{"ab cd de", " abcde\nab", "<s>ab</s> c", "édé", ""} {
+		for _, special := range []bool{true, false} {
+			w, err1 := want.Encode(text, special)
+			g, err2 := got.Encode(text, special)
+			if err1 != nil || err2 != nil || !slices.Equal(g, w) {
+				t.Errorf("Encode(%q, %v) = %v, %v; the GGUF's %v, %v", text, special, g, err2, w, err1)
+			}
+			wd, _ := want.Decode(w, !special)
+			gd, err := got.Decode(w, !special)
+			if err != nil || gd != wd {
+				t.Errorf("Decode(%v) = %q, %v; the GGUF's %q", w, gd, err, wd)
+			}
+		}
+	}
+
+	m, err := model.Load(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	meta, tensors, err := export.Model(m, gguf.F32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := filepath.Join(t.TempDir(), "bare.gguf")
+	if err := gguf.Write(bare, meta, tensors); err != nil {
+		t.Fatal(err)
+	}
+	out = filepath.Join(t.TempDir(), "merged")
+	if res, err := Write(bare, []lora.Spec{adapterInit}, out, Options{}); err != nil || res.GGUFTokenizer {
+		t.Errorf("merge of a GGUF without a tokenizer: %v, tokenizer written %v", err, res.GGUFTokenizer)
+	}
+	if _, err := os.Stat(filepath.Join(out, "tokenizer.json")); err == nil {
+		t.Errorf("a tokenizer.json was written for a GGUF without a tokenizer")
 	}
 }

@@ -20,9 +20,12 @@ import (
 // The configuration comes from the metadata (<arch>.embedding_length,
 // block_count, feed_forward_length, attention.head_count[_kv],
 // attention.key_length, attention.layer_norm_rms_epsilon, rope.freq_base,
-// rope.scaling.type linear and rope.scaling.factor, context_length), the
+// rope.scaling.type linear and rope.scaling.factor, context_length), a
+// llama's RoPE frequency divisors from rope_freqs.weight (ggufRopeFreqs), the
 // vocabulary size from token_embd.weight, tied embeddings from a missing
-// output.weight, biases from blk.0.attn_q.bias / attn_output.bias.
+// output.weight, biases from blk.0.attn_q.bias / attn_output.bias. A llama
+// GGUF (a Mistral's too) has full attention, as llama.cpp runs it:
+// llama.cpp reads no sliding window for llama, nor does golora.
 //
 // Weights stay as the file holds them, memory-mapped (ggufParam): every
 // matrix, the token embedding and the output head included, is a view of
@@ -213,8 +216,10 @@ func ggufConfig(f *gguf.File) (*Config, gguf.Arch, error) {
 		}
 		raw["rope_scaling"] = map[string]any{"rope_type": "linear", "factor": json.Number(strconv.FormatFloat(factor, 'g', -1, 32))}
 	}
-	if _, ok := f.Tensor("rope_freqs.weight"); ok {
-		return nil, arch, fmt.Errorf("gguf: %s: tensor \"rope_freqs.weight\": RoPE frequency factors (llama3 scaling) are not supported", f.Path())
+	if t, ok := f.Tensor("rope_freqs.weight"); ok {
+		if err := ggufRopeFreqs(f, arch, t, raw); err != nil {
+			return nil, arch, err
+		}
 	}
 	emb, ok := f.Tensor("token_embd.weight")
 	if !ok || len(emb.Shape) != 2 {
@@ -384,13 +389,9 @@ func ggufPhi3(f *gguf.File, raw map[string]any) error {
 		field string
 		t     gguf.Tensor
 	}{{"long_factor", long}, {"short_factor", short}} {
-		v, err := t.t.Float32()
+		list, err := ggufFactors(f, t.t)
 		if err != nil {
-			return fmt.Errorf("gguf: %s: %w", f.Path(), err)
-		}
-		list := make([]any, len(v))
-		for i, x := range v {
-			list[i] = json.Number(strconv.FormatFloat(float64(x), 'g', -1, 32))
+			return err
 		}
 		rs[t.field] = list
 	}
@@ -469,3 +470,60 @@ func NewRandomGGML(c *Config, std float64, seed uint64, t gguf.Type) (*Model, er
 // ggmlFallback is the type llama.cpp quantizes a matrix to when its rows
 // are not whole super-blocks of the k-quant asked for.
 var ggmlFallback = map[gguf.Type]gguf.Type{gguf.Q2_K: gguf.Q4_0, gguf.Q3_K: gguf.Q4_0, gguf.Q4_K: gguf.Q5_0, gguf.Q5_K: gguf.Q5_1, gguf.Q6_K: gguf.Q8_0}
+
+// ggufFactors is the vector t of RoPE factors as config.json numbers, each
+// the shortest decimal of its float32 value (exact for config.json's short
+// decimals; it parses back to the same float32).
+func ggufFactors(f *gguf.File, t gguf.Tensor) ([]any, error) {
+	v, err := t.Float32()
+	if err != nil {
+		return nil, fmt.Errorf("gguf: %s: %w", f.Path(), err)
+	}
+	list := make([]any, len(v))
+	for i, x := range v {
+		list[i] = json.Number(strconv.FormatFloat(float64(x), 'g', -1, 32))
+	}
+	return list, nil
+}
+
+// ggufRopeFreqs sets the rope_scaling of a llama GGUF's tensor
+// rope_freqs.weight: the per-frequency divisors r_i, i < R/2 (R = head_dim,
+// llama.cpp's rope.dimension_count), that llama.cpp applies as θ_i/r_i and
+// convert_hf_to_gguf.py writes for llama3 RoPE scaling (see
+// export.llama3Factors). Hugging Face's rope_scaling with per-frequency
+// divisors is longrope: short_factor = long_factor = r with factor 1 (so
+// attention_factor 1 and original_max_position_embeddings =
+// max_position_embeddings) computes inv_freq_i = θ_i/r_i for every
+// sequence length. The GGUF's llama3 parameters themselves (factor,
+// low/high_freq_factor, original context) are not stored and are not
+// guessed. Other architectures' llama.cpp graphs golora reads take no
+// rope_freqs, and a linear rope.scaling.type on top of it is refused.
+func ggufRopeFreqs(f *gguf.File, arch gguf.Arch, t gguf.Tensor, raw map[string]any) error {
+	fail := func(format string, a ...any) error {
+		return fmt.Errorf("gguf: %s: tensor %q: %s", f.Path(), t.Name, fmt.Sprintf(format, a...))
+	}
+	if arch.Name != "llama" {
+		return fail("RoPE frequency factors are read for llama only, not %s", arch.Name)
+	}
+	if raw["rope_scaling"] != nil {
+		return fail("RoPE frequency factors together with rope.scaling.type are not supported")
+	}
+	R := toInt(raw["head_dim"])
+	if H := toInt(raw["num_attention_heads"]); R == 0 && H > 0 {
+		R = toInt(raw["hidden_size"]) / H
+	}
+	if len(t.Shape) != 1 || t.Shape[0] != R/2 {
+		return fail("shape %v, want [%d] (one factor per rotary frequency of head_dim %d)", t.Shape, R/2, R)
+	}
+	list, err := ggufFactors(f, t)
+	if err != nil {
+		return err
+	}
+	for i, x := range list {
+		if r, _ := x.(json.Number).Float64(); !(r >= 1e-3 && r <= 1e6) {
+			return fail("factor %d is %v, want a number in [1e-3, 1e6]", i, x)
+		}
+	}
+	raw["rope_scaling"] = map[string]any{"rope_type": "longrope", "factor": 1, "short_factor": list, "long_factor": list}
+	return nil
+}

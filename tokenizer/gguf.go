@@ -49,7 +49,7 @@ const (
 
 // loadGGUF reads the tokenizer a GGUF file's metadata holds by building the
 // tokenizer.json and tokenizer_config.json a Hugging Face directory would
-// hold. Both kinds share tokenizer.ggml.tokens (UNUSED ones left out),
+// hold (Tokenizer.Save writes them). Both kinds share tokenizer.ggml.tokens (UNUSED ones left out),
 // token_type (CONTROL and UNKNOWN tokens become special added tokens,
 // USER_DEFINED ones added tokens), bos/eos/padding_token_id,
 // add_bos/add_eos_token and tokenizer.chat_template. By tokenizer.ggml.model:
@@ -89,9 +89,12 @@ func loadGGUF(path string) (*Tokenizer, error) {
 		return nil, keyErr("tokenizer.ggml.token_type", "missing, not an ARRAY of INT32, or not one per token (%d)", len(tokens))
 	}
 	vocab := make(map[string]int, len(tokens))
-	type added struct {
+	type added struct { // every field Hugging Face's AddedToken requires
 		ID         int    `json:"id"`
 		Content    string `json:"content"`
+		SingleWord bool   `json:"single_word"`
+		LStrip     bool   `json:"lstrip"`
+		RStrip     bool   `json:"rstrip"`
 		Normalized bool   `json:"normalized"`
 		Special    bool   `json:"special"`
 	}
@@ -126,7 +129,7 @@ func loadGGUF(path string) (*Tokenizer, error) {
 		}
 		return int(id), true, nil
 	}
-	spec := map[string]any{"added_tokens": adds, "post_processor": nil}
+	spec := map[string]any{"version": "1.0", "truncation": nil, "padding": nil, "added_tokens": adds, "post_processor": nil}
 	cfg := map[string]any{}
 	bpe := map[string]any{"type": "BPE", "vocab": vocab}
 	switch kind {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -12,7 +13,7 @@ import (
 // golora train on it, whose matrices are held in their blocks, checkpoints gradients by default (as on a 4-bit
 // base) and writes an adapter that loads on the GGUF; merge folds it into
 // a float32 Hugging Face directory whose logits are the GGUF's with the
-// adapter, and quantize writes a float32 directory with nf4 linears.
+// adapter and which tokenizes and generates as the GGUF does, and quantize writes a float32 directory with nf4 linears.
 func TestTrainMergeGGUFBase(t *testing.T) {
 	dir, hf := t.TempDir(), tinyModelSized(t, 64, 96)
 	g := filepath.Join(dir, "m.gguf")
@@ -67,6 +68,32 @@ func TestTrainMergeGGUFBase(t *testing.T) {
 	}
 	if e := maxRelErr(t, parseLogits(t, got), parseLogits(t, withAdapter)); e > 1e-4 {
 		t.Errorf("merged logits differ from the GGUF base + adapter by %.3g", e)
+	}
+	// The merged directory has the GGUF's tokenizer: tokenize and generate
+	// from it as from the GGUF with the adapter.
+	text := "the quick brown fox<|endoftext|> jumps"
+	for _, c := range []struct{ merged, gguf []string }{
+		{[]string{"tokenize", "--text", text, "--tokenizer", merged}, []string{"tokenize", "--text", text, "--tokenizer", g}},
+		{[]string{"generate", "--prompt", "the lazy dog", "--max-tokens", "6", "--temperature", "0", "--json", "--model", merged},
+			[]string{"generate", "--prompt", "the lazy dog", "--max-tokens", "6", "--temperature", "0", "--json", "--model", g, "--adapter", run}},
+	} {
+		got, errs, code := golora(t, c.merged...)
+		if code != 0 {
+			t.Fatalf("%s from the merged directory: %s", c.merged[0], errs)
+		}
+		want, errs, code := golora(t, c.gguf...)
+		if code != 0 {
+			t.Fatalf("%s from the GGUF: %s", c.gguf[0], errs)
+		}
+		var gotV, wantV map[string]any // but the speed
+		if json.Unmarshal([]byte(got), &gotV) != nil || json.Unmarshal([]byte(want), &wantV) != nil || gotV["ids"] == nil {
+			t.Fatalf("%s: output %q, %q", c.merged[0], got, want)
+		}
+		delete(gotV, "tokens_per_sec")
+		delete(wantV, "tokens_per_sec")
+		if !reflect.DeepEqual(gotV, wantV) {
+			t.Errorf("%s from the merged directory: %s\nfrom the GGUF: %s", c.merged[0], got, want)
+		}
 	}
 	// quantize to nf4 from the GGUF: the rest of the weights stored float32.
 	q := filepath.Join(dir, "nf4")

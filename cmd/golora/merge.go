@@ -14,7 +14,8 @@ import (
 func init() {
 	register(&cli.Command{Name: "merge", Summary: "fold LoRA adapters into the base weights and write a full model", Run: runMerge,
 		Usage: "merge --model DIR --adapter DIR[:SCALE]... --out DIR [--requantize]",
-		Doc: "Adds each adapter's update SCALE·s·B·A to the base weights and writes the merged model, with the base's tokenizer files, " +
+		Doc: "Adds each adapter's update SCALE·s·B·A to the base weights and writes the merged model, with the base's tokenizer files " +
+			"(a GGUF base's rebuilt from its tokenizer.ggml.* metadata as tokenizer.json and tokenizer_config.json), " +
 			"to --out, which must not exist or be empty; it appears only when complete. " +
 			"A 4-bit base is dequantized first and stored in its compute dtype, or quantized again with --requantize."})
 }
@@ -53,6 +54,9 @@ func runMerge(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 		note = fmt.Sprintf(", quantized again to %s: relative RMS error of the merged weights %.4f", res.QuantType, res.RequantError)
 	} else if res.FourBit {
 		note = fmt.Sprintf(" (the base was 4-bit %s: the merged model is dequantized, stored as %s; --requantize stores it 4-bit)", res.QuantType, res.DType)
+	}
+	if res.GGUFTokenizer {
+		note += "; tokenizer.json and tokenizer_config.json rebuilt from the GGUF's tokenizer metadata"
 	}
 	fmt.Fprintf(stdout, "merged %s (%s) into %s, weights stored as %s%s, written to %s\n",
 		strings.Join(adapters, ", "), human.Plural(res.Modules, "module"), *dir, res.DType, note, *out)

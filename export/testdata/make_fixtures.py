@@ -107,6 +107,22 @@ class tqdm:
 '''
 
 
+def converter(tmp):
+    """Writes the stand-ins and the shim into tmp; returns the shim's path (run
+    it with a converter script and its arguments) and the environment to run
+    it in."""
+    stubs = os.path.join(tmp, "stubs")
+    for mod, src in (("transformers", TRANSFORMERS), ("tqdm", TQDM)):
+        os.makedirs(os.path.join(stubs, mod))
+        with open(os.path.join(stubs, mod, "__init__.py"), "w") as f:
+            f.write(src)
+    shim = os.path.join(tmp, "shim.py")
+    with open(shim, "w") as f:
+        f.write(SHIM)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([stubs, os.path.join(LLAMA_CPP, "gguf-py"), LLAMA_CPP]))
+    return shim, env
+
+
 def main():
     shapes = {  # module → (out, in)
         "self_attn.q_proj": (HEADS * HEAD_DIM, HIDDEN), "self_attn.k_proj": (KV_HEADS * HEAD_DIM, HIDDEN),
@@ -135,20 +151,12 @@ def main():
             f.write("\n")
 
     with tempfile.TemporaryDirectory() as tmp:
-        stubs = os.path.join(tmp, "stubs")
-        for mod, src in (("transformers", TRANSFORMERS), ("tqdm", TQDM)):
-            os.makedirs(os.path.join(stubs, mod))
-            with open(os.path.join(stubs, mod, "__init__.py"), "w") as f:
-                f.write(src)
-        shim = os.path.join(tmp, "shim.py")
-        with open(shim, "w") as f:
-            f.write(SHIM)
+        shim, env = converter(tmp)
         bin_adapter = os.path.join(tmp, "adapter")
         os.makedirs(bin_adapter)
         shutil.copy(os.path.join(adapter, "adapter_config.json"), bin_adapter)
         # In name order, as safetensors.torch.load_file hands them to the converter.
         torch.save({n: torch.from_numpy(tensors[n].copy()) for n in sorted(tensors)}, os.path.join(bin_adapter, "adapter_model.bin"))
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([stubs, os.path.join(LLAMA_CPP, "gguf-py"), LLAMA_CPP]))
         for base, outtype in (("llama", "f32"), ("llama", "f16"), ("llama", "bf16"), ("llama", "q8_0"), ("qwen2", "f32")):
             out = os.path.join(HERE, f"{base}_{outtype}.gguf")
             subprocess.run([sys.executable, shim, os.path.join(LLAMA_CPP, "convert_lora_to_gguf.py"),
