@@ -26,8 +26,12 @@ const (
 // ids of preCheckText (special tokens added), written as a Python list
 // "[a, b, …]", looked up in the converter's table. A hash the table lacks
 // is an error, as in the converter: llama.cpp would pre-tokenize such a
-// vocabulary differently from golora.
+// vocabulary differently from golora. A tokenizer read from a GGUF file
+// keeps the name that file gave it.
 func PreTokenizer(tok *tokenizer.Tokenizer) (string, error) {
+	if name := tok.GGUFPre(); name != "" {
+		return name, nil
+	}
 	ids, err := tok.Encode(preCheckText, true)
 	if err != nil {
 		return "", fmt.Errorf("export: tokenizer check text: %w", err)

@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/golora/golora/gguf"
 	"os"
 	"path/filepath"
 	"slices"
@@ -52,6 +53,22 @@ func Load(dir string) (*Model, error) {
 	m.Source = dir
 	m.closer = set
 	return m, nil
+}
+
+// LoadConfigOf returns the config of the model Load would open at path:
+// the directory's config.json, or a GGUF file's metadata (no tensor is
+// read).
+func LoadConfigOf(path string) (*Config, error) {
+	if !IsGGUF(path) {
+		return LoadConfig(filepath.Join(path, "config.json"))
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	cfg, _, err := ggufConfig(f)
+	return cfg, err
 }
 
 // IsGGUF reports whether path names a GGUF file (by its extension), which

@@ -132,10 +132,10 @@ func loadGGUF(path string) (*Tokenizer, error) {
 	spec := map[string]any{"version": "1.0", "truncation": nil, "padding": nil, "added_tokens": adds, "post_processor": nil}
 	cfg := map[string]any{}
 	bpe := map[string]any{"type": "BPE", "vocab": vocab}
+	preName := ""
 	switch kind {
 	case "gpt2":
-		preName, err := f.String("tokenizer.ggml.pre")
-		if err != nil {
+		if preName, err = f.String("tokenizer.ggml.pre"); err != nil {
 			return nil, fmt.Errorf("tokenizer: %w", err)
 		}
 		pre, ok := ggufPre[preName]
@@ -215,7 +215,12 @@ func loadGGUF(path string) (*Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %s: %w", path, err)
 	}
-	return parse(data, path, cfgData, path, nil)
+	t, err := parse(data, path, cfgData, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	t.ggufPre = preName
+	return t, nil
 }
 
 // spmMerges are the BPE merges equivalent to llama.cpp's SPM tokenizer,

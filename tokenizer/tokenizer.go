@@ -68,6 +68,7 @@ type Tokenizer struct {
 	tokenizerConfig  []byte // as read, for Save (nil: none)
 	specialTokensMap []byte // special_tokens_map.json as read (nil: none)
 	chatTemplateRaw  []byte // chat_template.jinja as read (nil: none)
+	ggufPre          string // tokenizer.ggml.pre of a byte-level BPE read from a GGUF ("" otherwise)
 }
 
 type addedToken struct {
@@ -632,6 +633,11 @@ func (t *Tokenizer) IsSpecial(id int) bool {
 // ChatTemplate returns the raw chat_template of tokenizer_config.json (or
 // of chat_template.jinja), or "" if there is none.
 func (t *Tokenizer) ChatTemplate() string { return t.chatTemplate }
+
+// GGUFPre is the tokenizer.ggml.pre name (llama.cpp's pre-tokenizer) of a
+// byte-level BPE tokenizer read from a GGUF file, "" for one read from a
+// Hugging Face directory or a SentencePiece-style one.
+func (t *Tokenizer) GGUFPre() string { return t.ggufPre }
 
 // ---- added tokens ----
 

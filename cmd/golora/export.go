@@ -17,14 +17,14 @@ import (
 func init() {
 	register(&cli.Command{Name: "export", Summary: "write a model or an adapter in another runtime's format (export gguf)", Subcommands: []*cli.Command{
 		{Name: "gguf", Summary: "a model or a LoRA adapter as a llama.cpp / ollama GGUF", Run: runExportGGUF,
-			Usage: "export gguf --model DIR (--adapter DIR | [--merge DIR[:SCALE]]...) --out FILE [--outtype f32|f16|bf16|q8_0|q4_0|q4_k_m]",
+			Usage: "export gguf --model DIR|FILE.gguf (--adapter DIR | [--merge DIR[:SCALE]]...) --out FILE [--outtype f32|f16|bf16|q8_0|q4_0|q4_k_m]",
 			Doc: "With --adapter, writes the PEFT adapter as the LoRA GGUF llama.cpp's convert_lora_to_gguf.py writes, for llama-cli --lora, " +
 				"llama-server's /lora-adapters and ollama's Modelfile ADAPTER: tensors blk.N.<name>.weight.lora_a/.lora_b, " +
 				"the q and k rows in llama.cpp's RoPE order, an rsLoRA adapter's alpha set so that llama.cpp's alpha/r is its alpha/√r. " +
-				"The base model's config.json gives the architecture and heads. " +
+				"The base model's config.json (or a GGUF base's metadata) gives the architecture and heads. " +
 				"Without it, writes the whole model, the --merge adapters merged in, as convert_hf_to_gguf.py writes it: " +
 				"hyperparameters, tensors, and the tokenizer: byte-level BPE (tokens, types, merges, special ids, chat template; " +
-				"llama.cpp's pre-tokenizer name found by the converter's check-text hash, or --pre) or SentencePiece-style BPE " +
+				"llama.cpp's pre-tokenizer name found by the converter's check-text hash, a GGUF base's own, or --pre) or SentencePiece-style BPE " +
 				"(Llama-2, Mistral: tokens, types, scores that make llama.cpp's SPM tokenizer join pairs in the merges' order), " +
 				"and a Modelfile beside it for ollama create. " +
 				"--outtype q4_0 and q4_k_m (whole models only) write what llama-quantize makes of the f32 file as Q4_0 or Q4_K_M: " +
@@ -84,7 +84,7 @@ func runExportGGUF(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) err
 	if len(merges) > 0 || *pre != "" {
 		return cli.Usagef("--merge and --pre write a whole model; --adapter writes the adapter alone")
 	}
-	cfg, err := model.LoadConfig(filepath.Join(*dir, "config.json"))
+	cfg, err := model.LoadConfigOf(*dir)
 	if err != nil {
 		return err
 	}

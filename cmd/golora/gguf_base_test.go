@@ -69,6 +69,22 @@ func TestTrainMergeGGUFBase(t *testing.T) {
 	if e := maxRelErr(t, parseLogits(t, got), parseLogits(t, withAdapter)); e > 1e-4 {
 		t.Errorf("merged logits differ from the GGUF base + adapter by %.3g", e)
 	}
+	// export gguf from the GGUF base: the adapter merged into a new GGUF
+	// (logits of the base with the adapter), and the adapter alone.
+	m2 := filepath.Join(dir, "merged.gguf")
+	if _, errs, code := golora(t, "export", "gguf", "--model", g, "--merge", run, "--out", m2); code != 0 {
+		t.Fatalf("export gguf --merge from a GGUF base: %s", errs)
+	}
+	got2, errs, code := golora(t, "logits", "--model", m2, "--ids", ids)
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	if e := maxRelErr(t, parseLogits(t, got2), parseLogits(t, withAdapter)); e > 1e-4 {
+		t.Errorf("logits of the GGUF exported with the adapter merged differ from the GGUF base + adapter by %.3g", e)
+	}
+	if _, errs, code := golora(t, "export", "gguf", "--model", g, "--adapter", run, "--out", filepath.Join(dir, "a.gguf")); code != 0 {
+		t.Errorf("export gguf --adapter on a GGUF base: %s", errs)
+	}
 	// The merged directory has the GGUF's tokenizer: tokenize and generate
 	// from it as from the GGUF with the adapter.
 	text := "the quick brown fox<|endoftext|> jumps"
