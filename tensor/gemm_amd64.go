@@ -308,6 +308,48 @@ func tailRowsAVX512Asm(tail int, a *float32, lda int, wt *float32, m int, y *flo
 
 // The AVX-512 set's kernels borrow the AVX2 packers and dot products.
 func init() {
+	copyPanelsFast = copyPanelsAsm
 	setKernels[kernels.AVX2] = avx2Kernel6x16
 	setKernels[kernels.AVX512] = avx512Kernel12x32
+}
+
+// copyPanelsNAVX sets dst[q·N·kc + p·N + j] = src[p·ld + q·N + j] for
+// p < kc, q < panels, j < N: see copyPanels.
+//
+//go:noescape
+func copyPanels6AVX(dst, src *float32, ld, kc, panels int)
+
+//go:noescape
+func copyPanels12AVX(dst, src *float32, ld, kc, panels int)
+
+//go:noescape
+func copyPanels16AVX(dst, src *float32, ld, kc, panels int)
+
+//go:noescape
+func copyPanels32AVX(dst, src *float32, ld, kc, panels int)
+
+// copyPanelsAsm is copyPanels in assembly for the widths it is generated
+// for, under the AVX2 and AVX-512 kernel sets.
+func copyPanelsAsm(dst, src []float32, ld, kc, panels, w int) bool {
+	if kernels.Active() == kernels.Go {
+		return false
+	}
+	var f func(dst, src *float32, ld, kc, panels int)
+	switch w {
+	case 6:
+		f = copyPanels6AVX
+	case 12:
+		f = copyPanels12AVX
+	case 16:
+		f = copyPanels16AVX
+	case 32:
+		f = copyPanels32AVX
+	default:
+		return false
+	}
+	if kc > 0 && panels > 0 {
+		_, _ = src[(kc-1)*ld+panels*w-1], dst[(panels-1)*w*kc+kc*w-1]
+		f(&dst[0], &src[0], ld, kc, panels)
+	}
+	return true
 }

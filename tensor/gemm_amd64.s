@@ -3046,3 +3046,155 @@ gatherT16AVX512_done:
 	VZEROUPPER
 	RET
 
+// func copyPanels6AVX(dst, src *float32, ld, kc, panels int)
+//
+// dst[q·6·kc + p·6 + j] = src[p·ld + q·6 + j] for p < kc, q < panels, j < 6.
+TEXT ·copyPanels6AVX(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), DX
+	SHLQ $2, DX
+	MOVQ kc+24(FP), CX
+	MOVQ panels+32(FP), BX
+	MOVQ CX, R10
+	IMULQ $24, R10 // bytes between panels
+	TESTQ CX, CX
+	JZ copyPanels6AVX_done
+	TESTQ BX, BX
+	JZ copyPanels6AVX_done
+copyPanels6AVX_row:
+	MOVQ SI, R8
+	MOVQ DI, R9
+	MOVQ BX, R11
+copyPanels6AVX_panel:
+	VMOVUPS 0(R8), X0
+	MOVQ 16(R8), R12
+	VMOVUPS X0, 0(R9)
+	MOVQ R12, 16(R9)
+	ADDQ $24, R8
+	ADDQ R10, R9
+	DECQ R11
+	JNZ copyPanels6AVX_panel
+	ADDQ DX, SI
+	ADDQ $24, DI
+	DECQ CX
+	JNZ copyPanels6AVX_row
+copyPanels6AVX_done:
+	VZEROUPPER
+	RET
+
+// func copyPanels12AVX(dst, src *float32, ld, kc, panels int)
+//
+// dst[q·12·kc + p·12 + j] = src[p·ld + q·12 + j] for p < kc, q < panels, j < 12.
+TEXT ·copyPanels12AVX(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), DX
+	SHLQ $2, DX
+	MOVQ kc+24(FP), CX
+	MOVQ panels+32(FP), BX
+	MOVQ CX, R10
+	IMULQ $48, R10 // bytes between panels
+	TESTQ CX, CX
+	JZ copyPanels12AVX_done
+	TESTQ BX, BX
+	JZ copyPanels12AVX_done
+copyPanels12AVX_row:
+	MOVQ SI, R8
+	MOVQ DI, R9
+	MOVQ BX, R11
+copyPanels12AVX_panel:
+	VMOVUPS 0(R8), Y0
+	VMOVUPS 32(R8), X1
+	VMOVUPS Y0, 0(R9)
+	VMOVUPS X1, 32(R9)
+	ADDQ $48, R8
+	ADDQ R10, R9
+	DECQ R11
+	JNZ copyPanels12AVX_panel
+	ADDQ DX, SI
+	ADDQ $48, DI
+	DECQ CX
+	JNZ copyPanels12AVX_row
+copyPanels12AVX_done:
+	VZEROUPPER
+	RET
+
+// func copyPanels16AVX(dst, src *float32, ld, kc, panels int)
+//
+// dst[q·16·kc + p·16 + j] = src[p·ld + q·16 + j] for p < kc, q < panels, j < 16.
+TEXT ·copyPanels16AVX(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), DX
+	SHLQ $2, DX
+	MOVQ kc+24(FP), CX
+	MOVQ panels+32(FP), BX
+	MOVQ CX, R10
+	IMULQ $64, R10 // bytes between panels
+	TESTQ CX, CX
+	JZ copyPanels16AVX_done
+	TESTQ BX, BX
+	JZ copyPanels16AVX_done
+copyPanels16AVX_row:
+	MOVQ SI, R8
+	MOVQ DI, R9
+	MOVQ BX, R11
+copyPanels16AVX_panel:
+	VMOVUPS 0(R8), Y0
+	VMOVUPS 32(R8), Y1
+	VMOVUPS Y0, 0(R9)
+	VMOVUPS Y1, 32(R9)
+	ADDQ $64, R8
+	ADDQ R10, R9
+	DECQ R11
+	JNZ copyPanels16AVX_panel
+	ADDQ DX, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ copyPanels16AVX_row
+copyPanels16AVX_done:
+	VZEROUPPER
+	RET
+
+// func copyPanels32AVX(dst, src *float32, ld, kc, panels int)
+//
+// dst[q·32·kc + p·32 + j] = src[p·ld + q·32 + j] for p < kc, q < panels, j < 32.
+TEXT ·copyPanels32AVX(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), DX
+	SHLQ $2, DX
+	MOVQ kc+24(FP), CX
+	MOVQ panels+32(FP), BX
+	MOVQ CX, R10
+	IMULQ $128, R10 // bytes between panels
+	TESTQ CX, CX
+	JZ copyPanels32AVX_done
+	TESTQ BX, BX
+	JZ copyPanels32AVX_done
+copyPanels32AVX_row:
+	MOVQ SI, R8
+	MOVQ DI, R9
+	MOVQ BX, R11
+copyPanels32AVX_panel:
+	VMOVUPS 0(R8), Y0
+	VMOVUPS 32(R8), Y1
+	VMOVUPS 64(R8), Y2
+	VMOVUPS 96(R8), Y3
+	VMOVUPS Y0, 0(R9)
+	VMOVUPS Y1, 32(R9)
+	VMOVUPS Y2, 64(R9)
+	VMOVUPS Y3, 96(R9)
+	ADDQ $128, R8
+	ADDQ R10, R9
+	DECQ R11
+	JNZ copyPanels32AVX_panel
+	ADDQ DX, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ copyPanels32AVX_row
+copyPanels32AVX_done:
+	VZEROUPPER
+	RET
+
