@@ -14,6 +14,19 @@ import "github.com/golora/golora/tensor/kernels"
 //go:noescape
 func sgemm6x16AVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32)
 
+// sgemm6x16RowAAVX2 is sgemm6x16AVX2 for csa = 1 (Ã row-major, as packed
+// from A not transposed, or read in place) and csb = 16 (B̃ packed): the
+// strides are constants of its code, and it does not read csa and csb.
+//
+//go:noescape
+func sgemm6x16RowAAVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32)
+
+// sgemm6x16ColAAVX2 is sgemm6x16AVX2 for csa = 6 (Ã depth-major, as packed
+// from A transposed) and csb = 16, likewise.
+//
+//go:noescape
+func sgemm6x16ColAAVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32)
+
 // packT16F32AVX2 sets dst[p·16+r] = src[r·ld+p] for r < 16, p < 8·kc8.
 //
 //go:noescape
@@ -27,7 +40,9 @@ func packT16BF16AVX2(dst *float32, src *uint16, ld, kc8 int)
 
 // avx2Kernel6x16 holds C's 6×16 tile in 12 YMM accumulators; each depth
 // step is 2 loads of B̃, 6 broadcasts of Ã and 12 FMAs, enough to keep both
-// FMA pipes of Zen 3 (latency 4) busy. Blocking for Zen 3: a 256×16 panel
+// FMA pipes of Zen 3 (latency 4) busy. Packed panels (csb = 16, and
+// csa = 1 or 6) take the variants whose loops advance their pointers once
+// per 4 steps. Blocking for Zen 3: a 256×16 panel
 // of B̃ (16 KiB) plus a 6×256 panel of Ã (6 KiB) stay in the 32 KiB L1d, the
 // packed 144×256 block of op(A) (144 KiB) in the 512 KiB L2, and a packed
 // 256×4080 block of op(B) (4 MiB) in L3.
@@ -39,7 +54,14 @@ var avx2Kernel6x16 = &gemmKernel{
 	blk:  blocking{mc: 144, kc: 256, nc: 4080},
 	full: func(kc int, a []float32, rsa, csa int, b []float32, csb int, c []float32, ldc int, alpha, beta float32) {
 		_, _, _ = a[5*rsa+(kc-1)*csa], b[(kc-1)*csb+15], c[5*ldc+15]
-		sgemm6x16AVX2(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta)
+		switch {
+		case csb == 16 && csa == 1:
+			sgemm6x16RowAAVX2(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta)
+		case csb == 16 && csa == 6:
+			sgemm6x16ColAAVX2(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta)
+		default:
+			sgemm6x16AVX2(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta)
+		}
 	},
 	packT: packT16AVX2,
 	dot4:  dot4AVX2,
