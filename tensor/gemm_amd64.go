@@ -188,10 +188,18 @@ var avx512Kernel12x32 = &gemmKernel{
 //go:noescape
 func sgemm14x16AVX512(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32)
 
+// sgemm14x16RowAAVX512 is sgemm14x16AVX512 for csa = 1 and csb = 16, as
+// sgemm6x16RowAAVX2.
+//
+//go:noescape
+func sgemm14x16RowAAVX512(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32)
+
 // avx512Kernel14x16 is avx512Kernel12x32's narrow kernel: 14 ZMM
 // accumulators, one load of B̃ and 14 broadcast FMAs per depth step (about
-// as fast on L1-resident panels). For the n = 8 of LoRA's x·Aᵀ it pads C
-// to 16 columns instead of 32, and op(A) is then read in place.
+// as fast on L1-resident panels, with its variant for csa = 1 and
+// csb = 16, sgemm14x16RowAAVX512, which saves the integer additions as
+// sgemm6x16RowAAVX2 does). For the n = 8 of LoRA's x·Aᵀ it pads C to 16
+// columns instead of 32, and op(A) is then read in place.
 var avx512Kernel14x16 = &gemmKernel{
 	name: "avx512-14x16",
 	set:  kernels.AVX512,
@@ -200,6 +208,10 @@ var avx512Kernel14x16 = &gemmKernel{
 	blk:  blocking{mc: 280, kc: 256, nc: 4096},
 	full: func(kc int, a []float32, rsa, csa int, b []float32, csb int, c []float32, ldc int, alpha, beta float32) {
 		_, _, _ = a[13*rsa+(kc-1)*csa], b[(kc-1)*csb+15], c[13*ldc+15]
+		if csb == 16 && csa == 1 {
+			sgemm14x16RowAAVX512(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta)
+			return
+		}
 		sgemm14x16AVX512(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta)
 	},
 	packT:    packT16AVX2,
