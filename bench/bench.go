@@ -70,7 +70,12 @@ type GemmResult struct {
 	Threads int     `json:"threads"`
 	Seconds float64 `json:"seconds_per_call"`
 	GFLOPS  float64 `json:"gflops"`
-	Peak    float64 `json:"peak_gflops"` // PeakGFLOPS
+	// CPUGFLOPS is the rate over the processor time the process used
+	// divided by threads (getrusage; 0 where it is not read): GFLOPS on an
+	// idle machine, and on a shared one without the time the threads
+	// waited for a core. Waiting that spins counts as work.
+	CPUGFLOPS float64 `json:"cpu_gflops"`
+	Peak      float64 `json:"peak_gflops"` // PeakGFLOPS
 	Theoretical
 	FractionOfTheoretical float64 `json:"fraction_of_theoretical"` // GFLOPS / Theoretical.GFLOPS
 	Kernels               string  `json:"kernels"`                 // the kernel set that ran (package kernels)
@@ -105,14 +110,16 @@ func Gemm(m, n, k int, trans string, threads int) (GemmResult, error) {
 	c := make([]float32, m*n)
 	tensor.Gemm(ta, tb, 1, a, b, 0, c, n) // warm up
 	calls := 0
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuSeconds()
 	for time.Since(start) < time.Second || calls < 3 {
 		tensor.Gemm(ta, tb, 1, a, b, 0, c, n)
 		calls++
 	}
 	sec := time.Since(start).Seconds() / float64(calls)
+	cpu := (cpuSeconds() - cpu0) / float64(calls) / float64(tensor.Threads())
+	flops := 2 * float64(m) * float64(n) * float64(k)
 	res := GemmResult{M: m, N: n, K: k, Trans: trans, Threads: tensor.Threads(), Seconds: sec,
-		GFLOPS: 2 * float64(m) * float64(n) * float64(k) / sec / 1e9, Theoretical: TheoreticalPeak(tensor.Threads()),
+		GFLOPS: flops / sec / 1e9, CPUGFLOPS: fraction(flops/1e9, cpu), Theoretical: TheoreticalPeak(tensor.Threads()),
 		Peak: PeakGFLOPS(tensor.Threads()), Kernels: kernels.Active().String()}
 	res.FractionOfTheoretical = fraction(res.GFLOPS, res.Theoretical.GFLOPS)
 	return res, nil

@@ -9,37 +9,44 @@ for line in open(sys.argv[1]):
 
 
 def median(rs, key):
-    """The median run by key (the lower one of an even count)."""
-    rs = sorted(rs, key=lambda r: r[1][key])
+    """The median run by key (the lower one of an even count); runs
+    without key (a base binary that predates it) count as 0."""
+    rs = sorted(rs, key=lambda r: r[1].get(key, 0))
     return rs[(len(rs) - 1) // 2][1]
 
 
 loads = [l for rs in runs.values() for l, _ in rs]
-print()
 gemm = [l for l in runs if l.startswith("gemm") and l.endswith("golora")]
 if gemm:
     g0 = runs[gemm[0]][0][1]
+    print()
     print(f"GEMM: threads {g0['threads']}, golora kernels {g0['kernels']}, {len(runs[gemm[0]])} interleaved round(s), "
           f"medians. Theoretical peak = threads × golora's measured clock (median of its runs) × "
           f"{g0['flops_per_cycle']} FLOP/cycle; clock: {g0['clock_method']}")
+# gflops: over wall time; cpu_gflops: over the process's CPU time / threads
+# (the same as gflops on an idle machine; on a shared one it leaves out the
+# time the threads waited for a core).
+for key, what in (("gflops", "wall time"), ("cpu_gflops", "CPU time / threads")):
+    if not gemm or key not in runs[gemm[0]][0][1]:
+        continue
     print()
-    print("| GEMM | golora GFLOP/s | golora-base | torch GFLOP/s | golora/torch | base/torch | clock GHz | theoretical GFLOP/s | golora fraction | base fraction | torch fraction |")
+    print(f"| GEMM, GFLOP/s over {what} | golora | golora-base | torch | golora/torch | base/torch | clock GHz | theoretical | golora fraction | base fraction | torch fraction |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-for label in gemm:
-    base = label[: -len("golora")]
-    g = median(runs[label], "gflops")
-    clock = statistics.median(r["clock_ghz"] for _, r in runs[label])
-    peak = g["threads"] * clock * g["flops_per_cycle"]
-    frac = lambda x: f"{x / peak:.3f}" if peak > 0 else ""
-    gb = median(runs[base + "golora-base"], "gflops")["gflops"] if base + "golora-base" in runs else None
-    for side in ("torch", "torch-sysblas"):
-        if base + side not in runs:
-            continue
-        t = median(runs[base + side], "gflops")["gflops"]
-        name = base.strip() + ("" if side == "torch" else " (system BLAS)")
-        print(f"| {name} | {g['gflops']:.1f} | {'' if gb is None else f'{gb:.1f}'} | {t:.1f} | {g['gflops'] / t:.2f}× | "
-              f"{'' if gb is None else f'{gb / t:.2f}×'} | {clock:.3f} | {peak:.1f} | {frac(g['gflops'])} | "
-              f"{'' if gb is None else frac(gb)} | {frac(t)} |")
+    for label in gemm:
+        base = label[: -len("golora")]
+        g = median(runs[label], key)
+        clock = statistics.median(r["clock_ghz"] for _, r in runs[label])
+        peak = g["threads"] * clock * g["flops_per_cycle"]
+        frac = lambda x: f"{x / peak:.3f}" if peak > 0 else ""
+        gb = median(runs[base + "golora-base"], key).get(key) if base + "golora-base" in runs else None
+        for side in ("torch", "torch-sysblas"):
+            if base + side not in runs:
+                continue
+            t = median(runs[base + side], key).get(key)
+            name = base.strip() + ("" if side == "torch" else " (system BLAS)")
+            print(f"| {name} | {g[key]:.1f} | {'' if gb is None else f'{gb:.1f}'} | {t:.1f} | {g[key] / t:.2f}× | "
+                  f"{'' if gb is None else f'{gb / t:.2f}×'} | {clock:.3f} | {peak:.1f} | {frac(g[key])} | "
+                  f"{'' if gb is None else frac(gb)} | {frac(t)} |")
 train = [l for l in runs if l.startswith("train")]
 if train:
     print()

@@ -76,7 +76,7 @@ func runBenchGemm(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return json.NewEncoder(stdout).Encode(map[string]any{"m": *m, "n": *n, "k": *k, "trans": r.Trans, "threads": r.Threads,
-		"gflops": r.GFLOPS, "seconds_per_call": r.Seconds, "peak_gflops": r.Peak, "kernels": r.Kernels,
+		"gflops": r.GFLOPS, "cpu_gflops": r.CPUGFLOPS, "seconds_per_call": r.Seconds, "peak_gflops": r.Peak, "kernels": r.Kernels,
 		"clock_ghz": r.ClockGHz, "clock_method": r.ClockMethod, "flops_per_cycle": r.FLOPsPerCycle,
 		"theoretical_peak_gflops": r.Theoretical.GFLOPS, "fraction_of_theoretical": r.FractionOfTheoretical})
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -11,7 +12,7 @@ import (
 
 // bench gemm --kernels runs and reports each kernel set the CPU supports,
 // with the theoretical peak threads × clock × the set's FLOP per cycle and
-// the fraction of it reached, and refuses, as a usage error, one it
+// the fraction of it reached, and the rate over CPU time, and refuses, as a usage error, one it
 // cannot run.
 func TestBenchKernels(t *testing.T) {
 	old := kernels.Active()
@@ -24,6 +25,7 @@ func TestBenchKernels(t *testing.T) {
 		var r struct {
 			Kernels               string
 			GFLOPS                float64 `json:"gflops"`
+			CPUGFLOPS             float64 `json:"cpu_gflops"`
 			ClockGHz              float64 `json:"clock_ghz"`
 			ClockMethod           string  `json:"clock_method"`
 			FLOPsPerCycle         int     `json:"flops_per_cycle"`
@@ -38,6 +40,9 @@ func TestBenchKernels(t *testing.T) {
 		if r.FLOPsPerCycle != wantFPC || r.ClockMethod == "" || math.Abs(r.TheoreticalPeakGFLOPS-peak) > 1e-9*peak ||
 			(peak > 0 && math.Abs(r.FractionOfTheoretical-r.GFLOPS/peak) > 1e-9) || (peak == 0 && r.FractionOfTheoretical != 0) {
 			t.Errorf("--kernels %v: theoretical peak wrong in %s", s, stdout)
+		}
+		if runtime.GOOS == "linux" && !(r.CPUGFLOPS > 0) {
+			t.Errorf("--kernels %v: no rate over CPU time in %s", s, stdout)
 		}
 	}
 	_, stderr, code := golora(t, "bench", "gemm", "--kernels", "avx1024")
