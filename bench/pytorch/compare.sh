@@ -18,9 +18,11 @@
 #   REPEAT=1         rounds of the GEMM rows, interleaved (golora, base, torch,
 #                    next shape, ...); the tables show each side's median
 #   KERNELS=         golora's kernel set (--kernels avx512|avx2|go; default
-#                    the best the CPU runs). With KERNELS=avx2 OpenBLAS is
-#                    held to its AVX2 (Haswell) kernels too, as on an AVX2-only
-#                    CPU: OPENBLAS_CORETYPE=Haswell unless set
+#                    the best the CPU runs). OpenBLAS is held to the same
+#                    instruction set unless OPENBLAS_CORETYPE is set: Haswell
+#                    (AVX2) for avx2, as on an AVX2-only CPU, SkylakeX
+#                    (AVX-512) for avx512 (OpenBLAS 0.3.21 does not know
+#                    Sapphire Rapids and would fall back to older kernels)
 #   GOLORA_BASE_BIN= a second golora binary (e.g. built from an earlier
 #                    commit) timed in the same rounds, as "golora-base"
 #   MAX_LOAD=1.5 WAIT_MAX=600   wait (at most WAIT_MAX s) for the 1-minute
@@ -71,8 +73,11 @@ fi
 golora_flags=()
 if [[ -n $KERNELS ]]; then
   golora_flags=(--kernels "$KERNELS")
-  if [[ $KERNELS == avx2 && -z ${OPENBLAS_CORETYPE:-} ]]; then
-    export OPENBLAS_CORETYPE=Haswell
+  if [[ -z ${OPENBLAS_CORETYPE:-} ]]; then
+    case $KERNELS in
+      avx2) export OPENBLAS_CORETYPE=Haswell ;;
+      avx512) export OPENBLAS_CORETYPE=SkylakeX ;;
+    esac
   fi
 fi
 
