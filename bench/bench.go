@@ -34,6 +34,35 @@ func PeakGFLOPS(threads int) float64 {
 
 var corePeak = sync.OnceValue(func() float64 { return tensor.KernelGFLOPS(250 * time.Millisecond) })
 
+// Theoretical is the float32 peak of threads cores from their clock:
+// threads × ClockGHz × FLOPsPerCycle, the clock measured on that many busy
+// cores (tensor.MeasureClock, a quarter of a second), FLOP per cycle that
+// of the active kernel set (tensor.PeakFLOPsPerCycle). GFLOPS is 0 where
+// either is unknown.
+type Theoretical struct {
+	ClockGHz      float64 `json:"clock_ghz"`
+	ClockMethod   string  `json:"clock_method"`
+	FLOPsPerCycle int     `json:"flops_per_cycle"`
+	GFLOPS        float64 `json:"theoretical_peak_gflops"`
+}
+
+// TheoreticalPeak measures the clock of threads cores and returns their
+// theoretical peak. Called right after a timed run, the cores are still
+// at the clock that work ran at.
+func TheoreticalPeak(threads int) Theoretical {
+	c := tensor.MeasureClock(250*time.Millisecond, threads)
+	f := tensor.PeakFLOPsPerCycle()
+	return Theoretical{ClockGHz: c.GHz, ClockMethod: c.Method, FLOPsPerCycle: f, GFLOPS: float64(threads) * c.GHz * float64(f)}
+}
+
+// fraction is part/whole, 0 when whole is 0.
+func fraction(part, whole float64) float64 {
+	if whole == 0 {
+		return 0
+	}
+	return part / whole
+}
+
 // GemmResult is one GEMM measurement.
 type GemmResult struct {
 	M, N, K int     `json:"-"`
@@ -41,8 +70,15 @@ type GemmResult struct {
 	Threads int     `json:"threads"`
 	Seconds float64 `json:"seconds_per_call"`
 	GFLOPS  float64 `json:"gflops"`
-	Peak    float64 `json:"peak_gflops"`
-	Kernels string  `json:"kernels"` // the kernel set that ran (package kernels)
+	// CPUGFLOPS is the rate over the processor time the process used
+	// divided by threads (getrusage; 0 where it is not read): GFLOPS on an
+	// idle machine, and on a shared one without the time the threads
+	// waited for a core. Waiting that spins counts as work.
+	CPUGFLOPS float64 `json:"cpu_gflops"`
+	Peak      float64 `json:"peak_gflops"` // PeakGFLOPS
+	Theoretical
+	FractionOfTheoretical float64 `json:"fraction_of_theoretical"` // GFLOPS / Theoretical.GFLOPS
+	Kernels               string  `json:"kernels"`                 // the kernel set that ran (package kernels)
 }
 
 // Gemm times C = op(A)·op(B) for trans "nn", "nt", "tn" or "tt" over about
@@ -74,15 +110,19 @@ func Gemm(m, n, k int, trans string, threads int) (GemmResult, error) {
 	c := make([]float32, m*n)
 	tensor.Gemm(ta, tb, 1, a, b, 0, c, n) // warm up
 	calls := 0
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuSeconds()
 	for time.Since(start) < time.Second || calls < 3 {
 		tensor.Gemm(ta, tb, 1, a, b, 0, c, n)
 		calls++
 	}
 	sec := time.Since(start).Seconds() / float64(calls)
-	return GemmResult{M: m, N: n, K: k, Trans: trans, Threads: tensor.Threads(), Seconds: sec,
-		GFLOPS: 2 * float64(m) * float64(n) * float64(k) / sec / 1e9, Peak: PeakGFLOPS(tensor.Threads()),
-		Kernels: kernels.Active().String()}, nil
+	cpu := (cpuSeconds() - cpu0) / float64(calls) / float64(tensor.Threads())
+	flops := 2 * float64(m) * float64(n) * float64(k)
+	res := GemmResult{M: m, N: n, K: k, Trans: trans, Threads: tensor.Threads(), Seconds: sec,
+		GFLOPS: flops / sec / 1e9, CPUGFLOPS: fraction(flops/1e9, cpu), Theoretical: TheoreticalPeak(tensor.Threads()),
+		Peak: PeakGFLOPS(tensor.Threads()), Kernels: kernels.Active().String()}
+	res.FractionOfTheoretical = fraction(res.GFLOPS, res.Theoretical.GFLOPS)
+	return res, nil
 }
 
 // TrainOptions describe a training-step measurement.
@@ -118,16 +158,18 @@ const Examples = 2048
 
 // TrainResult is what `golora bench train` prints.
 type TrainResult struct {
-	Method         string  `json:"method"`
-	Params         int     `json:"params"`
-	Trainable      int     `json:"trainable_params"`
-	Tokens         int     `json:"tokens_per_step"` // real (unpadded) tokens, the mean over the timed steps
-	RowLen         int     `json:"row_len"`         // tokens per row, padding included
-	StepSeconds    float64 `json:"step_seconds"`
-	TokensPerSec   float64 `json:"tokens_per_sec"`
-	GFLOPS         float64 `json:"gflops"`
-	PeakGFLOPS     float64 `json:"peak_gflops"`
-	MFU            float64 `json:"mfu"`
+	Method       string  `json:"method"`
+	Params       int     `json:"params"`
+	Trainable    int     `json:"trainable_params"`
+	Tokens       int     `json:"tokens_per_step"` // real (unpadded) tokens, the mean over the timed steps
+	RowLen       int     `json:"row_len"`         // tokens per row, padding included
+	StepSeconds  float64 `json:"step_seconds"`
+	TokensPerSec float64 `json:"tokens_per_sec"`
+	GFLOPS       float64 `json:"gflops"`
+	PeakGFLOPS   float64 `json:"peak_gflops"`
+	MFU          float64 `json:"mfu"` // GFLOPS / PeakGFLOPS
+	Theoretical
+	TheoreticalMFU float64 `json:"mfu_theoretical"` // GFLOPS / Theoretical.GFLOPS
 	PeakRSS        int64   `json:"peak_rss_bytes"`
 	PredictedBytes int64   `json:"predicted_bytes"`
 	Threads        int     `json:"threads"`
@@ -180,6 +222,8 @@ func Train(c *model.Config, m *model.Model, a *lora.Adapter, o TrainOptions) (Tr
 		flops = float64(tokens) / float64(o.Steps) * exampleFLOPs(c, o, exs)
 	}
 	res.GFLOPS = flops / res.StepSeconds / 1e9
+	res.Theoretical = TheoreticalPeak(res.Threads)
+	res.TheoreticalMFU = fraction(res.GFLOPS, res.Theoretical.GFLOPS)
 	res.PeakGFLOPS = PeakGFLOPS(res.Threads)
 	res.MFU = res.GFLOPS / res.PeakGFLOPS
 	res.PeakRSS = rss.Peak()

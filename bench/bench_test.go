@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"math"
 	"testing"
 
 	"github.com/golora/golora/mem"
@@ -40,6 +41,12 @@ func TestTrainTiny(t *testing.T) {
 		r := setupTrain(t, c, o)
 		if r.Tokens != 16 || r.TokensPerSec <= 0 || r.GFLOPS <= 0 || r.PredictedBytes <= 0 || r.Loss <= 0 || r.Kernels != kernels.Active().String() {
 			t.Errorf("%s: %+v", method, r)
+		}
+		// The theoretical peak is threads × the measured clock × the
+		// kernel set's FLOP per cycle, and mfu_theoretical the rate over it.
+		if peak := float64(r.Threads) * r.ClockGHz * float64(r.FLOPsPerCycle); r.ClockMethod == "" ||
+			math.Abs(r.Theoretical.GFLOPS-peak) > 1e-9*peak || (peak > 0 && math.Abs(r.TheoreticalMFU-r.GFLOPS/peak) > 1e-9) {
+			t.Errorf("%s: theoretical peak %+v, mfu_theoretical %g for %g GFLOP/s", method, r.Theoretical, r.TheoreticalMFU, r.GFLOPS)
 		}
 		wantTrainable := 2 * 4 * (32 + 32 + 32 + 16) // layers × rank × (in+out) of q and v
 		if method == mem.Full {

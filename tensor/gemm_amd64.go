@@ -14,6 +14,19 @@ import "github.com/golora/golora/tensor/kernels"
 //go:noescape
 func sgemm6x16AVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32)
 
+// sgemm6x16RowAAVX2 is sgemm6x16AVX2 for csa = 1 (Ã row-major, as packed
+// from A not transposed, or read in place) and csb = 16 (B̃ packed): the
+// strides are constants of its code, and it does not read csa and csb.
+//
+//go:noescape
+func sgemm6x16RowAAVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32)
+
+// sgemm6x16ColAAVX2 is sgemm6x16AVX2 for csa = 6 (Ã depth-major, as packed
+// from A transposed) and csb = 16, likewise.
+//
+//go:noescape
+func sgemm6x16ColAAVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32)
+
 // packT16F32AVX2 sets dst[p·16+r] = src[r·ld+p] for r < 16, p < 8·kc8.
 //
 //go:noescape
@@ -27,19 +40,30 @@ func packT16BF16AVX2(dst *float32, src *uint16, ld, kc8 int)
 
 // avx2Kernel6x16 holds C's 6×16 tile in 12 YMM accumulators; each depth
 // step is 2 loads of B̃, 6 broadcasts of Ã and 12 FMAs, enough to keep both
-// FMA pipes of Zen 3 (latency 4) busy. Blocking for Zen 3: a 256×16 panel
-// of B̃ (16 KiB) plus a 6×256 panel of Ã (6 KiB) stay in the 32 KiB L1d, the
-// packed 144×256 block of op(A) (144 KiB) in the 512 KiB L2, and a packed
-// 256×4080 block of op(B) (4 MiB) in L3.
+// FMA pipes of Zen 3 (latency 4) busy. Packed panels (csb = 16, and
+// csa = 1 or 6) take the variants whose loops advance their pointers once
+// per 4 steps. Blocking for Zen 3: a 288×16 panel of B̃ (18 KiB) plus a
+// 6×288 panel of Ã (6.75 KiB) stay in the 32 KiB L1d, the packed 144×288
+// block of op(A) (162 KiB) in the 512 KiB L2, and a packed 288×4080 block
+// of op(B) (4.5 MiB) in L3. kc 288 rather than 256 makes k = 576 (the
+// hidden size of the SmolLM-135M shape) two depth slices instead of
+// three: fewer kernel calls and passes over C (1-2% on the nn shape).
 var avx2Kernel6x16 = &gemmKernel{
 	name: "avx2-6x16",
 	set:  kernels.AVX2,
 	mr:   6,
 	nr:   16,
-	blk:  blocking{mc: 144, kc: 256, nc: 4080},
+	blk:  blocking{mc: 144, kc: 288, nc: 4080},
 	full: func(kc int, a []float32, rsa, csa int, b []float32, csb int, c []float32, ldc int, alpha, beta float32) {
 		_, _, _ = a[5*rsa+(kc-1)*csa], b[(kc-1)*csb+15], c[5*ldc+15]
-		sgemm6x16AVX2(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta)
+		switch {
+		case csb == 16 && csa == 1:
+			sgemm6x16RowAAVX2(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta)
+		case csb == 16 && csa == 6:
+			sgemm6x16ColAAVX2(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta)
+		default:
+			sgemm6x16AVX2(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta)
+		}
 	},
 	packT: packT16AVX2,
 	dot4:  dot4AVX2,
@@ -166,10 +190,18 @@ var avx512Kernel12x32 = &gemmKernel{
 //go:noescape
 func sgemm14x16AVX512(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32)
 
+// sgemm14x16RowAAVX512 is sgemm14x16AVX512 for csa = 1 and csb = 16, as
+// sgemm6x16RowAAVX2.
+//
+//go:noescape
+func sgemm14x16RowAAVX512(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32)
+
 // avx512Kernel14x16 is avx512Kernel12x32's narrow kernel: 14 ZMM
 // accumulators, one load of B̃ and 14 broadcast FMAs per depth step (about
-// as fast on L1-resident panels). For the n = 8 of LoRA's x·Aᵀ it pads C
-// to 16 columns instead of 32, and op(A) is then read in place.
+// as fast on L1-resident panels, with its variant for csa = 1 and
+// csb = 16, sgemm14x16RowAAVX512, which saves the integer additions as
+// sgemm6x16RowAAVX2 does). For the n = 8 of LoRA's x·Aᵀ it pads C to 16
+// columns instead of 32, and op(A) is then read in place.
 var avx512Kernel14x16 = &gemmKernel{
 	name: "avx512-14x16",
 	set:  kernels.AVX512,
@@ -178,6 +210,10 @@ var avx512Kernel14x16 = &gemmKernel{
 	blk:  blocking{mc: 280, kc: 256, nc: 4096},
 	full: func(kc int, a []float32, rsa, csa int, b []float32, csb int, c []float32, ldc int, alpha, beta float32) {
 		_, _, _ = a[13*rsa+(kc-1)*csa], b[(kc-1)*csb+15], c[13*ldc+15]
+		if csb == 16 && csa == 1 {
+			sgemm14x16RowAAVX512(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta)
+			return
+		}
 		sgemm14x16AVX512(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta)
 	},
 	packT:    packT16AVX2,
@@ -308,6 +344,48 @@ func tailRowsAVX512Asm(tail int, a *float32, lda int, wt *float32, m int, y *flo
 
 // The AVX-512 set's kernels borrow the AVX2 packers and dot products.
 func init() {
+	copyPanelsFast = copyPanelsAsm
 	setKernels[kernels.AVX2] = avx2Kernel6x16
 	setKernels[kernels.AVX512] = avx512Kernel12x32
+}
+
+// copyPanelsNAVX sets dst[q·N·kc + p·N + j] = src[p·ld + q·N + j] for
+// p < kc, q < panels, j < N: see copyPanels.
+//
+//go:noescape
+func copyPanels6AVX(dst, src *float32, ld, kc, panels int)
+
+//go:noescape
+func copyPanels12AVX(dst, src *float32, ld, kc, panels int)
+
+//go:noescape
+func copyPanels16AVX(dst, src *float32, ld, kc, panels int)
+
+//go:noescape
+func copyPanels32AVX(dst, src *float32, ld, kc, panels int)
+
+// copyPanelsAsm is copyPanels in assembly for the widths it is generated
+// for, under the AVX2 and AVX-512 kernel sets.
+func copyPanelsAsm(dst, src []float32, ld, kc, panels, w int) bool {
+	if kernels.Active() == kernels.Go {
+		return false
+	}
+	var f func(dst, src *float32, ld, kc, panels int)
+	switch w {
+	case 6:
+		f = copyPanels6AVX
+	case 12:
+		f = copyPanels12AVX
+	case 16:
+		f = copyPanels16AVX
+	case 32:
+		f = copyPanels32AVX
+	default:
+		return false
+	}
+	if kc > 0 && panels > 0 {
+		_, _ = src[(kc-1)*ld+panels*w-1], dst[(panels-1)*w*kc+kc*w-1]
+		f(&dst[0], &src[0], ld, kc, panels)
+	}
+	return true
 }

@@ -31,7 +31,14 @@ func w(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }
 // B̃[p][j] = b[p·csb + j] (j < nr contiguous). Accumulator Y(i·nvec+v)
 // holds C[i][8v : 8v+8]; each depth step loads nvec vectors of B̃ and
 // broadcasts mr values of Ã.
-func kernel(name string, mr, nvec int) {
+//
+// With csa > 0 the kernel is for packed panels: Ã's depth stride is csa
+// floats and B̃'s is nr (the csa and csb arguments are not read), so the
+// steps of the 4-step loop address Ã and B̃ with constant displacements
+// and the pointers advance once per 4 steps: 3 integer additions per 4
+// steps instead of 3 per step (on Intel cores they would otherwise take
+// cycles of the FMA ports).
+func kernel(name string, mr, nvec, csa int) {
 	nr := 8 * nvec
 	if mr*nvec+nvec+1 > 16 || mr > 6 {
 		log.Fatalf("%s: does not fit the 16 YMM registers", name)
@@ -46,11 +53,15 @@ func kernel(name string, mr, nvec int) {
 	w("\tMOVQ a+8(FP), AX")
 	w("\tMOVQ rsa+16(FP), R11")
 	w("\tSHLQ $2, R11")
-	w("\tMOVQ csa+24(FP), R12")
-	w("\tSHLQ $2, R12")
+	if csa == 0 {
+		w("\tMOVQ csa+24(FP), R12")
+		w("\tSHLQ $2, R12")
+	}
 	w("\tMOVQ b+32(FP), BX")
-	w("\tMOVQ csb+40(FP), R13")
-	w("\tSHLQ $2, R13")
+	if csa == 0 {
+		w("\tMOVQ csb+40(FP), R13")
+		w("\tSHLQ $2, R13")
+	}
 	w("\tMOVQ c+48(FP), DI")
 	w("\tMOVQ ldc+56(FP), SI")
 	w("\tSHLQ $2, SI")
@@ -67,46 +78,28 @@ func kernel(name string, mr, nvec int) {
 	for r := 0; r < mr*nvec; r++ {
 		w("\tVXORPS Y%d, Y%d, Y%d", r, r, r)
 	}
-	aAddr := []string{"(AX)", "(AX)(R11*1)", "(AX)(R11*2)", "(R10)", "(R10)(R11*1)", "(R10)(R11*2)"}
+	aRegs := []string{"(AX)", "(AX)(R11*1)", "(AX)(R11*2)", "(R10)", "(R10)(R11*1)", "(R10)(R11*2)"}
+	st := stepper{csa: csa, nr: nr, bases: []string{"AX", "R10"}}
 	breg := func(v int) int { return mr*nvec + v }
 	tmps := []int{}
 	for r := mr*nvec + nvec; r < 16; r++ {
 		tmps = append(tmps, r)
 	}
-	step := func() {
+	step := func(s int) {
 		for v := 0; v < nvec; v++ {
-			w("\tVMOVUPS %d(BX), Y%d", 32*v, breg(v))
+			w("\tVMOVUPS %d(BX), Y%d", 32*v+st.bDisp(s), breg(v))
 		}
-		w("\tADDQ R13, BX")
+		st.stepB()
 		for i := 0; i < mr; i++ {
 			t := tmps[i%len(tmps)]
-			w("\tVBROADCASTSS %s, Y%d", aAddr[i], t)
+			w("\tVBROADCASTSS %s%s, Y%d", st.aDisp(s), aRegs[i], t)
 			for v := 0; v < nvec; v++ {
 				w("\tVFMADD231PS Y%d, Y%d, Y%d", breg(v), t, i*nvec+v)
 			}
 		}
-		w("\tADDQ R12, AX")
-		w("\tADDQ R12, R10")
+		st.stepA()
 	}
-	w("\tMOVQ CX, DX")
-	w("\tSHRQ $2, DX")
-	w("\tANDQ $3, CX")
-	w("\tTESTQ DX, DX")
-	w("\tJZ %s_tail", name)
-	w("%s_loop4:", name)
-	for s := 0; s < 4; s++ {
-		step()
-	}
-	w("\tDECQ DX")
-	w("\tJNZ %s_loop4", name)
-	w("%s_tail:", name)
-	w("\tTESTQ CX, CX")
-	w("\tJZ %s_store", name)
-	w("%s_loop1:", name)
-	step()
-	w("\tDECQ CX")
-	w("\tJNZ %s_loop1", name)
-	w("%s_store:", name)
+	st.loops(name, step)
 	alpha, beta := 12, 13
 	if mr*nvec > 12 {
 		log.Fatal("store needs Y12…Y15")
@@ -145,12 +138,88 @@ func kernel(name string, mr, nvec int) {
 	w("")
 }
 
+// stepper addresses the depth steps of a micro-kernel's loop. With
+// csa == 0 the depth strides are in registers (R12 bytes for Ã, R13 for
+// B̃) and every step advances the pointers. With csa > 0 Ã's depth stride
+// is csa floats and B̃'s nr: step s of a 4-step iteration is addressed at
+// a constant displacement, and the pointers advance once per iteration.
+type stepper struct {
+	csa, nr int
+	bases   []string // the registers that hold row bases of Ã
+}
+
+// aDisp is the displacement of Ã at step s of an iteration ("" for 0).
+func (st stepper) aDisp(s int) string {
+	if st.csa == 0 || s == 0 {
+		return ""
+	}
+	return fmt.Sprint(4 * st.csa * s)
+}
+
+// bDisp is the byte displacement of B̃ at step s of an iteration.
+func (st stepper) bDisp(s int) int { return 4 * st.nr * s * min(st.csa, 1) }
+
+// stepB and stepA advance B̃ and Ã after a step, where the strides are
+// in registers.
+func (st stepper) stepB() {
+	if st.csa == 0 {
+		w("\tADDQ R13, BX")
+	}
+}
+
+func (st stepper) stepA() {
+	if st.csa == 0 {
+		for _, b := range st.bases {
+			w("\tADDQ R12, %s", b)
+		}
+	}
+}
+
+// advance moves the pointers on by n steps, where the strides are
+// constants.
+func (st stepper) advance(n int) {
+	if st.csa == 0 {
+		return
+	}
+	for _, b := range st.bases {
+		w("\tADDQ $%d, %s", 4*st.csa*n, b)
+	}
+	w("\tADDQ $%d, BX", 4*st.nr*n)
+}
+
+// loops emits the depth loop over kc (in CX): ⌊kc/4⌋ iterations of 4
+// steps, then one step at a time; step(s) emits step s of an iteration.
+func (st stepper) loops(name string, step func(s int)) {
+	w("\tMOVQ CX, DX")
+	w("\tSHRQ $2, DX")
+	w("\tANDQ $3, CX")
+	w("\tTESTQ DX, DX")
+	w("\tJZ %s_tail", name)
+	w("%s_loop4:", name)
+	for s := 0; s < 4; s++ {
+		step(s)
+	}
+	st.advance(4)
+	w("\tDECQ DX")
+	w("\tJNZ %s_loop4", name)
+	w("%s_tail:", name)
+	w("\tTESTQ CX, CX")
+	w("\tJZ %s_store", name)
+	w("%s_loop1:", name)
+	step(0)
+	st.advance(1)
+	w("\tDECQ CX")
+	w("\tJNZ %s_loop1", name)
+	w("%s_store:", name)
+}
+
 // kernel512 emits an mr×(16·nvec) AVX-512 micro-kernel with the same Go
 // signature and contract as kernel. Accumulator Z(i·nvec+v) holds
 // C[i][16v : 16v+16]; each depth step loads nvec vectors of B̃ and takes
 // each element of Ã as an embedded broadcast operand of its FMAs, so no
-// register is spent on broadcasts: mr·nvec + nvec ≤ 32.
-func kernel512(name string, mr, nvec int) {
+// register is spent on broadcasts: mr·nvec + nvec ≤ 32. csa > 0 makes
+// the variant for packed panels, as in kernel.
+func kernel512(name string, mr, nvec, csa int) {
 	nr := 16 * nvec
 	if mr*nvec+nvec > 32 || mr > 15 || 32-mr*nvec < 4 {
 		log.Fatalf("%s: does not fit the 32 ZMM registers", name)
@@ -166,11 +235,15 @@ func kernel512(name string, mr, nvec int) {
 	w("\tMOVQ a+8(FP), AX")
 	w("\tMOVQ rsa+16(FP), R11")
 	w("\tSHLQ $2, R11")
-	w("\tMOVQ csa+24(FP), R12")
-	w("\tSHLQ $2, R12")
+	if csa == 0 {
+		w("\tMOVQ csa+24(FP), R12")
+		w("\tSHLQ $2, R12")
+	}
 	w("\tMOVQ b+32(FP), BX")
-	w("\tMOVQ csb+40(FP), R13")
-	w("\tSHLQ $2, R13")
+	if csa == 0 {
+		w("\tMOVQ csb+40(FP), R13")
+		w("\tSHLQ $2, R13")
+	}
 	w("\tMOVQ c+48(FP), DI")
 	w("\tMOVQ ldc+56(FP), SI")
 	w("\tSHLQ $2, SI")
@@ -194,50 +267,31 @@ func kernel512(name string, mr, nvec int) {
 	for r := 0; r < mr*nvec; r++ {
 		w("\tVPXORD Z%d, Z%d, Z%d", r, r, r)
 	}
-	aAddr := func(i int) string {
+	st := stepper{csa: csa, nr: nr, bases: bases[:ng]}
+	aAddr := func(i, s int) string {
 		b := bases[i/3]
 		switch i % 3 {
 		case 1:
-			return fmt.Sprintf("(%s)(R11*1)", b)
+			return fmt.Sprintf("%s(%s)(R11*1)", st.aDisp(s), b)
 		case 2:
-			return fmt.Sprintf("(%s)(R11*2)", b)
+			return fmt.Sprintf("%s(%s)(R11*2)", st.aDisp(s), b)
 		}
-		return fmt.Sprintf("(%s)", b)
+		return fmt.Sprintf("%s(%s)", st.aDisp(s), b)
 	}
 	breg := func(v int) int { return mr*nvec + v }
-	step := func() {
+	step := func(s int) {
 		for v := 0; v < nvec; v++ {
-			w("\tVMOVUPS %d(BX), Z%d", 64*v, breg(v))
+			w("\tVMOVUPS %d(BX), Z%d", 64*v+st.bDisp(s), breg(v))
 		}
-		w("\tADDQ R13, BX")
+		st.stepB()
 		for i := 0; i < mr; i++ {
 			for v := 0; v < nvec; v++ {
-				w("\tVFMADD231PS.BCST %s, Z%d, Z%d", aAddr(i), breg(v), i*nvec+v)
+				w("\tVFMADD231PS.BCST %s, Z%d, Z%d", aAddr(i, s), breg(v), i*nvec+v)
 			}
 		}
-		for g := 0; g < ng; g++ {
-			w("\tADDQ R12, %s", bases[g])
-		}
+		st.stepA()
 	}
-	w("\tMOVQ CX, DX")
-	w("\tSHRQ $2, DX")
-	w("\tANDQ $3, CX")
-	w("\tTESTQ DX, DX")
-	w("\tJZ %s_tail", name)
-	w("%s_loop4:", name)
-	for s := 0; s < 4; s++ {
-		step()
-	}
-	w("\tDECQ DX")
-	w("\tJNZ %s_loop4", name)
-	w("%s_tail:", name)
-	w("\tTESTQ CX, CX")
-	w("\tJZ %s_store", name)
-	w("%s_loop1:", name)
-	step()
-	w("\tDECQ CX")
-	w("\tJNZ %s_loop1", name)
-	w("%s_store:", name)
+	st.loops(name, step)
 	alpha, beta, t0 := 31, 30, mr*nvec
 	w("\tVBROADCASTSS alpha+64(FP), Z%d", alpha)
 	w("\tMOVL beta+68(FP), R9")
@@ -590,6 +644,79 @@ func gather512(name string) {
 	w("")
 }
 
+// copyPanels emits
+//
+//	func name(dst, src *float32, ld, kc, panels int)
+//
+// which sets dst[q·w·kc + p·w + j] = src[p·ld + q·w + j] for p < kc,
+// q < panels, j < w: row p of a row-major source, cut into panels of w
+// contiguous floats, lands at depth p of each depth-major packed panel.
+// Packing uses it for op(B) not transposed (w = nr) and op(A) transposed
+// (w = mr), each row segment moved in 32-, 16- and 8-byte pieces.
+func copyPanels(name string, width int) {
+	bytes := 4 * width
+	w("// func %s(dst, src *float32, ld, kc, panels int)", name)
+	w("//")
+	w("// dst[q·%d·kc + p·%d + j] = src[p·ld + q·%d + j] for p < kc, q < panels, j < %d.", width, width, width, width)
+	w("TEXT ·%s(SB), NOSPLIT, $0-40", name)
+	w("\tMOVQ dst+0(FP), DI")
+	w("\tMOVQ src+8(FP), SI")
+	w("\tMOVQ ld+16(FP), DX")
+	w("\tSHLQ $2, DX")
+	w("\tMOVQ kc+24(FP), CX")
+	w("\tMOVQ panels+32(FP), BX")
+	w("\tMOVQ CX, R10")
+	w("\tIMULQ $%d, R10 // bytes between panels", bytes)
+	w("\tTESTQ CX, CX")
+	w("\tJZ %s_done", name)
+	w("\tTESTQ BX, BX")
+	w("\tJZ %s_done", name)
+	w("%s_row:", name)
+	w("\tMOVQ SI, R8")
+	w("\tMOVQ DI, R9")
+	w("\tMOVQ BX, R11")
+	w("%s_panel:", name)
+	// The segment in 32-, 16- and 8-byte pieces: all loaded, then stored.
+	move := func(load bool) {
+		emit := func(ins, reg string, off int) {
+			if load {
+				w("\t%s %d(R8), %s", ins, off, reg)
+			} else {
+				w("\t%s %s, %d(R9)", ins, reg, off)
+			}
+		}
+		off, reg := 0, 0
+		for ; bytes-off >= 32; off, reg = off+32, reg+1 {
+			emit("VMOVUPS", fmt.Sprintf("Y%d", reg), off)
+		}
+		if bytes-off >= 16 {
+			emit("VMOVUPS", fmt.Sprintf("X%d", reg), off)
+			off += 16
+		}
+		if bytes-off == 8 {
+			emit("MOVQ", "R12", off)
+		}
+	}
+	move(true)
+	move(false)
+	w("\tADDQ $%d, R8", bytes)
+	w("\tADDQ R10, R9")
+	w("\tDECQ R11")
+	w("\tJNZ %s_panel", name)
+	w("\tADDQ DX, SI")
+	w("\tADDQ $%d, DI", bytes)
+	w("\tDECQ CX")
+	w("\tJNZ %s_row", name)
+	w("%s_done:", name)
+	w("\tVZEROUPPER")
+	w("\tRET")
+	w("")
+}
+
+// copyPanelWidths are the panel widths copyPanels is emitted for: mr of
+// the 6×16 and 12×32 kernels, nr of every kernel.
+var copyPanelWidths = []int{6, 12, 16, 32}
+
 func main() {
 	w("// Code generated by gemm_asm_gen.go; DO NOT EDIT.")
 	w("")
@@ -597,9 +724,12 @@ func main() {
 	w("")
 	w("#include \"textflag.h\"")
 	w("")
-	kernel("sgemm6x16AVX2", 6, 2)
-	kernel512("sgemm12x32AVX512", 12, 2)
-	kernel512("sgemm14x16AVX512", 14, 1)
+	kernel("sgemm6x16AVX2", 6, 2, 0)
+	kernel("sgemm6x16RowAAVX2", 6, 2, 1)
+	kernel("sgemm6x16ColAAVX2", 6, 2, 6)
+	kernel512("sgemm12x32AVX512", 12, 2, 0)
+	kernel512("sgemm14x16AVX512", 14, 1, 0)
+	kernel512("sgemm14x16RowAAVX512", 14, 1, 1)
 	transpose16("packT16F32AVX2", false, 16)
 	transpose16("packT16BF16AVX2", true, 16)
 	transpose16("packT16x32F32AVX2", false, 32)
@@ -612,6 +742,9 @@ func main() {
 	}
 	tailRows512("tailRowsAVX512Asm")
 	gather512("gatherT16AVX512")
+	for _, width := range copyPanelWidths {
+		copyPanels(fmt.Sprintf("copyPanels%dAVX", width), width)
+	}
 	if err := os.WriteFile("gemm_amd64.s", out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}

@@ -42,23 +42,11 @@ func packA(dst []float32, a Mat, trans bool, i0, mc, p0, kc, mr int) {
 	}
 	// op(A)[i][p] = A[p][i]: row p of A holds depth p of every panel
 	full := mc / mr * mr
+	copied := a.DType == F32 && copyPanels(dst, a.F32[p0*a.Stride+i0:], a.Stride, kc, full/mr, mr)
 	for p := 0; p < kc; p++ {
 		off := (p0+p)*a.Stride + i0
-		switch {
-		case a.DType == F32 && mr == 6:
-			s := a.F32[off : off+full]
-			for r0 := 0; r0 < full; r0 += 6 {
-				*(*[6]float32)(dst[r0*kc+p*6:]) = *(*[6]float32)(s[r0:])
-			}
-		case a.DType == F32 && mr == 12:
-			s := a.F32[off : off+full]
-			for r0 := 0; r0 < full; r0 += 12 {
-				*(*[12]float32)(dst[r0*kc+p*12:]) = *(*[12]float32)(s[r0:])
-			}
-		default:
-			for r0 := 0; r0 < full; r0 += mr {
-				Widen(dst[r0*kc+p*mr:r0*kc+p*mr+mr], a, off+r0)
-			}
+		for r0 := 0; r0 < full && !copied; r0 += mr {
+			Widen(dst[r0*kc+p*mr:r0*kc+p*mr+mr], a, off+r0)
 		}
 		if rows := mc - full; rows > 0 {
 			d := dst[full*kc+p*mr : full*kc+p*mr+mr]
@@ -77,19 +65,11 @@ func packA(dst []float32, a Mat, trans bool, i0, mc, p0, kc, mr int) {
 func packB(dst []float32, b Mat, trans bool, p0, kc, j0, nc, nr int, packT func([]float32, Mat, int, int, []float32), scratch []float32) {
 	if !trans { // op(B)[p][j] = B[p][j]: row p of B gives nr contiguous values per panel
 		full := nc / nr * nr
+		copied := b.DType == F32 && copyPanels(dst, b.F32[p0*b.Stride+j0:], b.Stride, kc, full/nr, nr)
 		for p := 0; p < kc; p++ {
 			off := (p0+p)*b.Stride + j0
 			switch {
-			case b.DType == F32 && nr == 16:
-				s := b.F32[off : off+full]
-				for c0 := 0; c0 < full; c0 += 16 {
-					*(*[16]float32)(dst[c0*kc+p*16:]) = *(*[16]float32)(s[c0:])
-				}
-			case b.DType == F32 && nr == 32:
-				s := b.F32[off : off+full]
-				for c0 := 0; c0 < full; c0 += 32 {
-					*(*[32]float32)(dst[c0*kc+p*32:]) = *(*[32]float32)(s[c0:])
-				}
+			case copied:
 			case b.DType.Blocked() && len(scratch) >= full:
 				// The row segment in one span: whole quantization blocks
 				// at a time instead of nr values at a time.
@@ -129,6 +109,18 @@ func packB(dst []float32, b Mat, trans bool, p0, kc, j0, nc, nr int, packT func(
 		}
 	}
 }
+
+// copyPanels sets dst[q·w·kc + p·w + j] = src[p·ld + q·w + j] for
+// p < kc, q < panels, j < w (row p of a row-major F32 source, cut into
+// panels of w floats, at depth p of each depth-major packed panel) with
+// copyPanelsFast, and reports whether it did: the caller copies otherwise.
+func copyPanels(dst, src []float32, ld, kc, panels, w int) bool {
+	return copyPanelsFast != nil && copyPanelsFast(dst, src, ld, kc, panels, w)
+}
+
+// copyPanelsFast is copyPanels in assembly where the build has it (set by
+// gemm_amd64.go; it returns false for widths or kernel sets it lacks).
+var copyPanelsFast func(dst, src []float32, ld, kc, panels, w int) bool
 
 // scatter sets d[p·stride] = x's element at flat offset off+p, as float32,
 // for p < n.

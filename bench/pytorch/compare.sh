@@ -14,6 +14,17 @@
 #   SYSTEM_GEMM=1    also time torch.matmul on the system BLAS (info rows)
 #   CONFIG=bench/pytorch/smollm135m.json  model shape (HF config.json)
 #   FULL=1           also compare full fine-tuning (needs ~3 GB per side)
+#   TRAIN=1          0: the GEMM rows only
+#   REPEAT=1         rounds of the GEMM rows, interleaved (golora, base, torch,
+#                    next shape, ...); the tables show each side's median
+#   KERNELS=         golora's kernel set (--kernels avx512|avx2|go; default
+#                    the best the CPU runs). OpenBLAS is held to the same
+#                    instruction set unless OPENBLAS_CORETYPE is set: Haswell
+#                    (AVX2) for avx2, as on an AVX2-only CPU, SkylakeX
+#                    (AVX-512) for avx512 (OpenBLAS 0.3.21 does not know
+#                    Sapphire Rapids and would fall back to older kernels)
+#   GOLORA_BASE_BIN= a second golora binary (e.g. built from an earlier
+#                    commit) timed in the same rounds, as "golora-base"
 #   MAX_LOAD=1.5 WAIT_MAX=600   wait (at most WAIT_MAX s) for the 1-minute
 #                    load average to drop below MAX_LOAD before each run
 set -euo pipefail
@@ -29,13 +40,17 @@ MAX_LOAD=${MAX_LOAD:-1.5}
 WAIT_MAX=${WAIT_MAX:-600}
 OPENBLAS_DIR=${OPENBLAS_DIR:-/tmp/golora-bench-openblas}
 CONFIG=${CONFIG:-bench/pytorch/smollm135m.json}
+TRAIN=${TRAIN:-1}
+REPEAT=${REPEAT:-1}
+KERNELS=${KERNELS:-}
+BASE_BIN=${GOLORA_BASE_BIN:-}
 BIN=${GOLORA_BIN:-/tmp/golora}
 RESULTS=$(mktemp /tmp/golora-compare.XXXXXX)
 
 echo "# building $BIN" >&2
 go build -o "$BIN" ./cmd/golora
 
-torch_env=()
+torch_env=(env)
 if [[ $TORCH_BLAS == openblas ]]; then
   libdir=$OPENBLAS_DIR/usr/lib/x86_64-linux-gnu/openblas-openmp
   if [[ ! -e $libdir/libblas.so.3 ]]; then
@@ -52,6 +67,17 @@ if [[ $TORCH_BLAS == openblas ]]; then
   else
     echo "# WARNING: no OpenBLAS (apt-get download failed); torch uses the system BLAS" >&2
     TORCH_BLAS=system
+  fi
+fi
+
+golora_flags=()
+if [[ -n $KERNELS ]]; then
+  golora_flags=(--kernels "$KERNELS")
+  if [[ -z ${OPENBLAS_CORETYPE:-} ]]; then
+    case $KERNELS in
+      avx2) export OPENBLAS_CORETYPE=Haswell ;;
+      avx512) export OPENBLAS_CORETYPE=SkylakeX ;;
+    esac
   fi
 fi
 
@@ -79,61 +105,32 @@ run() {
   printf '%s\t%s\t%s\n' "$label" "$load" "$out" >>"$RESULTS"
 }
 
-for shape in "1024 1536 576 nn" "1024 576 1536 nt" "576 1536 1024 tn"; do
-  read -r m n k t <<<"$shape"
-  run "gemm $m×$n×$k $t golora" "$BIN" bench gemm --m "$m" --n "$n" --k "$k" --trans "$t" --threads "$THREADS"
-  run "gemm $m×$n×$k $t torch" "${torch_env[@]}" "$PYTHON" bench/pytorch/matmul.py --m "$m" --n "$n" --k "$k" --trans "$t" --threads "$THREADS"
-  if [[ $SYSTEM_GEMM == 1 && $TORCH_BLAS != system ]]; then
-    run "gemm $m×$n×$k $t torch-sysblas" "$PYTHON" bench/pytorch/matmul.py --m "$m" --n "$n" --k "$k" --trans "$t" --threads "$THREADS"
-  fi
+for ((round = 1; round <= REPEAT; round++)); do
+  for shape in "1024 1536 576 nn" "1024 576 1536 nt" "576 1536 1024 tn"; do
+    read -r m n k t <<<"$shape"
+    gemm=(bench gemm --m "$m" --n "$n" --k "$k" --trans "$t" --threads "$THREADS" "${golora_flags[@]}")
+    run "gemm $m×$n×$k $t golora" "$BIN" "${gemm[@]}"
+    if [[ -n $BASE_BIN ]]; then
+      run "gemm $m×$n×$k $t golora-base" "$BASE_BIN" "${gemm[@]}"
+    fi
+    run "gemm $m×$n×$k $t torch" "${torch_env[@]}" "$PYTHON" bench/pytorch/matmul.py --m "$m" --n "$n" --k "$k" --trans "$t" --threads "$THREADS"
+    if [[ $SYSTEM_GEMM == 1 && $TORCH_BLAS != system ]]; then
+      run "gemm $m×$n×$k $t torch-sysblas" "$PYTHON" bench/pytorch/matmul.py --m "$m" --n "$n" --k "$k" --trans "$t" --threads "$THREADS"
+    fi
+  done
 done
 
 common=(--model-config "$CONFIG" --batch-size 4 --seq-len 256 --steps "$STEPS" --rank 8
   --targets q_proj,k_proj,v_proj,o_proj --threads "$THREADS")
-run "train lora golora" "$BIN" bench train "${common[@]}" --method lora
-run "train lora torch" "${torch_env[@]}" "$PYTHON" bench/pytorch/lora_train.py "${common[@]}" --method lora
-run "train qlora golora" "$BIN" bench train "${common[@]}" --method qlora
-if [[ $FULL == 1 ]]; then
-  run "train full golora" "$BIN" bench train "${common[@]}" --method full
-  run "train full torch" "${torch_env[@]}" "$PYTHON" bench/pytorch/lora_train.py "${common[@]}" --method full
+if [[ $TRAIN == 1 ]]; then
+  run "train lora golora" "$BIN" bench train "${common[@]}" "${golora_flags[@]}" --method lora
+  run "train lora torch" "${torch_env[@]}" "$PYTHON" bench/pytorch/lora_train.py "${common[@]}" --method lora
+  run "train qlora golora" "$BIN" bench train "${common[@]}" "${golora_flags[@]}" --method qlora
+  if [[ $FULL == 1 ]]; then
+    run "train full golora" "$BIN" bench train "${common[@]}" "${golora_flags[@]}" --method full
+    run "train full torch" "${torch_env[@]}" "$PYTHON" bench/pytorch/lora_train.py "${common[@]}" --method full
+  fi
 fi
 
-"$PYTHON" - "$RESULTS" <<'EOF'
-import json, sys
-rows = {}
-for line in open(sys.argv[1]):
-    label, load, js = line.rstrip("\n").split("\t", 2)
-    rows[label] = (float(load), json.loads(js))
-print()
-print("| GEMM (threads %s) | golora GFLOP/s | torch GFLOP/s | golora/torch |" % next(iter(rows.values()))[1].get("threads"))
-print("|---|---|---|---|")
-for label, (load, g) in rows.items():
-    if label.startswith("gemm") and label.endswith("golora"):
-        base = label[: -len("golora")]
-        for side in ("torch", "torch-sysblas"):
-            if base + side in rows:
-                t = rows[base + side][1]
-                name = base.strip() + ("" if side == "torch" else " (system BLAS)")
-                print(f"| {name} | {g['gflops']:.1f} | {t['gflops']:.1f} | {g['gflops'] / t['gflops']:.2f}× |")
-print()
-print("| training 4×256, r=8 q,k,v,o | tokens/s | step s | peak RSS MiB | loss | vs torch tokens/s | vs torch RSS |")
-print("|---|---|---|---|---|---|---|")
-for label, (load, r) in rows.items():
-    if not label.startswith("train"):
-        continue
-    method = label.split()[1]
-    t = rows.get(f"train {method} torch", (0, None))[1]
-    if t is None and method == "qlora":
-        t = rows.get("train lora torch", (0, None))[1]
-    vs = ("%.2f×" % (r["tokens_per_sec"] / t["tokens_per_sec"]), "%.2f×" % (r["peak_rss_bytes"] / t["peak_rss_bytes"])) \
-        if t is not None and not label.endswith("torch") else ("", "")
-    print(f"| {label} | {r['tokens_per_sec']:.1f} | {r['step_seconds']:.2f} | {r['peak_rss_bytes'] / 2**20:.0f} | "
-          f"{r['final_loss']:.4f} | {vs[0]} | {vs[1]} |")
-torch_blas = next((r["blas"] for _, r in rows.values() if "blas" in r and "openblas" in r["blas"]), None) \
-    or next((r["blas"] for _, r in rows.values() if "blas" in r), "")
-torch_blas = ", ".join(p.rsplit("/", 1)[-1] for p in torch_blas.split(",") if "lapack" not in p)
-print(f"\ntorch {next(r['torch_version'] for _, r in rows.values() if 'torch_version' in r)}, BLAS {torch_blas}; "
-      f"qlora is compared with torch's f32-base LoRA; 1-minute load average before the runs: "
-      f"{min(l for l, _ in rows.values())} to {max(l for l, _ in rows.values())}")
-EOF
+"$PYTHON" bench/pytorch/compare_summary.py "$RESULTS" "${OPENBLAS_CORETYPE:-}"
 rm -f "$RESULTS"

@@ -18,11 +18,14 @@ func init() {
 	register(&cli.Command{Name: "bench", Summary: "measure the GEMM (bench gemm), training steps (bench train) or serving (bench serve)", Subcommands: []*cli.Command{
 		{Name: "gemm", Summary: "GFLOP/s of the matrix product C = op(A)·op(B)", Run: runBenchGemm,
 			Usage: "bench gemm [--m N --n N --k N] [--trans nn|nt|tn|tt] [--threads N] [--kernels SET]",
-			Doc:   "Times the GEMM that every product of golora goes through, C = op(A)·op(B) with op(A) m×k and op(B) k×n, and prints one JSON object with its GFLOP/s and the machine's peak."},
+			Doc: "Times the GEMM that every product of golora goes through, C = op(A)·op(B) with op(A) m×k and op(B) k×n, and prints one JSON object with its GFLOP/s, the machine's peak as the micro-kernel measures it (peak_gflops), " +
+				"and the theoretical peak: the clock measured on the busy cores right after the run (clock_ghz, and how: clock_method) " +
+				"× the kernel set's FLOP per cycle × threads, with the fraction of it reached."},
 		{Name: "train", Summary: "tokens/s, GFLOP/s and peak RSS of training steps on random weights", Run: runBenchTrain,
 			Usage: "bench train (--model-config FILE | --model DIR) [--method full|lora|qlora] [flags]",
 			Doc: "Times training steps of a model of the shape a config.json gives, with random weights, after one warm-up step, " +
-				"and prints one JSON object: tokens/s, GFLOP/s, model FLOP utilisation, peak RSS and the predicted memory. " +
+				"and prints one JSON object: tokens/s, GFLOP/s, model FLOP utilisation against the micro-kernel's measured peak (mfu) " +
+				"and against the theoretical peak from the measured clock (mfu_theoretical, with clock_ghz and clock_method), peak RSS and the predicted memory. " +
 				"Rank, targets, batch size, sequence length and gradient checkpointing default to what golora train runs. " +
 				"With --example-len the steps train on short random examples, unpacked or --packing, and tokens/s counts real (non-pad) tokens."},
 		{Name: "serve", Summary: "aggregate tokens/s of the serve scheduler per client count, one adapter and mixed", Run: runBenchServe,
@@ -73,7 +76,9 @@ func runBenchGemm(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return json.NewEncoder(stdout).Encode(map[string]any{"m": *m, "n": *n, "k": *k, "trans": r.Trans, "threads": r.Threads,
-		"gflops": r.GFLOPS, "seconds_per_call": r.Seconds, "peak_gflops": r.Peak, "kernels": r.Kernels})
+		"gflops": r.GFLOPS, "cpu_gflops": r.CPUGFLOPS, "seconds_per_call": r.Seconds, "peak_gflops": r.Peak, "kernels": r.Kernels,
+		"clock_ghz": r.ClockGHz, "clock_method": r.ClockMethod, "flops_per_cycle": r.FLOPsPerCycle,
+		"theoretical_peak_gflops": r.Theoretical.GFLOPS, "fraction_of_theoretical": r.FractionOfTheoretical})
 }
 
 func runBenchTrain(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
