@@ -100,3 +100,65 @@ func TestDotProductsEqualDot4(t *testing.T) {
 		}
 	}
 }
+
+// TestRowsSplit: the parts of a rowsJob cover C's columns in order, each
+// starting at a multiple of sixteen, no part after the first larger than
+// the one before it but the last (which takes what is left), none below
+// minRowsPart but the last, at most maxParts; one part on one thread or
+// for a product too small to share.
+func TestRowsSplit(t *testing.T) {
+	for _, tc := range []struct{ n, k, m, threads, want int }{
+		{576, 576, 1, 1, 1}, {576, 576, 1, 2, 0}, {192, 576, 1, 2, 0}, {49152, 576, 1, 2, 0}, {49152, 576, 16, 8, 0},
+		{16, 576, 1, 2, 1}, {100, 8, 1, 2, 1}, {1000, 16, 3, 3, 0}, {5, 7, 1, 2, 1}, {0, 8, 1, 2, 0},
+	} {
+		j := &rowsJob{a: Mat{Rows: tc.m, Cols: tc.k}, b: Mat{Rows: tc.n, Cols: tc.k}}
+		parts := j.split(tc.threads)
+		if tc.want > 0 && parts != tc.want || parts > maxParts || tc.n > 0 && parts < 1 {
+			t.Errorf("%+v: %d parts", tc, parts)
+			continue
+		}
+		if tc.threads > 1 && tc.n*tc.k*ceilDiv(tc.m, 4) >= 2*tc.threads*minRowsPart && parts < tc.threads {
+			t.Errorf("%+v: %d parts for %d threads", tc, parts, tc.threads)
+		}
+		b := j.bounds[:parts+1]
+		if b[0] != 0 || b[parts] != tc.n {
+			t.Errorf("%+v: bounds %v do not cover [0, %d)", tc, b, tc.n)
+		}
+		for i := 0; i < parts; i++ {
+			size := b[i+1] - b[i]
+			last := i == parts-1
+			switch {
+			case size <= 0 || b[i]%16 != 0:
+				t.Errorf("%+v: part %d is [%d, %d)", tc, i, b[i], b[i+1])
+			case !last && size*tc.k*ceilDiv(tc.m, 4) < minRowsPart:
+				t.Errorf("%+v: part %d has %d columns, below minRowsPart", tc, i, size)
+			case i > 0 && !last && size > b[i]-b[i-1]:
+				t.Errorf("%+v: part %d (%d columns) is larger than part %d", tc, i, size, i-1)
+			}
+		}
+	}
+}
+
+// TestGemmRowsAnyThreads: GemmRows's numbers do not depend on how many
+// goroutines share the columns (and so on how they are split).
+func TestGemmRowsAnyThreads(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, sh := range []struct{ m, n, k int }{{1, 1000, 576}, {3, 333, 100}, {7, 4100, 64}} {
+		a, b := testMat(r, F32, sh.m, sh.k, 0), testMat(r, F32, sh.n, sh.k, 0)
+		var want []float32
+		for _, threads := range []int{1, 2, 3, 8} {
+			setTestKnobs(t, minFlopsPerThread, nil, threads)
+			got := make([]float32, sh.m*sh.n)
+			GemmRows(1, a, b, 0, got, sh.n)
+			if want == nil {
+				want = got
+				continue
+			}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("%+v, %d threads: element %d is %v, on one thread %v", sh, threads, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
