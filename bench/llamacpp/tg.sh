@@ -2,7 +2,7 @@
 # Single-stream generation speed, golora against llama.cpp, on random float32
 # weights of one shape: llama-bench's tg (tokens/s decoding N tokens after an
 # empty prompt) on a GGUF that llama.cpp's gguf-py writes (tg.py), and the
-# base_tokens_per_s of `golora bench serve --clients 1` (serve's scheduler,
+# base_tokens_per_sec of `golora bench serve --clients 1` (serve's scheduler,
 # greedy, one stream), in interleaved pairs on the same thread count.
 #
 #   bench/llamacpp/tg.sh [PAIRS] [CONFIG] [THREADS] [TOKENS]
@@ -22,8 +22,8 @@ bench=$(find "$llama/build" -name llama-bench -type f | head -1)
 for i in $(seq "$pairs"); do
 	l=$("$bench" -m "$tmp/m.gguf" -p 0 -n "$tokens" -t "$threads" -r 3 -o json | python3 -c \
 		'import json,sys; print([r["avg_ts"] for r in json.load(sys.stdin) if r["n_gen"] > 0][0])')
-	g=$("$tmp/golora" bench serve --model-config "$config" --clients 1 --adapters 1 --tokens "$tokens" --threads "$threads" |
-		grep -o '"base_tokens_per_s":[0-9.e+-]*' | cut -d: -f2)
+	g=$("$tmp/golora" bench serve --model-config "$config" --clients 1 --adapters 1 --max-tokens "$tokens" --threads "$threads" |
+		grep -o '"base_tokens_per_sec":[0-9.e+-]*' | cut -d: -f2)
 	echo "$l $g"
 done | awk '
 	{ r[NR] = $2 / $1; printf "pair %d: llama-bench tg %.1f tokens/s, golora %.1f tokens/s (%.2fx)\n", NR, $1, $2, r[NR] }
