@@ -364,6 +364,8 @@ func transpose16(name string, bf16 bool, dstride int) {
 // which sets y[r] = Σ_{p<16·k16} x[p]·float32(w[r·ld + p]) for r < 4: four
 // dot products sharing the loads of x, each kept in two accumulators
 // (Y2r, Y2r+1) so that eight FMAs are in flight, then reduced across lanes.
+// Each step prefetches the same bytes of the next four rows of W, as
+// dotRows512 does.
 func dot4(name string, bf16 bool) {
 	typ, esz := "float32", 4
 	if bf16 {
@@ -380,6 +382,8 @@ func dot4(name string, bf16 bool) {
 	w("\tSHLQ $%d, DX", esz/2)
 	w("\tMOVQ y+32(FP), R8")
 	w("\tLEAQ (DI)(DX*2), R9")
+	w("\tLEAQ (DI)(DX*4), R10 // R10, R11: rows 4 and 6 of W, prefetched")
+	w("\tLEAQ (R9)(DX*4), R11")
 	for r := 0; r < 8; r++ {
 		w("\tVXORPS Y%d, Y%d, Y%d", r, r, r)
 	}
@@ -388,6 +392,9 @@ func dot4(name string, bf16 bool) {
 	w("%s_loop:", name)
 	w("\tVMOVUPS (SI), Y8")
 	w("\tVMOVUPS 32(SI), Y9")
+	for _, addr := range []string{"(R10)", "(R10)(DX*1)", "(R11)", "(R11)(DX*1)"} {
+		w("\tPREFETCHT0 %s", addr)
+	}
 	rows := []string{"(DI)", "(DI)(DX*1)", "(R9)", "(R9)(DX*1)"}
 	for r, addr := range rows {
 		for half := 0; half < 2; half++ {
@@ -408,6 +415,8 @@ func dot4(name string, bf16 bool) {
 	w("\tADDQ $64, SI")
 	w("\tADDQ $%d, DI", 16*esz)
 	w("\tADDQ $%d, R9", 16*esz)
+	w("\tADDQ $%d, R10", 16*esz)
+	w("\tADDQ $%d, R11", 16*esz)
 	w("\tDECQ CX")
 	w("\tJNZ %s_loop", name)
 	w("%s_reduce:", name)
