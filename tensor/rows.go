@@ -221,3 +221,40 @@ func gatherT(tail int, w Mat, off, nc int, wt []float32) {
 		}
 	}
 }
+
+// dot4Go is gemmKernel.dot4 of the portable kernel: y[r] = Σ_{p<k}
+// x[p]·w[off + r·ld + p] for r < 4, each sum in two float32 chains (even
+// and odd p) added at the end, so that eight multiply-adds are in flight.
+// Rows that are not F32 are widened into scratch (≥ 4·k floats) first.
+func dot4Go(k int, x []float32, w Mat, off, ld int, y *[4]float32, scratch []float32) {
+	x = x[:k]
+	if w.DType != F32 {
+		scratch = scratch[:4*k]
+		for r := range 4 {
+			Widen(scratch[r*k:(r+1)*k], w, off+r*ld)
+		}
+		w, off, ld = Mat{DType: F32, F32: scratch}, 0, k
+	}
+	w0, w1 := w.F32[off:off+k], w.F32[off+ld:off+ld+k]
+	w2, w3 := w.F32[off+2*ld:off+2*ld+k], w.F32[off+3*ld:off+3*ld+k]
+	var a0, a1, a2, a3, b0, b1, b2, b3 float32
+	p := 0
+	for ; p+2 <= k; p += 2 {
+		x0, x1 := x[p], x[p+1]
+		a0 += x0 * w0[p]
+		b0 += x1 * w0[p+1]
+		a1 += x0 * w1[p]
+		b1 += x1 * w1[p+1]
+		a2 += x0 * w2[p]
+		b2 += x1 * w2[p+1]
+		a3 += x0 * w3[p]
+		b3 += x1 * w3[p+1]
+	}
+	if p < k {
+		a0 += x[p] * w0[p]
+		a1 += x[p] * w1[p]
+		a2 += x[p] * w2[p]
+		a3 += x[p] * w3[p]
+	}
+	*y = [4]float32{a0 + b0, a1 + b1, a2 + b2, a3 + b3}
+}

@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -157,6 +158,33 @@ func TestGemmRowsAnyThreads(t *testing.T) {
 			for i := range got {
 				if got[i] != want[i] {
 					t.Fatalf("%+v, %d threads: element %d is %v, on one thread %v", sh, threads, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestDot4Go: the portable dot4 is the four dot products within float32
+// rounding of their float64 values, for F32, BF16 and F16 rows, odd and
+// even depths, and ld 0 (four copies of one row).
+func TestDot4Go(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, dt := range []DType{F32, BF16, F16} {
+		for _, k := range []int{1, 2, 7, 64, 577} {
+			for _, ld := range []int{0, k, k + 3} {
+				x := testMat(r, F32, 1, k, 0)
+				w := testMat(r, dt, 4, max(ld, k), 0)
+				var y [4]float32
+				dot4Go(k, x.F32, w, 0, ld, &y, make([]float32, 4*k))
+				for j := range 4 {
+					var want, mag float64
+					for p := range k {
+						v := float64(x.F32[p]) * float64(w.At(0, j*ld+p))
+						want, mag = want+v, mag+math.Abs(v)
+					}
+					if d := math.Abs(float64(y[j]) - want); d > float64(k)*0x1p-24*mag {
+						t.Errorf("%v k=%d ld=%d: y[%d] = %v, float64 %v", dt, k, ld, j, y[j], want)
+					}
 				}
 			}
 		}
