@@ -17,10 +17,10 @@ import (
 
 // BenchOptions sets what Bench measures.
 type BenchOptions struct {
-	Clients  []int // concurrent streams of each measurement
-	Adapters int   // random rank-8 all-linear adapters attached (≥ 1)
-	Tokens   int   // tokens each stream generates
-	Prompt   int   // prompt tokens of each stream
+	Clients   []int // concurrent streams of each measurement
+	Adapters  int   // random rank-8 all-linear adapters attached (≥ 1)
+	MaxTokens int   // tokens each stream generates
+	Prompt    int   // prompt tokens of each stream
 	// Requests is how many requests each measurement runs, at most
 	// Clients in flight (a client sends its next request when one ends);
 	// fewer than Clients means one each.
@@ -28,33 +28,33 @@ type BenchOptions struct {
 }
 
 // BenchResult is aggregate greedy decoding speed with Clients concurrent
-// streams, all on the base model (Base), all on one adapter (OneAdapter)
+// streams, all on the base model (Base), all on one adapter (TokensPS)
 // and each on adapter i mod Adapters (Mixed): tokens/s = the requests'
 // tokens / the wall time from the first submission to the last token.
-// The latencies are those of the one-adapter measurement, in seconds:
-// time to first token from submission, and the gaps between a stream's
-// tokens, at the 50th and 99th percentiles.
+// Requests, RequestsPS and the latencies are those of the one-adapter
+// measurement, in seconds: time to first token from submission, and the
+// gaps between a stream's tokens, at the 50th and 99th percentiles.
 type BenchResult struct {
 	Clients    int     `json:"clients"`
 	Requests   int     `json:"requests"`
-	RequestsPS float64 `json:"requests_per_s"` // one adapter
-	TTFTP50    float64 `json:"ttft_p50_s"`
-	TTFTP99    float64 `json:"ttft_p99_s"`
-	ITLP50     float64 `json:"itl_p50_s"`
-	ITLP99     float64 `json:"itl_p99_s"`
-	Base       float64 `json:"base_tokens_per_s"`
-	OneAdapter float64 `json:"one_adapter_tokens_per_s"`
-	Mixed      float64 `json:"mixed_adapters_tokens_per_s"`
-	MixedRatio float64 `json:"mixed_over_one"` // Mixed / OneAdapter
-	Scaling    float64 `json:"scaling"`        // OneAdapter / the first client count's OneAdapter
+	RequestsPS float64 `json:"requests_per_sec"`
+	TokensPS   float64 `json:"tokens_per_sec"`
+	TTFTP50    float64 `json:"ttft_p50"`
+	TTFTP99    float64 `json:"ttft_p99"`
+	ITLP50     float64 `json:"itl_p50"`
+	ITLP99     float64 `json:"itl_p99"`
+	Base       float64 `json:"base_tokens_per_sec"`
+	Mixed      float64 `json:"mixed_adapters_tokens_per_sec"`
+	MixedRatio float64 `json:"mixed_over_one"` // Mixed / TokensPS
+	Scaling    float64 `json:"scaling"`        // TokensPS / the first client count's TokensPS
 }
 
 // Bench attaches o.Adapters random adapters to m and measures the
 // scheduler (no HTTP) with each client count of o.Clients, after one
 // warm-up round of the largest.
 func Bench(m *model.Model, o BenchOptions) (BenchReport, error) {
-	if len(o.Clients) == 0 || o.Adapters < 1 || o.Tokens < 1 || o.Prompt < 1 {
-		return BenchReport{}, fmt.Errorf("serve bench: clients %v, adapters %d, tokens %d, prompt %d: want clients, and each ≥ 1", o.Clients, o.Adapters, o.Tokens, o.Prompt)
+	if len(o.Clients) == 0 || o.Adapters < 1 || o.MaxTokens < 1 || o.Prompt < 1 {
+		return BenchReport{}, fmt.Errorf("serve bench: clients %v, adapters %d, max tokens %d, prompt %d: want clients, and each ≥ 1", o.Clients, o.Adapters, o.MaxTokens, o.Prompt)
 	}
 	maxClients := 0
 	for _, c := range o.Clients {
@@ -75,7 +75,7 @@ func Bench(m *model.Model, o BenchOptions) (BenchReport, error) {
 		}
 		sels[i] = model.Selection{name: 1}
 	}
-	s := &Server{cfg: Config{MaxBatch: maxClients, MaxQueue: maxClients, Ctx: o.Prompt + o.Tokens, PrefillChunk: DefaultPrefillChunk},
+	s := &Server{cfg: Config{MaxBatch: maxClients, MaxQueue: maxClients, Ctx: o.Prompt + o.MaxTokens, PrefillChunk: DefaultPrefillChunk},
 		m: m, metrics: newMetrics()}
 	s.sched = newScheduler(s)
 	go s.sched.run()
@@ -99,7 +99,7 @@ func Bench(m *model.Model, o BenchOptions) (BenchReport, error) {
 			wg.Go(func() {
 				for i := int(next.Add(1)) - 1; i < n && errs[w] == nil; i = int(next.Add(1)) - 1 {
 					q := &seq{ctx: context.Background(), prompt: prompt, sel: sel(i), opt: generate.Options{},
-						maxTokens: o.Tokens, arrived: time.Now(), events: make(chan event, o.Tokens+1)}
+						maxTokens: o.MaxTokens, arrived: time.Now(), events: make(chan event, o.MaxTokens+1)}
 					if !s.sched.submit(q) {
 						errs[w] = fmt.Errorf("serve bench: the queue is full")
 						return
@@ -135,7 +135,7 @@ func Bench(m *model.Model, o BenchOptions) (BenchReport, error) {
 			}
 		}
 		sec := time.Since(start).Seconds()
-		lat.tokensPS, lat.requestsPS, lat.requests = float64(n*o.Tokens)/sec, float64(n)/sec, n
+		lat.tokensPS, lat.requestsPS, lat.requests = float64(n*o.MaxTokens)/sec, float64(n)/sec, n
 		return lat, nil
 	}
 	one := func(int) model.Selection { return sels[0] }
@@ -159,16 +159,16 @@ func Bench(m *model.Model, o BenchOptions) (BenchReport, error) {
 		if err != nil {
 			return rep, err
 		}
-		r.Base, r.OneAdapter, r.Mixed = base.tokensPS, lat.tokensPS, mix.tokensPS
+		r.Base, r.TokensPS, r.Mixed = base.tokensPS, lat.tokensPS, mix.tokensPS
 		r.Requests, r.RequestsPS = lat.requests, lat.requestsPS
 		r.TTFTP50, r.TTFTP99 = percentile(lat.ttft, 0.5), percentile(lat.ttft, 0.99)
 		r.ITLP50, r.ITLP99 = percentile(lat.itl, 0.5), percentile(lat.itl, 0.99)
-		r.MixedRatio = r.Mixed / r.OneAdapter
-		first := r.OneAdapter
+		r.MixedRatio = r.Mixed / r.TokensPS
+		first := r.TokensPS
 		if len(rep.Results) > 0 {
-			first = rep.Results[0].OneAdapter
+			first = rep.Results[0].TokensPS
 		}
-		r.Scaling = r.OneAdapter / first
+		r.Scaling = r.TokensPS / first
 		rep.Results = append(rep.Results, r)
 	}
 	rep.RSSEnd, rep.PeakRSS = rss.Current(), rss.Peak()

@@ -75,6 +75,10 @@ func Gemm(transA, transB bool, alpha float32, a, b Mat, beta float32, c []float3
 	if kern.narrow != nil && n <= kern.narrow.nr {
 		kern = kern.narrow
 	}
+	if m == 1 && transB && !transA && a.DType == F32 && kern.dot4 != nil {
+		rowProducts(kern, alpha, a, b, beta, c, ldc) // one token times Wᵀ: GemmRows's dot products
+		return
+	}
 	j := jobPool.Get().(*gemmJob)
 	// Fields one by one: j.team must keep its generation across calls.
 	j.transA, j.transB, j.alpha, j.beta = transA, transB, alpha, beta

@@ -418,6 +418,8 @@ func transpose16(name string, bf16 bool, dstride int) {
 // which sets y[r] = Σ_{p<16·k16} x[p]·float32(w[r·ld + p]) for r < 4: four
 // dot products sharing the loads of x, each kept in two accumulators
 // (Y2r, Y2r+1) so that eight FMAs are in flight, then reduced across lanes.
+// Each step prefetches the same bytes of the next four rows of W, as
+// dotRows512 does.
 func dot4(name string, bf16 bool) {
 	typ, esz := "float32", 4
 	if bf16 {
@@ -434,6 +436,8 @@ func dot4(name string, bf16 bool) {
 	w("\tSHLQ $%d, DX", esz/2)
 	w("\tMOVQ y+32(FP), R8")
 	w("\tLEAQ (DI)(DX*2), R9")
+	w("\tLEAQ (DI)(DX*4), R10 // R10, R11: rows 4 and 6 of W, prefetched")
+	w("\tLEAQ (R9)(DX*4), R11")
 	for r := 0; r < 8; r++ {
 		w("\tVXORPS Y%d, Y%d, Y%d", r, r, r)
 	}
@@ -442,6 +446,9 @@ func dot4(name string, bf16 bool) {
 	w("%s_loop:", name)
 	w("\tVMOVUPS (SI), Y8")
 	w("\tVMOVUPS 32(SI), Y9")
+	for _, addr := range []string{"(R10)", "(R10)(DX*1)", "(R11)", "(R11)(DX*1)"} {
+		w("\tPREFETCHT0 %s", addr)
+	}
 	rows := []string{"(DI)", "(DI)(DX*1)", "(R9)", "(R9)(DX*1)"}
 	for r, addr := range rows {
 		for half := 0; half < 2; half++ {
@@ -462,6 +469,8 @@ func dot4(name string, bf16 bool) {
 	w("\tADDQ $64, SI")
 	w("\tADDQ $%d, DI", 16*esz)
 	w("\tADDQ $%d, R9", 16*esz)
+	w("\tADDQ $%d, R10", 16*esz)
+	w("\tADDQ $%d, R11", 16*esz)
 	w("\tDECQ CX")
 	w("\tJNZ %s_loop", name)
 	w("%s_reduce:", name)
@@ -491,6 +500,10 @@ func dot4(name string, bf16 bool) {
 // numbers are exactly those of dot4 (whose two YMM accumulators per row
 // are this accumulator's low and high halves, the same FMA chains), and
 // so is the reduction: the halves added, then dot4's VHADDPS tree.
+// Each step also prefetches the same 64 bytes of the next four rows of W
+// (those of the caller's next call, ld·4 further on): a one-row product
+// is bound by reading W from memory, and the hardware prefetchers stop
+// at every 4 KiB page of the four streams.
 func dotRows512(name string, mr int, bf16 bool) {
 	typ, esz := "float32", 4
 	if bf16 {
@@ -515,6 +528,8 @@ func dotRows512(name string, mr int, bf16 bool) {
 	w("\tLEAQ (DI)(DX*2), R9")
 	w("\tLEAQ (SI)(R8*2), R10")
 	w("\tADDQ R8, R10 // R10 = row 3 of A")
+	w("\tLEAQ (DI)(DX*4), R12 // R12, R13: rows 4 and 6 of W, prefetched")
+	w("\tLEAQ (R9)(DX*4), R13")
 	for r := 0; r < 4*mr; r++ {
 		w("\tVPXORD Z%d, Z%d, Z%d", r, r, r)
 	}
@@ -524,6 +539,9 @@ func dotRows512(name string, mr int, bf16 bool) {
 	aAddr := []string{"(SI)", "(SI)(R8*1)", "(SI)(R8*2)", "(R10)", "(R10)(R8*1)", "(R10)(R8*2)"}
 	for i := 0; i < mr; i++ {
 		w("\tVMOVUPS %s, Z%d", aAddr[i], 24+i)
+	}
+	for _, addr := range []string{"(R12)", "(R12)(DX*1)", "(R13)", "(R13)(DX*1)"} {
+		w("\tPREFETCHT0 %s", addr)
 	}
 	for j, addr := range []string{"(DI)", "(DI)(DX*1)", "(R9)", "(R9)(DX*1)"} {
 		if bf16 {
@@ -540,6 +558,8 @@ func dotRows512(name string, mr int, bf16 bool) {
 	w("\tADDQ $64, R10")
 	w("\tADDQ $%d, DI", 16*esz)
 	w("\tADDQ $%d, R9", 16*esz)
+	w("\tADDQ $%d, R12", 16*esz)
+	w("\tADDQ $%d, R13", 16*esz)
 	w("\tDECQ CX")
 	w("\tJNZ %s_loop", name)
 	w("%s_reduce:", name)

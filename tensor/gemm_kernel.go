@@ -15,6 +15,7 @@ var portableKernel = &gemmKernel{
 	nr:   4,
 	blk:  blocking{mc: 128, kc: 256, nc: 4096},
 	full: kernGo4x4,
+	dot4: dot4Go,
 }
 
 // fewFPRegs is true where the one-pass 4×4 kernel would spill: amd64 has 16

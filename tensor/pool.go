@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // threadSetting is the value given to SetThreads; 0 means GOMAXPROCS.
@@ -40,7 +41,8 @@ type Parts interface {
 type Team struct{ tm team }
 
 // Run calls p.RunPart(i) for every i in [0, n), n ≤ 64, on the calling
-// goroutine and up to n−1 pool workers, and returns when all are done.
+// goroutine and up to min(n, Threads())−1 pool workers, and returns when
+// all are done.
 func (t *Team) Run(n int, p Parts) { parallel(n, p, &t.tm) }
 
 // maxParts is the most parts one parallel call may have.
@@ -53,11 +55,18 @@ const maxParts = 64
 // of stalling the call. A team is reused call after call; each call has a
 // new generation, and a worker that joins after its call has ended finds a
 // different generation and leaves.
+//
+// The caller waits for the last parts by polling left for spinWait (no
+// goroutine has to be woken when they end within it), then blocks on
+// wake: it sets waiting, and whoever finishes the last part and clears
+// waiting sends the token.
 type team struct {
 	// state is generation<<16 | parts<<8 | next part to claim.
 	state atomic.Uint64
-	// wg counts the parts of the current call not finished yet.
-	wg sync.WaitGroup
+	// left counts the parts of the current call not finished yet.
+	left    atomic.Int32
+	waiting atomic.Bool
+	wake    chan struct{} // buffered 1, made by the first call
 }
 
 type poolTask struct {
@@ -67,8 +76,8 @@ type poolTask struct {
 }
 
 // workers is the pool of persistent worker goroutines. Workers are started
-// on demand and never exit; an idle worker blocks on the channel and costs
-// no CPU.
+// on demand and never exit; a worker that runs out of work polls the
+// channel for spinWait, then blocks on it and costs no CPU.
 var workers struct {
 	started atomic.Int64
 	mu      sync.Mutex
@@ -92,8 +101,44 @@ func ensureWorkers(n int) chan poolTask {
 }
 
 func poolWorker(tasks chan poolTask) {
-	for t := range tasks {
+	for {
+		t, ok := pollTask(tasks)
+		if !ok {
+			t = <-tasks
+		}
 		t.tm.work(t.r, t.gen)
+	}
+}
+
+// spinWait is how long a goroutine polls before it blocks: a worker that
+// ran out of work, for the next task; a caller, for the parts still
+// running on workers. Decoding one token runs a few hundred parallel
+// products microseconds apart: a worker that blocked between them would
+// have to be woken for each, tens of microseconds during which the caller
+// does the parts alone.
+const spinWait = 25 * time.Microsecond
+
+// spinChecks is how many polls go between two looks at the clock (and
+// yields to other goroutines).
+const spinChecks = 64
+
+// pollTask polls tasks for up to spinWait and reports whether it got one.
+func pollTask(tasks chan poolTask) (poolTask, bool) {
+	var start time.Time
+	for i := 0; ; i++ {
+		select {
+		case t := <-tasks:
+			return t, true
+		default:
+		}
+		if i%spinChecks == 0 {
+			if i == 0 {
+				start = time.Now()
+			} else if time.Since(start) > spinWait {
+				return poolTask{}, false
+			}
+			runtime.Gosched()
+		}
 	}
 }
 
@@ -106,15 +151,38 @@ func (tm *team) work(r Parts, gen uint64) {
 		}
 		if tm.state.CompareAndSwap(s, s+1) {
 			r.RunPart(int(s & 0xff))
-			tm.wg.Done()
+			if tm.left.Add(-1) == 0 && tm.waiting.CompareAndSwap(true, false) {
+				tm.wake <- struct{}{}
+			}
 		}
 	}
 }
 
+// wait returns when every part of the current call has finished.
+func (tm *team) wait() {
+	var start time.Time
+	for i := 0; tm.left.Load() > 0; i++ {
+		if i%spinChecks != 0 {
+			continue
+		}
+		if i == 0 {
+			start = time.Now()
+		} else if time.Since(start) > spinWait {
+			tm.waiting.Store(true)
+			if tm.left.Load() == 0 && tm.waiting.CompareAndSwap(true, false) {
+				return // the last part ended before it could see waiting
+			}
+			<-tm.wake
+			return
+		}
+		runtime.Gosched()
+	}
+}
+
 // parallel runs r.RunPart(i) once for every i in [0, n), n ≤ maxParts, on
-// the calling goroutine and up to n-1 pool workers, and returns when all
-// parts are done. tm must not be in use by another call; it is owned by
-// the caller so that parallel allocates nothing.
+// the calling goroutine and up to min(n, Threads())−1 pool workers, and
+// returns when all parts are done. tm must not be in use by another call;
+// it is owned by the caller so that parallel allocates nothing.
 func parallel(n int, r Parts, tm *team) {
 	if n <= 1 {
 		if n == 1 {
@@ -125,16 +193,20 @@ func parallel(n int, r Parts, tm *team) {
 	if n > maxParts {
 		panic("tensor: parallel with too many parts")
 	}
-	tasks := ensureWorkers(n - 1)
+	helpers := min(n, Threads()) - 1
+	tasks := ensureWorkers(helpers)
+	if tm.wake == nil {
+		tm.wake = make(chan struct{}, 1)
+	}
 	gen := tm.state.Load()>>16 + 1
-	tm.wg.Add(n)
+	tm.left.Store(int32(n))
 	tm.state.Store(gen<<16 | uint64(n)<<8)
-	for i := 1; i < n; i++ {
+	for range helpers {
 		select {
 		case tasks <- poolTask{r: r, tm: tm, gen: gen}:
 		default: // workers far behind: the caller does the work
 		}
 	}
 	tm.work(r, gen)
-	tm.wg.Wait()
+	tm.wait()
 }

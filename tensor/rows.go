@@ -21,7 +21,7 @@ func GemmRows(alpha float32, a, b Mat, beta float32, c []float32, ldc int) {
 	if kern.narrow != nil && n <= kern.narrow.nr {
 		kern = kern.narrow
 	}
-	if m <= 1 || kern.dot4 == nil || k == 0 || alpha == 0 {
+	if m == 0 || kern.dot4 == nil || k == 0 || alpha == 0 {
 		for i := 0; i < m; i++ {
 			Gemm(false, true, alpha, a.rowView(i), b, beta, c[i*ldc:], ldc)
 		}
@@ -32,18 +32,52 @@ func GemmRows(alpha float32, a, b Mat, beta float32, c []float32, ldc int) {
 	if need := (m-1)*ldc + n; len(c) < need || ldc < n {
 		panic(fmt.Sprintf("tensor.GemmRows: len(c) %d, ldc %d for %d×%d", len(c), ldc, m, n))
 	}
+	rowProducts(kern, alpha, a, b, beta, c, ldc)
+}
+
+// rowProducts is GemmRows (and Gemm's one-row x·Bᵀ) with kern, which has
+// dot4, once the shapes are checked. Its time is that of reading B from
+// memory: parts of C's columns are claimed by the caller and the pool
+// workers in decreasing sizes (rowsJob.split), so that the goroutines
+// finish together even when one starts late.
+func rowProducts(kern *gemmKernel, alpha float32, a, b Mat, beta float32, c []float32, ldc int) {
+	if b.Rows == 0 {
+		return
+	}
 	j := rowsPool.Get().(*rowsJob)
 	j.alpha, j.beta, j.a, j.b, j.c, j.ldc, j.kern = alpha, beta, a, b, c, ldc, kern
-	// The same column split as Gemm's one-row product: whole groups of
-	// four, each part worth waking a worker for.
-	t := min(Threads(), ceilDiv(n, 4), maxParts)
-	if f := 2 * m * n * k / max(minFlopsPerThread/4, 1); f < t {
-		t = max(f, 1)
-	}
-	j.parts = t
-	parallel(t, j, &j.team)
+	parallel(j.split(Threads()), j, &j.team)
 	j.a, j.b, j.c = Mat{}, Mat{}, nil
 	rowsPool.Put(j)
+}
+
+// minRowsPart is the least work of a rowsJob part, in elements of B times
+// ⌈m/4⌉: 16 Ki elements, about 4 µs of reading F32 weights from memory,
+// well above the cost of handing a part to a polling worker.
+const minRowsPart = 16 << 10
+
+// split sets j.bounds to parts of C's columns for threads goroutines and
+// returns their number: whole groups of sixteen columns (dotProducts'
+// unit), the first about a (2·threads)-th of the columns, each next one
+// that share of what is left, none below minRowsPart (guided scheduling:
+// the last parts are small, so the goroutines end within one of them of
+// each other). One part when the product is too small to share.
+func (j *rowsJob) split(threads int) int {
+	n, k, m := j.b.Rows, j.a.Cols, j.a.Rows
+	groups := ceilDiv(n, 16)
+	perGroup := 16 * k * ceilDiv(m, 4)
+	minGroups := ceilDiv(minRowsPart, max(perGroup, 1))
+	parts := 0
+	j.bounds[0] = 0
+	for g := 0; g < groups && parts < maxParts; parts++ {
+		size := max(ceilDiv(groups-g, 2*threads), minGroups)
+		if threads <= 1 || parts == maxParts-1 {
+			size = groups - g
+		}
+		g = min(g+size, groups)
+		j.bounds[parts+1] = min(16*g, n)
+	}
+	return parts
 }
 
 // rowView is row i of a as a 1×Cols matrix.
@@ -57,8 +91,9 @@ type rowsJob struct {
 	alpha, beta float32
 	a, b        Mat
 	c           []float32
-	ldc, parts  int
+	ldc         int
 	kern        *gemmKernel
+	bounds      [maxParts + 1]int // part i: columns [bounds[i], bounds[i+1])
 	team        team
 }
 
@@ -69,8 +104,8 @@ var rowsPool = sync.Pool{New: func() any { return new(rowsJob) }}
 // four columns at a time, then the rest one at a time (ld 0: four copies
 // of one row of B).
 func (j *rowsJob) RunPart(i int) {
-	n, k := j.b.Rows, j.a.Cols
-	j0, j1 := ceilDiv(n, 4)*i/j.parts*4, min(ceilDiv(n, 4)*(i+1)/j.parts*4, n)
+	k := j.a.Cols
+	j0, j1 := j.bounds[i], j.bounds[i+1]
 	ws := getWorkspace()
 	if j.kern.hasDotRows(j.b) {
 		dotProducts(j.kern, ws, j.alpha, j.a.F32, j.a.Stride, j.a.Rows, k, j.b, j.beta, j.c, j.ldc, j0, j1)
@@ -185,4 +220,41 @@ func gatherT(tail int, w Mat, off, nc int, wt []float32) {
 			wt[16*p+c] = w.At(0, o+p)
 		}
 	}
+}
+
+// dot4Go is gemmKernel.dot4 of the portable kernel: y[r] = Σ_{p<k}
+// x[p]·w[off + r·ld + p] for r < 4, each sum in two float32 chains (even
+// and odd p) added at the end, so that eight multiply-adds are in flight.
+// Rows that are not F32 are widened into scratch (≥ 4·k floats) first.
+func dot4Go(k int, x []float32, w Mat, off, ld int, y *[4]float32, scratch []float32) {
+	x = x[:k]
+	if w.DType != F32 {
+		scratch = scratch[:4*k]
+		for r := range 4 {
+			Widen(scratch[r*k:(r+1)*k], w, off+r*ld)
+		}
+		w, off, ld = Mat{DType: F32, F32: scratch}, 0, k
+	}
+	w0, w1 := w.F32[off:off+k], w.F32[off+ld:off+ld+k]
+	w2, w3 := w.F32[off+2*ld:off+2*ld+k], w.F32[off+3*ld:off+3*ld+k]
+	var a0, a1, a2, a3, b0, b1, b2, b3 float32
+	p := 0
+	for ; p+2 <= k; p += 2 {
+		x0, x1 := x[p], x[p+1]
+		a0 += x0 * w0[p]
+		b0 += x1 * w0[p+1]
+		a1 += x0 * w1[p]
+		b1 += x1 * w1[p+1]
+		a2 += x0 * w2[p]
+		b2 += x1 * w2[p+1]
+		a3 += x0 * w3[p]
+		b3 += x1 * w3[p+1]
+	}
+	if p < k {
+		a0 += x[p] * w0[p]
+		a1 += x[p] * w1[p]
+		a2 += x[p] * w2[p]
+		a3 += x[p] * w3[p]
+	}
+	*y = [4]float32{a0 + b0, a1 + b1, a2 + b2, a3 + b3}
 }

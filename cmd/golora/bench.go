@@ -29,11 +29,12 @@ func init() {
 				"Rank, targets, batch size, sequence length and gradient checkpointing default to what golora train runs. " +
 				"With --example-len the steps train on short random examples, unpacked or --packing, and tokens/s counts real (non-pad) tokens."},
 		{Name: "serve", Summary: "aggregate tokens/s of the serve scheduler per client count, one adapter and mixed", Run: runBenchServe,
-			Usage: "bench serve (--model-config FILE | --model DIR) [--clients 1,4,16] [--adapters N] [--tokens T]",
+			Usage: "bench serve (--model-config FILE | --model DIR) [--clients 1,4,16] [--requests R] [--adapters N] [--max-tokens T]",
 			Doc: "Decodes greedily with golora serve's scheduler (no HTTP) on a model of the shape a config.json gives, with random weights " +
 				"and N random rank-8 adapters on every linear module, after one warm-up round, and prints one JSON object: for each client count, " +
 				"the aggregate tokens/s with every stream on the base model, on one adapter and with the streams spread over the adapters, their ratio, " +
-				"and the one-adapter speed over the first client count's."},
+				"the one-adapter speed over the first client count's, and the one-adapter requests/s with the time to first token and between tokens at p50 and p99; " +
+				"then the peak resident memory."},
 	}})
 }
 

@@ -170,7 +170,7 @@ func runBenchServe(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) err
 	clients := fs.String("clients", "1,4,16", "comma-separated concurrent stream `COUNTS`")
 	var o serve.BenchOptions
 	fs.IntVar(&o.Adapters, "adapters", 4, "random adapters the mixed streams are spread over")
-	fs.IntVar(&o.Tokens, "tokens", 64, "tokens each stream generates")
+	fs.IntVar(&o.MaxTokens, "max-tokens", 64, "tokens each stream generates")
 	fs.IntVar(&o.Prompt, "prompt", 16, "prompt tokens of each stream")
 	fs.IntVar(&o.Requests, "requests", 0, "requests per measurement, at most the client count in flight (default: one per client)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measurements to `FILE` (go tool pprof)")
@@ -188,8 +188,8 @@ func runBenchServe(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) err
 		}
 		o.Clients = append(o.Clients, n)
 	}
-	if o.Adapters < 1 || o.Tokens < 1 || o.Prompt < 1 {
-		return cli.Usagef("--adapters, --tokens and --prompt must be ≥ 1")
+	if o.Adapters < 1 || o.MaxTokens < 1 || o.Prompt < 1 {
+		return cli.Usagef("--adapters, --max-tokens and --prompt must be ≥ 1")
 	}
 	c, _, err := configFlag(*cfgPath, *dir)
 	if err != nil {

@@ -109,12 +109,14 @@ func TestServeRefusesOpenHostWithoutKey(t *testing.T) {
 
 // TestBenchServe: bench serve prints one result per client count, with
 // the mixed-adapters ratio, the scaling over the first count, --requests
-// requests with their latency percentiles, and the resident memory.
+// requests with their latency percentiles, and the resident memory, under
+// the JSON names requests_per_sec, tokens_per_sec, ttft_p50, …,
+// peak_rss_bytes.
 func TestBenchServe(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config.json")
 	os.WriteFile(path, []byte(`{"architectures":["LlamaForCausalLM"],"vocab_size":64,"hidden_size":32,"intermediate_size":48,
 		"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2}`), 0o644)
-	stdout, stderr, code := golora(t, "bench", "serve", "--model-config", path, "--clients", "1,3", "--adapters", "2", "--tokens", "4", "--requests", "5", "--threads", "1")
+	stdout, stderr, code := golora(t, "bench", "serve", "--model-config", path, "--clients", "1,3", "--adapters", "2", "--max-tokens", "4", "--requests", "5", "--threads", "1")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -122,11 +124,23 @@ func TestBenchServe(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
 		t.Fatalf("%v: %s", err, stdout)
 	}
+	var raw struct {
+		Results []map[string]any `json:"results"`
+		PeakRSS *int64           `json:"peak_rss_bytes"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &raw); err != nil || raw.PeakRSS == nil || len(raw.Results) == 0 {
+		t.Fatalf("no peak_rss_bytes or results (%v): %s", err, stdout)
+	}
+	for _, key := range []string{"requests_per_sec", "tokens_per_sec", "ttft_p50", "ttft_p99", "itl_p50", "itl_p99"} {
+		if _, ok := raw.Results[0][key]; !ok {
+			t.Errorf("no %s in %v", key, raw.Results[0])
+		}
+	}
 	if len(out.Results) != 2 || out.Results[0].Clients != 1 || out.Results[1].Clients != 3 || out.Results[0].Scaling != 1 {
 		t.Fatalf("results %+v", out.Results)
 	}
 	for _, r := range out.Results {
-		if !(r.Base > 0 && r.OneAdapter > 0 && r.Mixed > 0) || r.MixedRatio != r.Mixed/r.OneAdapter || r.Requests != 5 || !(r.RequestsPS > 0) ||
+		if !(r.Base > 0 && r.TokensPS > 0 && r.Mixed > 0) || r.MixedRatio != r.Mixed/r.TokensPS || r.Requests != 5 || !(r.RequestsPS > 0) ||
 			!(0 < r.TTFTP50 && r.TTFTP50 <= r.TTFTP99) || !(0 < r.ITLP50 && r.ITLP50 <= r.ITLP99) {
 			t.Errorf("result %+v", r)
 		}
