@@ -1,0 +1,355 @@
+//go:build ignore
+
+// This program writes dequant_amd64.s, the AVX-512 and AVX2 assembly of
+// Dequantize for Q8_0, Q4_0, Q5_0, Q4_K and Q6_K:
+//
+//	go run dequant_asm_gen.go
+//
+// Every function has the signature
+//
+//	func name(dst *float32, src *byte, blocks int)
+//
+// and decodes blocks whole blocks of src into dst. Each value is computed
+// with the operations of the Go dequantizer in quant.go, in its order and
+// rounded to float32 after each one (never fused): the quantized integers
+// are widened to int32 lanes (VPMOVZXBD/VPMOVSXBD) and converted exactly
+// (VCVTDQ2PS), the F16 scales are widened exactly (VCVTPH2PS), and the
+// products and differences are the single VMULPS and VSUBPS of the Go
+// expression, so the results are bit-identical to it. AVX-512 works on 16
+// values a register, AVX2 on 8; both emit the same sequence per register.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"log"
+	"os"
+)
+
+var out bytes.Buffer
+
+func w(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }
+
+// vec is one kernel set's vector registers: prefix Z (16 lanes) or Y (8).
+type vec struct {
+	set   string // name suffix: AVX512 or AVX2
+	p     string // register prefix
+	lanes int
+}
+
+// r names vector register n at the set's width.
+func (v vec) r(n int) string { return fmt.Sprintf("%s%d", v.p, n) }
+
+// and and or are the bitwise instructions at the set's width (AVX-512
+// spells them with an element size).
+func (v vec) and() string {
+	if v.p == "Z" {
+		return "VPANDD"
+	}
+	return "VPAND"
+}
+
+func (v vec) or() string {
+	if v.p == "Z" {
+		return "VPORD"
+	}
+	return "VPOR"
+}
+
+var (
+	avx512 = vec{"AVX512", "Z", 16}
+	avx2   = vec{"AVX2", "Y", 8}
+)
+
+// Registers that hold constants in every function.
+const (
+	rMask15 = 15 // 0x0f in every dword
+	rK      = 14 // the type's offset: 8, 16 or 32 in every dword
+	rMask30 = 13 // 0x30 in every dword (Q6_K)
+	rIota   = 12 // AVX2 Q5_0: lane i holds i
+)
+
+// function writes a function of name base+v.set with a local frame of
+// frame bytes (hardware SP offsets 0…frame−1) that runs body once per
+// block of blockBytes bytes and elems values.
+func function(base string, v vec, frame, blockBytes, elems int, doc string, setup, body func()) {
+	name := base + v.set
+	w("// func %s(dst *float32, src *byte, blocks int)", name)
+	w("//")
+	w("// %s", doc)
+	w("TEXT ·%s(SB), NOSPLIT, $%d-24", name, frame)
+	w("\tMOVQ dst+0(FP), DI")
+	w("\tMOVQ src+8(FP), SI")
+	w("\tMOVQ blocks+16(FP), CX")
+	w("\tVPBROADCASTD c15<>(SB), %s", v.r(rMask15))
+	setup()
+	w("")
+	w("loop:")
+	w("\tTESTQ CX, CX")
+	w("\tJEQ done")
+	body()
+	w("\tADDQ $%d, SI", blockBytes)
+	w("\tADDQ $%d, DI", 4*elems)
+	w("\tDECQ CX")
+	w("\tJMP loop")
+	w("")
+	w("done:")
+	w("\tVZEROUPPER")
+	w("\tRET")
+	w("")
+}
+
+// scale broadcasts the F16 at off(SI) to every lane of v's register n.
+func scale(v vec, off, n int) {
+	half := "X" // the halves: 8 in an XMM for 8 float32 lanes, 16 in a YMM for 16
+	if v.p == "Z" {
+		half = "Y"
+	}
+	w("\tVPBROADCASTW %d(SI), %s%d", off, half, n)
+	w("\tVCVTPH2PS %s%d, %s", half, n, v.r(n))
+}
+
+// finish converts the int32 lanes of register n to float32, multiplies
+// them by register d and stores them at off(DI).
+func finish(v vec, n, d, off int) {
+	w("\tVCVTDQ2PS %s, %s", v.r(n), v.r(n))
+	w("\tVMULPS %s, %s, %s", v.r(d), v.r(n), v.r(n))
+	w("\tVMOVUPS %s, %d(DI)", v.r(n), off)
+}
+
+// q8_0: {d f16, q[32] int8}, y = q·d.
+func q8_0(v vec) {
+	function("dequantQ8_0", v, 0, 34, 32, "Q8_0: y[j] = float32(q[j])·d.", func() {}, func() {
+		scale(v, 0, 0)
+		for c := 0; c < 32/v.lanes; c++ {
+			n := 1 + c%4
+			w("\tVPMOVSXBD %d(SI), %s", 2+c*v.lanes, v.r(n))
+			finish(v, n, 0, 4*c*v.lanes)
+		}
+	})
+}
+
+// q4_0: {d f16, q[16]}, y[j] = (lo(q[j])−8)·d, y[j+16] = (hi(q[j])−8)·d.
+func q4_0(v vec) {
+	function("dequantQ4_0", v, 0, 18, 32, "Q4_0: y[j] = (lo(q[j])−8)·d, y[j+16] = (hi(q[j])−8)·d.", func() {
+		w("\tVPBROADCASTD c8<>(SB), %s", v.r(rK))
+	}, func() {
+		scale(v, 0, 0)
+		for c := 0; c < 16/v.lanes; c++ {
+			lo, hi := 1+2*c, 2+2*c
+			w("\tVPMOVZXBD %d(SI), %s", 2+c*v.lanes, v.r(lo))
+			w("\tVPSRLD $4, %s, %s", v.r(lo), v.r(hi))
+			w("\t%s %s, %s, %s", v.and(), v.r(rMask15), v.r(lo), v.r(lo))
+			w("\tVPSUBD %s, %s, %s", v.r(rK), v.r(lo), v.r(lo))
+			w("\tVPSUBD %s, %s, %s", v.r(rK), v.r(hi), v.r(hi))
+			finish(v, lo, 0, 4*c*v.lanes)
+			finish(v, hi, 0, 4*(16+c*v.lanes))
+		}
+	})
+}
+
+// q5_0: {d f16, qh uint32, q[16]}, y = d·(x−16) with x = a nibble of q as
+// in Q4_0 and bit j of qh as the fifth bit of value j. AVX-512 sets the
+// fifth bits under the masks qh[0:16] and qh[16:32]; AVX2 shifts the
+// broadcast qh right by the value index in each lane.
+func q5_0(v vec) {
+	doc := "Q5_0: y[j] = d·((lo(q[j]) | qh bit j<<4) − 16), y[j+16] the same with hi(q[j]), bit j+16."
+	function("dequantQ5_0", v, 0, 22, 32, doc, func() {
+		w("\tVPBROADCASTD c16<>(SB), %s", v.r(rK))
+		if v.p == "Y" {
+			w("\tVMOVDQU iota<>(SB), %s", v.r(rIota))
+		}
+	}, func() {
+		scale(v, 0, 0)
+		if v.p == "Z" {
+			w("\tKMOVW 2(SI), K1")
+			w("\tKMOVW 4(SI), K2")
+			w("\tVPMOVZXBD 6(SI), Z1")
+			w("\tVPSRLD $4, Z1, Z2")
+			w("\tVPANDD Z%d, Z1, Z1", rMask15)
+			w("\tVPORD Z%d, Z1, K1, Z1", rK)
+			w("\tVPORD Z%d, Z2, K2, Z2", rK)
+			w("\tVPSUBD Z%d, Z1, Z1", rK)
+			w("\tVPSUBD Z%d, Z2, Z2", rK)
+			finish(v, 1, 0, 0)
+			finish(v, 2, 0, 64)
+			return
+		}
+		w("\tVPBROADCASTD 2(SI), Y3")
+		for c := 0; c < 4; c++ { // values 8c…8c+7
+			if c > 0 {
+				w("\tVPSRLD $8, Y3, Y3")
+			}
+			w("\tVPSRLVD Y%d, Y3, Y4", rIota)
+			w("\tVPSLLD $4, Y4, Y4")
+			w("\tVPAND Y%d, Y4, Y4 // fifth bits", rK)
+			w("\tVPMOVZXBD %d(SI), Y1", 6+8*(c%2))
+			if c >= 2 {
+				w("\tVPSRLD $4, Y1, Y1")
+			} else {
+				w("\tVPAND Y%d, Y1, Y1", rMask15)
+			}
+			w("\tVPOR Y4, Y1, Y1")
+			w("\tVPSUBD Y%d, Y1, Y1", rK)
+			finish(v, 1, 0, 32*c)
+		}
+	})
+}
+
+// q4k: super-block {d, dmin f16, scales[12], q[128]}. The 6-bit scales
+// and mins are unpacked as ggml's utmp words (scales 0…3 = s[0:4]&63,
+// 4…7 = s[8:12]&15 | (s[0:4]>>6)<<4; mins 0…3 = s[4:8]&63, 4…7 =
+// s[8:12]>>4 | (s[4:8]>>6)<<4), then d·scale and dmin·min go to the frame
+// (0(SP) and 32(SP)) and are broadcast per 32-value group: y =
+// (d·scale)·q − dmin·min.
+func q4k(v vec) {
+	doc := "Q4_K: y = float32(d·scale)·q − float32(dmin·min) per 32-value group."
+	function("dequantQ4K", v, 64, 144, 256, doc, func() {}, func() {
+		w("\tMOVL 4(SI), R8")
+		w("\tMOVL 8(SI), R9")
+		w("\tMOVL 12(SI), R10")
+		w("\tMOVL R10, R11")
+		w("\tSHRL $4, R11")
+		w("\tANDL $0x0f0f0f0f, R11")
+		w("\tMOVL R9, R12")
+		w("\tSHRL $6, R12")
+		w("\tANDL $0x03030303, R12")
+		w("\tSHLL $4, R12")
+		w("\tORL R12, R11 // mins 4…7")
+		w("\tANDL $0x3f3f3f3f, R9 // mins 0…3")
+		w("\tANDL $0x0f0f0f0f, R10")
+		w("\tMOVL R8, R12")
+		w("\tSHRL $6, R12")
+		w("\tANDL $0x03030303, R12")
+		w("\tSHLL $4, R12")
+		w("\tORL R12, R10 // scales 4…7")
+		w("\tANDL $0x3f3f3f3f, R8 // scales 0…3")
+		w("\tSHLQ $32, R10")
+		w("\tORQ R10, R8")
+		w("\tSHLQ $32, R11")
+		w("\tORQ R11, R9")
+		w("\tVPBROADCASTW 0(SI), X0")
+		w("\tVCVTPH2PS X0, Y0 // d")
+		w("\tVPBROADCASTW 2(SI), X1")
+		w("\tVCVTPH2PS X1, Y1 // dmin")
+		w("\tVMOVQ R8, X2")
+		w("\tVPMOVZXBD X2, Y2")
+		w("\tVCVTDQ2PS Y2, Y2")
+		w("\tVMULPS Y2, Y0, Y2")
+		w("\tVMOVUPS Y2, 0(SP) // d·scale")
+		w("\tVMOVQ R9, X3")
+		w("\tVPMOVZXBD X3, Y3")
+		w("\tVCVTDQ2PS Y3, Y3")
+		w("\tVMULPS Y3, Y1, Y3")
+		w("\tVMOVUPS Y3, 32(SP) // dmin·min")
+		for g := 0; g < 4; g++ { // bytes q[32g:32g+32]: groups 2g (low nibbles) and 2g+1 (high)
+			w("\tVBROADCASTSS %d(SP), %s", 4*(2*g), v.r(4))
+			w("\tVBROADCASTSS %d(SP), %s", 32+4*(2*g), v.r(5))
+			w("\tVBROADCASTSS %d(SP), %s", 4*(2*g+1), v.r(6))
+			w("\tVBROADCASTSS %d(SP), %s", 32+4*(2*g+1), v.r(7))
+			for c := 0; c < 32/v.lanes; c++ {
+				lo, hi := 8+2*(c%2), 9+2*(c%2)
+				w("\tVPMOVZXBD %d(SI), %s", 16+32*g+c*v.lanes, v.r(lo))
+				w("\tVPSRLD $4, %s, %s", v.r(lo), v.r(hi))
+				w("\t%s %s, %s, %s", v.and(), v.r(rMask15), v.r(lo), v.r(lo))
+				for k, n := range []int{lo, hi} {
+					w("\tVCVTDQ2PS %s, %s", v.r(n), v.r(n))
+					w("\tVMULPS %s, %s, %s", v.r(4+2*k), v.r(n), v.r(n))
+					w("\tVSUBPS %s, %s, %s", v.r(5+2*k), v.r(n), v.r(n))
+					w("\tVMOVUPS %s, %d(DI)", v.r(n), 4*(64*g+32*k+c*v.lanes))
+				}
+			}
+		}
+	})
+}
+
+// q6k: super-block {ql[128], qh[64], scales[16] int8, d f16}. Value o of
+// half h (o < 128) has group (o/16) and 6-bit code from a nibble of
+// ql[64h + o%64] (low for o < 64) and 2 bits of qh[32h + o%32] (bits
+// 2·(o/32)); y = (d·scale)·(q−32), d·scale in the frame (0(SP)).
+func q6k(v vec) {
+	doc := "Q6_K: y = float32(d·scale)·(q−32) per 16-value group."
+	function("dequantQ6K", v, 64, 210, 256, doc, func() {
+		w("\tVPBROADCASTD c32<>(SB), %s", v.r(rK))
+		w("\tVPBROADCASTD c30<>(SB), %s", v.r(rMask30))
+	}, func() {
+		scale(v, 208, 0)
+		for c := 0; c < 16/v.lanes; c++ {
+			w("\tVPMOVSXBD %d(SI), %s", 192+c*v.lanes, v.r(1))
+			w("\tVCVTDQ2PS %s, %s", v.r(1), v.r(1))
+			w("\tVMULPS %s, %s, %s", v.r(1), v.r(0), v.r(1))
+			w("\tVMOVUPS %s, %d(SP) // d·scale", v.r(1), 4*c*v.lanes)
+		}
+		for h := 0; h < 2; h++ {
+			for l0 := 0; l0 < 32; l0 += v.lanes {
+				a, b, hb := 1, 2, 3
+				w("\tVPMOVZXBD %d(SI), %s", 64*h+l0, v.r(a))
+				w("\tVPMOVZXBD %d(SI), %s", 64*h+32+l0, v.r(b))
+				w("\tVPMOVZXBD %d(SI), %s", 128+32*h+l0, v.r(hb))
+				for k := 0; k < 4; k++ {
+					q, t := 4+2*(k%2), 5+2*(k%2)
+					src := a
+					if k%2 == 1 {
+						src = b
+					}
+					if k < 2 {
+						w("\t%s %s, %s, %s", v.and(), v.r(rMask15), v.r(src), v.r(q))
+					} else {
+						w("\tVPSRLD $4, %s, %s", v.r(src), v.r(q))
+					}
+					bits := t // qh bits 2k, 2k+1 moved to bits 4, 5
+					switch k {
+					case 0:
+						w("\tVPSLLD $4, %s, %s", v.r(hb), v.r(t))
+					case 1:
+						w("\tVPSLLD $2, %s, %s", v.r(hb), v.r(t))
+					case 2:
+						bits = hb // already there
+					case 3:
+						w("\tVPSRLD $2, %s, %s", v.r(hb), v.r(t))
+					}
+					w("\t%s %s, %s, %s", v.and(), v.r(rMask30), v.r(bits), v.r(t))
+					w("\t%s %s, %s, %s", v.or(), v.r(t), v.r(q), v.r(q))
+					w("\tVPSUBD %s, %s, %s", v.r(rK), v.r(q), v.r(q))
+					w("\tVCVTDQ2PS %s, %s", v.r(q), v.r(q))
+					w("\tVBROADCASTSS %d(SP), %s", 4*(8*h+2*k+l0/16), v.r(t))
+					w("\tVMULPS %s, %s, %s", v.r(t), v.r(q), v.r(q))
+					w("\tVMOVUPS %s, %d(DI)", v.r(q), 4*(128*h+32*k+l0))
+				}
+			}
+		}
+	})
+}
+
+func main() {
+	w("// Code generated by dequant_asm_gen.go; DO NOT EDIT.")
+	w("")
+	w("//go:build amd64 && !purego")
+	w("")
+	w("#include \"textflag.h\"")
+	w("")
+	for _, c := range []struct {
+		name string
+		v    int
+	}{{"c8", 8}, {"c15", 15}, {"c16", 16}, {"c30", 0x30}, {"c32", 32}} {
+		w("DATA %s<>+0(SB)/4, $%d", c.name, c.v)
+		w("GLOBL %s<>(SB), RODATA|NOPTR, $4", c.name)
+	}
+	w("")
+	w("// iota holds 0, 1, …, 7.")
+	for i := 0; i < 8; i++ {
+		w("DATA iota<>+%d(SB)/4, $%d", 4*i, i)
+	}
+	w("GLOBL iota<>(SB), RODATA|NOPTR, $32")
+	w("")
+	for _, v := range []vec{avx512, avx2} {
+		q8_0(v)
+		q4_0(v)
+		q5_0(v)
+		q4k(v)
+		q6k(v)
+	}
+	if err := os.WriteFile("dequant_amd64.s", append(bytes.TrimRight(out.Bytes(), "\n"), '\n'), 0o644); err != nil {
+		log.Fatal(err)
+	}
+}
