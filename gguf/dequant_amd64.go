@@ -21,10 +21,19 @@ func dequantQ8_0AVX512(dst *float32, src *byte, blocks int)
 func dequantQ4_0AVX512(dst *float32, src *byte, blocks int)
 
 //go:noescape
+func dequantQ4_1AVX512(dst *float32, src *byte, blocks int)
+
+//go:noescape
 func dequantQ5_0AVX512(dst *float32, src *byte, blocks int)
 
 //go:noescape
+func dequantQ5_1AVX512(dst *float32, src *byte, blocks int)
+
+//go:noescape
 func dequantQ4KAVX512(dst *float32, src *byte, blocks int)
+
+//go:noescape
+func dequantQ5KAVX512(dst *float32, src *byte, blocks int)
 
 //go:noescape
 func dequantQ6KAVX512(dst *float32, src *byte, blocks int)
@@ -36,10 +45,19 @@ func dequantQ8_0AVX2(dst *float32, src *byte, blocks int)
 func dequantQ4_0AVX2(dst *float32, src *byte, blocks int)
 
 //go:noescape
+func dequantQ4_1AVX2(dst *float32, src *byte, blocks int)
+
+//go:noescape
 func dequantQ5_0AVX2(dst *float32, src *byte, blocks int)
 
 //go:noescape
+func dequantQ5_1AVX2(dst *float32, src *byte, blocks int)
+
+//go:noescape
 func dequantQ4KAVX2(dst *float32, src *byte, blocks int)
+
+//go:noescape
+func dequantQ5KAVX2(dst *float32, src *byte, blocks int)
 
 //go:noescape
 func dequantQ6KAVX2(dst *float32, src *byte, blocks int)
@@ -61,10 +79,16 @@ func dequantSIMD(t Type, ts int, src []byte, dst []float32) bool {
 		f = [2]func(*float32, *byte, int){dequantQ8_0AVX2, dequantQ8_0AVX512}
 	case Q4_0:
 		f = [2]func(*float32, *byte, int){dequantQ4_0AVX2, dequantQ4_0AVX512}
+	case Q4_1:
+		f = [2]func(*float32, *byte, int){dequantQ4_1AVX2, dequantQ4_1AVX512}
 	case Q5_0:
 		f = [2]func(*float32, *byte, int){dequantQ5_0AVX2, dequantQ5_0AVX512}
+	case Q5_1:
+		f = [2]func(*float32, *byte, int){dequantQ5_1AVX2, dequantQ5_1AVX512}
 	case Q4_K:
 		f = [2]func(*float32, *byte, int){dequantQ4KAVX2, dequantQ4KAVX512}
+	case Q5_K:
+		f = [2]func(*float32, *byte, int){dequantQ5KAVX2, dequantQ5KAVX512}
 	case Q6_K:
 		f = [2]func(*float32, *byte, int){dequantQ6KAVX2, dequantQ6KAVX512}
 	default:

@@ -1,7 +1,7 @@
 //go:build ignore
 
 // This program writes dequant_amd64.s, the AVX-512 and AVX2 assembly of
-// Dequantize for Q8_0, Q4_0, Q5_0, Q4_K and Q6_K:
+// Dequantize for Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K:
 //
 //	go run dequant_asm_gen.go
 //
@@ -129,53 +129,89 @@ func q8_0(v vec) {
 	})
 }
 
-// q4_0: {d f16, q[16]}, y[j] = (lo(q[j])−8)·d, y[j+16] = (hi(q[j])−8)·d.
-func q4_0(v vec) {
-	function("dequantQ4_0", v, 0, 18, 32, "Q4_0: y[j] = (lo(q[j])−8)·d, y[j+16] = (hi(q[j])−8)·d.", func() {
+// finishMin is finish followed by adding register m: y = float32(d·x) + m.
+func finishMin(v vec, n, d, m, off int) {
+	w("\tVCVTDQ2PS %s, %s", v.r(n), v.r(n))
+	w("\tVMULPS %s, %s, %s", v.r(d), v.r(n), v.r(n))
+	w("\tVADDPS %s, %s, %s", v.r(m), v.r(n), v.r(n))
+	w("\tVMOVUPS %s, %d(DI)", v.r(n), off)
+}
+
+// store32 ends value register n of a 32-value block (Q4_*, Q5_*): with a
+// min (in register rMin), float32(d·x) + m; without, d·(x − offset), the
+// offset in register rK.
+func store32(v vec, n, off int, withMin bool) {
+	if withMin {
+		finishMin(v, n, 0, rMin, off)
+		return
+	}
+	w("\tVPSUBD %s, %s, %s", v.r(rK), v.r(n), v.r(n))
+	finish(v, n, 0, off)
+}
+
+// rMin holds the broadcast min m of Q4_1 and Q5_1 blocks.
+const rMin = 11
+
+// q4 writes Q4_0 ({d f16, q[16]}, y[j] = (lo(q[j])−8)·d, y[j+16] =
+// (hi(q[j])−8)·d) or, withMin, Q4_1 ({d, m f16, q[16]}, y =
+// float32(d·x) + m with x the nibble).
+func q4(v vec, withMin bool) {
+	name, size, q, doc := "dequantQ4_0", 18, 2, "Q4_0: y[j] = (lo(q[j])−8)·d, y[j+16] = (hi(q[j])−8)·d."
+	if withMin {
+		name, size, q, doc = "dequantQ4_1", 20, 4, "Q4_1: y[j] = float32(d·lo(q[j])) + m, y[j+16] the same with hi(q[j])."
+	}
+	function(name, v, 0, size, 32, doc, func() {
 		w("\tVPBROADCASTD c8<>(SB), %s", v.r(rK))
 	}, func() {
 		scale(v, 0, 0)
+		if withMin {
+			scale(v, 2, rMin)
+		}
 		for c := 0; c < 16/v.lanes; c++ {
 			lo, hi := 1+2*c, 2+2*c
-			w("\tVPMOVZXBD %d(SI), %s", 2+c*v.lanes, v.r(lo))
+			w("\tVPMOVZXBD %d(SI), %s", q+c*v.lanes, v.r(lo))
 			w("\tVPSRLD $4, %s, %s", v.r(lo), v.r(hi))
 			w("\t%s %s, %s, %s", v.and(), v.r(rMask15), v.r(lo), v.r(lo))
-			w("\tVPSUBD %s, %s, %s", v.r(rK), v.r(lo), v.r(lo))
-			w("\tVPSUBD %s, %s, %s", v.r(rK), v.r(hi), v.r(hi))
-			finish(v, lo, 0, 4*c*v.lanes)
-			finish(v, hi, 0, 4*(16+c*v.lanes))
+			store32(v, lo, 4*c*v.lanes, withMin)
+			store32(v, hi, 4*(16+c*v.lanes), withMin)
 		}
 	})
 }
 
-// q5_0: {d f16, qh uint32, q[16]}, y = d·(x−16) with x = a nibble of q as
-// in Q4_0 and bit j of qh as the fifth bit of value j. AVX-512 sets the
+// q5 writes Q5_0 ({d f16, qh uint32, q[16]}, y = d·(x−16)) or, withMin,
+// Q5_1 ({d, m f16, qh uint32, q[16]}, y = float32(d·x) + m), x a nibble of
+// q as in Q4_0 and bit j of qh the fifth bit of value j. AVX-512 sets the
 // fifth bits under the masks qh[0:16] and qh[16:32]; AVX2 shifts the
 // broadcast qh right by the value index in each lane.
-func q5_0(v vec) {
-	doc := "Q5_0: y[j] = d·((lo(q[j]) | qh bit j<<4) − 16), y[j+16] the same with hi(q[j]), bit j+16."
-	function("dequantQ5_0", v, 0, 22, 32, doc, func() {
+func q5(v vec, withMin bool) {
+	name, size, qh, doc := "dequantQ5_0", 22, 2, "Q5_0: y[j] = d·((lo(q[j]) | qh bit j<<4) − 16), y[j+16] the same with hi(q[j]), bit j+16."
+	if withMin {
+		name, size, qh, doc = "dequantQ5_1", 24, 4, "Q5_1: y[j] = float32(d·(lo(q[j]) | qh bit j<<4)) + m, y[j+16] the same with hi(q[j]), bit j+16."
+	}
+	q := qh + 4
+	function(name, v, 0, size, 32, doc, func() {
 		w("\tVPBROADCASTD c16<>(SB), %s", v.r(rK))
 		if v.p == "Y" {
 			w("\tVMOVDQU iota<>(SB), %s", v.r(rIota))
 		}
 	}, func() {
 		scale(v, 0, 0)
+		if withMin {
+			scale(v, 2, rMin)
+		}
 		if v.p == "Z" {
-			w("\tKMOVW 2(SI), K1")
-			w("\tKMOVW 4(SI), K2")
-			w("\tVPMOVZXBD 6(SI), Z1")
+			w("\tKMOVW %d(SI), K1", qh)
+			w("\tKMOVW %d(SI), K2", qh+2)
+			w("\tVPMOVZXBD %d(SI), Z1", q)
 			w("\tVPSRLD $4, Z1, Z2")
 			w("\tVPANDD Z%d, Z1, Z1", rMask15)
 			w("\tVPORD Z%d, Z1, K1, Z1", rK)
 			w("\tVPORD Z%d, Z2, K2, Z2", rK)
-			w("\tVPSUBD Z%d, Z1, Z1", rK)
-			w("\tVPSUBD Z%d, Z2, Z2", rK)
-			finish(v, 1, 0, 0)
-			finish(v, 2, 0, 64)
+			store32(v, 1, 0, withMin)
+			store32(v, 2, 64, withMin)
 			return
 		}
-		w("\tVPBROADCASTD 2(SI), Y3")
+		w("\tVPBROADCASTD %d(SI), Y3", qh)
 		for c := 0; c < 4; c++ { // values 8c…8c+7
 			if c > 0 {
 				w("\tVPSRLD $8, Y3, Y3")
@@ -183,28 +219,36 @@ func q5_0(v vec) {
 			w("\tVPSRLVD Y%d, Y3, Y4", rIota)
 			w("\tVPSLLD $4, Y4, Y4")
 			w("\tVPAND Y%d, Y4, Y4 // fifth bits", rK)
-			w("\tVPMOVZXBD %d(SI), Y1", 6+8*(c%2))
+			w("\tVPMOVZXBD %d(SI), Y1", q+8*(c%2))
 			if c >= 2 {
 				w("\tVPSRLD $4, Y1, Y1")
 			} else {
 				w("\tVPAND Y%d, Y1, Y1", rMask15)
 			}
 			w("\tVPOR Y4, Y1, Y1")
-			w("\tVPSUBD Y%d, Y1, Y1", rK)
-			finish(v, 1, 0, 32*c)
+			store32(v, 1, 32*c, withMin)
 		}
 	})
 }
 
-// q4k: super-block {d, dmin f16, scales[12], q[128]}. The 6-bit scales
-// and mins are unpacked as ggml's utmp words (scales 0…3 = s[0:4]&63,
-// 4…7 = s[8:12]&15 | (s[0:4]>>6)<<4; mins 0…3 = s[4:8]&63, 4…7 =
-// s[8:12]>>4 | (s[4:8]>>6)<<4), then d·scale and dmin·min go to the frame
-// (0(SP) and 32(SP)) and are broadcast per 32-value group: y =
-// (d·scale)·q − dmin·min.
-func q4k(v vec) {
-	doc := "Q4_K: y = float32(d·scale)·q − float32(dmin·min) per 32-value group."
-	function("dequantQ4K", v, 64, 144, 256, doc, func() {}, func() {
+// qk45 writes Q4_K (super-block {d, dmin f16, scales[12], q[128]}) or,
+// with5, Q5_K (the same with qh[32] before q, bit g of qh[l] the fifth
+// bit of value l of group g). The 6-bit scales and mins are unpacked as
+// ggml's utmp words (scales 0…3 = s[0:4]&63, 4…7 = s[8:12]&15 |
+// (s[0:4]>>6)<<4; mins 0…3 = s[4:8]&63, 4…7 = s[8:12]>>4 |
+// (s[4:8]>>6)<<4), then d·scale and dmin·min go to the frame (0(SP) and
+// 32(SP)) and are broadcast per 32-value group g: y = (d·scale)·x −
+// dmin·min, x the low nibble of q[32(g/2)+l] for even g, the high for odd.
+func qk45(v vec, with5 bool) {
+	name, size, q, doc := "dequantQ4K", 144, 16, "Q4_K: y = float32(d·scale)·q − float32(dmin·min) per 32-value group."
+	if with5 {
+		name, size, q, doc = "dequantQ5K", 176, 48, "Q5_K: y = float32(d·scale)·q − float32(dmin·min) per 32-value group, q with a fifth bit from qh."
+	}
+	function(name, v, 64, size, 256, doc, func() {
+		if with5 {
+			w("\tVPBROADCASTD c16<>(SB), %s", v.r(rK))
+		}
+	}, func() {
 		w("\tMOVL 4(SI), R8")
 		w("\tMOVL 8(SI), R9")
 		w("\tMOVL 12(SI), R10")
@@ -249,9 +293,16 @@ func q4k(v vec) {
 			w("\tVBROADCASTSS %d(SP), %s", 32+4*(2*g+1), v.r(7))
 			for c := 0; c < 32/v.lanes; c++ {
 				lo, hi := 8+2*(c%2), 9+2*(c%2)
-				w("\tVPMOVZXBD %d(SI), %s", 16+32*g+c*v.lanes, v.r(lo))
+				w("\tVPMOVZXBD %d(SI), %s", q+32*g+c*v.lanes, v.r(lo))
 				w("\tVPSRLD $4, %s, %s", v.r(lo), v.r(hi))
 				w("\t%s %s, %s, %s", v.and(), v.r(rMask15), v.r(lo), v.r(lo))
+				if with5 { // bits 2g and 2g+1 of qh[32c'…] to bit 4
+					w("\tVPMOVZXBD %d(SI), %s", 16+c*v.lanes, v.r(1))
+					for k, n := range []int{lo, hi} {
+						shiftFifth(v, 2*g+k, 1, 2)
+						w("\t%s %s, %s, %s", v.or(), v.r(2), v.r(n), v.r(n))
+					}
+				}
 				for k, n := range []int{lo, hi} {
 					w("\tVCVTDQ2PS %s, %s", v.r(n), v.r(n))
 					w("\tVMULPS %s, %s, %s", v.r(4+2*k), v.r(n), v.r(n))
@@ -261,6 +312,21 @@ func q4k(v vec) {
 			}
 		}
 	})
+}
+
+// shiftFifth sets register dst to bit b of each dword of register src,
+// moved to bit 4: (src >> b & 1) << 4.
+func shiftFifth(v vec, b, src, dst int) {
+	switch {
+	case b < 4:
+		w("\tVPSLLD $%d, %s, %s", 4-b, v.r(src), v.r(dst))
+		w("\t%s %s, %s, %s", v.and(), v.r(rK), v.r(dst), v.r(dst))
+	case b == 4:
+		w("\t%s %s, %s, %s", v.and(), v.r(rK), v.r(src), v.r(dst))
+	default:
+		w("\tVPSRLD $%d, %s, %s", b-4, v.r(src), v.r(dst))
+		w("\t%s %s, %s, %s", v.and(), v.r(rK), v.r(dst), v.r(dst))
+	}
 }
 
 // q6k: super-block {ql[128], qh[64], scales[16] int8, d f16}. Value o of
@@ -344,9 +410,12 @@ func main() {
 	w("")
 	for _, v := range []vec{avx512, avx2} {
 		q8_0(v)
-		q4_0(v)
-		q5_0(v)
-		q4k(v)
+		q4(v, false)
+		q4(v, true)
+		q5(v, false)
+		q5(v, true)
+		qk45(v, false)
+		qk45(v, true)
 		q6k(v)
 	}
 	if err := os.WriteFile("dequant_amd64.s", append(bytes.TrimRight(out.Bytes(), "\n"), '\n'), 0o644); err != nil {

@@ -11,7 +11,7 @@ import (
 
 // simdTypes are the types with assembly dequantizers; the others only run
 // the Go code on every kernel set.
-var simdTypes = []Type{Q8_0, Q4_0, Q5_0, Q4_K, Q6_K}
+var simdTypes = []Type{Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K}
 
 // withKernels runs f once for every kernel set this machine supports, with
 // that set active.
@@ -26,9 +26,9 @@ func withKernels(f func(set kernels.Set)) {
 }
 
 // TestDequantizeKernelSets checks that every kernel set decodes blocks of
-// uniformly random bytes (F16 scales that are NaN, ±Inf, subnormal or zero
-// included) bit for bit as the portable Go code does, for 0 to 9 blocks in
-// one call (the assembly loops over blocks).
+// uniformly random bytes (F16 scales and mins that are NaN, ±Inf,
+// subnormal or zero included) bit for bit as the portable Go code does,
+// for 0 to 9 blocks in one call (the assembly loops over blocks).
 func TestDequantizeKernelSets(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, typ := range []Type{Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K} {
@@ -44,6 +44,9 @@ func TestDequantizeKernelSets(t *testing.T) {
 				specials := []uint16{0x7e00, 0x7d00, 0xfc00, 0x7c00, 0x0001, 0x83ff, 0x0000, 0x8000, 0x3c00}
 				for b := 0; b < n; b++ {
 					src[b*ts+s.d], src[b*ts+s.d+1] = byte(specials[(trial+b)%9]), byte(specials[(trial+b)%9]>>8)
+					if s.m >= 0 { // the next special: a NaN d with a NaN min of another payload too
+						src[b*ts+s.m], src[b*ts+s.m+1] = byte(specials[(trial+b+1)%9]), byte(specials[(trial+b+1)%9]>>8)
+					}
 				}
 			}
 			want := make([]float32, n*bs)
@@ -102,7 +105,7 @@ func contains(ts []Type, t Type) bool {
 func BenchmarkDequantize(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	const n = 256 * 2304
-	for _, typ := range []Type{Q8_0, Q4_0, Q5_0, Q4_K, Q6_K, Q5_K} {
+	for _, typ := range []Type{Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q3_K} {
 		src, err := Random(typ, n, 1, r)
 		if err != nil {
 			b.Fatal(err)
