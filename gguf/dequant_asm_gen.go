@@ -61,12 +61,12 @@ var (
 	avx2   = vec{"AVX2", "Y", 8}
 )
 
-// Registers that hold constants in every function.
+// Registers that hold a constant for the whole function, where it uses it.
 const (
-	rMask15 = 15 // 0x0f in every dword
-	rK      = 14 // the type's offset: 8, 16 or 32 in every dword
+	rMask15 = 15 // 0x0f in every dword (every function)
+	rK      = 14 // in every dword: 8 (Q4_0's offset), 16 (Q5_0's offset, the fifth bit of Q5_*), 32 (Q6_K's offset)
 	rMask30 = 13 // 0x30 in every dword (Q6_K)
-	rIota   = 12 // AVX2 Q5_0: lane i holds i
+	rIota   = 12 // AVX2 Q5_0 and Q5_1: lane i holds i
 )
 
 // function writes a function of name base+v.set with a local frame of
