@@ -36,6 +36,9 @@ func dequantQ4KAVX512(dst *float32, src *byte, blocks int)
 func dequantQ5KAVX512(dst *float32, src *byte, blocks int)
 
 //go:noescape
+func dequantQ2KAVX512(dst *float32, src *byte, blocks int)
+
+//go:noescape
 func dequantQ6KAVX512(dst *float32, src *byte, blocks int)
 
 //go:noescape
@@ -58,6 +61,9 @@ func dequantQ4KAVX2(dst *float32, src *byte, blocks int)
 
 //go:noescape
 func dequantQ5KAVX2(dst *float32, src *byte, blocks int)
+
+//go:noescape
+func dequantQ2KAVX2(dst *float32, src *byte, blocks int)
 
 //go:noescape
 func dequantQ6KAVX2(dst *float32, src *byte, blocks int)
@@ -85,6 +91,8 @@ func dequantSIMD(t Type, ts int, src []byte, dst []float32) bool {
 		f = [2]func(*float32, *byte, int){dequantQ5_0AVX2, dequantQ5_0AVX512}
 	case Q5_1:
 		f = [2]func(*float32, *byte, int){dequantQ5_1AVX2, dequantQ5_1AVX512}
+	case Q2_K:
+		f = [2]func(*float32, *byte, int){dequantQ2KAVX2, dequantQ2KAVX512}
 	case Q4_K:
 		f = [2]func(*float32, *byte, int){dequantQ4KAVX2, dequantQ4KAVX512}
 	case Q5_K:

@@ -1,7 +1,7 @@
 //go:build ignore
 
 // This program writes dequant_amd64.s, the AVX-512 and AVX2 assembly of
-// Dequantize for Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K:
+// Dequantize for Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q4_K, Q5_K and Q6_K:
 //
 //	go run dequant_asm_gen.go
 //
@@ -67,6 +67,7 @@ const (
 	rK      = 14 // in every dword: 8 (Q4_0's offset), 16 (Q5_0's offset, the fifth bit of Q5_*), 32 (Q6_K's offset)
 	rMask30 = 13 // 0x30 in every dword (Q6_K)
 	rIota   = 12 // AVX2 Q5_0 and Q5_1: lane i holds i
+	rMask3  = 10 // 3 in every dword (Q2_K)
 )
 
 // function writes a function of name base+v.set with a local frame of
@@ -329,6 +330,49 @@ func shiftFifth(v vec, b, src, dst int) {
 	}
 }
 
+// q2k: super-block {scales[16], q[64], d, dmin f16}: sixteen 16-value
+// groups g with a 4-bit scale and min in scales[g] (low, high nibble),
+// y = float32(d·scale)·x − float32(dmin·min), x the 2 bits at
+// 2·((g%8)/2) of q[32(g/8) + 16(g%2) + l]. d·scale goes to the frame at
+// 0(SP), dmin·min at 64(SP).
+func q2k(v vec) {
+	doc := "Q2_K: y = float32(d·scale)·q − float32(dmin·min) per 16-value group."
+	function("dequantQ2K", v, 128, 84, 256, doc, func() {
+		w("\tVPBROADCASTD c3<>(SB), %s", v.r(rMask3))
+	}, func() {
+		scale(v, 80, 0)
+		scale(v, 82, 1)
+		for c := 0; c < 16/v.lanes; c++ {
+			w("\tVPMOVZXBD %d(SI), %s", c*v.lanes, v.r(2))
+			w("\tVPSRLD $4, %s, %s", v.r(2), v.r(3))
+			w("\t%s %s, %s, %s", v.and(), v.r(rMask15), v.r(2), v.r(2))
+			w("\tVCVTDQ2PS %s, %s", v.r(2), v.r(2))
+			w("\tVCVTDQ2PS %s, %s", v.r(3), v.r(3))
+			w("\tVMULPS %s, %s, %s", v.r(2), v.r(0), v.r(2))
+			w("\tVMULPS %s, %s, %s", v.r(3), v.r(1), v.r(3))
+			w("\tVMOVUPS %s, %d(SP) // d·scale", v.r(2), 4*c*v.lanes)
+			w("\tVMOVUPS %s, %d(SP) // dmin·min", v.r(3), 64+4*c*v.lanes)
+		}
+		for g := 0; g < 16; g++ {
+			w("\tVBROADCASTSS %d(SP), %s", 4*g, v.r(4))
+			w("\tVBROADCASTSS %d(SP), %s", 64+4*g, v.r(5))
+			shift := 2 * ((g % 8) / 2)
+			for c := 0; c < 16/v.lanes; c++ {
+				n := 6 + c
+				w("\tVPMOVZXBD %d(SI), %s", 16+32*(g/8)+16*(g%2)+c*v.lanes, v.r(n))
+				if shift > 0 {
+					w("\tVPSRLD $%d, %s, %s", shift, v.r(n), v.r(n))
+				}
+				w("\t%s %s, %s, %s", v.and(), v.r(rMask3), v.r(n), v.r(n))
+				w("\tVCVTDQ2PS %s, %s", v.r(n), v.r(n))
+				w("\tVMULPS %s, %s, %s", v.r(4), v.r(n), v.r(n))
+				w("\tVSUBPS %s, %s, %s", v.r(5), v.r(n), v.r(n))
+				w("\tVMOVUPS %s, %d(DI)", v.r(n), 4*(16*g+c*v.lanes))
+			}
+		}
+	})
+}
+
 // q6k: super-block {ql[128], qh[64], scales[16] int8, d f16}. Value o of
 // half h (o < 128) has group (o/16) and 6-bit code from a nibble of
 // ql[64h + o%64] (low for o < 64) and 2 bits of qh[32h + o%32] (bits
@@ -397,7 +441,7 @@ func main() {
 	for _, c := range []struct {
 		name string
 		v    int
-	}{{"c8", 8}, {"c15", 15}, {"c16", 16}, {"c30", 0x30}, {"c32", 32}} {
+	}{{"c3", 3}, {"c8", 8}, {"c15", 15}, {"c16", 16}, {"c30", 0x30}, {"c32", 32}} {
 		w("DATA %s<>+0(SB)/4, $%d", c.name, c.v)
 		w("GLOBL %s<>(SB), RODATA|NOPTR, $4", c.name)
 	}
@@ -416,6 +460,7 @@ func main() {
 		q5(v, true)
 		qk45(v, false)
 		qk45(v, true)
+		q2k(v)
 		q6k(v)
 	}
 	if err := os.WriteFile("dequant_amd64.s", append(bytes.TrimRight(out.Bytes(), "\n"), '\n'), 0o644); err != nil {
