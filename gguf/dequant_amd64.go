@@ -39,6 +39,9 @@ func dequantQ5KAVX512(dst *float32, src *byte, blocks int)
 func dequantQ2KAVX512(dst *float32, src *byte, blocks int)
 
 //go:noescape
+func dequantQ3KAVX512(dst *float32, src *byte, blocks int)
+
+//go:noescape
 func dequantQ6KAVX512(dst *float32, src *byte, blocks int)
 
 //go:noescape
@@ -64,6 +67,9 @@ func dequantQ5KAVX2(dst *float32, src *byte, blocks int)
 
 //go:noescape
 func dequantQ2KAVX2(dst *float32, src *byte, blocks int)
+
+//go:noescape
+func dequantQ3KAVX2(dst *float32, src *byte, blocks int)
 
 //go:noescape
 func dequantQ6KAVX2(dst *float32, src *byte, blocks int)
@@ -93,6 +99,8 @@ func dequantSIMD(t Type, ts int, src []byte, dst []float32) bool {
 		f = [2]func(*float32, *byte, int){dequantQ5_1AVX2, dequantQ5_1AVX512}
 	case Q2_K:
 		f = [2]func(*float32, *byte, int){dequantQ2KAVX2, dequantQ2KAVX512}
+	case Q3_K:
+		f = [2]func(*float32, *byte, int){dequantQ3KAVX2, dequantQ3KAVX512}
 	case Q4_K:
 		f = [2]func(*float32, *byte, int){dequantQ4KAVX2, dequantQ4KAVX512}
 	case Q5_K:

@@ -1,7 +1,7 @@
 //go:build ignore
 
 // This program writes dequant_amd64.s, the AVX-512 and AVX2 assembly of
-// Dequantize for Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q4_K, Q5_K and Q6_K:
+// Dequantize for Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and the k-quants Q2_K to Q6_K:
 //
 //	go run dequant_asm_gen.go
 //
@@ -64,10 +64,11 @@ var (
 // Registers that hold a constant for the whole function, where it uses it.
 const (
 	rMask15 = 15 // 0x0f in every dword (every function)
-	rK      = 14 // in every dword: 8 (Q4_0's offset), 16 (Q5_0's offset, the fifth bit of Q5_*), 32 (Q6_K's offset)
+	rK      = 14 // in every dword: 8 (Q4_0's offset), 16 (Q5_0's offset, the fifth bit of Q5_*), 32 (Q6_K's offset), 4 (Q3_K's high bit and offset)
 	rMask30 = 13 // 0x30 in every dword (Q6_K)
 	rIota   = 12 // AVX2 Q5_0 and Q5_1: lane i holds i
-	rMask3  = 10 // 3 in every dword (Q2_K)
+	rMask3  = 10 // 3 in every dword (Q2_K, Q3_K)
+	rC32    = 11 // 32 in every dword (Q3_K)
 )
 
 // function writes a function of name base+v.set with a local frame of
@@ -300,7 +301,7 @@ func qk45(v vec, with5 bool) {
 				if with5 { // bits 2g and 2g+1 of qh[32c'…] to bit 4
 					w("\tVPMOVZXBD %d(SI), %s", 16+c*v.lanes, v.r(1))
 					for k, n := range []int{lo, hi} {
-						shiftFifth(v, 2*g+k, 1, 2)
+						moveBit(v, 2*g+k, 4, 1, 2)
 						w("\t%s %s, %s, %s", v.or(), v.r(2), v.r(n), v.r(n))
 					}
 				}
@@ -315,17 +316,17 @@ func qk45(v vec, with5 bool) {
 	})
 }
 
-// shiftFifth sets register dst to bit b of each dword of register src,
-// moved to bit 4: (src >> b & 1) << 4.
-func shiftFifth(v vec, b, src, dst int) {
+// moveBit sets register dst to bit b of each dword of register src, moved
+// to bit to: (src >> b & 1) << to, with 1<<to in every dword of register rK.
+func moveBit(v vec, b, to, src, dst int) {
 	switch {
-	case b < 4:
-		w("\tVPSLLD $%d, %s, %s", 4-b, v.r(src), v.r(dst))
+	case b < to:
+		w("\tVPSLLD $%d, %s, %s", to-b, v.r(src), v.r(dst))
 		w("\t%s %s, %s, %s", v.and(), v.r(rK), v.r(dst), v.r(dst))
-	case b == 4:
+	case b == to:
 		w("\t%s %s, %s, %s", v.and(), v.r(rK), v.r(src), v.r(dst))
 	default:
-		w("\tVPSRLD $%d, %s, %s", b-4, v.r(src), v.r(dst))
+		w("\tVPSRLD $%d, %s, %s", b-to, v.r(src), v.r(dst))
 		w("\t%s %s, %s, %s", v.and(), v.r(rK), v.r(dst), v.r(dst))
 	}
 }
@@ -367,6 +368,85 @@ func q2k(v vec) {
 				w("\tVCVTDQ2PS %s, %s", v.r(n), v.r(n))
 				w("\tVMULPS %s, %s, %s", v.r(4), v.r(n), v.r(n))
 				w("\tVSUBPS %s, %s, %s", v.r(5), v.r(n), v.r(n))
+				w("\tVMOVUPS %s, %d(DI)", v.r(n), 4*(16*g+c*v.lanes))
+			}
+		}
+	})
+}
+
+// q3k: super-block {hmask[32], q[64], scales[12], d f16}: sixteen
+// 16-value groups g with 6-bit scales unpacked as ggml's aux words
+// (scale g = lo | hi<<4, lo the nibble 4·(g/8) of scales[g%8], hi the 2
+// bits 2·(g/4) of scales[8+g%4]), d·(scale−32) in the frame (0(SP)), and
+// y = float32(d·(scale−32))·x, x = (2 bits at 2·((g%8)/2) of
+// q[32(g/8)+16(g%2)+l]) − 4 where bit g/2 of hmask[16(g%2)+l] is clear.
+func q3k(v vec) {
+	doc := "Q3_K: y = float32(d·(scale−32))·(q − 4·(1−h)) per 16-value group."
+	function("dequantQ3K", v, 64, 110, 256, doc, func() {
+		w("\tVPBROADCASTD c3<>(SB), %s", v.r(rMask3))
+		w("\tVPBROADCASTD c4<>(SB), %s", v.r(rK))
+		w("\tVPBROADCASTD c32<>(SB), %s", v.r(rC32))
+	}, func() {
+		w("\tMOVL 96(SI), R8")
+		w("\tMOVL 100(SI), R9")
+		w("\tMOVL 104(SI), R10")
+		for _, a := range []struct {
+			dst, src string
+			lo       bool // the low nibbles of src (scales 0…7), else the high (8…15)
+			hiBits   int  // where the two high bits are in R10
+		}{{"R11", "R8", false, 4}, {"R12", "R9", false, 6}, {"R8", "R8", true, 0}, {"R9", "R9", true, 2}} {
+			if a.dst != a.src {
+				w("\tMOVL %s, %s", a.src, a.dst)
+			}
+			if !a.lo {
+				w("\tSHRL $4, %s", a.dst)
+			}
+			w("\tANDL $0x0f0f0f0f, %s", a.dst)
+			w("\tMOVL R10, R13")
+			if a.hiBits > 0 {
+				w("\tSHRL $%d, R13", a.hiBits)
+			}
+			w("\tANDL $0x03030303, R13")
+			w("\tSHLL $4, R13")
+			w("\tORL R13, %s", a.dst)
+		}
+		w("\tSHLQ $32, R9")
+		w("\tORQ R9, R8 // scales 0…7")
+		w("\tSHLQ $32, R12")
+		w("\tORQ R12, R11 // scales 8…15")
+		w("\tVMOVQ R8, X2")
+		w("\tVPINSRQ $1, R11, X2, X2")
+		scale(v, 108, 0)
+		if v.p == "Z" {
+			w("\tVPMOVZXBD X2, Z2")
+		} else {
+			w("\tVPSRLDQ $8, X2, X3")
+			w("\tVPMOVZXBD X3, Y3")
+			w("\tVPMOVZXBD X2, Y2")
+		}
+		for c := 0; c < 16/v.lanes; c++ {
+			n := 2 + c
+			w("\tVPSUBD %s, %s, %s", v.r(rC32), v.r(n), v.r(n))
+			w("\tVCVTDQ2PS %s, %s", v.r(n), v.r(n))
+			w("\tVMULPS %s, %s, %s", v.r(n), v.r(0), v.r(n))
+			w("\tVMOVUPS %s, %d(SP) // d·(scale−32)", v.r(n), 4*c*v.lanes)
+		}
+		for g := 0; g < 16; g++ {
+			w("\tVBROADCASTSS %d(SP), %s", 4*g, v.r(4))
+			shift := 2 * ((g % 8) / 2)
+			for c := 0; c < 16/v.lanes; c++ {
+				n, h := 6+c, 8+c
+				w("\tVPMOVZXBD %d(SI), %s", 32+32*(g/8)+16*(g%2)+c*v.lanes, v.r(n))
+				if shift > 0 {
+					w("\tVPSRLD $%d, %s, %s", shift, v.r(n), v.r(n))
+				}
+				w("\t%s %s, %s, %s", v.and(), v.r(rMask3), v.r(n), v.r(n))
+				w("\tVPMOVZXBD %d(SI), %s", 16*(g%2)+c*v.lanes, v.r(h))
+				moveBit(v, g/2, 2, h, h)
+				w("\t%s %s, %s, %s", v.or(), v.r(h), v.r(n), v.r(n))
+				w("\tVPSUBD %s, %s, %s", v.r(rK), v.r(n), v.r(n))
+				w("\tVCVTDQ2PS %s, %s", v.r(n), v.r(n))
+				w("\tVMULPS %s, %s, %s", v.r(4), v.r(n), v.r(n))
 				w("\tVMOVUPS %s, %d(DI)", v.r(n), 4*(16*g+c*v.lanes))
 			}
 		}
@@ -441,7 +521,7 @@ func main() {
 	for _, c := range []struct {
 		name string
 		v    int
-	}{{"c3", 3}, {"c8", 8}, {"c15", 15}, {"c16", 16}, {"c30", 0x30}, {"c32", 32}} {
+	}{{"c3", 3}, {"c4", 4}, {"c8", 8}, {"c15", 15}, {"c16", 16}, {"c30", 0x30}, {"c32", 32}} {
 		w("DATA %s<>+0(SB)/4, $%d", c.name, c.v)
 		w("GLOBL %s<>(SB), RODATA|NOPTR, $4", c.name)
 	}
@@ -461,6 +541,7 @@ func main() {
 		qk45(v, false)
 		qk45(v, true)
 		q2k(v)
+		q3k(v)
 		q6k(v)
 	}
 	if err := os.WriteFile("dequant_amd64.s", append(bytes.TrimRight(out.Bytes(), "\n"), '\n'), 0o644); err != nil {

@@ -9,9 +9,9 @@ import (
 	"github.com/golora/golora/tensor/kernels"
 )
 
-// simdTypes are the types with assembly dequantizers; the others only run
-// the Go code on every kernel set.
-var simdTypes = []Type{Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q4_K, Q5_K, Q6_K}
+// simdTypes are the types with assembly dequantizers; F32, F16 and BF16
+// run the Go code on every kernel set.
+var simdTypes = []Type{Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K}
 
 // withKernels runs f once for every kernel set this machine supports, with
 // that set active.
@@ -105,7 +105,7 @@ func contains(ts []Type, t Type) bool {
 func BenchmarkDequantize(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	const n = 256 * 2304
-	for _, typ := range []Type{Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q4_K, Q5_K, Q6_K, Q3_K} {
+	for _, typ := range []Type{Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K} {
 		src, err := Random(typ, n, 1, r)
 		if err != nil {
 			b.Fatal(err)
