@@ -42,8 +42,13 @@ func Dequantize(t Type, src []byte, dst []float32) error {
 
 // dequantBlocks is Dequantize without the checks: src holds exactly
 // len(dst)/BlockSize blocks of the known type t, ts bytes each. It reports
-// false for a type it does not decode.
+// false for a type it does not decode. Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and
+// Q2_K to Q6_K go through the active kernel set's assembly where there is
+// one (dequantSIMD), with the same results bit for bit.
 func dequantBlocks(t Type, ts int, src []byte, dst []float32) bool {
+	if len(dst) > 0 && dequantSIMD(t, ts, src, dst) {
+		return true
+	}
 	switch t {
 	case F32:
 		for i := range dst {

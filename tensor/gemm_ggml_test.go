@@ -105,7 +105,7 @@ func same(t *testing.T, what string, got, want []float32) {
 func BenchmarkGemmGGML(b *testing.B) {
 	const m, out, in = 1024, 576, 1536
 	r := rand.New(rand.NewPCG(1, 1))
-	for _, typ := range []gguf.Type{gguf.F32, gguf.Q8_0, gguf.Q4_0, gguf.Q4_K, gguf.Q6_K} {
+	for _, typ := range []gguf.Type{gguf.F32, gguf.Q8_0, gguf.Q4_0, gguf.Q5_0, gguf.Q4_K, gguf.Q6_K} {
 		data, err := gguf.Random(typ, out*in, 0.02, r)
 		if err != nil {
 			b.Fatal(err)
