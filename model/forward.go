@@ -613,15 +613,17 @@ func (m *Model) attentionForward(s *State, lc *layerCache, layer int) {
 	}
 	j := s.job(jobAttention)
 	j.m, j.lc, j.layer = m, lc, layer
-	s.run(j, s.B*m.Cfg.NumKVHeads)
+	s.run(j, s.B*m.Cfg.NumHeads)
 }
 
-// attentionForwardPart runs the (sequence, KV group) pairs [lo, hi) with
-// the chunk's score scratch. Queries go attnRows at a time (a block ends
-// early where a packed example does), each block against only the keys it
-// may see (up to its last query's position, from the key start of its
-// first: window or packed example), so the causal mask's upper triangle is
-// mostly never computed.
+// attentionForwardPart runs the (sequence, query head) pairs [lo, hi)
+// with the chunk's score scratch: the heads are independent in the forward
+// pass, so one sequence still has as many items as heads to spread over
+// the threads. Queries go attnRows at a time (a block ends early where a
+// packed example does), each block against only the keys it may see (up
+// to its last query's position, from the key start of its first: window
+// or packed example), so the causal mask's upper triangle is mostly never
+// computed.
 func (m *Model) attentionForwardPart(s *State, lc *layerCache, layer, lo, hi, chunk int) {
 	c := m.Cfg
 	T, H, KV, D := s.T, c.NumHeads, c.NumKVHeads, c.HeadDim
@@ -632,36 +634,34 @@ func (m *Model) attentionForwardPart(s *State, lc *layerCache, layer, lo, hi, ch
 	}
 	scale := c.attnScale()
 	P := s.scores[chunk][:T*L]
-	for bg := lo; bg < hi; bg++ {
-		b, g := bg/KV, bg%KV
-		ko := b*T*ks + g*D
-		for h := g * G; h < (g+1)*G; h++ {
-			qo := b*T*qs + h*D
-			lse := lc.lse[(b*H+h)*T : (b*H+h+1)*T]
-			for i0, i1 := 0, 0; i0 < T; i0 = i1 {
-				i1 = s.blockEnd(b, i0)
-				k0, k1 := s.keyStart(c, layer, b, i0), s.pos0+i1 // the keys rows i0…i1−1 see
-				q := headView(lc.q, qo+i0*qs, i1-i0, D, qs)
-				k := headView(kbuf, ko+k0*ks, k1-k0, D, ks)
-				tensor.Gemm(false, true, scale, q, k, 0, P[i0*L+k0:], L)
-				for i := i0; i < i1; i++ {
-					row := P[i*L : (i+1)*L]
-					a, w := s.pos0+i, s.keyStart(c, layer, b, i)
-					seen := row[w : a+1]
-					if s.attnCap > 0 {
-						softcap(seen, s.attnCap)
-					}
-					mx := tensor.MaxF32(seen)
-					z := tensor.ExpShift(seen, seen, mx)
-					lse[i] = float32(float64(mx) + math.Log(z))
-					tensor.Scale(seen, float32(1/z))
-					clear(row[k0:w])
-					clear(row[a+1 : k1])
+	for bh := lo; bh < hi; bh++ {
+		b, h := bh/H, bh%H
+		ko := b*T*ks + h/G*D // KV group h/G serves head h
+		qo := b*T*qs + h*D
+		lse := lc.lse[(b*H+h)*T : (b*H+h+1)*T]
+		for i0, i1 := 0, 0; i0 < T; i0 = i1 {
+			i1 = s.blockEnd(b, i0)
+			k0, k1 := s.keyStart(c, layer, b, i0), s.pos0+i1 // the keys rows i0…i1−1 see
+			q := headView(lc.q, qo+i0*qs, i1-i0, D, qs)
+			k := headView(kbuf, ko+k0*ks, k1-k0, D, ks)
+			tensor.Gemm(false, true, scale, q, k, 0, P[i0*L+k0:], L)
+			for i := i0; i < i1; i++ {
+				row := P[i*L : (i+1)*L]
+				a, w := s.pos0+i, s.keyStart(c, layer, b, i)
+				seen := row[w : a+1]
+				if s.attnCap > 0 {
+					softcap(seen, s.attnCap)
 				}
-				pm := tensor.Mat{DType: tensor.F32, F32: P[i0*L+k0:], Rows: i1 - i0, Cols: k1 - k0, Stride: L}
-				v := headView(vbuf, ko+k0*ks, k1-k0, D, ks)
-				tensor.Gemm(false, false, 1, pm, v, 0, lc.att[qo+i0*qs:], qs)
+				mx := tensor.MaxF32(seen)
+				z := tensor.ExpShift(seen, seen, mx)
+				lse[i] = float32(float64(mx) + math.Log(z))
+				tensor.Scale(seen, float32(1/z))
+				clear(row[k0:w])
+				clear(row[a+1 : k1])
 			}
+			pm := tensor.Mat{DType: tensor.F32, F32: P[i0*L+k0:], Rows: i1 - i0, Cols: k1 - k0, Stride: L}
+			v := headView(vbuf, ko+k0*ks, k1-k0, D, ks)
+			tensor.Gemm(false, false, 1, pm, v, 0, lc.att[qo+i0*qs:], qs)
 		}
 	}
 }
