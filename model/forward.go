@@ -58,6 +58,10 @@ type State struct {
 	team tensor.Team // runs the parallel loops below on the worker pool
 	jobs job         // the one parallel loop in flight, reused: no allocation
 
+	// recompute is set while Backward recomputes a checkpointed layer:
+	// adapters reuse the x·Aᵀ their forward pass kept.
+	recompute bool
+
 	kv   *Cache // set during Decode: keys and values of earlier positions
 	pos0 int    // position of the first token (Decode), else 0
 
@@ -154,8 +158,10 @@ func (m *Model) NewPrefillState(T int) *State {
 // from them (running q_proj, attention, gate_proj and up_proj again, not
 // k_proj, v_proj, o_proj or down_proj; k_proj too with Config.QKNorm,
 // o_proj and down_proj too with Gemma's output norms, and the fused c_attn
-// and c_fc of GPT-2, qkv_proj and gate_up_proj of Phi-3) — about a fifth
-// more compute for a small fraction of the activation memory.
+// and c_fc of GPT-2, qkv_proj and gate_up_proj of Phi-3; the adapters of
+// what runs again reuse their kept x·Aᵀ, and the MLP activation is
+// recomputed only where down_proj's backward reads its input) — about a
+// fifth more compute for a small fraction of the activation memory.
 func (m *Model) NewCheckpointedState(B, T int) *State {
 	return m.newState(B, T, StateCheckpointed)
 }
@@ -450,9 +456,14 @@ func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []f
 	}
 	s.norm(c, s.ln, lc.rstd2, lc.mean2, lc.x2, l.PostNorm, l.PostNormBias)
 	I := c.IntermediateSize
+	// The activation h is down_proj's input alone: a recomputation skips it
+	// unless down_proj runs again or its backward reads its input.
+	act := out != nil || l.MLPOutNorm != nil || l.Down.readsInput()
 	if c.GELU {
 		s.linearForward(l.Up, lc.up, s.ln)
-		s.gelu(lc, I, false)
+		if act {
+			s.gelu(lc, I, false)
+		}
 	} else {
 		if l.GateUp != nil {
 			s.linearForward(l.GateUp, s.gateUp, s.ln)
@@ -461,7 +472,9 @@ func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []f
 			s.linearForward(l.Gate, lc.gate, s.ln)
 			s.linearForward(l.Up, lc.up, s.ln)
 		}
-		s.swiglu(lc, I, false)
+		if act {
+			s.swiglu(lc, I, false)
+		}
 	}
 	if out == nil && l.MLPOutNorm == nil {
 		return
@@ -498,8 +511,10 @@ func (s *State) linearForward(l *Linear, y, x []float32) {
 			continue
 		}
 		lc := s.lora[a]
-		xin := s.loraInput(a, lc, xm)
-		tensor.Gemm(false, true, 1, xin, a.A.W, 0, lc.xa, a.Rank)
+		if !s.recompute { // recomputed, x·Aᵀ would equal the kept one bit for bit
+			xin := s.loraInput(a, lc, xm)
+			tensor.Gemm(false, true, 1, xin, a.A.W, 0, lc.xa, a.Rank)
+		}
 		tensor.Gemm(false, true, a.Scale, tensor.FromF32(lc.xa, N, a.Rank), a.B.W, 1, y, l.Out)
 	}
 }
@@ -561,6 +576,20 @@ func (s *State) linearBackward(l *Linear, dx, dy, x []float32, accumulate bool) 
 }
 
 func (s *State) dropping(a *LoRA) bool { return s.Dropout && a.Dropout > 0 && s.train }
+
+// readsInput reports whether linearBackward reads l's input x: for the
+// weight's gradient or an enabled adapter's.
+func (l *Linear) readsInput() bool {
+	if l.W.Grad != nil {
+		return true
+	}
+	for _, a := range l.LoRA {
+		if !a.Disabled {
+			return true
+		}
+	}
+	return false
+}
 
 // loraInput is dropout(x) for the adapter: x itself when dropout is off,
 // else x masked and scaled into s.drop.
@@ -882,7 +911,9 @@ func (m *Model) Backward(s *State) {
 		lc := s.cache(l)
 		if s.kept != nil {
 			// Recompute this layer's activations from what it kept.
+			s.recompute = true
 			m.layerForward(s, l, m.Layers[l], lc, nil)
+			s.recompute = false
 		}
 		m.layerBackward(s, l, m.Layers[l], lc)
 	}
