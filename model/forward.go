@@ -450,9 +450,7 @@ func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []f
 		s.branchOut(c, l.O, l.AttnOutNorm, lc.att, lc.attnOut, lc.rstd3)
 	}
 	if out != nil {
-		for i := range lc.x2 {
-			lc.x2[i] = lc.x[i] + s.tmpC[i]
-		}
+		s.add(lc.x2, lc.x, s.tmpC)
 	}
 	s.norm(c, s.ln, lc.rstd2, lc.mean2, lc.x2, l.PostNorm, l.PostNormBias)
 	I := c.IntermediateSize
@@ -483,9 +481,14 @@ func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []f
 	if out == nil {
 		return
 	}
-	for i := range out {
-		out[i] = lc.x2[i] + s.tmpC[i]
-	}
+	s.add(out, lc.x2, s.tmpC)
+}
+
+// add sets out = a + b (N,C), element by element on the worker pool.
+func (s *State) add(out, a, b []float32) {
+	j := s.job(jobAdd)
+	j.a, j.b, j.c, j.width = out, a, b, len(out)/s.N
+	s.run(j, s.N)
 }
 
 // linearForward: y (N,Out) = x (N,In)·Wᵀ + b + Σ_adapters s·(x·Aᵀ)·Bᵀ.

@@ -2,8 +2,9 @@ package model
 
 import "github.com/golora/golora/tensor"
 
-// The model's parallel loops (row-wise norms, RoPE, SwiGLU, attention over
-// (sequence, KV group) pairs, the loss) run on the tensor worker pool as
+// The model's parallel loops (row-wise norms, RoPE, SwiGLU, residual
+// additions, attention over (sequence, head) pairs forward and (sequence,
+// KV group) pairs backward, the loss) run on the tensor worker pool as
 // one job struct kept in the State: its fields are set, then the pool
 // calls RunPart once per chunk. Nothing is allocated per call, and chunk
 // boundaries depend only on the item count and the thread count, so
@@ -28,6 +29,7 @@ const (
 	jobGeGLUBack
 	jobDoraNorm
 	jobTokenLoss
+	jobAdd
 )
 
 // maxChunks bounds the chunks of one loop (the pool runs at most 64 parts).
@@ -77,7 +79,7 @@ func (s *State) run(j *job, n int) int {
 	return j.chunks
 }
 
-// vecAlign is where the element-wise loops (SwiGLU, GELU, GeGLU) split
+// vecAlign is where the element-wise loops (SwiGLU, GELU, GeGLU, add) split
 // their n·width elements between chunks: at multiples of the widest vector
 // their kernels use, so that each element is computed by the same code
 // (vector body or scalar tail) whatever the thread count.
@@ -164,6 +166,11 @@ func (j *job) RunPart(c int) {
 		s.lossSum[c], s.lossCount[c], s.lossCorrect[c] = crossEntropy(j.a, j.r0, j.labels, j.r0+lo, j.r0+hi, s.T, j.width, j.norm)
 	case jobDoraNorm:
 		doraNormRows(j.a, j.lin, j.lora, s.dora.w[c], lo*doraRows, min(hi*doraRows, j.lin.Out))
+	case jobAdd:
+		e0, e1 := j.elems(c)
+		for i, v := range j.b[e0:e1] {
+			j.a[e0+i] = v + j.c[e0+i]
+		}
 	case jobTokenLoss:
 		var capF []float32
 		if s.finalCap > 0 {
