@@ -571,10 +571,8 @@ func (s *State) linearBackward(l *Linear, dx, dy, x []float32, accumulate bool) 
 		}
 		g := s.dropG[:N*l.In]
 		tensor.Gemm(false, false, 1, dxa, a.A.W, 0, g, l.In)
-		dropout(g, g, s.DropoutSeed, lc.index, a.Dropout)
-		for i, v := range g {
-			dx[i] += v
-		}
+		s.dropout(g, g, lc.index, a.Dropout)
+		s.add(dx, dx, g)
 	}
 }
 
@@ -601,17 +599,31 @@ func (s *State) loraInput(a *LoRA, lc *loraCache, x tensor.Mat) tensor.Mat {
 		return x
 	}
 	d := s.drop[:x.Rows*x.Cols]
-	dropout(d, x.F32[:len(d)], s.DropoutSeed, lc.index, a.Dropout)
+	s.dropout(d, x.F32[:len(d)], lc.index, a.Dropout)
 	return tensor.FromF32(d, x.Rows, x.Cols)
+}
+
+// dropout is dropout(dst, src, s.DropoutSeed, module, p) over N rows on
+// the worker pool.
+func (s *State) dropout(dst, src []float32, module uint64, p float32) {
+	j := s.job(jobDropout)
+	j.a, j.b, j.width, j.module, j.prob = dst, src, len(src)/s.N, module, p
+	s.run(j, s.N)
 }
 
 // dropout writes dst[i] = src[i]·keep_i/(1−p), where keep_i is 0 with
 // probability p, drawn from a hash of (seed, module, i) so that forward
 // and backward see the same mask without storing it.
 func dropout(dst, src []float32, seed, module uint64, p float32) {
+	dropoutSpan(dst, src, seed, module, p, 0)
+}
+
+// dropoutSpan is dropout over elements [first, first+len(src)) of a
+// longer vector: dst[i] and src[i] are its element first+i.
+func dropoutSpan(dst, src []float32, seed, module uint64, p float32, first int) {
 	inv := 1 / (1 - p)
 	thresh := uint64(float64(p) * (1 << 32))
-	base := splitmix64(seed ^ splitmix64(module+1))
+	base := splitmix64(seed^splitmix64(module+1)) + uint64(first)
 	for i, v := range src {
 		if splitmix64(base+uint64(i))>>32 < thresh {
 			dst[i] = 0

@@ -3,7 +3,7 @@ package model
 import "github.com/golora/golora/tensor"
 
 // The model's parallel loops (row-wise norms, RoPE, SwiGLU, residual
-// additions, attention over (sequence, head) pairs forward and (sequence,
+// additions, LoRA dropout, attention over (sequence, head) pairs forward and (sequence,
 // KV group) pairs backward, the loss) run on the tensor worker pool as
 // one job struct kept in the State: its fields are set, then the pool
 // calls RunPart once per chunk. Nothing is allocated per call, and chunk
@@ -30,6 +30,7 @@ const (
 	jobDoraNorm
 	jobTokenLoss
 	jobAdd
+	jobDropout
 )
 
 // maxChunks bounds the chunks of one loop (the pool runs at most 64 parts).
@@ -58,6 +59,8 @@ type job struct {
 	lin       *Linear // jobDoraNorm: the module and its DoRA adapter
 	lora      *LoRA
 	tl        *tokenLoss // jobTokenLoss: per-position coefficients and losses
+	module    uint64     // jobDropout: the adapter's index (loraCache.index)
+	prob      float32    // jobDropout: the probability of dropping
 }
 
 // job returns the state's job, reset to kind.
@@ -79,10 +82,10 @@ func (s *State) run(j *job, n int) int {
 	return j.chunks
 }
 
-// vecAlign is where the element-wise loops (SwiGLU, GELU, GeGLU, add) split
-// their n·width elements between chunks: at multiples of the widest vector
-// their kernels use, so that each element is computed by the same code
-// (vector body or scalar tail) whatever the thread count.
+// vecAlign is where the element-wise loops (SwiGLU, GELU, GeGLU, add,
+// dropout) split their n·width elements between chunks: at multiples of
+// the widest vector their kernels use, so that each element is computed by
+// the same code (vector body or scalar tail) whatever the thread count.
 const vecAlign = 64
 
 // elems is chunk c's share of an element-wise loop over n·width elements:
@@ -171,6 +174,9 @@ func (j *job) RunPart(c int) {
 		for i, v := range j.b[e0:e1] {
 			j.a[e0+i] = v + j.c[e0+i]
 		}
+	case jobDropout:
+		e0, e1 := j.elems(c)
+		dropoutSpan(j.a[e0:e1], j.b[e0:e1], s.DropoutSeed, j.module, j.prob, e0)
 	case jobTokenLoss:
 		var capF []float32
 		if s.finalCap > 0 {
