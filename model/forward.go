@@ -58,6 +58,10 @@ type State struct {
 	team tensor.Team // runs the parallel loops below on the worker pool
 	jobs job         // the one parallel loop in flight, reused: no allocation
 
+	// recompute is set while Backward recomputes a checkpointed layer:
+	// adapters reuse the x·Aᵀ their forward pass kept.
+	recompute bool
+
 	kv   *Cache // set during Decode: keys and values of earlier positions
 	pos0 int    // position of the first token (Decode), else 0
 
@@ -154,8 +158,10 @@ func (m *Model) NewPrefillState(T int) *State {
 // from them (running q_proj, attention, gate_proj and up_proj again, not
 // k_proj, v_proj, o_proj or down_proj; k_proj too with Config.QKNorm,
 // o_proj and down_proj too with Gemma's output norms, and the fused c_attn
-// and c_fc of GPT-2, qkv_proj and gate_up_proj of Phi-3) — about a fifth
-// more compute for a small fraction of the activation memory.
+// and c_fc of GPT-2, qkv_proj and gate_up_proj of Phi-3; the adapters of
+// what runs again reuse their kept x·Aᵀ, and the MLP activation is
+// recomputed only where down_proj's backward reads its input) — about a
+// fifth more compute for a small fraction of the activation memory.
 func (m *Model) NewCheckpointedState(B, T int) *State {
 	return m.newState(B, T, StateCheckpointed)
 }
@@ -444,15 +450,18 @@ func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []f
 		s.branchOut(c, l.O, l.AttnOutNorm, lc.att, lc.attnOut, lc.rstd3)
 	}
 	if out != nil {
-		for i := range lc.x2 {
-			lc.x2[i] = lc.x[i] + s.tmpC[i]
-		}
+		s.add(lc.x2, lc.x, s.tmpC)
 	}
 	s.norm(c, s.ln, lc.rstd2, lc.mean2, lc.x2, l.PostNorm, l.PostNormBias)
 	I := c.IntermediateSize
+	// The activation h is down_proj's input alone: a recomputation skips it
+	// unless down_proj runs again or its backward reads its input.
+	act := out != nil || l.MLPOutNorm != nil || l.Down.readsInput()
 	if c.GELU {
 		s.linearForward(l.Up, lc.up, s.ln)
-		s.gelu(lc, I, false)
+		if act {
+			s.gelu(lc, I, false)
+		}
 	} else {
 		if l.GateUp != nil {
 			s.linearForward(l.GateUp, s.gateUp, s.ln)
@@ -461,7 +470,9 @@ func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []f
 			s.linearForward(l.Gate, lc.gate, s.ln)
 			s.linearForward(l.Up, lc.up, s.ln)
 		}
-		s.swiglu(lc, I, false)
+		if act {
+			s.swiglu(lc, I, false)
+		}
 	}
 	if out == nil && l.MLPOutNorm == nil {
 		return
@@ -470,9 +481,14 @@ func (m *Model) layerForward(s *State, li int, l *Layer, lc *layerCache, out []f
 	if out == nil {
 		return
 	}
-	for i := range out {
-		out[i] = lc.x2[i] + s.tmpC[i]
-	}
+	s.add(out, lc.x2, s.tmpC)
+}
+
+// add sets out = a + b (N,C), element by element on the worker pool.
+func (s *State) add(out, a, b []float32) {
+	j := s.job(jobAdd)
+	j.a, j.b, j.c, j.width = out, a, b, len(out)/s.N
+	s.run(j, s.N)
 }
 
 // linearForward: y (N,Out) = x (N,In)·Wᵀ + b + Σ_adapters s·(x·Aᵀ)·Bᵀ.
@@ -498,8 +514,10 @@ func (s *State) linearForward(l *Linear, y, x []float32) {
 			continue
 		}
 		lc := s.lora[a]
-		xin := s.loraInput(a, lc, xm)
-		tensor.Gemm(false, true, 1, xin, a.A.W, 0, lc.xa, a.Rank)
+		if !s.recompute { // recomputed, x·Aᵀ would equal the kept one bit for bit
+			xin := s.loraInput(a, lc, xm)
+			tensor.Gemm(false, true, 1, xin, a.A.W, 0, lc.xa, a.Rank)
+		}
 		tensor.Gemm(false, true, a.Scale, tensor.FromF32(lc.xa, N, a.Rank), a.B.W, 1, y, l.Out)
 	}
 }
@@ -553,14 +571,26 @@ func (s *State) linearBackward(l *Linear, dx, dy, x []float32, accumulate bool) 
 		}
 		g := s.dropG[:N*l.In]
 		tensor.Gemm(false, false, 1, dxa, a.A.W, 0, g, l.In)
-		dropout(g, g, s.DropoutSeed, lc.index, a.Dropout)
-		for i, v := range g {
-			dx[i] += v
-		}
+		s.dropout(g, g, lc.index, a.Dropout)
+		s.add(dx, dx, g)
 	}
 }
 
 func (s *State) dropping(a *LoRA) bool { return s.Dropout && a.Dropout > 0 && s.train }
+
+// readsInput reports whether linearBackward reads l's input x: for the
+// weight's gradient or an enabled adapter's.
+func (l *Linear) readsInput() bool {
+	if l.W.Grad != nil {
+		return true
+	}
+	for _, a := range l.LoRA {
+		if !a.Disabled {
+			return true
+		}
+	}
+	return false
+}
 
 // loraInput is dropout(x) for the adapter: x itself when dropout is off,
 // else x masked and scaled into s.drop.
@@ -569,17 +599,31 @@ func (s *State) loraInput(a *LoRA, lc *loraCache, x tensor.Mat) tensor.Mat {
 		return x
 	}
 	d := s.drop[:x.Rows*x.Cols]
-	dropout(d, x.F32[:len(d)], s.DropoutSeed, lc.index, a.Dropout)
+	s.dropout(d, x.F32[:len(d)], lc.index, a.Dropout)
 	return tensor.FromF32(d, x.Rows, x.Cols)
+}
+
+// dropout is dropout(dst, src, s.DropoutSeed, module, p) over N rows on
+// the worker pool.
+func (s *State) dropout(dst, src []float32, module uint64, p float32) {
+	j := s.job(jobDropout)
+	j.a, j.b, j.width, j.module, j.prob = dst, src, len(src)/s.N, module, p
+	s.run(j, s.N)
 }
 
 // dropout writes dst[i] = src[i]·keep_i/(1−p), where keep_i is 0 with
 // probability p, drawn from a hash of (seed, module, i) so that forward
 // and backward see the same mask without storing it.
 func dropout(dst, src []float32, seed, module uint64, p float32) {
+	dropoutSpan(dst, src, seed, module, p, 0)
+}
+
+// dropoutSpan is dropout over elements [first, first+len(src)) of a
+// longer vector: dst[i] and src[i] are its element first+i.
+func dropoutSpan(dst, src []float32, seed, module uint64, p float32, first int) {
 	inv := 1 / (1 - p)
 	thresh := uint64(float64(p) * (1 << 32))
-	base := splitmix64(seed ^ splitmix64(module+1))
+	base := splitmix64(seed^splitmix64(module+1)) + uint64(first)
 	for i, v := range src {
 		if splitmix64(base+uint64(i))>>32 < thresh {
 			dst[i] = 0
@@ -613,15 +657,17 @@ func (m *Model) attentionForward(s *State, lc *layerCache, layer int) {
 	}
 	j := s.job(jobAttention)
 	j.m, j.lc, j.layer = m, lc, layer
-	s.run(j, s.B*m.Cfg.NumKVHeads)
+	s.run(j, s.B*m.Cfg.NumHeads)
 }
 
-// attentionForwardPart runs the (sequence, KV group) pairs [lo, hi) with
-// the chunk's score scratch. Queries go attnRows at a time (a block ends
-// early where a packed example does), each block against only the keys it
-// may see (up to its last query's position, from the key start of its
-// first: window or packed example), so the causal mask's upper triangle is
-// mostly never computed.
+// attentionForwardPart runs the (sequence, query head) pairs [lo, hi)
+// with the chunk's score scratch: the heads are independent in the forward
+// pass, so one sequence still has as many items as heads to spread over
+// the threads. Queries go attnRows at a time (a block ends early where a
+// packed example does), each block against only the keys it may see (up
+// to its last query's position, from the key start of its first: window
+// or packed example), so the causal mask's upper triangle is mostly never
+// computed.
 func (m *Model) attentionForwardPart(s *State, lc *layerCache, layer, lo, hi, chunk int) {
 	c := m.Cfg
 	T, H, KV, D := s.T, c.NumHeads, c.NumKVHeads, c.HeadDim
@@ -632,36 +678,34 @@ func (m *Model) attentionForwardPart(s *State, lc *layerCache, layer, lo, hi, ch
 	}
 	scale := c.attnScale()
 	P := s.scores[chunk][:T*L]
-	for bg := lo; bg < hi; bg++ {
-		b, g := bg/KV, bg%KV
-		ko := b*T*ks + g*D
-		for h := g * G; h < (g+1)*G; h++ {
-			qo := b*T*qs + h*D
-			lse := lc.lse[(b*H+h)*T : (b*H+h+1)*T]
-			for i0, i1 := 0, 0; i0 < T; i0 = i1 {
-				i1 = s.blockEnd(b, i0)
-				k0, k1 := s.keyStart(c, layer, b, i0), s.pos0+i1 // the keys rows i0…i1−1 see
-				q := headView(lc.q, qo+i0*qs, i1-i0, D, qs)
-				k := headView(kbuf, ko+k0*ks, k1-k0, D, ks)
-				tensor.Gemm(false, true, scale, q, k, 0, P[i0*L+k0:], L)
-				for i := i0; i < i1; i++ {
-					row := P[i*L : (i+1)*L]
-					a, w := s.pos0+i, s.keyStart(c, layer, b, i)
-					seen := row[w : a+1]
-					if s.attnCap > 0 {
-						softcap(seen, s.attnCap)
-					}
-					mx := tensor.MaxF32(seen)
-					z := tensor.ExpShift(seen, seen, mx)
-					lse[i] = float32(float64(mx) + math.Log(z))
-					tensor.Scale(seen, float32(1/z))
-					clear(row[k0:w])
-					clear(row[a+1 : k1])
+	for bh := lo; bh < hi; bh++ {
+		b, h := bh/H, bh%H
+		ko := b*T*ks + h/G*D // KV group h/G serves head h
+		qo := b*T*qs + h*D
+		lse := lc.lse[(b*H+h)*T : (b*H+h+1)*T]
+		for i0, i1 := 0, 0; i0 < T; i0 = i1 {
+			i1 = s.blockEnd(b, i0)
+			k0, k1 := s.keyStart(c, layer, b, i0), s.pos0+i1 // the keys rows i0…i1−1 see
+			q := headView(lc.q, qo+i0*qs, i1-i0, D, qs)
+			k := headView(kbuf, ko+k0*ks, k1-k0, D, ks)
+			tensor.Gemm(false, true, scale, q, k, 0, P[i0*L+k0:], L)
+			for i := i0; i < i1; i++ {
+				row := P[i*L : (i+1)*L]
+				a, w := s.pos0+i, s.keyStart(c, layer, b, i)
+				seen := row[w : a+1]
+				if s.attnCap > 0 {
+					softcap(seen, s.attnCap)
 				}
-				pm := tensor.Mat{DType: tensor.F32, F32: P[i0*L+k0:], Rows: i1 - i0, Cols: k1 - k0, Stride: L}
-				v := headView(vbuf, ko+k0*ks, k1-k0, D, ks)
-				tensor.Gemm(false, false, 1, pm, v, 0, lc.att[qo+i0*qs:], qs)
+				mx := tensor.MaxF32(seen)
+				z := tensor.ExpShift(seen, seen, mx)
+				lse[i] = float32(float64(mx) + math.Log(z))
+				tensor.Scale(seen, float32(1/z))
+				clear(row[k0:w])
+				clear(row[a+1 : k1])
 			}
+			pm := tensor.Mat{DType: tensor.F32, F32: P[i0*L+k0:], Rows: i1 - i0, Cols: k1 - k0, Stride: L}
+			v := headView(vbuf, ko+k0*ks, k1-k0, D, ks)
+			tensor.Gemm(false, false, 1, pm, v, 0, lc.att[qo+i0*qs:], qs)
 		}
 	}
 }
@@ -882,7 +926,9 @@ func (m *Model) Backward(s *State) {
 		lc := s.cache(l)
 		if s.kept != nil {
 			// Recompute this layer's activations from what it kept.
+			s.recompute = true
 			m.layerForward(s, l, m.Layers[l], lc, nil)
+			s.recompute = false
 		}
 		m.layerBackward(s, l, m.Layers[l], lc)
 	}

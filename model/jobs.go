@@ -2,8 +2,9 @@ package model
 
 import "github.com/golora/golora/tensor"
 
-// The model's parallel loops (row-wise norms, RoPE, SwiGLU, attention over
-// (sequence, KV group) pairs, the loss) run on the tensor worker pool as
+// The model's parallel loops (row-wise norms, RoPE, SwiGLU, residual
+// additions, LoRA dropout, attention over (sequence, head) pairs forward and (sequence,
+// KV group) pairs backward, the loss) run on the tensor worker pool as
 // one job struct kept in the State: its fields are set, then the pool
 // calls RunPart once per chunk. Nothing is allocated per call, and chunk
 // boundaries depend only on the item count and the thread count, so
@@ -28,6 +29,8 @@ const (
 	jobGeGLUBack
 	jobDoraNorm
 	jobTokenLoss
+	jobAdd
+	jobDropout
 )
 
 // maxChunks bounds the chunks of one loop (the pool runs at most 64 parts).
@@ -56,6 +59,8 @@ type job struct {
 	lin       *Linear // jobDoraNorm: the module and its DoRA adapter
 	lora      *LoRA
 	tl        *tokenLoss // jobTokenLoss: per-position coefficients and losses
+	module    uint64     // jobDropout: the adapter's index (loraCache.index)
+	prob      float32    // jobDropout: the probability of dropping
 }
 
 // job returns the state's job, reset to kind.
@@ -77,7 +82,25 @@ func (s *State) run(j *job, n int) int {
 	return j.chunks
 }
 
-// RunPart runs chunk c of the loop: items [n·c/chunks, n·(c+1)/chunks).
+// vecAlign is where the element-wise loops (SwiGLU, GELU, GeGLU, add,
+// dropout) split their n·width elements between chunks: at multiples of
+// the widest vector their kernels use, so that each element is computed by
+// the same code (vector body or scalar tail) whatever the thread count.
+const vecAlign = 64
+
+// elems is chunk c's share of an element-wise loop over n·width elements:
+// [e0, e1), both multiples of vecAlign but the last chunk's end.
+func (j *job) elems(c int) (e0, e1 int) {
+	total := j.n * j.width
+	e0, e1 = total*c/j.chunks&^(vecAlign-1), total*(c+1)/j.chunks&^(vecAlign-1)
+	if c == j.chunks-1 {
+		e1 = total
+	}
+	return e0, e1
+}
+
+// RunPart runs chunk c of the loop: items [n·c/chunks, n·(c+1)/chunks),
+// or for an element-wise loop the elements j.elems gives.
 func (j *job) RunPart(c int) {
 	lo, hi := j.n*c/j.chunks, j.n*(c+1)/j.chunks
 	s := j.s
@@ -96,11 +119,13 @@ func (j *job) RunPart(c int) {
 	case jobRoPE:
 		s.ropeRows(j.a, lo, hi, j.width, j.d2, j.b, j.c, j.dir)
 	case jobSwiGLU:
-		I, lc := j.width, j.lc
-		tensor.SwiGLU(lc.h[lo*I:hi*I], lc.gate[lo*I:hi*I], lc.up[lo*I:hi*I])
+		e0, e1 := j.elems(c)
+		lc := j.lc
+		tensor.SwiGLU(lc.h[e0:e1], lc.gate[e0:e1], lc.up[e0:e1])
 	case jobSwiGLUBack:
-		I, lc := j.width, j.lc
-		tensor.SwiGLUBackward(s.dgate[lo*I:hi*I], s.dup[lo*I:hi*I], s.dh[lo*I:hi*I], lc.gate[lo*I:hi*I], lc.up[lo*I:hi*I])
+		e0, e1 := j.elems(c)
+		lc := j.lc
+		tensor.SwiGLUBackward(s.dgate[e0:e1], s.dup[e0:e1], s.dh[e0:e1], lc.gate[e0:e1], lc.up[e0:e1])
 	case jobAttention:
 		j.m.attentionForwardPart(s, j.lc, j.layer, lo, hi, c)
 	case jobAttentionBack:
@@ -121,17 +146,21 @@ func (j *job) RunPart(c int) {
 		}
 		layernormBackward(j.a[lo*C:hi*C], dw, db, j.b[lo*C:hi*C], j.c[lo*C:hi*C], j.p.W.F32, j.f[lo:hi], j.d[lo:hi], hi-lo, C)
 	case jobGELU:
-		I, lc := j.width, j.lc
-		geluForward(lc.h[lo*I:hi*I], lc.up[lo*I:hi*I])
+		e0, e1 := j.elems(c)
+		lc := j.lc
+		geluForward(lc.h[e0:e1], lc.up[e0:e1])
 	case jobGELUBack:
-		I, lc := j.width, j.lc
-		geluBackward(s.dup[lo*I:hi*I], s.dh[lo*I:hi*I], lc.up[lo*I:hi*I])
+		e0, e1 := j.elems(c)
+		lc := j.lc
+		geluBackward(s.dup[e0:e1], s.dh[e0:e1], lc.up[e0:e1])
 	case jobGeGLU:
-		I, lc := j.width, j.lc
-		gegluForward(lc.h[lo*I:hi*I], lc.gate[lo*I:hi*I], lc.up[lo*I:hi*I])
+		e0, e1 := j.elems(c)
+		lc := j.lc
+		gegluForward(lc.h[e0:e1], lc.gate[e0:e1], lc.up[e0:e1])
 	case jobGeGLUBack:
-		I, lc := j.width, j.lc
-		gegluBackward(s.dgate[lo*I:hi*I], s.dup[lo*I:hi*I], s.dh[lo*I:hi*I], lc.gate[lo*I:hi*I], lc.up[lo*I:hi*I])
+		e0, e1 := j.elems(c)
+		lc := j.lc
+		gegluBackward(s.dgate[e0:e1], s.dup[e0:e1], s.dh[e0:e1], lc.gate[e0:e1], lc.up[e0:e1])
 	case jobLoss:
 		if s.finalCap > 0 {
 			s.lossSum[c], s.lossCount[c], s.lossCorrect[c] = crossEntropyCapped(j.a, j.r0, j.labels, j.r0+lo, j.r0+hi, s.T, j.width, j.norm, s.finalCap, s.capF[c])
@@ -140,6 +169,14 @@ func (j *job) RunPart(c int) {
 		s.lossSum[c], s.lossCount[c], s.lossCorrect[c] = crossEntropy(j.a, j.r0, j.labels, j.r0+lo, j.r0+hi, s.T, j.width, j.norm)
 	case jobDoraNorm:
 		doraNormRows(j.a, j.lin, j.lora, s.dora.w[c], lo*doraRows, min(hi*doraRows, j.lin.Out))
+	case jobAdd:
+		e0, e1 := j.elems(c)
+		for i, v := range j.b[e0:e1] {
+			j.a[e0+i] = v + j.c[e0+i]
+		}
+	case jobDropout:
+		e0, e1 := j.elems(c)
+		dropoutSpan(j.a[e0:e1], j.b[e0:e1], s.DropoutSeed, j.module, j.prob, e0)
 	case jobTokenLoss:
 		var capF []float32
 		if s.finalCap > 0 {
