@@ -16,7 +16,9 @@
 #   FULL=1           also compare full fine-tuning (needs ~3 GB per side)
 #   TRAIN=1          0: the GEMM rows only
 #   REPEAT=1         rounds of the GEMM rows, interleaved (golora, base, torch,
-#                    next shape, ...); the tables show each side's median
+#                    next shape, ...), then as many rounds of the training
+#                    rows (golora lora, torch lora, golora qlora, ...); the
+#                    tables show each side's median
 #   KERNELS=         golora's kernel set (--kernels avx512|avx2|go; default
 #                    the best the CPU runs). OpenBLAS is held to the same
 #                    instruction set unless OPENBLAS_CORETYPE is set: Haswell
@@ -122,15 +124,19 @@ done
 
 common=(--model-config "$CONFIG" --batch-size 4 --seq-len 256 --steps "$STEPS" --rank 8
   --targets q_proj,k_proj,v_proj,o_proj --threads "$THREADS")
-if [[ $TRAIN == 1 ]]; then
+for ((round = 1; round <= REPEAT && TRAIN == 1; round++)); do
   run "train lora golora" "$BIN" bench train "${common[@]}" "${golora_flags[@]}" --method lora
   run "train lora torch" "${torch_env[@]}" "$PYTHON" bench/pytorch/lora_train.py "${common[@]}" --method lora
+  # qlora checkpoints by default (golora train's rule for quantized bases);
+  # the second row is the same activation policy as lora's, so the ratio of
+  # the two qlora rows to lora's separates the 4-bit cost from the recompute.
   run "train qlora golora" "$BIN" bench train "${common[@]}" "${golora_flags[@]}" --method qlora
+  run "train qlora-keep golora" "$BIN" bench train "${common[@]}" "${golora_flags[@]}" --method qlora --grad-checkpoint=false
   if [[ $FULL == 1 ]]; then
     run "train full golora" "$BIN" bench train "${common[@]}" "${golora_flags[@]}" --method full
     run "train full torch" "${torch_env[@]}" "$PYTHON" bench/pytorch/lora_train.py "${common[@]}" --method full
   fi
-fi
+done
 
 "$PYTHON" bench/pytorch/compare_summary.py "$RESULTS" "${OPENBLAS_CORETYPE:-}"
 rm -f "$RESULTS"

@@ -50,23 +50,28 @@ for key, what in (("gflops", "wall time"), ("cpu_gflops", "CPU time / threads"))
 train = [l for l in runs if l.startswith("train")]
 if train:
     print()
-    print("| training 4×256, r=8 q,k,v,o | tokens/s | step s | peak RSS MiB | loss | mfu_theoretical | vs torch tokens/s | vs torch RSS |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(f"| training 4×256, r=8 q,k,v,o ({len(runs[train[0]])} round(s), medians) | tokens/s | step s | peak RSS MiB | loss | "
+          "mfu_theoretical | vs torch tokens/s | vs torch RSS | step vs golora lora |")
+    print("|---|---|---|---|---|---|---|---|---|")
 for label in train:
     r = median(runs[label], "tokens_per_sec")
     method = label.split()[1]
-    t = runs.get(f"train {method} torch") or (runs.get("train lora torch") if method == "qlora" else None)
-    t = t[0][1] if t else None
+    # qlora (and qlora-keep, qlora without checkpointing) against the f32-base LoRA
+    peer = "lora" if method.startswith("qlora") else method
+    t = median(runs[f"train {peer} torch"], "tokens_per_sec") if f"train {peer} torch" in runs else None
     vs = ("%.2f×" % (r["tokens_per_sec"] / t["tokens_per_sec"]), "%.2f×" % (r["peak_rss_bytes"] / t["peak_rss_bytes"])) \
         if t is not None and not label.endswith("torch") else ("", "")
     mfu = f"{r['mfu_theoretical']:.3f}" if "mfu_theoretical" in r else ""
+    lora = runs.get("train lora golora")
+    step = "%.2f×" % (r["step_seconds"] / median(lora, "tokens_per_sec")["step_seconds"]) \
+        if lora and method.startswith("qlora") and label.endswith("golora") else ""
     print(f"| {label} | {r['tokens_per_sec']:.1f} | {r['step_seconds']:.2f} | {r['peak_rss_bytes'] / 2**20:.0f} | "
-          f"{r['final_loss']:.4f} | {mfu} | {vs[0]} | {vs[1]} |")
+          f"{r['final_loss']:.4f} | {mfu} | {vs[0]} | {vs[1]} | {step} |")
 all_runs = [r for rs in runs.values() for _, r in rs]
 torch_blas = next((r["blas"] for r in all_runs if "blas" in r and "openblas" in r["blas"]), None) \
     or next((r["blas"] for r in all_runs if "blas" in r), "")
 torch_blas = ", ".join(p.rsplit("/", 1)[-1] for p in torch_blas.split(",") if "lapack" not in p)
 coretype = f", OPENBLAS_CORETYPE={sys.argv[2]}" if sys.argv[2] else ""
 print(f"\ntorch {next(r['torch_version'] for r in all_runs if 'torch_version' in r)}, BLAS {torch_blas}{coretype}; "
-      f"qlora is compared with torch's f32-base LoRA; 1-minute load average before the runs: "
+      f"qlora is compared with torch's f32-base LoRA (qlora-keep: --grad-checkpoint=false); 1-minute load average before the runs: "
       f"{min(loads)} to {max(loads)}")
