@@ -8,7 +8,11 @@
 #   PYTHON=/usr/bin/python3   the python that has torch 1.13
 #   TORCH_BLAS=openblas  BLAS under torch: openblas (OpenBLAS 0.3.21, OpenMP
 #                    build, unpacked from Debian's libopenblas0-openmp into
-#                    $OPENBLAS_DIR, nothing installed) or system (whatever
+#                    $OPENBLAS_DIR, nothing installed), openblas-pthread (its
+#                    pthreads build, libopenblas0-pthread: torch's OpenMP
+#                    threads and OpenBLAS's own then oversubscribe the cores
+#                    and training runs ~4x slower; for reproducing figures
+#                    taken on such an install) or system (whatever
 #                    libblas.so.3 resolves to; on this machine the netlib
 #                    reference BLAS, single-threaded and ~3.5 GFLOP/s)
 #   SYSTEM_GEMM=1    also time torch.matmul on the system BLAS (info rows)
@@ -53,14 +57,16 @@ echo "# building $BIN" >&2
 go build -o "$BIN" ./cmd/golora
 
 torch_env=(env)
-if [[ $TORCH_BLAS == openblas ]]; then
-  libdir=$OPENBLAS_DIR/usr/lib/x86_64-linux-gnu/openblas-openmp
+if [[ $TORCH_BLAS == openblas || $TORCH_BLAS == openblas-pthread ]]; then
+  flavour=openmp
+  [[ $TORCH_BLAS == openblas-pthread ]] && flavour=pthread
+  libdir=$OPENBLAS_DIR/usr/lib/x86_64-linux-gnu/openblas-$flavour
   if [[ ! -e $libdir/libblas.so.3 ]]; then
-    echo "# unpacking libopenblas0-openmp into $OPENBLAS_DIR (apt-get download + dpkg -x; nothing installed)" >&2
+    echo "# unpacking libopenblas0-$flavour into $OPENBLAS_DIR (apt-get download + dpkg -x; nothing installed)" >&2
     tmp=$(mktemp -d)
-    (cd "$tmp" && apt-get download libopenblas0-openmp >/dev/null 2>&1) || true
-    if compgen -G "$tmp/libopenblas0-openmp_*.deb" >/dev/null; then
-      dpkg -x "$tmp"/libopenblas0-openmp_*.deb "$OPENBLAS_DIR"
+    (cd "$tmp" && apt-get download "libopenblas0-$flavour" >/dev/null 2>&1) || true
+    if compgen -G "$tmp/libopenblas0-${flavour}_*.deb" >/dev/null; then
+      dpkg -x "$tmp"/libopenblas0-"$flavour"_*.deb "$OPENBLAS_DIR"
     fi
     rm -rf "$tmp"
   fi
