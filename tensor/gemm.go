@@ -211,6 +211,11 @@ type gemmKernel struct {
 	// columns wide (such as LoRA's n = 8), where most of a wide tile
 	// would be padding.
 	narrow *gemmKernel
+
+	// tiles, when set, computes n ≥ 1 tiles down a column of C in one
+	// call: tile q is full's tile with Ã at a[q·pa:] and C at
+	// c[q·mr·ldc:] (the same B̃), each computed exactly as full does.
+	tiles func(n, kc int, a []float32, rsa, csa, pa int, b []float32, csb int, c []float32, ldc int, alpha, beta float32)
 }
 
 // setKernels is the micro-kernel of each kernel set: portableKernel for
@@ -388,7 +393,14 @@ func (j *gemmJob) macroKernel(ws *workspace, ic, mc, jc, nc, pc, kc int, beta fl
 		case nrr == nr:
 			bp, csb = j.b.F32[pc*j.b.Stride+jc+jr:], j.b.Stride
 		}
-		for ir := 0; ir < mc; ir += mr {
+		ir := 0
+		if kern.tiles != nil && !directA && nrr == nr && mc >= mr {
+			// The whole tiles of the column in one call.
+			n := mc / mr
+			kern.tiles(n, kc, ws.a, packRS, packCS, mr*kc, bp, csb, c[ic*ldc+jc+jr:], ldc, alpha, beta)
+			ir = n * mr
+		}
+		for ; ir < mc; ir += mr {
 			mrr := min(mr, mc-ir)
 			ap, rsa, csa := ws.a, packRS, packCS
 			switch {

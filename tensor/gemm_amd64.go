@@ -27,6 +27,16 @@ func sgemm6x16RowAAVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c 
 //go:noescape
 func sgemm6x16ColAAVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32)
 
+// sgemm6x16TilesRowAAVX2 and sgemm6x16TilesColAAVX2 compute tiles
+// tiles of sgemm6x16RowAAVX2 and sgemm6x16ColAAVX2 down a column of C,
+// tile q with Ã at a + q·pa and C at c + q·6·ldc (see gemmKernel.tiles).
+//
+//go:noescape
+func sgemm6x16TilesRowAAVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32, tiles, pa int)
+
+//go:noescape
+func sgemm6x16TilesColAAVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32, tiles, pa int)
+
 // packT16F32AVX2 sets dst[p·16+r] = src[r·ld+p] for r < 16, p < 8·kc8.
 //
 //go:noescape
@@ -48,6 +58,8 @@ func packT16BF16AVX2(dst *float32, src *uint16, ld, kc8 int)
 // of op(B) (4.5 MiB) in L3. kc 288 rather than 256 makes k = 576 (the
 // hidden size of the SmolLM-135M shape) two depth slices instead of
 // three: fewer kernel calls and passes over C (1-2% on the nn shape).
+// The whole tiles of a column of the packed block are computed in one call
+// (tiles): a Go call per 6×16 tile cost 1-2% at this kc.
 var avx2Kernel6x16 = &gemmKernel{
 	name: "avx2-6x16",
 	set:  kernels.AVX2,
@@ -63,6 +75,19 @@ var avx2Kernel6x16 = &gemmKernel{
 			sgemm6x16ColAAVX2(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta)
 		default:
 			sgemm6x16AVX2(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta)
+		}
+	},
+	tiles: func(n, kc int, a []float32, rsa, csa, pa int, b []float32, csb int, c []float32, ldc int, alpha, beta float32) {
+		_, _, _ = a[(n-1)*pa+5*rsa+(kc-1)*csa], b[(kc-1)*csb+15], c[(6*n-1)*ldc+15]
+		switch {
+		case csb == 16 && csa == 1:
+			sgemm6x16TilesRowAAVX2(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta, n, pa)
+		case csb == 16 && csa == 6:
+			sgemm6x16TilesColAAVX2(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta, n, pa)
+		default:
+			for q := 0; q < n; q++ {
+				sgemm6x16AVX2(kc, &a[q*pa], rsa, csa, &b[0], csb, &c[q*6*ldc], ldc, alpha, beta)
+			}
 		}
 	},
 	packT: packT16AVX2,
