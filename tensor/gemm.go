@@ -337,10 +337,10 @@ func (j *gemmJob) runRect(ws *workspace, r rect) {
 	directB := j.b.DType == F32 && !j.transB && h <= directMaxPanels*mr
 	na, nb, nscratch := mr*kcMax, nr*kcMax, 0
 	if !directA {
-		na = mcMax * kcMax
+		na = mcMax / mr * panelStride(kcMax, mr)
 	}
 	if !directB {
-		nb = kcMax * ncMax
+		nb = ncMax / nr * panelStride(kcMax, nr)
 		if kern.packT != nil && j.transB {
 			nscratch = nr * kcMax
 		}
@@ -384,12 +384,13 @@ func (j *gemmJob) macroKernel(ws *workspace, ic, mc, jc, nc, pc, kc int, beta fl
 	mr, nr := kern.mr, kern.nr
 	c, ldc, alpha := j.c, j.ldc, j.alpha
 	packRS, packCS := packAStrides(j.transA, kc, mr)
+	psA, psB := panelStride(kc, mr), panelStride(kc, nr)
 	for jr := 0; jr < nc; jr += nr {
 		nrr := min(nr, nc-jr)
 		bp, csb := ws.b, nr
 		switch {
 		case !directB:
-			bp = ws.b[jr*kc:]
+			bp = ws.b[jr/nr*psB:]
 		case nrr == nr:
 			bp, csb = j.b.F32[pc*j.b.Stride+jc+jr:], j.b.Stride
 		}
@@ -397,7 +398,7 @@ func (j *gemmJob) macroKernel(ws *workspace, ic, mc, jc, nc, pc, kc int, beta fl
 		if kern.tiles != nil && !directA && nrr == nr && mc >= mr {
 			// The whole tiles of the column in one call.
 			n := mc / mr
-			kern.tiles(n, kc, ws.a, packRS, packCS, mr*kc, bp, csb, c[ic*ldc+jc+jr:], ldc, alpha, beta)
+			kern.tiles(n, kc, ws.a, packRS, packCS, psA, bp, csb, c[ic*ldc+jc+jr:], ldc, alpha, beta)
 			ir = n * mr
 		}
 		for ; ir < mc; ir += mr {
@@ -405,7 +406,7 @@ func (j *gemmJob) macroKernel(ws *workspace, ic, mc, jc, nc, pc, kc int, beta fl
 			ap, rsa, csa := ws.a, packRS, packCS
 			switch {
 			case !directA:
-				ap = ws.a[ir*kc:]
+				ap = ws.a[ir/mr*psA:]
 			case mrr == mr && j.transA:
 				ap, rsa, csa = j.a.F32[pc*j.a.Stride+ic+ir:], 1, j.a.Stride
 			case mrr == mr:

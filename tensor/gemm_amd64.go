@@ -27,9 +27,10 @@ func sgemm6x16RowAAVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c 
 //go:noescape
 func sgemm6x16ColAAVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32)
 
-// sgemm6x16TilesRowAAVX2 and sgemm6x16TilesColAAVX2 compute tiles
-// tiles of sgemm6x16RowAAVX2 and sgemm6x16ColAAVX2 down a column of C,
-// tile q with Ã at a + q·pa and C at c + q·6·ldc (see gemmKernel.tiles).
+// sgemm6x16TilesRowAAVX2 and sgemm6x16TilesColAAVX2 compute, down a
+// column of C, the tiles q < tiles of sgemm6x16RowAAVX2 and
+// sgemm6x16ColAAVX2 with Ã at a + q·pa and C at c + q·6·ldc (see
+// gemmKernel.tiles).
 //
 //go:noescape
 func sgemm6x16TilesRowAAVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32, tiles, pa int)
@@ -374,20 +375,20 @@ func init() {
 	setKernels[kernels.AVX512] = avx512Kernel12x32
 }
 
-// copyPanelsNAVX sets dst[q·N·kc + p·N + j] = src[p·ld + q·N + j] for
+// copyPanelsNAVX sets dst[q·ps + p·N + j] = src[p·ld + q·N + j] for
 // p < kc, q < panels, j < N: see copyPanels.
 //
 //go:noescape
-func copyPanels6AVX(dst, src *float32, ld, kc, panels int)
+func copyPanels6AVX(dst, src *float32, ld, kc, panels, ps int)
 
 //go:noescape
-func copyPanels12AVX(dst, src *float32, ld, kc, panels int)
+func copyPanels12AVX(dst, src *float32, ld, kc, panels, ps int)
 
 //go:noescape
-func copyPanels16AVX(dst, src *float32, ld, kc, panels int)
+func copyPanels16AVX(dst, src *float32, ld, kc, panels, ps int)
 
 //go:noescape
-func copyPanels32AVX(dst, src *float32, ld, kc, panels int)
+func copyPanels32AVX(dst, src *float32, ld, kc, panels, ps int)
 
 // copyPanelsAsm is copyPanels in assembly for the widths it is generated
 // for, under the AVX2 and AVX-512 kernel sets.
@@ -395,7 +396,7 @@ func copyPanelsAsm(dst, src []float32, ld, kc, panels, w int) bool {
 	if kernels.Active() == kernels.Go {
 		return false
 	}
-	var f func(dst, src *float32, ld, kc, panels int)
+	var f func(dst, src *float32, ld, kc, panels, ps int)
 	switch w {
 	case 6:
 		f = copyPanels6AVX
@@ -409,8 +410,9 @@ func copyPanelsAsm(dst, src []float32, ld, kc, panels, w int) bool {
 		return false
 	}
 	if kc > 0 && panels > 0 {
-		_, _ = src[(kc-1)*ld+panels*w-1], dst[(panels-1)*w*kc+kc*w-1]
-		f(&dst[0], &src[0], ld, kc, panels)
+		ps := panelStride(kc, w)
+		_, _ = src[(kc-1)*ld+panels*w-1], dst[(panels-1)*ps+kc*w-1]
+		f(&dst[0], &src[0], ld, kc, panels, ps)
 	}
 	return true
 }

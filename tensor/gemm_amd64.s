@@ -4472,18 +4472,18 @@ gatherT16AVX512_done:
 	VZEROUPPER
 	RET
 
-// func copyPanels6AVX(dst, src *float32, ld, kc, panels int)
+// func copyPanels6AVX(dst, src *float32, ld, kc, panels, ps int)
 //
-// dst[q·6·kc + p·6 + j] = src[p·ld + q·6 + j] for p < kc, q < panels, j < 6.
-TEXT ·copyPanels6AVX(SB), NOSPLIT, $0-40
+// dst[q·ps + p·6 + j] = src[p·ld + q·6 + j] for p < kc, q < panels, j < 6.
+TEXT ·copyPanels6AVX(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ ld+16(FP), DX
 	SHLQ $2, DX
 	MOVQ kc+24(FP), CX
 	MOVQ panels+32(FP), BX
-	MOVQ CX, R10
-	IMULQ $24, R10 // bytes between panels
+	MOVQ ps+40(FP), R10
+	SHLQ $2, R10 // bytes between panels
 	TESTQ CX, CX
 	JZ copyPanels6AVX_done
 	TESTQ BX, BX
@@ -4509,18 +4509,18 @@ copyPanels6AVX_done:
 	VZEROUPPER
 	RET
 
-// func copyPanels12AVX(dst, src *float32, ld, kc, panels int)
+// func copyPanels12AVX(dst, src *float32, ld, kc, panels, ps int)
 //
-// dst[q·12·kc + p·12 + j] = src[p·ld + q·12 + j] for p < kc, q < panels, j < 12.
-TEXT ·copyPanels12AVX(SB), NOSPLIT, $0-40
+// dst[q·ps + p·12 + j] = src[p·ld + q·12 + j] for p < kc, q < panels, j < 12.
+TEXT ·copyPanels12AVX(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ ld+16(FP), DX
 	SHLQ $2, DX
 	MOVQ kc+24(FP), CX
 	MOVQ panels+32(FP), BX
-	MOVQ CX, R10
-	IMULQ $48, R10 // bytes between panels
+	MOVQ ps+40(FP), R10
+	SHLQ $2, R10 // bytes between panels
 	TESTQ CX, CX
 	JZ copyPanels12AVX_done
 	TESTQ BX, BX
@@ -4546,18 +4546,18 @@ copyPanels12AVX_done:
 	VZEROUPPER
 	RET
 
-// func copyPanels16AVX(dst, src *float32, ld, kc, panels int)
+// func copyPanels16AVX(dst, src *float32, ld, kc, panels, ps int)
 //
-// dst[q·16·kc + p·16 + j] = src[p·ld + q·16 + j] for p < kc, q < panels, j < 16.
-TEXT ·copyPanels16AVX(SB), NOSPLIT, $0-40
+// dst[q·ps + p·16 + j] = src[p·ld + q·16 + j] for p < kc, q < panels, j < 16.
+TEXT ·copyPanels16AVX(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ ld+16(FP), DX
 	SHLQ $2, DX
 	MOVQ kc+24(FP), CX
 	MOVQ panels+32(FP), BX
-	MOVQ CX, R10
-	IMULQ $64, R10 // bytes between panels
+	MOVQ ps+40(FP), R10
+	SHLQ $2, R10 // bytes between panels
 	TESTQ CX, CX
 	JZ copyPanels16AVX_done
 	TESTQ BX, BX
@@ -4583,18 +4583,18 @@ copyPanels16AVX_done:
 	VZEROUPPER
 	RET
 
-// func copyPanels32AVX(dst, src *float32, ld, kc, panels int)
+// func copyPanels32AVX(dst, src *float32, ld, kc, panels, ps int)
 //
-// dst[q·32·kc + p·32 + j] = src[p·ld + q·32 + j] for p < kc, q < panels, j < 32.
-TEXT ·copyPanels32AVX(SB), NOSPLIT, $0-40
+// dst[q·ps + p·32 + j] = src[p·ld + q·32 + j] for p < kc, q < panels, j < 32.
+TEXT ·copyPanels32AVX(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ ld+16(FP), DX
 	SHLQ $2, DX
 	MOVQ kc+24(FP), CX
 	MOVQ panels+32(FP), BX
-	MOVQ CX, R10
-	IMULQ $128, R10 // bytes between panels
+	MOVQ ps+40(FP), R10
+	SHLQ $2, R10 // bytes between panels
 	TESTQ CX, CX
 	JZ copyPanels32AVX_done
 	TESTQ BX, BX

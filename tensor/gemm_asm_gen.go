@@ -717,27 +717,27 @@ func gather512(name string) {
 
 // copyPanels emits
 //
-//	func name(dst, src *float32, ld, kc, panels int)
+//	func name(dst, src *float32, ld, kc, panels, ps int)
 //
-// which sets dst[q·w·kc + p·w + j] = src[p·ld + q·w + j] for p < kc,
+// which sets dst[q·ps + p·w + j] = src[p·ld + q·w + j] for p < kc,
 // q < panels, j < w: row p of a row-major source, cut into panels of w
 // contiguous floats, lands at depth p of each depth-major packed panel.
 // Packing uses it for op(B) not transposed (w = nr) and op(A) transposed
 // (w = mr), each row segment moved in 32-, 16- and 8-byte pieces.
 func copyPanels(name string, width int) {
 	bytes := 4 * width
-	w("// func %s(dst, src *float32, ld, kc, panels int)", name)
+	w("// func %s(dst, src *float32, ld, kc, panels, ps int)", name)
 	w("//")
-	w("// dst[q·%d·kc + p·%d + j] = src[p·ld + q·%d + j] for p < kc, q < panels, j < %d.", width, width, width, width)
-	w("TEXT ·%s(SB), NOSPLIT, $0-40", name)
+	w("// dst[q·ps + p·%d + j] = src[p·ld + q·%d + j] for p < kc, q < panels, j < %d.", width, width, width)
+	w("TEXT ·%s(SB), NOSPLIT, $0-48", name)
 	w("\tMOVQ dst+0(FP), DI")
 	w("\tMOVQ src+8(FP), SI")
 	w("\tMOVQ ld+16(FP), DX")
 	w("\tSHLQ $2, DX")
 	w("\tMOVQ kc+24(FP), CX")
 	w("\tMOVQ panels+32(FP), BX")
-	w("\tMOVQ CX, R10")
-	w("\tIMULQ $%d, R10 // bytes between panels", bytes)
+	w("\tMOVQ ps+40(FP), R10")
+	w("\tSHLQ $2, R10 // bytes between panels")
 	w("\tTESTQ CX, CX")
 	w("\tJZ %s_done", name)
 	w("\tTESTQ BX, BX")

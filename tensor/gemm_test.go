@@ -516,7 +516,7 @@ func TestPack(t *testing.T) {
 							return x.At(2+i, 3+p)
 						}
 						// packA: block of op(A) is mn×kc at (2, 3) in op's coordinates.
-						dst := make([]float32, roundUp(mn, mr)*kc)
+						dst := make([]float32, ceilDiv(mn, mr)*panelStride(kc, mr))
 						for i := range dst {
 							dst[i] = float32(math.NaN())
 						}
@@ -530,7 +530,7 @@ func TestPack(t *testing.T) {
 						rsa, csa := packAStrides(trans, kc, mr)
 						for i := 0; i < roundUp(mn, mr); i++ {
 							for p := 0; p < kc; p++ {
-								got := dst[i/mr*mr*kc+i%mr*rsa+p*csa]
+								got := dst[i/mr*panelStride(kc, mr)+i%mr*rsa+p*csa]
 								want := float32(0)
 								if i < mn {
 									want = at(i, p)
@@ -542,14 +542,14 @@ func TestPack(t *testing.T) {
 						}
 						// packB: x read as B with the other orientation gives the
 						// kc×mn block op(B)[p][j] = op(A)[j][p].
-						dst = make([]float32, roundUp(mn, nr)*kc)
+						dst = make([]float32, ceilDiv(mn, nr)*panelStride(kc, nr))
 						for i := range dst {
 							dst[i] = float32(math.NaN())
 						}
 						packB(dst, x, !trans, p0, kc, i0, mn, nr, kern.packT, make([]float32, nr*kc))
 						for j := 0; j < roundUp(mn, nr); j++ {
 							for p := 0; p < kc; p++ {
-								got := dst[j/nr*nr*kc+p*nr+j%nr]
+								got := dst[j/nr*panelStride(kc, nr)+p*nr+j%nr]
 								want := float32(0)
 								if j < mn {
 									want = at(j, p)
