@@ -211,6 +211,11 @@ type gemmKernel struct {
 	// columns wide (such as LoRA's n = 8), where most of a wide tile
 	// would be padding.
 	narrow *gemmKernel
+
+	// tiles, when set, computes n ≥ 1 tiles down a column of C in one
+	// call: tile q is full's tile with Ã at a[q·pa:] and C at
+	// c[q·mr·ldc:] (the same B̃), each computed exactly as full does.
+	tiles func(n, kc int, a []float32, rsa, csa, pa int, b []float32, csb int, c []float32, ldc int, alpha, beta float32)
 }
 
 // setKernels is the micro-kernel of each kernel set: portableKernel for
@@ -332,10 +337,10 @@ func (j *gemmJob) runRect(ws *workspace, r rect) {
 	directB := j.b.DType == F32 && !j.transB && h <= directMaxPanels*mr
 	na, nb, nscratch := mr*kcMax, nr*kcMax, 0
 	if !directA {
-		na = mcMax * kcMax
+		na = mcMax / mr * panelStride(kcMax, mr)
 	}
 	if !directB {
-		nb = kcMax * ncMax
+		nb = ncMax / nr * panelStride(kcMax, nr)
 		if kern.packT != nil && j.transB {
 			nscratch = nr * kcMax
 		}
@@ -379,21 +384,29 @@ func (j *gemmJob) macroKernel(ws *workspace, ic, mc, jc, nc, pc, kc int, beta fl
 	mr, nr := kern.mr, kern.nr
 	c, ldc, alpha := j.c, j.ldc, j.alpha
 	packRS, packCS := packAStrides(j.transA, kc, mr)
+	psA, psB := panelStride(kc, mr), panelStride(kc, nr)
 	for jr := 0; jr < nc; jr += nr {
 		nrr := min(nr, nc-jr)
 		bp, csb := ws.b, nr
 		switch {
 		case !directB:
-			bp = ws.b[jr*kc:]
+			bp = ws.b[jr/nr*psB:]
 		case nrr == nr:
 			bp, csb = j.b.F32[pc*j.b.Stride+jc+jr:], j.b.Stride
 		}
-		for ir := 0; ir < mc; ir += mr {
+		ir := 0
+		if kern.tiles != nil && !directA && nrr == nr && mc >= mr {
+			// The whole tiles of the column in one call.
+			n := mc / mr
+			kern.tiles(n, kc, ws.a, packRS, packCS, psA, bp, csb, c[ic*ldc+jc+jr:], ldc, alpha, beta)
+			ir = n * mr
+		}
+		for ; ir < mc; ir += mr {
 			mrr := min(mr, mc-ir)
 			ap, rsa, csa := ws.a, packRS, packCS
 			switch {
 			case !directA:
-				ap = ws.a[ir*kc:]
+				ap = ws.a[ir/mr*psA:]
 			case mrr == mr && j.transA:
 				ap, rsa, csa = j.a.F32[pc*j.a.Stride+ic+ir:], 1, j.a.Stride
 			case mrr == mr:

@@ -27,6 +27,17 @@ func sgemm6x16RowAAVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c 
 //go:noescape
 func sgemm6x16ColAAVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32)
 
+// sgemm6x16TilesRowAAVX2 and sgemm6x16TilesColAAVX2 compute, down a
+// column of C, the tiles q < tiles of sgemm6x16RowAAVX2 and
+// sgemm6x16ColAAVX2 with Ã at a + q·pa and C at c + q·6·ldc (see
+// gemmKernel.tiles).
+//
+//go:noescape
+func sgemm6x16TilesRowAAVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32, tiles, pa int)
+
+//go:noescape
+func sgemm6x16TilesColAAVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32, tiles, pa int)
+
 // packT16F32AVX2 sets dst[p·16+r] = src[r·ld+p] for r < 16, p < 8·kc8.
 //
 //go:noescape
@@ -48,6 +59,8 @@ func packT16BF16AVX2(dst *float32, src *uint16, ld, kc8 int)
 // of op(B) (4.5 MiB) in L3. kc 288 rather than 256 makes k = 576 (the
 // hidden size of the SmolLM-135M shape) two depth slices instead of
 // three: fewer kernel calls and passes over C (1-2% on the nn shape).
+// The whole tiles of a column of the packed block are computed in one call
+// (tiles): a Go call per 6×16 tile cost 1-2% at this kc.
 var avx2Kernel6x16 = &gemmKernel{
 	name: "avx2-6x16",
 	set:  kernels.AVX2,
@@ -63,6 +76,19 @@ var avx2Kernel6x16 = &gemmKernel{
 			sgemm6x16ColAAVX2(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta)
 		default:
 			sgemm6x16AVX2(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta)
+		}
+	},
+	tiles: func(n, kc int, a []float32, rsa, csa, pa int, b []float32, csb int, c []float32, ldc int, alpha, beta float32) {
+		_, _, _ = a[(n-1)*pa+5*rsa+(kc-1)*csa], b[(kc-1)*csb+15], c[(6*n-1)*ldc+15]
+		switch {
+		case csb == 16 && csa == 1:
+			sgemm6x16TilesRowAAVX2(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta, n, pa)
+		case csb == 16 && csa == 6:
+			sgemm6x16TilesColAAVX2(kc, &a[0], rsa, csa, &b[0], csb, &c[0], ldc, alpha, beta, n, pa)
+		default:
+			for q := 0; q < n; q++ {
+				sgemm6x16AVX2(kc, &a[q*pa], rsa, csa, &b[0], csb, &c[q*6*ldc], ldc, alpha, beta)
+			}
 		}
 	},
 	packT: packT16AVX2,
@@ -349,20 +375,20 @@ func init() {
 	setKernels[kernels.AVX512] = avx512Kernel12x32
 }
 
-// copyPanelsNAVX sets dst[q·N·kc + p·N + j] = src[p·ld + q·N + j] for
+// copyPanelsNAVX sets dst[q·ps + p·N + j] = src[p·ld + q·N + j] for
 // p < kc, q < panels, j < N: see copyPanels.
 //
 //go:noescape
-func copyPanels6AVX(dst, src *float32, ld, kc, panels int)
+func copyPanels6AVX(dst, src *float32, ld, kc, panels, ps int)
 
 //go:noescape
-func copyPanels12AVX(dst, src *float32, ld, kc, panels int)
+func copyPanels12AVX(dst, src *float32, ld, kc, panels, ps int)
 
 //go:noescape
-func copyPanels16AVX(dst, src *float32, ld, kc, panels int)
+func copyPanels16AVX(dst, src *float32, ld, kc, panels, ps int)
 
 //go:noescape
-func copyPanels32AVX(dst, src *float32, ld, kc, panels int)
+func copyPanels32AVX(dst, src *float32, ld, kc, panels, ps int)
 
 // copyPanelsAsm is copyPanels in assembly for the widths it is generated
 // for, under the AVX2 and AVX-512 kernel sets.
@@ -370,7 +396,7 @@ func copyPanelsAsm(dst, src []float32, ld, kc, panels, w int) bool {
 	if kernels.Active() == kernels.Go {
 		return false
 	}
-	var f func(dst, src *float32, ld, kc, panels int)
+	var f func(dst, src *float32, ld, kc, panels, ps int)
 	switch w {
 	case 6:
 		f = copyPanels6AVX
@@ -384,8 +410,9 @@ func copyPanelsAsm(dst, src []float32, ld, kc, panels, w int) bool {
 		return false
 	}
 	if kc > 0 && panels > 0 {
-		_, _ = src[(kc-1)*ld+panels*w-1], dst[(panels-1)*w*kc+kc*w-1]
-		f(&dst[0], &src[0], ld, kc, panels)
+		ps := panelStride(kc, w)
+		_, _ = src[(kc-1)*ld+panels*w-1], dst[(panels-1)*ps+kc*w-1]
+		f(&dst[0], &src[0], ld, kc, panels, ps)
 	}
 	return true
 }

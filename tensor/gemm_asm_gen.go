@@ -38,18 +38,41 @@ func w(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }
 // and the pointers advance once per 4 steps: 3 integer additions per 4
 // steps instead of 3 per step (on Intel cores they would otherwise take
 // cycles of the FMA ports).
-func kernel(name string, mr, nvec, csa int) {
+func kernel(name string, mr, nvec, csa int) { kernelTiles(name, mr, nvec, csa, false) }
+
+// kernelTiles emits kernel's micro-kernel, or with tiles its variant for
+// packed Ã (csa > 0) that computes a column of tiles in one call:
+//
+//	func name(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32, tiles, pa int)
+//
+// tile q < tiles is the micro-kernel's tile with Ã at a + q·pa and C at
+// c + q·mr·ldc (the same B̃), each computed exactly as by one call of the
+// micro-kernel: a call per column instead of per tile.
+func kernelTiles(name string, mr, nvec, csa int, tiles bool) {
 	nr := 8 * nvec
 	if mr*nvec+nvec+1 > 16 || mr > 6 {
 		log.Fatalf("%s: does not fit the 16 YMM registers", name)
 	}
-	w("// func %s(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32)", name)
+	if tiles && csa == 0 {
+		log.Fatalf("%s: a column of tiles needs packed panels (R12, R13 free)", name)
+	}
+	frame, args := 72, ""
+	if tiles {
+		frame, args = 88, ", tiles, pa int"
+	}
+	w("// func %s(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, alpha, beta float32%s)", name, args)
 	w("//")
 	w("// C[%d×%d] = alpha·Ã·B̃ + beta·C with Ã[i][p] = a[i·rsa+p·csa], B̃[p][j] = b[p·csb+j],", mr, nr)
 	w("// C[i][j] = c[i·ldc+j]. Accumulators Y0…Y%d (row i in Y%d·i…); each depth step", mr*nvec-1, nvec)
 	w("// loads %d vectors of B̃ and broadcasts %d elements of Ã. beta == 0 does not read C.", nvec, mr)
-	w("TEXT ·%s(SB), NOSPLIT, $0-72", name)
-	w("\tMOVQ kc+0(FP), CX")
+	if tiles {
+		w("// Tiles q < tiles: Ã at a + q·pa, C at c + q·%d·ldc; R12 counts them, R13 is the", mr)
+		w("// step from the end of one Ã panel to the start of the next: 4·(pa − %d·kc) bytes.", csa)
+	}
+	w("TEXT ·%s(SB), NOSPLIT, $0-%d", name, frame)
+	if !tiles {
+		w("\tMOVQ kc+0(FP), CX")
+	}
 	w("\tMOVQ a+8(FP), AX")
 	w("\tMOVQ rsa+16(FP), R11")
 	w("\tSHLQ $2, R11")
@@ -57,7 +80,9 @@ func kernel(name string, mr, nvec, csa int) {
 		w("\tMOVQ csa+24(FP), R12")
 		w("\tSHLQ $2, R12")
 	}
-	w("\tMOVQ b+32(FP), BX")
+	if !tiles {
+		w("\tMOVQ b+32(FP), BX")
+	}
 	if csa == 0 {
 		w("\tMOVQ csb+40(FP), R13")
 		w("\tSHLQ $2, R13")
@@ -65,6 +90,17 @@ func kernel(name string, mr, nvec, csa int) {
 	w("\tMOVQ c+48(FP), DI")
 	w("\tMOVQ ldc+56(FP), SI")
 	w("\tSHLQ $2, SI")
+	if tiles {
+		w("\tMOVQ tiles+72(FP), R12")
+		w("\tMOVQ kc+0(FP), R9")
+		w("\tIMULQ $%d, R9", csa)
+		w("\tMOVQ pa+80(FP), R13")
+		w("\tSUBQ R9, R13")
+		w("\tSHLQ $2, R13")
+		w("%s_tile:", name)
+		w("\tMOVQ kc+0(FP), CX")
+		w("\tMOVQ b+32(FP), BX")
+	}
 	w("\tLEAQ (AX)(R11*2), R10")
 	w("\tADDQ R11, R10 // R10 = row 3 of Ã")
 	w("\tMOVQ DI, R8")
@@ -120,6 +156,7 @@ func kernel(name string, mr, nvec, csa int) {
 			w("\tADDQ SI, DI")
 		}
 	}
+	nextTile(name, tiles)
 	w("\tVZEROUPPER")
 	w("\tRET")
 	w("%s_store0:", name)
@@ -133,9 +170,23 @@ func kernel(name string, mr, nvec, csa int) {
 			w("\tADDQ SI, DI")
 		}
 	}
+	nextTile(name, tiles)
 	w("\tVZEROUPPER")
 	w("\tRET")
 	w("")
+}
+
+// nextTile emits, for kernelTiles with tiles, the step to the next tile
+// after a tile's last row of C is stored: C one row down, Ã to the next
+// panel, and back to the top while tiles remain.
+func nextTile(name string, tiles bool) {
+	if !tiles {
+		return
+	}
+	w("\tADDQ SI, DI")
+	w("\tADDQ R13, AX")
+	w("\tDECQ R12")
+	w("\tJNZ %s_tile", name)
 }
 
 // stepper addresses the depth steps of a micro-kernel's loop. With
@@ -666,27 +717,27 @@ func gather512(name string) {
 
 // copyPanels emits
 //
-//	func name(dst, src *float32, ld, kc, panels int)
+//	func name(dst, src *float32, ld, kc, panels, ps int)
 //
-// which sets dst[q·w·kc + p·w + j] = src[p·ld + q·w + j] for p < kc,
+// which sets dst[q·ps + p·w + j] = src[p·ld + q·w + j] for p < kc,
 // q < panels, j < w: row p of a row-major source, cut into panels of w
 // contiguous floats, lands at depth p of each depth-major packed panel.
 // Packing uses it for op(B) not transposed (w = nr) and op(A) transposed
 // (w = mr), each row segment moved in 32-, 16- and 8-byte pieces.
 func copyPanels(name string, width int) {
 	bytes := 4 * width
-	w("// func %s(dst, src *float32, ld, kc, panels int)", name)
+	w("// func %s(dst, src *float32, ld, kc, panels, ps int)", name)
 	w("//")
-	w("// dst[q·%d·kc + p·%d + j] = src[p·ld + q·%d + j] for p < kc, q < panels, j < %d.", width, width, width, width)
-	w("TEXT ·%s(SB), NOSPLIT, $0-40", name)
+	w("// dst[q·ps + p·%d + j] = src[p·ld + q·%d + j] for p < kc, q < panels, j < %d.", width, width, width)
+	w("TEXT ·%s(SB), NOSPLIT, $0-48", name)
 	w("\tMOVQ dst+0(FP), DI")
 	w("\tMOVQ src+8(FP), SI")
 	w("\tMOVQ ld+16(FP), DX")
 	w("\tSHLQ $2, DX")
 	w("\tMOVQ kc+24(FP), CX")
 	w("\tMOVQ panels+32(FP), BX")
-	w("\tMOVQ CX, R10")
-	w("\tIMULQ $%d, R10 // bytes between panels", bytes)
+	w("\tMOVQ ps+40(FP), R10")
+	w("\tSHLQ $2, R10 // bytes between panels")
 	w("\tTESTQ CX, CX")
 	w("\tJZ %s_done", name)
 	w("\tTESTQ BX, BX")
@@ -747,6 +798,8 @@ func main() {
 	kernel("sgemm6x16AVX2", 6, 2, 0)
 	kernel("sgemm6x16RowAAVX2", 6, 2, 1)
 	kernel("sgemm6x16ColAAVX2", 6, 2, 6)
+	kernelTiles("sgemm6x16TilesRowAAVX2", 6, 2, 1, true)
+	kernelTiles("sgemm6x16TilesColAAVX2", 6, 2, 6, true)
 	kernel512("sgemm12x32AVX512", 12, 2, 0)
 	kernel512("sgemm14x16AVX512", 14, 1, 0)
 	kernel512("sgemm14x16RowAAVX512", 14, 1, 1)

@@ -16,6 +16,18 @@ import "math"
 //
 // A panel of op(B) is always depth-major, kc × nr, element (p, j) at p·nr + j,
 // so that the kernel loads nr contiguous values per depth step.
+//
+// Consecutive panels of a packed block start panelStride(kc, w) floats
+// apart (w = mr or nr).
+
+// panelStride is the distance in floats between the starts of consecutive
+// packed panels of w rows or columns and depth kc: the panel's kc·w floats
+// and one 64-byte line more. Without the line, a stride of kc·w·4 bytes
+// that is a multiple of 2 KiB (6×256 floats: the depth-major panels of
+// op(A) = Aᵀ for k = 1024) puts the values that packing writes across the
+// panels at one depth in one or two L1 sets, where they evict each other:
+// packing that block ran at 2.5 instead of 4.1 Gelem/s.
+func panelStride(kc, w int) int { return kc*w + 64/4 }
 
 // packAStrides returns the row and depth strides of a packed panel of op(A).
 func packAStrides(trans bool, kc, mr int) (rsa, csa int) {
@@ -26,12 +38,13 @@ func packAStrides(trans bool, kc, mr int) (rsa, csa int) {
 }
 
 // packA packs the mc×kc block of op(A) at (i0, p0) into dst as ⌈mc/mr⌉
-// panels of mr×kc; panel q starts at dst[q·mr·kc]. The element order within
-// a panel is given by packAStrides.
+// panels of mr×kc; panel q starts at dst[q·panelStride(kc, mr)]. The
+// element order within a panel is given by packAStrides.
 func packA(dst []float32, a Mat, trans bool, i0, mc, p0, kc, mr int) {
+	ps := panelStride(kc, mr)
 	if !trans { // op(A)[i][p] = A[i][p]: copy each row segment
 		for r0 := 0; r0 < mc; r0 += mr {
-			d := dst[r0*kc : r0*kc+mr*kc]
+			d := dst[r0/mr*ps : r0/mr*ps+mr*kc]
 			rows := min(mr, mc-r0)
 			for r := 0; r < rows; r++ {
 				Widen(d[r*kc:(r+1)*kc], a, (i0+r0+r)*a.Stride+p0)
@@ -46,10 +59,10 @@ func packA(dst []float32, a Mat, trans bool, i0, mc, p0, kc, mr int) {
 	for p := 0; p < kc; p++ {
 		off := (p0+p)*a.Stride + i0
 		for r0 := 0; r0 < full && !copied; r0 += mr {
-			Widen(dst[r0*kc+p*mr:r0*kc+p*mr+mr], a, off+r0)
+			Widen(dst[r0/mr*ps+p*mr:r0/mr*ps+p*mr+mr], a, off+r0)
 		}
 		if rows := mc - full; rows > 0 {
-			d := dst[full*kc+p*mr : full*kc+p*mr+mr]
+			d := dst[full/mr*ps+p*mr : full/mr*ps+p*mr+mr]
 			Widen(d[:rows], a, off+full)
 			clear(d[rows:])
 		}
@@ -58,11 +71,12 @@ func packA(dst []float32, a Mat, trans bool, i0, mc, p0, kc, mr int) {
 
 // packB packs the kc×nc block of op(B) at (p0, j0) into dst as ⌈nc/nr⌉
 // depth-major panels of kc×nr: depth p, column j of the block lands at
-// dst[(j/nr)·nr·kc + p·nr + j%nr]. packT, when not nil, packs a whole
+// dst[(j/nr)·panelStride(kc, nr) + p·nr + j%nr]. packT, when not nil, packs a whole
 // transposed panel (see gemmKernel); scratch is its work space, and for a
 // block-quantized B (Q4, GGML) not transposed that of a dequantized row
 // segment (nc values).
 func packB(dst []float32, b Mat, trans bool, p0, kc, j0, nc, nr int, packT func([]float32, Mat, int, int, []float32), scratch []float32) {
+	ps := panelStride(kc, nr)
 	if !trans { // op(B)[p][j] = B[p][j]: row p of B gives nr contiguous values per panel
 		full := nc / nr * nr
 		copied := b.DType == F32 && copyPanels(dst, b.F32[p0*b.Stride+j0:], b.Stride, kc, full/nr, nr)
@@ -75,15 +89,15 @@ func packB(dst []float32, b Mat, trans bool, p0, kc, j0, nc, nr int, packT func(
 				// at a time instead of nr values at a time.
 				Widen(scratch[:full], b, off)
 				for c0 := 0; c0 < full; c0 += nr {
-					copy(dst[c0*kc+p*nr:c0*kc+p*nr+nr], scratch[c0:c0+nr])
+					copy(dst[c0/nr*ps+p*nr:c0/nr*ps+p*nr+nr], scratch[c0:c0+nr])
 				}
 			default:
 				for c0 := 0; c0 < full; c0 += nr {
-					Widen(dst[c0*kc+p*nr:c0*kc+p*nr+nr], b, off+c0)
+					Widen(dst[c0/nr*ps+p*nr:c0/nr*ps+p*nr+nr], b, off+c0)
 				}
 			}
 			if cols := nc - full; cols > 0 {
-				d := dst[full*kc+p*nr : full*kc+p*nr+nr]
+				d := dst[full/nr*ps+p*nr : full/nr*ps+p*nr+nr]
 				Widen(d[:cols], b, off+full)
 				clear(d[cols:])
 			}
@@ -92,7 +106,7 @@ func packB(dst []float32, b Mat, trans bool, p0, kc, j0, nc, nr int, packT func(
 	}
 	// op(B)[p][j] = B[j][p]: row j of B is column j of the panel
 	for c0 := 0; c0 < nc; c0 += nr {
-		d := dst[c0*kc : c0*kc+nr*kc]
+		d := dst[c0/nr*ps : c0/nr*ps+nr*kc]
 		off := (j0+c0)*b.Stride + p0
 		cols := min(nr, nc-c0)
 		if cols == nr && packT != nil {
@@ -110,8 +124,8 @@ func packB(dst []float32, b Mat, trans bool, p0, kc, j0, nc, nr int, packT func(
 	}
 }
 
-// copyPanels sets dst[q·w·kc + p·w + j] = src[p·ld + q·w + j] for
-// p < kc, q < panels, j < w (row p of a row-major F32 source, cut into
+// copyPanels sets dst[q·panelStride(kc, w) + p·w + j] = src[p·ld + q·w + j]
+// for p < kc, q < panels, j < w (row p of a row-major F32 source, cut into
 // panels of w floats, at depth p of each depth-major packed panel) with
 // copyPanelsFast, and reports whether it did: the caller copies otherwise.
 func copyPanels(dst, src []float32, ld, kc, panels, w int) bool {

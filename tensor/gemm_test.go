@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -515,7 +516,7 @@ func TestPack(t *testing.T) {
 							return x.At(2+i, 3+p)
 						}
 						// packA: block of op(A) is mn×kc at (2, 3) in op's coordinates.
-						dst := make([]float32, roundUp(mn, mr)*kc)
+						dst := make([]float32, ceilDiv(mn, mr)*panelStride(kc, mr))
 						for i := range dst {
 							dst[i] = float32(math.NaN())
 						}
@@ -529,7 +530,7 @@ func TestPack(t *testing.T) {
 						rsa, csa := packAStrides(trans, kc, mr)
 						for i := 0; i < roundUp(mn, mr); i++ {
 							for p := 0; p < kc; p++ {
-								got := dst[i/mr*mr*kc+i%mr*rsa+p*csa]
+								got := dst[i/mr*panelStride(kc, mr)+i%mr*rsa+p*csa]
 								want := float32(0)
 								if i < mn {
 									want = at(i, p)
@@ -541,14 +542,14 @@ func TestPack(t *testing.T) {
 						}
 						// packB: x read as B with the other orientation gives the
 						// kc×mn block op(B)[p][j] = op(A)[j][p].
-						dst = make([]float32, roundUp(mn, nr)*kc)
+						dst = make([]float32, ceilDiv(mn, nr)*panelStride(kc, nr))
 						for i := range dst {
 							dst[i] = float32(math.NaN())
 						}
 						packB(dst, x, !trans, p0, kc, i0, mn, nr, kern.packT, make([]float32, nr*kc))
 						for j := 0; j < roundUp(mn, nr); j++ {
 							for p := 0; p < kc; p++ {
-								got := dst[j/nr*nr*kc+p*nr+j%nr]
+								got := dst[j/nr*panelStride(kc, nr)+p*nr+j%nr]
 								want := float32(0)
 								if j < mn {
 									want = at(j, p)
@@ -562,5 +563,69 @@ func TestPack(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestGemmTilesEqualsFull checks each kernel's column walker (tiles)
+// against one call of full per tile, bit for bit: packed row-major and
+// depth-major panels of Ã (the assembly variants) and other strides (the
+// fallback), B̃ packed or strided, beta 0 over NaN, 1 and other, depths
+// with and without a remainder of the 4-step loop. Nothing outside the
+// tiles may change.
+func TestGemmTilesEqualsFull(t *testing.T) {
+	ran := false
+	for _, kern := range testKernels() {
+		if kern.tiles == nil {
+			continue
+		}
+		ran = true
+		mr, nr := kern.mr, kern.nr
+		rng := rand.New(rand.NewPCG(7, 8))
+		for _, kc := range []int{1, 3, 4, 13, 288} {
+			for _, layout := range []string{"row", "col", "strided"} {
+				for _, csb := range []int{nr, nr + 5} {
+					for _, beta := range []float32{0, 1, 0.5} {
+						n := 1 + rng.IntN(4)
+						rsa, csa, pa := kc, 1, mr*kc
+						switch layout {
+						case "col":
+							rsa, csa = 1, mr
+						case "strided":
+							rsa, csa, pa = 2*kc+1, 2, mr*(2*kc+1)+3
+						}
+						a := make([]float32, (n-1)*pa+(mr-1)*rsa+(kc-1)*csa+1)
+						b := make([]float32, (kc-1)*csb+nr)
+						for i := range a {
+							a[i] = float32(rng.Float64()*2 - 1)
+						}
+						for i := range b {
+							b[i] = float32(rng.Float64()*2 - 1)
+						}
+						ldc := nr + 3
+						want := make([]float32, n*mr*ldc)
+						for i := range want {
+							want[i] = float32(rng.Float64()*2 - 1)
+							if beta == 0 && i%ldc < nr {
+								want[i] = float32(math.NaN())
+							}
+						}
+						got := slices.Clone(want)
+						for q := 0; q < n; q++ {
+							kern.full(kc, a[q*pa:], rsa, csa, b, csb, want[q*mr*ldc:], ldc, -0.75, beta)
+						}
+						kern.tiles(n, kc, a, rsa, csa, pa, b, csb, got, ldc, -0.75, beta)
+						for i := range want {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("%s kc=%d %s csb=%d beta=%g n=%d: c[%d] = %g, want %g (full per tile)",
+									kern.name, kc, layout, csb, beta, n, i, got[i], want[i])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if !ran {
+		t.Skip("no kernel of this build has a column walker")
 	}
 }
