@@ -11,7 +11,7 @@
 #                    $OPENBLAS_DIR, nothing installed), openblas-pthread (its
 #                    pthreads build, libopenblas0-pthread: torch's OpenMP
 #                    threads and OpenBLAS's own then oversubscribe the cores
-#                    and training runs ~4x slower; for reproducing figures
+#                    and training runs 2.4-4x slower; for reproducing figures
 #                    taken on such an install) or system (whatever
 #                    libblas.so.3 resolves to; on this machine the netlib
 #                    reference BLAS, single-threaded and ~3.5 GFLOP/s)
